@@ -1,0 +1,1 @@
+//! liucun engine facade.

@@ -1,0 +1,189 @@
+//! One accepted event, its typed well-known properties, and the identity merge it may carry.
+
+use crate::{Digest, Timestamp, Uuid};
+
+/// An event that passed validation (events.md §1–§3).
+///
+/// The content fields (`uuid`, `distinct_id`, `event`, `timestamp`, `properties`) define the event and its
+/// [`Digest`]. The rest is either derived from the content (`typed`, `merge`) or ingest metadata
+/// (`received_at`, `source`, `meta`), which never changes a report or a fingerprint.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Event {
+    /// Dedup key together with the project.
+    pub uuid: Uuid,
+    /// The distinct id as sent, 1–200 characters.
+    pub distinct_id: String,
+    /// The event name, 1–200 characters.
+    pub event: String,
+    /// When the event happened (after clock-skew correction for HTTP capture).
+    pub timestamp: Timestamp,
+    /// The properties object as canonical JSON (RFC 8785 key order, numbers kept as sent).
+    pub properties: String,
+    /// SHA-256 content digest of events.md §8.
+    pub digest: Digest,
+    /// Well-known properties, parsed once at ingest.
+    pub typed: TypedProps,
+    /// The identity merge this event asks for, if any.
+    pub merge: Option<Merge>,
+    /// When liucun received the event.
+    pub received_at: Timestamp,
+    /// Where it came from: `file.ndjson:12`, `file.parquet:rg0:row17`, `http /batch req-… #3`.
+    pub source: String,
+    /// Other ingest metadata as a JSON object (`sent_at`, library, replaced uuid, export-only fields).
+    pub meta: String,
+}
+
+/// Well-known properties that reports read, with their types resolved.
+///
+/// The same values stay in [`Event::properties`]; these are copies in a form kernels can scan.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct TypedProps {
+    /// `$ai_model`.
+    pub ai_model: Option<String>,
+    /// `$ai_provider`.
+    pub ai_provider: Option<String>,
+    /// `$ai_input_tokens`.
+    pub ai_input_tokens: Option<i64>,
+    /// `$ai_output_tokens`.
+    pub ai_output_tokens: Option<i64>,
+    /// `$ai_cache_read_input_tokens`.
+    pub ai_cache_read_tokens: Option<i64>,
+    /// `$ai_cache_creation_input_tokens`.
+    pub ai_cache_write_tokens: Option<i64>,
+    /// `$ai_total_cost_usd` in nano-dollars (10⁻⁹ USD), when the client supplied a cost.
+    pub ai_cost_nusd: Option<i64>,
+    /// A token count was present but not a non-negative integer (events.md §6.1.3).
+    pub ai_usage_invalid: bool,
+    /// The payment carried by a `payment` event.
+    pub payment: Option<Payment>,
+    /// `$process_person_profile: false` (events.md §5.6).
+    pub personless: bool,
+}
+
+/// A validated payment (events.md §7). Amounts are integers in the currency's minor units.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Payment {
+    /// Gross amount including tax, ≥ 0.
+    pub amount_minor: i64,
+    /// ISO 4217 code, uppercase.
+    pub currency: String,
+    /// What the payment is.
+    pub kind: PaymentKind,
+    /// Tax contained in the amount.
+    pub tax_minor: i64,
+    /// Processor or store fee.
+    pub fee_minor: i64,
+    /// Plan or SKU.
+    pub product: Option<String>,
+    /// The processor's id.
+    pub external_id: Option<String>,
+}
+
+/// The kind of a payment; refunds and chargebacks subtract.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PaymentKind {
+    /// First payment of a subscription.
+    New,
+    /// A subscription renewal.
+    Renewal,
+    /// A one-off purchase (the default).
+    OneTime,
+    /// Metered usage.
+    Usage,
+    /// Money returned to the user.
+    Refund,
+    /// Money taken back by the card network.
+    Chargeback,
+}
+
+impl PaymentKind {
+    /// All kinds, in declaration order.
+    pub const ALL: [PaymentKind; 6] = [
+        PaymentKind::New,
+        PaymentKind::Renewal,
+        PaymentKind::OneTime,
+        PaymentKind::Usage,
+        PaymentKind::Refund,
+        PaymentKind::Chargeback,
+    ];
+
+    /// The wire name: `new`, `renewal`, `one_time`, `usage`, `refund`, `chargeback`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentKind::New => "new",
+            PaymentKind::Renewal => "renewal",
+            PaymentKind::OneTime => "one_time",
+            PaymentKind::Usage => "usage",
+            PaymentKind::Refund => "refund",
+            PaymentKind::Chargeback => "chargeback",
+        }
+    }
+
+    /// Reads a wire name.
+    pub fn parse(text: &str) -> Option<PaymentKind> {
+        PaymentKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether this kind subtracts from revenue.
+    pub fn is_negative(self) -> bool {
+        matches!(self, PaymentKind::Refund | PaymentKind::Chargeback)
+    }
+}
+
+/// An identity merge asked for by an event (events.md §5.2): `merged` joins the person of `kept`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Merge {
+    /// The id that stays (D).
+    pub kept: String,
+    /// The id that joins (A).
+    pub merged: String,
+    /// Which convention produced the merge.
+    pub source: MergeSource,
+}
+
+/// Where a merge came from; decides whether it is guarded and what it marks as identified.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MergeSource {
+    /// `$identify` with `$anon_distinct_id`.
+    Identify,
+    /// `$create_alias` with `alias`.
+    CreateAlias,
+    /// `$merge_dangerously` with `alias` (unguarded).
+    MergeDangerously,
+    /// A Segment message carrying both `userId` and `anonymousId`.
+    SegmentIds,
+    /// A Segment `alias` message (`userId` keeps, `previousId` joins).
+    SegmentAlias,
+}
+
+impl MergeSource {
+    /// All sources, in declaration order.
+    pub const ALL: [MergeSource; 5] = [
+        MergeSource::Identify,
+        MergeSource::CreateAlias,
+        MergeSource::MergeDangerously,
+        MergeSource::SegmentIds,
+        MergeSource::SegmentAlias,
+    ];
+
+    /// Stable name used on disk and in `inspect`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeSource::Identify => "identify",
+            MergeSource::CreateAlias => "create_alias",
+            MergeSource::MergeDangerously => "merge_dangerously",
+            MergeSource::SegmentIds => "segment_ids",
+            MergeSource::SegmentAlias => "segment_alias",
+        }
+    }
+
+    /// Reads a stable name.
+    pub fn parse(text: &str) -> Option<MergeSource> {
+        MergeSource::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Guarded merges are refused when the merged id already belongs to another identified person.
+    pub fn is_guarded(self) -> bool {
+        !matches!(self, MergeSource::MergeDangerously)
+    }
+}

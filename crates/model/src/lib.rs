@@ -1,0 +1,15 @@
+//! The vocabulary every stage of liucun shares: events, validated batches, rejections, identity merges, and the
+//! newtypes for ids and units.
+//!
+//! Nothing here knows about JSON, files, the WAL or Parquet. Types deliberately do not derive `Serialize`, so a
+//! renamed field can never silently change a file format or an API.
+
+mod batch;
+mod event;
+mod ids;
+mod time;
+
+pub use batch::{EventBatch, PersonBatch, PersonRecord, Record, RejectReason, Rejection};
+pub use event::{Event, Merge, MergeSource, Payment, PaymentKind, TypedProps};
+pub use ids::{Digest, Lsn, Project, ProjectError, Uuid, UuidError};
+pub use time::{Day, MICROS_PER_DAY, Timestamp};
