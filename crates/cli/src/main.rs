@@ -1,1 +1,102 @@
-fn main() {}
+//! The `liucun` command line: a thin shell over the engine that parses arguments, calls it and prints results.
+
+#![allow(clippy::print_stdout, reason = "a command-line tool prints its results")]
+
+mod demo;
+mod gen_cmd;
+mod import;
+mod inspect;
+mod quarantine;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a failure of the environment or the data (IO, corruption).
+const EXIT_FAILURE: u8 = 1;
+/// Exit code for invalid input: bad arguments or a refused file.
+const EXIT_INVALID: u8 = 2;
+/// Exit code for an import that rejected some rows (without `--allow-rejects`).
+const EXIT_REJECTS: u8 = 3;
+
+/// liucun (留存): retention and unit economics for AI apps, from raw events.
+///
+/// Exit codes: 0 success; 1 failure (IO, damaged data); 2 invalid input (bad arguments, a refused file);
+/// 3 an import rejected some rows (see --allow-rejects).
+#[derive(Debug, Parser)]
+#[command(name = "liucun", version, propagate_version = true)]
+struct Cli {
+    /// The data directory.
+    #[arg(long, global = true, env = "LIUCUN_DATA", default_value = "./liucun-data")]
+    data: PathBuf,
+    /// Log level for diagnostics on stderr (error, warn, info, debug).
+    #[arg(long, global = true, env = "LIUCUN_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Import(import::ImportArgs),
+    Gen(gen_cmd::GenArgs),
+    Inspect(inspect::InspectArgs),
+    Compact(inspect::CompactArgs),
+    Quarantine(quarantine::QuarantineArgs),
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Import(args) => import::run(&cli.data, args),
+        Command::Gen(args) => gen_cmd::run(args),
+        Command::Inspect(args) => inspect::run(&cli.data, args),
+        Command::Compact(args) => inspect::compact(&cli.data, args),
+        Command::Quarantine(args) => quarantine::run(&cli.data, args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            let invalid = err.chain().any(|c| {
+                c.downcast_ref::<liucun::Error>().is_some_and(|e| matches!(e, liucun::Error::Invalid(_) | liucun::Error::File(_)))
+                    || c.downcast_ref::<Invalid>().is_some()
+            });
+            ExitCode::from(if invalid { EXIT_INVALID } else { EXIT_FAILURE })
+        }
+    }
+}
+
+/// An invalid argument found after parsing; exits with code 2.
+#[derive(Debug)]
+struct Invalid(String);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Opens the engine on an existing data directory.
+fn open_existing(data: &std::path::Path) -> anyhow::Result<liucun::Engine> {
+    use anyhow::Context;
+    liucun::Engine::open(data, liucun::OpenMode::Existing, liucun::EngineConfig::default())
+        .with_context(|| format!("opening {}", data.display()))
+}

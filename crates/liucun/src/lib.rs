@@ -1,1 +1,265 @@
-//! liucun engine facade.
+//! liucun's engine: the one place where the life of a data directory is wired together.
+//!
+//! Opening a directory opens the store (manifest and segments), replays the write-ahead log into an in-memory tail,
+//! and from then on every accepted batch goes either through the WAL ([`Engine::append`], acknowledged after fsync)
+//! or through the bulk path ([`Engine::import_file`], acknowledged when its segments are committed). A flush turns
+//! the tail into segments, commits the manifest with the WAL checkpoint, then truncates the WAL.
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod identity;
+mod import;
+mod inspect;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use model::{Event, EventBatch, Lsn, PersonRecord, Project, Record, Rejection, Timestamp};
+use store::{FlushInput, FlushStats, ScanFilter, Store};
+use wal::{Wal, WalConfig};
+
+pub use error::{Error, Result};
+pub use identity::IdentityMap;
+pub use import::{Format, ImportOptions, ImportSummary};
+pub use inspect::{Inspection, ProjectInspection};
+pub use model;
+pub use store::segment::MergeRow;
+
+/// How to open a data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The directory must already hold liucun data.
+    Existing,
+    /// Create an empty data directory when there is none.
+    CreateIfMissing,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Events buffered by the bulk path or the tail before a flush is triggered.
+    pub flush_events: usize,
+    /// WAL file rotation size.
+    pub wal_file_bytes: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { flush_events: 2_000_000, wal_file_bytes: 64 << 20 }
+    }
+}
+
+/// An open data directory.
+#[derive(Debug)]
+pub struct Engine {
+    dir: PathBuf,
+    config: EngineConfig,
+    wal: Wal,
+    inner: Mutex<Inner>,
+    replay_note: Option<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    tail: Pending,
+    bulk: Pending,
+}
+
+/// Accepted data not yet in segments.
+#[derive(Debug, Default)]
+struct Pending {
+    events: BTreeMap<Project, Vec<Event>>,
+    rejections: BTreeMap<Project, Vec<Rejection>>,
+    persons: BTreeMap<Project, Vec<PersonRecord>>,
+    n_events: usize,
+    /// WAL positions held here (tail only).
+    lsns: BTreeSet<u64>,
+}
+
+impl Pending {
+    fn push(&mut self, record: Record) {
+        match record {
+            Record::Events(batch) => {
+                let (project, events, rejections) = batch.into_parts();
+                self.n_events += events.len();
+                if !events.is_empty() {
+                    self.events.entry(project.clone()).or_default().extend(events);
+                }
+                if !rejections.is_empty() {
+                    self.rejections.entry(project).or_default().extend(rejections);
+                }
+            }
+            Record::Persons(batch) => {
+                self.persons.entry(batch.project.clone()).or_default().extend(batch.persons);
+                if !batch.rejections.is_empty() {
+                    self.rejections.entry(batch.project).or_default().extend(batch.rejections);
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.rejections.is_empty() && self.persons.is_empty()
+    }
+}
+
+impl Engine {
+    /// Opens a data directory, replays its WAL and removes files a crash left behind.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the directory is missing (with [`OpenMode::Existing`]), locked or damaged;
+    /// [`Error::Wal`] when the log is damaged before its tail.
+    pub fn open(dir: &Path, mode: OpenMode, config: EngineConfig) -> Result<Engine> {
+        let store = match mode {
+            OpenMode::Existing => Store::open(dir)?,
+            OpenMode::CreateIfMissing => Store::create(dir)?,
+        };
+        let (wal, replay) = Wal::open(&dir.join("wal"), WalConfig { max_file_bytes: config.wal_file_bytes })?;
+        let checkpoint = store.manifest().wal_checkpoint;
+        let mut tail = Pending::default();
+        let mut replayed = 0usize;
+        for (lsn, record) in replay.records {
+            if lsn.0 <= checkpoint {
+                continue;
+            }
+            replayed += 1;
+            tail.lsns.insert(lsn.0);
+            tail.push(record);
+        }
+        let replay_note = replay.torn_tail.as_ref().map(|t| {
+            format!("cut a torn WAL tail of {} bytes at offset {} in {}", t.bytes_cut, t.offset, t.path.display())
+        });
+        tracing::info!(dir = %dir.display(), replayed, checkpoint, "opened data directory");
+        Ok(Engine {
+            dir: dir.to_path_buf(),
+            config,
+            wal,
+            inner: Mutex::new(Inner { store, tail, bulk: Pending::default() }),
+            replay_note,
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A note about the last open's WAL recovery (a torn tail that was cut), if any.
+    pub fn replay_note(&self) -> Option<&str> {
+        self.replay_note.as_deref()
+    }
+
+    /// Appends a record durably: it returns once the record is fsynced in the WAL. Concurrent callers share fsyncs.
+    ///
+    /// # Errors
+    /// [`Error::Wal`] when the log cannot be written; the record is then not acknowledged.
+    pub fn append(&self, record: Record) -> Result<Lsn> {
+        let lsn = self.wal.append(&record)?;
+        let needs_flush = {
+            let mut inner = self.lock();
+            inner.tail.lsns.insert(lsn.0);
+            inner.tail.push(record);
+            inner.tail.n_events >= self.config.flush_events
+        };
+        if needs_flush {
+            self.flush()?;
+        }
+        Ok(lsn)
+    }
+
+    /// Buffers a validated batch on the bulk path (no WAL); it becomes durable at the next flush.
+    ///
+    /// # Errors
+    /// Store errors from a flush the buffer triggered.
+    pub fn import_batch(&self, batch: EventBatch) -> Result<FlushStats> {
+        let needs_flush = {
+            let mut inner = self.lock();
+            inner.bulk.push(Record::Events(batch));
+            inner.bulk.n_events >= self.config.flush_events
+        };
+        if needs_flush { self.flush() } else { Ok(FlushStats::default()) }
+    }
+
+    /// Writes the tail and the bulk buffer to segments, commits the manifest and truncates the WAL.
+    ///
+    /// # Errors
+    /// Store and WAL errors. Nothing is lost on error: the tail stays in the WAL.
+    pub fn flush(&self) -> Result<FlushStats> {
+        let mut inner = self.lock();
+        if inner.tail.is_empty() && inner.bulk.is_empty() {
+            return Ok(FlushStats::default());
+        }
+        let tail = std::mem::take(&mut inner.tail);
+        let bulk = std::mem::take(&mut inner.bulk);
+        // The checkpoint is the end of the contiguous run of WAL positions held here: a position still being
+        // added by a concurrent append must stay in the log.
+        let base = inner.store.manifest().wal_checkpoint;
+        let mut checkpoint = base;
+        for &l in &tail.lsns {
+            if l == checkpoint + 1 {
+                checkpoint = l;
+            } else if l > checkpoint + 1 {
+                break;
+            }
+        }
+        let mut input = FlushInput {
+            wal_checkpoint: (checkpoint > base).then_some(checkpoint),
+            ..FlushInput::default()
+        };
+        for part in [tail, bulk] {
+            for (p, e) in part.events {
+                input.events.entry(p).or_default().extend(e);
+            }
+            for (p, r) in part.rejections {
+                input.rejections.entry(p).or_default().extend(r);
+            }
+            for (p, r) in part.persons {
+                input.persons.entry(p).or_default().extend(r);
+            }
+        }
+        let stats = inner.store.flush(input)?;
+        drop(inner);
+        if checkpoint > base {
+            self.wal.truncate_through(Lsn(checkpoint))?;
+        }
+        Ok(stats)
+    }
+
+    /// Flushes, then merges small segments of each partition.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn compact(&self) -> Result<FlushStats> {
+        self.flush()?;
+        Ok(self.lock().store.compact()?)
+    }
+
+    /// Builds the identity map of a project from its persons imports and merge events up to `as_of`.
+    ///
+    /// # Errors
+    /// Store errors (a damaged segment or side file).
+    pub fn identity(&self, project: &str, as_of: Option<Timestamp>) -> Result<IdentityMap> {
+        let inner = self.lock();
+        let persons: Vec<PersonRecord> =
+            inner.store.read_persons(Some(project))?.into_iter().map(|(_, p)| p).collect();
+        let filter = ScanFilter { projects: vec![project.to_string()], days: None };
+        let mut merges = Vec::new();
+        for s in inner.store.segments(&filter).into_iter().filter(|s| s.merges > 0) {
+            merges.extend(store::segment::read_merges(&inner.store.path_of(&s.file))?);
+        }
+        Ok(IdentityMap::build(&persons, merges, as_of))
+    }
+
+    /// Runs `f` with the store, for read paths (reports, inspect) that need the committed segments.
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.lock().store)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; the WAL and manifest stay consistent.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,139 @@
+//! `liucun inspect` and `liucun compact`: show what a data directory holds; merge small segments.
+
+use std::path::Path;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::open_existing;
+
+/// Show projects, days, segments, events, WAL state, users, persons, merges and quarantined events.
+///
+/// Example: liucun inspect --json | jq '.projects[].events'
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// List every day of every project.
+    #[arg(long)]
+    days: bool,
+}
+
+/// Merge the small segments of each project and day into one (reports do not change).
+///
+/// Example: liucun compact
+#[derive(Debug, Args)]
+pub(crate) struct CompactArgs {}
+
+pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
+    let engine = open_existing(data)?;
+    let i = engine.inspect()?;
+    if args.json {
+        let projects: Vec<serde_json::Value> = i
+            .projects
+            .iter()
+            .map(|p| {
+                json!({
+                    "project": p.project,
+                    "events": p.events,
+                    "segments": p.segments,
+                    "size_bytes": p.size_bytes,
+                    "days": p.days.iter().map(|(d, rows, segs)| json!({"day": d, "events": rows, "segments": segs})).collect::<Vec<_>>(),
+                    "first_day": p.days.first().map(|d| d.0.clone()),
+                    "last_day": p.days.last().map(|d| d.0.clone()),
+                    "distinct_ids": p.distinct_ids,
+                    "persons": p.persons,
+                    "merges_applied": p.merges_applied,
+                    "merges_refused": p.merges_refused,
+                    "persons_imported": p.persons_imported,
+                    "quarantined": p.quarantined,
+                    "duplicates": p.duplicates,
+                    "conflicts": p.conflicts,
+                })
+            })
+            .collect();
+        let v = json!({
+            "data_dir": i.dir,
+            "manifest_generation": i.manifest_generation,
+            "wal": {
+                "checkpoint_lsn": i.wal_checkpoint,
+                "next_lsn": i.wal_next_lsn,
+                "files": i.wal_files.iter().map(|(n, b)| json!({"name": n, "bytes": b})).collect::<Vec<_>>(),
+                "unflushed_events": i.tail_events,
+                "recovery": i.replay_note,
+            },
+            "projects": projects,
+            "damaged": i.damaged,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!("data directory {} (manifest generation {})", i.dir, i.manifest_generation);
+    let wal_bytes: u64 = i.wal_files.iter().map(|f| f.1).sum();
+    println!(
+        "wal: {} file(s), {} bytes, checkpoint lsn {}, next lsn {}, {} unflushed events",
+        i.wal_files.len(),
+        wal_bytes,
+        i.wal_checkpoint,
+        i.wal_next_lsn,
+        i.tail_events
+    );
+    if let Some(note) = &i.replay_note {
+        println!("wal recovery: {note}");
+    }
+    println!();
+    println!(
+        "{:<16} {:>12} {:>9} {:>6} {:<23} {:>10} {:>10} {:>8} {:>8} {:>11} {:>10}",
+        "project", "events", "segments", "days", "range", "ids", "persons", "merges", "refused", "quarantined", "duplicates"
+    );
+    for p in &i.projects {
+        let range = match (p.days.first(), p.days.last()) {
+            (Some(a), Some(b)) => format!("{}..{}", a.0, b.0),
+            _ => "-".to_string(),
+        };
+        println!(
+            "{:<16} {:>12} {:>9} {:>6} {:<23} {:>10} {:>10} {:>8} {:>8} {:>11} {:>10}",
+            p.project,
+            p.events,
+            p.segments,
+            p.days.len(),
+            range,
+            p.distinct_ids,
+            p.persons,
+            p.merges_applied,
+            p.merges_refused.values().sum::<u64>(),
+            p.quarantined.values().sum::<u64>(),
+            p.duplicates,
+        );
+    }
+    for p in &i.projects {
+        if !p.quarantined.is_empty() {
+            let reasons: Vec<String> = p.quarantined.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            println!("quarantine {}: {}", p.project, reasons.join(", "));
+        }
+        if !p.merges_refused.is_empty() {
+            let reasons: Vec<String> = p.merges_refused.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            println!("refused merges {}: {}", p.project, reasons.join(", "));
+        }
+        if args.days {
+            for (day, rows, segs) in &p.days {
+                println!("  {} {day} {rows:>10} events {segs:>4} segments", p.project);
+            }
+        }
+    }
+    for d in &i.damaged {
+        println!("damaged: {d}");
+    }
+    Ok(if i.damaged.is_empty() { 0 } else { crate::EXIT_FAILURE })
+}
+
+pub(crate) fn compact(data: &Path, _args: CompactArgs) -> anyhow::Result<u8> {
+    let engine = open_existing(data)?;
+    let stats = engine.compact()?;
+    println!(
+        "compacted: {} segments merged into {} ({} events)",
+        stats.segments_removed, stats.segments_written, stats.events_written
+    );
+    Ok(0)
+}

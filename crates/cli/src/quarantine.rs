@@ -1,0 +1,71 @@
+//! `liucun quarantine`: list or export rejected inputs with their reasons.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+use liucun::model::Timestamp;
+
+use crate::open_existing;
+
+/// Show rejected inputs: counts by reason and day, or every record as NDJSON.
+///
+/// Example: liucun quarantine list --project chat
+#[derive(Debug, Args)]
+pub(crate) struct QuarantineArgs {
+    #[command(subcommand)]
+    command: QuarantineCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum QuarantineCommand {
+    /// Counts by project, reason and UTC day of receipt.
+    List {
+        /// Only this project.
+        #[arg(long, short)]
+        project: Option<String>,
+    },
+    /// Every quarantined record as NDJSON: project, reason, detail, source, received_at, raw.
+    Export {
+        /// Only this project.
+        #[arg(long, short)]
+        project: Option<String>,
+    },
+}
+
+pub(crate) fn run(data: &Path, args: QuarantineArgs) -> anyhow::Result<u8> {
+    let engine = open_existing(data)?;
+    engine.flush()?;
+    match args.command {
+        QuarantineCommand::List { project } => {
+            let rows = engine.with_store(|s| s.read_rejections(project.as_deref()))?;
+            let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+            for (p, r) in &rows {
+                *counts.entry((p.clone(), r.reason.code().to_string(), day(r.received_at))).or_default() += 1;
+            }
+            println!("{:<16} {:<26} {:<10} {:>8}", "project", "reason", "received", "count");
+            for ((p, reason, d), n) in counts {
+                println!("{p:<16} {reason:<26} {d:<10} {n:>8}");
+            }
+        }
+        QuarantineCommand::Export { project } => {
+            let rows = engine.with_store(|s| s.read_rejections(project.as_deref()))?;
+            for (p, r) in rows {
+                let v = serde_json::json!({
+                    "project": p,
+                    "reason": r.reason.code(),
+                    "detail": r.detail,
+                    "source": r.source,
+                    "received_at": r.received_at.0,
+                    "raw": String::from_utf8_lossy(&r.raw),
+                });
+                println!("{v}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn day(t: Timestamp) -> String {
+    t.day().to_string()
+}

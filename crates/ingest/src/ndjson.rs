@@ -1,0 +1,107 @@
+//! NDJSON event import: a chunk of complete lines is validated in parallel, one event per line.
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use model::{Event, EventBatch, Project, RejectReason, Rejection};
+
+use crate::Config;
+use crate::validate::{self, Reject};
+
+/// Lines per rayon task; small chunks cost more in scheduling than they gain in balance.
+const MIN_LINES_PER_TASK: usize = 512;
+
+/// Validates one NDJSON chunk made of complete lines.
+///
+/// Lines are numbered from `first_line` (1-based) and sources are `"{file}:{line}"`. Each line may be liucun's
+/// shape, PostHog's export shape or a Segment message (events.md §10.1). Blank lines are skipped. Lines are
+/// validated in parallel; the output keeps input order.
+pub fn ndjson_chunk(project: &Project, data: &[u8], file: &str, first_line: u64, cfg: &Config) -> EventBatch {
+    let lines = split_lines(data, first_line);
+    let results: Vec<Result<Event, Rejection>> = lines
+        .par_iter()
+        .with_min_len(MIN_LINES_PER_TASK)
+        .map(|&(n, line)| {
+            validate_line(project, line, cfg, format!("{file}:{n}"))
+                .map_err(|r| r.into_rejection(line, format!("{file}:{n}"), cfg))
+        })
+        .collect();
+    let batch = into_batch(project, results);
+    tracing::debug!(
+        file,
+        first_line,
+        n_events = batch.events().len(),
+        n_rejected = batch.rejections().len(),
+        "validated ndjson chunk"
+    );
+    batch
+}
+
+/// Splits per-input results, in input order, into a batch.
+pub(crate) fn into_batch(project: &Project, results: Vec<Result<Event, Rejection>>) -> EventBatch {
+    let n_rejected = results.iter().filter(|r| r.is_err()).count();
+    let mut events = Vec::with_capacity(results.len() - n_rejected);
+    let mut rejections = Vec::with_capacity(n_rejected);
+    for r in results {
+        match r {
+            Ok(e) => events.push(e),
+            Err(r) => rejections.push(r),
+        }
+    }
+    EventBatch::new(project.clone(), events, rejections)
+}
+
+/// Non-blank lines with their numbers, without the line terminator (`\n` or `\r\n`).
+pub(crate) fn split_lines(data: &[u8], first_line: u64) -> Vec<(u64, &[u8])> {
+    fn push<'a>(out: &mut Vec<(u64, &'a [u8])>, n: u64, mut line: &'a [u8]) {
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            out.push((n, line));
+        }
+    }
+    let mut out = Vec::with_capacity(data.len() / 128 + 1);
+    let mut start = 0;
+    let mut n = first_line;
+    for end in memchr::memchr_iter(b'\n', data) {
+        push(&mut out, n, &data[start..end]);
+        start = end + 1;
+        n += 1;
+    }
+    if start < data.len() {
+        push(&mut out, n, &data[start..]);
+    }
+    out
+}
+
+/// Parses one line as a JSON object; any failure here is `malformed_event` (or `event_too_large`).
+pub(crate) fn parse_object(line: &[u8], cfg: &Config) -> Result<serde_json::Map<String, Value>, Reject> {
+    if line.len() > cfg.max_event_bytes {
+        return Err(validate::too_large(line.len(), cfg));
+    }
+    if let Err(e) = std::str::from_utf8(line) {
+        return Err(Reject::new(
+            RejectReason::MalformedEvent,
+            format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        ));
+    }
+    match serde_json::from_slice::<Value>(line) {
+        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(other) => Err(Reject::new(
+            RejectReason::MalformedEvent,
+            format!("line is {}, not an object", validate::kind(&other)),
+        )),
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => Err(Reject::new(
+            RejectReason::InvalidProperties,
+            "`properties` is nested deeper than 64 levels".to_string(),
+        )),
+        Err(e) => Err(Reject::new(RejectReason::MalformedEvent, format!("line is not JSON: {e}"))),
+    }
+}
+
+fn validate_line(project: &Project, line: &[u8], cfg: &Config, source: String) -> Result<Event, Reject> {
+    let obj = parse_object(line, cfg)?;
+    let draft = crate::shape::draft(obj)?;
+    validate::finish(project, cfg, draft, source)
+}

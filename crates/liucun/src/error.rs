@@ -1,0 +1,31 @@
+//! The engine's error type: the stage errors, plus invalid requests.
+
+use std::path::PathBuf;
+
+/// Everything the engine can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The write-ahead log failed or is damaged.
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] wal::Error),
+    /// The segment store failed or is damaged.
+    #[error("store: {0}")]
+    Store(#[from] store::Error),
+    /// A whole input file was refused (missing column, unreadable format).
+    #[error("{0}")]
+    File(#[from] ingest::FileError),
+    /// Reading an input file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The request itself is invalid (the caller's mistake).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias for the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,236 @@
+//! The identity map: which distinct ids form one person (events.md §5).
+//!
+//! It is a pure function of the persons-import records (applied first, in file order) and the merge events
+//! (applied in `(timestamp, uuid)` order), so it does not depend on arrival order. Segments are never rewritten:
+//! reports resolve every distinct id through this map when they run, which makes merges retroactive.
+
+use std::collections::HashMap;
+
+use model::{MergeSource, PersonRecord, Timestamp, Uuid};
+use store::segment::MergeRow;
+
+/// The persons of one project.
+#[derive(Debug, Default, Clone)]
+pub struct IdentityMap {
+    index: HashMap<String, u32>,
+    ids: Vec<String>,
+    parent: Vec<u32>,
+    identified: Vec<bool>,
+    /// Smallest distinct id (byte order) of each root's set.
+    smallest: Vec<u32>,
+    log: Vec<MergeOutcome>,
+}
+
+/// What happened to one merge request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeOutcome {
+    /// The event that asked, or `None` for a persons import.
+    pub uuid: Option<Uuid>,
+    /// When it was asked.
+    pub timestamp: Timestamp,
+    /// The id that stays.
+    pub kept: String,
+    /// The id that joins.
+    pub merged: String,
+    /// `persons_import` or the merge source name.
+    pub source: &'static str,
+    /// Whether the two ids now belong to one person because of this merge.
+    pub applied: bool,
+    /// Why it was not applied: `already_identified` or `same_person`.
+    pub reason: Option<&'static str>,
+}
+
+impl IdentityMap {
+    /// Folds persons imports and merge events into a map, ignoring merges stamped after `as_of`.
+    pub fn build(persons: &[PersonRecord], mut merges: Vec<MergeRow>, as_of: Option<Timestamp>) -> IdentityMap {
+        let mut map = IdentityMap::default();
+        for p in persons {
+            let Some(first) = p.distinct_ids.first() else { continue };
+            let root = map.node(first);
+            map.mark_identified(root);
+            for other in &p.distinct_ids[1..] {
+                let applied = map.union(first, other);
+                map.log.push(MergeOutcome {
+                    uuid: None,
+                    timestamp: p.updated_at,
+                    kept: first.clone(),
+                    merged: other.clone(),
+                    source: "persons_import",
+                    applied,
+                    reason: (!applied).then_some("same_person"),
+                });
+                let r = map.find(map.index[first]);
+                map.mark_identified(r);
+            }
+        }
+        merges.retain(|m| as_of.is_none_or(|t| m.timestamp <= t));
+        merges.sort_by(|a, b| (a.timestamp, a.uuid).cmp(&(b.timestamp, b.uuid)));
+        for m in merges {
+            let (kept, merged, source) = (&m.merge.kept, &m.merge.merged, m.merge.source);
+            let kept_node = map.node(kept);
+            // The kept side of an identify, alias or Segment message is an identified user.
+            if source != MergeSource::MergeDangerously {
+                let r = map.find(kept_node);
+                map.mark_identified(r);
+            }
+            let merged_node = map.node(merged);
+            let (rk, rm) = (map.find(kept_node), map.find(merged_node));
+            let (applied, reason) = if rk == rm {
+                (false, Some("same_person"))
+            } else if source.is_guarded() && map.identified[rm as usize] {
+                (false, Some("already_identified"))
+            } else {
+                map.union(kept, merged);
+                (true, None)
+            };
+            map.log.push(MergeOutcome {
+                uuid: Some(m.uuid),
+                timestamp: m.timestamp,
+                kept: kept.clone(),
+                merged: merged.clone(),
+                source: source.as_str(),
+                applied,
+                reason,
+            });
+        }
+        map
+    }
+
+    /// Every merge request in the order it was applied.
+    pub fn log(&self) -> &[MergeOutcome] {
+        &self.log
+    }
+
+    /// The person of a distinct id, named by the smallest distinct id of its set (events.md §5.1).
+    ///
+    /// An id no merge mentions is its own person.
+    pub fn person_of<'a>(&'a self, distinct_id: &'a str) -> &'a str {
+        match self.index.get(distinct_id) {
+            None => distinct_id,
+            Some(&n) => &self.ids[self.smallest[self.find(n) as usize] as usize],
+        }
+    }
+
+    /// Whether the person of `distinct_id` is identified.
+    pub fn is_identified(&self, distinct_id: &str) -> bool {
+        self.index.get(distinct_id).is_some_and(|&n| self.identified[self.find(n) as usize])
+    }
+
+    /// Whether the distinct id takes part in any merge or persons import.
+    pub fn is_merged(&self, distinct_id: &str) -> bool {
+        self.index.contains_key(distinct_id)
+    }
+
+    /// Distinct ids that merges mention.
+    pub fn ids_known(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn node(&mut self, id: &str) -> u32 {
+        if let Some(&n) = self.index.get(id) {
+            return n;
+        }
+        let n = self.ids.len() as u32;
+        self.index.insert(id.to_string(), n);
+        self.ids.push(id.to_string());
+        self.parent.push(n);
+        self.identified.push(false);
+        self.smallest.push(n);
+        n
+    }
+
+    fn find(&self, mut n: u32) -> u32 {
+        while self.parent[n as usize] != n {
+            n = self.parent[n as usize];
+        }
+        n
+    }
+
+    fn mark_identified(&mut self, root: u32) {
+        self.identified[root as usize] = true;
+    }
+
+    /// Joins the sets of two ids; returns whether they were apart.
+    fn union(&mut self, a: &str, b: &str) -> bool {
+        let (na, nb) = (self.node(a), self.node(b));
+        let (ra, rb) = (self.find(na), self.find(nb));
+        if ra == rb {
+            return false;
+        }
+        // Path halving is skipped for simplicity; attach the newer root under the older one and compress below.
+        self.parent[rb as usize] = ra;
+        self.identified[ra as usize] |= self.identified[rb as usize];
+        let (sa, sb) = (self.smallest[ra as usize], self.smallest[rb as usize]);
+        if self.ids[sb as usize] < self.ids[sa as usize] {
+            self.smallest[ra as usize] = sb;
+        }
+        self.compress(na);
+        self.compress(nb);
+        true
+    }
+
+    fn compress(&mut self, mut n: u32) {
+        let root = self.find(n);
+        while self.parent[n as usize] != root {
+            let next = self.parent[n as usize];
+            self.parent[n as usize] = root;
+            n = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use model::Merge;
+
+    use super::*;
+
+    fn merge(ts: i64, kept: &str, merged: &str, source: MergeSource) -> MergeRow {
+        let mut uuid = [0u8; 16];
+        uuid[15] = ts as u8;
+        MergeRow {
+            uuid: Uuid(uuid),
+            timestamp: Timestamp(ts),
+            merge: Merge { kept: kept.into(), merged: merged.into(), source },
+        }
+    }
+
+    #[test]
+    fn identify_joins_anonymous_history_and_names_the_person_by_the_smallest_id() {
+        let m = IdentityMap::build(&[], vec![merge(1, "u-9", "a-17", MergeSource::Identify)], None);
+        assert_eq!(m.person_of("u-9"), "a-17");
+        assert_eq!(m.person_of("a-17"), "a-17");
+        assert_eq!(m.person_of("zzz"), "zzz");
+        assert!(m.is_identified("a-17"));
+    }
+
+    #[test]
+    fn guard_keeps_a_shared_device_from_joining_two_users() {
+        let merges = vec![
+            merge(1, "alice", "device", MergeSource::Identify),
+            merge(2, "bob", "device", MergeSource::Identify),
+        ];
+        let m = IdentityMap::build(&[], merges, None);
+        assert_eq!(m.person_of("device"), m.person_of("alice"));
+        assert_ne!(m.person_of("bob"), m.person_of("alice"));
+        assert_eq!(m.log()[1].reason, Some("already_identified"));
+        // Unguarded merges pass.
+        let merges = vec![
+            merge(1, "alice", "device", MergeSource::Identify),
+            merge(2, "bob", "alice", MergeSource::MergeDangerously),
+        ];
+        let m = IdentityMap::build(&[], merges, None);
+        assert_eq!(m.person_of("bob"), m.person_of("alice"));
+    }
+
+    #[test]
+    fn order_of_arrival_does_not_matter_and_as_of_cuts() {
+        let a = vec![merge(2, "bob", "device", MergeSource::Identify), merge(1, "alice", "device", MergeSource::Identify)];
+        let b: Vec<MergeRow> = a.iter().rev().cloned().collect();
+        let (ma, mb) = (IdentityMap::build(&[], a.clone(), None), IdentityMap::build(&[], b, None));
+        assert_eq!(ma.person_of("device"), mb.person_of("device"));
+        assert_eq!(ma.person_of("device"), "alice");
+        let cut = IdentityMap::build(&[], a, Some(Timestamp(1)));
+        assert_eq!(cut.log().len(), 1);
+    }
+}

@@ -1,0 +1,410 @@
+//! Segment files: immutable Parquet (zstd) files holding the events of one project and one UTC day.
+//!
+//! The layout is documented in `docs/formats/segment.md`. Rows are sorted by `(distinct_id, timestamp, uuid)` so
+//! that one user's events are adjacent and the file bytes depend only on the set of events it holds.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBuilder, FixedSizeBinaryArray, FixedSizeBinaryBuilder, Int64Array,
+    Int64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use model::{Digest, Event, Merge, MergeSource, Payment, PaymentKind, Timestamp, TypedProps, Uuid};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::file::metadata::KeyValue;
+
+use crate::error::{Error, Result};
+
+/// The segment format version written into every file's key-value metadata.
+pub const SEGMENT_VERSION: u32 = 1;
+
+/// Rows per Parquet row group.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// The Arrow schema of a segment, in column order.
+pub fn schema() -> SchemaRef {
+    SCHEMA.clone()
+}
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let ts = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("uuid", DataType::FixedSizeBinary(16), false),
+        Field::new("distinct_id", DataType::Utf8, false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("timestamp", ts(), false),
+        Field::new("properties", DataType::Utf8, false),
+        Field::new("digest", DataType::FixedSizeBinary(32), false),
+        Field::new("ai_model", DataType::Utf8, true),
+        Field::new("ai_provider", DataType::Utf8, true),
+        Field::new("ai_input_tokens", DataType::Int64, true),
+        Field::new("ai_output_tokens", DataType::Int64, true),
+        Field::new("ai_cache_read_tokens", DataType::Int64, true),
+        Field::new("ai_cache_write_tokens", DataType::Int64, true),
+        Field::new("ai_cost_nusd", DataType::Int64, true),
+        Field::new("ai_usage_invalid", DataType::Boolean, false),
+        Field::new("payment_amount_minor", DataType::Int64, true),
+        Field::new("payment_currency", DataType::Utf8, true),
+        Field::new("payment_kind", DataType::Utf8, true),
+        Field::new("payment_tax_minor", DataType::Int64, true),
+        Field::new("payment_fee_minor", DataType::Int64, true),
+        Field::new("payment_product", DataType::Utf8, true),
+        Field::new("payment_external_id", DataType::Utf8, true),
+        Field::new("personless", DataType::Boolean, false),
+        Field::new("merge_kept", DataType::Utf8, true),
+        Field::new("merge_from", DataType::Utf8, true),
+        Field::new("merge_source", DataType::Utf8, true),
+        Field::new("received_at", ts(), false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("meta", DataType::Utf8, false),
+    ]))
+});
+
+/// What a freshly written segment contains, for the manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentStats {
+    /// Number of events.
+    pub rows: u64,
+    /// File size.
+    pub size_bytes: u64,
+    /// Earliest event time.
+    pub min_ts: Timestamp,
+    /// Latest event time.
+    pub max_ts: Timestamp,
+    /// Sum modulo 2²⁵⁶ of the event digests.
+    pub digest_sum: Digest,
+    /// Number of events that carry an identity merge.
+    pub merges: u64,
+}
+
+/// Sorts events into segment order: `(distinct_id, timestamp, uuid)`.
+pub fn sort_for_segment(events: &mut [Event]) {
+    events.sort_unstable_by(|a, b| {
+        (a.distinct_id.as_str(), a.timestamp, a.uuid).cmp(&(b.distinct_id.as_str(), b.timestamp, b.uuid))
+    });
+}
+
+/// Writes `events` (already in segment order) to a new file at `path` and fsyncs it.
+///
+/// # Errors
+/// IO and Parquet errors, naming the file.
+pub fn write(path: &Path, project: &str, day: &str, events: &[Event]) -> Result<SegmentStats> {
+    debug_assert!(events.windows(2).all(|w| {
+        (w[0].distinct_id.as_str(), w[0].timestamp, w[0].uuid) <= (w[1].distinct_id.as_str(), w[1].timestamp, w[1].uuid)
+    }));
+    let file = File::create(path).map_err(Error::io(path))?;
+    let mut stats = SegmentStats {
+        rows: events.len() as u64,
+        size_bytes: 0,
+        min_ts: Timestamp(i64::MAX),
+        max_ts: Timestamp(i64::MIN),
+        digest_sum: Digest::default(),
+        merges: 0,
+    };
+    for e in events {
+        stats.min_ts = stats.min_ts.min(e.timestamp);
+        stats.max_ts = stats.max_ts.max(e.timestamp);
+        stats.digest_sum.add_mod(&e.digest);
+        stats.merges += u64::from(e.merge.is_some());
+    }
+    let kv = |k: &str, v: String| KeyValue { key: k.to_string(), value: Some(v) };
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("zstd level 1 is valid")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_key_value_metadata(Some(vec![
+            kv("liucun.segment.version", SEGMENT_VERSION.to_string()),
+            kv("liucun.project", project.to_string()),
+            kv("liucun.day", day.to_string()),
+            kv("liucun.digest_sum", stats.digest_sum.to_hex()),
+        ]))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(Error::parquet(path))?;
+    for chunk in events.chunks(ROW_GROUP_ROWS) {
+        let batch = to_record_batch(chunk).map_err(Error::parquet(path))?;
+        writer.write(&batch).map_err(Error::parquet(path))?;
+    }
+    let file = writer.into_inner().map_err(Error::parquet(path))?;
+    file.sync_all().map_err(Error::io(path))?;
+    stats.size_bytes = file.metadata().map_err(Error::io(path))?.len();
+    Ok(stats)
+}
+
+fn to_record_batch(events: &[Event]) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    let n = events.len();
+    let mut uuid = FixedSizeBinaryBuilder::with_capacity(n, 16);
+    let mut digest = FixedSizeBinaryBuilder::with_capacity(n, 32);
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut ai_usage_invalid = BooleanBuilder::with_capacity(n);
+    let mut personless = BooleanBuilder::with_capacity(n);
+    for e in events {
+        uuid.append_value(e.uuid.0)?;
+        digest.append_value(e.digest.0)?;
+        ts.append_value(e.timestamp.0);
+        received.append_value(e.received_at.0);
+        ai_usage_invalid.append_value(e.typed.ai_usage_invalid);
+        personless.append_value(e.typed.personless);
+    }
+    let strings = |f: &dyn Fn(&Event) -> Option<&str>| -> ArrayRef {
+        let mut b = StringBuilder::with_capacity(n, n * 8);
+        for e in events {
+            b.append_option(f(e));
+        }
+        Arc::new(b.finish())
+    };
+    let ints = |f: &dyn Fn(&Event) -> Option<i64>| -> ArrayRef {
+        let mut b = Int64Builder::with_capacity(n);
+        for e in events {
+            b.append_option(f(e));
+        }
+        Arc::new(b.finish())
+    };
+    fn pay(e: &Event) -> Option<&Payment> {
+        e.typed.payment.as_ref()
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(uuid.finish()),
+        strings(&|e| Some(&e.distinct_id)),
+        strings(&|e| Some(&e.event)),
+        Arc::new(ts.finish()),
+        strings(&|e| Some(&e.properties)),
+        Arc::new(digest.finish()),
+        strings(&|e| e.typed.ai_model.as_deref()),
+        strings(&|e| e.typed.ai_provider.as_deref()),
+        ints(&|e| e.typed.ai_input_tokens),
+        ints(&|e| e.typed.ai_output_tokens),
+        ints(&|e| e.typed.ai_cache_read_tokens),
+        ints(&|e| e.typed.ai_cache_write_tokens),
+        ints(&|e| e.typed.ai_cost_nusd),
+        Arc::new(ai_usage_invalid.finish()),
+        ints(&|e| pay(e).map(|p| p.amount_minor)),
+        strings(&|e| pay(e).map(|p| p.currency.as_str())),
+        strings(&|e| pay(e).map(|p| p.kind.as_str())),
+        ints(&|e| pay(e).map(|p| p.tax_minor)),
+        ints(&|e| pay(e).map(|p| p.fee_minor)),
+        strings(&|e| pay(e).and_then(|p| p.product.as_deref())),
+        strings(&|e| pay(e).and_then(|p| p.external_id.as_deref())),
+        Arc::new(personless.finish()),
+        strings(&|e| e.merge.as_ref().map(|m| m.kept.as_str())),
+        strings(&|e| e.merge.as_ref().map(|m| m.merged.as_str())),
+        strings(&|e| e.merge.as_ref().map(|m| m.source.as_str())),
+        Arc::new(received.finish()),
+        strings(&|e| Some(&e.source)),
+        strings(&|e| Some(&e.meta)),
+    ];
+    RecordBatch::try_new(schema(), columns)
+}
+
+/// Reads every event of a segment back, in file order.
+///
+/// # Errors
+/// IO and Parquet errors; [`Error::Corruption`] when a column has the wrong type or an impossible value.
+pub fn read(path: &Path) -> Result<Vec<Event>> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(Error::parquet(path))?
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(Error::parquet(path))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(Error::parquet(path))?;
+        decode_batch(path, &batch, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Reads only the `uuid` and `digest` columns, for deduplication.
+///
+/// # Errors
+/// IO, Parquet and type errors, naming the file.
+pub fn read_keys(path: &Path) -> Result<Vec<(Uuid, Digest)>> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), ["uuid", "digest"]);
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(Error::parquet(path))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(Error::parquet(path))?;
+        let uuids = column::<FixedSizeBinaryArray>(path, &batch, "uuid")?;
+        let digests = column::<FixedSizeBinaryArray>(path, &batch, "digest")?;
+        for i in 0..batch.num_rows() {
+            out.push((Uuid(fixed(path, uuids.value(i))?), Digest(fixed(path, digests.value(i))?)));
+        }
+    }
+    Ok(out)
+}
+
+fn corrupt(path: &Path, reason: String) -> Error {
+    Error::Corruption { path: path.to_path_buf(), offset: 0, reason }
+}
+
+fn column<'a, T: 'static>(path: &Path, batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| corrupt(path, format!("column {name} is missing or has the wrong type")))
+}
+
+fn fixed<const N: usize>(path: &Path, bytes: &[u8]) -> Result<[u8; N]> {
+    bytes.try_into().map_err(|_| corrupt(path, format!("expected {N} bytes, found {}", bytes.len())))
+}
+
+fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Result<()> {
+    let uuid = column::<FixedSizeBinaryArray>(path, batch, "uuid")?;
+    let digest = column::<FixedSizeBinaryArray>(path, batch, "digest")?;
+    let s = |name: &str| column::<StringArray>(path, batch, name);
+    let i = |name: &str| column::<Int64Array>(path, batch, name);
+    let b = |name: &str| column::<BooleanArray>(path, batch, name);
+    let t = |name: &str| column::<TimestampMicrosecondArray>(path, batch, name);
+    let (distinct_id, event, properties, source, meta) =
+        (s("distinct_id")?, s("event")?, s("properties")?, s("source")?, s("meta")?);
+    let (timestamp, received_at) = (t("timestamp")?, t("received_at")?);
+    let (ai_model, ai_provider) = (s("ai_model")?, s("ai_provider")?);
+    let (ai_in, ai_out, ai_cr, ai_cw, ai_cost) = (
+        i("ai_input_tokens")?,
+        i("ai_output_tokens")?,
+        i("ai_cache_read_tokens")?,
+        i("ai_cache_write_tokens")?,
+        i("ai_cost_nusd")?,
+    );
+    let (ai_usage_invalid, personless) = (b("ai_usage_invalid")?, b("personless")?);
+    let (p_amount, p_currency, p_kind, p_tax, p_fee, p_product, p_ext) = (
+        i("payment_amount_minor")?,
+        s("payment_currency")?,
+        s("payment_kind")?,
+        i("payment_tax_minor")?,
+        i("payment_fee_minor")?,
+        s("payment_product")?,
+        s("payment_external_id")?,
+    );
+    let (m_kept, m_from, m_source) = (s("merge_kept")?, s("merge_from")?, s("merge_source")?);
+    let opt_s = |a: &StringArray, r: usize| (!a.is_null(r)).then(|| a.value(r).to_string());
+    let opt_i = |a: &Int64Array, r: usize| (!a.is_null(r)).then(|| a.value(r));
+    for r in 0..batch.num_rows() {
+        let payment = if p_amount.is_null(r) {
+            None
+        } else {
+            let kind = PaymentKind::parse(p_kind.value(r))
+                .ok_or_else(|| corrupt(path, format!("row {r}: unknown payment kind {:?}", p_kind.value(r))))?;
+            Some(Payment {
+                amount_minor: p_amount.value(r),
+                currency: p_currency.value(r).to_string(),
+                kind,
+                tax_minor: p_tax.value(r),
+                fee_minor: p_fee.value(r),
+                product: opt_s(p_product, r),
+                external_id: opt_s(p_ext, r),
+            })
+        };
+        let merge = if m_kept.is_null(r) {
+            None
+        } else {
+            let source = MergeSource::parse(m_source.value(r))
+                .ok_or_else(|| corrupt(path, format!("row {r}: unknown merge source {:?}", m_source.value(r))))?;
+            Some(Merge { kept: m_kept.value(r).to_string(), merged: m_from.value(r).to_string(), source })
+        };
+        out.push(Event {
+            uuid: Uuid(fixed(path, uuid.value(r))?),
+            distinct_id: distinct_id.value(r).to_string(),
+            event: event.value(r).to_string(),
+            timestamp: Timestamp(timestamp.value(r)),
+            properties: properties.value(r).to_string(),
+            digest: Digest(fixed(path, digest.value(r))?),
+            typed: TypedProps {
+                ai_model: opt_s(ai_model, r),
+                ai_provider: opt_s(ai_provider, r),
+                ai_input_tokens: opt_i(ai_in, r),
+                ai_output_tokens: opt_i(ai_out, r),
+                ai_cache_read_tokens: opt_i(ai_cr, r),
+                ai_cache_write_tokens: opt_i(ai_cw, r),
+                ai_cost_nusd: opt_i(ai_cost, r),
+                ai_usage_invalid: ai_usage_invalid.value(r),
+                payment,
+                personless: personless.value(r),
+            },
+            merge,
+            received_at: Timestamp(received_at.value(r)),
+            source: source.value(r).to_string(),
+            meta: meta.value(r).to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// An identity merge as stored in a segment row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeRow {
+    /// The event that asked for the merge.
+    pub uuid: Uuid,
+    /// Its time; merges apply in `(timestamp, uuid)` order.
+    pub timestamp: Timestamp,
+    /// What was asked.
+    pub merge: Merge,
+}
+
+/// Reads the rows of a segment that carry an identity merge (only the columns needed).
+///
+/// # Errors
+/// IO, Parquet and type errors, naming the file.
+pub fn read_merges(path: &Path) -> Result<Vec<MergeRow>> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
+    let mask = ProjectionMask::columns(
+        builder.parquet_schema(),
+        ["uuid", "timestamp", "merge_kept", "merge_from", "merge_source"],
+    );
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(Error::parquet(path))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(Error::parquet(path))?;
+        let uuid = column::<FixedSizeBinaryArray>(path, &batch, "uuid")?;
+        let ts = column::<TimestampMicrosecondArray>(path, &batch, "timestamp")?;
+        let kept = column::<StringArray>(path, &batch, "merge_kept")?;
+        let from = column::<StringArray>(path, &batch, "merge_from")?;
+        let source = column::<StringArray>(path, &batch, "merge_source")?;
+        for r in 0..batch.num_rows() {
+            if kept.is_null(r) {
+                continue;
+            }
+            let src = MergeSource::parse(source.value(r))
+                .ok_or_else(|| corrupt(path, format!("row {r}: unknown merge source {:?}", source.value(r))))?;
+            out.push(MergeRow {
+                uuid: Uuid(fixed(path, uuid.value(r))?),
+                timestamp: Timestamp(ts.value(r)),
+                merge: Merge { kept: kept.value(r).to_string(), merged: from.value(r).to_string(), source: src },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the distinct ids of a segment (for counting users in `inspect`).
+///
+/// # Errors
+/// IO, Parquet and type errors, naming the file.
+pub fn read_distinct_ids(path: &Path) -> Result<Vec<String>> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), ["distinct_id"]);
+    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(Error::parquet(path))?;
+    let mut out: Vec<String> = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(Error::parquet(path))?;
+        let ids = column::<StringArray>(path, &batch, "distinct_id")?;
+        for r in 0..batch.num_rows() {
+            // Rows are sorted by distinct id, so a user's rows are adjacent.
+            if out.last().is_none_or(|l| l != ids.value(r)) {
+                out.push(ids.value(r).to_string());
+            }
+        }
+    }
+    Ok(out)
+}

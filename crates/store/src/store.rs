@@ -1,0 +1,538 @@
+//! The data directory: segments, side files and the manifest that makes them visible.
+//!
+//! Write path of [`Store::flush`]: write each new file and fsync it, fsync its directory, then commit the manifest
+//! atomically. Files no longer referenced are deleted only after the commit. A crash at any point leaves either
+//! the old manifest (and some orphan files, deleted at the next open) or the new one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use model::{Day, Digest, Event, PersonRecord, Project, Rejection};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::manifest::{Manifest, ProjectCounters, SegmentEntry, SideFile, SideKind};
+use crate::segment;
+use crate::sidefile;
+
+const MANIFEST: &str = "MANIFEST";
+const LOCK: &str = "LOCK";
+
+/// Segments with fewer rows than this are merged by [`Store::compact`].
+pub const COMPACT_BELOW_ROWS: u64 = 1 << 20;
+
+/// An open data directory. One process at a time holds it (an advisory lock on `LOCK`).
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    manifest: Manifest,
+    /// Known `(uuid, digest prefix)` pairs per partition, loaded on first write to that partition.
+    keys: HashMap<(String, Day), HashMap<u128, u64>>,
+    _lock: File,
+}
+
+/// Everything one flush makes durable, committed by a single manifest write.
+#[derive(Debug, Default)]
+pub struct FlushInput {
+    /// Accepted events per project.
+    pub events: BTreeMap<Project, Vec<Event>>,
+    /// Rejected inputs per project.
+    pub rejections: BTreeMap<Project, Vec<Rejection>>,
+    /// Persons-import records per project, in file order.
+    pub persons: BTreeMap<Project, Vec<PersonRecord>>,
+    /// The WAL position these inputs reach, if they came from the WAL.
+    pub wal_checkpoint: Option<u64>,
+}
+
+/// What a flush or compaction did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FlushStats {
+    /// Events written to new segments.
+    pub events_written: u64,
+    /// Identical copies collapsed.
+    pub duplicates: u64,
+    /// Copies of a uuid with different content.
+    pub conflicts: u64,
+    /// New segment files.
+    pub segments_written: u64,
+    /// Segment files removed (replaced by a rewrite).
+    pub segments_removed: u64,
+    /// Rejections written to the quarantine.
+    pub quarantined: u64,
+    /// Persons-import records written.
+    pub persons: u64,
+}
+
+/// Which segments a scan reads.
+#[derive(Debug, Clone, Default)]
+pub struct ScanFilter {
+    /// Only these projects (all when empty).
+    pub projects: Vec<String>,
+    /// Only days in this inclusive range.
+    pub days: Option<(Day, Day)>,
+}
+
+impl Store {
+    /// Creates a new, empty data directory (the directory may exist but must hold no manifest).
+    ///
+    /// # Errors
+    /// IO errors; [`Error::Locked`] when another process holds the directory.
+    pub fn create(dir: &Path) -> Result<Store> {
+        fsutil::create_dir_durable(dir)?;
+        let lock = lock(dir)?;
+        let path = dir.join(MANIFEST);
+        if path.exists() {
+            return Store::open_locked(dir, lock);
+        }
+        let manifest = Manifest::default();
+        manifest.commit(&path)?;
+        Ok(Store { dir: dir.to_path_buf(), manifest, keys: HashMap::new(), _lock: lock })
+    }
+
+    /// Opens an existing data directory and deletes files a crash left unreferenced.
+    ///
+    /// # Errors
+    /// [`Error::NotADataDir`], [`Error::Locked`], a damaged manifest, or IO errors.
+    pub fn open(dir: &Path) -> Result<Store> {
+        if !dir.join(MANIFEST).exists() {
+            return Err(Error::NotADataDir(dir.to_path_buf()));
+        }
+        let lock = lock(dir)?;
+        Store::open_locked(dir, lock)
+    }
+
+    fn open_locked(dir: &Path, lock: File) -> Result<Store> {
+        let manifest = Manifest::load(&dir.join(MANIFEST))?;
+        let store = Store { dir: dir.to_path_buf(), manifest, keys: HashMap::new(), _lock: lock };
+        store.remove_orphans()?;
+        Ok(store)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The committed manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Absolute path of a file named in the manifest.
+    pub fn path_of(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    /// Segments matching `filter`, in (project, day, id) order.
+    pub fn segments(&self, filter: &ScanFilter) -> Vec<&SegmentEntry> {
+        let mut out: Vec<&SegmentEntry> = self
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| filter.projects.is_empty() || filter.projects.iter().any(|p| *p == s.project))
+            .filter(|s| match filter.days {
+                None => true,
+                Some((from, to)) => Day::parse(&s.day).is_some_and(|d| d >= from && d <= to),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.project, &a.day, a.id).cmp(&(&b.project, &b.day, b.id)));
+        out
+    }
+
+    /// Reads every event of the matching segments, segment by segment, in parallel.
+    ///
+    /// A damaged segment is reported in the second list and does not stop the others from being read.
+    pub fn read_events(&self, filter: &ScanFilter) -> (Vec<(SegmentEntry, Vec<Event>)>, Vec<(SegmentEntry, Error)>) {
+        let results: Vec<(SegmentEntry, Result<Vec<Event>>)> = self
+            .segments(filter)
+            .into_par_iter()
+            .map(|s| (s.clone(), segment::read(&self.path_of(&s.file))))
+            .collect();
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for (s, r) in results {
+            match r {
+                Ok(events) => ok.push((s, events)),
+                Err(e) => bad.push((s, e)),
+            }
+        }
+        (ok, bad)
+    }
+
+    /// Reads the side files of one kind, optionally for one project, checking each checksum.
+    ///
+    /// # Errors
+    /// IO errors and [`Error::Corruption`].
+    pub fn read_rejections(&self, project: Option<&str>) -> Result<Vec<(String, Rejection)>> {
+        let mut out = Vec::new();
+        for f in self.side_files(SideKind::Quarantine, project) {
+            let path = self.path_of(&f.file);
+            let bytes = sidefile::read_checked(&path, f.crc32)?;
+            out.extend(sidefile::decode_rejections(&path, &bytes)?.into_iter().map(|r| (f.project.clone(), r)));
+        }
+        Ok(out)
+    }
+
+    /// Reads persons-import records in import order.
+    ///
+    /// # Errors
+    /// IO errors and [`Error::Corruption`].
+    pub fn read_persons(&self, project: Option<&str>) -> Result<Vec<(String, PersonRecord)>> {
+        let mut out = Vec::new();
+        for f in self.side_files(SideKind::Persons, project) {
+            let path = self.path_of(&f.file);
+            let bytes = sidefile::read_checked(&path, f.crc32)?;
+            out.extend(sidefile::decode_persons(&path, &bytes)?.into_iter().map(|r| (f.project.clone(), r)));
+        }
+        Ok(out)
+    }
+
+    /// Side files of a kind, in id order.
+    pub fn side_files(&self, kind: SideKind, project: Option<&str>) -> Vec<&SideFile> {
+        let mut v: Vec<&SideFile> = self
+            .manifest
+            .side_files
+            .iter()
+            .filter(|f| f.kind == kind && project.is_none_or(|p| p == f.project))
+            .collect();
+        v.sort_by_key(|f| f.id);
+        v
+    }
+
+    /// Makes `input` durable: new segments (deduplicated against what is stored), side files, and one manifest
+    /// commit.
+    ///
+    /// # Errors
+    /// IO and Parquet errors. On error the manifest is unchanged and nothing written becomes visible.
+    pub fn flush(&mut self, input: FlushInput) -> Result<FlushStats> {
+        let mut stats = FlushStats::default();
+        let mut next = self.manifest.clone();
+        let mut doomed: Vec<SegmentEntry> = Vec::new();
+
+        // Group events by partition.
+        let mut parts: BTreeMap<(String, Day), Vec<Event>> = BTreeMap::new();
+        for (project, events) in input.events {
+            for e in events {
+                parts.entry((project.as_str().to_string(), e.timestamp.day())).or_default().push(e);
+            }
+        }
+        // Load key sets for partitions seen for the first time, in parallel.
+        let missing: Vec<(String, Day)> = parts.keys().filter(|k| !self.keys.contains_key(*k)).cloned().collect();
+        let loaded: Vec<((String, Day), Result<HashMap<u128, u64>>)> = missing
+            .into_par_iter()
+            .map(|k| {
+                let keys = self.load_keys(&k.0, k.1);
+                (k, keys)
+            })
+            .collect();
+        for (k, keys) in loaded {
+            self.keys.insert(k, keys?);
+        }
+
+        // Decide per partition what to write.
+        let mut jobs: Vec<WriteJob> = Vec::new();
+        for ((project, day), mut events) in parts {
+            let keys = self.keys.get_mut(&(project.clone(), day)).expect("keys loaded above");
+            events.sort_unstable_by(|a, b| (a.uuid, a.digest).cmp(&(b.uuid, b.digest)));
+            let mut fresh: Vec<Event> = Vec::with_capacity(events.len());
+            let mut rewrite = false;
+            for e in events {
+                if let Some(prev) = fresh.last()
+                    && prev.uuid == e.uuid
+                {
+                    // Sorted by digest, so the kept copy is the smaller one.
+                    if prev.digest == e.digest {
+                        stats.duplicates += 1;
+                    } else {
+                        stats.conflicts += 1;
+                    }
+                    continue;
+                }
+                match keys.get(&e.uuid.as_u128()) {
+                    None => fresh.push(e),
+                    Some(&old) if old == digest_prefix(&e.digest) => stats.duplicates += 1,
+                    Some(&old) => {
+                        stats.conflicts += 1;
+                        if digest_prefix(&e.digest) < old {
+                            rewrite = true;
+                            fresh.push(e);
+                        }
+                    }
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            let replaced: Vec<SegmentEntry> = if rewrite {
+                next.segments.iter().filter(|s| s.project == project && s.day == day.to_string()).cloned().collect()
+            } else {
+                Vec::new()
+            };
+            for e in &fresh {
+                keys.insert(e.uuid.as_u128(), digest_prefix(&e.digest));
+            }
+            let id = next.allocate_id();
+            jobs.push(WriteJob { project, day, id, events: fresh, replaced });
+        }
+
+        // Write segments in parallel.
+        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>, u64)>> =
+            jobs.into_par_iter().map(|job| self.write_job(job)).collect();
+        let mut new_dirs = BTreeSet::new();
+        for w in written {
+            let (entry, replaced, extra_dups) = w?;
+            stats.duplicates += extra_dups;
+            stats.events_written += entry.rows;
+            stats.segments_written += 1;
+            new_dirs.insert(self.path_of(&entry.file).parent().map(Path::to_path_buf));
+            next.segments.retain(|s| !replaced.iter().any(|r| r.id == s.id));
+            stats.segments_removed += replaced.len() as u64;
+            doomed.extend(replaced);
+            next.segments.push(entry);
+        }
+
+        // Side files.
+        for (project, rejections) in input.rejections.into_iter().filter(|(_, r)| !r.is_empty()) {
+            let mut by_reason = BTreeMap::new();
+            for r in &rejections {
+                *by_reason.entry(r.reason.code().to_string()).or_insert(0) += 1;
+            }
+            stats.quarantined += rejections.len() as u64;
+            let bytes = sidefile::encode_rejections(&rejections);
+            let f = self.write_side(&mut next, SideKind::Quarantine, &project, &bytes, rejections.len(), by_reason)?;
+            new_dirs.insert(self.path_of(&f.file).parent().map(Path::to_path_buf));
+            next.side_files.push(f);
+        }
+        for (project, persons) in input.persons.into_iter().filter(|(_, p)| !p.is_empty()) {
+            stats.persons += persons.len() as u64;
+            let bytes = sidefile::encode_persons(&persons);
+            let f = self.write_side(&mut next, SideKind::Persons, &project, &bytes, persons.len(), BTreeMap::new())?;
+            new_dirs.insert(self.path_of(&f.file).parent().map(Path::to_path_buf));
+            next.side_files.push(f);
+        }
+        for dir in new_dirs.into_iter().flatten() {
+            fsutil::sync_dir(&dir)?;
+        }
+
+        // Counters, checkpoint, commit.
+        if stats.duplicates + stats.conflicts > 0 {
+            // Attribute counters to the single project when there is one; otherwise to "_all".
+            let key = next.segments.last().map(|s| s.project.clone()).unwrap_or_default();
+            let c: &mut ProjectCounters = next.projects.entry(key).or_default();
+            c.duplicates += stats.duplicates;
+            c.conflicts += stats.conflicts;
+        }
+        if let Some(lsn) = input.wal_checkpoint {
+            next.wal_checkpoint = next.wal_checkpoint.max(lsn);
+        }
+        if next == self.manifest {
+            return Ok(stats);
+        }
+        next.generation += 1;
+        next.commit(&self.dir.join(MANIFEST))?;
+        self.manifest = next;
+        self.delete_files(doomed.iter().map(|s| s.file.as_str()));
+        tracing::debug!(?stats, generation = self.manifest.generation, "flush committed");
+        Ok(stats)
+    }
+
+    /// Merges the small segments of each partition into one.
+    ///
+    /// Reports read the same events before and after, so their output does not change.
+    ///
+    /// # Errors
+    /// IO and Parquet errors; the manifest is unchanged on error.
+    pub fn compact(&mut self) -> Result<FlushStats> {
+        let mut groups: BTreeMap<(String, String), Vec<SegmentEntry>> = BTreeMap::new();
+        for s in &self.manifest.segments {
+            if s.rows < COMPACT_BELOW_ROWS {
+                groups.entry((s.project.clone(), s.day.clone())).or_default().push(s.clone());
+            }
+        }
+        groups.retain(|_, v| v.len() > 1);
+        if groups.is_empty() {
+            return Ok(FlushStats::default());
+        }
+        let mut next = self.manifest.clone();
+        let mut jobs = Vec::new();
+        for ((project, day), replaced) in groups {
+            let day = Day::parse(&day).ok_or_else(|| Error::Corruption {
+                path: self.dir.join(MANIFEST),
+                offset: 0,
+                reason: format!("segment day {day:?} is not a date"),
+            })?;
+            let id = next.allocate_id();
+            jobs.push(WriteJob { project, day, id, events: Vec::new(), replaced });
+        }
+        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>, u64)>> =
+            jobs.into_par_iter().map(|job| self.write_job(job)).collect();
+        let mut stats = FlushStats::default();
+        let mut doomed = Vec::new();
+        let mut dirs = BTreeSet::new();
+        for w in written {
+            let (entry, replaced, dups) = w?;
+            stats.duplicates += dups;
+            stats.events_written += entry.rows;
+            stats.segments_written += 1;
+            stats.segments_removed += replaced.len() as u64;
+            dirs.insert(self.path_of(&entry.file).parent().map(Path::to_path_buf));
+            next.segments.retain(|s| !replaced.iter().any(|r| r.id == s.id));
+            doomed.extend(replaced);
+            next.segments.push(entry);
+        }
+        for d in dirs.into_iter().flatten() {
+            fsutil::sync_dir(&d)?;
+        }
+        next.generation += 1;
+        next.commit(&self.dir.join(MANIFEST))?;
+        self.manifest = next;
+        self.delete_files(doomed.iter().map(|s| s.file.as_str()));
+        Ok(stats)
+    }
+
+    /// Writes one segment from new events plus the events of the segments it replaces.
+    fn write_job(&self, job: WriteJob) -> Result<(SegmentEntry, Vec<SegmentEntry>, u64)> {
+        let WriteJob { project, day, id, mut events, replaced } = job;
+        let mut dups = 0u64;
+        if !replaced.is_empty() {
+            for s in &replaced {
+                events.extend(segment::read(&self.path_of(&s.file))?);
+            }
+            // Keep one copy per uuid: the smallest digest.
+            events.sort_unstable_by(|a, b| (a.uuid, a.digest).cmp(&(b.uuid, b.digest)));
+            let before = events.len();
+            events.dedup_by(|b, a| a.uuid == b.uuid);
+            dups = (before - events.len()) as u64;
+        }
+        segment::sort_for_segment(&mut events);
+        let day_text = day.to_string();
+        let rel = format!("segments/{project}/{day_text}/{id:010}.parquet");
+        let path = self.path_of(&rel);
+        fsutil::create_dir_durable(path.parent().expect("segment paths have a parent"))?;
+        let st = segment::write(&path, &project, &day_text, &events)?;
+        // Replaced segments that the rewrite made redundant are not duplicates in the user's sense; only
+        // collapsed copies are counted by the caller.
+        let _ = dups;
+        Ok((
+            SegmentEntry {
+                id,
+                project,
+                day: day_text,
+                file: rel,
+                rows: st.rows,
+                size_bytes: st.size_bytes,
+                min_ts: st.min_ts.0,
+                max_ts: st.max_ts.0,
+                digest_sum: st.digest_sum.to_hex(),
+                merges: st.merges,
+            },
+            replaced,
+            0,
+        ))
+    }
+
+    fn write_side(
+        &self,
+        next: &mut Manifest,
+        kind: SideKind,
+        project: &Project,
+        bytes: &[u8],
+        rows: usize,
+        by_reason: BTreeMap<String, u64>,
+    ) -> Result<SideFile> {
+        let id = next.allocate_id();
+        let folder = match kind {
+            SideKind::Quarantine => "quarantine",
+            SideKind::Persons => "persons",
+        };
+        let rel = format!("{folder}/{project}/{id:010}.ndjson");
+        let path = self.path_of(&rel);
+        fsutil::create_dir_durable(path.parent().expect("side file paths have a parent"))?;
+        {
+            use std::io::Write;
+            let mut f = File::create(&path).map_err(Error::io(&path))?;
+            f.write_all(bytes).map_err(Error::io(&path))?;
+            f.sync_all().map_err(Error::io(&path))?;
+        }
+        Ok(SideFile {
+            kind,
+            id,
+            project: project.as_str().to_string(),
+            file: rel,
+            rows: rows as u64,
+            crc32: crc32fast::hash(bytes),
+            by_reason,
+        })
+    }
+
+    fn load_keys(&self, project: &str, day: Day) -> Result<HashMap<u128, u64>> {
+        let day_text = day.to_string();
+        let mut keys = HashMap::new();
+        for s in self.manifest.segments.iter().filter(|s| s.project == project && s.day == day_text) {
+            for (u, d) in segment::read_keys(&self.path_of(&s.file))? {
+                keys.insert(u.as_u128(), digest_prefix(&d));
+            }
+        }
+        Ok(keys)
+    }
+
+    fn delete_files<'a>(&self, files: impl Iterator<Item = &'a str>) {
+        for f in files {
+            let path = self.path_of(f);
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not delete a replaced file");
+            }
+        }
+    }
+
+    /// Deletes segment and side files that no manifest references (left by a crash before a commit).
+    fn remove_orphans(&self) -> Result<()> {
+        let live: BTreeSet<PathBuf> = self
+            .manifest
+            .segments
+            .iter()
+            .map(|s| self.path_of(&s.file))
+            .chain(self.manifest.side_files.iter().map(|f| self.path_of(&f.file)))
+            .collect();
+        for top in ["segments", "quarantine", "persons"] {
+            let mut stack = vec![self.dir.join(top)];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if !live.contains(&path) {
+                        tracing::info!(path = %path.display(), "removing a file no manifest references");
+                        std::fs::remove_file(&path).map_err(Error::io(&path))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct WriteJob {
+    project: String,
+    day: Day,
+    id: u64,
+    events: Vec<Event>,
+    replaced: Vec<SegmentEntry>,
+}
+
+fn digest_prefix(d: &Digest) -> u64 {
+    u64::from_be_bytes(d.0[..8].try_into().expect("digest has 32 bytes"))
+}
+
+fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK);
+    let f = File::options().create(true).truncate(false).write(true).open(&path).map_err(Error::io(&path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io { path, source: e }),
+    }
+}
