@@ -298,7 +298,7 @@ fn generate_user(app: &PreparedApp, user_idx: u64, out: &mut UserBuf) {
     let identify_visit = rng.chance(p.identify_share).then(|| if rng.chance(0.55) { 0 } else { rng.between(1, 4) as u32 });
     let pay_share = p.pay_share * if is_loyal { 3.0 } else { 0.5 };
     let pay_visit = match identify_visit {
-        Some(v) if rng.chance(pay_share.min(1.0)) => Some(v + rng.below(4) as u32),
+        Some(v) if rng.chance(pay_share.min(1.0)) => Some(v + if rng.chance(0.6) { 0 } else { rng.between(1, 3) as u32 }),
         _ => None,
     };
     out.anon_id.push_str("anon-");

@@ -210,7 +210,7 @@ impl AppProfile {
                     casual_decay: 1.1,
                     weekend_factor: 0.8,
                 },
-                (3.5, 0.55, 0.10, -5, 0.6, 1400),
+                (3.5, 0.55, 0.12, -5, 0.6, 1400),
                 &[
                     ("claude-3-5-sonnet", "anthropic", 0.45, 55.0, false),
                     ("gpt-4o-mini", "openai", 0.40, 90.0, false),
@@ -229,7 +229,7 @@ impl AppProfile {
                     casual_decay: 1.2,
                     weekend_factor: 1.1,
                 },
-                (3.0, 0.45, 0.07, 8, 0.9, 800),
+                (3.0, 0.45, 0.09, 8, 0.9, 800),
                 &[
                     ("deepseek-chat", "deepseek", 0.55, 45.0, false),
                     ("deepseek-reasoner", "deepseek", 0.15, 30.0, true),
@@ -251,7 +251,7 @@ impl AppProfile {
                     casual_decay: 1.3,
                     weekend_factor: 0.9,
                 },
-                (2.5, 0.50, 0.06, 8, 0.3, 600),
+                (2.5, 0.50, 0.08, 8, 0.3, 600),
                 &[
                     ("gpt-4o-mini", "openai", 0.60, 90.0, false),
                     ("glm-4", "zhipu", 0.25, 50.0, false),
@@ -273,7 +273,7 @@ impl AppProfile {
                     casual_decay: 1.0,
                     weekend_factor: 1.25,
                 },
-                (4.0, 0.35, 0.05, 8, 2.0, 350),
+                (4.0, 0.35, 0.07, 8, 2.0, 350),
                 &[
                     ("glm-4", "zhipu", 0.5, 50.0, false),
                     ("deepseek-chat", "deepseek", 0.5, 45.0, false),
@@ -294,7 +294,7 @@ impl AppProfile {
                     casual_decay: 1.4,
                     weekend_factor: 1.0,
                 },
-                (2.0, 0.30, 0.04, 8, 0.0, 500),
+                (2.0, 0.30, 0.06, 8, 0.0, 500),
                 &[
                     ("qwen-max", "alibaba", 0.4, 40.0, false),
                     ("deepseek-chat", "deepseek", 0.4, 45.0, false),

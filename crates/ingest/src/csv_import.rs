@@ -17,7 +17,7 @@ use crate::{Config, FileSummary};
 
 /// Streams a CSV file with a header row in batches of about `chunk_rows` rows, calling `sink` per batch.
 ///
-/// Sources are `"{file}:{line}"`, the line where the row starts. A rejected row keeps its bytes verbatim.
+/// Sources are `"{file}:{line}"`, the line where the row starts (blank lines count). A rejected row keeps its bytes verbatim.
 ///
 /// # Errors
 /// [`FileError::MissingColumn`] when `distinct_id`, `event` or `timestamp` has no column, [`FileError::Io`] and
@@ -43,6 +43,8 @@ pub fn csv_file(
     if !rdr.read_byte_record(&mut header).map_err(read_err)? {
         return Err(FileError::Unreadable { file: file.to_string(), reason: "no header row".to_string() });
     }
+    // csv-core does not count blank lines, so line numbers are counted here from the bytes of each row.
+    let mut next_line = 1 + memchr::memchr_iter(b'\n', &rdr.get_ref().buf[..rdr.position().byte() as usize]).count() as u64;
     let plan = Plan::new(&header, file)?;
     let collided: Vec<AtomicBool> = plan.columns.iter().map(|_| AtomicBool::new(false)).collect();
     let mut noted = vec![false; plan.columns.len()];
@@ -62,8 +64,12 @@ pub fn csv_file(
                 done = true;
                 break;
             }
-            let line = records[i].position().map_or(0, csv::Position::line);
-            spans.push((line, start, rdr.position().byte()));
+            let end = rdr.position().byte();
+            let tee = rdr.get_ref();
+            let span = &tee.buf[(start - tee.base) as usize..(end - tee.base) as usize];
+            let blank = span.iter().take_while(|b| matches!(b, b'\n' | b'\r')).filter(|b| **b == b'\n').count();
+            spans.push((next_line + blank as u64, start, end));
+            next_line += memchr::memchr_iter(b'\n', span).count() as u64;
         }
         if spans.is_empty() {
             break;

@@ -42,7 +42,7 @@ fn append_concurrent(bencher: divan::Bencher) {
 
 fn append_and_trim(wal: &Wal, record: &Record) {
     let lsn = wal.append(divan::black_box(record)).expect("append");
-    if lsn.0 % 64 == 0 {
+    if lsn.0.is_multiple_of(64) {
         wal.truncate_through(lsn).expect("truncate");
     }
 }

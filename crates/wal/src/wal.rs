@@ -158,9 +158,15 @@ impl Wal {
     /// - [`Error::Io`] when the file system fails.
     pub fn open(dir: &Path, config: WalConfig) -> Result<(Wal, Replay), Error> {
         let _span = tracing::info_span!("wal_open", dir = %dir.display()).entered();
-        fs::create_dir_all(dir).map_err(Error::io(dir))?;
-        let lock = lock_dir(dir)?;
         let mut fsyncs = 0;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            // Make the new directory entry itself durable.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent, &mut fsyncs)?;
+            }
+        }
+        let lock = lock_dir(dir)?;
         let paths = list_files(dir, &mut fsyncs)?;
 
         let mut records = Vec::new();

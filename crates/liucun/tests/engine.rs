@@ -1,0 +1,225 @@
+//! Engine-level tests: import, idempotence, quarantine, compaction, persistence across reopen, corruption.
+
+mod fixture;
+
+use std::io::Write;
+
+use liucun::model::{Project, Record};
+use liucun::{Engine, EngineConfig, ImportOptions, OpenMode};
+
+use fixture::{batch, line, open, stored};
+
+fn write_file(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+    path
+}
+
+fn import(engine: &Engine, project: &str, path: &std::path::Path) -> liucun::ImportSummary {
+    let options = ImportOptions { project: Project::new(project).unwrap(), format: None };
+    engine.import_file(path, &options, &mut |_| {}).unwrap()
+}
+
+#[test]
+fn importing_a_file_twice_stores_each_event_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..50 {
+        text += &line(i, &format!("u{}", i % 7), "chat_message", 1 + (i % 5) as u32, "{}");
+        text.push('\n');
+    }
+    // A line without a uuid gets a content-derived one, and a repeated copy collapses.
+    let no_uuid = r#"{"distinct_id":"u1","event":"x","timestamp":"2025-03-02T00:00:00Z"}"#;
+    text += &format!("{no_uuid}\n{no_uuid}\n");
+    let file = write_file(tmp.path(), "events.ndjson", &text);
+    let engine = open(&tmp.path().join("data"));
+    let first = import(&engine, "chat", &file);
+    assert_eq!((first.accepted, first.rejected, first.duplicates, first.written), (52, 0, 1, 51));
+    let second = import(&engine, "chat", &file);
+    assert_eq!((second.accepted, second.duplicates, second.written), (52, 52, 0));
+    assert_eq!(stored(&engine).len(), 51);
+    drop(engine);
+    // And after a restart.
+    let engine = open(&tmp.path().join("data"));
+    let third = import(&engine, "chat", &file);
+    assert_eq!(third.written, 0);
+    assert_eq!(stored(&engine).len(), 51);
+}
+
+#[test]
+fn bad_rows_are_quarantined_without_taking_good_rows_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(line(1, "ana", "signup", 1, "{}").as_bytes());
+    bytes.extend_from_slice(b"\n{not json\n");
+    bytes.extend_from_slice(b"{\"distinct_id\":\"ben\",\"event\":\"x\",\"timestamp\":\"1999-12-31T23:59:59Z\"}\n");
+    bytes.extend_from_slice(b"{\"distinct_id\":\"\xff\xfe\",\"event\":\"x\",\"timestamp\":\"2025-03-01T00:00:00Z\"}\n");
+    bytes.extend_from_slice(b"{\"distinct_id\":\"undefined\",\"event\":\"x\",\"timestamp\":\"2025-03-01T00:00:00Z\"}\n");
+    bytes.extend_from_slice(line(2, "cai", "signup", 2, "{}").as_bytes());
+    bytes.push(b'\n');
+    let path = tmp.path().join("mixed.ndjson");
+    std::fs::write(&path, &bytes).unwrap();
+    let engine = open(&tmp.path().join("data"));
+    let s = import(&engine, "chat", &path);
+    assert_eq!((s.accepted, s.rejected), (2, 4));
+    let q = engine.with_store(|st| st.read_rejections(Some("chat"))).unwrap();
+    let mut got: Vec<(String, String)> = q.iter().map(|(_, r)| (r.source.clone(), r.reason.code().to_string())).collect();
+    got.sort();
+    let name = path.display().to_string();
+    let want: Vec<(String, String)> = vec![
+        (format!("{name}:2"), "malformed_event".to_string()),
+        (format!("{name}:3"), "timestamp_too_old".to_string()),
+        (format!("{name}:4"), "malformed_event".to_string()),
+        (format!("{name}:5"), "placeholder_distinct_id".to_string()),
+    ];
+    assert_eq!(got, want);
+    // The invalid UTF-8 line is kept verbatim.
+    let raw = &q.iter().find(|(_, r)| r.source.ends_with(":4")).unwrap().1.raw;
+    assert!(raw.contains(&0xff));
+    assert_eq!(stored(&engine).len(), 2);
+}
+
+#[test]
+fn wal_appends_survive_reopen_and_flush_truncates_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    {
+        let engine = open(&dir);
+        engine.append(Record::Events(batch("chat", &line(1, "ana", "a", 1, "{}")))).unwrap();
+        engine.append(Record::Events(batch("chat", &line(2, "ben", "a", 1, "{}")))).unwrap();
+        // Dropped without a flush: the events live only in the WAL.
+    }
+    let engine = open(&dir);
+    assert_eq!(engine.inspect().unwrap().tail_events, 2);
+    engine.flush().unwrap();
+    assert_eq!(stored(&engine).len(), 2);
+    let i = engine.inspect().unwrap();
+    assert_eq!(i.wal_checkpoint, 2);
+    assert_eq!(i.tail_events, 0);
+    drop(engine);
+    // Reopening does not replay flushed records again.
+    let engine = open(&dir);
+    assert_eq!(engine.inspect().unwrap().tail_events, 0);
+    assert_eq!(stored(&engine).len(), 2);
+}
+
+#[test]
+fn compaction_keeps_the_same_events_and_fewer_segments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = open(&tmp.path().join("data"));
+    for round in 0..4u64 {
+        let mut text = String::new();
+        for i in 0..20 {
+            text += &line(round * 100 + i, &format!("u{i}"), "chat_message", 1 + (i % 3) as u32, "{\"n\":1}");
+            text.push('\n');
+        }
+        engine.import_batch(batch("chat", &text)).unwrap();
+        engine.flush().unwrap();
+    }
+    let before = stored(&engine);
+    let segments_before = engine.inspect().unwrap().projects[0].segments;
+    assert_eq!(segments_before, 12);
+    engine.compact().unwrap();
+    assert_eq!(engine.inspect().unwrap().projects[0].segments, 3);
+    assert_eq!(stored(&engine), before);
+}
+
+#[test]
+fn a_conflicting_copy_keeps_the_smaller_digest_whatever_the_order() {
+    let a = line(9, "ana", "signup", 1, "{\"v\":1}");
+    let b = line(9, "ana", "signup", 1, "{\"v\":2}");
+    let mut kept = Vec::new();
+    for (first, second) in [(&a, &b), (&b, &a)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = open(&tmp.path().join("data"));
+        engine.import_batch(batch("chat", first)).unwrap();
+        engine.flush().unwrap();
+        let s = engine.import_batch(batch("chat", second)).unwrap();
+        let s2 = engine.flush().unwrap();
+        assert_eq!(s.conflicts + s2.conflicts, 1);
+        let all = stored(&engine);
+        assert_eq!(all.len(), 1);
+        kept.push(all.into_values().next().unwrap().properties);
+    }
+    assert_eq!(kept[0], kept[1]);
+}
+
+#[test]
+fn a_flipped_manifest_byte_is_named_and_a_damaged_segment_does_not_hide_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    {
+        let engine = open(&dir);
+        let mut text = String::new();
+        for i in 0..10 {
+            text += &line(i, "ana", "a", 1 + (i % 2) as u32, "{}");
+            text.push('\n');
+        }
+        engine.import_batch(batch("chat", &text)).unwrap();
+        engine.flush().unwrap();
+    }
+    // Damage one of the two segments.
+    let seg = walk(&dir.join("segments")).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid - 40..mid + 40] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&seg, &bytes).unwrap();
+    {
+        let engine = open(&dir);
+        let (ok, bad) = engine.with_store(|s| s.read_events(&store::ScanFilter::default()));
+        assert_eq!((ok.len(), bad.len()), (1, 1));
+        assert_eq!(ok[0].1.len(), 5);
+        assert!(bad[0].1.to_string().contains(&seg.file_name().unwrap().to_string_lossy().to_string()));
+    }
+    // A flipped manifest byte stops the open and names the file.
+    let manifest = dir.join("MANIFEST");
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0x01;
+    std::fs::write(&manifest, &bytes).unwrap();
+    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default()).unwrap_err().to_string();
+    assert!(err.contains("MANIFEST") && err.contains("checksum mismatch"), "{err}");
+}
+
+#[test]
+fn a_flipped_wal_byte_before_the_tail_is_reported_with_file_and_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    {
+        let engine = open(&dir);
+        for i in 0..3 {
+            engine.append(Record::Events(batch("chat", &line(i, "ana", "a", 1, "{}")))).unwrap();
+        }
+    }
+    let wal_file = walk(&dir.join("wal")).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&wal_file).unwrap();
+    bytes[40] ^= 0x10;
+    std::fs::write(&wal_file, &bytes).unwrap();
+    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default()).unwrap_err().to_string();
+    assert!(err.contains(&wal_file.file_name().unwrap().to_string_lossy().to_string()), "{err}");
+    assert!(err.contains("offset"), "{err}");
+}
+
+#[test]
+fn a_second_process_cannot_open_a_locked_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let _engine = open(&dir);
+    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default()).unwrap_err().to_string();
+    assert!(err.contains("locked"), "{err}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() { stack.push(p) } else { out.push(p) }
+        }
+    }
+    out.sort();
+    out
+}
