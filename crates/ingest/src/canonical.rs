@@ -37,33 +37,39 @@ pub fn event_digest(uuid: &Uuid, distinct_id: &str, event: &str, ts: Timestamp, 
     let mut h = Sha256::new();
     h.update(b"lcev1");
     h.update(uuid.0);
-    h.update(content_bytes(distinct_id, event, ts, canonical_props));
+    for part in [distinct_id, event] {
+        h.update(len_prefix(part));
+        h.update(part.as_bytes());
+    }
+    h.update(ts.0.to_be_bytes());
+    h.update(len_prefix(canonical_props));
+    h.update(canonical_props.as_bytes());
     Digest(h.finalize().into())
 }
 
-/// The canonical content of events.md §8 without the `"lcev1"` tag and the uuid.
-fn content_bytes(distinct_id: &str, event: &str, ts: Timestamp, props: &str) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(20 + distinct_id.len() + event.len() + props.len());
-    push_str(&mut buf, distinct_id);
-    push_str(&mut buf, event);
+/// Appends the canonical content of events.md §8 without the `"lcev1"` tag and the uuid.
+fn push_content(buf: &mut Vec<u8>, distinct_id: &str, event: &str, ts: Timestamp, props: &str) {
+    push_str(buf, distinct_id);
+    push_str(buf, event);
     buf.extend_from_slice(&ts.0.to_be_bytes());
-    push_str(&mut buf, props);
-    buf
+    push_str(buf, props);
+}
+
+fn len_prefix(s: &str) -> [u8; 4] {
+    u32::try_from(s.len()).expect("strings are bounded by the per-event size limit").to_be_bytes()
 }
 
 fn push_str(buf: &mut Vec<u8>, s: &str) {
-    let len = u32::try_from(s.len()).expect("strings are bounded by the per-event size limit");
-    buf.extend_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(&len_prefix(s));
     buf.extend_from_slice(s.as_bytes());
 }
 
 /// The uuid of a file-imported event that carries none: UUIDv5(namespace, `project ␟ content`).
 pub(crate) fn content_uuid(project: &Project, distinct_id: &str, event: &str, ts: Timestamp, props: &str) -> Uuid {
-    let content = content_bytes(distinct_id, event, ts, props);
-    let mut name = Vec::with_capacity(project.as_str().len() + 1 + content.len());
+    let mut name = Vec::with_capacity(project.as_str().len() + 21 + distinct_id.len() + event.len() + props.len());
     name.extend_from_slice(project.as_str().as_bytes());
     name.push(SEP);
-    name.extend_from_slice(&content);
+    push_content(&mut name, distinct_id, event, ts, props);
     v5(&name)
 }
 

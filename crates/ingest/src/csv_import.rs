@@ -5,13 +5,13 @@ use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use csv::ByteRecord;
+use rayon::iter::Either;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 
-use model::{EventBatch, Project, RejectReason};
+use model::{Event, EventBatch, Project, RejectReason, Rejection};
 
 use crate::error::{FileError, SinkError};
-use crate::ndjson::into_batch;
 use crate::validate::{self, DistinctId, Draft, Reject, Ts};
 use crate::{Config, FileSummary};
 
@@ -75,7 +75,7 @@ pub fn csv_file(
             break;
         }
         let (buf, base) = (&rdr.get_ref().buf, rdr.get_ref().base);
-        let results: Vec<_> = (0..spans.len())
+        let (events, rejections): (Vec<Event>, Vec<Rejection>) = (0..spans.len())
             .into_par_iter()
             .with_min_len(256)
             .map(|i| {
@@ -86,7 +86,10 @@ pub fn csv_file(
                     .and_then(|d| validate::finish(project, cfg, d, source()))
                     .map_err(|r| r.into_rejection(raw, source(), cfg))
             })
-            .collect();
+            .partition_map(|r| match r {
+                Ok(e) => Either::Left(e),
+                Err(r) => Either::Right(r),
+            });
         summary.rows += spans.len() as u64;
         for (c, flag) in collided.iter().enumerate() {
             if flag.load(Ordering::Relaxed) && !noted[c] {
@@ -96,7 +99,7 @@ pub fn csv_file(
             }
         }
         let last_end = spans.last().map_or(0, |s| s.2);
-        sink(into_batch(project, results)).map_err(FileError::Sink)?;
+        sink(EventBatch::new(project.clone(), events, rejections)).map_err(FileError::Sink)?;
         rdr.get_mut().forget_before(last_end);
         if done {
             break;

@@ -1,5 +1,6 @@
 //! NDJSON event import: a chunk of complete lines is validated in parallel, one event per line.
 
+use rayon::iter::Either;
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -18,15 +19,14 @@ const MIN_LINES_PER_TASK: usize = 512;
 /// validated in parallel; the output keeps input order.
 pub fn ndjson_chunk(project: &Project, data: &[u8], file: &str, first_line: u64, cfg: &Config) -> EventBatch {
     let lines = split_lines(data, first_line);
-    let results: Vec<Result<Event, Rejection>> = lines
-        .par_iter()
-        .with_min_len(MIN_LINES_PER_TASK)
-        .map(|&(n, line)| {
-            validate_line(project, line, cfg, format!("{file}:{n}"))
-                .map_err(|r| r.into_rejection(line, format!("{file}:{n}"), cfg))
-        })
-        .collect();
-    let batch = into_batch(project, results);
+    let (events, rejections): (Vec<Event>, Vec<Rejection>) =
+        lines.par_iter().with_min_len(MIN_LINES_PER_TASK).partition_map(|&(n, line)| {
+            match validate_line(project, line, cfg, format!("{file}:{n}")) {
+                Ok(e) => Either::Left(e),
+                Err(r) => Either::Right(r.into_rejection(line, format!("{file}:{n}"), cfg)),
+            }
+        });
+    let batch = EventBatch::new(project.clone(), events, rejections);
     tracing::debug!(
         file,
         first_line,
@@ -37,19 +37,6 @@ pub fn ndjson_chunk(project: &Project, data: &[u8], file: &str, first_line: u64,
     batch
 }
 
-/// Splits per-input results, in input order, into a batch.
-pub(crate) fn into_batch(project: &Project, results: Vec<Result<Event, Rejection>>) -> EventBatch {
-    let n_rejected = results.iter().filter(|r| r.is_err()).count();
-    let mut events = Vec::with_capacity(results.len() - n_rejected);
-    let mut rejections = Vec::with_capacity(n_rejected);
-    for r in results {
-        match r {
-            Ok(e) => events.push(e),
-            Err(r) => rejections.push(r),
-        }
-    }
-    EventBatch::new(project.clone(), events, rejections)
-}
 
 /// Non-blank lines with their numbers, without the line terminator (`\n` or `\r\n`).
 pub(crate) fn split_lines(data: &[u8], first_line: u64) -> Vec<(u64, &[u8])> {
@@ -80,13 +67,10 @@ pub(crate) fn parse_object(line: &[u8], cfg: &Config) -> Result<serde_json::Map<
     if line.len() > cfg.max_event_bytes {
         return Err(validate::too_large(line.len(), cfg));
     }
-    if let Err(e) = std::str::from_utf8(line) {
-        return Err(Reject::new(
-            RejectReason::MalformedEvent,
-            format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()),
-        ));
-    }
-    match serde_json::from_slice::<Value>(line) {
+    let text = std::str::from_utf8(line).map_err(|e| {
+        Reject::new(RejectReason::MalformedEvent, format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()))
+    })?;
+    match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(obj)) => Ok(obj),
         Ok(other) => Err(Reject::new(
             RejectReason::MalformedEvent,

@@ -13,14 +13,14 @@ use arrow::datatypes::{
 };
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use rayon::iter::Either;
 use rayon::prelude::*;
 use serde_json::{Map, Number, Value};
 
-use model::{EventBatch, Project, RejectReason, Timestamp};
+use model::{Event, EventBatch, Project, RejectReason, Rejection, Timestamp};
 
 use crate::canonical::canonical_object;
 use crate::error::{FileError, SinkError};
-use crate::ndjson::into_batch;
 use crate::timestamp::format_ts;
 use crate::validate::{self, DistinctId, Draft, Reject, Ts};
 use crate::{Config, FileSummary};
@@ -89,7 +89,7 @@ pub fn parquet_file(
         for batch in reader {
             let batch = batch.map_err(|e| unreadable(format!("row group {g}: {e}")))?;
             let cols = Columns::new(&batch, &plan).map_err(|e| unreadable(e.to_string()))?;
-            let results: Vec<_> = (0..batch.num_rows())
+            let (events, rejections): (Vec<Event>, Vec<Rejection>) = (0..batch.num_rows())
                 .into_par_iter()
                 .with_min_len(512)
                 .map(|r| {
@@ -98,7 +98,10 @@ pub fn parquet_file(
                         .and_then(|d| validate::finish(project, cfg, d, source()))
                         .map_err(|rej| rej.into_rejection(cols.raw(r).as_bytes(), source(), cfg))
                 })
-                .collect();
+                .partition_map(|r| match r {
+                    Ok(e) => Either::Left(e),
+                    Err(r) => Either::Right(r),
+                });
             row0 += batch.num_rows();
             summary.rows += batch.num_rows() as u64;
             for (c, flag) in collided.iter().enumerate() {
@@ -108,7 +111,7 @@ pub fn parquet_file(
                     summary.notes.push(format!("{name}: column `{col}` overrides the key `{col}` inside `properties`"));
                 }
             }
-            sink(into_batch(project, results)).map_err(FileError::Sink)?;
+            sink(EventBatch::new(project.clone(), events, rejections)).map_err(FileError::Sink)?;
         }
     }
     tracing::debug!(file = name, rows = summary.rows, "imported parquet file");

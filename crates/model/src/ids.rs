@@ -9,7 +9,7 @@ use std::fmt;
 pub struct Project(String);
 
 /// Why a string is not a valid [`Project`] name.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProjectError {
     /// The name is empty or longer than 64 bytes.
     #[error("project name must be 1 to 64 characters, got {0}")]
@@ -83,7 +83,7 @@ impl Uuid {
                 b'A'..=b'F' => b - b'A' + 10,
                 _ => return Err(bad()),
             };
-            out[nibbles / 2] |= if nibbles % 2 == 0 { v << 4 } else { v };
+            out[nibbles / 2] |= if nibbles.is_multiple_of(2) { v << 4 } else { v };
             nibbles += 1;
         }
         Ok(Uuid(out))

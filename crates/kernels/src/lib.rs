@@ -1,0 +1,8 @@
+//! Pure kernels over event columns. They take whole columns (equal-length slices) and return counts; they do no IO
+//! and know nothing of files, JSON or time zones (periods arrive as a precomputed [`PeriodGrid`]).
+
+pub mod grid;
+pub mod retention;
+
+pub use grid::PeriodGrid;
+pub use retention::{BucketMode, CohortCounts, Mode, RetentionColumns, RetentionConfig, retention};

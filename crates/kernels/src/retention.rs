@@ -1,0 +1,312 @@
+//! The retention kernel: cohort rows and return columns from event columns (retention.md §6–§10).
+//!
+//! The caller resolves everything that needs strings, JSON or time zones first: persons are dense indexes, filters
+//! are boolean columns, breakdown values are dense bucket ids and periods are a [`PeriodGrid`]. The kernel then works
+//! with per-actor bitsets over the window's periods, where an actor is a person, or a (person, bucket) pair when a
+//! recurring report is broken down by an event property.
+
+use std::collections::HashMap;
+
+use crate::grid::{Locate, PeriodGrid};
+
+/// Which rows a person joins (retention.md §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every period with a start event.
+    Recurring,
+    /// The period of the earliest start event (all history); excluded when that is outside the window.
+    FirstTime,
+    /// The period of the earliest anchor event (target names and global filters only), if it is also a start event.
+    FirstEver,
+}
+
+/// Where breakdown buckets come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketMode {
+    /// No breakdown: one bucket.
+    None,
+    /// An event property: `RetentionColumns::event_bucket`.
+    Event,
+    /// A person property: `RetentionColumns::person_bucket`.
+    Person,
+}
+
+/// The event columns the kernel reads; every slice has one entry per event (persons: one per person).
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionColumns<'a> {
+    /// Dense person index of each event.
+    pub person: &'a [u32],
+    /// Event time, UTC µs. Events after `as_of` must already be removed.
+    pub ts: &'a [i64],
+    /// Event uuid as a big-endian integer, to break timestamp ties.
+    pub uuid: &'a [u128],
+    /// Matches the target entity with its filters and the global filters.
+    pub start: &'a [bool],
+    /// Anchor candidates for `FirstEver` (target names and global filters); ignored otherwise.
+    pub anchor: &'a [bool],
+    /// Matches the returning entity and the global filters.
+    pub returning: &'a [bool],
+    /// Breakdown bucket of each event (`BucketMode::Event`); empty otherwise.
+    pub event_bucket: &'a [u32],
+    /// Breakdown bucket of each person (`BucketMode::Person`); empty otherwise.
+    pub person_bucket: &'a [u32],
+}
+
+/// Report settings the kernel needs.
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionConfig {
+    /// Cohort mode.
+    pub mode: Mode,
+    /// Number of columns (`total_intervals`).
+    pub columns: usize,
+    /// Returning events needed in a period (≥ 1).
+    pub min_occurrences: u32,
+    /// Count a person in every column up to their last qualifying one.
+    pub cumulative: bool,
+    /// Breakdown source.
+    pub buckets: BucketMode,
+    /// Number of buckets (1 without a breakdown).
+    pub n_buckets: usize,
+    /// Number of persons (the range of `person`).
+    pub n_persons: usize,
+}
+
+/// Counts per bucket, row and column; column 0 is the cohort size. Cells outside the window are 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CohortCounts {
+    /// Number of buckets.
+    pub n_buckets: usize,
+    /// Number of rows (periods in the window).
+    pub rows: usize,
+    /// Number of columns.
+    pub columns: usize,
+    /// `counts[(b * rows + k) * columns + j]`.
+    pub counts: Vec<u64>,
+}
+
+impl CohortCounts {
+    /// The count of bucket `b`, row `k`, column `j`.
+    pub fn get(&self, b: usize, k: usize, j: usize) -> u64 {
+        self.counts[(b * self.rows + k) * self.columns + j]
+    }
+
+    fn add(&mut self, b: usize, k: usize, j: usize) {
+        self.counts[(b * self.rows + k) * self.columns + j] += 1;
+    }
+}
+
+/// Computes the retention matrix.
+///
+/// # Panics
+/// When the columns have different lengths or an index is out of range (caller bugs).
+pub fn retention(cols: &RetentionColumns<'_>, grid: &PeriodGrid, cfg: &RetentionConfig) -> CohortCounts {
+    let n = cols.person.len();
+    assert!(cols.ts.len() == n && cols.start.len() == n && cols.returning.len() == n);
+    let rows = grid.len();
+    let mut out = CohortCounts {
+        n_buckets: cfg.n_buckets.max(1),
+        rows,
+        columns: cfg.columns,
+        counts: vec![0; cfg.n_buckets.max(1) * rows * cfg.columns],
+    };
+    let words = rows.div_ceil(64).max(1);
+    match (cfg.mode, cfg.buckets) {
+        (Mode::Recurring, BucketMode::Event) => recurring_by_event_bucket(cols, grid, cfg, words, &mut out),
+        (Mode::Recurring, _) => {
+            let starts = period_bits(cols, grid, cfg.n_persons, words, cols.start, 1);
+            let returns = period_bits(cols, grid, cfg.n_persons, words, cols.returning, cfg.min_occurrences);
+            for p in 0..cfg.n_persons {
+                let s = &starts[p * words..(p + 1) * words];
+                if s.iter().all(|&w| w == 0) {
+                    continue;
+                }
+                let b = bucket_of_person(cols, cfg, p);
+                let r = &returns[p * words..(p + 1) * words];
+                for k in ones(s) {
+                    count_row(&mut out, b, k, r, cfg);
+                }
+            }
+        }
+        (Mode::FirstTime | Mode::FirstEver, _) => {
+            let anchors = if cfg.mode == Mode::FirstTime { cols.start } else { cols.anchor };
+            let first = earliest(cols, anchors, cfg.n_persons);
+            let returns = period_bits(cols, grid, cfg.n_persons, words, cols.returning, cfg.min_occurrences);
+            for (p, &i) in first.iter().enumerate() {
+                if i == u32::MAX {
+                    continue;
+                }
+                let i = i as usize;
+                if cfg.mode == Mode::FirstEver && !cols.start[i] {
+                    continue;
+                }
+                let Locate::In(k) = grid.locate(cols.ts[i]) else { continue };
+                let b = match cfg.buckets {
+                    BucketMode::None => 0,
+                    BucketMode::Event => cols.event_bucket[i] as usize,
+                    BucketMode::Person => cols.person_bucket[p] as usize,
+                };
+                count_row(&mut out, b, k as usize, &returns[p * words..(p + 1) * words], cfg);
+            }
+        }
+    }
+    out
+}
+
+/// Adds one (actor, row) pair: the size, and every column whose period qualifies.
+fn count_row(out: &mut CohortCounts, b: usize, k: usize, returns: &[u64], cfg: &RetentionConfig) {
+    out.add(b, k, 0);
+    let last = (out.rows - 1 - k).min(cfg.columns - 1);
+    if cfg.cumulative {
+        let m = (1..=last).rev().find(|&j| bit(returns, k + j));
+        if let Some(m) = m {
+            for j in 1..=m {
+                out.add(b, k, j);
+            }
+        }
+    } else {
+        for j in 1..=last {
+            if bit(returns, k + j) {
+                out.add(b, k, j);
+            }
+        }
+    }
+}
+
+fn bucket_of_person(cols: &RetentionColumns<'_>, cfg: &RetentionConfig, p: usize) -> usize {
+    match cfg.buckets {
+        BucketMode::Person => cols.person_bucket[p] as usize,
+        _ => 0,
+    }
+}
+
+/// For each person, a bitset of the periods holding at least `min` events of `mask`.
+fn period_bits(
+    cols: &RetentionColumns<'_>,
+    grid: &PeriodGrid,
+    n_persons: usize,
+    words: usize,
+    mask: &[bool],
+    min: u32,
+) -> Vec<u64> {
+    let mut bits = vec![0u64; n_persons * words];
+    if min <= 1 {
+        for i in 0..cols.person.len() {
+            if !mask[i] {
+                continue;
+            }
+            if let Locate::In(k) = grid.locate(cols.ts[i]) {
+                let k = k as usize;
+                bits[cols.person[i] as usize * words + k / 64] |= 1 << (k % 64);
+            }
+        }
+        return bits;
+    }
+    let mut counts: HashMap<(u32, u32), u32> = HashMap::new();
+    for i in 0..cols.person.len() {
+        if !mask[i] {
+            continue;
+        }
+        if let Locate::In(k) = grid.locate(cols.ts[i]) {
+            let c = counts.entry((cols.person[i], k)).or_insert(0);
+            *c += 1;
+            if *c == min {
+                let k = k as usize;
+                bits[cols.person[i] as usize * words + k / 64] |= 1 << (k % 64);
+            }
+        }
+    }
+    bits
+}
+
+/// For each person, the index of their earliest `mask` event by `(ts, uuid)`, or `u32::MAX`.
+fn earliest(cols: &RetentionColumns<'_>, mask: &[bool], n_persons: usize) -> Vec<u32> {
+    let mut best = vec![u32::MAX; n_persons];
+    for i in 0..cols.person.len() {
+        if !mask[i] {
+            continue;
+        }
+        let p = cols.person[i] as usize;
+        let cur = best[p];
+        if cur == u32::MAX || (cols.ts[i], cols.uuid[i]) < (cols.ts[cur as usize], cols.uuid[cur as usize]) {
+            best[p] = i as u32;
+        }
+    }
+    best
+}
+
+/// Recurring mode broken down by an event property: actors are (person, bucket) pairs, and a return counts only
+/// for the actor whose bucket it carries (retention.md §10.3).
+fn recurring_by_event_bucket(
+    cols: &RetentionColumns<'_>,
+    grid: &PeriodGrid,
+    cfg: &RetentionConfig,
+    words: usize,
+    out: &mut CohortCounts,
+) {
+    let mut actors: HashMap<(u32, u32), usize> = HashMap::new();
+    let mut starts: Vec<u64> = Vec::new();
+    for i in 0..cols.person.len() {
+        if !cols.start[i] {
+            continue;
+        }
+        if let Locate::In(k) = grid.locate(cols.ts[i]) {
+            let key = (cols.person[i], cols.event_bucket[i]);
+            let next = actors.len();
+            let a = *actors.entry(key).or_insert(next);
+            if a == next {
+                starts.resize((a + 1) * words, 0);
+            }
+            let k = k as usize;
+            starts[a * words + k / 64] |= 1 << (k % 64);
+        }
+    }
+    let mut returns = vec![0u64; actors.len() * words];
+    let mut counts: HashMap<(usize, u32), u32> = HashMap::new();
+    for i in 0..cols.person.len() {
+        if !cols.returning[i] {
+            continue;
+        }
+        let Some(&a) = actors.get(&(cols.person[i], cols.event_bucket[i])) else { continue };
+        if let Locate::In(k) = grid.locate(cols.ts[i]) {
+            let qualifies = if cfg.min_occurrences <= 1 {
+                true
+            } else {
+                let c = counts.entry((a, k)).or_insert(0);
+                *c += 1;
+                *c >= cfg.min_occurrences
+            };
+            if qualifies {
+                let k = k as usize;
+                returns[a * words + k / 64] |= 1 << (k % 64);
+            }
+        }
+    }
+    let mut ordered: Vec<((u32, u32), usize)> = actors.into_iter().collect();
+    ordered.sort_unstable();
+    for ((_, b), a) in ordered {
+        let s = &starts[a * words..(a + 1) * words];
+        let r = &returns[a * words..(a + 1) * words];
+        for k in ones(s) {
+            count_row(out, b as usize, k, r, cfg);
+        }
+    }
+}
+
+#[inline]
+fn bit(bits: &[u64], k: usize) -> bool {
+    bits[k / 64] >> (k % 64) & 1 == 1
+}
+
+fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    bits.iter().enumerate().flat_map(|(w, &word)| {
+        let mut x = word;
+        std::iter::from_fn(move || {
+            if x == 0 {
+                return None;
+            }
+            let t = x.trailing_zeros() as usize;
+            x &= x - 1;
+            Some(w * 64 + t)
+        })
+    })
+}

@@ -1,0 +1,23 @@
+//! The report error type: everything that makes a report request invalid.
+
+/// An invalid report request; the message names the parameter.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// A parameter has a bad value.
+    #[error("parameter `{field}`: {message}")]
+    Invalid {
+        /// The parameter, as named in the JSON parameters.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Error {
+        Error::Invalid { field: field.to_string(), message: message.into() }
+    }
+}
+
+/// Result alias for reports.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
