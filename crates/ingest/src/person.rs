@@ -27,10 +27,11 @@ pub fn persons_ndjson(project: &Project, data: &[u8], file: &str, cfg: &Config) 
 }
 
 fn person(line: &[u8], cfg: &Config, source: &str) -> Result<PersonRecord, Reject> {
-    let mut obj = parse_object(line, cfg).map_err(|r| match r.reason {
+    let entries = parse_object(line, cfg).map_err(|r| match r.reason {
         RejectReason::MalformedEvent => Reject::new(RejectReason::InvalidPerson, r.detail),
         _ => r,
     })?;
+    let mut obj: serde_json::Map<String, Value> = entries.into_iter().map(|(k, v)| (k.into_owned(), v)).collect();
     let ids = match obj.remove("distinct_ids") {
         Some(Value::Array(ids)) if !ids.is_empty() => ids,
         Some(Value::Array(_)) => {

@@ -5,29 +5,33 @@ use serde_json::{Map, Value};
 
 use model::{MergeSource, RejectReason};
 
+use crate::ndjson::Entries;
 use crate::validate::{self, DistinctId, Draft, MergeRule, Reject, Ts, UuidRule, show};
 
 /// Reads one JSON object in whichever shape it has.
-pub(crate) fn draft(obj: Map<String, Value>) -> Result<Draft, Reject> {
-    if is_segment(&obj) { segment(obj) } else { posthog(obj) }
+pub(crate) fn draft(obj: Entries<'_>) -> Result<Draft, Reject> {
+    if is_segment(&obj) {
+        segment(obj.into_iter().map(|(k, v)| (k.into_owned(), v)).collect())
+    } else {
+        posthog(obj)
+    }
 }
 
 /// A Segment message names its ids `userId`/`anonymousId` and has a `type`; liucun and PostHog use `distinct_id`.
-fn is_segment(obj: &Map<String, Value>) -> bool {
-    !obj.contains_key("distinct_id")
-        && !obj.contains_key("$distinct_id")
-        && (obj.contains_key("type") || obj.contains_key("userId") || obj.contains_key("anonymousId"))
+fn is_segment(obj: &Entries<'_>) -> bool {
+    let has = |key: &str| obj.iter().any(|(k, _)| k == key);
+    !has("distinct_id") && !has("$distinct_id") && (has("type") || has("userId") || has("anonymousId"))
 }
 
 /// liucun's shape and PostHog's export shape (ingest.md §2.3 field names).
-fn posthog(obj: Map<String, Value>) -> Result<Draft, Reject> {
+fn posthog(obj: Entries<'_>) -> Result<Draft, Reject> {
     let mut d = Draft::default();
     let mut top_distinct: Option<(Value, &'static str)> = None;
     let mut properties: Option<Value> = None;
     let mut set: Option<Value> = None;
     let mut set_once: Option<Value> = None;
     for (k, v) in obj {
-        match k.as_str() {
+        match &*k {
             "distinct_id" => top_distinct = Some((v, "distinct_id")),
             "$distinct_id" => {
                 if top_distinct.is_none() {
@@ -41,7 +45,7 @@ fn posthog(obj: Map<String, Value>) -> Result<Draft, Reject> {
             "$set" => set = Some(v),
             "$set_once" => set_once = Some(v),
             _ => {
-                d.meta.insert(k, v);
+                d.meta.insert(k.into_owned(), v);
             }
         }
     }

@@ -1,1 +1,10 @@
-//! liucun reports.
+//! liucun's reports: validated parameters, windows in any IANA time zone, property filters, statistics, and the
+//! retention report with its provenance. Pure: the engine hands in event tables, this crate hands back plain data.
+
+pub mod error;
+pub mod filter;
+pub mod params;
+pub mod stats;
+pub mod window;
+
+pub use error::{Error, Result};
