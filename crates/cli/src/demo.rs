@@ -27,17 +27,38 @@ pub(crate) struct DemoArgs {
 pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let data = args.dir.join("data");
     if data.join("MANIFEST").exists() {
-        std::fs::remove_dir_all(&data).with_context(|| format!("removing the previous demo in {}", data.display()))?;
+        std::fs::remove_dir_all(&data)
+            .with_context(|| format!("removing the previous demo in {}", data.display()))?;
     }
     let started = Instant::now();
-    let files = crate::gen_cmd::write(&args.dir.join("events.parquet"), args.events, args.seed, None, None, true)?;
-    println!("generated {} events for {} apps in {:.1}s", args.events, files.len(), started.elapsed().as_secs_f64());
+    let files = crate::gen_cmd::write(
+        &args.dir.join("events.parquet"),
+        args.events,
+        args.seed,
+        None,
+        None,
+        true,
+    )?;
+    println!(
+        "generated {} events for {} apps in {:.1}s",
+        args.events,
+        files.len(),
+        started.elapsed().as_secs_f64()
+    );
     let engine = Engine::open(&data, OpenMode::CreateIfMissing, EngineConfig::default())
         .with_context(|| format!("opening {}", data.display()))?;
     for f in &files {
         let t = Instant::now();
-        let project = Project::new(&f.project).with_context(|| format!("project name {}", f.project))?;
-        let s = engine.import_file(&f.path, &ImportOptions { project, format: None }, &mut |_| {})?;
+        let project =
+            Project::new(&f.project).with_context(|| format!("project name {}", f.project))?;
+        let s = engine.import_file(
+            &f.path,
+            &ImportOptions {
+                project,
+                format: None,
+            },
+            &mut |_| {},
+        )?;
         println!(
             "imported {:<10} {:>9} events ({} rejected, {} duplicates) in {:.2}s",
             f.project,
@@ -50,7 +71,10 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     engine.compact()?;
     let i = engine.inspect()?;
     println!();
-    println!("{:<10} {:>10} {:>8} {:>10} {:>10} {:>8}", "app", "events", "days", "ids", "persons", "merges");
+    println!(
+        "{:<10} {:>10} {:>8} {:>10} {:>10} {:>8}",
+        "app", "events", "days", "ids", "persons", "merges"
+    );
     for p in &i.projects {
         println!(
             "{:<10} {:>10} {:>8} {:>10} {:>10} {:>8}",
@@ -63,6 +87,10 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         );
     }
     println!();
-    println!("data directory: {} (try: liucun --data {} inspect)", data.display(), data.display());
+    println!(
+        "data directory: {} (try: liucun --data {} inspect)",
+        data.display(),
+        data.display()
+    );
     Ok(0)
 }

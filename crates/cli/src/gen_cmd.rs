@@ -37,7 +37,14 @@ pub(crate) struct GenArgs {
 }
 
 pub(crate) fn run(args: GenArgs) -> anyhow::Result<u8> {
-    let files = write(&args.out, args.events, args.seed, args.apps, args.days, true)?;
+    let files = write(
+        &args.out,
+        args.events,
+        args.seed,
+        args.apps,
+        args.days,
+        true,
+    )?;
     for f in files {
         println!("{}\t{}\t{} events", f.project, f.path.display(), f.n_events);
     }
@@ -65,14 +72,17 @@ pub(crate) fn write(
     }
     cfg.validate().map_err(|e| Invalid(e.to_string()))?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     let bar = if show_progress && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(events);
         bar.set_style(
-            ProgressStyle::with_template("generating [{bar:30}] {human_pos}/{human_len} events, {per_sec}, eta {eta}")
-                .expect("template is valid")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "generating [{bar:30}] {human_pos}/{human_len} events, {per_sec}, eta {eta}",
+            )
+            .expect("template is valid")
+            .progress_chars("=> "),
         );
         bar
     } else {

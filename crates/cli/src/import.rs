@@ -52,7 +52,9 @@ pub(crate) fn run(data: &Path, args: ImportArgs) -> anyhow::Result<u8> {
     let engine = Engine::open(data, OpenMode::CreateIfMissing, EngineConfig::default())
         .with_context(|| format!("opening {}", data.display()))?;
     let mut rejects = match &args.rejects {
-        Some(p) => Some(BufWriter::new(File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        Some(p) => Some(BufWriter::new(
+            File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
         None => None,
     };
     let mut total = ImportSummary::default();
@@ -64,13 +66,18 @@ pub(crate) fn run(data: &Path, args: ImportArgs) -> anyhow::Result<u8> {
             engine.import_persons(file, &project)?
         } else {
             let bar = progress_bar(show_progress, file);
-            let options = ImportOptions { project: project.clone(), format };
+            let options = ImportOptions {
+                project: project.clone(),
+                format,
+            };
             let mut write_err: Option<std::io::Error> = None;
             let mut observe = |batch: &EventBatch| {
                 bar.inc((batch.events().len() + batch.rejections().len()) as u64);
                 for r in batch.rejections() {
                     if printed_rejections < 20 {
-                        bar.suspend(|| eprintln!("rejected {}: {}: {}", r.source, r.reason, r.detail));
+                        bar.suspend(|| {
+                            eprintln!("rejected {}: {}: {}", r.source, r.reason, r.detail)
+                        });
                     } else if printed_rejections == 20 {
                         bar.suspend(|| eprintln!("(more rejections not shown; see --rejects or `liucun quarantine list`)"));
                     }
@@ -79,7 +86,9 @@ pub(crate) fn run(data: &Path, args: ImportArgs) -> anyhow::Result<u8> {
                         let res = w
                             .write_all(&r.raw)
                             .and_then(|()| writeln!(w))
-                            .and_then(|()| writeln!(w, "# {} {}: {}", r.source, r.reason, r.detail));
+                            .and_then(|()| {
+                                writeln!(w, "# {} {}: {}", r.source, r.reason, r.detail)
+                            });
                         if let Err(e) = res {
                             write_err.get_or_insert(e);
                         }
@@ -113,12 +122,19 @@ pub(crate) fn run(data: &Path, args: ImportArgs) -> anyhow::Result<u8> {
         total.duplicates,
         total.conflicts,
         total.written,
-        if args.persons { format!(", persons {}", total.persons) } else { String::new() },
+        if args.persons {
+            format!(", persons {}", total.persons)
+        } else {
+            String::new()
+        },
         secs,
         total.read as f64 / secs.max(1e-9),
     );
     if total.rejected > 0 && !args.allow_rejects {
-        eprintln!("{} rows were rejected (kept in the quarantine); pass --allow-rejects to exit 0", total.rejected);
+        eprintln!(
+            "{} rows were rejected (kept in the quarantine); pass --allow-rejects to exit 0",
+            total.rejected
+        );
         return Ok(EXIT_REJECTS);
     }
     Ok(0)

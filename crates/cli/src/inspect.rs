@@ -69,7 +69,10 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
-    println!("data directory {} (manifest generation {})", i.dir, i.manifest_generation);
+    println!(
+        "data directory {} (manifest generation {})",
+        i.dir, i.manifest_generation
+    );
     let wal_bytes: u64 = i.wal_files.iter().map(|f| f.1).sum();
     println!(
         "wal: {} file(s), {} bytes, checkpoint lsn {}, next lsn {}, {} unflushed events",
@@ -85,7 +88,17 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
     println!();
     println!(
         "{:<16} {:>12} {:>9} {:>6} {:<23} {:>10} {:>10} {:>8} {:>8} {:>11} {:>10}",
-        "project", "events", "segments", "days", "range", "ids", "persons", "merges", "refused", "quarantined", "duplicates"
+        "project",
+        "events",
+        "segments",
+        "days",
+        "range",
+        "ids",
+        "persons",
+        "merges",
+        "refused",
+        "quarantined",
+        "duplicates"
     );
     for p in &i.projects {
         let range = match (p.days.first(), p.days.last()) {
@@ -109,11 +122,19 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
     }
     for p in &i.projects {
         if !p.quarantined.is_empty() {
-            let reasons: Vec<String> = p.quarantined.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            let reasons: Vec<String> = p
+                .quarantined
+                .iter()
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect();
             println!("quarantine {}: {}", p.project, reasons.join(", "));
         }
         if !p.merges_refused.is_empty() {
-            let reasons: Vec<String> = p.merges_refused.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            let reasons: Vec<String> = p
+                .merges_refused
+                .iter()
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect();
             println!("refused merges {}: {}", p.project, reasons.join(", "));
         }
         if args.days {
@@ -125,7 +146,11 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
     for d in &i.damaged {
         println!("damaged: {d}");
     }
-    Ok(if i.damaged.is_empty() { 0 } else { crate::EXIT_FAILURE })
+    Ok(if i.damaged.is_empty() {
+        0
+    } else {
+        crate::EXIT_FAILURE
+    })
 }
 
 pub(crate) fn compact(data: &Path, _args: CompactArgs) -> anyhow::Result<u8> {

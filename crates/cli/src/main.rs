@@ -1,12 +1,16 @@
 //! The `liucun` command line: a thin shell over the engine that parses arguments, calls it and prints results.
 
-#![allow(clippy::print_stdout, reason = "a command-line tool prints its results")]
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results"
+)]
 
 mod demo;
 mod gen_cmd;
 mod import;
 mod inspect;
 mod quarantine;
+mod retention;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,7 +33,12 @@ const EXIT_REJECTS: u8 = 3;
 #[command(name = "liucun", version, propagate_version = true)]
 struct Cli {
     /// The data directory.
-    #[arg(long, global = true, env = "LIUCUN_DATA", default_value = "./liucun-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "LIUCUN_DATA",
+        default_value = "./liucun-data"
+    )]
     data: PathBuf,
     /// Log level for diagnostics on stderr (error, warn, info, debug).
     #[arg(long, global = true, env = "LIUCUN_LOG", default_value = "warn")]
@@ -45,13 +54,17 @@ enum Command {
     Inspect(inspect::InspectArgs),
     Compact(inspect::CompactArgs),
     Quarantine(quarantine::QuarantineArgs),
+    Retention(retention::RetentionArgs),
+    Verify(retention::VerifyArgs),
     Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -60,6 +73,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&cli.data, args),
         Command::Compact(args) => inspect::compact(&cli.data, args),
         Command::Quarantine(args) => quarantine::run(&cli.data, args),
+        Command::Retention(args) => retention::run(&cli.data, args),
+        Command::Verify(args) => retention::verify(&cli.data, args),
         Command::Demo(args) => demo::run(args),
     };
     match result {
@@ -70,8 +85,9 @@ fn main() -> ExitCode {
             }
             let _ = writeln!(std::io::stderr(), "error: {err:#}");
             let invalid = err.chain().any(|c| {
-                c.downcast_ref::<liucun::Error>().is_some_and(|e| matches!(e, liucun::Error::Invalid(_) | liucun::Error::File(_)))
-                    || c.downcast_ref::<Invalid>().is_some()
+                c.downcast_ref::<liucun::Error>().is_some_and(|e| {
+                    matches!(e, liucun::Error::Invalid(_) | liucun::Error::File(_))
+                }) || c.downcast_ref::<Invalid>().is_some()
             });
             ExitCode::from(if invalid { EXIT_INVALID } else { EXIT_FAILURE })
         }
@@ -91,12 +107,19 @@ impl std::fmt::Display for Invalid {
 impl std::error::Error for Invalid {}
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Opens the engine on an existing data directory.
 fn open_existing(data: &std::path::Path) -> anyhow::Result<liucun::Engine> {
     use anyhow::Context;
-    liucun::Engine::open(data, liucun::OpenMode::Existing, liucun::EngineConfig::default())
-        .with_context(|| format!("opening {}", data.display()))
+    liucun::Engine::open(
+        data,
+        liucun::OpenMode::Existing,
+        liucun::EngineConfig::default(),
+    )
+    .with_context(|| format!("opening {}", data.display()))
 }

@@ -41,9 +41,14 @@ pub(crate) fn run(data: &Path, args: QuarantineArgs) -> anyhow::Result<u8> {
             let rows = engine.with_store(|s| s.read_rejections(project.as_deref()))?;
             let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
             for (p, r) in &rows {
-                *counts.entry((p.clone(), r.reason.code().to_string(), day(r.received_at))).or_default() += 1;
+                *counts
+                    .entry((p.clone(), r.reason.code().to_string(), day(r.received_at)))
+                    .or_default() += 1;
             }
-            println!("{:<16} {:<26} {:<10} {:>8}", "project", "reason", "received", "count");
+            println!(
+                "{:<16} {:<26} {:<10} {:>8}",
+                "project", "reason", "received", "count"
+            );
             for ((p, reason, d), n) in counts {
                 println!("{p:<16} {reason:<26} {d:<10} {n:>8}");
             }

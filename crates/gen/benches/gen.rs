@@ -44,5 +44,7 @@ fn write(bencher: Bencher, n: u64, name: &str) {
     let cfg = GenConfig::new(n, 42);
     let dir = tempfile::tempdir().expect("a temp dir");
     let out = dir.path().join(name);
-    bencher.counter(ItemsCount::new(n)).bench(|| write_files(&cfg, &out, &mut |_| {}).expect("files are written"));
+    bencher
+        .counter(ItemsCount::new(n))
+        .bench(|| write_files(&cfg, &out, &mut |_| {}).expect("files are written"));
 }

@@ -14,7 +14,14 @@ use crate::json;
 use crate::rng::{self, Rng};
 
 /// Event names the generator emits, indexed by [`Kind`].
-pub(crate) const EVENT_NAMES: [&str; 6] = ["$pageview", "chat_message", "$ai_generation", "$identify", "$set", "payment"];
+pub(crate) const EVENT_NAMES: [&str; 6] = [
+    "$pageview",
+    "chat_message",
+    "$ai_generation",
+    "$identify",
+    "$set",
+    "payment",
+];
 
 /// A borrowed view of one generated event, handed to a [`Sink`].
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +107,11 @@ impl PreparedApp {
     /// Prepares every app of a validated config, with its quota.
     pub(crate) fn all(cfg: &GenConfig) -> Vec<PreparedApp> {
         let quotas = cfg.quotas();
-        cfg.apps.iter().zip(quotas).map(|(profile, quota)| PreparedApp::new(cfg, profile, quota)).collect()
+        cfg.apps
+            .iter()
+            .zip(quotas)
+            .map(|(profile, quota)| PreparedApp::new(cfg, profile, quota))
+            .collect()
     }
 
     fn new(cfg: &GenConfig, profile: &AppProfile, quota: u64) -> PreparedApp {
@@ -115,7 +126,15 @@ impl PreparedApp {
             (1.0 + profile.signup_growth * f64::from(d) / f64::from(days)) * signup_dow[dow(d)]
         }));
         let curve = |day1: f64, decay: f64| -> Vec<f64> {
-            (0..days).map(|t| if t == 0 { 1.0 } else { day1 * rng::powf(f64::from(t), -decay) }).collect()
+            (0..days)
+                .map(|t| {
+                    if t == 0 {
+                        1.0
+                    } else {
+                        day1 * rng::powf(f64::from(t), -decay)
+                    }
+                })
+                .collect()
         };
         let weekday = (7.0 - 2.0 * r.weekend_factor) / 5.0;
         let mut activity_dow = [weekday; 7];
@@ -124,11 +143,13 @@ impl PreparedApp {
 
         // A typical day in local time: quiet at night, busy late morning and in the evening.
         const LOCAL_HOURS: [f64; 24] = [
-            2.0, 1.0, 0.5, 0.3, 0.3, 0.5, 1.0, 2.0, 3.5, 5.0, 6.0, 6.0, 5.0, 5.0, 6.0, 6.0, 5.5, 5.0, 5.0, 6.0, 7.5,
-            8.0, 6.0, 4.0,
+            2.0, 1.0, 0.5, 0.3, 0.3, 0.5, 1.0, 2.0, 3.5, 5.0, 6.0, 6.0, 5.0, 5.0, 6.0, 6.0, 5.5,
+            5.0, 5.0, 6.0, 7.5, 8.0, 6.0, 4.0,
         ];
         let offset = profile.utc_offset_hours;
-        let hour_cdf = rng::cumulative((0..24).map(|h: i32| LOCAL_HOURS[(h + offset).rem_euclid(24) as usize]));
+        let hour_cdf = rng::cumulative(
+            (0..24).map(|h: i32| LOCAL_HOURS[(h + offset).rem_euclid(24) as usize]),
+        );
 
         PreparedApp {
             quota,
@@ -155,7 +176,14 @@ impl PreparedApp {
 
 impl AppStream {
     pub(crate) fn new(app: PreparedApp) -> AppStream {
-        AppStream { app, next_user: 0, emitted: 0, user: UserBuf::default(), pos: 0, counts: [0; EVENT_NAMES.len()] }
+        AppStream {
+            app,
+            next_user: 0,
+            emitted: 0,
+            user: UserBuf::default(),
+            pos: 0,
+            counts: [0; EVENT_NAMES.len()],
+        }
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -186,11 +214,18 @@ impl AppStream {
                 self.pos = 0;
                 continue;
             }
-            let left_in_quota = usize::try_from(self.app.quota - self.emitted).unwrap_or(usize::MAX);
-            let take = (self.user.events.len() - self.pos).min(max - n).min(left_in_quota);
+            let left_in_quota =
+                usize::try_from(self.app.quota - self.emitted).unwrap_or(usize::MAX);
+            let take = (self.user.events.len() - self.pos)
+                .min(max - n)
+                .min(left_in_quota);
             let user = &self.user;
             for p in &user.events[self.pos..self.pos + take] {
-                let distinct_id = if p.is_identified { &user.user_id } else { &user.anon_id };
+                let distinct_id = if p.is_identified {
+                    &user.user_id
+                } else {
+                    &user.anon_id
+                };
                 sink.push(&EventRef {
                     uuid: &p.uuid,
                     distinct_id,
@@ -244,7 +279,13 @@ const CHANNELS: [(&str, f64); 7] = [
     ("referral", 0.08),
     ("app_store", 0.07),
 ];
-const OS: [(&str, f64); 5] = [("iOS", 0.35), ("Android", 0.30), ("Windows", 0.18), ("Mac OS X", 0.14), ("Linux", 0.03)];
+const OS: [(&str, f64); 5] = [
+    ("iOS", 0.35),
+    ("Android", 0.30),
+    ("Windows", 0.18),
+    ("Mac OS X", 0.14),
+    ("Linux", 0.03),
+];
 
 /// Keys for ids derived from the user index; distinct keys keep the id families apart.
 const ANON_KEY: u64 = 0xA11C_E5ED_0000_0001;
@@ -295,10 +336,22 @@ fn generate_user(app: &PreparedApp, user_idx: u64, out: &mut UserBuf) {
     let is_loyal = rng.chance(p.retention.loyal_share);
     let engagement = 0.5 + rng.unit();
     let peak_hour = rng.pick(&app.hour_cdf) as f64;
-    let identify_visit = rng.chance(p.identify_share).then(|| if rng.chance(0.55) { 0 } else { rng.between(1, 4) as u32 });
+    let identify_visit = rng.chance(p.identify_share).then(|| {
+        if rng.chance(0.55) {
+            0
+        } else {
+            rng.between(1, 4) as u32
+        }
+    });
     let pay_share = p.pay_share * if is_loyal { 3.0 } else { 0.5 };
     let pay_visit = match identify_visit {
-        Some(v) if rng.chance(pay_share.min(1.0)) => Some(v + if rng.chance(0.6) { 0 } else { rng.between(1, 3) as u32 }),
+        Some(v) if rng.chance(pay_share.min(1.0)) => Some(
+            v + if rng.chance(0.6) {
+                0
+            } else {
+                rng.between(1, 3) as u32
+            },
+        ),
         _ => None,
     };
     out.anon_id.push_str("anon-");
@@ -321,7 +374,11 @@ fn generate_user(app: &PreparedApp, user_idx: u64, out: &mut UserBuf) {
         paid: None,
         user_idx,
     };
-    let curve = if is_loyal { &app.loyal_curve } else { &app.casual_curve };
+    let curve = if is_loyal {
+        &app.loyal_curve
+    } else {
+        &app.casual_curve
+    };
     for day in signup_day..app.days {
         let t = (day - signup_day) as usize;
         if t > 0 {
@@ -332,7 +389,11 @@ fn generate_user(app: &PreparedApp, user_idx: u64, out: &mut UserBuf) {
             }
         }
         user.out.active_days.push(day);
-        let n_visits = if is_loyal && user.rng.chance(0.35) { user.rng.between(2, 3) } else { 1 };
+        let n_visits = if is_loyal && user.rng.chance(0.35) {
+            user.rng.between(2, 3)
+        } else {
+            1
+        };
         let day_start = app.day_start_us(day);
         // Visits start near the user's preferred hour; the hour wraps within the day.
         let hour = (peak_hour + 0.5 + 2.5 * user.rng.normal()).rem_euclid(24.0);
@@ -379,7 +440,12 @@ impl UserGen<'_> {
 
     fn end(&mut self) {
         let end = self.out.arena.len() as u32;
-        self.out.events.last_mut().expect("begin pushed an event").props.1 = end;
+        self.out
+            .events
+            .last_mut()
+            .expect("begin pushed an event")
+            .props
+            .1 = end;
     }
 
     /// One visit starting at `at`: a page view, maybe a login, chats with their generations, maybe a payment.
@@ -413,7 +479,10 @@ impl UserGen<'_> {
             history += tokens;
             index += 1;
         }
-        if self.pay_visit.is_some_and(|v| self.visit_no >= v) && self.is_identified && self.paid.is_none() {
+        if self.pay_visit.is_some_and(|v| self.visit_no >= v)
+            && self.is_identified
+            && self.paid.is_none()
+        {
             at += (self.rng.between(20, 300) * 1_000_000) as i64;
             self.first_payment(at);
         }
@@ -512,7 +581,14 @@ impl UserGen<'_> {
     }
 
     /// The model's answer to a chat message. Returns when it finished and the tokens it added to the conversation.
-    fn generation(&mut self, at: i64, session: u64, conversation: u64, index: u64, history: u64) -> (i64, u64) {
+    fn generation(
+        &mut self,
+        at: i64,
+        session: u64,
+        conversation: u64,
+        index: u64,
+        history: u64,
+    ) -> (i64, u64) {
         let app = self.app;
         let rng = &mut self.rng;
         let model = &app.profile.models[rng.pick(&app.model_cdf)];
@@ -531,13 +607,18 @@ impl UserGen<'_> {
             (rng.lognormal(median, 0.75) as u64 + 1).min(8_192)
         };
         // Providers cache prompt prefixes in blocks; a repeated prefix of at least 1024 tokens is usually a hit.
-        let cache_read = if !is_error && prefix >= 1_024 && rng.chance(if index > 0 { 0.85 } else { 0.5 }) {
-            (prefix.min(input) / 128) * 128
-        } else {
-            0
-        };
+        let cache_read =
+            if !is_error && prefix >= 1_024 && rng.chance(if index > 0 { 0.85 } else { 0.5 }) {
+                (prefix.min(input) / 128) * 128
+            } else {
+                0
+            };
         let is_exclusive = model.provider == "anthropic";
-        let reported_input = if is_exclusive { input - cache_read } else { input };
+        let reported_input = if is_exclusive {
+            input - cache_read
+        } else {
+            input
+        };
         let ttft_ms = rng.lognormal(600.0, 0.5);
         let stream_ms = output as f64 * 1_000.0 / model.tokens_per_sec * (0.8 + 0.4 * rng.unit());
         let latency_ms = (ttft_ms + stream_ms) as u64;
@@ -600,7 +681,11 @@ impl UserGen<'_> {
             json::push_key(a, "$ai_is_error");
             a.push_str("true,");
             json::push_key(a, "$ai_error");
-            a.push_str(if status == 429 { "\"rate_limit_exceeded\"" } else { "\"internal_server_error\"" });
+            a.push_str(if status == 429 {
+                "\"rate_limit_exceeded\""
+            } else {
+                "\"internal_server_error\""
+            });
         }
         a.push(',');
         json::push_key(a, "conversation_id");
@@ -621,20 +706,35 @@ impl UserGen<'_> {
         if self.rng.chance(app.profile.refund_share) {
             let refund_day = day + self.rng.between(1, REFUND_MAX_DAYS) as u32;
             if refund_day < app.days {
-                let refund_at = app.day_start_us(refund_day) + self.rng.below(MICROS_PER_DAY as u64) as i64;
+                let refund_at =
+                    app.day_start_us(refund_day) + self.rng.below(MICROS_PER_DAY as u64) as i64;
                 self.payment(refund_at, "refund", plan, base_id, 0, Some(0));
             }
             // A refunded subscription never renews, but the user has still paid once.
-            self.paid = Some(Paid { day, time_in_day_us: 0, plan, base_id, is_refunded: true });
+            self.paid = Some(Paid {
+                day,
+                time_in_day_us: 0,
+                plan,
+                base_id,
+                is_refunded: true,
+            });
         } else {
             let time_in_day_us = (at - app.start_us).rem_euclid(MICROS_PER_DAY);
-            self.paid = Some(Paid { day, time_in_day_us, plan, base_id, is_refunded: false });
+            self.paid = Some(Paid {
+                day,
+                time_in_day_us,
+                plan,
+                base_id,
+                is_refunded: false,
+            });
         }
     }
 
     /// Renewals every plan period while the user stayed active in the period before.
     fn renewals(&mut self) {
-        let Some(paid) = self.paid.take().filter(|p| !p.is_refunded) else { return };
+        let Some(paid) = self.paid.take().filter(|p| !p.is_refunded) else {
+            return;
+        };
         let period = self.app.profile.plans[paid.plan].period_days;
         let mut k = 1u32;
         loop {
@@ -642,18 +742,32 @@ impl UserGen<'_> {
             if day >= self.app.days {
                 break;
             }
-            let is_retained = self.out.active_days.iter().any(|&d| d < day && d + period >= day);
+            let is_retained = self
+                .out
+                .active_days
+                .iter()
+                .any(|&d| d < day && d + period >= day);
             if !is_retained || !self.rng.chance(RENEW_IF_ACTIVE) {
                 break;
             }
-            let at = self.app.day_start_us(day) + paid.time_in_day_us + self.rng.below(600_000_000) as i64;
+            let at = self.app.day_start_us(day)
+                + paid.time_in_day_us
+                + self.rng.below(600_000_000) as i64;
             self.payment(at, "renewal", paid.plan, paid.base_id, k, None);
             k += 1;
         }
     }
 
     /// A payment event; `refund_of` names the sequence number of the payment a refund reverses.
-    fn payment(&mut self, at: i64, kind: &str, plan: usize, base_id: u64, seq: u32, refund_of: Option<u32>) {
+    fn payment(
+        &mut self,
+        at: i64,
+        kind: &str,
+        plan: usize,
+        base_id: u64,
+        seq: u32,
+        refund_of: Option<u32>,
+    ) {
         let plan = &self.app.profile.plans[plan];
         self.begin(Kind::Payment, at);
         let a = &mut self.out.arena;
@@ -671,7 +785,12 @@ impl UserGen<'_> {
         json::push_str(a, &plan.product);
         a.push(',');
         json::push_key(a, "external_id");
-        push_payment_id(a, if refund_of.is_some() { "re_" } else { "pi_" }, base_id, seq);
+        push_payment_id(
+            a,
+            if refund_of.is_some() { "re_" } else { "pi_" },
+            base_id,
+            seq,
+        );
         if let Some(original) = refund_of {
             a.push(',');
             json::push_key(a, "refund_of");

@@ -147,7 +147,12 @@ impl GenConfig {
         let total: f64 = self.apps.iter().map(|a| a.share).sum();
         if total <= 0.0 {
             let first = &self.apps[0];
-            return Err(out_of_range(first, "share", first.share, "a positive sum over all apps"));
+            return Err(out_of_range(
+                first,
+                "share",
+                first.share,
+                "a positive sum over all apps",
+            ));
         }
         Ok(())
     }
@@ -160,7 +165,11 @@ impl GenConfig {
         if self.apps.is_empty() || total <= 0.0 {
             return vec![0; self.apps.len()];
         }
-        let exact: Vec<f64> = self.apps.iter().map(|a| a.share / total * self.events as f64).collect();
+        let exact: Vec<f64> = self
+            .apps
+            .iter()
+            .map(|a| a.share / total * self.events as f64)
+            .collect();
         let mut quotas: Vec<u64> = exact.iter().map(|&x| x.floor() as u64).collect();
         let assigned: u64 = quotas.iter().sum();
         let mut order: Vec<usize> = (0..exact.len()).collect();
@@ -339,10 +348,20 @@ impl AppProfile {
             }
         }
         if !(0.0..=3.5).contains(&r.weekend_factor) {
-            return Err(out_of_range(self, "retention.weekend_factor", r.weekend_factor, "0..=3.5"));
+            return Err(out_of_range(
+                self,
+                "retention.weekend_factor",
+                r.weekend_factor,
+                "0..=3.5",
+            ));
         }
         if !(1.0..=50.0).contains(&self.chats_per_visit) {
-            return Err(out_of_range(self, "chats_per_visit", self.chats_per_visit, "1..=50"));
+            return Err(out_of_range(
+                self,
+                "chats_per_visit",
+                self.chats_per_visit,
+                "1..=50",
+            ));
         }
         if !(-12..=14).contains(&self.utc_offset_hours) {
             let value = f64::from(self.utc_offset_hours);
@@ -350,30 +369,58 @@ impl AppProfile {
         }
         if self.system_prompt_tokens > 32_000 {
             let value = f64::from(self.system_prompt_tokens);
-            return Err(out_of_range(self, "system_prompt_tokens", value, "0..=32000"));
+            return Err(out_of_range(
+                self,
+                "system_prompt_tokens",
+                value,
+                "0..=32000",
+            ));
         }
         if self.models.is_empty() {
-            return Err(Error::Empty { project: self.project.clone(), field: "models" });
+            return Err(Error::Empty {
+                project: self.project.clone(),
+                field: "models",
+            });
         }
         if self.plans.is_empty() {
-            return Err(Error::Empty { project: self.project.clone(), field: "plans" });
+            return Err(Error::Empty {
+                project: self.project.clone(),
+                field: "plans",
+            });
         }
         for m in &self.models {
             if !(m.weight.is_finite() && m.weight > 0.0) {
-                return Err(out_of_range(self, "models.weight", m.weight, "a finite number > 0"));
+                return Err(out_of_range(
+                    self,
+                    "models.weight",
+                    m.weight,
+                    "a finite number > 0",
+                ));
             }
             if !(1.0..=10_000.0).contains(&m.tokens_per_sec) {
-                return Err(out_of_range(self, "models.tokens_per_sec", m.tokens_per_sec, "1..=10000"));
+                return Err(out_of_range(
+                    self,
+                    "models.tokens_per_sec",
+                    m.tokens_per_sec,
+                    "1..=10000",
+                ));
             }
         }
         for p in &self.plans {
             if !(p.weight.is_finite() && p.weight > 0.0) {
-                return Err(out_of_range(self, "plans.weight", p.weight, "a finite number > 0"));
+                return Err(out_of_range(
+                    self,
+                    "plans.weight",
+                    p.weight,
+                    "a finite number > 0",
+                ));
             }
             if p.period_days == 0 {
                 return Err(out_of_range(self, "plans.period_days", 0.0, "1 or more"));
             }
-            if !is_price(&p.amount) || !(p.currency.len() == 3 && p.currency.bytes().all(|b| b.is_ascii_uppercase())) {
+            if !is_price(&p.amount)
+                || !(p.currency.len() == 3 && p.currency.bytes().all(|b| b.is_ascii_uppercase()))
+            {
                 return Err(Error::InvalidPrice {
                     project: self.project.clone(),
                     product: p.product.clone(),
@@ -397,7 +444,14 @@ fn app(
     models: &[(&str, &str, f64, f64, bool)],
     plans: &[(&str, &str, &str, u32, f64)],
 ) -> AppProfile {
-    let (chats_per_visit, identify_share, pay_share, utc_offset_hours, signup_growth, system_prompt_tokens) = knobs;
+    let (
+        chats_per_visit,
+        identify_share,
+        pay_share,
+        utc_offset_hours,
+        signup_growth,
+        system_prompt_tokens,
+    ) = knobs;
     AppProfile {
         project: project.to_string(),
         share,
@@ -411,13 +465,15 @@ fn app(
         system_prompt_tokens,
         models: models
             .iter()
-            .map(|&(model, provider, weight, tokens_per_sec, is_reasoning)| ModelShare {
-                model: model.to_string(),
-                provider: provider.to_string(),
-                weight,
-                tokens_per_sec,
-                is_reasoning,
-            })
+            .map(
+                |&(model, provider, weight, tokens_per_sec, is_reasoning)| ModelShare {
+                    model: model.to_string(),
+                    provider: provider.to_string(),
+                    weight,
+                    tokens_per_sec,
+                    is_reasoning,
+                },
+            )
             .collect(),
         plans: plans
             .iter()
@@ -433,7 +489,12 @@ fn app(
 }
 
 fn out_of_range(app: &AppProfile, field: &'static str, value: f64, range: &'static str) -> Error {
-    Error::OutOfRange { project: app.project.clone(), field, value, range }
+    Error::OutOfRange {
+        project: app.project.clone(),
+        field,
+        value,
+        range,
+    }
 }
 
 /// `digits "." digit digit`, as the payment convention's decimal strings (events.md §7).
@@ -471,7 +532,10 @@ mod tests {
         let mut cfg = GenConfig::default();
         cfg.apps[1].retention.casual_day1 = 1.5;
         let err = cfg.validate().unwrap_err().to_string();
-        assert_eq!(err, "app \"qiuyue\": retention.casual_day1 = 1.5 is outside 0..=1");
+        assert_eq!(
+            err,
+            "app \"qiuyue\": retention.casual_day1 = 1.5 is outside 0..=1"
+        );
         let mut cfg = GenConfig::default();
         cfg.apps[2].project = "Moxi".into();
         assert!(matches!(cfg.validate(), Err(Error::InvalidProject { .. })));
@@ -481,7 +545,10 @@ mod tests {
         let mut cfg = GenConfig::default();
         cfg.apps[0].plans[0].amount = "19.9".into();
         assert!(matches!(cfg.validate(), Err(Error::InvalidPrice { .. })));
-        let cfg = GenConfig { apps: vec![], ..GenConfig::default() };
+        let cfg = GenConfig {
+            apps: vec![],
+            ..GenConfig::default()
+        };
         assert!(matches!(cfg.validate(), Err(Error::NoApps)));
     }
 }

@@ -44,7 +44,9 @@ pub enum Error {
         field: &'static str,
     },
     /// A plan's amount is not a decimal string with two fractional digits, or its currency is not three letters.
-    #[error("app {project:?}: plan {product:?} has price {amount:?} {currency:?}; expected like \"19.99\" \"USD\"")]
+    #[error(
+        "app {project:?}: plan {product:?} has price {amount:?} {currency:?}; expected like \"19.99\" \"USD\""
+    )]
     InvalidPrice {
         /// The app.
         project: String,
@@ -82,7 +84,9 @@ impl Error {
         move |source| Error::Io { path, source }
     }
 
-    pub(crate) fn parquet(path: impl Into<PathBuf>) -> impl FnOnce(parquet::errors::ParquetError) -> Error {
+    pub(crate) fn parquet(
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(parquet::errors::ParquetError) -> Error {
         let path = path.into();
         move |source| Error::Parquet { path, source }
     }

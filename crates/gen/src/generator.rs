@@ -69,13 +69,19 @@ impl Generator {
     /// The config's first problem, as [`GenConfig::validate`] reports it.
     pub fn try_new(cfg: &GenConfig) -> Result<Generator, Error> {
         cfg.validate()?;
-        let streams = PreparedApp::all(cfg).into_iter().map(AppStream::new).collect();
+        let streams = PreparedApp::all(cfg)
+            .into_iter()
+            .map(AppStream::new)
+            .collect();
         Ok(Generator { streams, cursor: 0 })
     }
 
     /// The project name of each app index used in chunks.
     pub fn projects(&self) -> Vec<&str> {
-        self.streams.iter().map(|s| s.app.profile.project.as_str()).collect()
+        self.streams
+            .iter()
+            .map(|s| s.app.profile.project.as_str())
+            .collect()
     }
 
     /// Replaces the contents of `out` with the next chunk: up to `max` (at least 1) events of one app, tagged with

@@ -139,16 +139,27 @@ mod tests {
     #[test]
     fn encoders_write_what_readers_expect() {
         assert_eq!(with(|s| push_str(s, "plain")), r#""plain""#);
-        assert_eq!(with(|s| push_str(s, "a\"b\\c\n\u{1}é")), r#""a\"b\\c\n\u0001é""#);
+        assert_eq!(
+            with(|s| push_str(s, "a\"b\\c\n\u{1}é")),
+            r#""a\"b\\c\n\u0001é""#
+        );
         assert_eq!(with(|s| push_u64(s, 0)), "0");
         assert_eq!(with(|s| push_u64(s, u64::MAX)), "18446744073709551615");
         assert_eq!(with(|s| push_millis_as_secs(s, 1_234)), "1.234");
         assert_eq!(with(|s| push_millis_as_secs(s, 45)), "0.045");
         assert_eq!(with(|s| push_hex64(s, 0xAB)), "00000000000000ab");
         assert_eq!(with(|s| push_hex_prefix(s, 0xABCD << 48, 4)), "abcd");
-        let uuid = [0x01, 0x94, 0x1f, 0x29, 0x7c, 0x00, 0x7a, 0xbc, 0x80, 0x11, 0, 0, 0, 0, 0, 0xff];
-        assert_eq!(with(|s| push_uuid(s, &uuid)), "01941f29-7c00-7abc-8011-0000000000ff");
+        let uuid = [
+            0x01, 0x94, 0x1f, 0x29, 0x7c, 0x00, 0x7a, 0xbc, 0x80, 0x11, 0, 0, 0, 0, 0, 0xff,
+        ];
+        assert_eq!(
+            with(|s| push_uuid(s, &uuid)),
+            "01941f29-7c00-7abc-8011-0000000000ff"
+        );
         let ts = Day::from_ymd(2025, 1, 1).start().0 + 8 * 3_600_000_000 + 30 * 60_000_000 + 123;
-        assert_eq!(with(|s| push_timestamp(s, ts)), "2025-01-01T08:30:00.000123Z");
+        assert_eq!(
+            with(|s| push_timestamp(s, ts)),
+            "2025-01-01T08:30:00.000123Z"
+        );
     }
 }

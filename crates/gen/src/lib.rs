@@ -34,7 +34,9 @@ mod writer;
 pub use config::{AppProfile, GenConfig, ModelShare, Plan, RetentionProfile};
 pub use error::Error;
 pub use generator::{GenEvent, Generator};
-pub use writer::{Format, GenFile, ROW_GROUP_ROWS, output_paths, parquet_schema, sidecar_path, write_files};
+pub use writer::{
+    Format, GenFile, ROW_GROUP_ROWS, output_paths, parquet_schema, sidecar_path, write_files,
+};
 
 /// Version of the generation algorithm; it changes whenever the output for an existing config changes.
 pub const GEN_VERSION: u32 = 1;

@@ -51,7 +51,13 @@ fn same_seed_gives_identical_files_and_another_seed_does_not() {
     for name in ["events.parquet", "events.ndjson"] {
         let (dir_a, files_a) = write(&cfg, name);
         let (dir_b, files_b) = write(&cfg, name);
-        let (dir_c, files_c) = write(&GenConfig { seed: 8, ..cfg.clone() }, name);
+        let (dir_c, files_c) = write(
+            &GenConfig {
+                seed: 8,
+                ..cfg.clone()
+            },
+            name,
+        );
         assert_eq!(files_a.len(), 5);
         for ((a, b), c) in files_a.iter().zip(&files_b).zip(&files_c) {
             let bytes = |f: &GenFile| std::fs::read(&f.path).unwrap();
@@ -111,9 +117,13 @@ fn parquet_reads_back_with_schema_metadata_and_row_groups() {
     let (_dir, files) = write(&cfg, "one.parquet");
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].format, Format::Parquet);
-    assert!(files[0].path.ends_with("one.parquet"), "one app writes to the path itself");
+    assert!(
+        files[0].path.ends_with("one.parquet"),
+        "one app writes to the path itself"
+    );
 
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&files[0].path).unwrap()).unwrap();
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(&files[0].path).unwrap()).unwrap();
     let meta = builder.metadata().clone();
     assert_eq!(meta.num_row_groups(), 2);
     assert_eq!(meta.file_metadata().num_rows() as u64, events);
@@ -130,9 +140,15 @@ fn parquet_reads_back_with_schema_metadata_and_row_groups() {
 
     let schema = builder.schema().clone();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    assert_eq!(names, ["uuid", "distinct_id", "event", "timestamp", "properties"]);
+    assert_eq!(
+        names,
+        ["uuid", "distinct_id", "event", "timestamp", "properties"]
+    );
     for name in ["uuid", "distinct_id", "event", "properties"] {
-        assert_eq!(schema.field_with_name(name).unwrap().data_type(), &DataType::Utf8);
+        assert_eq!(
+            schema.field_with_name(name).unwrap().data_type(),
+            &DataType::Utf8
+        );
     }
     assert_eq!(
         schema.field_with_name("timestamp").unwrap().data_type(),
@@ -145,9 +161,21 @@ fn parquet_reads_back_with_schema_metadata_and_row_groups() {
     for batch in builder.build().unwrap() {
         let batch = batch.unwrap();
         rows += batch.num_rows();
-        let uuid = batch.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        let ts = batch.column(3).as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
-        let props = batch.column(4).as_any().downcast_ref::<StringArray>().unwrap();
+        let uuid = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let ts = batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap();
+        let props = batch
+            .column(4)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         for i in (0..batch.num_rows()).step_by(97) {
             assert_eq!(uuid.value(i).len(), 36);
             assert!(uuids.insert(uuid.value(i).to_string()));
@@ -179,19 +207,32 @@ fn ndjson_lines_parse_and_the_sidecar_describes_the_file() {
         n += 1;
     }
     assert_eq!(n, file.n_events);
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(liucun_gen::sidecar_path(&file.path)).unwrap()).unwrap();
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(liucun_gen::sidecar_path(&file.path)).unwrap(),
+    )
+    .unwrap();
     assert_eq!(meta["liucun.synthetic"], "true");
     assert_eq!(meta["liucun.seed"], "2");
     assert_eq!(meta["liucun.project"], "moxi");
     assert_eq!(meta["liucun.events"], file.n_events.to_string().as_str());
-    let by_name: u64 = meta["liucun.events_by_name"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let by_name: u64 = meta["liucun.events_by_name"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(by_name, file.n_events);
 }
 
 #[test]
 fn bad_configs_and_paths_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let err = write_files(&GenConfig::new(10, 0), &dir.path().join("events.csv"), &mut |_| {}).unwrap_err();
+    let err = write_files(
+        &GenConfig::new(10, 0),
+        &dir.path().join("events.csv"),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("unknown output format"), "{err}");
     let mut cfg = GenConfig::new(10, 0);
     cfg.apps[0].share = f64::NAN;
@@ -218,15 +259,31 @@ fn retention(project: &str, events: &[GenEvent], cfg: &GenConfig) -> Shape {
     let start = cfg.start_day.start().0;
     let mut days: HashMap<&str, HashSet<i64>> = HashMap::new();
     for e in events {
-        let person = merged.get(e.distinct_id.as_str()).copied().unwrap_or(&e.distinct_id);
-        days.entry(person).or_default().insert((e.timestamp_us - start).div_euclid(MICROS_PER_DAY));
+        let person = merged
+            .get(e.distinct_id.as_str())
+            .copied()
+            .unwrap_or(&e.distinct_id);
+        days.entry(person)
+            .or_default()
+            .insert((e.timestamp_us - start).div_euclid(MICROS_PER_DAY));
     }
     let rate = |k: i64| {
-        let eligible: Vec<_> = days.values().filter(|d| *d.iter().min().unwrap() + k < i64::from(cfg.days)).collect();
-        let back = eligible.iter().filter(|d| d.contains(&(d.iter().min().unwrap() + k))).count();
+        let eligible: Vec<_> = days
+            .values()
+            .filter(|d| *d.iter().min().unwrap() + k < i64::from(cfg.days))
+            .collect();
+        let back = eligible
+            .iter()
+            .filter(|d| d.contains(&(d.iter().min().unwrap() + k)))
+            .count();
         back as f64 / eligible.len() as f64
     };
-    Shape { project: project.to_string(), day1: rate(1), day30: rate(30), n_people: days.len() }
+    Shape {
+        project: project.to_string(),
+        day1: rate(1),
+        day30: rate(30),
+        n_people: days.len(),
+    }
 }
 
 #[test]
@@ -239,7 +296,10 @@ fn apps_have_heavy_tailed_retention_that_differs_between_them() {
         .collect();
     let mut report = String::new();
     for s in &shapes {
-        report += &format!("{}: {} people, day-1 {:.3}, day-30 {:.3}\n", s.project, s.n_people, s.day1, s.day30);
+        report += &format!(
+            "{}: {} people, day-1 {:.3}, day-30 {:.3}\n",
+            s.project, s.n_people, s.day1, s.day30
+        );
     }
     for s in &shapes {
         assert!(s.n_people > 500, "{report}");
@@ -249,11 +309,16 @@ fn apps_have_heavy_tailed_retention_that_differs_between_them() {
     }
     let d1: Vec<f64> = shapes.iter().map(|s| s.day1).collect();
     let d30: Vec<f64> = shapes.iter().map(|s| s.day30).collect();
-    let spread = |v: &[f64]| v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min);
+    let spread = |v: &[f64]| {
+        v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
+    };
     assert!(spread(&d1) > 0.12, "{report}");
     assert!(spread(&d30) > 0.05, "{report}");
     // The built-in apps keep the order their docs promise for day 30.
-    let best = shapes.iter().max_by(|a, b| a.day30.total_cmp(&b.day30)).unwrap();
+    let best = shapes
+        .iter()
+        .max_by(|a, b| a.day30.total_cmp(&b.day30))
+        .unwrap();
     assert_eq!(best.project, AppProfile::defaults()[0].project, "{report}");
     eprintln!("{report}");
 }
@@ -275,18 +340,27 @@ fn events_carry_identity_ai_usage_and_payments() {
             match e.event {
                 "$identify" => {
                     let anon = props["$anon_distinct_id"].as_str().unwrap();
-                    assert!(anon_seen.contains(anon), "the anonymous id was used before the login");
+                    assert!(
+                        anon_seen.contains(anon),
+                        "the anonymous id was used before the login"
+                    );
                     assert!(props["$set"]["plan"].is_string());
                 }
                 "$ai_generation" => {
                     let input = props["$ai_input_tokens"].as_u64().unwrap();
                     assert!(input < 130_000);
                     assert!(props["$ai_output_tokens"].as_u64().unwrap() <= 8_192);
-                    assert!(app.models.iter().any(|m| props["$ai_model"] == m.model.as_str()));
+                    assert!(
+                        app.models
+                            .iter()
+                            .any(|m| props["$ai_model"] == m.model.as_str())
+                    );
                     assert!(props["$ai_latency"].is_number());
                     assert_eq!(props["$ai_trace_id"].as_str().unwrap().len(), 32);
                 }
-                "chat_message" => assert!(props["conversation_id"].as_str().unwrap().starts_with("c-")),
+                "chat_message" => {
+                    assert!(props["conversation_id"].as_str().unwrap().starts_with("c-"))
+                }
                 "payment" => {
                     assert!(e.distinct_id.starts_with("u-"), "only identified users pay");
                     let amount = props["amount"].as_str().unwrap();
@@ -301,11 +375,24 @@ fn events_carry_identity_ai_usage_and_payments() {
             }
         }
         let summary = format!("{}: {names:?} {kinds:?}", app.project);
-        for name in ["$pageview", "chat_message", "$ai_generation", "$identify", "$set", "payment"] {
+        for name in [
+            "$pageview",
+            "chat_message",
+            "$ai_generation",
+            "$identify",
+            "$set",
+            "payment",
+        ] {
             assert!(names.get(name).copied().unwrap_or(0) > 0, "{summary}");
         }
-        assert!(names["$ai_generation"] <= names["chat_message"], "{summary}");
-        assert!(names["$ai_generation"] + 1 >= names["chat_message"], "{summary}");
+        assert!(
+            names["$ai_generation"] <= names["chat_message"],
+            "{summary}"
+        );
+        assert!(
+            names["$ai_generation"] + 1 >= names["chat_message"],
+            "{summary}"
+        );
         assert!(kinds.get("new").copied().unwrap_or(0) > 5, "{summary}");
         assert!(kinds.get("renewal").copied().unwrap_or(0) > 0, "{summary}");
         eprintln!("{summary}");
@@ -319,7 +406,11 @@ fn payment_ids_are_unique_within_an_app() {
         let mut ids = HashSet::new();
         for e in events.iter().filter(|e| e.event == "payment") {
             let props: Value = serde_json::from_str(&e.properties_json).unwrap();
-            assert!(ids.insert(props["external_id"].as_str().unwrap().to_string()), "{}", e.properties_json);
+            assert!(
+                ids.insert(props["external_id"].as_str().unwrap().to_string()),
+                "{}",
+                e.properties_json
+            );
         }
     }
 }

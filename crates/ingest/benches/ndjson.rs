@@ -23,7 +23,11 @@ fn chunk() -> Vec<u8> {
         let uuid = if i % 10 == 0 {
             String::new()
         } else {
-            format!(r#""uuid":"0195f0c2-{:04x}-7000-8000-{:012x}","#, i % 65_536, i)
+            format!(
+                r#""uuid":"0195f0c2-{:04x}-7000-8000-{:012x}","#,
+                i % 65_536,
+                i
+            )
         };
         let line = format!(
             r#"{{{uuid}"distinct_id":"u-{user}","event":"chat_message","timestamp":"2025-03-01T10:{min:02}:{sec:02}Z","properties":{{"$ai_model":"gpt-4o","$ai_provider":"openai","$ai_input_tokens":{input},"$ai_output_tokens":{output},"$ai_total_cost_usd":0.00{cost},"conversation":"c-{conv}","plan":"pro"}}}}"#,

@@ -33,7 +33,13 @@ pub(crate) fn canonical_object(map: &Map<String, Value>) -> String {
 }
 
 /// The SHA-256 event digest of events.md §8.
-pub fn event_digest(uuid: &Uuid, distinct_id: &str, event: &str, ts: Timestamp, canonical_props: &str) -> Digest {
+pub fn event_digest(
+    uuid: &Uuid,
+    distinct_id: &str,
+    event: &str,
+    ts: Timestamp,
+    canonical_props: &str,
+) -> Digest {
     let mut h = Sha256::new();
     h.update(b"lcev1");
     h.update(uuid.0);
@@ -56,7 +62,9 @@ fn push_content(buf: &mut Vec<u8>, distinct_id: &str, event: &str, ts: Timestamp
 }
 
 fn len_prefix(s: &str) -> [u8; 4] {
-    u32::try_from(s.len()).expect("strings are bounded by the per-event size limit").to_be_bytes()
+    u32::try_from(s.len())
+        .expect("strings are bounded by the per-event size limit")
+        .to_be_bytes()
 }
 
 fn push_str(buf: &mut Vec<u8>, s: &str) {
@@ -65,8 +73,16 @@ fn push_str(buf: &mut Vec<u8>, s: &str) {
 }
 
 /// The uuid of a file-imported event that carries none: UUIDv5(namespace, `project ␟ content`).
-pub(crate) fn content_uuid(project: &Project, distinct_id: &str, event: &str, ts: Timestamp, props: &str) -> Uuid {
-    let mut name = Vec::with_capacity(project.as_str().len() + 21 + distinct_id.len() + event.len() + props.len());
+pub(crate) fn content_uuid(
+    project: &Project,
+    distinct_id: &str,
+    event: &str,
+    ts: Timestamp,
+    props: &str,
+) -> Uuid {
+    let mut name = Vec::with_capacity(
+        project.as_str().len() + 21 + distinct_id.len() + event.len() + props.len(),
+    );
     name.extend_from_slice(project.as_str().as_bytes());
     name.push(SEP);
     push_content(&mut name, distinct_id, event, ts, props);
@@ -199,17 +215,24 @@ mod tests {
 
     #[test]
     fn keys_sort_by_utf16_and_numbers_keep_their_text() {
-        assert_eq!(canon(r#"{"b": 1.50, "a": [1e3, -0.0], "c": {"y": null, "x": true}}"#), {
-            r#"{"a":[1e+3,-0.0],"b":1.50,"c":{"x":true,"y":null}}"#
-        });
+        assert_eq!(
+            canon(r#"{"b": 1.50, "a": [1e3, -0.0], "c": {"y": null, "x": true}}"#),
+            { r#"{"a":[1e+3,-0.0],"b":1.50,"c":{"x":true,"y":null}}"# }
+        );
         // serde_json writes exponents with an explicit sign; the text is otherwise kept.
         // U+1F600 sorts before U+FB01 in UTF-16 (surrogates 0xD83D…) but after it in code points.
-        assert_eq!(canon("{\"\u{fb01}\": 1, \"\u{1f600}\": 2}"), "{\"\u{1f600}\":2,\"\u{fb01}\":1}");
+        assert_eq!(
+            canon("{\"\u{fb01}\": 1, \"\u{1f600}\": 2}"),
+            "{\"\u{1f600}\":2,\"\u{fb01}\":1}"
+        );
     }
 
     #[test]
     fn strings_escape_minimally() {
-        assert_eq!(canon(r#"["a\"b\\c\n\u0001\u001f/é\u2028"]"#), "[\"a\\\"b\\\\c\\n\\u0001\\u001f/é\u{2028}\"]");
+        assert_eq!(
+            canon(r#"["a\"b\\c\n\u0001\u001f/é\u2028"]"#),
+            "[\"a\\\"b\\\\c\\n\\u0001\\u001f/é\u{2028}\"]"
+        );
     }
 
     #[test]
@@ -234,7 +257,8 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(|n| Value::from(n)),
-            "-?[1-9][0-9]{0,4}\\.[0-9]{1,4}(e-?[0-9]{1,2})?".prop_map(|t| serde_json::from_str(&t).unwrap()),
+            "-?[1-9][0-9]{0,4}\\.[0-9]{1,4}(e-?[0-9]{1,2})?"
+                .prop_map(|t| serde_json::from_str(&t).unwrap()),
             "\\PC{0,8}".prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {

@@ -34,19 +34,40 @@ pub fn csv_file(
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(Tee { inner: reader, buf: Vec::new(), base: 0 });
+        .from_reader(Tee {
+            inner: reader,
+            buf: Vec::new(),
+            base: 0,
+        });
     let read_err = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(source) => FileError::Io { file: file.to_string(), source },
-        other => FileError::Unreadable { file: file.to_string(), reason: format!("{other:?}") },
+        csv::ErrorKind::Io(source) => FileError::Io {
+            file: file.to_string(),
+            source,
+        },
+        other => FileError::Unreadable {
+            file: file.to_string(),
+            reason: format!("{other:?}"),
+        },
     };
     let mut header = ByteRecord::new();
     if !rdr.read_byte_record(&mut header).map_err(read_err)? {
-        return Err(FileError::Unreadable { file: file.to_string(), reason: "no header row".to_string() });
+        return Err(FileError::Unreadable {
+            file: file.to_string(),
+            reason: "no header row".to_string(),
+        });
     }
     // csv-core does not count blank lines, so line numbers are counted here from the bytes of each row.
-    let mut next_line = 1 + memchr::memchr_iter(b'\n', &rdr.get_ref().buf[..rdr.position().byte() as usize]).count() as u64;
+    let mut next_line = 1 + memchr::memchr_iter(
+        b'\n',
+        &rdr.get_ref().buf[..rdr.position().byte() as usize],
+    )
+    .count() as u64;
     let plan = Plan::new(&header, file)?;
-    let collided: Vec<AtomicBool> = plan.columns.iter().map(|_| AtomicBool::new(false)).collect();
+    let collided: Vec<AtomicBool> = plan
+        .columns
+        .iter()
+        .map(|_| AtomicBool::new(false))
+        .collect();
     let mut noted = vec![false; plan.columns.len()];
     let mut summary = FileSummary::default();
     let mut records: Vec<ByteRecord> = Vec::new();
@@ -67,7 +88,11 @@ pub fn csv_file(
             let end = rdr.position().byte();
             let tee = rdr.get_ref();
             let span = &tee.buf[(start - tee.base) as usize..(end - tee.base) as usize];
-            let blank = span.iter().take_while(|b| matches!(b, b'\n' | b'\r')).filter(|b| **b == b'\n').count();
+            let blank = span
+                .iter()
+                .take_while(|b| matches!(b, b'\n' | b'\r'))
+                .filter(|b| **b == b'\n')
+                .count();
             spans.push((next_line + blank as u64, start, end));
             next_line += memchr::memchr_iter(b'\n', span).count() as u64;
         }
@@ -95,7 +120,9 @@ pub fn csv_file(
             if flag.load(Ordering::Relaxed) && !noted[c] {
                 noted[c] = true;
                 let name = &plan.columns[c].1;
-                summary.notes.push(format!("{file}: column `{name}` overrides the key `{name}` inside `properties`"));
+                summary.notes.push(format!(
+                    "{file}: column `{name}` overrides the key `{name}` inside `properties`"
+                ));
             }
         }
         let last_end = spans.last().map_or(0, |s| s.2);
@@ -126,7 +153,11 @@ impl Plan {
     fn new(header: &ByteRecord, file: &str) -> Result<Plan, FileError> {
         let mut names = Vec::with_capacity(header.len());
         for (i, field) in header.iter().enumerate() {
-            let field = if i == 0 { field.strip_prefix(b"\xef\xbb\xbf").unwrap_or(field) } else { field };
+            let field = if i == 0 {
+                field.strip_prefix(b"\xef\xbb\xbf").unwrap_or(field)
+            } else {
+                field
+            };
             let name = std::str::from_utf8(field).map_err(|_| FileError::Unreadable {
                 file: file.to_string(),
                 reason: format!("header column {} is not valid UTF-8", i + 1),
@@ -135,29 +166,56 @@ impl Plan {
         }
         let find = |col: &str| names.iter().position(|n| n == col);
         let need = |col: &str| {
-            find(col).ok_or_else(|| FileError::MissingColumn { file: file.to_string(), column: col.to_string() })
+            find(col).ok_or_else(|| FileError::MissingColumn {
+                file: file.to_string(),
+                column: col.to_string(),
+            })
         };
-        let (distinct_id, event, timestamp) = (need("distinct_id")?, need("event")?, need("timestamp")?);
+        let (distinct_id, event, timestamp) =
+            (need("distinct_id")?, need("event")?, need("timestamp")?);
         let (uuid, properties) = (find("uuid"), find("properties"));
         let columns = names
             .iter()
             .enumerate()
-            .filter(|(_, n)| !matches!(n.as_str(), "uuid" | "distinct_id" | "event" | "timestamp" | "properties"))
+            .filter(|(_, n)| {
+                !matches!(
+                    n.as_str(),
+                    "uuid" | "distinct_id" | "event" | "timestamp" | "properties"
+                )
+            })
             .map(|(i, n)| (i, n.clone()))
             .collect();
-        Ok(Plan { n_fields: names.len(), uuid, distinct_id, event, timestamp, properties, columns })
+        Ok(Plan {
+            n_fields: names.len(),
+            uuid,
+            distinct_id,
+            event,
+            timestamp,
+            properties,
+            columns,
+        })
     }
 }
 
 /// One row as a draft event.
-fn row(plan: &Plan, rec: &ByteRecord, raw: &[u8], cfg: &Config, collided: &[AtomicBool]) -> Result<Draft, Reject> {
+fn row(
+    plan: &Plan,
+    rec: &ByteRecord,
+    raw: &[u8],
+    cfg: &Config,
+    collided: &[AtomicBool],
+) -> Result<Draft, Reject> {
     if raw.len() > cfg.max_event_bytes {
         return Err(validate::too_large(raw.len(), cfg));
     }
     if rec.len() != plan.n_fields {
         return Err(Reject::new(
             RejectReason::MalformedEvent,
-            format!("row has {} fields, the header has {}", rec.len(), plan.n_fields),
+            format!(
+                "row has {} fields, the header has {}",
+                rec.len(),
+                plan.n_fields
+            ),
         ));
     }
     let cell = |i: usize, name: &str| -> Result<Option<&str>, Reject> {
@@ -168,7 +226,10 @@ fn row(plan: &Plan, rec: &ByteRecord, raw: &[u8], cfg: &Config, collided: &[Atom
         std::str::from_utf8(bytes).map(Some).map_err(|e| {
             Reject::new(
                 RejectReason::MalformedEvent,
-                format!("column `{name}` is not valid UTF-8 (at byte {})", e.valid_up_to()),
+                format!(
+                    "column `{name}` is not valid UTF-8 (at byte {})",
+                    e.valid_up_to()
+                ),
             )
         })
     };
@@ -183,7 +244,11 @@ fn row(plan: &Plan, rec: &ByteRecord, raw: &[u8], cfg: &Config, collided: &[Atom
     }
     if let Some(s) = cell(plan.timestamp, "timestamp")? {
         let is_epoch = s.bytes().all(|b| b.is_ascii_digit());
-        let v = if is_epoch { s.parse().map(Value::Number).unwrap_or_else(|_| text(s)) } else { text(s) };
+        let v = if is_epoch {
+            s.parse().map(Value::Number).unwrap_or_else(|_| text(s))
+        } else {
+            text(s)
+        };
         d.timestamp = Ts::Value(v, "timestamp");
     }
     if let Some(i) = plan.properties
@@ -194,15 +259,23 @@ fn row(plan: &Plan, rec: &ByteRecord, raw: &[u8], cfg: &Config, collided: &[Atom
             Ok(other) => {
                 return Err(Reject::new(
                     RejectReason::InvalidProperties,
-                    format!("`properties` must be an object, got {}", validate::kind(&other)),
+                    format!(
+                        "`properties` must be an object, got {}",
+                        validate::kind(&other)
+                    ),
                 ));
             }
             Err(e) => {
-                return Err(Reject::new(RejectReason::InvalidProperties, format!("`properties` is not JSON: {e}")));
+                return Err(Reject::new(
+                    RejectReason::InvalidProperties,
+                    format!("`properties` is not JSON: {e}"),
+                ));
             }
         };
     }
-    add_columns(&mut d.properties, plan, collided, |i, name| cell(i, name).map(|c| c.map(text)))?;
+    add_columns(&mut d.properties, plan, collided, |i, name| {
+        cell(i, name).map(|c| c.map(text))
+    })?;
     Ok(d)
 }
 

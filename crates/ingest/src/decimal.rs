@@ -65,13 +65,21 @@ impl Decimal {
             return None;
         }
         if i < b.len() {
-            let exp: i64 = text[i + 1..].strip_prefix('+').unwrap_or(&text[i + 1..]).parse().ok()?;
+            let exp: i64 = text[i + 1..]
+                .strip_prefix('+')
+                .unwrap_or(&text[i + 1..])
+                .parse()
+                .ok()?;
             if !(-400..=400).contains(&exp) {
                 return None;
             }
             scale -= exp;
         }
-        Some(Decimal { neg, digits, scale: scale as i32 })
+        Some(Decimal {
+            neg,
+            digits,
+            scale: scale as i32,
+        })
     }
 
     /// The value in units of `10^-target`, requiring that nothing below that scale is lost.
@@ -109,7 +117,8 @@ impl Decimal {
                 return Ok(0);
             }
             let f = 10u128.checked_pow(u32::try_from(shift).map_err(|_| ScaleError::Overflow)?);
-            f.and_then(|f| self.digits.checked_mul(f)).ok_or(ScaleError::Overflow)
+            f.and_then(|f| self.digits.checked_mul(f))
+                .ok_or(ScaleError::Overflow)
         } else {
             let drop = u32::try_from(-shift).map_err(|_| ScaleError::Overflow)?;
             let (q, r) = match 10u128.checked_pow(drop) {
@@ -152,7 +161,12 @@ mod tests {
         assert_eq!(scaled("-5", 0), Ok(-5));
         assert_eq!(scaled("2.399E1", 2), Ok(2399));
         assert_eq!(scaled("1e30", 0), Err(ScaleError::Overflow));
-        assert_eq!(Decimal::parse("0.0000000016").unwrap().to_scaled_truncated(9), Ok(1));
+        assert_eq!(
+            Decimal::parse("0.0000000016")
+                .unwrap()
+                .to_scaled_truncated(9),
+            Ok(1)
+        );
         for bad in ["", "-", ".", "1.", "1e", "abc", "1,5", " 1"] {
             assert_eq!(Decimal::parse(bad), None, "{bad:?}");
         }

@@ -40,7 +40,10 @@ impl Config {
 
     /// A config with the default size limit.
     pub fn new(now: Timestamp) -> Config {
-        Config { now, max_event_bytes: Config::DEFAULT_MAX_EVENT_BYTES }
+        Config {
+            now,
+            max_event_bytes: Config::DEFAULT_MAX_EVENT_BYTES,
+        }
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 
-use rayon::iter::Either;
 use rayon::prelude::*;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
@@ -20,15 +19,25 @@ const MIN_LINES_PER_TASK: usize = 512;
 /// Lines are numbered from `first_line` (1-based) and sources are `"{file}:{line}"`. Each line may be liucun's
 /// shape, PostHog's export shape or a Segment message (events.md §10.1). Blank lines are skipped. Lines are
 /// validated in parallel; the output keeps input order.
-pub fn ndjson_chunk(project: &Project, data: &[u8], file: &str, first_line: u64, cfg: &Config) -> EventBatch {
+pub fn ndjson_chunk(
+    project: &Project,
+    data: &[u8],
+    file: &str,
+    first_line: u64,
+    cfg: &Config,
+) -> EventBatch {
     let lines = split_lines(data, first_line);
-    let (events, rejections): (Vec<Event>, Vec<Rejection>) =
-        lines.par_iter().with_min_len(MIN_LINES_PER_TASK).partition_map(|&(n, line)| {
-            match validate_line(project, line, cfg, format!("{file}:{n}")) {
-                Ok(e) => Either::Left(e),
-                Err(r) => Either::Right(r.into_rejection(line, format!("{file}:{n}"), cfg)),
-            }
-        });
+    // An indexed collect writes every result in place; partitioning afterwards moves each event once.
+    let mut results: Vec<Result<Event, Rejection>> = Vec::with_capacity(lines.len());
+    lines
+        .par_iter()
+        .with_min_len(MIN_LINES_PER_TASK)
+        .map(|&(n, line)| {
+            validate_line(project, line, cfg, format!("{file}:{n}"))
+                .map_err(|r| r.into_rejection(line, format!("{file}:{n}"), cfg))
+        })
+        .collect_into_vec(&mut results);
+    let (events, rejections) = split_results(results);
     let batch = EventBatch::new(project.clone(), events, rejections);
     tracing::debug!(
         file,
@@ -40,6 +49,21 @@ pub fn ndjson_chunk(project: &Project, data: &[u8], file: &str, first_line: u64,
     batch
 }
 
+/// Splits per-input results into accepted events and rejections, keeping input order.
+pub(crate) fn split_results(
+    results: Vec<Result<Event, Rejection>>,
+) -> (Vec<Event>, Vec<Rejection>) {
+    let n_rejected = results.iter().filter(|r| r.is_err()).count();
+    let mut events = Vec::with_capacity(results.len() - n_rejected);
+    let mut rejections = Vec::with_capacity(n_rejected);
+    for r in results {
+        match r {
+            Ok(e) => events.push(e),
+            Err(r) => rejections.push(r),
+        }
+    }
+    (events, rejections)
+}
 
 /// Non-blank lines with their numbers, without the line terminator (`\n` or `\r\n`).
 pub(crate) fn split_lines(data: &[u8], first_line: u64) -> Vec<(u64, &[u8])> {
@@ -75,7 +99,10 @@ pub(crate) fn parse_object<'a>(line: &'a [u8], cfg: &Config) -> Result<Entries<'
         return Err(validate::too_large(line.len(), cfg));
     }
     let text = std::str::from_utf8(line).map_err(|e| {
-        Reject::new(RejectReason::MalformedEvent, format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()))
+        Reject::new(
+            RejectReason::MalformedEvent,
+            format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
     })?;
     match serde_json::from_str::<Object<'a>>(text) {
         Ok(Object(entries)) => Ok(entries),
@@ -88,7 +115,10 @@ pub(crate) fn parse_object<'a>(line: &'a [u8], cfg: &Config) -> Result<Entries<'
                 RejectReason::MalformedEvent,
                 format!("line is {}, not an object", validate::kind(&other)),
             )),
-            Err(_) => Err(Reject::new(RejectReason::MalformedEvent, format!("line is not JSON: {e}"))),
+            Err(_) => Err(Reject::new(
+                RejectReason::MalformedEvent,
+                format!("line is not JSON: {e}"),
+            )),
         },
     }
 }
@@ -136,7 +166,12 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-fn validate_line(project: &Project, line: &[u8], cfg: &Config, source: String) -> Result<Event, Reject> {
+fn validate_line(
+    project: &Project,
+    line: &[u8],
+    cfg: &Config,
+    source: String,
+) -> Result<Event, Reject> {
     let obj = parse_object(line, cfg)?;
     let draft = crate::shape::draft(obj)?;
     validate::finish(project, cfg, draft, source)

@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
-    UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use rayon::iter::Either;
 use rayon::prelude::*;
 use serde_json::{Map, Number, Value};
@@ -46,13 +48,20 @@ pub fn parquet_file(
     cfg: &Config,
     sink: &mut dyn FnMut(EventBatch) -> Result<(), SinkError>,
 ) -> Result<FileSummary, FileError> {
-    let unreadable = |reason: String| FileError::Unreadable { file: name.to_string(), reason };
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| unreadable(e.to_string()))?;
+    let unreadable = |reason: String| FileError::Unreadable {
+        file: name.to_string(),
+        reason,
+    };
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        .map_err(|e| unreadable(e.to_string()))?;
     let schema = meta.schema().clone();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let find = |col: &str| names.iter().position(|n| *n == col);
     let need = |col: &str| {
-        find(col).ok_or_else(|| FileError::MissingColumn { file: name.to_string(), column: col.to_string() })
+        find(col).ok_or_else(|| FileError::MissingColumn {
+            file: name.to_string(),
+            column: col.to_string(),
+        })
     };
     let plan = Plan {
         distinct_id: need("distinct_id")?,
@@ -63,23 +72,42 @@ pub fn parquet_file(
         columns: names
             .iter()
             .enumerate()
-            .filter(|(_, n)| !matches!(**n, "uuid" | "distinct_id" | "event" | "timestamp" | "properties"))
+            .filter(|(_, n)| {
+                !matches!(
+                    **n,
+                    "uuid" | "distinct_id" | "event" | "timestamp" | "properties"
+                )
+            })
             .map(|(i, n)| (i, n.to_string()))
             .collect(),
     };
     for (i, field) in schema.fields().iter().enumerate() {
         if !is_supported(field.data_type()) {
-            return Err(unreadable(format!("column `{}` has unsupported type {}", field.name(), field.data_type())));
+            return Err(unreadable(format!(
+                "column `{}` has unsupported type {}",
+                field.name(),
+                field.data_type()
+            )));
         }
         if i == plan.timestamp && !is_timestamp_type(field.data_type()) {
-            return Err(unreadable(format!("column `timestamp` has type {}", field.data_type())));
+            return Err(unreadable(format!(
+                "column `timestamp` has type {}",
+                field.data_type()
+            )));
         }
     }
-    let collided: Vec<AtomicBool> = plan.columns.iter().map(|_| AtomicBool::new(false)).collect();
+    let collided: Vec<AtomicBool> = plan
+        .columns
+        .iter()
+        .map(|_| AtomicBool::new(false))
+        .collect();
     let mut noted = vec![false; plan.columns.len()];
     let mut summary = FileSummary::default();
     for g in 0..meta.metadata().num_row_groups() {
-        let input = file.try_clone().map_err(|source| FileError::Io { file: name.to_string(), source })?;
+        let input = file.try_clone().map_err(|source| FileError::Io {
+            file: name.to_string(),
+            source,
+        })?;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
             .with_row_groups(vec![g])
             .with_batch_size(BATCH_ROWS)
@@ -108,7 +136,9 @@ pub fn parquet_file(
                 if flag.load(Ordering::Relaxed) && !noted[c] {
                     noted[c] = true;
                     let col = &plan.columns[c].1;
-                    summary.notes.push(format!("{name}: column `{col}` overrides the key `{col}` inside `properties`"));
+                    summary.notes.push(format!(
+                        "{name}: column `{col}` overrides the key `{col}` inside `properties`"
+                    ));
                 }
             }
             sink(EventBatch::new(project.clone(), events, rejections)).map_err(FileError::Sink)?;
@@ -148,16 +178,25 @@ impl<'a> Columns<'a> {
         let ts = &arrays[plan.timestamp];
         let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
         let ts_micros = match ts.data_type() {
-            DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => Some(cast(ts, &micros)?),
+            DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+                Some(cast(ts, &micros)?)
+            }
             t if t.is_integer() => {
                 // Integers are epoch milliseconds (events.md §10.2).
                 let ms = cast(ts, &DataType::Int64)?;
-                let us = arrow::compute::kernels::numeric::mul(&ms, &arrow::array::Int64Array::new_scalar(1000))?;
+                let us = arrow::compute::kernels::numeric::mul(
+                    &ms,
+                    &arrow::array::Int64Array::new_scalar(1000),
+                )?;
                 Some(cast(&us, &micros)?)
             }
             _ => None,
         };
-        Ok(Columns { batch, arrays, ts_micros })
+        Ok(Columns {
+            batch,
+            arrays,
+            ts_micros,
+        })
     }
 
     fn cell(&self, col: usize, row: usize) -> Option<Value> {
@@ -176,7 +215,12 @@ impl<'a> Columns<'a> {
     }
 }
 
-fn row(cols: &Columns<'_>, plan: &Plan, r: usize, collided: &[AtomicBool]) -> Result<Draft, Reject> {
+fn row(
+    cols: &Columns<'_>,
+    plan: &Plan,
+    r: usize,
+    collided: &[AtomicBool],
+) -> Result<Draft, Reject> {
     let mut d = Draft::default();
     if let Some(v) = cols.cell(plan.distinct_id, r) {
         d.distinct_id = DistinctId::Raw(v, "distinct_id");
@@ -185,8 +229,12 @@ fn row(cols: &Columns<'_>, plan: &Plan, r: usize, collided: &[AtomicBool]) -> Re
     d.uuid = plan.uuid.and_then(|c| cols.cell(c, r));
     d.timestamp = match &cols.ts_micros {
         Some(a) if a.is_null(r) => Ts::Absent,
-        Some(a) => Ts::Micros(Timestamp(a.as_primitive::<TimestampMicrosecondType>().value(r))),
-        None => cols.cell(plan.timestamp, r).map_or(Ts::Absent, |v| Ts::Value(v, "timestamp")),
+        Some(a) => Ts::Micros(Timestamp(
+            a.as_primitive::<TimestampMicrosecondType>().value(r),
+        )),
+        None => cols
+            .cell(plan.timestamp, r)
+            .map_or(Ts::Absent, |v| Ts::Value(v, "timestamp")),
     };
     if let Some(c) = plan.properties {
         d.properties = match cols.cell(c, r) {
@@ -197,17 +245,26 @@ fn row(cols: &Columns<'_>, plan: &Plan, r: usize, collided: &[AtomicBool]) -> Re
                 Ok(other) => {
                     return Err(Reject::new(
                         RejectReason::InvalidProperties,
-                        format!("`properties` must be an object, got {}", validate::kind(&other)),
+                        format!(
+                            "`properties` must be an object, got {}",
+                            validate::kind(&other)
+                        ),
                     ));
                 }
                 Err(e) => {
-                    return Err(Reject::new(RejectReason::InvalidProperties, format!("`properties` is not JSON: {e}")));
+                    return Err(Reject::new(
+                        RejectReason::InvalidProperties,
+                        format!("`properties` is not JSON: {e}"),
+                    ));
                 }
             },
             Some(other) => {
                 return Err(Reject::new(
                     RejectReason::InvalidProperties,
-                    format!("`properties` must be an object, got {}", validate::kind(&other)),
+                    format!(
+                        "`properties` must be an object, got {}",
+                        validate::kind(&other)
+                    ),
                 ));
             }
         };
@@ -225,7 +282,12 @@ fn row(cols: &Columns<'_>, plan: &Plan, r: usize, collided: &[AtomicBool]) -> Re
 fn is_timestamp_type(t: &DataType) -> bool {
     matches!(
         t,
-        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        DataType::Timestamp(_, _)
+            | DataType::Date32
+            | DataType::Date64
+            | DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
     ) || t.is_integer()
         || matches!(t, DataType::Dictionary(_, v) if is_timestamp_type(v))
 }
@@ -271,24 +333,40 @@ fn cell_value(a: &dyn Array, i: usize) -> Option<Value> {
         DataType::UInt16 => num(a.as_primitive::<UInt16Type>().value(i).into()),
         DataType::UInt32 => num(a.as_primitive::<UInt32Type>().value(i).into()),
         DataType::UInt64 => num(a.as_primitive::<UInt64Type>().value(i).into()),
-        DataType::Float32 => Number::from_f64(f64::from(a.as_primitive::<Float32Type>().value(i))).map(Value::Number),
-        DataType::Float64 => Number::from_f64(a.as_primitive::<Float64Type>().value(i)).map(Value::Number),
+        DataType::Float32 => {
+            Number::from_f64(f64::from(a.as_primitive::<Float32Type>().value(i))).map(Value::Number)
+        }
+        DataType::Float64 => {
+            Number::from_f64(a.as_primitive::<Float64Type>().value(i)).map(Value::Number)
+        }
         DataType::Utf8 => Some(Value::String(a.as_string::<i32>().value(i).to_string())),
         DataType::LargeUtf8 => Some(Value::String(a.as_string::<i64>().value(i).to_string())),
         DataType::Utf8View => Some(Value::String(a.as_string_view().value(i).to_string())),
-        DataType::Binary => Some(Value::String(String::from_utf8_lossy(a.as_binary::<i32>().value(i)).into_owned())),
-        DataType::LargeBinary => {
-            Some(Value::String(String::from_utf8_lossy(a.as_binary::<i64>().value(i)).into_owned()))
-        }
+        DataType::Binary => Some(Value::String(
+            String::from_utf8_lossy(a.as_binary::<i32>().value(i)).into_owned(),
+        )),
+        DataType::LargeBinary => Some(Value::String(
+            String::from_utf8_lossy(a.as_binary::<i64>().value(i)).into_owned(),
+        )),
         DataType::Decimal128(_, _) => {
             let d = a.as_primitive::<arrow::datatypes::Decimal128Type>();
             d.value_as_string(i).parse().ok().map(Value::Number)
         }
         DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => {
-            let micros = cast(&a.slice(i, 1), &DataType::Timestamp(TimeUnit::Microsecond, None)).ok()?;
+            let micros = cast(
+                &a.slice(i, 1),
+                &DataType::Timestamp(TimeUnit::Microsecond, None),
+            )
+            .ok()?;
             let us = micros.as_primitive::<TimestampMicrosecondType>().value(0);
             let text = format_ts(Timestamp(us));
-            Some(Value::String(if matches!(a.data_type(), DataType::Date32) { text[..10].to_string() } else { text }))
+            Some(Value::String(
+                if matches!(a.data_type(), DataType::Date32) {
+                    text[..10].to_string()
+                } else {
+                    text
+                },
+            ))
         }
         DataType::List(_) => list(a.as_list::<i32>().value(i).as_ref()),
         DataType::LargeList(_) => list(a.as_list::<i64>().value(i).as_ref()),
@@ -311,7 +389,10 @@ fn cell_value(a: &dyn Array, i: usize) -> Option<Value> {
                     Some(other) => crate::canonical::canonical_json(&other),
                     None => continue,
                 };
-                obj.insert(key, cell_value(entries.column(1).as_ref(), j).unwrap_or(Value::Null));
+                obj.insert(
+                    key,
+                    cell_value(entries.column(1).as_ref(), j).unwrap_or(Value::Null),
+                );
             }
             Some(Value::Object(obj))
         }
@@ -324,5 +405,9 @@ fn cell_value(a: &dyn Array, i: usize) -> Option<Value> {
 }
 
 fn list(items: &dyn Array) -> Option<Value> {
-    Some(Value::Array((0..items.len()).map(|j| cell_value(items, j).unwrap_or(Value::Null)).collect()))
+    Some(Value::Array(
+        (0..items.len())
+            .map(|j| cell_value(items, j).unwrap_or(Value::Null))
+            .collect(),
+    ))
 }

@@ -9,18 +9,73 @@ use crate::validate::{Reject, show};
 
 /// ISO 4217 codes liucun accepts, with their minor-unit exponents.
 const CURRENCIES: &[(&str, u32)] = &[
-    ("AED", 2), ("ARS", 2), ("AUD", 2), ("BDT", 2), ("BGN", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2), ("CHF", 2),
-    ("CLP", 0), ("CNY", 2), ("COP", 2), ("CZK", 2), ("DKK", 2), ("EGP", 2), ("EUR", 2), ("GBP", 2), ("HKD", 2),
-    ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2), ("IQD", 3), ("ISK", 0), ("JOD", 3), ("JPY", 0), ("KES", 2),
-    ("KRW", 0), ("KWD", 3), ("LKR", 2), ("LYD", 3), ("MAD", 2), ("MXN", 2), ("MYR", 2), ("NGN", 2), ("NOK", 2),
-    ("NZD", 2), ("OMR", 3), ("PEN", 2), ("PHP", 2), ("PKR", 2), ("PLN", 2), ("QAR", 2), ("RON", 2), ("RUB", 2),
-    ("SAR", 2), ("SEK", 2), ("SGD", 2), ("THB", 2), ("TND", 3), ("TRY", 2), ("TWD", 2), ("UAH", 2), ("UGX", 0),
-    ("USD", 2), ("VND", 0), ("XAF", 0), ("XOF", 0), ("ZAR", 2),
+    ("AED", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BDT", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EGP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("IQD", 3),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KES", 2),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("LKR", 2),
+    ("LYD", 3),
+    ("MAD", 2),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NGN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PEN", 2),
+    ("PHP", 2),
+    ("PKR", 2),
+    ("PLN", 2),
+    ("QAR", 2),
+    ("RON", 2),
+    ("RUB", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("UGX", 0),
+    ("USD", 2),
+    ("VND", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("ZAR", 2),
 ];
 
 /// The minor-unit exponent of an uppercase ISO 4217 code.
 pub(crate) fn exponent(code: &str) -> Option<u32> {
-    CURRENCIES.binary_search_by(|(c, _)| (*c).cmp(code)).ok().map(|i| CURRENCIES[i].1)
+    CURRENCIES
+        .binary_search_by(|(c, _)| (*c).cmp(code))
+        .ok()
+        .map(|i| CURRENCIES[i].1)
 }
 
 /// Reads the payment of a `payment` event from its final properties.
@@ -28,10 +83,18 @@ pub(crate) fn parse(props: &Map<String, Value>) -> Result<Payment, Reject> {
     let currency = match props.get("currency") {
         None | Some(Value::Null) => return Err(bad("`currency` is missing".to_string())),
         Some(Value::String(s)) => s.to_ascii_uppercase(),
-        Some(other) => return Err(bad(format!("`currency` {} is not an ISO 4217 code", show(other)))),
+        Some(other) => {
+            return Err(bad(format!(
+                "`currency` {} is not an ISO 4217 code",
+                show(other)
+            )));
+        }
     };
     let Some(exp) = exponent(&currency) else {
-        return Err(bad(format!("`currency` {} is not a known ISO 4217 code", show(&props["currency"]))));
+        return Err(bad(format!(
+            "`currency` {} is not a known ISO 4217 code",
+            show(&props["currency"])
+        )));
     };
     let amount_minor = match props.get("amount") {
         None | Some(Value::Null) => return Err(bad("`amount` is missing".to_string())),
@@ -66,7 +129,12 @@ pub(crate) fn parse(props: &Map<String, Value>) -> Result<Payment, Reject> {
     })
 }
 
-fn optional_minor(props: &Map<String, Value>, field: &str, currency: &str, exp: u32) -> Result<i64, Reject> {
+fn optional_minor(
+    props: &Map<String, Value>,
+    field: &str,
+    currency: &str,
+    exp: u32,
+) -> Result<i64, Reject> {
     match props.get(field) {
         None | Some(Value::Null) => Ok(0),
         Some(v) => minor(v, field, currency, exp),
@@ -78,18 +146,27 @@ fn minor(v: &Value, field: &str, currency: &str, exp: u32) -> Result<i64, Reject
     let text = match v {
         Value::String(s) => s.as_str(),
         Value::Number(n) => n.as_str(),
-        _ => return Err(bad(format!("`{field}` {} is not a decimal amount", show(v)))),
+        _ => {
+            return Err(bad(format!(
+                "`{field}` {} is not a decimal amount",
+                show(v)
+            )));
+        }
     };
     let Some(d) = Decimal::parse(text) else {
-        return Err(bad(format!("`{field}` {} is not a decimal amount", show(v))));
+        return Err(bad(format!(
+            "`{field}` {} is not a decimal amount",
+            show(v)
+        )));
     };
     if d.neg && d.digits != 0 {
         return Err(bad(format!("`{field}` {} is negative", show(v))));
     }
     d.to_scaled(exp).map_err(|e| match e {
-        ScaleError::TooPrecise => {
-            bad(format!("`{field}` {} has more than {exp} fraction digits, the limit for {currency}", show(v)))
-        }
+        ScaleError::TooPrecise => bad(format!(
+            "`{field}` {} has more than {exp} fraction digits, the limit for {currency}",
+            show(v)
+        )),
         ScaleError::Overflow => bad(format!("`{field}` {} is too large", show(v))),
     })
 }

@@ -23,7 +23,11 @@ pub fn persons_ndjson(project: &Project, data: &[u8], file: &str, cfg: &Config) 
             Err(r) => rejections.push(r.into_rejection(line, source, cfg)),
         }
     }
-    PersonBatch { project: project.clone(), persons, rejections }
+    PersonBatch {
+        project: project.clone(),
+        persons,
+        rejections,
+    }
 }
 
 fn person(line: &[u8], cfg: &Config, source: &str) -> Result<PersonRecord, Reject> {
@@ -31,14 +35,23 @@ fn person(line: &[u8], cfg: &Config, source: &str) -> Result<PersonRecord, Rejec
         RejectReason::MalformedEvent => Reject::new(RejectReason::InvalidPerson, r.detail),
         _ => r,
     })?;
-    let mut obj: serde_json::Map<String, Value> = entries.into_iter().map(|(k, v)| (k.into_owned(), v)).collect();
+    let mut obj: serde_json::Map<String, Value> = entries
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v))
+        .collect();
     let ids = match obj.remove("distinct_ids") {
         Some(Value::Array(ids)) if !ids.is_empty() => ids,
         Some(Value::Array(_)) => {
-            return Err(Reject::new(RejectReason::MissingDistinctId, "`distinct_ids` is empty".to_string()));
+            return Err(Reject::new(
+                RejectReason::MissingDistinctId,
+                "`distinct_ids` is empty".to_string(),
+            ));
         }
         None | Some(Value::Null) => {
-            return Err(Reject::new(RejectReason::MissingDistinctId, "`distinct_ids` is missing".to_string()));
+            return Err(Reject::new(
+                RejectReason::MissingDistinctId,
+                "`distinct_ids` is missing".to_string(),
+            ));
         }
         Some(other) => {
             return Err(Reject::new(
@@ -64,13 +77,24 @@ fn person(line: &[u8], cfg: &Config, source: &str) -> Result<PersonRecord, Rejec
             ));
         }
     };
-    let time = |field: &'static str, v: Option<Value>| -> Result<Option<model::Timestamp>, Reject> {
-        match v {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => Ok(Some(timestamp::check_range(timestamp::from_value(&v, field)?, cfg.now, field)?)),
-        }
-    };
+    let time =
+        |field: &'static str, v: Option<Value>| -> Result<Option<model::Timestamp>, Reject> {
+            match v {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => Ok(Some(timestamp::check_range(
+                    timestamp::from_value(&v, field)?,
+                    cfg.now,
+                    field,
+                )?)),
+            }
+        };
     let created_at = time("created_at", obj.remove("created_at"))?;
     let updated_at = time("updated_at", obj.remove("updated_at"))?.unwrap_or(cfg.now);
-    Ok(PersonRecord { distinct_ids, properties, created_at, updated_at, source: source.to_string() })
+    Ok(PersonRecord {
+        distinct_ids,
+        properties,
+        created_at,
+        updated_at,
+        source: source.to_string(),
+    })
 }

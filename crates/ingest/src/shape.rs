@@ -20,7 +20,9 @@ pub(crate) fn draft(obj: Entries<'_>) -> Result<Draft, Reject> {
 /// A Segment message names its ids `userId`/`anonymousId` and has a `type`; liucun and PostHog use `distinct_id`.
 fn is_segment(obj: &Entries<'_>) -> bool {
     let has = |key: &str| obj.iter().any(|(k, _)| k == key);
-    !has("distinct_id") && !has("$distinct_id") && (has("type") || has("userId") || has("anonymousId"))
+    !has("distinct_id")
+        && !has("$distinct_id")
+        && (has("type") || has("userId") || has("anonymousId"))
 }
 
 /// liucun's shape and PostHog's export shape (ingest.md §2.3 field names).
@@ -40,7 +42,13 @@ fn posthog(obj: Entries<'_>) -> Result<Draft, Reject> {
             }
             "event" => d.event = Some(v),
             "uuid" => d.uuid = Some(v),
-            "timestamp" => d.timestamp = if v.is_null() { Ts::Absent } else { Ts::Value(v, "timestamp") },
+            "timestamp" => {
+                d.timestamp = if v.is_null() {
+                    Ts::Absent
+                } else {
+                    Ts::Value(v, "timestamp")
+                }
+            }
             "properties" => properties = Some(v),
             "$set" => set = Some(v),
             "$set_once" => set_once = Some(v),
@@ -63,7 +71,11 @@ fn posthog(obj: Entries<'_>) -> Result<Draft, Reject> {
 }
 
 /// events.md §2.4.2: a top-level `$set`/`$set_once` merges into the one inside properties; the top level wins.
-fn merge_top_level(props: &mut Map<String, Value>, key: &str, top: Option<Value>) -> Result<(), Reject> {
+fn merge_top_level(
+    props: &mut Map<String, Value>,
+    key: &str,
+    top: Option<Value>,
+) -> Result<(), Reject> {
     let top = match top {
         None | Some(Value::Null) => return Ok(()),
         Some(Value::Object(m)) => m,
@@ -90,7 +102,10 @@ fn object(v: Option<Value>, field: &str) -> Result<Map<String, Value>, Reject> {
         Some(Value::Object(m)) => Ok(m),
         Some(other) => Err(Reject::new(
             RejectReason::InvalidProperties,
-            format!("`{field}` must be an object, got {}", validate::kind(&other)),
+            format!(
+                "`{field}` must be an object, got {}",
+                validate::kind(&other)
+            ),
         )),
     }
 }
@@ -104,15 +119,27 @@ fn segment(mut obj: Map<String, Value>) -> Result<Draft, Reject> {
         Some(other) => {
             return Err(Reject::new(
                 RejectReason::InvalidSegmentType,
-                format!("`type` {} is not one of track, identify, page, screen, group, alias", show(&other)),
+                format!(
+                    "`type` {} is not one of track, identify, page, screen, group, alias",
+                    show(&other)
+                ),
             ));
         }
-        None => return Err(Reject::new(RejectReason::InvalidSegmentType, "`type` is missing".to_string())),
+        None => {
+            return Err(Reject::new(
+                RejectReason::InvalidSegmentType,
+                "`type` is missing".to_string(),
+            ));
+        }
     };
     let user = obj.remove("userId").filter(|v| !v.is_null());
     let anon = obj.remove("anonymousId").filter(|v| !v.is_null());
-    let user_id = user.as_ref().map(|v| validate::distinct_id(Some(v), "userId"));
-    let anon_id = anon.as_ref().map(|v| validate::distinct_id(Some(v), "anonymousId"));
+    let user_id = user
+        .as_ref()
+        .map(|v| validate::distinct_id(Some(v), "userId"));
+    let anon_id = anon
+        .as_ref()
+        .map(|v| validate::distinct_id(Some(v), "anonymousId"));
     let (distinct_id, both) = match (user_id, anon_id) {
         (Some(Ok(u)), Some(Ok(a))) => (u, Some(a)),
         (Some(Ok(u)), _) => (u, None),
@@ -161,25 +188,36 @@ fn segment(mut obj: Map<String, Value>) -> Result<Draft, Reject> {
         }
         "group" => {
             d.event = Some(Value::String("$groupidentify".to_string()));
-            props.insert("$group_type".to_string(), Value::String("segment_group".to_string()));
+            props.insert(
+                "$group_type".to_string(),
+                Value::String("segment_group".to_string()),
+            );
             if let Some(g) = obj.remove("groupId") {
                 props.insert("$group_key".to_string(), g);
             }
-            props.insert("$group_set".to_string(), Value::Object(object(traits, "traits")?));
+            props.insert(
+                "$group_set".to_string(),
+                Value::Object(object(traits, "traits")?),
+            );
         }
         _ => {
             d.event = Some(Value::String("$create_alias".to_string()));
         }
     }
     let mut merge = both.as_deref().and_then(|a| {
-        validate::merge_with(&distinct_id, Some(&Value::String(a.to_string())), MergeSource::SegmentIds)
+        validate::merge_with(
+            &distinct_id,
+            Some(&Value::String(a.to_string())),
+            MergeSource::SegmentIds,
+        )
     });
     if ty == "alias" {
         let previous = obj.remove("previousId");
         if let Some(p) = &previous {
             props.insert("alias".to_string(), p.clone());
         }
-        merge = validate::merge_with(&distinct_id, previous.as_ref(), MergeSource::SegmentAlias).or(merge);
+        merge = validate::merge_with(&distinct_id, previous.as_ref(), MergeSource::SegmentAlias)
+            .or(merge);
     }
     if let Some(id) = obj.remove("messageId").filter(|v| !v.is_null()) {
         let text = match &id {

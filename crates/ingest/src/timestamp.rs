@@ -23,7 +23,10 @@ pub(crate) fn from_value(v: &Value, field: &str) -> Result<Timestamp, Reject> {
         _ => None,
     };
     parsed.ok_or_else(|| {
-        Reject::new(RejectReason::InvalidTimestamp, format!("`{field}` {} is not a timestamp", crate::validate::show(v)))
+        Reject::new(
+            RejectReason::InvalidTimestamp,
+            format!("`{field}` {} is not a timestamp", crate::validate::show(v)),
+        )
     })
 }
 
@@ -38,7 +41,11 @@ pub(crate) fn check_range(ts: Timestamp, now: Timestamp, field: &str) -> Result<
     if ts.0 > now.0.saturating_add(FUTURE_SLACK_MICROS) {
         return Err(Reject::new(
             RejectReason::TimestampInFuture,
-            format!("`{field}` {} is more than 23 h after the import start {}", format_ts(ts), format_ts(now)),
+            format!(
+                "`{field}` {} is more than 23 h after the import start {}",
+                format_ts(ts),
+                format_ts(now)
+            ),
         ));
     }
     Ok(ts)
@@ -141,7 +148,9 @@ pub(crate) fn format_ts(ts: Timestamp) -> String {
 }
 
 fn num(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    digits.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -162,14 +171,25 @@ mod tests {
             ("2025-03-01T05:30:00-04:30", "2025-03-01T10:00:00Z"),
             ("2025-03-01T10:00:00", "2025-03-01T10:00:00Z"),
             ("2025-03-01 10:00:00.25", "2025-03-01T10:00:00.250000Z"),
-            ("2025-03-01T10:00:00.123456789Z", "2025-03-01T10:00:00.123456Z"),
+            (
+                "2025-03-01T10:00:00.123456789Z",
+                "2025-03-01T10:00:00.123456Z",
+            ),
             ("2025-03-01", "2025-03-01T00:00:00Z"),
             ("2024-02-29", "2024-02-29T00:00:00Z"),
         ];
         for (input, want) in cases {
             assert_eq!(rfc(input), want, "{input}");
         }
-        for bad in ["2023-02-29", "2025-13-01", "2025-03-01T25:00:00Z", "2025-03-01T10:00Z", "yesterday", "2025-03-01T10:00:00+8", "2025-03-01T10:00:00.Z"] {
+        for bad in [
+            "2023-02-29",
+            "2025-13-01",
+            "2025-03-01T25:00:00Z",
+            "2025-03-01T10:00Z",
+            "yesterday",
+            "2025-03-01T10:00:00+8",
+            "2025-03-01T10:00:00.Z",
+        ] {
             assert_eq!(rfc(bad), "invalid", "{bad}");
         }
     }
@@ -180,7 +200,10 @@ mod tests {
         assert_eq!(format_ts(parse_epoch("1700000000").unwrap()), want);
         assert_eq!(format_ts(parse_epoch("1700000000000").unwrap()), want);
         assert_eq!(format_ts(parse_epoch("1700000000000000").unwrap()), want);
-        assert_eq!(format_ts(parse_epoch("1700000000.5").unwrap()), "2023-11-14T22:13:20.500000Z");
+        assert_eq!(
+            format_ts(parse_epoch("1700000000.5").unwrap()),
+            "2023-11-14T22:13:20.500000Z"
+        );
         assert_eq!(format_ts(parse_epoch("1.7e9").unwrap()), want);
     }
 }

@@ -6,7 +6,9 @@
 
 use serde_json::{Map, Value};
 
-use model::{Event, Merge, MergeSource, Project, RejectReason, Rejection, Timestamp, TypedProps, Uuid};
+use model::{
+    Event, Merge, MergeSource, Project, RejectReason, Rejection, Timestamp, TypedProps, Uuid,
+};
 
 use crate::canonical::{canonical_object, content_uuid, event_digest, named_uuid};
 use crate::{Config, payment, timestamp};
@@ -33,7 +35,13 @@ impl Reject {
     }
 
     pub(crate) fn into_rejection(self, raw: &[u8], source: String, cfg: &Config) -> Rejection {
-        Rejection { reason: self.reason, detail: self.detail, raw: raw.to_vec(), source, received_at: cfg.now }
+        Rejection {
+            reason: self.reason,
+            detail: self.detail,
+            raw: raw.to_vec(),
+            source,
+            received_at: cfg.now,
+        }
     }
 }
 
@@ -86,13 +94,19 @@ pub(crate) enum MergeRule {
 }
 
 /// Applies events.md §2–§8 to a draft.
-pub(crate) fn finish(project: &Project, cfg: &Config, d: Draft, source: String) -> Result<Event, Reject> {
+pub(crate) fn finish(
+    project: &Project,
+    cfg: &Config,
+    d: Draft,
+    source: String,
+) -> Result<Event, Reject> {
     let distinct_id = match d.distinct_id {
         DistinctId::Checked(s) => s,
+        DistinctId::Raw(Value::String(s), field) => check_id(s, field)?,
         DistinctId::Raw(v, field) => distinct_id(Some(&v), field)?,
         DistinctId::Absent => distinct_id(None, "distinct_id")?,
     };
-    let event = event_name(d.event.as_ref())?;
+    let event = event_name(d.event)?;
     if event == "$performance_event" {
         return Err(Reject::new(
             RejectReason::UnsupportedEventType,
@@ -102,9 +116,14 @@ pub(crate) fn finish(project: &Project, cfg: &Config, d: Draft, source: String) 
     let supplied_uuid = uuid(d.uuid.as_ref())?;
     let ts = match d.timestamp {
         Ts::Absent => {
-            return Err(Reject::new(RejectReason::MissingTimestamp, "`timestamp` is missing".to_string()));
+            return Err(Reject::new(
+                RejectReason::MissingTimestamp,
+                "`timestamp` is missing".to_string(),
+            ));
         }
-        Ts::Value(v, field) => timestamp::check_range(timestamp::from_value(&v, field)?, cfg.now, field)?,
+        Ts::Value(v, field) => {
+            timestamp::check_range(timestamp::from_value(&v, field)?, cfg.now, field)?
+        }
         Ts::Micros(ts) => timestamp::check_range(ts, cfg.now, "timestamp")?,
     };
     let props = d.properties;
@@ -124,14 +143,18 @@ pub(crate) fn finish(project: &Project, cfg: &Config, d: Draft, source: String) 
         return Err(too_large(size, cfg));
     }
     let mut meta = d.meta;
-    let payment_uuid = typed
-        .payment
-        .as_ref()
-        .and_then(|p| p.external_id.as_deref().map(|x| named_uuid(project, &["payment", p.kind.as_str(), x])));
+    let payment_uuid = typed.payment.as_ref().and_then(|p| {
+        p.external_id
+            .as_deref()
+            .map(|x| named_uuid(project, &["payment", p.kind.as_str(), x]))
+    });
     let uuid = match (payment_uuid, supplied_uuid) {
         (Some(derived), Some(supplied)) => {
             if derived != supplied {
-                meta.insert("replaced_uuid".to_string(), Value::String(supplied.to_string()));
+                meta.insert(
+                    "replaced_uuid".to_string(),
+                    Value::String(supplied.to_string()),
+                );
             }
             derived
         }
@@ -149,7 +172,11 @@ pub(crate) fn finish(project: &Project, cfg: &Config, d: Draft, source: String) 
         MergeRule::EventName => name_merge(&event, &distinct_id, &props),
     };
     let digest = event_digest(&uuid, &distinct_id, &event, ts, &properties);
-    let meta = if meta.is_empty() { "{}".to_string() } else { canonical_object(&meta) };
+    let meta = if meta.is_empty() {
+        "{}".to_string()
+    } else {
+        canonical_object(&meta)
+    };
     Ok(Event {
         uuid,
         distinct_id,
@@ -168,7 +195,10 @@ pub(crate) fn finish(project: &Project, cfg: &Config, d: Draft, source: String) 
 pub(crate) fn too_large(size: usize, cfg: &Config) -> Reject {
     Reject::new(
         RejectReason::EventTooLarge,
-        format!("event is {size} bytes, the limit is {} bytes", cfg.max_event_bytes),
+        format!(
+            "event is {size} bytes, the limit is {} bytes",
+            cfg.max_event_bytes
+        ),
     )
 }
 
@@ -176,26 +206,39 @@ pub(crate) fn too_large(size: usize, cfg: &Config) -> Reject {
 pub(crate) fn distinct_id(v: Option<&Value>, field: &str) -> Result<String, Reject> {
     let text = match v {
         None | Some(Value::Null) => {
-            return Err(Reject::new(RejectReason::MissingDistinctId, format!("`{field}` is missing")));
+            return Err(Reject::new(
+                RejectReason::MissingDistinctId,
+                format!("`{field}` is missing"),
+            ));
         }
         Some(Value::String(s)) => s.as_str(),
         Some(Value::Number(n)) => n.as_str(),
         Some(other) => {
             return Err(Reject::new(
                 RejectReason::InvalidDistinctId,
-                format!("`{field}` must be a string or a number, got {}", kind(other)),
+                format!(
+                    "`{field}` must be a string or a number, got {}",
+                    kind(other)
+                ),
             ));
         }
     };
-    check_id_text(text, field)
+    check_id(text.to_string(), field)
 }
 
 /// The string rules of events.md §2.1.2–4.
-pub(crate) fn check_id_text(text: &str, field: &str) -> Result<String, Reject> {
+pub(crate) fn check_id(text: String, field: &str) -> Result<String, Reject> {
     if text.trim().is_empty() {
-        return Err(Reject::new(RejectReason::MissingDistinctId, format!("`{field}` is empty")));
+        return Err(Reject::new(
+            RejectReason::MissingDistinctId,
+            format!("`{field}` is empty"),
+        ));
     }
-    let id = if text.contains('\0') { text.replace('\0', "\u{fffd}") } else { text.to_string() };
+    let id = if text.contains('\0') {
+        text.replace('\0', "\u{fffd}")
+    } else {
+        text
+    };
     let n_chars = id.chars().count();
     if n_chars > MAX_ID_CHARS {
         return Err(Reject::new(
@@ -239,12 +282,16 @@ pub(crate) fn is_placeholder(id: &str) -> bool {
 }
 
 /// events.md §2.2.
-fn event_name(v: Option<&Value>) -> Result<String, Reject> {
+fn event_name(v: Option<Value>) -> Result<String, Reject> {
     match v {
-        None | Some(Value::Null) => Err(Reject::new(RejectReason::MissingEventName, "`event` is missing".to_string())),
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            Err(Reject::new(RejectReason::EmptyEventName, format!("`event` {} is empty", show_str(s))))
-        }
+        None | Some(Value::Null) => Err(Reject::new(
+            RejectReason::MissingEventName,
+            "`event` is missing".to_string(),
+        )),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(Reject::new(
+            RejectReason::EmptyEventName,
+            format!("`event` {} is empty", show_str(&s)),
+        )),
         Some(Value::String(s)) => {
             let n_chars = s.chars().count();
             if n_chars > MAX_ID_CHARS {
@@ -253,11 +300,11 @@ fn event_name(v: Option<&Value>) -> Result<String, Reject> {
                     format!("`event` has {n_chars} characters, the limit is {MAX_ID_CHARS}"),
                 ));
             }
-            Ok(s.clone())
+            Ok(s)
         }
         Some(other) => Err(Reject::new(
             RejectReason::MissingEventName,
-            format!("`event` must be a string, got {}", kind(other)),
+            format!("`event` must be a string, got {}", kind(&other)),
         )),
     }
 }
@@ -268,7 +315,10 @@ fn uuid(v: Option<&Value>) -> Result<Option<Uuid>, Reject> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => Uuid::parse(s).map(Some).map_err(|_| {
-            Reject::new(RejectReason::InvalidUuid, format!("`uuid` {} is not a hyphenated hex UUID", show_str(s)))
+            Reject::new(
+                RejectReason::InvalidUuid,
+                format!("`uuid` {} is not a hyphenated hex UUID", show_str(s)),
+            )
         }),
         Some(other) => Err(Reject::new(
             RejectReason::InvalidUuid,
@@ -305,14 +355,23 @@ const TOKEN_COUNTS: [&str; 12] = [
 /// Reads the well-known properties; the payment is read separately because it can reject the event.
 fn typed_props(props: &Map<String, Value>) -> TypedProps {
     let mut t = TypedProps {
-        personless: matches!(props.get("$process_person_profile"), Some(Value::Bool(false))),
+        personless: matches!(
+            props.get("$process_person_profile"),
+            Some(Value::Bool(false))
+        ),
         ..TypedProps::default()
     };
     if !props.keys().any(|k| k.starts_with("$ai_")) {
         return t;
     }
-    t.ai_model = props.get("$ai_model").and_then(Value::as_str).map(str::to_string);
-    t.ai_provider = props.get("$ai_provider").and_then(Value::as_str).map(str::to_string);
+    t.ai_model = props
+        .get("$ai_model")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    t.ai_provider = props
+        .get("$ai_provider")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     for key in TOKEN_COUNTS {
         let Some(v) = props.get(key) else { continue };
         let count = match token_count(v) {
@@ -356,7 +415,9 @@ fn cost_nusd(v: &Value) -> Option<i64> {
         Value::String(s) => s.as_str(),
         _ => return None,
     };
-    crate::decimal::Decimal::parse(text)?.to_scaled_truncated(9).ok()
+    crate::decimal::Decimal::parse(text)?
+        .to_scaled_truncated(9)
+        .ok()
 }
 
 /// Merges of events.md §5.2 that follow from PostHog event names.
@@ -373,7 +434,11 @@ fn name_merge(event: &str, distinct_id: &str, props: &Map<String, Value>) -> Opt
 /// A merge of `other` into `kept`, unless `other` is missing, invalid, a placeholder or equal (events.md §5.3.1).
 pub(crate) fn merge_with(kept: &str, other: Option<&Value>, source: MergeSource) -> Option<Merge> {
     let merged = distinct_id(other, "").ok()?;
-    (merged != kept).then(|| Merge { kept: kept.to_string(), merged, source })
+    (merged != kept).then(|| Merge {
+        kept: kept.to_string(),
+        merged,
+        source,
+    })
 }
 
 /// A value for a detail: quoted when short, else its kind and size.
@@ -393,7 +458,11 @@ pub(crate) fn canonical_text(v: &Value) -> String {
 
 pub(crate) fn show_str(s: &str) -> String {
     let n = s.chars().count();
-    if n <= SHOW_CHARS { format!("{s:?}") } else { format!("({n} characters)") }
+    if n <= SHOW_CHARS {
+        format!("{s:?}")
+    } else {
+        format!("({n} characters)")
+    }
 }
 
 pub(crate) fn kind(v: &Value) -> &'static str {
@@ -414,14 +483,48 @@ mod tests {
     #[test]
     fn placeholder_list() {
         let rejected = [
-            "anonymous", "Anonymous", "GUEST", "distinctid", "Distinct_ID", "id", "ID", "not_authenticated", "email",
-            "undefined", "TRUE", "false", "null", "None", "none", "NaN", "[object Object]", "-1", "0", "000",
-            "00000000-0000-0000-0000-000000000000", "  guest  ", "'null'", "\"undefined\"", " \"0\" ", "''",
+            "anonymous",
+            "Anonymous",
+            "GUEST",
+            "distinctid",
+            "Distinct_ID",
+            "id",
+            "ID",
+            "not_authenticated",
+            "email",
+            "undefined",
+            "TRUE",
+            "false",
+            "null",
+            "None",
+            "none",
+            "NaN",
+            "[object Object]",
+            "-1",
+            "0",
+            "000",
+            "00000000-0000-0000-0000-000000000000",
+            "  guest  ",
+            "'null'",
+            "\"undefined\"",
+            " \"0\" ",
+            "''",
         ];
         for id in rejected {
             assert!(is_placeholder(id), "{id:?} should be a placeholder");
         }
-        let kept = ["NULL", "nan", "NONE", "[object object]", "-2", "10", "u-1", "'guest", "\"'guest'\"", "guest1"];
+        let kept = [
+            "NULL",
+            "nan",
+            "NONE",
+            "[object object]",
+            "-2",
+            "10",
+            "u-1",
+            "'guest",
+            "\"'guest'\"",
+            "guest1",
+        ];
         for id in kept {
             assert!(!is_placeholder(id), "{id:?} should be kept");
         }

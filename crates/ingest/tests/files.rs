@@ -23,22 +23,41 @@ fn render(batches: &[EventBatch], summary: &FileSummary) -> String {
     for (i, b) in batches.iter().enumerate() {
         out.push_str(&format!("batch {i}\n"));
         for e in b.events() {
-            out.push_str(&format!("  {} {} {} {} {}\n", e.source, e.distinct_id, e.event, e.timestamp.0, e.properties));
+            out.push_str(&format!(
+                "  {} {} {} {} {}\n",
+                e.source, e.distinct_id, e.event, e.timestamp.0, e.properties
+            ));
         }
         for r in b.rejections() {
-            out.push_str(&format!("  {} {}: {} | {}\n", r.source, r.reason, r.detail, String::from_utf8_lossy(&r.raw)));
+            out.push_str(&format!(
+                "  {} {}: {} | {}\n",
+                r.source,
+                r.reason,
+                r.detail,
+                String::from_utf8_lossy(&r.raw)
+            ));
         }
     }
-    out.push_str(&format!("rows={} notes={:?}\n", summary.rows, summary.notes));
+    out.push_str(&format!(
+        "rows={} notes={:?}\n",
+        summary.rows, summary.notes
+    ));
     out
 }
 
 fn import_csv(data: &[u8], chunk_rows: usize) -> Result<String, FileError> {
     let mut batches = Vec::new();
-    let summary = csv_file(&project(), data, "e.csv", &Config::new(NOW), chunk_rows, &mut |b| {
-        batches.push(b);
-        Ok(())
-    })?;
+    let summary = csv_file(
+        &project(),
+        data,
+        "e.csv",
+        &Config::new(NOW),
+        chunk_rows,
+        &mut |b| {
+            batches.push(b);
+            Ok(())
+        },
+    )?;
     Ok(render(&batches, &summary))
 }
 
@@ -76,10 +95,17 @@ fn csv_import_is_idempotent() {
     let data = b"distinct_id,event,timestamp,plan\nu-1,a,2025-03-01,pro\nu-2,a,2025-03-01,free\n";
     let ids = || {
         let mut out = Vec::new();
-        csv_file(&project(), &data[..], "e.csv", &Config::new(NOW), 1, &mut |b| {
-            out.extend(b.events().iter().map(|e| (e.uuid, e.digest)));
-            Ok(())
-        })
+        csv_file(
+            &project(),
+            &data[..],
+            "e.csv",
+            &Config::new(NOW),
+            1,
+            &mut |b| {
+                out.extend(b.events().iter().map(|e| (e.uuid, e.digest)));
+                Ok(())
+            },
+        )
         .unwrap();
         out
     };
@@ -89,8 +115,15 @@ fn csv_import_is_idempotent() {
 }
 
 fn write_parquet(path: &std::path::Path, batches: &[RecordBatch], rows_per_group: usize) {
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(rows_per_group)).build();
-    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batches[0].schema(), Some(props)).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows_per_group))
+        .build();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batches[0].schema(),
+        Some(props),
+    )
+    .unwrap();
     for b in batches {
         w.write(b).unwrap();
     }
@@ -99,10 +132,16 @@ fn write_parquet(path: &std::path::Path, batches: &[RecordBatch], rows_per_group
 
 fn import_parquet(path: &std::path::Path) -> Result<String, FileError> {
     let mut batches = Vec::new();
-    let summary = parquet_file(&project(), std::fs::File::open(path).unwrap(), "e.parquet", &Config::new(NOW), &mut |b| {
-        batches.push(b);
-        Ok(())
-    })?;
+    let summary = parquet_file(
+        &project(),
+        std::fs::File::open(path).unwrap(),
+        "e.parquet",
+        &Config::new(NOW),
+        &mut |b| {
+            batches.push(b);
+            Ok(())
+        },
+    )?;
     Ok(render(&batches, &summary))
 }
 
@@ -112,11 +151,41 @@ fn parquet_rows_by_row_group_with_typed_columns() {
     let path = dir.path().join("e.parquet");
     let ms = 1_740_823_200_000i64;
     let cols: Vec<(&str, ArrayRef)> = vec![
-        ("distinct_id", Arc::new(StringArray::from(vec![Some("u-1"), Some("u-2"), Some("null"), None]))),
-        ("event", Arc::new(StringArray::from(vec!["chat", "chat", "chat", "chat"]))),
-        ("timestamp", Arc::new(TimestampMillisecondArray::from(vec![ms, ms + 1, ms + 2, ms + 3]))),
-        ("$ai_input_tokens", Arc::new(Int64Array::from(vec![Some(120), None, Some(5), Some(6)]))),
-        ("properties", Arc::new(StringArray::from(vec![Some(r#"{"$ai_input_tokens":1,"k":"v"}"#), None, None, None]))),
+        (
+            "distinct_id",
+            Arc::new(StringArray::from(vec![
+                Some("u-1"),
+                Some("u-2"),
+                Some("null"),
+                None,
+            ])),
+        ),
+        (
+            "event",
+            Arc::new(StringArray::from(vec!["chat", "chat", "chat", "chat"])),
+        ),
+        (
+            "timestamp",
+            Arc::new(TimestampMillisecondArray::from(vec![
+                ms,
+                ms + 1,
+                ms + 2,
+                ms + 3,
+            ])),
+        ),
+        (
+            "$ai_input_tokens",
+            Arc::new(Int64Array::from(vec![Some(120), None, Some(5), Some(6)])),
+        ),
+        (
+            "properties",
+            Arc::new(StringArray::from(vec![
+                Some(r#"{"$ai_input_tokens":1,"k":"v"}"#),
+                None,
+                None,
+                None,
+            ])),
+        ),
     ];
     let batch = RecordBatch::try_from_iter(cols).unwrap();
     write_parquet(&path, &[batch], 3);
@@ -137,9 +206,15 @@ fn parquet_integer_and_text_timestamps() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.parquet");
     let batch = RecordBatch::try_from_iter(vec![
-        ("distinct_id", Arc::new(Int64Array::from(vec![7, 8])) as ArrayRef),
+        (
+            "distinct_id",
+            Arc::new(Int64Array::from(vec![7, 8])) as ArrayRef,
+        ),
         ("event", Arc::new(StringArray::from(vec!["a", "b"]))),
-        ("timestamp", Arc::new(Int64Array::from(vec![1_740_823_200_000, 1_740_823_200_500]))),
+        (
+            "timestamp",
+            Arc::new(Int64Array::from(vec![1_740_823_200_000, 1_740_823_200_500])),
+        ),
     ])
     .unwrap();
     write_parquet(&path, &[batch], 100);
@@ -151,13 +226,23 @@ fn parquet_integer_and_text_timestamps() {
     "#]]
     .assert_eq(&import_parquet(&path).unwrap());
     let text = RecordBatch::try_from_iter(vec![
-        ("distinct_id", Arc::new(StringArray::from(vec!["u-1"])) as ArrayRef),
+        (
+            "distinct_id",
+            Arc::new(StringArray::from(vec!["u-1"])) as ArrayRef,
+        ),
         ("event", Arc::new(StringArray::from(vec!["a"]))),
-        ("timestamp", Arc::new(StringArray::from(vec!["2025-03-01T18:00:00+08:00"]))),
+        (
+            "timestamp",
+            Arc::new(StringArray::from(vec!["2025-03-01T18:00:00+08:00"])),
+        ),
     ])
     .unwrap();
     write_parquet(&path, &[text], 100);
-    assert!(import_parquet(&path).unwrap().contains("u-1 a 1740823200000000"));
+    assert!(
+        import_parquet(&path)
+            .unwrap()
+            .contains("u-1 a 1740823200000000")
+    );
 }
 
 #[test]
@@ -165,13 +250,22 @@ fn parquet_without_a_required_column_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.parquet");
     let batch = RecordBatch::try_from_iter(vec![
-        ("distinct_id", Arc::new(StringArray::from(vec!["u-1"])) as ArrayRef),
-        ("timestamp", Arc::new(Int64Array::from(vec![1_740_823_200_000]))),
+        (
+            "distinct_id",
+            Arc::new(StringArray::from(vec!["u-1"])) as ArrayRef,
+        ),
+        (
+            "timestamp",
+            Arc::new(Int64Array::from(vec![1_740_823_200_000])),
+        ),
     ])
     .unwrap();
     write_parquet(&path, &[batch], 100);
     let err = import_parquet(&path).unwrap_err();
     expect!["e.parquet: missing column `event`"].assert_eq(&err.to_string());
     std::fs::write(&path, b"not parquet").unwrap();
-    assert!(matches!(import_parquet(&path), Err(FileError::Unreadable { .. })));
+    assert!(matches!(
+        import_parquet(&path),
+        Err(FileError::Unreadable { .. })
+    ));
 }

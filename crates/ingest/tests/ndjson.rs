@@ -14,7 +14,13 @@ fn project() -> Project {
 }
 
 fn import(ndjson: &str) -> EventBatch {
-    ndjson_chunk(&project(), ndjson.as_bytes(), "events.ndjson", 1, &Config::new(NOW))
+    ndjson_chunk(
+        &project(),
+        ndjson.as_bytes(),
+        "events.ndjson",
+        1,
+        &Config::new(NOW),
+    )
 }
 
 /// Imports one line that must be rejected and renders `reason: detail`.
@@ -22,7 +28,9 @@ fn import(ndjson: &str) -> EventBatch {
 fn assert_rejected(line: &str, want: Expect) {
     let batch = import(line);
     assert!(batch.events().is_empty(), "accepted: {:?}", batch.events());
-    let [r] = batch.rejections() else { panic!("want one rejection, got {:?}", batch.rejections()) };
+    let [r] = batch.rejections() else {
+        panic!("want one rejection, got {:?}", batch.rejections())
+    };
     assert_eq!(r.raw, line.as_bytes());
     assert_eq!(r.source, "events.ndjson:1");
     assert_eq!(r.received_at, NOW);
@@ -33,16 +41,20 @@ fn assert_rejected(line: &str, want: Expect) {
 #[track_caller]
 fn assert_accepted(line: &str, want: Expect) {
     let batch = import(line);
-    assert!(batch.rejections().is_empty(), "rejected: {:?}", batch.rejections());
-    let [e] = batch.events() else { panic!("want one event") };
-    let merge = e.merge.as_ref().map_or("-".to_string(), |m| format!("{} <- {} ({})", m.kept, m.merged, m.source.as_str()));
+    assert!(
+        batch.rejections().is_empty(),
+        "rejected: {:?}",
+        batch.rejections()
+    );
+    let [e] = batch.events() else {
+        panic!("want one event")
+    };
+    let merge = e.merge.as_ref().map_or("-".to_string(), |m| {
+        format!("{} <- {} ({})", m.kept, m.merged, m.source.as_str())
+    });
     want.assert_eq(&format!(
         "distinct_id={} event={} ts={}\nproperties={}\nmeta={}\nmerge={merge}\n",
-        e.distinct_id,
-        e.event,
-        e.timestamp.0,
-        e.properties,
-        e.meta
+        e.distinct_id, e.event, e.timestamp.0, e.properties, e.meta
     ));
 }
 
@@ -50,8 +62,14 @@ const OK: &str = r#""event":"signup","timestamp":"2025-03-01T10:00:00Z""#;
 
 #[test]
 fn missing_distinct_id() {
-    assert_rejected(&format!("{{{OK}}}"), expect!["missing_distinct_id: `distinct_id` is missing"]);
-    assert_rejected(&format!(r#"{{"distinct_id":"  ",{OK}}}"#), expect!["missing_distinct_id: `distinct_id` is empty"]);
+    assert_rejected(
+        &format!("{{{OK}}}"),
+        expect!["missing_distinct_id: `distinct_id` is missing"],
+    );
+    assert_rejected(
+        &format!(r#"{{"distinct_id":"  ",{OK}}}"#),
+        expect!["missing_distinct_id: `distinct_id` is empty"],
+    );
 }
 
 #[test]
@@ -132,17 +150,26 @@ fn invalid_timestamp() {
 fn timestamp_too_old() {
     assert_rejected(
         r#"{"distinct_id":"u-1","event":"signup","timestamp":"1999-12-31T23:59:59Z"}"#,
-        expect!["timestamp_too_old: `timestamp` 1999-12-31T23:59:59Z is before 2000-01-01T00:00:00Z"],
+        expect![
+            "timestamp_too_old: `timestamp` 1999-12-31T23:59:59Z is before 2000-01-01T00:00:00Z"
+        ],
     );
 }
 
 #[test]
 fn timestamp_in_future() {
     // 23 h after the import start is the last accepted instant.
-    assert_eq!(import(r#"{"distinct_id":"u-1","event":"e","timestamp":"2025-03-02T11:00:00Z"}"#).events().len(), 1);
+    assert_eq!(
+        import(r#"{"distinct_id":"u-1","event":"e","timestamp":"2025-03-02T11:00:00Z"}"#)
+            .events()
+            .len(),
+        1
+    );
     assert_rejected(
         r#"{"distinct_id":"u-1","event":"signup","timestamp":"2025-03-02T11:00:00.000001Z"}"#,
-        expect!["timestamp_in_future: `timestamp` 2025-03-02T11:00:00.000001Z is more than 23 h after the import start 2025-03-01T12:00:00Z"],
+        expect![
+            "timestamp_in_future: `timestamp` 2025-03-02T11:00:00.000001Z is more than 23 h after the import start 2025-03-01T12:00:00Z"
+        ],
     );
 }
 
@@ -158,7 +185,14 @@ fn invalid_properties() {
         expect!["invalid_properties: `properties` is nested deeper than 64 levels"],
     );
     let ok = format!("{}1{}", "[".repeat(63), "]".repeat(63));
-    assert_eq!(import(&format!(r#"{{"distinct_id":"u-1",{OK},"properties":{{"a":{ok}}}}}"#)).events().len(), 1);
+    assert_eq!(
+        import(&format!(
+            r#"{{"distinct_id":"u-1",{OK},"properties":{{"a":{ok}}}}}"#
+        ))
+        .events()
+        .len(),
+        1
+    );
 }
 
 #[test]
@@ -174,28 +208,45 @@ fn event_too_large() {
 
 #[test]
 fn invalid_payment() {
-    let pay = |props: &str| format!(r#"{{"distinct_id":"u-1","event":"payment",{},"properties":{props}}}"#, &OK[17..]);
+    let pay = |props: &str| {
+        format!(
+            r#"{{"distinct_id":"u-1","event":"payment",{},"properties":{props}}}"#,
+            &OK[17..]
+        )
+    };
     assert_rejected(
         &pay(r#"{"amount":"23.999","currency":"usd"}"#),
-        expect![[r#"invalid_payment: `amount` "23.999" has more than 2 fraction digits, the limit for USD"#]],
+        expect![[
+            r#"invalid_payment: `amount` "23.999" has more than 2 fraction digits, the limit for USD"#
+        ]],
     );
     assert_rejected(
         &pay(r#"{"amount":"5","currency":"XYZ"}"#),
         expect![[r#"invalid_payment: `currency` "XYZ" is not a known ISO 4217 code"#]],
     );
-    assert_rejected(&pay(r#"{"amount":-5,"currency":"EUR"}"#), expect!["invalid_payment: `amount` -5 is negative"]);
+    assert_rejected(
+        &pay(r#"{"amount":-5,"currency":"EUR"}"#),
+        expect!["invalid_payment: `amount` -5 is negative"],
+    );
     assert_rejected(
         &pay(r#"{"amount":"5","currency":"EUR","kind":"gift"}"#),
-        expect![[r#"invalid_payment: `kind` "gift" is not one of new, renewal, one_time, usage, refund, chargeback"#]],
+        expect![[
+            r#"invalid_payment: `kind` "gift" is not one of new, renewal, one_time, usage, refund, chargeback"#
+        ]],
     );
     assert_rejected(
         &pay(r#"{"amount":"5","currency":"EUR","tax":"6"}"#),
         expect![[r#"invalid_payment: `tax` "6" is greater than `amount` "5""#]],
     );
-    assert_rejected(&pay(r#"{"currency":"EUR"}"#), expect!["invalid_payment: `amount` is missing"]);
+    assert_rejected(
+        &pay(r#"{"currency":"EUR"}"#),
+        expect!["invalid_payment: `amount` is missing"],
+    );
     assert_rejected(
         &pay(r#"{"amount":"100.5","currency":"JPY"}"#),
-        expect![[r#"invalid_payment: `amount` "100.5" has more than 0 fraction digits, the limit for JPY"#]],
+        expect![[
+            r#"invalid_payment: `amount` "100.5" has more than 0 fraction digits, the limit for JPY"#
+        ]],
     );
 }
 
@@ -203,7 +254,9 @@ fn invalid_payment() {
 fn invalid_segment_type() {
     assert_rejected(
         r#"{"type":"screenview","userId":"u-1","timestamp":"2025-03-01T10:00:00Z"}"#,
-        expect![[r#"invalid_segment_type: `type` "screenview" is not one of track, identify, page, screen, group, alias"#]],
+        expect![[
+            r#"invalid_segment_type: `type` "screenview" is not one of track, identify, page, screen, group, alias"#
+        ]],
     );
     assert_rejected(
         r#"{"userId":"u-1","event":"x","timestamp":"2025-03-01T10:00:00Z"}"#,
@@ -221,22 +274,41 @@ fn unsupported_event_type() {
 
 #[test]
 fn malformed_event() {
-    assert_rejected("[1,2]", expect!["malformed_event: line is an array, not an object"]);
-    assert_rejected(r#"{"distinct_id":"u-1""#, expect!["malformed_event: line is not JSON: EOF while parsing an object at line 1 column 20"]);
+    assert_rejected(
+        "[1,2]",
+        expect!["malformed_event: line is an array, not an object"],
+    );
+    assert_rejected(
+        r#"{"distinct_id":"u-1""#,
+        expect![
+            "malformed_event: line is not JSON: EOF while parsing an object at line 1 column 20"
+        ],
+    );
 }
 
 #[test]
 fn invalid_utf8_rejects_only_its_line() {
     let mut data = Vec::new();
-    data.extend_from_slice(b"{\"distinct_id\":\"u-1\",\"event\":\"a\",\"timestamp\":\"2025-03-01\"}\n\n");
+    data.extend_from_slice(
+        b"{\"distinct_id\":\"u-1\",\"event\":\"a\",\"timestamp\":\"2025-03-01\"}\n\n",
+    );
     let bad = b"{\"distinct_id\":\"u-\xff\",\"event\":\"b\",\"timestamp\":\"2025-03-01\"}";
     data.extend_from_slice(bad);
-    data.extend_from_slice(b"\r\n{\"distinct_id\":\"u-3\",\"event\":\"c\",\"timestamp\":\"2025-03-01\"}\n");
+    data.extend_from_slice(
+        b"\r\n{\"distinct_id\":\"u-3\",\"event\":\"c\",\"timestamp\":\"2025-03-01\"}\n",
+    );
     let batch = ndjson_chunk(&project(), &data, "f.ndjson", 10, &Config::new(NOW));
-    let names: Vec<(&str, &str)> = batch.events().iter().map(|e| (e.event.as_str(), e.source.as_str())).collect();
+    let names: Vec<(&str, &str)> = batch
+        .events()
+        .iter()
+        .map(|e| (e.event.as_str(), e.source.as_str()))
+        .collect();
     assert_eq!(names, [("a", "f.ndjson:10"), ("c", "f.ndjson:13")]);
     let [r] = batch.rejections() else { panic!() };
-    assert_eq!((r.reason, r.source.as_str(), r.raw.as_slice()), (RejectReason::MalformedEvent, "f.ndjson:12", &bad[..]));
+    assert_eq!(
+        (r.reason, r.source.as_str(), r.raw.as_slice()),
+        (RejectReason::MalformedEvent, "f.ndjson:12", &bad[..])
+    );
     expect!["line is not valid UTF-8 (at byte 18)"].assert_eq(&r.detail);
 }
 
@@ -254,11 +326,20 @@ fn timestamp_forms_of_the_spec() {
         "1740823200000000",
     ];
     for f in forms {
-        let batch = import(&format!(r#"{{"distinct_id":"u-1","event":"e","timestamp":{f}}}"#));
-        assert_eq!(batch.events()[0].timestamp, Timestamp(1_740_823_200_000_000), "{f}");
+        let batch = import(&format!(
+            r#"{{"distinct_id":"u-1","event":"e","timestamp":{f}}}"#
+        ));
+        assert_eq!(
+            batch.events()[0].timestamp,
+            Timestamp(1_740_823_200_000_000),
+            "{f}"
+        );
     }
     let date_only = import(r#"{"distinct_id":"u-1","event":"e","timestamp":"2025-03-01"}"#);
-    assert_eq!(date_only.events()[0].timestamp, Timestamp(1_740_787_200_000_000));
+    assert_eq!(
+        date_only.events()[0].timestamp,
+        Timestamp(1_740_787_200_000_000)
+    );
 }
 
 #[test]
@@ -287,21 +368,40 @@ fn posthog_export_fields_go_to_meta_and_set_merges() {
             merge=u-1 <- anon-9 (identify)
         "#]],
     );
-    let b = import(r#"{"uuid":"0190A6B2-7C3D-7E4F-8A1B-2C3D4E5F6A7B","event":"e","distinct_id":"u","timestamp":"2025-03-01"}"#);
-    assert_eq!(b.events()[0].uuid.to_string(), "0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b");
+    let b = import(
+        r#"{"uuid":"0190A6B2-7C3D-7E4F-8A1B-2C3D4E5F6A7B","event":"e","distinct_id":"u","timestamp":"2025-03-01"}"#,
+    );
+    assert_eq!(
+        b.events()[0].uuid.to_string(),
+        "0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b"
+    );
 }
 
 #[test]
 fn merges_skip_placeholders_and_equal_ids() {
-    for (event, prop) in [("$identify", "$anon_distinct_id"), ("$create_alias", "alias"), ("$merge_dangerously", "alias")] {
+    for (event, prop) in [
+        ("$identify", "$anon_distinct_id"),
+        ("$create_alias", "alias"),
+        ("$merge_dangerously", "alias"),
+    ] {
         for other in ["\"undefined\"", "\"u-1\"", "null"] {
-            let line = format!(r#"{{"distinct_id":"u-1","event":"{event}","timestamp":"2025-03-01","properties":{{"{prop}":{other}}}}}"#);
+            let line = format!(
+                r#"{{"distinct_id":"u-1","event":"{event}","timestamp":"2025-03-01","properties":{{"{prop}":{other}}}}}"#
+            );
             let batch = import(&line);
             assert_eq!(batch.events()[0].merge, None, "{line}");
         }
     }
-    let m = import(r#"{"distinct_id":"u-1","event":"$merge_dangerously","timestamp":"2025-03-01","properties":{"alias":7}}"#);
-    assert_eq!(m.events()[0].merge.as_ref().map(|m| (m.merged.as_str(), m.source)), Some(("7", MergeSource::MergeDangerously)));
+    let m = import(
+        r#"{"distinct_id":"u-1","event":"$merge_dangerously","timestamp":"2025-03-01","properties":{"alias":7}}"#,
+    );
+    assert_eq!(
+        m.events()[0]
+            .merge
+            .as_ref()
+            .map(|m| (m.merged.as_str(), m.source)),
+        Some(("7", MergeSource::MergeDangerously))
+    );
 }
 
 #[test]
@@ -372,7 +472,11 @@ fn segment_messages() {
 
 #[test]
 fn segment_message_ids_give_uuids() {
-    let line = |id: &str| format!(r#"{{"type":"track","event":"x","userId":"u-1","messageId":"{id}","timestamp":"2025-03-01"}}"#);
+    let line = |id: &str| {
+        format!(
+            r#"{{"type":"track","event":"x","userId":"u-1","messageId":"{id}","timestamp":"2025-03-01"}}"#
+        )
+    };
     let a = import(&line("0D2F0000-0000-4000-8000-000000000001")).events()[0].uuid;
     assert_eq!(a.to_string(), "0d2f0000-0000-4000-8000-000000000001");
     let b1 = import(&line("ajs-123")).events()[0].uuid;
@@ -388,11 +492,24 @@ fn ai_usage_and_cost() {
         r#"{"distinct_id":"u-1","event":"$ai_generation","timestamp":"2025-03-01","properties":{"$ai_model":"gpt-4o","$ai_provider":"openai","$ai_input_tokens":120,"$ai_output_tokens":"35","$ai_cache_read_input_tokens":0,"$ai_total_cost_usd":0.00123,"$process_person_profile":false}}"#,
     );
     let t = &batch.events()[0].typed;
-    assert_eq!((t.ai_model.as_deref(), t.ai_provider.as_deref()), (Some("gpt-4o"), Some("openai")));
-    assert_eq!((t.ai_input_tokens, t.ai_output_tokens, t.ai_cache_read_tokens, t.ai_cache_write_tokens), (Some(120), Some(35), Some(0), None));
+    assert_eq!(
+        (t.ai_model.as_deref(), t.ai_provider.as_deref()),
+        (Some("gpt-4o"), Some("openai"))
+    );
+    assert_eq!(
+        (
+            t.ai_input_tokens,
+            t.ai_output_tokens,
+            t.ai_cache_read_tokens,
+            t.ai_cache_write_tokens
+        ),
+        (Some(120), Some(35), Some(0), None)
+    );
     assert_eq!(t.ai_cost_nusd, Some(1_230_000));
     assert!(t.personless && !t.ai_usage_invalid);
-    let bad = import(r#"{"distinct_id":"u-1","event":"$ai_generation","timestamp":"2025-03-01","properties":{"$ai_input_tokens":-3,"$ai_reasoning_tokens":1.5}}"#);
+    let bad = import(
+        r#"{"distinct_id":"u-1","event":"$ai_generation","timestamp":"2025-03-01","properties":{"$ai_input_tokens":-3,"$ai_reasoning_tokens":1.5}}"#,
+    );
     let t = &bad.events()[0].typed;
     assert!(t.ai_usage_invalid);
     assert_eq!(t.ai_input_tokens, None);
@@ -401,12 +518,26 @@ fn ai_usage_and_cost() {
 #[test]
 fn payment_examples() {
     let line = |kind: &str, uuid: &str| {
-        format!(r#"{{"distinct_id":"u-1","event":"payment","timestamp":"2025-03-01",{uuid}"properties":{{"amount":"23.99","tax":"4.00","currency":"usd","kind":"{kind}","external_id":"ch_1","fee":1}}}}"#)
+        format!(
+            r#"{{"distinct_id":"u-1","event":"payment","timestamp":"2025-03-01",{uuid}"properties":{{"amount":"23.99","tax":"4.00","currency":"usd","kind":"{kind}","external_id":"ch_1","fee":1}}}}"#
+        )
     };
-    let new = import(&line("new", r#""uuid":"0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b","#));
+    let new = import(&line(
+        "new",
+        r#""uuid":"0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b","#,
+    ));
     let e = &new.events()[0];
     let p = e.typed.payment.as_ref().unwrap();
-    assert_eq!((p.amount_minor, p.tax_minor, p.fee_minor, p.currency.as_str(), p.kind), (2399, 400, 100, "USD", PaymentKind::New));
+    assert_eq!(
+        (
+            p.amount_minor,
+            p.tax_minor,
+            p.fee_minor,
+            p.currency.as_str(),
+            p.kind
+        ),
+        (2399, 400, 100, "USD", PaymentKind::New)
+    );
     assert_eq!(p.amount_minor - p.tax_minor, 1999);
     expect![[r#"{"replaced_uuid":"0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b"}"#]].assert_eq(&e.meta);
     // The payment uuid depends only on the project, kind and external id.
@@ -415,11 +546,23 @@ fn payment_examples() {
     let r = &refund.events()[0];
     assert!(r.typed.payment.as_ref().unwrap().kind.is_negative());
     assert_ne!(r.uuid, e.uuid);
-    let yen = import(r#"{"distinct_id":"u-1","event":"payment","timestamp":"2025-03-01","properties":{"amount":1200,"currency":"JPY"}}"#);
+    let yen = import(
+        r#"{"distinct_id":"u-1","event":"payment","timestamp":"2025-03-01","properties":{"amount":1200,"currency":"JPY"}}"#,
+    );
     let p = yen.events()[0].typed.payment.clone().unwrap();
     assert_eq!((p.amount_minor, p.kind), (1200, PaymentKind::OneTime));
-    let dinar = import(r#"{"distinct_id":"u-1","event":"payment","timestamp":"2025-03-01","properties":{"amount":"1.005","currency":"kwd"}}"#);
-    assert_eq!(dinar.events()[0].typed.payment.as_ref().unwrap().amount_minor, 1005);
+    let dinar = import(
+        r#"{"distinct_id":"u-1","event":"payment","timestamp":"2025-03-01","properties":{"amount":"1.005","currency":"kwd"}}"#,
+    );
+    assert_eq!(
+        dinar.events()[0]
+            .typed
+            .payment
+            .as_ref()
+            .unwrap()
+            .amount_minor,
+        1005
+    );
 }
 
 #[test]
@@ -427,10 +570,21 @@ fn importing_twice_gives_the_same_uuids_and_digests() {
     let data = "{\"distinct_id\":\"u-1\",\"event\":\"a\",\"timestamp\":\"2025-03-01\",\"properties\":{\"b\":1,\"a\":2}}\n\
                 {\"distinct_id\":\"u-1\",\"event\":\"a\",\"timestamp\":\"2025-03-01\",\"properties\":{\"a\":2,\"b\":1}}\n\
                 {\"distinct_id\":\"u-2\",\"event\":\"a\",\"timestamp\":\"2025-03-01\"}\n";
-    let ids = |b: &EventBatch| b.events().iter().map(|e| (e.uuid, e.digest)).collect::<Vec<_>>();
+    let ids = |b: &EventBatch| {
+        b.events()
+            .iter()
+            .map(|e| (e.uuid, e.digest))
+            .collect::<Vec<_>>()
+    };
     let first = ids(&import(data));
     let later = Config::new(Timestamp(NOW.0 + 3_600_000_000));
-    let second = ids(&ndjson_chunk(&project(), data.as_bytes(), "other-name.ndjson", 1, &later));
+    let second = ids(&ndjson_chunk(
+        &project(),
+        data.as_bytes(),
+        "other-name.ndjson",
+        1,
+        &later,
+    ));
     assert_eq!(first, second);
     // Identical content (up to key order) collapses to one uuid; different content does not.
     assert_eq!(first[0], first[1]);
@@ -444,13 +598,31 @@ fn persons_import() {
 {"distinct_ids": [5]}
 not json
 "#;
-    let batch = persons_ndjson(&project(), data.as_bytes(), "persons.ndjson", &Config::new(NOW));
+    let batch = persons_ndjson(
+        &project(),
+        data.as_bytes(),
+        "persons.ndjson",
+        &Config::new(NOW),
+    );
     let persons: Vec<String> = batch
         .persons
         .iter()
-        .map(|p| format!("{:?} {} {:?} {} {}", p.distinct_ids, p.properties, p.created_at.map(|t| t.0), p.updated_at.0, p.source))
+        .map(|p| {
+            format!(
+                "{:?} {} {:?} {} {}",
+                p.distinct_ids,
+                p.properties,
+                p.created_at.map(|t| t.0),
+                p.updated_at.0,
+                p.source
+            )
+        })
         .collect();
-    let rejections: Vec<String> = batch.rejections.iter().map(|r| format!("{} {}: {}", r.source, r.reason, r.detail)).collect();
+    let rejections: Vec<String> = batch
+        .rejections
+        .iter()
+        .map(|r| format!("{} {}: {}", r.source, r.reason, r.detail))
+        .collect();
     expect![[r#"
         ["[\"u-1\", \"web-7f3\"] {\"plan\":\"pro\"} Some(1706745600000000) 1735689600000000 persons.ndjson:1", "[\"5\"] {} None 1740830400000000 persons.ndjson:3"]
         ["persons.ndjson:2 placeholder_distinct_id: `distinct_ids[1]` \"guest\" is a placeholder id", "persons.ndjson:4 invalid_person: line is not JSON: expected ident at line 1 column 2"]

@@ -27,10 +27,19 @@ impl PeriodGrid {
     /// When `starts` is empty or not strictly increasing, or `end` is not after the last start.
     pub fn new(starts: Vec<i64>, end: i64) -> PeriodGrid {
         assert!(!starts.is_empty(), "a grid needs at least one period");
-        assert!(starts.windows(2).all(|w| w[0] < w[1]), "period starts must increase");
-        assert!(end > *starts.last().expect("non-empty"), "end must follow the last start");
+        assert!(
+            starts.windows(2).all(|w| w[0] < w[1]),
+            "period starts must increase"
+        );
+        assert!(
+            end > *starts.last().expect("non-empty"),
+            "end must follow the last start"
+        );
         let base = starts[0];
-        let aligned = starts.iter().chain([&end]).all(|s| (s - base) % SLOT_US == 0);
+        let aligned = starts
+            .iter()
+            .chain([&end])
+            .all(|s| (s - base) % SLOT_US == 0);
         let slots = ((end - base) / SLOT_US) as usize;
         let table = if aligned && slots <= MAX_SLOTS {
             let mut t = Vec::with_capacity(slots);
@@ -46,7 +55,12 @@ impl PeriodGrid {
         } else {
             Vec::new()
         };
-        PeriodGrid { starts, end, base, table }
+        PeriodGrid {
+            starts,
+            end,
+            base,
+            table,
+        }
     }
 
     /// Number of periods.

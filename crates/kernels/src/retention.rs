@@ -99,7 +99,11 @@ impl CohortCounts {
 ///
 /// # Panics
 /// When the columns have different lengths or an index is out of range (caller bugs).
-pub fn retention(cols: &RetentionColumns<'_>, grid: &PeriodGrid, cfg: &RetentionConfig) -> CohortCounts {
+pub fn retention(
+    cols: &RetentionColumns<'_>,
+    grid: &PeriodGrid,
+    cfg: &RetentionConfig,
+) -> CohortCounts {
     let n = cols.person.len();
     assert!(cols.ts.len() == n && cols.start.len() == n && cols.returning.len() == n);
     let rows = grid.len();
@@ -111,10 +115,19 @@ pub fn retention(cols: &RetentionColumns<'_>, grid: &PeriodGrid, cfg: &Retention
     };
     let words = rows.div_ceil(64).max(1);
     match (cfg.mode, cfg.buckets) {
-        (Mode::Recurring, BucketMode::Event) => recurring_by_event_bucket(cols, grid, cfg, words, &mut out),
+        (Mode::Recurring, BucketMode::Event) => {
+            recurring_by_event_bucket(cols, grid, cfg, words, &mut out)
+        }
         (Mode::Recurring, _) => {
             let starts = period_bits(cols, grid, cfg.n_persons, words, cols.start, 1);
-            let returns = period_bits(cols, grid, cfg.n_persons, words, cols.returning, cfg.min_occurrences);
+            let returns = period_bits(
+                cols,
+                grid,
+                cfg.n_persons,
+                words,
+                cols.returning,
+                cfg.min_occurrences,
+            );
             for p in 0..cfg.n_persons {
                 let s = &starts[p * words..(p + 1) * words];
                 if s.iter().all(|&w| w == 0) {
@@ -128,9 +141,20 @@ pub fn retention(cols: &RetentionColumns<'_>, grid: &PeriodGrid, cfg: &Retention
             }
         }
         (Mode::FirstTime | Mode::FirstEver, _) => {
-            let anchors = if cfg.mode == Mode::FirstTime { cols.start } else { cols.anchor };
+            let anchors = if cfg.mode == Mode::FirstTime {
+                cols.start
+            } else {
+                cols.anchor
+            };
             let first = earliest(cols, anchors, cfg.n_persons);
-            let returns = period_bits(cols, grid, cfg.n_persons, words, cols.returning, cfg.min_occurrences);
+            let returns = period_bits(
+                cols,
+                grid,
+                cfg.n_persons,
+                words,
+                cols.returning,
+                cfg.min_occurrences,
+            );
             for (p, &i) in first.iter().enumerate() {
                 if i == u32::MAX {
                     continue;
@@ -139,13 +163,21 @@ pub fn retention(cols: &RetentionColumns<'_>, grid: &PeriodGrid, cfg: &Retention
                 if cfg.mode == Mode::FirstEver && !cols.start[i] {
                     continue;
                 }
-                let Locate::In(k) = grid.locate(cols.ts[i]) else { continue };
+                let Locate::In(k) = grid.locate(cols.ts[i]) else {
+                    continue;
+                };
                 let b = match cfg.buckets {
                     BucketMode::None => 0,
                     BucketMode::Event => cols.event_bucket[i] as usize,
                     BucketMode::Person => cols.person_bucket[p] as usize,
                 };
-                count_row(&mut out, b, k as usize, &returns[p * words..(p + 1) * words], cfg);
+                count_row(
+                    &mut out,
+                    b,
+                    k as usize,
+                    &returns[p * words..(p + 1) * words],
+                    cfg,
+                );
             }
         }
     }
@@ -227,7 +259,9 @@ fn earliest(cols: &RetentionColumns<'_>, mask: &[bool], n_persons: usize) -> Vec
         }
         let p = cols.person[i] as usize;
         let cur = best[p];
-        if cur == u32::MAX || (cols.ts[i], cols.uuid[i]) < (cols.ts[cur as usize], cols.uuid[cur as usize]) {
+        if cur == u32::MAX
+            || (cols.ts[i], cols.uuid[i]) < (cols.ts[cur as usize], cols.uuid[cur as usize])
+        {
             best[p] = i as u32;
         }
     }
@@ -266,7 +300,9 @@ fn recurring_by_event_bucket(
         if !cols.returning[i] {
             continue;
         }
-        let Some(&a) = actors.get(&(cols.person[i], cols.event_bucket[i])) else { continue };
+        let Some(&a) = actors.get(&(cols.person[i], cols.event_bucket[i])) else {
+            continue;
+        };
         if let Locate::In(k) = grid.locate(cols.ts[i]) {
             let qualifies = if cfg.min_occurrences <= 1 {
                 true

@@ -42,10 +42,16 @@ pub struct MergeOutcome {
 
 impl IdentityMap {
     /// Folds persons imports and merge events into a map, ignoring merges stamped after `as_of`.
-    pub fn build(persons: &[PersonRecord], mut merges: Vec<MergeRow>, as_of: Option<Timestamp>) -> IdentityMap {
+    pub fn build(
+        persons: &[PersonRecord],
+        mut merges: Vec<MergeRow>,
+        as_of: Option<Timestamp>,
+    ) -> IdentityMap {
         let mut map = IdentityMap::default();
         for p in persons {
-            let Some(first) = p.distinct_ids.first() else { continue };
+            let Some(first) = p.distinct_ids.first() else {
+                continue;
+            };
             let root = map.node(first);
             map.mark_identified(root);
             for other in &p.distinct_ids[1..] {
@@ -113,7 +119,9 @@ impl IdentityMap {
 
     /// Whether the person of `distinct_id` is identified.
     pub fn is_identified(&self, distinct_id: &str) -> bool {
-        self.index.get(distinct_id).is_some_and(|&n| self.identified[self.find(n) as usize])
+        self.index
+            .get(distinct_id)
+            .is_some_and(|&n| self.identified[self.find(n) as usize])
     }
 
     /// Whether the distinct id takes part in any merge or persons import.
@@ -191,13 +199,21 @@ mod tests {
         MergeRow {
             uuid: Uuid(uuid),
             timestamp: Timestamp(ts),
-            merge: Merge { kept: kept.into(), merged: merged.into(), source },
+            merge: Merge {
+                kept: kept.into(),
+                merged: merged.into(),
+                source,
+            },
         }
     }
 
     #[test]
     fn identify_joins_anonymous_history_and_names_the_person_by_the_smallest_id() {
-        let m = IdentityMap::build(&[], vec![merge(1, "u-9", "a-17", MergeSource::Identify)], None);
+        let m = IdentityMap::build(
+            &[],
+            vec![merge(1, "u-9", "a-17", MergeSource::Identify)],
+            None,
+        );
         assert_eq!(m.person_of("u-9"), "a-17");
         assert_eq!(m.person_of("a-17"), "a-17");
         assert_eq!(m.person_of("zzz"), "zzz");
@@ -225,12 +241,35 @@ mod tests {
 
     #[test]
     fn order_of_arrival_does_not_matter_and_as_of_cuts() {
-        let a = vec![merge(2, "bob", "device", MergeSource::Identify), merge(1, "alice", "device", MergeSource::Identify)];
+        let a = vec![
+            merge(2, "bob", "device", MergeSource::Identify),
+            merge(1, "alice", "device", MergeSource::Identify),
+        ];
         let b: Vec<MergeRow> = a.iter().rev().cloned().collect();
-        let (ma, mb) = (IdentityMap::build(&[], a.clone(), None), IdentityMap::build(&[], b, None));
+        let (ma, mb) = (
+            IdentityMap::build(&[], a.clone(), None),
+            IdentityMap::build(&[], b, None),
+        );
         assert_eq!(ma.person_of("device"), mb.person_of("device"));
         assert_eq!(ma.person_of("device"), "alice");
         let cut = IdentityMap::build(&[], a, Some(Timestamp(1)));
         assert_eq!(cut.log().len(), 1);
+    }
+}
+
+impl IdentityMap {
+    /// SHA-256 over every merge request in application order with its outcome: changes whenever the map does.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(b"lcid1");
+        for m in &self.log {
+            for part in [m.kept.as_bytes(), m.merged.as_bytes(), m.source.as_bytes()] {
+                h.update((part.len() as u32).to_be_bytes());
+                h.update(part);
+            }
+            h.update([u8::from(m.applied)]);
+        }
+        h.finalize().into()
     }
 }

@@ -112,14 +112,22 @@ impl Engine {
                 )));
             }
         };
-        let cfg = ingest::Config { now: now(), max_event_bytes: 1 << 20 };
+        let cfg = ingest::Config {
+            now: now(),
+            max_event_bytes: 1 << 20,
+        };
         let name = path.display().to_string();
         let project = &options.project;
         let mut summary = ImportSummary::default();
-        let file = File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut flush_err: Option<Error> = None;
         {
-            let mut take = |batch: EventBatch, summary: &mut ImportSummary| -> std::result::Result<(), ingest::SinkError> {
+            let mut take = |batch: EventBatch,
+                            summary: &mut ImportSummary|
+             -> std::result::Result<(), ingest::SinkError> {
                 summary.read += (batch.events().len() + batch.rejections().len()) as u64;
                 summary.accepted += batch.events().len() as u64;
                 summary.rejected += batch.rejections().len() as u64;
@@ -137,13 +145,18 @@ impl Engine {
                 }
             };
             let result = match format {
-                Format::Ndjson => read_ndjson(file, &name, project, &cfg, &mut |b| take(b, &mut summary)),
-                Format::Csv => ingest::csv_file(project, file, &name, &cfg, CSV_CHUNK_ROWS, &mut |b| {
-                    take(b, &mut summary)
-                })
-                .map(|s| s.notes),
+                Format::Ndjson => {
+                    read_ndjson(file, &name, project, &cfg, &mut |b| take(b, &mut summary))
+                }
+                Format::Csv => {
+                    ingest::csv_file(project, file, &name, &cfg, CSV_CHUNK_ROWS, &mut |b| {
+                        take(b, &mut summary)
+                    })
+                    .map(|s| s.notes)
+                }
                 Format::Parquet => {
-                    ingest::parquet_file(project, file, &name, &cfg, &mut |b| take(b, &mut summary)).map(|s| s.notes)
+                    ingest::parquet_file(project, file, &name, &cfg, &mut |b| take(b, &mut summary))
+                        .map(|s| s.notes)
                 }
             };
             match result {
@@ -169,8 +182,14 @@ impl Engine {
         let mut bytes = Vec::new();
         File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        let cfg = ingest::Config { now: now(), max_event_bytes: 1 << 20 };
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let cfg = ingest::Config {
+            now: now(),
+            max_event_bytes: 1 << 20,
+        };
         let batch = ingest::persons_ndjson(project, &bytes, &path.display().to_string(), &cfg);
         let mut summary = ImportSummary {
             read: (batch.persons.len() + batch.rejections.len()) as u64,
@@ -201,10 +220,12 @@ fn read_ndjson(
         buf.resize(start + NDJSON_BLOCK_BYTES, 0);
         let mut filled = start;
         while filled < buf.len() {
-            let n = file.read(&mut buf[filled..]).map_err(|e| ingest::FileError::Io {
-                file: name.to_string(),
-                source: e,
-            })?;
+            let n = file
+                .read(&mut buf[filled..])
+                .map_err(|e| ingest::FileError::Io {
+                    file: name.to_string(),
+                    source: e,
+                })?;
             if n == 0 {
                 eof = true;
                 break;
@@ -236,6 +257,9 @@ fn memchr_last_newline(buf: &[u8]) -> Option<usize> {
 }
 
 fn now() -> Timestamp {
-    let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
     Timestamp(micros)
 }

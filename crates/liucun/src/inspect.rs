@@ -81,7 +81,10 @@ impl Engine {
             .collect();
         let mut out = Vec::new();
         for project in projects {
-            let mut p = ProjectInspection { project: project.clone(), ..ProjectInspection::default() };
+            let mut p = ProjectInspection {
+                project: project.clone(),
+                ..ProjectInspection::default()
+            };
             let mut days: BTreeMap<String, (u64, u64)> = BTreeMap::new();
             for s in manifest.segments.iter().filter(|s| s.project == project) {
                 p.segments += 1;
@@ -91,7 +94,10 @@ impl Engine {
                 d.0 += s.rows;
                 d.1 += 1;
             }
-            p.days = days.into_iter().map(|(d, (rows, segs))| (d, rows, segs)).collect();
+            p.days = days
+                .into_iter()
+                .map(|(d, (rows, segs))| (d, rows, segs))
+                .collect();
             for f in manifest.side_files.iter().filter(|f| f.project == project) {
                 match f.kind {
                     SideKind::Quarantine => {
@@ -108,10 +114,16 @@ impl Engine {
             }
             // Users: distinct ids from every segment, then resolved through the identity map.
             let ids: Vec<std::result::Result<Vec<String>, String>> = self.with_store(|st| {
-                let filter = ScanFilter { projects: vec![project.clone()], days: None };
+                let filter = ScanFilter {
+                    projects: vec![project.clone()],
+                    days: None,
+                };
                 st.segments(&filter)
                     .into_par_iter()
-                    .map(|s| store::segment::read_distinct_ids(&st.path_of(&s.file)).map_err(|e| e.to_string()))
+                    .map(|s| {
+                        store::segment::read_distinct_ids(&st.path_of(&s.file))
+                            .map_err(|e| e.to_string())
+                    })
                     .collect()
             });
             let mut distinct: HashSet<String> = HashSet::new();
@@ -129,7 +141,8 @@ impl Engine {
                             Some(r) => *p.merges_refused.entry(r.to_string()).or_default() += 1,
                         }
                     }
-                    let persons: HashSet<&str> = distinct.iter().map(|d| map.person_of(d)).collect();
+                    let persons: HashSet<&str> =
+                        distinct.iter().map(|d| map.person_of(d)).collect();
                     p.persons = persons.len() as u64;
                 }
                 Err(e) => damaged.push(e.to_string()),
@@ -141,7 +154,11 @@ impl Engine {
             dir: self.dir.display().to_string(),
             manifest_generation: manifest.generation,
             wal_checkpoint: manifest.wal_checkpoint,
-            wal_files: wal_state.files.iter().map(|f| (f.name.clone(), f.size_bytes)).collect(),
+            wal_files: wal_state
+                .files
+                .iter()
+                .map(|f| (f.name.clone(), f.size_bytes))
+                .collect(),
             wal_next_lsn: wal_state.next_lsn.0,
             tail_events,
             replay_note: self.replay_note.clone(),

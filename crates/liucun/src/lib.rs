@@ -11,6 +11,7 @@ mod error;
 pub mod identity;
 mod import;
 mod inspect;
+mod reports;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,8 @@ pub use identity::IdentityMap;
 pub use import::{Format, ImportOptions, ImportSummary};
 pub use inspect::{Inspection, ProjectInspection};
 pub use model;
+pub use report;
+pub use reports::Verification;
 pub use store::segment::MergeRow;
 
 /// How to open a data directory.
@@ -47,7 +50,10 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { flush_events: 2_000_000, wal_file_bytes: 64 << 20 }
+        EngineConfig {
+            flush_events: 2_000_000,
+            wal_file_bytes: 64 << 20,
+        }
     }
 }
 
@@ -86,16 +92,28 @@ impl Pending {
                 let (project, events, rejections) = batch.into_parts();
                 self.n_events += events.len();
                 if !events.is_empty() {
-                    self.events.entry(project.clone()).or_default().extend(events);
+                    self.events
+                        .entry(project.clone())
+                        .or_default()
+                        .extend(events);
                 }
                 if !rejections.is_empty() {
-                    self.rejections.entry(project).or_default().extend(rejections);
+                    self.rejections
+                        .entry(project)
+                        .or_default()
+                        .extend(rejections);
                 }
             }
             Record::Persons(batch) => {
-                self.persons.entry(batch.project.clone()).or_default().extend(batch.persons);
+                self.persons
+                    .entry(batch.project.clone())
+                    .or_default()
+                    .extend(batch.persons);
                 if !batch.rejections.is_empty() {
-                    self.rejections.entry(batch.project).or_default().extend(batch.rejections);
+                    self.rejections
+                        .entry(batch.project)
+                        .or_default()
+                        .extend(batch.rejections);
                 }
             }
         }
@@ -117,7 +135,12 @@ impl Engine {
             OpenMode::Existing => Store::open(dir)?,
             OpenMode::CreateIfMissing => Store::create(dir)?,
         };
-        let (wal, replay) = Wal::open(&dir.join("wal"), WalConfig { max_file_bytes: config.wal_file_bytes })?;
+        let (wal, replay) = Wal::open(
+            &dir.join("wal"),
+            WalConfig {
+                max_file_bytes: config.wal_file_bytes,
+            },
+        )?;
         let checkpoint = store.manifest().wal_checkpoint;
         let mut tail = Pending::default();
         let mut replayed = 0usize;
@@ -130,14 +153,23 @@ impl Engine {
             tail.push(record);
         }
         let replay_note = replay.torn_tail.as_ref().map(|t| {
-            format!("cut a torn WAL tail of {} bytes at offset {} in {}", t.bytes_cut, t.offset, t.path.display())
+            format!(
+                "cut a torn WAL tail of {} bytes at offset {} in {}",
+                t.bytes_cut,
+                t.offset,
+                t.path.display()
+            )
         });
         tracing::info!(dir = %dir.display(), replayed, checkpoint, "opened data directory");
         Ok(Engine {
             dir: dir.to_path_buf(),
             config,
             wal,
-            inner: Mutex::new(Inner { store, tail, bulk: Pending::default() }),
+            inner: Mutex::new(Inner {
+                store,
+                tail,
+                bulk: Pending::default(),
+            }),
             replay_note,
         })
     }
@@ -180,7 +212,11 @@ impl Engine {
             inner.bulk.push(Record::Events(batch));
             inner.bulk.n_events >= self.config.flush_events
         };
-        if needs_flush { self.flush() } else { Ok(FlushStats::default()) }
+        if needs_flush {
+            self.flush()
+        } else {
+            Ok(FlushStats::default())
+        }
     }
 
     /// Writes the tail and the bulk buffer to segments, commits the manifest and truncates the WAL.
@@ -243,11 +279,23 @@ impl Engine {
     /// Store errors (a damaged segment or side file).
     pub fn identity(&self, project: &str, as_of: Option<Timestamp>) -> Result<IdentityMap> {
         let inner = self.lock();
-        let persons: Vec<PersonRecord> =
-            inner.store.read_persons(Some(project))?.into_iter().map(|(_, p)| p).collect();
-        let filter = ScanFilter { projects: vec![project.to_string()], days: None };
+        let persons: Vec<PersonRecord> = inner
+            .store
+            .read_persons(Some(project))?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        let filter = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
         let mut merges = Vec::new();
-        for s in inner.store.segments(&filter).into_iter().filter(|s| s.merges > 0) {
+        for s in inner
+            .store
+            .segments(&filter)
+            .into_iter()
+            .filter(|s| s.merges > 0)
+        {
             merges.extend(store::segment::read_merges(&inner.store.path_of(&s.file))?);
         }
         Ok(IdentityMap::build(&persons, merges, as_of))
@@ -260,6 +308,8 @@ impl Engine {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves plain data behind; the WAL and manifest stay consistent.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -18,18 +18,32 @@ const CHILD_ENV: &str = "LIUCUN_CRASH_CHILD";
 
 /// The child's loop: append batches of 20 events forever, flushing every 7 batches.
 fn child(dir: &str, start: u64) {
-    let engine = fixture::open_with(std::path::Path::new(dir), EngineConfig { flush_events: 300, wal_file_bytes: 16 << 10 });
+    let engine = fixture::open_with(
+        std::path::Path::new(dir),
+        EngineConfig {
+            flush_events: 300,
+            wal_file_bytes: 16 << 10,
+        },
+    );
     let mut n = start;
     let mut out = std::io::stdout().lock();
     for round in 0u64.. {
         let mut text = String::new();
         let first = n;
         for _ in 0..20 {
-            text += &fixture::line(n, &format!("u{}", n % 13), "chat_message", 1 + (n % 28) as u32, "{}");
+            text += &fixture::line(
+                n,
+                &format!("u{}", n % 13),
+                "chat_message",
+                1 + (n % 28) as u32,
+                "{}",
+            );
             text.push('\n');
             n += 1;
         }
-        engine.append(Record::Events(fixture::batch("chat", &text))).expect("append");
+        engine
+            .append(Record::Events(fixture::batch("chat", &text)))
+            .expect("append");
         use std::io::Write;
         writeln!(out, "ack {first} {n}").expect("stdout");
         out.flush().expect("stdout");
@@ -55,7 +69,12 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
     let kills = 25;
     for round in 0..kills {
         let mut child = Command::new(&exe)
-            .args(["--exact", "acknowledged_events_survive_sigkill_exactly_once", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "acknowledged_events_survive_sigkill_exactly_once",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, format!("{}|{next_start}", dir.display()))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -98,7 +117,14 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
             .map(|(_, u)| u64::from_str_radix(&u.replace('-', "")[20..], 16).unwrap())
             .collect();
         let missing: Vec<&u64> = acked.difference(&stored_ids).take(5).collect();
-        assert!(missing.is_empty(), "round {round}: acknowledged events missing after a crash: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "round {round}: acknowledged events missing after a crash: {missing:?}"
+        );
     }
-    assert!(acked.len() > 1000, "the children acknowledged too little to prove anything: {}", acked.len());
+    assert!(
+        acked.len() > 1000,
+        "the children acknowledged too little to prove anything: {}",
+        acked.len()
+    );
 }

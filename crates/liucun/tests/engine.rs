@@ -11,12 +11,18 @@ use fixture::{batch, line, open, stored};
 
 fn write_file(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
-    std::fs::File::create(&path).unwrap().write_all(text.as_bytes()).unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     path
 }
 
 fn import(engine: &Engine, project: &str, path: &std::path::Path) -> liucun::ImportSummary {
-    let options = ImportOptions { project: Project::new(project).unwrap(), format: None };
+    let options = ImportOptions {
+        project: Project::new(project).unwrap(),
+        format: None,
+    };
     engine.import_file(path, &options, &mut |_| {}).unwrap()
 }
 
@@ -25,7 +31,13 @@ fn importing_a_file_twice_stores_each_event_once() {
     let tmp = tempfile::tempdir().unwrap();
     let mut text = String::new();
     for i in 0..50 {
-        text += &line(i, &format!("u{}", i % 7), "chat_message", 1 + (i % 5) as u32, "{}");
+        text += &line(
+            i,
+            &format!("u{}", i % 7),
+            "chat_message",
+            1 + (i % 5) as u32,
+            "{}",
+        );
         text.push('\n');
     }
     // A line without a uuid gets a content-derived one, and a repeated copy collapses.
@@ -34,9 +46,20 @@ fn importing_a_file_twice_stores_each_event_once() {
     let file = write_file(tmp.path(), "events.ndjson", &text);
     let engine = open(&tmp.path().join("data"));
     let first = import(&engine, "chat", &file);
-    assert_eq!((first.accepted, first.rejected, first.duplicates, first.written), (52, 0, 1, 51));
+    assert_eq!(
+        (
+            first.accepted,
+            first.rejected,
+            first.duplicates,
+            first.written
+        ),
+        (52, 0, 1, 51)
+    );
     let second = import(&engine, "chat", &file);
-    assert_eq!((second.accepted, second.duplicates, second.written), (52, 52, 0));
+    assert_eq!(
+        (second.accepted, second.duplicates, second.written),
+        (52, 52, 0)
+    );
     assert_eq!(stored(&engine).len(), 51);
     drop(engine);
     // And after a restart.
@@ -52,9 +75,15 @@ fn bad_rows_are_quarantined_without_taking_good_rows_down() {
     let mut bytes = Vec::new();
     bytes.extend_from_slice(line(1, "ana", "signup", 1, "{}").as_bytes());
     bytes.extend_from_slice(b"\n{not json\n");
-    bytes.extend_from_slice(b"{\"distinct_id\":\"ben\",\"event\":\"x\",\"timestamp\":\"1999-12-31T23:59:59Z\"}\n");
-    bytes.extend_from_slice(b"{\"distinct_id\":\"\xff\xfe\",\"event\":\"x\",\"timestamp\":\"2025-03-01T00:00:00Z\"}\n");
-    bytes.extend_from_slice(b"{\"distinct_id\":\"undefined\",\"event\":\"x\",\"timestamp\":\"2025-03-01T00:00:00Z\"}\n");
+    bytes.extend_from_slice(
+        b"{\"distinct_id\":\"ben\",\"event\":\"x\",\"timestamp\":\"1999-12-31T23:59:59Z\"}\n",
+    );
+    bytes.extend_from_slice(
+        b"{\"distinct_id\":\"\xff\xfe\",\"event\":\"x\",\"timestamp\":\"2025-03-01T00:00:00Z\"}\n",
+    );
+    bytes.extend_from_slice(
+        b"{\"distinct_id\":\"undefined\",\"event\":\"x\",\"timestamp\":\"2025-03-01T00:00:00Z\"}\n",
+    );
     bytes.extend_from_slice(line(2, "cai", "signup", 2, "{}").as_bytes());
     bytes.push(b'\n');
     let path = tmp.path().join("mixed.ndjson");
@@ -62,8 +91,13 @@ fn bad_rows_are_quarantined_without_taking_good_rows_down() {
     let engine = open(&tmp.path().join("data"));
     let s = import(&engine, "chat", &path);
     assert_eq!((s.accepted, s.rejected), (2, 4));
-    let q = engine.with_store(|st| st.read_rejections(Some("chat"))).unwrap();
-    let mut got: Vec<(String, String)> = q.iter().map(|(_, r)| (r.source.clone(), r.reason.code().to_string())).collect();
+    let q = engine
+        .with_store(|st| st.read_rejections(Some("chat")))
+        .unwrap();
+    let mut got: Vec<(String, String)> = q
+        .iter()
+        .map(|(_, r)| (r.source.clone(), r.reason.code().to_string()))
+        .collect();
     got.sort();
     let name = path.display().to_string();
     let want: Vec<(String, String)> = vec![
@@ -74,7 +108,12 @@ fn bad_rows_are_quarantined_without_taking_good_rows_down() {
     ];
     assert_eq!(got, want);
     // The invalid UTF-8 line is kept verbatim.
-    let raw = &q.iter().find(|(_, r)| r.source.ends_with(":4")).unwrap().1.raw;
+    let raw = &q
+        .iter()
+        .find(|(_, r)| r.source.ends_with(":4"))
+        .unwrap()
+        .1
+        .raw;
     assert!(raw.contains(&0xff));
     assert_eq!(stored(&engine).len(), 2);
 }
@@ -85,8 +124,12 @@ fn wal_appends_survive_reopen_and_flush_truncates_the_log() {
     let dir = tmp.path().join("data");
     {
         let engine = open(&dir);
-        engine.append(Record::Events(batch("chat", &line(1, "ana", "a", 1, "{}")))).unwrap();
-        engine.append(Record::Events(batch("chat", &line(2, "ben", "a", 1, "{}")))).unwrap();
+        engine
+            .append(Record::Events(batch("chat", &line(1, "ana", "a", 1, "{}"))))
+            .unwrap();
+        engine
+            .append(Record::Events(batch("chat", &line(2, "ben", "a", 1, "{}"))))
+            .unwrap();
         // Dropped without a flush: the events live only in the WAL.
     }
     let engine = open(&dir);
@@ -110,7 +153,13 @@ fn compaction_keeps_the_same_events_and_fewer_segments() {
     for round in 0..4u64 {
         let mut text = String::new();
         for i in 0..20 {
-            text += &line(round * 100 + i, &format!("u{i}"), "chat_message", 1 + (i % 3) as u32, "{\"n\":1}");
+            text += &line(
+                round * 100 + i,
+                &format!("u{i}"),
+                "chat_message",
+                1 + (i % 3) as u32,
+                "{\"n\":1}",
+            );
             text.push('\n');
         }
         engine.import_batch(batch("chat", &text)).unwrap();
@@ -171,7 +220,12 @@ fn a_flipped_manifest_byte_is_named_and_a_damaged_segment_does_not_hide_the_othe
         let (ok, bad) = engine.with_store(|s| s.read_events(&store::ScanFilter::default()));
         assert_eq!((ok.len(), bad.len()), (1, 1));
         assert_eq!(ok[0].1.len(), 5);
-        assert!(bad[0].1.to_string().contains(&seg.file_name().unwrap().to_string_lossy().to_string()));
+        assert!(
+            bad[0]
+                .1
+                .to_string()
+                .contains(&seg.file_name().unwrap().to_string_lossy().to_string())
+        );
     }
     // A flipped manifest byte stops the open and names the file.
     let manifest = dir.join("MANIFEST");
@@ -179,8 +233,13 @@ fn a_flipped_manifest_byte_is_named_and_a_damaged_segment_does_not_hide_the_othe
     let at = bytes.len() - 10;
     bytes[at] ^= 0x01;
     std::fs::write(&manifest, &bytes).unwrap();
-    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default()).unwrap_err().to_string();
-    assert!(err.contains("MANIFEST") && err.contains("checksum mismatch"), "{err}");
+    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("MANIFEST") && err.contains("checksum mismatch"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -190,15 +249,22 @@ fn a_flipped_wal_byte_before_the_tail_is_reported_with_file_and_offset() {
     {
         let engine = open(&dir);
         for i in 0..3 {
-            engine.append(Record::Events(batch("chat", &line(i, "ana", "a", 1, "{}")))).unwrap();
+            engine
+                .append(Record::Events(batch("chat", &line(i, "ana", "a", 1, "{}"))))
+                .unwrap();
         }
     }
     let wal_file = walk(&dir.join("wal")).into_iter().next().unwrap();
     let mut bytes = std::fs::read(&wal_file).unwrap();
     bytes[40] ^= 0x10;
     std::fs::write(&wal_file, &bytes).unwrap();
-    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default()).unwrap_err().to_string();
-    assert!(err.contains(&wal_file.file_name().unwrap().to_string_lossy().to_string()), "{err}");
+    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&wal_file.file_name().unwrap().to_string_lossy().to_string()),
+        "{err}"
+    );
     assert!(err.contains("offset"), "{err}");
 }
 
@@ -207,7 +273,9 @@ fn a_second_process_cannot_open_a_locked_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let _engine = open(&dir);
-    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default()).unwrap_err().to_string();
+    let err = Engine::open(&dir, OpenMode::Existing, EngineConfig::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("locked"), "{err}");
 }
 
@@ -217,7 +285,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let p = e.path();
-            if p.is_dir() { stack.push(p) } else { out.push(p) }
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
         }
     }
     out.sort();

@@ -18,7 +18,11 @@ impl EventBatch {
     /// Only `ingest` (which validates) and the decoders of liucun's own durable formats (which read back what
     /// `ingest` produced) should call this.
     pub fn new(project: Project, events: Vec<Event>, rejections: Vec<Rejection>) -> EventBatch {
-        EventBatch { project, events, rejections }
+        EventBatch {
+            project,
+            events,
+            rejections,
+        }
     }
 
     /// The project every event belongs to.

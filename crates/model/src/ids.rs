@@ -15,7 +15,9 @@ pub enum ProjectError {
     #[error("project name must be 1 to 64 characters, got {0}")]
     Length(usize),
     /// The name contains a character outside `[a-z0-9_-]` or starts with `-` or `_`.
-    #[error("project name {0:?} may only contain a-z, 0-9, '-' and '_', and must start with a letter or digit")]
+    #[error(
+        "project name {0:?} may only contain a-z, 0-9, '-' and '_', and must start with a letter or digit"
+    )]
     Alphabet(String),
 }
 
@@ -28,7 +30,8 @@ impl Project {
         if name.is_empty() || name.len() > 64 {
             return Err(ProjectError::Length(name.len()));
         }
-        let ok_char = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_';
+        let ok_char =
+            |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_';
         let first = name.as_bytes()[0];
         if !name.bytes().all(ok_char) || first == b'-' || first == b'_' {
             return Err(ProjectError::Alphabet(name.to_string()));

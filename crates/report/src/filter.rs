@@ -37,13 +37,21 @@ pub fn compile(f: &Filter) -> Result<Compiled, String> {
     let mut regex = None;
     match f.operator {
         Operator::IsSet | Operator::IsNotSet => {}
-        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte | Operator::Regex if is_list => {
-            return Err(format!("operator {:?} takes a single value, not a list", f.operator));
+        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte | Operator::Regex
+            if is_list =>
+        {
+            return Err(format!(
+                "operator {:?} takes a single value, not a list",
+                f.operator
+            ));
         }
         _ if values.is_empty() => return Err(format!("filter on `{}` needs a value", f.key)),
         Operator::Regex => {
             let pattern = string_form(&values[0]).unwrap_or_default();
-            regex = Some(regex::Regex::new(&pattern).map_err(|e| format!("invalid regex {pattern:?}: {e}"))?);
+            regex = Some(
+                regex::Regex::new(&pattern)
+                    .map_err(|e| format!("invalid regex {pattern:?}: {e}"))?,
+            );
         }
         Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => {
             if numeric(&values[0]).is_none() {
@@ -52,7 +60,13 @@ pub fn compile(f: &Filter) -> Result<Compiled, String> {
         }
         _ => {}
     }
-    Ok(Compiled { kind: f.kind, key: f.key.clone(), op: f.operator, values, regex })
+    Ok(Compiled {
+        kind: f.kind,
+        key: f.key.clone(),
+        op: f.operator,
+        values,
+        regex,
+    })
 }
 
 impl Compiled {
@@ -67,7 +81,9 @@ impl Compiled {
             Operator::Contains => v.is_some_and(|v| self.contains(v)),
             Operator::NotContains => !v.is_some_and(|v| self.contains(v)),
             Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => {
-                let (Some(a), Some(b)) = (v.and_then(numeric), self.values.first().and_then(numeric)) else {
+                let (Some(a), Some(b)) =
+                    (v.and_then(numeric), self.values.first().and_then(numeric))
+                else {
                     return false;
                 };
                 match self.op {
@@ -84,9 +100,14 @@ impl Compiled {
     }
 
     fn contains(&self, v: &Value) -> bool {
-        let Some(hay) = string_form(v) else { return false };
+        let Some(hay) = string_form(v) else {
+            return false;
+        };
         let hay = hay.to_lowercase();
-        self.values.iter().filter_map(string_form).any(|needle| hay.contains(&needle.to_lowercase()))
+        self.values
+            .iter()
+            .filter_map(string_form)
+            .any(|needle| hay.contains(&needle.to_lowercase()))
     }
 }
 
@@ -135,8 +156,13 @@ pub fn numeric(v: &Value) -> Option<f64> {
         Value::String(s) => {
             let t = s.trim();
             let ok = !t.is_empty()
-                && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-            if ok { t.parse::<f64>().ok().filter(|f| f.is_finite()) } else { None }
+                && t.bytes()
+                    .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+            if ok {
+                t.parse::<f64>().ok().filter(|f| f.is_finite())
+            } else {
+                None
+            }
         }
         _ => None,
     }
@@ -149,7 +175,13 @@ mod tests {
     use super::*;
 
     fn f(op: Operator, value: Option<Value>) -> Compiled {
-        compile(&Filter { kind: PropertyKind::Event, key: "k".into(), operator: op, value }).unwrap()
+        compile(&Filter {
+            kind: PropertyKind::Event,
+            key: "k".into(),
+            operator: op,
+            value,
+        })
+        .unwrap()
     }
 
     fn props(v: Value) -> Map<String, Value> {
@@ -181,7 +213,14 @@ mod tests {
 
     #[test]
     fn invalid_filters_are_refused() {
-        let bad = |op, value| compile(&Filter { kind: PropertyKind::Event, key: "k".into(), operator: op, value });
+        let bad = |op, value| {
+            compile(&Filter {
+                kind: PropertyKind::Event,
+                key: "k".into(),
+                operator: op,
+                value,
+            })
+        };
         assert!(bad(Operator::Regex, Some(json!("("))).is_err());
         assert!(bad(Operator::Gt, Some(json!([1, 2]))).is_err());
         assert!(bad(Operator::Eq, None).is_err());

@@ -4,7 +4,13 @@
 pub mod error;
 pub mod filter;
 pub mod params;
+pub mod render;
+pub mod retention;
 pub mod stats;
+pub mod svg;
+pub mod verify;
 pub mod window;
 
 pub use error::{Error, Result};
+pub use params::RetentionParams;
+pub use retention::RetentionReport;

@@ -9,8 +9,14 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// Non-activity events excluded from "any event" (retention.md §5.4).
-pub const DEFAULT_NON_ACTIVITY: [&str; 6] =
-    ["$set", "$set_once", "$create_alias", "$merge_dangerously", "$groupidentify", "payment"];
+pub const DEFAULT_NON_ACTIVITY: [&str; 6] = [
+    "$set",
+    "$set_once",
+    "$create_alias",
+    "$merge_dangerously",
+    "$groupidentify",
+    "payment",
+];
 
 /// A period length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -292,7 +298,10 @@ impl RetentionParams {
         let p: RetentionParams = serde_json::from_value(v.clone()).map_err(|e| {
             let msg = e.to_string();
             let field = msg.split('`').nth(1).unwrap_or("parameters").to_string();
-            Error::Invalid { field, message: msg }
+            Error::Invalid {
+                field,
+                message: msg,
+            }
         })?;
         p.validate()?;
         Ok(p)
@@ -307,7 +316,10 @@ impl RetentionParams {
             return Err(Error::invalid("projects", "name at least one project"));
         }
         if self.total_intervals == 0 || self.total_intervals > 1000 {
-            return Err(Error::invalid("total_intervals", "must be between 1 and 1000"));
+            return Err(Error::invalid(
+                "total_intervals",
+                "must be between 1 and 1000",
+            ));
         }
         if self.minimum_occurrences == 0 {
             return Err(Error::invalid("minimum_occurrences", "must be at least 1"));
@@ -321,10 +333,16 @@ impl RetentionParams {
             }
         }
         if self.time_window_mode == TimeWindowMode::Hours24 {
-            return Err(Error::invalid("time_window_mode", "24h windows are not supported yet; use calendar"));
+            return Err(Error::invalid(
+                "time_window_mode",
+                "24h windows are not supported yet; use calendar",
+            ));
         }
         if self.custom_brackets.is_some() {
-            return Err(Error::invalid("custom_brackets", "custom brackets are not supported yet"));
+            return Err(Error::invalid(
+                "custom_brackets",
+                "custom brackets are not supported yet",
+            ));
         }
         for (field, list) in [
             ("properties", &self.properties),
@@ -356,11 +374,18 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_values_name_the_field() {
-        let err = RetentionParams::from_json(&serde_json::json!({"projects": ["a"], "perod": "day"})).unwrap_err();
+        let err =
+            RetentionParams::from_json(&serde_json::json!({"projects": ["a"], "perod": "day"}))
+                .unwrap_err();
         assert!(err.to_string().contains("perod"), "{err}");
-        let err = RetentionParams::from_json(&serde_json::json!({"projects": ["a"], "period": "year"})).unwrap_err();
+        let err =
+            RetentionParams::from_json(&serde_json::json!({"projects": ["a"], "period": "year"}))
+                .unwrap_err();
         assert!(err.to_string().contains("year"), "{err}");
-        let err = RetentionParams::from_json(&serde_json::json!({"projects": ["a"], "total_intervals": 0})).unwrap_err();
+        let err = RetentionParams::from_json(
+            &serde_json::json!({"projects": ["a"], "total_intervals": 0}),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("total_intervals"), "{err}");
     }
 }

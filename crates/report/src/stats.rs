@@ -30,13 +30,19 @@ mod tests {
     #[test]
     fn spec_examples() {
         let (lo, hi) = wilson(10, 50).unwrap();
-        assert_eq!((format!("{lo:.4}"), format!("{hi:.4}")), ("0.1124".to_string(), "0.3304".to_string()));
+        assert_eq!(
+            (format!("{lo:.4}"), format!("{hi:.4}")),
+            ("0.1124".to_string(), "0.3304".to_string())
+        );
         assert_eq!((round6(lo), round6(hi)), (0.112437, 0.330371));
         let (lo, hi) = wilson(0, 20).unwrap();
         assert_eq!(lo, 0.0);
         assert_eq!(format!("{hi:.4}"), "0.1611");
         assert_eq!(wilson(0, 0), None);
         let (lo, hi) = wilson(42, 160).unwrap();
-        assert_eq!((format!("{lo:.4}"), format!("{hi:.4}")), ("0.2005".to_string(), "0.3357".to_string()));
+        assert_eq!(
+            (format!("{lo:.4}"), format!("{hi:.4}")),
+            ("0.2005".to_string(), "0.3357".to_string())
+        );
     }
 }

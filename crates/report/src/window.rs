@@ -16,7 +16,8 @@ use crate::params::{Period, WeekStart};
 /// # Errors
 /// [`Error::Invalid`] for an unknown name.
 pub fn time_zone(name: &str) -> Result<TimeZone> {
-    TimeZone::get(name).map_err(|_| Error::invalid("timezone", format!("unknown time zone {name:?}")))
+    TimeZone::get(name)
+        .map_err(|_| Error::invalid("timezone", format!("unknown time zone {name:?}")))
 }
 
 /// Parses an RFC 3339 instant to UTC µs.
@@ -38,7 +39,9 @@ pub fn resolve_date(field: &str, text: &str, tz: &TimeZone, as_of_us: i64) -> Re
     let t = text.trim();
     if let Some(rel) = t.strip_prefix('-') {
         let (num, unit) = rel.split_at(rel.len().saturating_sub(1));
-        let n: i64 = num.parse().map_err(|_| bad("expected -N followed by h, d, w, m or y".into()))?;
+        let n: i64 = num
+            .parse()
+            .map_err(|_| bad("expected -N followed by h, d, w, m or y".into()))?;
         let as_of = zoned(as_of_us, tz);
         let span = match unit {
             "h" => Span::new().hours(-n),
@@ -48,7 +51,10 @@ pub fn resolve_date(field: &str, text: &str, tz: &TimeZone, as_of_us: i64) -> Re
             "y" => Span::new().years(-n),
             _ => return Err(bad("expected -N followed by h, d, w, m or y".into())),
         };
-        return as_of.checked_add(span).map(|z| z.timestamp().as_microsecond()).map_err(|e| bad(e.to_string()));
+        return as_of
+            .checked_add(span)
+            .map(|z| z.timestamp().as_microsecond())
+            .map_err(|e| bad(e.to_string()));
     }
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Ok(ts.as_microsecond());
@@ -59,16 +65,22 @@ pub fn resolve_date(field: &str, text: &str, tz: &TimeZone, as_of_us: i64) -> Re
     if let Ok(d) = t.parse::<Date>() {
         return local(d.to_datetime(jiff::civil::Time::midnight()), tz).map_err(bad);
     }
-    Err(bad("not a date (YYYY-MM-DD), a local time, an RFC 3339 instant or -N[hdwmy]".into()))
+    Err(bad(
+        "not a date (YYYY-MM-DD), a local time, an RFC 3339 instant or -N[hdwmy]".into(),
+    ))
 }
 
 /// A local wall-clock time to an instant: the first instant after a gap, the earlier of an overlap.
 fn local(dt: DateTime, tz: &TimeZone) -> std::result::Result<i64, String> {
-    dt.to_zoned_datetime(tz.clone()).map(|z| z.timestamp().as_microsecond()).map_err(|e| e.to_string())
+    dt.to_zoned_datetime(tz.clone())
+        .map(|z| z.timestamp().as_microsecond())
+        .map_err(|e| e.to_string())
 }
 
 fn zoned(us: i64, tz: &TimeZone) -> ZonedDateTime {
-    Timestamp::from_microsecond(us).expect("instants in range").to_zoned_datetime(tz.clone())
+    Timestamp::from_microsecond(us)
+        .expect("instants in range")
+        .to_zoned_datetime(tz.clone())
 }
 
 /// The start of the period holding `us`.
@@ -87,7 +99,11 @@ pub fn period_start(us: i64, period: Period, tz: &TimeZone, week_start: WeekStar
                 WeekStart::Monday => d.weekday().to_monday_zero_offset(),
                 WeekStart::Sunday => d.weekday().to_sunday_zero_offset(),
             };
-            day_start(d.checked_add(Span::new().days(-i64::from(back))).expect("date in range"), tz)
+            day_start(
+                d.checked_add(Span::new().days(-i64::from(back)))
+                    .expect("date in range"),
+                tz,
+            )
         }
         Period::Month => day_start(z.date().first_of_month(), tz),
     }
@@ -108,7 +124,10 @@ pub fn next_period(start: i64, period: Period, tz: &TimeZone) -> i64 {
 }
 
 fn day_start(d: Date, tz: &TimeZone) -> i64 {
-    d.to_zoned_datetime(tz.clone()).expect("dates in range").timestamp().as_microsecond()
+    d.to_zoned_datetime(tz.clone())
+        .expect("dates in range")
+        .timestamp()
+        .as_microsecond()
 }
 
 /// Formats an instant as RFC 3339 with the zone's local offset.
@@ -133,7 +152,9 @@ pub fn format_local(us: i64, tz: &TimeZone) -> String {
 
 /// Formats an instant as RFC 3339 in UTC with `Z`, keeping sub-second digits only when present.
 pub fn format_utc(us: i64) -> String {
-    Timestamp::from_microsecond(us).expect("instants in range").to_string()
+    Timestamp::from_microsecond(us)
+        .expect("instants in range")
+        .to_string()
 }
 
 /// A resolved window: periods F..=L.
@@ -183,11 +204,19 @@ pub fn resolve_window(
         let next = next_period(*starts.last().expect("non-empty"), period, tz);
         starts.push(next);
         if starts.len() > 100_000 {
-            return Err(Error::invalid("date_from", "the window has more than 100000 periods"));
+            return Err(Error::invalid(
+                "date_from",
+                "the window has more than 100000 periods",
+            ));
         }
     }
     let end = next_period(last, period, tz);
-    Ok(Window { grid: PeriodGrid::new(starts, end), first, last, end })
+    Ok(Window {
+        grid: PeriodGrid::new(starts, end),
+        first,
+        last,
+        end,
+    })
 }
 
 #[cfg(test)]
@@ -210,10 +239,20 @@ mod tests {
         let w = resolve_window(Period::Week, &tz, WeekStart::Monday, 4, Some(from), to).unwrap();
         assert_eq!(w.grid.len(), 6);
         // 2025-03-02T17:30Z is Monday 01:30 in Shanghai: the 03-03 week.
-        let p = period_start(us("2025-03-02T17:30:00Z"), Period::Week, &tz, WeekStart::Monday);
+        let p = period_start(
+            us("2025-03-02T17:30:00Z"),
+            Period::Week,
+            &tz,
+            WeekStart::Monday,
+        );
         assert_eq!(format_local(p, &tz), "2025-03-03T00:00:00+08:00");
         let utc = time_zone("UTC").unwrap();
-        let p = period_start(us("2025-03-02T17:30:00Z"), Period::Week, &utc, WeekStart::Monday);
+        let p = period_start(
+            us("2025-03-02T17:30:00Z"),
+            Period::Week,
+            &utc,
+            WeekStart::Monday,
+        );
         assert_eq!(format_local(p, &utc), "2025-02-24T00:00:00+00:00");
     }
 
@@ -225,8 +264,18 @@ mod tests {
         let d = resolve_date("date_to", "2025-11-02", &tz, 0).unwrap();
         assert_eq!(next_period(d, Period::Day, &tz) - d, 25 * 3_600_000_000);
         // The repeated 01:00 hour on 2025-11-02 makes two hour periods.
-        let a = period_start(us("2025-11-02T05:30:00Z"), Period::Hour, &tz, WeekStart::Monday);
-        let b = period_start(us("2025-11-02T06:30:00Z"), Period::Hour, &tz, WeekStart::Monday);
+        let a = period_start(
+            us("2025-11-02T05:30:00Z"),
+            Period::Hour,
+            &tz,
+            WeekStart::Monday,
+        );
+        let b = period_start(
+            us("2025-11-02T06:30:00Z"),
+            Period::Hour,
+            &tz,
+            WeekStart::Monday,
+        );
         assert_eq!(b - a, 3_600_000_000);
     }
 

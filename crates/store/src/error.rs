@@ -24,7 +24,9 @@ pub enum Error {
         reason: String,
     },
     /// A file was written by a newer liucun.
-    #[error("{path}: format version {version} is not supported (this build reads up to {supported})")]
+    #[error(
+        "{path}: format version {version} is not supported (this build reads up to {supported})"
+    )]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
@@ -42,7 +44,9 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The data directory does not exist or holds no manifest.
-    #[error("{0} is not a liucun data directory (no MANIFEST); import some events first, or pass --data")]
+    #[error(
+        "{0} is not a liucun data directory (no MANIFEST); import some events first, or pass --data"
+    )]
     NotADataDir(PathBuf),
     /// The data directory is already in use by another process.
     #[error("{0} is locked by another liucun process")]
@@ -59,7 +63,10 @@ impl Error {
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(E) -> Error {
         let path = path.into();
-        move |source| Error::Parquet { path, source: Box::new(source) }
+        move |source| Error::Parquet {
+            path,
+            source: Box::new(source),
+        }
     }
 }
 

@@ -8,12 +8,16 @@ use crate::error::{Error, Result};
 
 /// Fsyncs a directory so that entries created, renamed or removed in it survive a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir))
 }
 
 /// Writes `bytes` to `path` atomically: write a temporary file, fsync it, rename it over `path`, fsync the directory.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().expect("atomic writes target a file inside the data directory");
+    let dir = path
+        .parent()
+        .expect("atomic writes target a file inside the data directory");
     let tmp = path.with_extension("tmp");
     {
         let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
@@ -35,7 +39,12 @@ pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
     match std::fs::create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(Error::Io { path: dir.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(Error::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            });
+        }
     }
     if let Some(parent) = dir.parent() {
         sync_dir(parent)?;

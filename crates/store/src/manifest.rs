@@ -102,7 +102,11 @@ impl Manifest {
     pub fn encode(&self) -> Vec<u8> {
         let body = serde_json::to_vec_pretty(self).expect("manifest serializes");
         let crc = crc32fast::hash(&body);
-        let mut out = format!("{MAGIC} v{MANIFEST_VERSION} crc32={crc:08x} len={}\n", body.len()).into_bytes();
+        let mut out = format!(
+            "{MAGIC} v{MANIFEST_VERSION} crc32={crc:08x} len={}\n",
+            body.len()
+        )
+        .into_bytes();
         out.extend_from_slice(&body);
         out
     }
@@ -117,8 +121,12 @@ impl Manifest {
             offset,
             reason: reason.to_string(),
         };
-        let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| corrupt(0, "no header line"))?;
-        let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| corrupt(0, "header is not UTF-8"))?;
+        let nl = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| corrupt(0, "no header line"))?;
+        let header =
+            std::str::from_utf8(&bytes[..nl]).map_err(|_| corrupt(0, "header is not UTF-8"))?;
         let mut parts = header.split(' ');
         if parts.next() != Some(MAGIC) {
             return Err(corrupt(0, "bad magic"));
@@ -129,7 +137,11 @@ impl Manifest {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| corrupt(0, "bad version field"))?;
         if version > MANIFEST_VERSION {
-            return Err(Error::UnsupportedVersion { path: path.to_path_buf(), version, supported: MANIFEST_VERSION });
+            return Err(Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                version,
+                supported: MANIFEST_VERSION,
+            });
         }
         let crc = parts
             .next()
@@ -143,7 +155,10 @@ impl Manifest {
             .ok_or_else(|| corrupt(0, "bad len field"))?;
         let body = &bytes[nl + 1..];
         if body.len() != len {
-            return Err(corrupt(nl as u64 + 1, &format!("body is {} bytes, header says {len}", body.len())));
+            return Err(corrupt(
+                nl as u64 + 1,
+                &format!("body is {} bytes, header says {len}", body.len()),
+            ));
         }
         if crc32fast::hash(body) != crc {
             return Err(corrupt(nl as u64 + 1, "checksum mismatch"));
@@ -180,7 +195,12 @@ mod tests {
     use super::*;
 
     fn sample() -> Manifest {
-        let mut m = Manifest { generation: 3, next_file_id: 9, wal_checkpoint: 42, ..Manifest::default() };
+        let mut m = Manifest {
+            generation: 3,
+            next_file_id: 9,
+            wal_checkpoint: 42,
+            ..Manifest::default()
+        };
         m.segments.push(SegmentEntry {
             id: 7,
             project: "chat".into(),
@@ -199,7 +219,10 @@ mod tests {
     #[test]
     fn round_trips() {
         let m = sample();
-        assert_eq!(Manifest::decode(Path::new("MANIFEST"), &m.encode()).unwrap(), m);
+        assert_eq!(
+            Manifest::decode(Path::new("MANIFEST"), &m.encode()).unwrap(),
+            m
+        );
     }
 
     #[test]
@@ -210,7 +233,10 @@ mod tests {
             damaged[i] ^= 0x01;
             let got = Manifest::decode(Path::new("MANIFEST"), &damaged);
             assert!(
-                matches!(got, Err(Error::Corruption { .. }) | Err(Error::UnsupportedVersion { .. })),
+                matches!(
+                    got,
+                    Err(Error::Corruption { .. }) | Err(Error::UnsupportedVersion { .. })
+                ),
                 "flip at {i} not detected: {got:?}"
             );
         }

@@ -8,17 +8,18 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBuilder, FixedSizeBinaryArray, FixedSizeBinaryBuilder, Int64Array,
-    Int64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    Array, ArrayRef, BooleanArray, BooleanBuilder, FixedSizeBinaryArray, FixedSizeBinaryBuilder,
+    Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
+    TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use model::{Digest, Event, Merge, MergeSource, Payment, PaymentKind, Timestamp, TypedProps, Uuid};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
 
@@ -87,7 +88,11 @@ pub struct SegmentStats {
 /// Sorts events into segment order: `(distinct_id, timestamp, uuid)`.
 pub fn sort_for_segment(events: &mut [Event]) {
     events.sort_unstable_by(|a, b| {
-        (a.distinct_id.as_str(), a.timestamp, a.uuid).cmp(&(b.distinct_id.as_str(), b.timestamp, b.uuid))
+        (a.distinct_id.as_str(), a.timestamp, a.uuid).cmp(&(
+            b.distinct_id.as_str(),
+            b.timestamp,
+            b.uuid,
+        ))
     });
 }
 
@@ -97,7 +102,8 @@ pub fn sort_for_segment(events: &mut [Event]) {
 /// IO and Parquet errors, naming the file.
 pub fn write(path: &Path, project: &str, day: &str, events: &[Event]) -> Result<SegmentStats> {
     debug_assert!(events.windows(2).all(|w| {
-        (w[0].distinct_id.as_str(), w[0].timestamp, w[0].uuid) <= (w[1].distinct_id.as_str(), w[1].timestamp, w[1].uuid)
+        (w[0].distinct_id.as_str(), w[0].timestamp, w[0].uuid)
+            <= (w[1].distinct_id.as_str(), w[1].timestamp, w[1].uuid)
     }));
     let file = File::create(path).map_err(Error::io(path))?;
     let mut stats = SegmentStats {
@@ -114,9 +120,14 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[Event]) -> Result<
         stats.digest_sum.add_mod(&e.digest);
         stats.merges += u64::from(e.merge.is_some());
     }
-    let kv = |k: &str, v: String| KeyValue { key: k.to_string(), value: Some(v) };
+    let kv = |k: &str, v: String| KeyValue {
+        key: k.to_string(),
+        value: Some(v),
+    };
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("zstd level 1 is valid")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("zstd level 1 is valid"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_key_value_metadata(Some(vec![
             kv("liucun.segment.version", SEGMENT_VERSION.to_string()),
@@ -125,7 +136,8 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[Event]) -> Result<
             kv("liucun.digest_sum", stats.digest_sum.to_hex()),
         ]))
         .build();
-    let mut writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(Error::parquet(path))?;
+    let mut writer =
+        ArrowWriter::try_new(file, schema(), Some(props)).map_err(Error::parquet(path))?;
     for chunk in events.chunks(ROW_GROUP_ROWS) {
         let batch = to_record_batch(chunk).map_err(Error::parquet(path))?;
         writer.write(&batch).map_err(Error::parquet(path))?;
@@ -229,32 +241,50 @@ pub fn read_keys(path: &Path) -> Result<Vec<(Uuid, Digest)>> {
     let file = File::open(path).map_err(Error::io(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), ["uuid", "digest"]);
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(Error::parquet(path))?;
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(Error::parquet(path))?;
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
         let uuids = column::<FixedSizeBinaryArray>(path, &batch, "uuid")?;
         let digests = column::<FixedSizeBinaryArray>(path, &batch, "digest")?;
         for i in 0..batch.num_rows() {
-            out.push((Uuid(fixed(path, uuids.value(i))?), Digest(fixed(path, digests.value(i))?)));
+            out.push((
+                Uuid(fixed(path, uuids.value(i))?),
+                Digest(fixed(path, digests.value(i))?),
+            ));
         }
     }
     Ok(out)
 }
 
 fn corrupt(path: &Path, reason: String) -> Error {
-    Error::Corruption { path: path.to_path_buf(), offset: 0, reason }
+    Error::Corruption {
+        path: path.to_path_buf(),
+        offset: 0,
+        reason,
+    }
 }
 
 fn column<'a, T: 'static>(path: &Path, batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
-        .ok_or_else(|| corrupt(path, format!("column {name} is missing or has the wrong type")))
+        .ok_or_else(|| {
+            corrupt(
+                path,
+                format!("column {name} is missing or has the wrong type"),
+            )
+        })
 }
 
 fn fixed<const N: usize>(path: &Path, bytes: &[u8]) -> Result<[u8; N]> {
-    bytes.try_into().map_err(|_| corrupt(path, format!("expected {N} bytes, found {}", bytes.len())))
+    bytes
+        .try_into()
+        .map_err(|_| corrupt(path, format!("expected {N} bytes, found {}", bytes.len())))
 }
 
 fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Result<()> {
@@ -264,8 +294,13 @@ fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Resul
     let i = |name: &str| column::<Int64Array>(path, batch, name);
     let b = |name: &str| column::<BooleanArray>(path, batch, name);
     let t = |name: &str| column::<TimestampMicrosecondArray>(path, batch, name);
-    let (distinct_id, event, properties, source, meta) =
-        (s("distinct_id")?, s("event")?, s("properties")?, s("source")?, s("meta")?);
+    let (distinct_id, event, properties, source, meta) = (
+        s("distinct_id")?,
+        s("event")?,
+        s("properties")?,
+        s("source")?,
+        s("meta")?,
+    );
     let (timestamp, received_at) = (t("timestamp")?, t("received_at")?);
     let (ai_model, ai_provider) = (s("ai_model")?, s("ai_provider")?);
     let (ai_in, ai_out, ai_cr, ai_cw, ai_cost) = (
@@ -292,8 +327,12 @@ fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Resul
         let payment = if p_amount.is_null(r) {
             None
         } else {
-            let kind = PaymentKind::parse(p_kind.value(r))
-                .ok_or_else(|| corrupt(path, format!("row {r}: unknown payment kind {:?}", p_kind.value(r))))?;
+            let kind = PaymentKind::parse(p_kind.value(r)).ok_or_else(|| {
+                corrupt(
+                    path,
+                    format!("row {r}: unknown payment kind {:?}", p_kind.value(r)),
+                )
+            })?;
             Some(Payment {
                 amount_minor: p_amount.value(r),
                 currency: p_currency.value(r).to_string(),
@@ -307,9 +346,17 @@ fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Resul
         let merge = if m_kept.is_null(r) {
             None
         } else {
-            let source = MergeSource::parse(m_source.value(r))
-                .ok_or_else(|| corrupt(path, format!("row {r}: unknown merge source {:?}", m_source.value(r))))?;
-            Some(Merge { kept: m_kept.value(r).to_string(), merged: m_from.value(r).to_string(), source })
+            let source = MergeSource::parse(m_source.value(r)).ok_or_else(|| {
+                corrupt(
+                    path,
+                    format!("row {r}: unknown merge source {:?}", m_source.value(r)),
+                )
+            })?;
+            Some(Merge {
+                kept: m_kept.value(r).to_string(),
+                merged: m_from.value(r).to_string(),
+                source,
+            })
         };
         out.push(Event {
             uuid: Uuid(fixed(path, uuid.value(r))?),
@@ -359,9 +406,19 @@ pub fn read_merges(path: &Path) -> Result<Vec<MergeRow>> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
     let mask = ProjectionMask::columns(
         builder.parquet_schema(),
-        ["uuid", "timestamp", "merge_kept", "merge_from", "merge_source"],
+        [
+            "uuid",
+            "timestamp",
+            "merge_kept",
+            "merge_from",
+            "merge_source",
+        ],
     );
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(Error::parquet(path))?;
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(Error::parquet(path))?;
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
@@ -374,12 +431,20 @@ pub fn read_merges(path: &Path) -> Result<Vec<MergeRow>> {
             if kept.is_null(r) {
                 continue;
             }
-            let src = MergeSource::parse(source.value(r))
-                .ok_or_else(|| corrupt(path, format!("row {r}: unknown merge source {:?}", source.value(r))))?;
+            let src = MergeSource::parse(source.value(r)).ok_or_else(|| {
+                corrupt(
+                    path,
+                    format!("row {r}: unknown merge source {:?}", source.value(r)),
+                )
+            })?;
             out.push(MergeRow {
                 uuid: Uuid(fixed(path, uuid.value(r))?),
                 timestamp: Timestamp(ts.value(r)),
-                merge: Merge { kept: kept.value(r).to_string(), merged: from.value(r).to_string(), source: src },
+                merge: Merge {
+                    kept: kept.value(r).to_string(),
+                    merged: from.value(r).to_string(),
+                    source: src,
+                },
             });
         }
     }
@@ -394,7 +459,11 @@ pub fn read_distinct_ids(path: &Path) -> Result<Vec<String>> {
     let file = File::open(path).map_err(Error::io(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), ["distinct_id"]);
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(Error::parquet(path))?;
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(Error::parquet(path))?;
     let mut out: Vec<String> = Vec::new();
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
@@ -405,6 +474,127 @@ pub fn read_distinct_ids(path: &Path) -> Result<Vec<String>> {
                 out.push(ids.value(r).to_string());
             }
         }
+    }
+    Ok(out)
+}
+
+/// Which optional columns a scan reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanWant {
+    /// Read `properties`.
+    pub properties: bool,
+}
+
+/// A chunk of scanned events. Text columns come dictionary-encoded, so a caller maps each distinct value once.
+#[derive(Debug, Clone, Default)]
+pub struct ScanChunk {
+    /// Event uuids as big-endian integers.
+    pub uuid: Vec<u128>,
+    /// Event times, UTC µs.
+    pub ts: Vec<i64>,
+    /// Distinct values of `distinct_id` in this chunk.
+    pub distinct_ids: Vec<String>,
+    /// Per event, an index into `distinct_ids`.
+    pub distinct_key: Vec<u32>,
+    /// Distinct event names in this chunk.
+    pub names: Vec<String>,
+    /// Per event, an index into `names`.
+    pub name_key: Vec<u32>,
+    /// `$process_person_profile: false`.
+    pub personless: Vec<bool>,
+    /// Properties JSON per event, when asked for.
+    pub properties: Vec<String>,
+}
+
+/// Reads the columns reports need, with text columns kept dictionary-encoded.
+///
+/// # Errors
+/// IO, Parquet and type errors, naming the file.
+pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
+    use arrow::array::DictionaryArray;
+    use arrow::datatypes::Int32Type;
+    use parquet::arrow::arrow_reader::ArrowReaderOptions;
+
+    let dict = |f: &Field| -> Field {
+        if f.name() == "distinct_id" || f.name() == "event" {
+            Field::new(
+                f.name(),
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                false,
+            )
+        } else {
+            f.clone()
+        }
+    };
+    let hinted = Arc::new(Schema::new(
+        schema()
+            .fields()
+            .iter()
+            .map(|f| dict(f))
+            .collect::<Vec<_>>(),
+    ));
+    let file = File::open(path).map_err(Error::io(path))?;
+    let options = ArrowReaderOptions::new().with_schema(hinted);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .map_err(Error::parquet(path))?;
+    let mut cols = vec!["uuid", "distinct_id", "event", "timestamp", "personless"];
+    if want.properties {
+        cols.push("properties");
+    }
+    let mask = ProjectionMask::columns(builder.parquet_schema(), cols);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(128 * 1024)
+        .build()
+        .map_err(Error::parquet(path))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(Error::parquet(path))?;
+        let uuid = column::<FixedSizeBinaryArray>(path, &batch, "uuid")?;
+        let ts = column::<TimestampMicrosecondArray>(path, &batch, "timestamp")?;
+        let personless = column::<BooleanArray>(path, &batch, "personless")?;
+        let did = column::<DictionaryArray<Int32Type>>(path, &batch, "distinct_id")?;
+        let ev = column::<DictionaryArray<Int32Type>>(path, &batch, "event")?;
+        let strings =
+            |d: &DictionaryArray<Int32Type>, name: &str| -> Result<(Vec<String>, Vec<u32>)> {
+                let values = d
+                    .values()
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| corrupt(path, format!("column {name} is not text")))?;
+                let dictionary = (0..values.len())
+                    .map(|i| values.value(i).to_string())
+                    .collect();
+                let keys = d.keys().values().iter().map(|&k| k as u32).collect();
+                Ok((dictionary, keys))
+            };
+        let (distinct_ids, distinct_key) = strings(did, "distinct_id")?;
+        let (names, name_key) = strings(ev, "event")?;
+        let mut chunk = ScanChunk {
+            uuid: Vec::with_capacity(batch.num_rows()),
+            ts: ts.values().to_vec(),
+            distinct_ids,
+            distinct_key,
+            names,
+            name_key,
+            personless: (0..batch.num_rows()).map(|i| personless.value(i)).collect(),
+            properties: Vec::new(),
+        };
+        let raw = uuid.value_data();
+        if raw.len() != batch.num_rows() * 16 {
+            return Err(corrupt(path, "uuid column has the wrong width".into()));
+        }
+        chunk.uuid.extend(
+            raw.chunks_exact(16)
+                .map(|c| u128::from_be_bytes(c.try_into().expect("16 bytes"))),
+        );
+        if want.properties {
+            let props = column::<StringArray>(path, &batch, "properties")?;
+            chunk.properties = (0..batch.num_rows())
+                .map(|i| props.value(i).to_string())
+                .collect();
+        }
+        out.push(chunk);
     }
     Ok(out)
 }

@@ -38,10 +38,13 @@ pub fn encode_rejections(rejections: &[Rejection]) -> Vec<u8> {
     for r in rejections {
         let (raw, raw_hex) = match std::str::from_utf8(&r.raw) {
             Ok(s) => (Some(s.to_string()), None),
-            Err(_) => (None, Some(r.raw.iter().fold(String::new(), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            }))),
+            Err(_) => (
+                None,
+                Some(r.raw.iter().fold(String::new(), |mut s, b| {
+                    let _ = write!(s, "{b:02x}");
+                    s
+                })),
+            ),
         };
         let line = RejectionLine {
             reason: r.reason.code().to_string(),
@@ -81,7 +84,11 @@ pub fn encode_persons(persons: &[PersonRecord]) -> Vec<u8> {
 pub fn read_checked(path: &Path, crc32: u32) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(Error::io(path))?;
     if crc32fast::hash(&bytes) != crc32 {
-        return Err(Error::Corruption { path: path.to_path_buf(), offset: 0, reason: "checksum mismatch".into() });
+        return Err(Error::Corruption {
+            path: path.to_path_buf(),
+            offset: 0,
+            reason: "checksum mismatch".into(),
+        });
     }
     Ok(bytes)
 }
@@ -93,10 +100,14 @@ pub fn read_checked(path: &Path, crc32: u32) -> Result<Vec<u8>> {
 pub fn decode_rejections(path: &Path, bytes: &[u8]) -> Result<Vec<Rejection>> {
     let mut out = Vec::new();
     for (i, line) in lines(bytes) {
-        let bad = |reason: String| Error::Corruption { path: path.to_path_buf(), offset: i as u64, reason };
+        let bad = |reason: String| Error::Corruption {
+            path: path.to_path_buf(),
+            offset: i as u64,
+            reason,
+        };
         let l: RejectionLine = serde_json::from_slice(line).map_err(|e| bad(e.to_string()))?;
-        let reason =
-            RejectReason::from_code(&l.reason).ok_or_else(|| bad(format!("unknown reason {:?}", l.reason)))?;
+        let reason = RejectReason::from_code(&l.reason)
+            .ok_or_else(|| bad(format!("unknown reason {:?}", l.reason)))?;
         let raw = match (l.raw, l.raw_hex) {
             (Some(s), _) => s.into_bytes(),
             (None, Some(h)) => decode_hex(&h).ok_or_else(|| bad("bad raw_hex".into()))?,
@@ -150,7 +161,10 @@ fn decode_hex(h: &str) -> Option<Vec<u8>> {
     if h.len() % 2 != 0 {
         return None;
     }
-    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect()
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -88,7 +88,12 @@ impl Store {
         }
         let manifest = Manifest::default();
         manifest.commit(&path)?;
-        Ok(Store { dir: dir.to_path_buf(), manifest, keys: HashMap::new(), _lock: lock })
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            manifest,
+            keys: HashMap::new(),
+            _lock: lock,
+        })
     }
 
     /// Opens an existing data directory and deletes files a crash left unreferenced.
@@ -105,7 +110,12 @@ impl Store {
 
     fn open_locked(dir: &Path, lock: File) -> Result<Store> {
         let manifest = Manifest::load(&dir.join(MANIFEST))?;
-        let store = Store { dir: dir.to_path_buf(), manifest, keys: HashMap::new(), _lock: lock };
+        let store = Store {
+            dir: dir.to_path_buf(),
+            manifest,
+            keys: HashMap::new(),
+            _lock: lock,
+        };
         store.remove_orphans()?;
         Ok(store)
     }
@@ -131,7 +141,9 @@ impl Store {
             .manifest
             .segments
             .iter()
-            .filter(|s| filter.projects.is_empty() || filter.projects.iter().any(|p| *p == s.project))
+            .filter(|s| {
+                filter.projects.is_empty() || filter.projects.iter().any(|p| *p == s.project)
+            })
             .filter(|s| match filter.days {
                 None => true,
                 Some((from, to)) => Day::parse(&s.day).is_some_and(|d| d >= from && d <= to),
@@ -144,7 +156,10 @@ impl Store {
     /// Reads every event of the matching segments, segment by segment, in parallel.
     ///
     /// A damaged segment is reported in the second list and does not stop the others from being read.
-    pub fn read_events(&self, filter: &ScanFilter) -> (Vec<(SegmentEntry, Vec<Event>)>, Vec<(SegmentEntry, Error)>) {
+    pub fn read_events(
+        &self,
+        filter: &ScanFilter,
+    ) -> (Vec<(SegmentEntry, Vec<Event>)>, Vec<(SegmentEntry, Error)>) {
         let results: Vec<(SegmentEntry, Result<Vec<Event>>)> = self
             .segments(filter)
             .into_par_iter()
@@ -169,7 +184,11 @@ impl Store {
         for f in self.side_files(SideKind::Quarantine, project) {
             let path = self.path_of(&f.file);
             let bytes = sidefile::read_checked(&path, f.crc32)?;
-            out.extend(sidefile::decode_rejections(&path, &bytes)?.into_iter().map(|r| (f.project.clone(), r)));
+            out.extend(
+                sidefile::decode_rejections(&path, &bytes)?
+                    .into_iter()
+                    .map(|r| (f.project.clone(), r)),
+            );
         }
         Ok(out)
     }
@@ -183,7 +202,11 @@ impl Store {
         for f in self.side_files(SideKind::Persons, project) {
             let path = self.path_of(&f.file);
             let bytes = sidefile::read_checked(&path, f.crc32)?;
-            out.extend(sidefile::decode_persons(&path, &bytes)?.into_iter().map(|r| (f.project.clone(), r)));
+            out.extend(
+                sidefile::decode_persons(&path, &bytes)?
+                    .into_iter()
+                    .map(|r| (f.project.clone(), r)),
+            );
         }
         Ok(out)
     }
@@ -214,11 +237,18 @@ impl Store {
         let mut parts: BTreeMap<(String, Day), Vec<Event>> = BTreeMap::new();
         for (project, events) in input.events {
             for e in events {
-                parts.entry((project.as_str().to_string(), e.timestamp.day())).or_default().push(e);
+                parts
+                    .entry((project.as_str().to_string(), e.timestamp.day()))
+                    .or_default()
+                    .push(e);
             }
         }
         // Load key sets for partitions seen for the first time, in parallel.
-        let missing: Vec<(String, Day)> = parts.keys().filter(|k| !self.keys.contains_key(*k)).cloned().collect();
+        let missing: Vec<(String, Day)> = parts
+            .keys()
+            .filter(|k| !self.keys.contains_key(*k))
+            .cloned()
+            .collect();
         let loaded: Vec<((String, Day), Result<HashMap<u128, u64>>)> = missing
             .into_par_iter()
             .map(|k| {
@@ -233,7 +263,10 @@ impl Store {
         // Decide per partition what to write.
         let mut jobs: Vec<WriteJob> = Vec::new();
         for ((project, day), mut events) in parts {
-            let keys = self.keys.get_mut(&(project.clone(), day)).expect("keys loaded above");
+            let keys = self
+                .keys
+                .get_mut(&(project.clone(), day))
+                .expect("keys loaded above");
             events.sort_unstable_by(|a, b| (a.uuid, a.digest).cmp(&(b.uuid, b.digest)));
             let mut fresh: Vec<Event> = Vec::with_capacity(events.len());
             let mut rewrite = false;
@@ -265,7 +298,11 @@ impl Store {
                 continue;
             }
             let replaced: Vec<SegmentEntry> = if rewrite {
-                next.segments.iter().filter(|s| s.project == project && s.day == day.to_string()).cloned().collect()
+                next.segments
+                    .iter()
+                    .filter(|s| s.project == project && s.day == day.to_string())
+                    .cloned()
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -273,12 +310,20 @@ impl Store {
                 keys.insert(e.uuid.as_u128(), digest_prefix(&e.digest));
             }
             let id = next.allocate_id();
-            jobs.push(WriteJob { project, day, id, events: fresh, replaced });
+            jobs.push(WriteJob {
+                project,
+                day,
+                id,
+                events: fresh,
+                replaced,
+            });
         }
 
         // Write segments in parallel.
-        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>, u64)>> =
-            jobs.into_par_iter().map(|job| self.write_job(job)).collect();
+        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>, u64)>> = jobs
+            .into_par_iter()
+            .map(|job| self.write_job(job))
+            .collect();
         let mut new_dirs = BTreeSet::new();
         for w in written {
             let (entry, replaced, extra_dups) = w?;
@@ -286,7 +331,8 @@ impl Store {
             stats.events_written += entry.rows;
             stats.segments_written += 1;
             new_dirs.insert(self.path_of(&entry.file).parent().map(Path::to_path_buf));
-            next.segments.retain(|s| !replaced.iter().any(|r| r.id == s.id));
+            next.segments
+                .retain(|s| !replaced.iter().any(|r| r.id == s.id));
             stats.segments_removed += replaced.len() as u64;
             doomed.extend(replaced);
             next.segments.push(entry);
@@ -300,14 +346,28 @@ impl Store {
             }
             stats.quarantined += rejections.len() as u64;
             let bytes = sidefile::encode_rejections(&rejections);
-            let f = self.write_side(&mut next, SideKind::Quarantine, &project, &bytes, rejections.len(), by_reason)?;
+            let f = self.write_side(
+                &mut next,
+                SideKind::Quarantine,
+                &project,
+                &bytes,
+                rejections.len(),
+                by_reason,
+            )?;
             new_dirs.insert(self.path_of(&f.file).parent().map(Path::to_path_buf));
             next.side_files.push(f);
         }
         for (project, persons) in input.persons.into_iter().filter(|(_, p)| !p.is_empty()) {
             stats.persons += persons.len() as u64;
             let bytes = sidefile::encode_persons(&persons);
-            let f = self.write_side(&mut next, SideKind::Persons, &project, &bytes, persons.len(), BTreeMap::new())?;
+            let f = self.write_side(
+                &mut next,
+                SideKind::Persons,
+                &project,
+                &bytes,
+                persons.len(),
+                BTreeMap::new(),
+            )?;
             new_dirs.insert(self.path_of(&f.file).parent().map(Path::to_path_buf));
             next.side_files.push(f);
         }
@@ -318,7 +378,11 @@ impl Store {
         // Counters, checkpoint, commit.
         if stats.duplicates + stats.conflicts > 0 {
             // Attribute counters to the single project when there is one; otherwise to "_all".
-            let key = next.segments.last().map(|s| s.project.clone()).unwrap_or_default();
+            let key = next
+                .segments
+                .last()
+                .map(|s| s.project.clone())
+                .unwrap_or_default();
             let c: &mut ProjectCounters = next.projects.entry(key).or_default();
             c.duplicates += stats.duplicates;
             c.conflicts += stats.conflicts;
@@ -333,7 +397,11 @@ impl Store {
         next.commit(&self.dir.join(MANIFEST))?;
         self.manifest = next;
         self.delete_files(doomed.iter().map(|s| s.file.as_str()));
-        tracing::debug!(?stats, generation = self.manifest.generation, "flush committed");
+        tracing::debug!(
+            ?stats,
+            generation = self.manifest.generation,
+            "flush committed"
+        );
         Ok(stats)
     }
 
@@ -347,7 +415,10 @@ impl Store {
         let mut groups: BTreeMap<(String, String), Vec<SegmentEntry>> = BTreeMap::new();
         for s in &self.manifest.segments {
             if s.rows < COMPACT_BELOW_ROWS {
-                groups.entry((s.project.clone(), s.day.clone())).or_default().push(s.clone());
+                groups
+                    .entry((s.project.clone(), s.day.clone()))
+                    .or_default()
+                    .push(s.clone());
             }
         }
         groups.retain(|_, v| v.len() > 1);
@@ -363,10 +434,18 @@ impl Store {
                 reason: format!("segment day {day:?} is not a date"),
             })?;
             let id = next.allocate_id();
-            jobs.push(WriteJob { project, day, id, events: Vec::new(), replaced });
+            jobs.push(WriteJob {
+                project,
+                day,
+                id,
+                events: Vec::new(),
+                replaced,
+            });
         }
-        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>, u64)>> =
-            jobs.into_par_iter().map(|job| self.write_job(job)).collect();
+        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>, u64)>> = jobs
+            .into_par_iter()
+            .map(|job| self.write_job(job))
+            .collect();
         let mut stats = FlushStats::default();
         let mut doomed = Vec::new();
         let mut dirs = BTreeSet::new();
@@ -377,7 +456,8 @@ impl Store {
             stats.segments_written += 1;
             stats.segments_removed += replaced.len() as u64;
             dirs.insert(self.path_of(&entry.file).parent().map(Path::to_path_buf));
-            next.segments.retain(|s| !replaced.iter().any(|r| r.id == s.id));
+            next.segments
+                .retain(|s| !replaced.iter().any(|r| r.id == s.id));
             doomed.extend(replaced);
             next.segments.push(entry);
         }
@@ -393,7 +473,13 @@ impl Store {
 
     /// Writes one segment from new events plus the events of the segments it replaces.
     fn write_job(&self, job: WriteJob) -> Result<(SegmentEntry, Vec<SegmentEntry>, u64)> {
-        let WriteJob { project, day, id, mut events, replaced } = job;
+        let WriteJob {
+            project,
+            day,
+            id,
+            mut events,
+            replaced,
+        } = job;
         let mut dups = 0u64;
         if !replaced.is_empty() {
             for s in &replaced {
@@ -469,7 +555,12 @@ impl Store {
     fn load_keys(&self, project: &str, day: Day) -> Result<HashMap<u128, u64>> {
         let day_text = day.to_string();
         let mut keys = HashMap::new();
-        for s in self.manifest.segments.iter().filter(|s| s.project == project && s.day == day_text) {
+        for s in self
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| s.project == project && s.day == day_text)
+        {
             for (u, d) in segment::read_keys(&self.path_of(&s.file))? {
                 keys.insert(u.as_u128(), digest_prefix(&d));
             }
@@ -493,12 +584,19 @@ impl Store {
             .segments
             .iter()
             .map(|s| self.path_of(&s.file))
-            .chain(self.manifest.side_files.iter().map(|f| self.path_of(&f.file)))
+            .chain(
+                self.manifest
+                    .side_files
+                    .iter()
+                    .map(|f| self.path_of(&f.file)),
+            )
             .collect();
         for top in ["segments", "quarantine", "persons"] {
             let mut stack = vec![self.dir.join(top)];
             while let Some(dir) = stack.pop() {
-                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
                 for entry in entries.flatten() {
                     let path = entry.path();
                     if path.is_dir() {
@@ -529,7 +627,12 @@ fn digest_prefix(d: &Digest) -> u64 {
 
 fn lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK);
-    let f = File::options().create(true).truncate(false).write(true).open(&path).map_err(Error::io(&path))?;
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(Error::io(&path))?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),

@@ -1,0 +1,318 @@
+//! Running reports: the engine resolves a plan, scans exactly the segments (days and columns) it needs, resolves
+//! distinct ids to persons through the identity map, and hands plain tables to `report`.
+
+use std::collections::HashMap;
+
+use model::{Day, Timestamp};
+use rayon::prelude::*;
+use report::RetentionParams;
+use report::retention::{self, DataProvenance, EventTable, Plan, RetentionReport};
+use serde_json::{Map, Value};
+use store::ScanFilter;
+use store::segment::{ScanChunk, ScanWant};
+
+use crate::{Engine, Error, IdentityMap, Result};
+
+/// The outcome of `verify`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Whether every number, label and the fingerprint match.
+    pub matches: bool,
+    /// Each difference, by JSON path.
+    pub differences: Vec<String>,
+    /// The fingerprint recomputed from the data.
+    pub recomputed_fingerprint: String,
+}
+
+impl Engine {
+    /// Computes a retention report. Unflushed events are flushed first so the report sees everything acknowledged.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for invalid parameters (naming the field), store errors for damaged data.
+    pub fn retention(&self, params: RetentionParams, now: Timestamp) -> Result<RetentionReport> {
+        self.flush()?;
+        let plan = retention::plan(params, now.0).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut tables = Vec::new();
+        for project in &plan.params.projects {
+            tables.push(self.load_table(project, &plan)?);
+        }
+        retention::run(&plan, &tables).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Recomputes a report from its own `parameters` and compares every field.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the JSON is not a retention report.
+    pub fn verify(&self, published: &Value) -> Result<Verification> {
+        if published.get("kind").and_then(Value::as_str) != Some("retention") {
+            return Err(Error::Invalid(
+                "not a retention report: `kind` is not \"retention\"".into(),
+            ));
+        }
+        let params = published
+            .get("parameters")
+            .ok_or_else(|| Error::Invalid("the report has no `parameters` object".into()))?;
+        let params =
+            RetentionParams::from_json(params).map_err(|e| Error::Invalid(e.to_string()))?;
+        if params.as_of.is_none() {
+            return Err(Error::Invalid(
+                "parameters.as_of is missing; a report always records it".into(),
+            ));
+        }
+        let report = self.retention(params, Timestamp(0))?;
+        let recomputed = report::render::to_json(&report);
+        let differences = report::verify::diff(published, &recomputed);
+        Ok(Verification {
+            matches: differences.is_empty(),
+            differences,
+            recomputed_fingerprint: report.provenance.data_fingerprint,
+        })
+    }
+
+    fn load_table(&self, project: &str, plan: &Plan) -> Result<EventTable> {
+        let as_of = Timestamp(plan.as_of);
+        let identity = self.identity(project, Some(as_of))?;
+        let all = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
+        let segments: Vec<store::SegmentEntry> =
+            self.with_store(|s| s.segments(&all).into_iter().cloned().collect());
+        let first_day = segments.iter().filter_map(|s| Day::parse(&s.day)).min();
+        let from_day = match plan.scan_from {
+            Some(t) => Timestamp(t).day(),
+            None => first_day.unwrap_or(Timestamp(plan.scan_to).day()),
+        };
+        let to_day = Timestamp(plan.scan_to - 1).day();
+        let chosen: Vec<&store::SegmentEntry> = segments
+            .iter()
+            .filter(|s| Day::parse(&s.day).is_some_and(|d| d >= from_day && d <= to_day))
+            .collect();
+        let mut data = DataProvenance {
+            days: (from_day <= to_day).then(|| (from_day.to_string(), to_day.to_string())),
+            identity_digest: identity.digest(),
+            ..DataProvenance::default()
+        };
+        for s in &chosen {
+            data.events_in_scope += s.rows;
+            let mut d = model::Digest::default();
+            for (i, b) in (0..32).zip(hex_bytes(&s.digest_sum)) {
+                d.0[i] = b;
+            }
+            let mut sum = model::Digest(data.digest_sum);
+            sum.add_mod(&d);
+            data.digest_sum = sum.0;
+        }
+        let want = ScanWant {
+            properties: plan.needs_event_properties,
+        };
+        let dir = self.dir().to_path_buf();
+        let scanned: Vec<std::result::Result<Vec<ScanChunk>, store::Error>> = chosen
+            .par_iter()
+            .map(|s| store::segment::scan(&dir.join(&s.file), want))
+            .collect();
+        let mut chunks = Vec::new();
+        for c in scanned {
+            chunks.extend(c?);
+        }
+
+        // Dense persons and names; each dictionary value of each chunk is resolved once.
+        let mut persons: HashMap<String, u32> = HashMap::new();
+        let mut names: HashMap<String, u32> = HashMap::new();
+        let mut table = EventTable {
+            project: project.to_string(),
+            data,
+            ..EventTable::default()
+        };
+        let mut all_personless: Vec<bool> = Vec::new();
+        let mut merged: Vec<bool> = Vec::new();
+        let lo = plan.scan_from.unwrap_or(i64::MIN);
+        for c in &chunks {
+            let person_of: Vec<u32> = c
+                .distinct_ids
+                .iter()
+                .map(|d| {
+                    let key = identity.person_of(d);
+                    let next = persons.len() as u32;
+                    let p = *persons.entry(key.to_string()).or_insert(next);
+                    if p == next {
+                        all_personless.push(true);
+                        merged.push(false);
+                    }
+                    merged[p as usize] |= identity.is_merged(d);
+                    p
+                })
+                .collect();
+            let name_of: Vec<u32> = c
+                .names
+                .iter()
+                .map(|n| {
+                    let next = names.len() as u32;
+                    *names.entry(n.clone()).or_insert_with(|| {
+                        table.names.push(n.clone());
+                        next
+                    })
+                })
+                .collect();
+            for i in 0..c.ts.len() {
+                let ts = c.ts[i];
+                if ts > plan.as_of || ts < lo || ts >= plan.scan_to {
+                    continue;
+                }
+                let p = person_of[c.distinct_key[i] as usize];
+                all_personless[p as usize] &= c.personless[i];
+                table.person.push(p);
+                table.ts.push(ts);
+                table.uuid.push(c.uuid[i]);
+                table.name.push(name_of[c.name_key[i] as usize]);
+            }
+            if plan.needs_event_properties {
+                let kept: Vec<&String> = (0..c.ts.len())
+                    .filter(|&i| c.ts[i] <= plan.as_of && c.ts[i] >= lo && c.ts[i] < plan.scan_to)
+                    .map(|i| &c.properties[i])
+                    .collect();
+                let parsed: Vec<Map<String, Value>> =
+                    kept.par_iter().map(|s| parse_object(s)).collect();
+                table.properties.extend(parsed);
+            }
+        }
+        table.n_persons = persons.len();
+
+        // Personless persons: every event personless and no id in a merge (retention.md §5.4).
+        if plan.params.personless == report::params::Personless::Exclude {
+            let excluded: Vec<bool> = (0..table.n_persons)
+                .map(|p| all_personless[p] && !merged[p])
+                .collect();
+            let n_excluded = excluded.iter().filter(|&&x| x).count() as u64;
+            if n_excluded > 0 {
+                let keep: Vec<bool> = table
+                    .person
+                    .iter()
+                    .map(|&p| !excluded[p as usize])
+                    .collect();
+                table.data.personless_persons = n_excluded;
+                table.data.personless_events = keep.iter().filter(|&&k| !k).count() as u64;
+                retain(&mut table.person, &keep);
+                retain(&mut table.ts, &keep);
+                retain(&mut table.uuid, &keep);
+                retain(&mut table.name, &keep);
+                if !table.properties.is_empty() {
+                    retain(&mut table.properties, &keep);
+                }
+            }
+        }
+        if plan.needs_person_properties {
+            table.person_properties =
+                self.person_properties(project, &identity, &persons, plan.as_of)?;
+        }
+        Ok(table)
+    }
+
+    /// Folds `$set`, `$set_once` and `$unset` of every event up to `as_of`, and persons imports, into each person's
+    /// current properties (events.md §5.4).
+    fn person_properties(
+        &self,
+        project: &str,
+        identity: &IdentityMap,
+        persons: &HashMap<String, u32>,
+        as_of: i64,
+    ) -> Result<Vec<Map<String, Value>>> {
+        let all = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
+        let segments: Vec<store::SegmentEntry> =
+            self.with_store(|s| s.segments(&all).into_iter().cloned().collect());
+        let dir = self.dir().to_path_buf();
+        let want = ScanWant { properties: true };
+        let scanned: Vec<
+            std::result::Result<Vec<(i64, u128, String, Map<String, Value>)>, store::Error>,
+        > = segments
+            .par_iter()
+            .map(|s| {
+                let chunks = store::segment::scan(&dir.join(&s.file), want)?;
+                let mut out = Vec::new();
+                for c in chunks {
+                    for i in 0..c.ts.len() {
+                        let props = &c.properties[i];
+                        if c.ts[i] > as_of
+                            || !(props.contains("\"$set") || props.contains("\"$unset"))
+                        {
+                            continue;
+                        }
+                        let did = c.distinct_ids[c.distinct_key[i] as usize].clone();
+                        out.push((c.ts[i], c.uuid[i], did, parse_object(props)));
+                    }
+                }
+                Ok(out)
+            })
+            .collect();
+        let mut updates = Vec::new();
+        for s in scanned {
+            updates.extend(s?);
+        }
+        // Persons imports act as `$set` at their `updated_at`; they sort before events at the same instant, in file
+        // order.
+        let imports = self.with_store(|s| s.read_persons(Some(project)))?;
+        let mut ordered: Vec<(i64, u8, u128, usize, String, Map<String, Value>)> = Vec::new();
+        for (n, (_, rec)) in imports.into_iter().enumerate() {
+            if rec.updated_at.0 > as_of {
+                continue;
+            }
+            if let Some(first) = rec.distinct_ids.first() {
+                let mut m = Map::new();
+                m.insert("$set".into(), Value::Object(parse_object(&rec.properties)));
+                ordered.push((rec.updated_at.0, 0, 0, n, first.clone(), m));
+            }
+        }
+        for (ts, uuid, did, m) in updates {
+            ordered.push((ts, 1, uuid, 0, did, m));
+        }
+        ordered.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+        let mut out = vec![Map::new(); persons.len()];
+        for (_, _, _, _, did, m) in ordered {
+            let Some(&p) = persons.get(identity.person_of(&did)) else {
+                continue;
+            };
+            let props = &mut out[p as usize];
+            if let Some(Value::Object(set)) = m.get("$set") {
+                for (k, v) in set {
+                    props.insert(k.clone(), v.clone());
+                }
+            }
+            if let Some(Value::Object(once)) = m.get("$set_once") {
+                for (k, v) in once {
+                    props.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            if let Some(Value::Array(keys)) = m.get("$unset") {
+                for k in keys.iter().filter_map(Value::as_str) {
+                    props.remove(k);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse_object(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        let k = keep[i];
+        i += 1;
+        k
+    });
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}

@@ -1,0 +1,674 @@
+//! The retention report (retention.md): plan the scan, build the kernel's columns from event tables, run the
+//! kernel, then add statistics, labels, the definition sentence and provenance.
+
+use std::collections::HashMap;
+
+use jiff::tz::TimeZone;
+use kernels::{BucketMode, Mode, RetentionColumns, RetentionConfig};
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Error, Result};
+use crate::filter::{self, Compiled};
+use crate::params::{
+    DEFAULT_NON_ACTIVITY, Entity, Filter, Operator, Period, PropertyKind, RetentionParams,
+    RetentionType, WeekStart,
+};
+use crate::stats::{round6, wilson};
+use crate::window::{self, Window};
+
+/// The engine version written into provenance.
+pub const ENGINE: &str = concat!("liucun ", env!("CARGO_PKG_VERSION"));
+
+/// A resolved report request: what to scan and how to compute.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Parameters with every default resolved (echoed in the report).
+    pub params: RetentionParams,
+    /// The query time zone.
+    pub tz: TimeZone,
+    /// The window.
+    pub window: Window,
+    /// The moment the report describes, UTC µs.
+    pub as_of: i64,
+    /// Events from this instant on are needed (`None`: all history, for first-time anchors).
+    pub scan_from: Option<i64>,
+    /// Events before this instant are needed.
+    pub scan_to: i64,
+    /// Event properties must be loaded (event filters or an event breakdown).
+    pub needs_event_properties: bool,
+    /// Person properties must be loaded (person filters or a person breakdown).
+    pub needs_person_properties: bool,
+}
+
+/// One project's events, as the engine loaded them for a plan.
+#[derive(Debug, Clone, Default)]
+pub struct EventTable {
+    /// Project name.
+    pub project: String,
+    /// Dense person index per event.
+    pub person: Vec<u32>,
+    /// Number of persons.
+    pub n_persons: usize,
+    /// Event time, UTC µs.
+    pub ts: Vec<i64>,
+    /// Event uuid as a big-endian integer.
+    pub uuid: Vec<u128>,
+    /// Event name id per event, into `names`.
+    pub name: Vec<u32>,
+    /// Event names.
+    pub names: Vec<String>,
+    /// Properties per event (only when the plan needs them).
+    pub properties: Vec<Map<String, Value>>,
+    /// Current properties per person (only when the plan needs them).
+    pub person_properties: Vec<Map<String, Value>>,
+    /// Where the events came from.
+    pub data: DataProvenance,
+}
+
+/// What the engine read, for the fingerprint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataProvenance {
+    /// First and last UTC day read (`YYYY-MM-DD`), if any.
+    pub days: Option<(String, String)>,
+    /// Events stored in those days.
+    pub events_in_scope: u64,
+    /// Sum modulo 2²⁵⁶ of their event digests.
+    pub digest_sum: [u8; 32],
+    /// Digest of the identity map used.
+    pub identity_digest: [u8; 32],
+    /// Persons left out as personless.
+    pub personless_persons: u64,
+    /// Their events.
+    pub personless_events: u64,
+}
+
+impl DataProvenance {
+    /// The `lc1` data fingerprint (retention.md §13.6).
+    pub fn fingerprint(&self, project: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(b"lc1");
+        put(&mut h, project.as_bytes());
+        let (from, to) = self.days.clone().unwrap_or_default();
+        put(&mut h, from.as_bytes());
+        put(&mut h, to.as_bytes());
+        h.update(self.events_in_scope.to_be_bytes());
+        h.update(self.digest_sum);
+        h.update(self.identity_digest);
+        format!("lc1:sha256:{}", hex(&h.finalize()))
+    }
+}
+
+fn put(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u32).to_be_bytes());
+    h.update(bytes);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A retention report: plain data, rendered by [`crate::render`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionReport {
+    /// One sentence saying what is counted.
+    pub definition: String,
+    /// The resolved parameters.
+    pub params: RetentionParams,
+    /// Window description.
+    pub window: WindowInfo,
+    /// Column labels.
+    pub columns: Vec<String>,
+    /// Rows, by project, then breakdown rank, then period.
+    pub rows: Vec<Row>,
+    /// Mean curve per project and breakdown value.
+    pub mean: Vec<Mean>,
+    /// Kept breakdown values per project, in rank order (`None` for Other).
+    pub breakdown_values: Option<Vec<(String, Vec<Option<String>>)>>,
+    /// Where the numbers came from.
+    pub provenance: Provenance,
+}
+
+/// The resolved window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowInfo {
+    /// Start of the first period, local RFC 3339.
+    pub first_period: String,
+    /// Start of the last period.
+    pub last_period: String,
+    /// End of the last period.
+    pub end_exclusive: String,
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub columns: usize,
+}
+
+/// One cohort row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Project.
+    pub project: String,
+    /// Breakdown value (`None` without a breakdown, and for Other).
+    pub breakdown_value: Option<String>,
+    /// Whether this is the Other bucket.
+    pub is_other: bool,
+    /// `Day 3`, `Week 0`, …
+    pub label: String,
+    /// Start of the cohort period, local RFC 3339.
+    pub cohort_start: String,
+    /// Persons in the cohort.
+    pub size: u64,
+    /// Counts per column; `None` outside the window.
+    pub counts: Vec<Option<u64>>,
+    /// Rates per column.
+    pub rates: Vec<Option<f64>>,
+    /// Wilson 95% interval per column (`None` for column 0).
+    pub ci95: Vec<Option<(f64, f64)>>,
+    /// Whether the cell can still change.
+    pub incomplete: Vec<Option<bool>>,
+}
+
+/// The cohort-size-weighted mean curve (retention.md §12.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mean {
+    /// Project.
+    pub project: String,
+    /// Breakdown value.
+    pub breakdown_value: Option<String>,
+    /// Whether this is the Other bucket.
+    pub is_other: bool,
+    /// Mean rate per column.
+    pub rates: Vec<Option<f64>>,
+    /// Its Wilson interval.
+    pub ci95: Vec<Option<(f64, f64)>>,
+    /// Rows that entered each column's mean.
+    pub rows_used: Vec<u64>,
+    /// Persons (Σ sizes) behind each column's mean.
+    pub persons: Vec<u64>,
+}
+
+/// Provenance of the whole report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// `liucun x.y.z`.
+    pub engine: String,
+    /// RFC 3339 UTC.
+    pub as_of: String,
+    /// The data fingerprint: the project's, or a hash of all projects' when several.
+    pub data_fingerprint: String,
+    /// Per project.
+    pub projects: Vec<ProjectProvenance>,
+}
+
+/// Provenance of one project's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectProvenance {
+    /// Project.
+    pub project: String,
+    /// `lc1:sha256:…`.
+    pub data_fingerprint: String,
+    /// UTC days read.
+    pub data_days: Option<(String, String)>,
+    /// Events in those days.
+    pub events_in_scope: u64,
+    /// `sha256:…` of the identity map.
+    pub identity_digest: String,
+    /// Personless persons excluded.
+    pub personless_persons: u64,
+    /// Their events.
+    pub personless_events: u64,
+}
+
+/// Resolves parameters into a plan.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the parameter.
+pub fn plan(mut params: RetentionParams, now_us: i64) -> Result<Plan> {
+    params.validate()?;
+    let tz = window::time_zone(&params.timezone)?;
+    let as_of = match &params.as_of {
+        Some(t) => window::parse_instant("as_of", t)?,
+        None => now_us,
+    };
+    params.as_of = Some(window::format_utc(as_of));
+    let date_to = match &params.date_to {
+        Some(t) => window::resolve_date("date_to", t, &tz, as_of)?,
+        None => as_of,
+    };
+    let date_from = match &params.date_from {
+        Some(t) => Some(window::resolve_date("date_from", t, &tz, as_of)?),
+        None => None,
+    };
+    let window = window::resolve_window(
+        params.period,
+        &tz,
+        params.week_start,
+        params.total_intervals,
+        date_from,
+        date_to,
+    )?;
+    let all_filters = || {
+        params
+            .properties
+            .iter()
+            .chain(&params.target.properties)
+            .chain(&params.returning.properties)
+    };
+    let breakdown_kind = params.breakdown.as_ref().map(|b| b.kind);
+    let needs_event_properties = all_filters().any(|f| f.kind == PropertyKind::Event)
+        || breakdown_kind == Some(PropertyKind::Event);
+    let needs_person_properties = all_filters().any(|f| f.kind == PropertyKind::Person)
+        || breakdown_kind == Some(PropertyKind::Person);
+    let scan_from = match params.retention_type {
+        RetentionType::Recurring => Some(window.first),
+        _ => None,
+    };
+    let scan_to = window.end.min(as_of.saturating_add(1));
+    Ok(Plan {
+        params,
+        tz,
+        scan_from,
+        scan_to,
+        as_of,
+        window,
+        needs_event_properties,
+        needs_person_properties,
+    })
+}
+
+/// Computes the report over one table per project (in the order of `params.projects`).
+///
+/// # Errors
+/// [`Error::Invalid`] when a filter cannot be compiled (already checked by `plan`).
+pub fn run(plan: &Plan, tables: &[EventTable]) -> Result<RetentionReport> {
+    let p = &plan.params;
+    let rows_n = plan.window.grid.len();
+    let cols_n = p.total_intervals as usize;
+    let compile = |list: &[Filter]| -> Result<Vec<Compiled>> {
+        list.iter()
+            .map(|f| filter::compile(f).map_err(|m| Error::invalid("properties", m)))
+            .collect()
+    };
+    let global = compile(&p.properties)?;
+    let target_filters = compile(&p.target.properties)?;
+    let returning_filters = compile(&p.returning.properties)?;
+    let mut rows = Vec::new();
+    let mut means = Vec::new();
+    let mut kept_values = Vec::new();
+    let mut projects = Vec::new();
+    for t in tables {
+        let n = t.ts.len();
+        // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
+        let in_time: Vec<bool> = t.ts.iter().map(|&ts| ts <= plan.as_of).collect();
+        let names_target = name_mask(&t.names, &p.target);
+        let names_returning = name_mask(&t.names, &p.returning);
+        let person_cache: Vec<(bool, bool, bool)> = if t.person_properties.is_empty() {
+            Vec::new()
+        } else {
+            t.person_properties
+                .iter()
+                .map(|pp| {
+                    (
+                        all_match(&global, None, Some(pp)),
+                        all_match(&target_filters, None, Some(pp)),
+                        all_match(&returning_filters, None, Some(pp)),
+                    )
+                })
+                .collect()
+        };
+        let mut start = vec![false; n];
+        let mut anchor = vec![false; n];
+        let mut returning = vec![false; n];
+        for i in 0..n {
+            if !in_time[i] {
+                continue;
+            }
+            let name = t.name[i] as usize;
+            let (nt, nr) = (names_target[name], names_returning[name]);
+            if !nt && !nr {
+                continue;
+            }
+            let ev = t.properties.get(i);
+            let pc = person_cache.get(t.person[i] as usize);
+            let g = event_side(&global, ev) && pc.is_none_or(|c| c.0);
+            if !g {
+                continue;
+            }
+            if nt {
+                anchor[i] = true;
+                start[i] = event_side(&target_filters, ev) && pc.is_none_or(|c| c.1);
+            }
+            if nr {
+                returning[i] = event_side(&returning_filters, ev) && pc.is_none_or(|c| c.2);
+            }
+        }
+        // Breakdown buckets: dense ids per distinct string form.
+        let (mode, mut values, event_bucket, person_bucket) = match &p.breakdown {
+            None => (
+                BucketMode::None,
+                vec![String::new()],
+                Vec::new(),
+                Vec::new(),
+            ),
+            Some(b) => {
+                let mut ids: HashMap<String, u32> = HashMap::new();
+                let mut values = Vec::new();
+                let mut id_of = |v: String| -> u32 {
+                    let next = ids.len() as u32;
+                    *ids.entry(v.clone()).or_insert_with(|| {
+                        values.push(v);
+                        next
+                    })
+                };
+                let value = |m: &Map<String, Value>| {
+                    m.get(&b.property)
+                        .and_then(filter::string_form)
+                        .unwrap_or_default()
+                };
+                match b.kind {
+                    PropertyKind::Event => {
+                        let eb: Vec<u32> = (0..n)
+                            .map(|i| id_of(t.properties.get(i).map(value).unwrap_or_default()))
+                            .collect();
+                        (BucketMode::Event, values, eb, Vec::new())
+                    }
+                    PropertyKind::Person => {
+                        let pb: Vec<u32> = (0..t.n_persons)
+                            .map(|i| {
+                                id_of(t.person_properties.get(i).map(value).unwrap_or_default())
+                            })
+                            .collect();
+                        (BucketMode::Person, values, Vec::new(), pb)
+                    }
+                }
+            }
+        };
+        if values.is_empty() {
+            values.push(String::new());
+        }
+        let cfg = RetentionConfig {
+            mode: match p.retention_type {
+                RetentionType::Recurring => Mode::Recurring,
+                RetentionType::FirstTime => Mode::FirstTime,
+                RetentionType::FirstEver => Mode::FirstEver,
+            },
+            columns: cols_n,
+            min_occurrences: p.minimum_occurrences,
+            cumulative: p.cumulative,
+            buckets: mode,
+            n_buckets: values.len(),
+            n_persons: t.n_persons,
+        };
+        let cols = RetentionColumns {
+            person: &t.person,
+            ts: &t.ts,
+            uuid: &t.uuid,
+            start: &start,
+            anchor: &anchor,
+            returning: &returning,
+            event_bucket: &event_bucket,
+            person_bucket: &person_bucket,
+        };
+        let counts = kernels::retention(&cols, &plan.window.grid, &cfg);
+        // Rank buckets: score = Σ sizes, then value bytewise; keep `limit`, fold the rest into Other.
+        let groups: Vec<(Option<String>, bool, Vec<usize>)> = match &p.breakdown {
+            None => vec![(None, false, vec![0])],
+            Some(b) => {
+                let mut scored: Vec<(u64, usize)> = (0..values.len())
+                    .map(|v| ((0..rows_n).map(|k| counts.get(v, k, 0)).sum(), v))
+                    .filter(|(s, _)| *s > 0)
+                    .collect();
+                scored.sort_by(|a, b| {
+                    b.0.cmp(&a.0)
+                        .then_with(|| values[a.1].as_bytes().cmp(values[b.1].as_bytes()))
+                });
+                let mut g: Vec<(Option<String>, bool, Vec<usize>)> = scored
+                    .iter()
+                    .take(b.limit)
+                    .map(|&(_, v)| (Some(values[v].clone()), false, vec![v]))
+                    .collect();
+                let rest: Vec<usize> = scored.iter().skip(b.limit).map(|&(_, v)| v).collect();
+                if !rest.is_empty() {
+                    g.push((None, true, rest));
+                }
+                g
+            }
+        };
+        kept_values.push((
+            t.project.clone(),
+            groups.iter().map(|g| g.0.clone()).collect::<Vec<_>>(),
+        ));
+        for (value, is_other, members) in &groups {
+            let cell =
+                |k: usize, j: usize| members.iter().map(|&v| counts.get(v, k, j)).sum::<u64>();
+            let mut mean_x = vec![0u64; cols_n];
+            let mut mean_n = vec![0u64; cols_n];
+            let mut rows_used = vec![0u64; cols_n];
+            for k in 0..rows_n {
+                let size = cell(k, 0);
+                let mut r = Row {
+                    project: t.project.clone(),
+                    breakdown_value: value.clone(),
+                    is_other: *is_other,
+                    label: format!("{} {k}", p.period.title()),
+                    cohort_start: window::format_local(plan.window.grid.start(k), &plan.tz),
+                    size,
+                    counts: Vec::with_capacity(cols_n),
+                    rates: Vec::with_capacity(cols_n),
+                    ci95: Vec::with_capacity(cols_n),
+                    incomplete: Vec::with_capacity(cols_n),
+                };
+                let last_col = (rows_n - 1 - k).min(cols_n - 1);
+                for j in 0..cols_n {
+                    if k + j >= rows_n {
+                        r.counts.push(None);
+                        r.rates.push(None);
+                        r.ci95.push(None);
+                        r.incomplete.push(None);
+                        continue;
+                    }
+                    let x = cell(k, j);
+                    let until = if p.cumulative { k + last_col } else { k + j };
+                    let incomplete = plan.window.grid.end_of(until) > plan.as_of;
+                    r.counts.push(Some(x));
+                    r.incomplete.push(Some(incomplete));
+                    if size == 0 {
+                        r.rates.push(None);
+                        r.ci95.push(None);
+                    } else if j == 0 {
+                        r.rates.push(Some(1.0));
+                        r.ci95.push(None);
+                    } else {
+                        r.rates.push(Some(round6(x as f64 / size as f64)));
+                        r.ci95
+                            .push(wilson(x, size).map(|(a, b)| (round6(a), round6(b))));
+                    }
+                    if !incomplete && size > 0 {
+                        mean_x[j] += x;
+                        mean_n[j] += size;
+                        rows_used[j] += 1;
+                    }
+                }
+                rows.push(r);
+            }
+            means.push(Mean {
+                project: t.project.clone(),
+                breakdown_value: value.clone(),
+                is_other: *is_other,
+                rates: (0..cols_n)
+                    .map(|j| (mean_n[j] > 0).then(|| round6(mean_x[j] as f64 / mean_n[j] as f64)))
+                    .collect(),
+                ci95: (0..cols_n)
+                    .map(|j| {
+                        if j == 0 {
+                            None
+                        } else {
+                            wilson(mean_x[j], mean_n[j]).map(|(a, b)| (round6(a), round6(b)))
+                        }
+                    })
+                    .collect(),
+                rows_used,
+                persons: mean_n,
+            });
+        }
+        projects.push(ProjectProvenance {
+            project: t.project.clone(),
+            data_fingerprint: t.data.fingerprint(&t.project),
+            data_days: t.data.days.clone(),
+            events_in_scope: t.data.events_in_scope,
+            identity_digest: format!("sha256:{}", hex(&t.data.identity_digest)),
+            personless_persons: t.data.personless_persons,
+            personless_events: t.data.personless_events,
+        });
+    }
+    let data_fingerprint = if projects.len() == 1 {
+        projects[0].data_fingerprint.clone()
+    } else {
+        let mut h = Sha256::new();
+        h.update(b"lc1-multi");
+        for pp in &projects {
+            put(&mut h, pp.data_fingerprint.as_bytes());
+        }
+        format!("lc1:sha256:{}", hex(&h.finalize()))
+    };
+    Ok(RetentionReport {
+        definition: definition(p),
+        params: p.clone(),
+        window: WindowInfo {
+            first_period: window::format_local(plan.window.first, &plan.tz),
+            last_period: window::format_local(plan.window.last, &plan.tz),
+            end_exclusive: window::format_local(plan.window.end, &plan.tz),
+            rows: rows_n,
+            columns: cols_n,
+        },
+        columns: (0..cols_n)
+            .map(|j| format!("{} {j}", p.period.title()))
+            .collect(),
+        rows,
+        mean: means,
+        breakdown_values: p.breakdown.as_ref().map(|_| kept_values),
+        provenance: Provenance {
+            engine: ENGINE.to_string(),
+            as_of: window::format_utc(plan.as_of),
+            data_fingerprint,
+            projects,
+        },
+    })
+}
+
+/// Per event name: does the entity's name list (or "any activity event") match?
+fn name_mask(names: &[String], entity: &Entity) -> Vec<bool> {
+    match entity.event.names() {
+        None => names
+            .iter()
+            .map(|n| !DEFAULT_NON_ACTIVITY.contains(&n.as_str()))
+            .collect(),
+        Some(list) => names.iter().map(|n| list.contains(&n.as_str())).collect(),
+    }
+}
+
+fn event_side(filters: &[Compiled], props: Option<&Map<String, Value>>) -> bool {
+    let empty = Map::new();
+    let props = props.unwrap_or(&empty);
+    filters
+        .iter()
+        .filter(|f| f.kind == PropertyKind::Event)
+        .all(|f| f.matches(props))
+}
+
+fn all_match(
+    filters: &[Compiled],
+    _event: Option<&Map<String, Value>>,
+    person: Option<&Map<String, Value>>,
+) -> bool {
+    let empty = Map::new();
+    let person = person.unwrap_or(&empty);
+    filters
+        .iter()
+        .filter(|f| f.kind == PropertyKind::Person)
+        .all(|f| f.matches(person))
+}
+
+/// The one-sentence definition (retention.md §13.5).
+pub fn definition(p: &RetentionParams) -> String {
+    let period = p.period.noun();
+    let week = match (p.period, p.week_start) {
+        (Period::Week, WeekStart::Monday) => "weeks start Monday, ",
+        (Period::Week, WeekStart::Sunday) => "weeks start Sunday, ",
+        _ => "",
+    };
+    let target = entity_text(&p.target);
+    let start = match p.retention_type {
+        RetentionType::Recurring => format!("Of persons who did {target} in a {period}"),
+        RetentionType::FirstTime => {
+            format!("Of persons whose first {target} happened in a {period}")
+        }
+        RetentionType::FirstEver => {
+            format!("Of persons whose first-ever {target} happened in a {period}")
+        }
+    };
+    let times = if p.minimum_occurrences > 1 {
+        format!(" at least {} times", p.minimum_occurrences)
+    } else {
+        String::new()
+    };
+    let later = if p.cumulative {
+        format!("in each later {period} or any later one")
+    } else {
+        format!("in each later {period}")
+    };
+    let global = if p.properties.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", counting only events where {}",
+            filters_text(&p.properties)
+        )
+    };
+    format!(
+        "{start} ({week}{}), the share who did {}{times} {later}{global}.",
+        p.timezone,
+        entity_text(&p.returning)
+    )
+}
+
+fn entity_text(e: &Entity) -> String {
+    let names = match e.event.names() {
+        None => "any activity event".to_string(),
+        Some(list) => list
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    };
+    if e.properties.is_empty() {
+        names
+    } else {
+        format!("{names} where {}", filters_text(&e.properties))
+    }
+}
+
+fn filters_text(filters: &[Filter]) -> String {
+    filters
+        .iter()
+        .map(|f| {
+            let op = serde_json::to_value(f.operator)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let who = if f.kind == PropertyKind::Person {
+                "person."
+            } else {
+                ""
+            };
+            match (&f.value, f.operator) {
+                (_, Operator::IsSet | Operator::IsNotSet) | (None, _) => {
+                    format!("{who}{} {op}", f.key)
+                }
+                (Some(v), _) => format!("{who}{} {op} {v}", f.key),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
