@@ -4,7 +4,8 @@ fn speed() {
     let n: u64 = std::env::var("N")
         .map(|v| v.parse().unwrap())
         .unwrap_or(2_000_000);
-    for name in ["events.parquet", "events.ndjson"] {
+    for name in [std::env::var("F").unwrap_or("events.parquet".into())] {
+        let name = name.as_str();
         let dir = tempfile::tempdir().unwrap();
         let t = std::time::Instant::now();
         let files = liucun_gen::write_files(

@@ -41,7 +41,7 @@ fn write_file(path: &std::path::Path) {
         (
             "timestamp",
             Arc::new(TimestampMillisecondArray::from_iter_values(
-                (0..N_ROWS as i64).map(|i| 1_740_787_200_000 + i * 1000),
+                (0..N_ROWS as i64).map(|i| 1_740_787_200_000 + i * 100),
             )),
         ),
         (

@@ -65,6 +65,13 @@ pub struct Engine {
     wal: Wal,
     inner: Mutex<Inner>,
     replay_note: Option<String>,
+    /// Report tables kept in memory (see `reports`).
+    tables: Mutex<
+        Vec<(
+            reports::TableKey,
+            std::sync::Arc<report::retention::EventTable>,
+        )>,
+    >,
 }
 
 #[derive(Debug)]
@@ -171,6 +178,7 @@ impl Engine {
                 bulk: Pending::default(),
             }),
             replay_note,
+            tables: Mutex::new(Vec::new()),
         })
     }
 

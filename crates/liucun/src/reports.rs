@@ -2,6 +2,7 @@
 //! distinct ids to persons through the identity map, and hands plain tables to `report`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use model::{Day, Timestamp};
 use rayon::prelude::*;
@@ -12,6 +13,22 @@ use store::ScanFilter;
 use store::segment::{ScanChunk, ScanWant};
 
 use crate::{Engine, Error, IdentityMap, Result};
+
+/// Tables kept in memory for repeated reports.
+const TABLE_CACHE_ENTRIES: usize = 8;
+
+/// What a cached table was loaded for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TableKey {
+    project: String,
+    generation: u64,
+    scan_from: Option<i64>,
+    scan_to: i64,
+    as_of: i64,
+    event_properties: bool,
+    person_properties: bool,
+    personless: bool,
+}
 
 /// The outcome of `verify`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +51,9 @@ impl Engine {
         let plan = retention::plan(params, now.0).map_err(|e| Error::Invalid(e.to_string()))?;
         let mut tables = Vec::new();
         for project in &plan.params.projects {
-            tables.push(self.load_table(project, &plan)?);
+            tables.push(self.cached_table(project, &plan)?);
         }
+        let tables: Vec<&EventTable> = tables.iter().map(|t| t.as_ref()).collect();
         retention::run(&plan, &tables).map_err(|e| Error::Invalid(e.to_string()))
     }
 
@@ -67,6 +85,44 @@ impl Engine {
             differences,
             recomputed_fingerprint: report.provenance.data_fingerprint,
         })
+    }
+
+    /// A table from the in-memory cache, or loaded and cached. The key holds the manifest generation, so any
+    /// commit (flush, compaction) invalidates it.
+    fn cached_table(&self, project: &str, plan: &Plan) -> Result<Arc<EventTable>> {
+        let generation = self.with_store(|s| s.manifest().generation);
+        let key = TableKey {
+            project: project.to_string(),
+            generation,
+            scan_from: plan.scan_from,
+            scan_to: plan.scan_to,
+            as_of: plan.as_of,
+            event_properties: plan.needs_event_properties,
+            person_properties: plan.needs_person_properties,
+            personless: plan.params.personless == report::params::Personless::Exclude,
+        };
+        if let Some(t) = self
+            .table_cache()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, t)| t.clone())
+        {
+            return Ok(t);
+        }
+        let table = Arc::new(self.load_table(project, plan)?);
+        let mut cache = self.table_cache();
+        cache.retain(|(k, _)| k.generation == generation);
+        if cache.len() >= TABLE_CACHE_ENTRIES {
+            cache.remove(0);
+        }
+        cache.push((key, table.clone()));
+        Ok(table)
+    }
+
+    fn table_cache(&self) -> std::sync::MutexGuard<'_, Vec<(TableKey, Arc<EventTable>)>> {
+        self.tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn load_table(&self, project: &str, plan: &Plan) -> Result<EventTable> {

@@ -281,7 +281,7 @@ pub fn plan(mut params: RetentionParams, now_us: i64) -> Result<Plan> {
 ///
 /// # Errors
 /// [`Error::Invalid`] when a filter cannot be compiled (already checked by `plan`).
-pub fn run(plan: &Plan, tables: &[EventTable]) -> Result<RetentionReport> {
+pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
     let p = &plan.params;
     let rows_n = plan.window.grid.len();
     let cols_n = p.total_intervals as usize;
@@ -297,7 +297,7 @@ pub fn run(plan: &Plan, tables: &[EventTable]) -> Result<RetentionReport> {
     let mut means = Vec::new();
     let mut kept_values = Vec::new();
     let mut projects = Vec::new();
-    for t in tables {
+    for &t in tables {
         let n = t.ts.len();
         // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
         let in_time: Vec<bool> = t.ts.iter().map(|&ts| ts <= plan.as_of).collect();

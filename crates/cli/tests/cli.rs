@@ -1,0 +1,149 @@
+//! Surface tests of the `liucun` binary: run it in a temporary directory and check exit codes and output.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn liucun(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_liucun"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run liucun")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn gen_import_inspect_and_reimport() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = tmp.path().join("ev.ndjson");
+    let o = liucun(
+        &data,
+        &[
+            "gen",
+            "--events",
+            "3000",
+            "--seed",
+            "5",
+            "--apps",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let files: Vec<(String, String)> = stdout(&o)
+        .lines()
+        .map(|l| {
+            let mut p = l.split('\t');
+            (p.next().unwrap().to_string(), p.next().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(files.len(), 2);
+    for (project, path) in &files {
+        let o = liucun(&data, &["import", "--project", project, path]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(stdout(&o).contains("rejected 0"), "{}", stdout(&o));
+    }
+    let o = liucun(&data, &["inspect", "--json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let total: u64 = v["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["events"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 3000);
+    // Importing again writes nothing new.
+    let (project, path) = &files[0];
+    let o = liucun(&data, &["import", "--project", project, path]);
+    assert!(stdout(&o).contains("written 0"), "{}", stdout(&o));
+    // A report round-trips through verify.
+    let o = liucun(
+        &data,
+        &[
+            "retention",
+            "-p",
+            project,
+            "--type",
+            "first-time",
+            "--as-of",
+            "2025-06-01T00:00:00Z",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = tmp.path().join("report.json");
+    std::fs::write(&report, &o.stdout).unwrap();
+    let o = liucun(&data, &["verify", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn rejected_rows_set_the_exit_code_and_land_in_the_rejects_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let input = tmp.path().join("in.ndjson");
+    std::fs::write(
+        &input,
+        "{\"distinct_id\":\"a\",\"event\":\"x\",\"timestamp\":\"2025-01-01T00:00:00Z\"}\n{\"event\":\"x\",\"timestamp\":\"2025-01-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let rejects = tmp.path().join("rejects.txt");
+    let o = liucun(
+        &data,
+        &[
+            "import",
+            "-p",
+            "p",
+            input.to_str().unwrap(),
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("in.ndjson:2") && stderr.contains("missing_distinct_id"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    assert!(text.starts_with("{\"event\":\"x\""), "{text}");
+    assert!(text.contains("missing_distinct_id"), "{text}");
+    let o = liucun(
+        &data,
+        &[
+            "import",
+            "-p",
+            "p",
+            input.to_str().unwrap(),
+            "--allow-rejects",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let o = liucun(&data, &["quarantine", "list"]);
+    assert!(stdout(&o).contains("missing_distinct_id"), "{}", stdout(&o));
+}
+
+#[test]
+fn invalid_arguments_exit_2_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = liucun(&data, &["import", "-p", "Bad Name", "x.ndjson"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--project"));
+    let o = liucun(&data, &["inspect"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a liucun data directory"));
+}
