@@ -70,6 +70,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     }
     engine.compact()?;
     let i = engine.inspect()?;
+    let projects: Vec<String> = i.projects.iter().map(|p| p.project.clone()).collect();
     println!();
     println!(
         "{:<10} {:>10} {:>8} {:>10} {:>10} {:>8}",
@@ -87,10 +88,59 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         );
     }
     println!();
+    retention_comparison(&engine, &projects, &args.dir)?;
+    println!();
     println!(
         "data directory: {} (try: liucun --data {} inspect)",
         data.display(),
         data.display()
     );
     Ok(0)
+}
+
+/// Day-N retention of every app side by side, with the report's JSON and charts written next to the data.
+fn retention_comparison(engine: &Engine, projects: &[String], dir: &std::path::Path) -> anyhow::Result<()> {
+    use liucun::report::params::{RetentionParams, RetentionType};
+
+    let params = RetentionParams {
+        projects: projects.to_vec(),
+        retention_type: RetentionType::FirstTime,
+        total_intervals: 31,
+        date_from: Some("2025-01-01".into()),
+        date_to: Some("2025-02-28".into()),
+        as_of: Some("2025-04-01T00:00:00Z".into()),
+        ..RetentionParams::default()
+    };
+    let report = engine.retention(params, liucun::model::Timestamp(0))?;
+    println!("{}", report.definition);
+    println!("Cohorts 2025-01-01..2025-02-28; mean over complete cohorts, weighted by size, with 95% Wilson intervals.");
+    println!();
+    let days = [1usize, 7, 14, 30];
+    print!("{:<10} {:>8}", "app", "persons");
+    for d in days {
+        print!(" {:>20}", format!("day {d}"));
+    }
+    println!();
+    for m in &report.mean {
+        print!("{:<10} {:>8}", m.project, m.persons.first().copied().unwrap_or(0));
+        for d in days {
+            let cell = match (m.rates.get(d).copied().flatten(), m.ci95.get(d).copied().flatten()) {
+                (Some(r), Some((lo, hi))) => format!("{:.1}% [{:.1}-{:.1}]", r * 100.0, lo * 100.0, hi * 100.0),
+                _ => "-".to_string(),
+            };
+            print!(" {cell:>20}");
+        }
+        println!();
+    }
+    let json = serde_json::to_string_pretty(&liucun::report::render::to_json(&report))?;
+    let json_path = dir.join("retention.json");
+    std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
+    let svg_path = dir.join("retention-curves.svg");
+    std::fs::write(&svg_path, liucun::report::svg::curves(&report))
+        .with_context(|| format!("writing {}", svg_path.display()))?;
+    println!();
+    println!("fingerprint {}", report.provenance.data_fingerprint);
+    println!("wrote {} and {}", json_path.display(), svg_path.display());
+    println!("check it: liucun --data {} verify {}", dir.join("data").display(), json_path.display());
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! events, order independence of the rendered output, the worked examples of retention.md, and golden files.
 
 mod fixture;
+#[path = "retention/oracle.rs"]
 mod oracle;
 
 use std::path::Path;

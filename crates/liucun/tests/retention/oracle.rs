@@ -17,24 +17,24 @@ use serde_json::{Map, Value};
 
 /// One event as the oracle sees it.
 #[derive(Debug, Clone)]
-pub struct Ev {
-    pub project: String,
-    pub distinct_id: String,
-    pub name: String,
+pub(crate) struct Ev {
+    pub(crate) project: String,
+    pub(crate) distinct_id: String,
+    pub(crate) name: String,
     /// UTC µs.
-    pub ts: i64,
-    pub uuid: u128,
-    pub props: Map<String, Value>,
+    pub(crate) ts: i64,
+    pub(crate) uuid: u128,
+    pub(crate) props: Map<String, Value>,
 }
 
 /// One (project, breakdown value) block: `None` value without breakdown or for Other.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    pub project: String,
-    pub value: Option<String>,
-    pub is_other: bool,
+pub(crate) struct Block {
+    pub(crate) project: String,
+    pub(crate) value: Option<String>,
+    pub(crate) is_other: bool,
     /// `counts[k][j]`, `None` outside the window.
-    pub counts: Vec<Vec<Option<u64>>>,
+    pub(crate) counts: Vec<Vec<Option<u64>>>,
 }
 
 /// The spec's non-activity events (retention.md §5.4), written out again on purpose.
@@ -289,7 +289,7 @@ fn fold_properties(
 }
 
 /// The string form of retention.md §5.2 / §15.6.
-pub fn string_form(v: &Value) -> Option<String> {
+pub(crate) fn string_form(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
@@ -386,7 +386,7 @@ fn all_match(filters: &[Filter], ev: &Map<String, Value>, person: &Map<String, V
 }
 
 /// The counts blocks of the report, in report order.
-pub fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
+pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
     let as_of = p
         .as_of
         .as_deref()
