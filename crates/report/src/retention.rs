@@ -604,10 +604,10 @@ pub fn definition(p: &RetentionParams) -> String {
     let start = match p.retention_type {
         RetentionType::Recurring => format!("Of persons who did {target} in a {period}"),
         RetentionType::FirstTime => {
-            format!("Of persons whose first {target} happened in a {period}")
+            format!("Of persons whose first {first_target} happened in a {period}")
         }
         RetentionType::FirstEver => {
-            format!("Of persons whose first-ever {target} happened in a {period}")
+            format!("Of persons whose first-ever {first_target} happened in a {period}")
         }
     };
     let times = if p.minimum_occurrences > 1 {
