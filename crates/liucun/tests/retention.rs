@@ -309,6 +309,7 @@ fn prop_value() -> impl Strategy<Value = Option<Value>> {
         1 => Just(Some(json!("Pro"))),
         1 => Just(Some(json!(3))),
         1 => Just(Some(json!(2.5))),
+        1 => Just(Some(serde_json::from_str::<Value>("3.0").unwrap())),
         1 => Just(Some(json!("3"))),
         1 => Just(Some(json!("x"))),
         1 => Just(Some(Value::Null)),
@@ -420,7 +421,7 @@ fn scenario(
             }
             _ => {}
         }
-        if personless_users >> user & 1 == 1 {
+        if personless_users >> user & 1 == 1 || (personless_users & 1 == 1 && tie % 7 == 0) {
             props.insert("$process_person_profile".into(), json!(false));
         }
         events.push(Ev {
@@ -500,7 +501,7 @@ fn scenario_strategy() -> impl Strategy<Value = Scenario> {
         0usize..2,
         period,
         1usize..=6,
-        any::<u8>().prop_map(|b| b & 0b11_0000),
+        any::<u8>().prop_map(|b| b & 0b11_0001),
         any::<bool>(),
     );
     let rtype = prop_oneof![

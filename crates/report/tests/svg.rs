@@ -46,7 +46,7 @@ fn writes_the_charts_of_a_report_file() {
 fn published() -> Value {
     json!({
         "definition": "Of persons whose first `signup` happened in a day (UTC), the share who did any activity event in each later day.",
-        "parameters": {"period": "day", "retention_type": "first_time", "target": {"event": "signup"}},
+        "parameters": {"projects": ["demo"], "period": "day", "retention_type": "first_time", "target": {"event": "signup"}},
         "window": {"first_period": "2025-01-01T00:00:00+00:00", "last_period": "2025-01-02T00:00:00+00:00",
                    "end_exclusive": "2025-01-03T00:00:00+00:00", "rows": 2, "columns": 3},
         "columns": ["Day 0", "Day 1", "Day 2"],
