@@ -6,16 +6,16 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The write-ahead log failed or is damaged.
-    #[error("write-ahead log: {0}")]
+    #[error(transparent)]
     Wal(#[from] wal::Error),
     /// The segment store failed or is damaged.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] store::Error),
     /// A whole input file was refused (missing column, unreadable format).
-    #[error("{0}")]
+    #[error(transparent)]
     File(#[from] ingest::FileError),
     /// Reading an input file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -600,7 +600,9 @@ pub fn definition(p: &RetentionParams) -> String {
     };
     let target = entity_text(&p.target);
     // "first any activity event" reads badly: drop the "any" after "first".
-    let first_target = target.strip_prefix("any ").map_or(target.clone(), str::to_string);
+    let first_target = target
+        .strip_prefix("any ")
+        .map_or(target.clone(), str::to_string);
     let start = match p.retention_type {
         RetentionType::Recurring => format!("Of persons who did {target} in a {period}"),
         RetentionType::FirstTime => {

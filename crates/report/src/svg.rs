@@ -136,10 +136,10 @@ pub fn curves(r: &RetentionReport) -> String {
     );
 
     // X ticks: a short mark at every column, a label and gridline at every `step`.
-    let step = tick_step(r, dx);
+    let step = tick_step(r, dx, 12.0);
     for j in first_col..n_cols {
         let x = x_of(j);
-        let labelled = (j - first_col) % step == 0 || (j == first_col);
+        let labelled = j.is_multiple_of(step) || j == first_col;
         if labelled && j != first_col {
             put!(
                 out,
@@ -418,14 +418,14 @@ pub fn heatmap(r: &RetentionReport) -> String {
             f1(y + 20.0)
         );
     }
-    let step = tick_step(r, cell_w);
+    let step = tick_step(r, cell_w, 10.0);
     for (m, rows) in &blocks {
         put!(out, "<g class=\"block\">\n");
         let persons: u64 = rows.iter().map(|row| row.size).sum();
         let name = series_name(m);
         put!(
             out,
-            "<text x=\"{}\" y=\"{}\" font-size=\"14\" font-weight=\"600\" fill=\"{TEXT}\">{}<tspan font-weight=\"400\" fill=\"{AXIS_TEXT}\" font-size=\"12\">  {} cohorts, {} persons</tspan></text>\n",
+            "<text x=\"{}\" y=\"{}\" font-size=\"14\" font-weight=\"600\" fill=\"{TEXT}\">{}<tspan dx=\"10\" font-weight=\"400\" fill=\"{AXIS_TEXT}\" font-size=\"12\">{} cohorts, {} persons</tspan></text>\n",
             f1(left),
             f1(y + 16.0),
             esc(&ellipsize(&name, 60)),
@@ -451,7 +451,7 @@ pub fn heatmap(r: &RetentionReport) -> String {
                 f1(cells_x - 6.0),
                 f1(hy)
             );
-            for j in (0..n_cols).filter(|j| j % step == 0) {
+            for j in (0..n_cols).filter(|j| j.is_multiple_of(step)) {
                 put!(
                     out,
                     "<text x=\"{}\" y=\"{}\">{}</text>\n",
@@ -583,7 +583,7 @@ impl Header {
         }
         put!(title, ", {}", p.timezone);
         let max_chars = ((width - 48.0) / (12.5 * CHAR_W)).floor() as usize;
-        let subtitle = wrap(&r.definition, max_chars);
+        let subtitle = wrap_balanced(&r.definition, max_chars);
         let bottom = 34.0 + subtitle.len() as f64 * 17.0;
         Header {
             title,
@@ -773,13 +773,13 @@ fn zoom_scale(top: f64) -> (f64, f64) {
         .unwrap_or((0.2, 0.05))
 }
 
-/// Labels every `step`-th column so that labels stay at least ~30 px apart; steps follow the calendar.
-fn tick_step(r: &RetentionReport, dx: f64) -> usize {
+/// Labels every `step`-th column so that neighbouring labels do not touch; steps follow the calendar.
+fn tick_step(r: &RetentionReport, dx: f64, font_size: f64) -> usize {
     let widest = (0..r.columns.len())
         .map(|j| short_label(r, j).chars().count())
         .max()
         .unwrap_or(1) as f64;
-    let need = (widest * 12.0 * CHAR_W + 10.0).max(24.0);
+    let need = widest * font_size * CHAR_W + font_size * 0.6;
     let steps: &[usize] = match (r.params.custom_brackets.is_some(), r.params.period) {
         (true, _) => &[1, 2, 5, 10, 20, 50],
         (false, Period::Hour) => &[1, 2, 3, 6, 12, 24, 48],
@@ -990,6 +990,7 @@ fn heat_key(out: &mut String, r: &RetentionReport, scale: &HeatScale, x: f64, y:
 }
 
 const COL0: &str = "#e4e4e4";
+const ZERO_TEXT: &str = "#8a8a8a";
 
 #[derive(Debug, Clone, Copy)]
 struct HeatGeom {
@@ -1032,6 +1033,8 @@ fn heat_row(out: &mut String, r: &RetentionReport, row: &Row, scale: &HeatScale,
             Some(v) => (hex_color(heat_color(scale, v)), cell_pct(v)),
         };
         let ink = match rate {
+            // Zeros are common and say little; grey keeps them from drowning the non-zero cells.
+            Some(v) if j > 0 && v == 0.0 => ZERO_TEXT,
             Some(v) if j > 0 => text_on(heat_color(scale, v)),
             _ => AXIS_TEXT,
         };
@@ -1114,7 +1117,7 @@ fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -1151,6 +1154,19 @@ fn wrap(text: &str, max: usize) -> Vec<String> {
     lines
 }
 
+/// Wraps into as few lines as [`wrap`] needs, but with lines of similar length, so no lone word dangles.
+fn wrap_balanced(text: &str, max: usize) -> Vec<String> {
+    let lines = wrap(text, max);
+    if lines.len() < 2 {
+        return lines;
+    }
+    let total = text.chars().count();
+    (total.div_ceil(lines.len())..max)
+        .map(|m| wrap(text, m))
+        .find(|l| l.len() <= lines.len())
+        .unwrap_or(lines)
+}
+
 /// Cuts `s` to `max` characters, ending in `…` when cut.
 fn ellipsize(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -1177,4 +1193,212 @@ fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::RetentionParams;
+    use crate::retention::{Provenance, WindowInfo};
+
+    /// A report with one mean per `(project, rates)` and a one-row triangle behind each.
+    fn report(series: &[(&str, &[Option<f64>])]) -> RetentionReport {
+        let n = series.first().map_or(0, |s| s.1.len());
+        let ci = |rates: &[Option<f64>]| -> Vec<Option<(f64, f64)>> {
+            rates
+                .iter()
+                .enumerate()
+                .map(|(j, r)| r.filter(|_| j > 0).map(|v| ((v - 0.05).max(0.0), v + 0.05)))
+                .collect()
+        };
+        RetentionReport {
+            definition: "Of persons whose first `signup` happened in a day (UTC), the share who did any activity event in each later day.".to_string(),
+            params: RetentionParams::default(),
+            window: WindowInfo {
+                first_period: "2025-01-01T00:00:00+00:00".to_string(),
+                last_period: "2025-01-01T00:00:00+00:00".to_string(),
+                end_exclusive: "2025-01-02T00:00:00+00:00".to_string(),
+                rows: 1,
+                columns: n,
+            },
+            columns: (0..n).map(|j| format!("Day {j}")).collect(),
+            rows: series
+                .iter()
+                .map(|(p, rates)| Row {
+                    project: p.to_string(),
+                    breakdown_value: None,
+                    is_other: false,
+                    label: "Day 0".to_string(),
+                    cohort_start: "2025-01-01T00:00:00+00:00".to_string(),
+                    size: 100,
+                    counts: rates.iter().map(|r| r.map(|v| (v * 100.0) as u64)).collect(),
+                    rates: rates.to_vec(),
+                    ci95: ci(rates),
+                    incomplete: rates.iter().map(|r| r.map(|_| false)).collect(),
+                })
+                .collect(),
+            mean: series
+                .iter()
+                .map(|(p, rates)| Mean {
+                    project: p.to_string(),
+                    breakdown_value: None,
+                    is_other: false,
+                    rates: rates.to_vec(),
+                    ci95: ci(rates),
+                    rows_used: rates.iter().map(|r| u64::from(r.is_some())).collect(),
+                    persons: rates.iter().map(|r| if r.is_some() { 100 } else { 0 }).collect(),
+                })
+                .collect(),
+            breakdown_values: None,
+            provenance: Provenance {
+                engine: "liucun 0.0.0".to_string(),
+                as_of: "2025-02-01T00:00:00Z".to_string(),
+                data_fingerprint: format!("lc1:sha256:9f2c{}ab12", "0".repeat(56)),
+                projects: Vec::new(),
+            },
+        }
+    }
+
+    const A: &[Option<f64>] = &[Some(1.0), Some(0.4), Some(0.3), Some(0.25)];
+    const GAP: &[Option<f64>] = &[Some(1.0), Some(0.35), None, Some(0.2)];
+
+    #[track_caller]
+    fn assert_well_formed(svg: &str) {
+        assert!(
+            svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+            "{svg}"
+        );
+        assert!(svg.ends_with("</svg>\n"));
+        assert_eq!(svg.matches("<svg").count(), 1);
+        let open = |tag: &str| {
+            svg.matches(&format!("<{tag} ")).count() + svg.matches(&format!("<{tag}>")).count()
+        };
+        for tag in ["g", "text", "tspan", "title", "path", "rect", "circle"] {
+            let selfclosed = svg
+                .split(&format!("<{tag} "))
+                .skip(1)
+                .filter(|rest| rest.split('>').next().is_some_and(|t| t.ends_with('/')))
+                .count();
+            assert_eq!(
+                open(tag) - selfclosed,
+                svg.matches(&format!("</{tag}>")).count(),
+                "<{tag}> not balanced"
+            );
+        }
+        assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
+    fn curves_are_well_formed_with_one_line_per_series() {
+        let r = report(&[("lanting", A), ("baicao", GAP), ("moxi", A)]);
+        let svg = curves(&r);
+        assert_well_formed(&svg);
+        assert_eq!(svg.matches("class=\"line\"").count(), 3);
+        assert_eq!(svg.matches("class=\"band\"").count(), 3);
+        assert!(svg.contains("<title>Day-N retention, recurring, UTC</title>"));
+        assert!(svg.contains("lc1:sha256:9f2c0000…00ab12"));
+        assert!(svg.contains("as of 2025-02-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn heatmap_is_well_formed() {
+        let r = report(&[("lanting", A), ("baicao", GAP)]);
+        let svg = heatmap(&r);
+        assert_well_formed(&svg);
+        assert_eq!(svg.matches("class=\"block\"").count(), 2);
+        // Four cells in the first row, three in the second (one outside the window).
+        assert_eq!(svg.matches("<title>2025-01-01, Day").count(), 7);
+        assert_eq!(chart(&r, ChartKind::Heatmap), svg);
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let r = report(&[("lanting", A), ("baicao", GAP)]);
+        assert_eq!(curves(&r), curves(&r.clone()));
+        assert_eq!(heatmap(&r), heatmap(&r.clone()));
+    }
+
+    #[test]
+    fn names_are_escaped() {
+        let mut r = report(&[("a<b&\"c\"", A)]);
+        r.mean[0].breakdown_value = Some("x'>y".to_string());
+        r.rows[0].breakdown_value = Some("x'>y".to_string());
+        for svg in [curves(&r), heatmap(&r)] {
+            assert_well_formed(&svg);
+            assert!(
+                svg.contains("a&lt;b&amp;&quot;c&quot; · x&#39;&gt;y"),
+                "{svg}"
+            );
+            assert!(!svg.contains("a<b") && !svg.contains("\"c\""));
+        }
+    }
+
+    #[test]
+    fn a_missing_mean_is_a_gap_not_a_zero() {
+        let svg = curves(&report(&[("baicao", GAP)]));
+        let line = svg
+            .lines()
+            .find(|l| l.contains("class=\"line\""))
+            .expect("a line");
+        let d = line
+            .split("d=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert_eq!(d.matches('M').count(), 2, "{d}");
+        assert_eq!(d.matches('L').count(), 1, "{d}");
+        // Three markers, none at the missing column.
+        let markers = svg.split("class=\"markers\"").nth(1).unwrap();
+        assert_eq!(
+            markers
+                .split("</g>")
+                .next()
+                .unwrap()
+                .matches("<circle")
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn small_rates_zoom_the_y_axis() {
+        let small: &[Option<f64>] = &[Some(1.0), Some(0.06), Some(0.04), Some(0.03)];
+        let svg = curves(&report(&[("qiuyue", small)]));
+        assert!(svg.contains("zoomed to 0–15%"), "{svg}");
+        assert!(svg.contains("Day 0 = 100%, not drawn"));
+        let svg = curves(&report(&[("qiuyue", A)]));
+        assert!(!svg.contains("zoomed"));
+    }
+
+    #[test]
+    fn an_empty_report_still_draws() {
+        let r = report(&[]);
+        for svg in [curves(&r), heatmap(&r)] {
+            assert_well_formed(&svg);
+            assert!(svg.contains("No cohorts in this window"));
+        }
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(f1(-0.01), "0.0");
+        assert_eq!(trim_num(2.5), "2.5");
+        assert_eq!(trim_num(20.0), "20");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(group(12), "12");
+        assert_eq!(cell_pct(0.004), "<1");
+        assert_eq!(cell_pct(0.0), "0");
+        assert_eq!(esc("a\u{1}b\n"), "a\u{fffd}b ");
+        assert_eq!(ellipsize("abcdef", 4), "abc…");
+        assert_eq!(
+            wrap("one two three four", 9),
+            vec!["one two", "three", "four"]
+        );
+        assert_eq!(wrap_balanced("aaa bbb ccc d", 12), vec!["aaa bbb", "ccc d"]);
+        assert_eq!(short_fingerprint("lc1:sha256:abc"), "lc1:sha256:abc");
+        assert_eq!(text_on(HEAT[0]), TEXT);
+        assert_eq!(text_on(HEAT[8]), "#ffffff");
+    }
 }

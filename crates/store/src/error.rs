@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The operating system refused a read, write, fsync or rename.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or directory involved.
         path: PathBuf,
@@ -36,7 +36,7 @@ pub enum Error {
         supported: u32,
     },
     /// A Parquet segment could not be written or read.
-    #[error("segment {path}: {source}")]
+    #[error("segment {path}")]
     Parquet {
         /// The segment file.
         path: PathBuf,

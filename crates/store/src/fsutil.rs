@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 
 /// Fsyncs a directory so that entries created, renamed or removed in it survive a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(Error::io(dir))
@@ -30,7 +31,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Creates a directory and its parents, fsyncing each parent that gained an entry.
 pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {

@@ -14,7 +14,7 @@ use crate::codec::DecodeReason;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file system call failed.
-    #[error("wal io on {path}: {source}")]
+    #[error("wal io on {path}")]
     Io {
         /// The file or directory the call was about.
         path: PathBuf,

@@ -539,14 +539,14 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 };
                 if p.cumulative {
                     if let Some(mx) = (1..cols).filter(|&j| qualifies(j)).max() {
-                        for j in 1..=mx {
-                            m[k][j] += 1;
+                        for c in &mut m[k][1..=mx] {
+                            *c += 1;
                         }
                     }
                 } else {
-                    for j in 1..cols {
+                    for (j, c) in m[k].iter_mut().enumerate().skip(1) {
                         if qualifies(j) {
-                            m[k][j] += 1;
+                            *c += 1;
                         }
                     }
                 }
