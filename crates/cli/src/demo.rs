@@ -99,7 +99,11 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
 }
 
 /// Day-N retention of every app side by side, with the report's JSON and charts written next to the data.
-fn retention_comparison(engine: &Engine, projects: &[String], dir: &std::path::Path) -> anyhow::Result<()> {
+fn retention_comparison(
+    engine: &Engine,
+    projects: &[String],
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
     use liucun::report::params::{RetentionParams, RetentionType};
 
     let params = RetentionParams {
@@ -113,7 +117,9 @@ fn retention_comparison(engine: &Engine, projects: &[String], dir: &std::path::P
     };
     let report = engine.retention(params, liucun::model::Timestamp(0))?;
     println!("{}", report.definition);
-    println!("Cohorts 2025-01-01..2025-02-28; mean over complete cohorts, weighted by size, with 95% Wilson intervals.");
+    println!(
+        "Cohorts 2025-01-01..2025-02-28; mean over complete cohorts, weighted by size, with 95% Wilson intervals."
+    );
     println!();
     let days = [1usize, 7, 14, 30];
     print!("{:<10} {:>8}", "app", "persons");
@@ -122,10 +128,19 @@ fn retention_comparison(engine: &Engine, projects: &[String], dir: &std::path::P
     }
     println!();
     for m in &report.mean {
-        print!("{:<10} {:>8}", m.project, m.persons.first().copied().unwrap_or(0));
+        print!(
+            "{:<10} {:>8}",
+            m.project,
+            m.persons.first().copied().unwrap_or(0)
+        );
         for d in days {
-            let cell = match (m.rates.get(d).copied().flatten(), m.ci95.get(d).copied().flatten()) {
-                (Some(r), Some((lo, hi))) => format!("{:.1}% [{:.1}-{:.1}]", r * 100.0, lo * 100.0, hi * 100.0),
+            let cell = match (
+                m.rates.get(d).copied().flatten(),
+                m.ci95.get(d).copied().flatten(),
+            ) {
+                (Some(r), Some((lo, hi))) => {
+                    format!("{:.1}% [{:.1}-{:.1}]", r * 100.0, lo * 100.0, hi * 100.0)
+                }
                 _ => "-".to_string(),
             };
             print!(" {cell:>20}");
@@ -141,6 +156,10 @@ fn retention_comparison(engine: &Engine, projects: &[String], dir: &std::path::P
     println!();
     println!("fingerprint {}", report.provenance.data_fingerprint);
     println!("wrote {} and {}", json_path.display(), svg_path.display());
-    println!("check it: liucun --data {} verify {}", dir.join("data").display(), json_path.display());
+    println!(
+        "check it: liucun --data {} verify {}",
+        dir.join("data").display(),
+        json_path.display()
+    );
     Ok(())
 }

@@ -418,9 +418,9 @@ impl AppProfile {
             if p.period_days == 0 {
                 return Err(out_of_range(self, "plans.period_days", 0.0, "1 or more"));
             }
-            if !is_price(&p.amount)
-                || !(p.currency.len() == 3 && p.currency.bytes().all(|b| b.is_ascii_uppercase()))
-            {
+            let is_currency =
+                p.currency.len() == 3 && p.currency.bytes().all(|b| b.is_ascii_uppercase());
+            if !is_price(&p.amount) || !is_currency {
                 return Err(Error::InvalidPrice {
                     project: self.project.clone(),
                     product: p.product.clone(),

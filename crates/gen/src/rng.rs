@@ -145,8 +145,9 @@ const INV_1_TO_13: [f64; 13] = [
     1.0 / 12.0,
     1.0 / 13.0,
 ];
-const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+/// ln 2 split as in fdlibm: the high part has trailing zero bits, so `k · LN2_HI` is exact.
+const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
 
 /// `e^x`, computed with basic arithmetic only (see the module docs).
 pub(crate) fn exp(x: f64) -> f64 {

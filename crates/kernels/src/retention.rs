@@ -251,17 +251,18 @@ fn period_bits(
 }
 
 /// For each person, the index of their earliest `mask` event by `(ts, uuid)`, or `u32::MAX`.
+///
+/// An empty `uuid` column means ties need no breaking (the caller only needs the anchor's period).
 fn earliest(cols: &RetentionColumns<'_>, mask: &[bool], n_persons: usize) -> Vec<u32> {
     let mut best = vec![u32::MAX; n_persons];
-    for i in 0..cols.person.len() {
-        if !mask[i] {
+    let uuid = |i: usize| cols.uuid.get(i).copied().unwrap_or(0);
+    for (i, (&m, (&p, &ts))) in mask.iter().zip(cols.person.iter().zip(cols.ts)).enumerate() {
+        if !m {
             continue;
         }
-        let p = cols.person[i] as usize;
+        let p = p as usize;
         let cur = best[p];
-        if cur == u32::MAX
-            || (cols.ts[i], cols.uuid[i]) < (cols.ts[cur as usize], cols.uuid[cur as usize])
-        {
+        if cur == u32::MAX || (ts, uuid(i)) < (cols.ts[cur as usize], uuid(cur as usize)) {
             best[p] = i as u32;
         }
     }

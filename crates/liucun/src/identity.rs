@@ -70,7 +70,7 @@ impl IdentityMap {
             }
         }
         merges.retain(|m| as_of.is_none_or(|t| m.timestamp <= t));
-        merges.sort_by(|a, b| (a.timestamp, a.uuid).cmp(&(b.timestamp, b.uuid)));
+        merges.sort_by_key(|a| (a.timestamp, a.uuid));
         for m in merges {
             let (kept, merged, source) = (&m.merge.kept, &m.merge.merged, m.merge.source);
             let kept_node = map.node(kept);

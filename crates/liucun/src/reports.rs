@@ -161,6 +161,7 @@ impl Engine {
         }
         let want = ScanWant {
             properties: plan.needs_event_properties,
+            uuid: plan.needs_uuid,
         };
         let dir = self.dir().to_path_buf();
         let scanned: Vec<std::result::Result<Vec<ScanChunk>, store::Error>> = chosen
@@ -212,14 +213,19 @@ impl Engine {
                 .collect();
             for i in 0..c.ts.len() {
                 let ts = c.ts[i];
-                if ts > plan.as_of || ts < lo || ts >= plan.scan_to {
+                if ts > plan.as_of {
                     continue;
                 }
                 let p = person_of[c.distinct_key[i] as usize];
                 all_personless[p as usize] &= c.personless[i];
+                if ts < lo || ts >= plan.scan_to {
+                    continue;
+                }
                 table.person.push(p);
                 table.ts.push(ts);
-                table.uuid.push(c.uuid[i]);
+                if let Some(&u) = c.uuid.get(i) {
+                    table.uuid.push(u);
+                }
                 table.name.push(name_of[c.name_key[i] as usize]);
             }
             if plan.needs_event_properties {
@@ -234,8 +240,41 @@ impl Engine {
         }
         table.n_persons = persons.len();
 
-        // Personless persons: every event personless and no id in a merge (retention.md §5.4).
+        // Personless persons: every event up to as_of personless and no id in a merge (retention.md §5.4, §15.1).
+        // Events outside the days read can clear the flag, so when a candidate remains, the other days are read too.
         if plan.params.personless == report::params::Personless::Exclude {
+            let candidate = |p: usize| all_personless[p] && !merged[p];
+            if (0..persons.len()).any(candidate) {
+                let as_of_day = as_of.day();
+                let others: Vec<&store::SegmentEntry> = segments
+                    .iter()
+                    .filter(|s| {
+                        Day::parse(&s.day)
+                            .is_some_and(|d| d <= as_of_day && (d < from_day || d > to_day))
+                    })
+                    .collect();
+                let scanned: Vec<std::result::Result<Vec<ScanChunk>, store::Error>> = others
+                    .par_iter()
+                    .map(|s| store::segment::scan(&dir.join(&s.file), ScanWant::default()))
+                    .collect();
+                for chunks in scanned {
+                    for c in chunks? {
+                        let known: Vec<Option<u32>> = c
+                            .distinct_ids
+                            .iter()
+                            .map(|d| persons.get(identity.person_of(d)).copied())
+                            .collect();
+                        for i in 0..c.ts.len() {
+                            if c.ts[i] <= plan.as_of
+                                && !c.personless[i]
+                                && let Some(p) = known[c.distinct_key[i] as usize]
+                            {
+                                all_personless[p as usize] = false;
+                            }
+                        }
+                    }
+                }
+            }
             let excluded: Vec<bool> = (0..table.n_persons)
                 .map(|p| all_personless[p] && !merged[p])
                 .collect();
@@ -280,10 +319,11 @@ impl Engine {
         let segments: Vec<store::SegmentEntry> =
             self.with_store(|s| s.segments(&all).into_iter().cloned().collect());
         let dir = self.dir().to_path_buf();
-        let want = ScanWant { properties: true };
-        let scanned: Vec<
-            std::result::Result<Vec<(i64, u128, String, Map<String, Value>)>, store::Error>,
-        > = segments
+        let want = ScanWant {
+            properties: true,
+            uuid: true,
+        };
+        let scanned: Vec<std::result::Result<Vec<PropertyUpdate>, store::Error>> = segments
             .par_iter()
             .map(|s| {
                 let chunks = store::segment::scan(&dir.join(&s.file), want)?;
@@ -296,21 +336,26 @@ impl Engine {
                         {
                             continue;
                         }
-                        let did = c.distinct_ids[c.distinct_key[i] as usize].clone();
-                        out.push((c.ts[i], c.uuid[i], did, parse_object(props)));
+                        out.push(PropertyUpdate {
+                            ts: c.ts[i],
+                            from_event: true,
+                            uuid: c.uuid[i],
+                            line: 0,
+                            distinct_id: c.distinct_ids[c.distinct_key[i] as usize].clone(),
+                            props: parse_object(props),
+                        });
                     }
                 }
                 Ok(out)
             })
             .collect();
-        let mut updates = Vec::new();
+        let mut ordered = Vec::new();
         for s in scanned {
-            updates.extend(s?);
+            ordered.extend(s?);
         }
         // Persons imports act as `$set` at their `updated_at`; they sort before events at the same instant, in file
         // order.
         let imports = self.with_store(|s| s.read_persons(Some(project)))?;
-        let mut ordered: Vec<(i64, u8, u128, usize, String, Map<String, Value>)> = Vec::new();
         for (n, (_, rec)) in imports.into_iter().enumerate() {
             if rec.updated_at.0 > as_of {
                 continue;
@@ -318,16 +363,25 @@ impl Engine {
             if let Some(first) = rec.distinct_ids.first() {
                 let mut m = Map::new();
                 m.insert("$set".into(), Value::Object(parse_object(&rec.properties)));
-                ordered.push((rec.updated_at.0, 0, 0, n, first.clone(), m));
+                ordered.push(PropertyUpdate {
+                    ts: rec.updated_at.0,
+                    from_event: false,
+                    uuid: 0,
+                    line: n,
+                    distinct_id: first.clone(),
+                    props: m,
+                });
             }
         }
-        for (ts, uuid, did, m) in updates {
-            ordered.push((ts, 1, uuid, 0, did, m));
-        }
-        ordered.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+        ordered.sort_by_key(|u| (u.ts, u.from_event, u.uuid, u.line));
         let mut out = vec![Map::new(); persons.len()];
-        for (_, _, _, _, did, m) in ordered {
-            let Some(&p) = persons.get(identity.person_of(&did)) else {
+        for PropertyUpdate {
+            distinct_id,
+            props: m,
+            ..
+        } in ordered
+        {
+            let Some(&p) = persons.get(identity.person_of(&distinct_id)) else {
                 continue;
             };
             let props = &mut out[p as usize];
@@ -349,6 +403,19 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// One `$set` / `$set_once` / `$unset` bearing event, or a persons-import record, in fold order.
+#[derive(Debug)]
+struct PropertyUpdate {
+    ts: i64,
+    /// Imports sort before events at the same instant.
+    from_event: bool,
+    uuid: u128,
+    /// File order of imports.
+    line: usize,
+    distinct_id: String,
+    props: Map<String, Value>,
 }
 
 fn parse_object(text: &str) -> Map<String, Value> {

@@ -53,10 +53,10 @@ pub fn compile(f: &Filter) -> Result<Compiled, String> {
                     .map_err(|e| format!("invalid regex {pattern:?}: {e}"))?,
             );
         }
-        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => {
-            if numeric(&values[0]).is_none() {
-                return Err(format!("operator {:?} needs a numeric value", f.operator));
-            }
+        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte
+            if numeric(&values[0]).is_none() =>
+        {
+            return Err(format!("operator {:?} needs a numeric value", f.operator));
         }
         _ => {}
     }

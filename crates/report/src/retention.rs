@@ -39,6 +39,9 @@ pub struct Plan {
     pub needs_event_properties: bool,
     /// Person properties must be loaded (person filters or a person breakdown).
     pub needs_person_properties: bool,
+    /// Event uuids must be loaded: only anchors that depend on which of two simultaneous events is first need them
+    /// (`first_ever`, and `first_time` broken down by an event property).
+    pub needs_uuid: bool,
 }
 
 /// One project's events, as the engine loaded them for a plan.
@@ -265,6 +268,11 @@ pub fn plan(mut params: RetentionParams, now_us: i64) -> Result<Plan> {
         _ => None,
     };
     let scan_to = window.end.min(as_of.saturating_add(1));
+    let needs_uuid = match params.retention_type {
+        RetentionType::Recurring => false,
+        RetentionType::FirstTime => breakdown_kind == Some(PropertyKind::Event),
+        RetentionType::FirstEver => true,
+    };
     Ok(Plan {
         params,
         tz,
@@ -274,6 +282,7 @@ pub fn plan(mut params: RetentionParams, now_us: i64) -> Result<Plan> {
         window,
         needs_event_properties,
         needs_person_properties,
+        needs_uuid,
     })
 }
 

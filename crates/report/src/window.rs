@@ -70,11 +70,36 @@ pub fn resolve_date(field: &str, text: &str, tz: &TimeZone, as_of_us: i64) -> Re
     ))
 }
 
-/// A local wall-clock time to an instant: the first instant after a gap, the earlier of an overlap.
+/// A local wall-clock time to an instant: the first instant after a gap, the earlier of an overlap (§15.3).
 fn local(dt: DateTime, tz: &TimeZone) -> std::result::Result<i64, String> {
-    dt.to_zoned_datetime(tz.clone())
-        .map(|z| z.timestamp().as_microsecond())
-        .map_err(|e| e.to_string())
+    use jiff::tz::AmbiguousOffset;
+    let at = |offset: jiff::tz::Offset| -> std::result::Result<i64, String> {
+        dt.to_zoned_datetime(TimeZone::fixed(offset))
+            .map(|z| z.timestamp().as_microsecond())
+            .map_err(|e| e.to_string())
+    };
+    match tz.to_ambiguous_zoned_datetime(dt).offset() {
+        AmbiguousOffset::Unambiguous { offset } => at(offset),
+        // In an overlap the earlier instant is the one read with the offset before the change.
+        AmbiguousOffset::Fold { before, after } => Ok(at(before)?.min(at(after)?)),
+        AmbiguousOffset::Gap { before, after } => {
+            // The transition lies between the two readings; find its first second with the new offset.
+            let (mut lo, mut hi) = (at(after)?, at(before)?);
+            if lo > hi {
+                std::mem::swap(&mut lo, &mut hi);
+            }
+            while hi - lo > 1_000_000 {
+                let mid = lo + (hi - lo) / 2;
+                let ts = Timestamp::from_microsecond(mid).map_err(|e| e.to_string())?;
+                if tz.to_offset(ts) == after {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            Ok(hi - hi.rem_euclid(1_000_000))
+        }
+    }
 }
 
 fn zoned(us: i64, tz: &TimeZone) -> ZonedDateTime {
@@ -124,10 +149,8 @@ pub fn next_period(start: i64, period: Period, tz: &TimeZone) -> i64 {
 }
 
 fn day_start(d: Date, tz: &TimeZone) -> i64 {
-    d.to_zoned_datetime(tz.clone())
-        .expect("dates in range")
-        .timestamp()
-        .as_microsecond()
+    // A midnight that falls in a gap starts the day at the first instant of that date.
+    local(d.to_datetime(jiff::civil::Time::midnight()), tz).expect("dates in range")
 }
 
 /// Formats an instant as RFC 3339 with the zone's local offset.
@@ -277,6 +300,19 @@ mod tests {
             WeekStart::Monday,
         );
         assert_eq!(b - a, 3_600_000_000);
+    }
+
+    #[test]
+    fn a_local_time_in_a_gap_reads_as_the_first_instant_after_it() {
+        let tz = time_zone("America/New_York").unwrap();
+        let got = resolve_date("date_from", "2025-03-09T02:30:00", &tz, 0).unwrap();
+        assert_eq!(format_utc(got), "2025-03-09T07:00:00Z");
+        let got = resolve_date("date_from", "2025-11-02T01:30:00", &tz, 0).unwrap();
+        assert_eq!(format_utc(got), "2025-11-02T05:30:00Z");
+        // Santiago skips midnight: the day starts at 01:00 local.
+        let tz = time_zone("America/Santiago").unwrap();
+        let got = resolve_date("date_from", "2024-09-08", &tz, 0).unwrap();
+        assert_eq!(format_local(got, &tz), "2024-09-08T01:00:00-03:00");
     }
 
     #[test]

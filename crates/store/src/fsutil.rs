@@ -8,7 +8,11 @@ use crate::error::{Error, Result};
 
 /// Fsyncs a directory so that entries created, renamed or removed in it survive a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(Error::io(dir))

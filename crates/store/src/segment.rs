@@ -483,6 +483,8 @@ pub fn read_distinct_ids(path: &Path) -> Result<Vec<String>> {
 pub struct ScanWant {
     /// Read `properties`.
     pub properties: bool,
+    /// Read `uuid` (otherwise `ScanChunk::uuid` is empty).
+    pub uuid: bool,
 }
 
 /// A chunk of scanned events. Text columns come dictionary-encoded, so a caller maps each distinct value once.
@@ -537,7 +539,10 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
     let options = ArrowReaderOptions::new().with_schema(hinted);
     let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
         .map_err(Error::parquet(path))?;
-    let mut cols = vec!["uuid", "distinct_id", "event", "timestamp", "personless"];
+    let mut cols = vec!["distinct_id", "event", "timestamp", "personless"];
+    if want.uuid {
+        cols.push("uuid");
+    }
     if want.properties {
         cols.push("properties");
     }
@@ -550,7 +555,6 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
-        let uuid = column::<FixedSizeBinaryArray>(path, &batch, "uuid")?;
         let ts = column::<TimestampMicrosecondArray>(path, &batch, "timestamp")?;
         let personless = column::<BooleanArray>(path, &batch, "personless")?;
         let did = column::<DictionaryArray<Int32Type>>(path, &batch, "distinct_id")?;
@@ -580,14 +584,16 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
             personless: (0..batch.num_rows()).map(|i| personless.value(i)).collect(),
             properties: Vec::new(),
         };
-        let raw = uuid.value_data();
-        if raw.len() != batch.num_rows() * 16 {
-            return Err(corrupt(path, "uuid column has the wrong width".into()));
+        if want.uuid {
+            let raw = column::<FixedSizeBinaryArray>(path, &batch, "uuid")?.value_data();
+            if raw.len() != batch.num_rows() * 16 {
+                return Err(corrupt(path, "uuid column has the wrong width".into()));
+            }
+            chunk.uuid.extend(
+                raw.chunks_exact(16)
+                    .map(|c| u128::from_be_bytes(c.try_into().expect("16 bytes"))),
+            );
         }
-        chunk.uuid.extend(
-            raw.chunks_exact(16)
-                .map(|c| u128::from_be_bytes(c.try_into().expect("16 bytes"))),
-        );
         if want.properties {
             let props = column::<StringArray>(path, &batch, "properties")?;
             chunk.properties = (0..batch.num_rows())

@@ -23,6 +23,15 @@ const LOCK: &str = "LOCK";
 /// Segments with fewer rows than this are merged by [`Store::compact`].
 pub const COMPACT_BELOW_ROWS: u64 = 1 << 20;
 
+/// A segment and the events read from it.
+pub type SegmentRead = (SegmentEntry, Vec<Event>);
+/// A segment that could not be read, and why.
+pub type SegmentFailure = (SegmentEntry, Error);
+/// A (project, UTC day) partition.
+type PartitionKey = (String, Day);
+/// Known `uuid → digest prefix` pairs of a partition.
+type PartitionKeys = HashMap<u128, u64>;
+
 /// An open data directory. One process at a time holds it (an advisory lock on `LOCK`).
 #[derive(Debug)]
 pub struct Store {
@@ -141,9 +150,7 @@ impl Store {
             .manifest
             .segments
             .iter()
-            .filter(|s| {
-                filter.projects.is_empty() || filter.projects.iter().any(|p| *p == s.project)
-            })
+            .filter(|s| filter.projects.is_empty() || filter.projects.contains(&s.project))
             .filter(|s| match filter.days {
                 None => true,
                 Some((from, to)) => Day::parse(&s.day).is_some_and(|d| d >= from && d <= to),
@@ -156,10 +163,7 @@ impl Store {
     /// Reads every event of the matching segments, segment by segment, in parallel.
     ///
     /// A damaged segment is reported in the second list and does not stop the others from being read.
-    pub fn read_events(
-        &self,
-        filter: &ScanFilter,
-    ) -> (Vec<(SegmentEntry, Vec<Event>)>, Vec<(SegmentEntry, Error)>) {
+    pub fn read_events(&self, filter: &ScanFilter) -> (Vec<SegmentRead>, Vec<SegmentFailure>) {
         let results: Vec<(SegmentEntry, Result<Vec<Event>>)> = self
             .segments(filter)
             .into_par_iter()
@@ -249,7 +253,7 @@ impl Store {
             .filter(|k| !self.keys.contains_key(*k))
             .cloned()
             .collect();
-        let loaded: Vec<((String, Day), Result<HashMap<u128, u64>>)> = missing
+        let loaded: Vec<(PartitionKey, Result<PartitionKeys>)> = missing
             .into_par_iter()
             .map(|k| {
                 let keys = self.load_keys(&k.0, k.1);
@@ -267,7 +271,7 @@ impl Store {
                 .keys
                 .get_mut(&(project.clone(), day))
                 .expect("keys loaded above");
-            events.sort_unstable_by(|a, b| (a.uuid, a.digest).cmp(&(b.uuid, b.digest)));
+            events.sort_unstable_by_key(|a| (a.uuid, a.digest));
             let mut fresh: Vec<Event> = Vec::with_capacity(events.len());
             let mut rewrite = false;
             for e in events {
@@ -486,7 +490,7 @@ impl Store {
                 events.extend(segment::read(&self.path_of(&s.file))?);
             }
             // Keep one copy per uuid: the smallest digest.
-            events.sort_unstable_by(|a, b| (a.uuid, a.digest).cmp(&(b.uuid, b.digest)));
+            events.sort_unstable_by_key(|a| (a.uuid, a.digest));
             let before = events.len();
             events.dedup_by(|b, a| a.uuid == b.uuid);
             dups = (before - events.len()) as u64;
