@@ -256,7 +256,7 @@ mod tests {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| Value::from(n)),
+            any::<i64>().prop_map(Value::from),
             "-?[1-9][0-9]{0,4}\\.[0-9]{1,4}(e-?[0-9]{1,2})?"
                 .prop_map(|t| serde_json::from_str(&t).unwrap()),
             "\\PC{0,8}".prop_map(Value::String),

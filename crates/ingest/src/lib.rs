@@ -22,6 +22,7 @@ pub use error::{FileError, SinkError};
 pub use ndjson::ndjson_chunk;
 pub use parquet_import::parquet_file;
 pub use person::persons_ndjson;
+pub use validate::is_placeholder;
 
 use model::Timestamp;
 

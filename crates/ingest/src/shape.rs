@@ -140,6 +140,7 @@ fn segment(mut obj: Map<String, Value>) -> Result<Draft, Reject> {
     let anon_id = anon
         .as_ref()
         .map(|v| validate::distinct_id(Some(v), "anonymousId"));
+    let has_user = matches!(&user_id, Some(Ok(_)));
     let (distinct_id, both) = match (user_id, anon_id) {
         (Some(Ok(u)), Some(Ok(a))) => (u, Some(a)),
         (Some(Ok(u)), _) => (u, None),
@@ -156,7 +157,7 @@ fn segment(mut obj: Map<String, Value>) -> Result<Draft, Reject> {
 
     let mut d = Draft::default();
     let mut props = object(obj.remove("properties"), "properties")?;
-    let traits = obj.remove("traits");
+    let traits = obj.remove("traits").filter(|v| !v.is_null());
     let name = obj.remove("name").filter(|v| !v.is_null());
     let event = obj.remove("event");
     match ty.as_str() {
@@ -181,7 +182,9 @@ fn segment(mut obj: Map<String, Value>) -> Result<Draft, Reject> {
         }
         "identify" => {
             d.event = Some(Value::String("$identify".to_string()));
-            props.insert("$set".to_string(), Value::Object(object(traits, "traits")?));
+            if traits.is_some() {
+                props.insert("$set".to_string(), Value::Object(object(traits, "traits")?));
+            }
             if let Some(a) = &both {
                 props.insert("$anon_distinct_id".to_string(), Value::String(a.clone()));
             }
@@ -204,13 +207,13 @@ fn segment(mut obj: Map<String, Value>) -> Result<Draft, Reject> {
             d.event = Some(Value::String("$create_alias".to_string()));
         }
     }
-    let mut merge = both.as_deref().and_then(|a| {
-        validate::merge_with(
-            &distinct_id,
-            Some(&Value::String(a.to_string())),
-            MergeSource::SegmentIds,
-        )
-    });
+    // Any message with a userId identifies that user, and with an anonymousId too it merges it (§5.2).
+    let mut merge = if has_user {
+        let anon = both.map(Value::String);
+        validate::merge_with(&distinct_id, anon.as_ref(), MergeSource::SegmentIds)
+    } else {
+        None
+    };
     if ty == "alias" {
         let previous = obj.remove("previousId");
         if let Some(p) = &previous {

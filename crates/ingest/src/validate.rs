@@ -256,7 +256,7 @@ pub(crate) fn check_id(text: String, field: &str) -> Result<String, Reject> {
 }
 
 /// events.md §2.1.4, checked after trimming whitespace and removing one pair of surrounding quotes.
-pub(crate) fn is_placeholder(id: &str) -> bool {
+pub fn is_placeholder(id: &str) -> bool {
     const FOLDED: [&str; 10] = [
         "anonymous",
         "guest",
@@ -431,10 +431,25 @@ fn name_merge(event: &str, distinct_id: &str, props: &Map<String, Value>) -> Opt
     merge_with(distinct_id, props.get(field), source)
 }
 
-/// A merge of `other` into `kept`, unless `other` is missing, invalid, a placeholder or equal (events.md §5.3.1).
+/// The merge that `kept` asks for with `other` (events.md §5.2–§5.3).
+///
+/// When `other` is missing, invalid, a placeholder or equal to `kept`, nothing is merged, but the request still
+/// identifies `kept` (§5.3.2), so it is kept as a merge of `kept` with itself, or with the placeholder text so the
+/// identity log can say why it was not applied. An unguarded `$merge_dangerously` without a valid alias asks for
+/// nothing.
 pub(crate) fn merge_with(kept: &str, other: Option<&Value>, source: MergeSource) -> Option<Merge> {
-    let merged = distinct_id(other, "").ok()?;
-    (merged != kept).then(|| Merge {
+    let merged = match distinct_id(other, "") {
+        Ok(merged) => merged,
+        Err(_) if source == MergeSource::MergeDangerously => return None,
+        Err(_) => match other {
+            Some(Value::String(s)) if is_placeholder(s) => s.clone(),
+            _ => kept.to_string(),
+        },
+    };
+    if merged == kept && source == MergeSource::MergeDangerously {
+        return None;
+    }
+    Some(Merge {
         kept: kept.to_string(),
         merged,
         source,

@@ -378,29 +378,39 @@ fn posthog_export_fields_go_to_meta_and_set_merges() {
 }
 
 #[test]
-fn merges_skip_placeholders_and_equal_ids() {
-    for (event, prop) in [
-        ("$identify", "$anon_distinct_id"),
-        ("$create_alias", "alias"),
-        ("$merge_dangerously", "alias"),
-    ] {
-        for other in ["\"undefined\"", "\"u-1\"", "null"] {
-            let line = format!(
-                r#"{{"distinct_id":"u-1","event":"{event}","timestamp":"2025-03-01","properties":{{"{prop}":{other}}}}}"#
-            );
-            let batch = import(&line);
-            assert_eq!(batch.events()[0].merge, None, "{line}");
-        }
+fn merges_with_placeholders_or_equal_ids_only_identify() {
+    // A merge that cannot be applied still identifies the kept id (events.md §5.3.2), so it is handed on as a merge
+    // with itself, or with the placeholder text for the identity log; `$merge_dangerously` then asks for nothing.
+    let cases = [
+        (
+            "$identify",
+            "$anon_distinct_id",
+            "\"undefined\"",
+            Some("undefined"),
+        ),
+        ("$identify", "$anon_distinct_id", "\"u-1\"", Some("u-1")),
+        ("$identify", "$anon_distinct_id", "null", Some("u-1")),
+        ("$create_alias", "alias", "\"guest\"", Some("guest")),
+        ("$create_alias", "alias", "\"u-1\"", Some("u-1")),
+        ("$merge_dangerously", "alias", "\"undefined\"", None),
+        ("$merge_dangerously", "alias", "null", None),
+        ("$merge_dangerously", "alias", "7", Some("7")),
+    ];
+    for (event, prop, other, want) in cases {
+        let line = format!(
+            r#"{{"distinct_id":"u-1","event":"{event}","timestamp":"2025-03-01","properties":{{"{prop}":{other}}}}}"#
+        );
+        let batch = import(&line);
+        let merge = batch.events()[0].merge.as_ref();
+        assert_eq!(merge.map(|m| m.merged.as_str()), want, "{line}");
+        assert!(merge.is_none_or(|m| m.kept == "u-1"));
     }
     let m = import(
         r#"{"distinct_id":"u-1","event":"$merge_dangerously","timestamp":"2025-03-01","properties":{"alias":7}}"#,
     );
     assert_eq!(
-        m.events()[0]
-            .merge
-            .as_ref()
-            .map(|m| (m.merged.as_str(), m.source)),
-        Some(("7", MergeSource::MergeDangerously))
+        m.events()[0].merge.as_ref().map(|m| m.source),
+        Some(MergeSource::MergeDangerously)
     );
 }
 
@@ -421,7 +431,7 @@ fn segment_messages() {
             distinct_id=u-42 event=$identify ts=1740787200000000
             properties={"$set":{"plan":"pro"}}
             meta={}
-            merge=-
+            merge=u-42 <- u-42 (segment_ids)
         "#]],
     );
     assert_accepted(
@@ -439,7 +449,7 @@ fn segment_messages() {
             distinct_id=u-1 event=$screen ts=1740787200000000
             properties={"$screen_name":"Chat"}
             meta={}
-            merge=-
+            merge=u-1 <- u-1 (segment_ids)
         "#]],
     );
     assert_accepted(
@@ -448,7 +458,7 @@ fn segment_messages() {
             distinct_id=u-1 event=$groupidentify ts=1740787200000000
             properties={"$group_key":"org-7","$group_set":{"name":"Acme"},"$group_type":"segment_group"}
             meta={}
-            merge=-
+            merge=u-1 <- u-1 (segment_ids)
         "#]],
     );
     assert_accepted(

@@ -18,6 +18,8 @@ pub struct IdentityMap {
     identified: Vec<bool>,
     /// Smallest distinct id (byte order) of each root's set.
     smallest: Vec<u32>,
+    /// Whether the id takes part in a merge request (not just an identify of itself).
+    in_merge: Vec<bool>,
     log: Vec<MergeOutcome>,
 }
 
@@ -53,9 +55,12 @@ impl IdentityMap {
                 continue;
             };
             let root = map.node(first);
+            map.in_merge[root as usize] = true;
             map.mark_identified(root);
             for other in &p.distinct_ids[1..] {
                 let applied = map.union(first, other);
+                let n = map.index[other.as_str()];
+                map.in_merge[n as usize] = true;
                 map.log.push(MergeOutcome {
                     uuid: None,
                     timestamp: p.updated_at,
@@ -79,7 +84,25 @@ impl IdentityMap {
                 let r = map.find(kept_node);
                 map.mark_identified(r);
             }
+            if merged == kept {
+                // An identify without another id: nothing to merge (events.md §5.3.1).
+                continue;
+            }
+            if ingest::is_placeholder(merged) {
+                map.log.push(MergeOutcome {
+                    uuid: Some(m.uuid),
+                    timestamp: m.timestamp,
+                    kept: kept.clone(),
+                    merged: merged.clone(),
+                    source: source.as_str(),
+                    applied: false,
+                    reason: Some("placeholder_id"),
+                });
+                continue;
+            }
+            map.in_merge[kept_node as usize] = true;
             let merged_node = map.node(merged);
+            map.in_merge[merged_node as usize] = true;
             let (rk, rm) = (map.find(kept_node), map.find(merged_node));
             let (applied, reason) = if rk == rm {
                 (false, Some("same_person"))
@@ -124,9 +147,11 @@ impl IdentityMap {
             .is_some_and(|&n| self.identified[self.find(n) as usize])
     }
 
-    /// Whether the distinct id takes part in any merge or persons import.
+    /// Whether the distinct id takes part in any merge request or persons import.
     pub fn is_merged(&self, distinct_id: &str) -> bool {
-        self.index.contains_key(distinct_id)
+        self.index
+            .get(distinct_id)
+            .is_some_and(|&n| self.in_merge[n as usize])
     }
 
     /// Distinct ids that merges mention.
@@ -144,6 +169,7 @@ impl IdentityMap {
         self.parent.push(n);
         self.identified.push(false);
         self.smallest.push(n);
+        self.in_merge.push(false);
         n
     }
 

@@ -232,6 +232,12 @@ fn build_persons(events: &[&Ev]) -> (Persons, BTreeSet<String>) {
             "$create_alias" => ("alias", true),
             _ => ("alias", false),
         };
+        // The distinct id of an `$identify` or `$create_alias` is identified even when there is nothing to merge
+        // (events.md §5.3.2).
+        if guarded {
+            let d = persons.set_of(&e.distinct_id);
+            persons.identified[d] = true;
+        }
         let other = match e.props.get(field) {
             Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
             _ => continue,
