@@ -19,7 +19,8 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 
@@ -86,7 +87,7 @@ pub struct SegmentStats {
 }
 
 /// Sorts events into segment order: `(distinct_id, timestamp, uuid)`.
-pub fn sort_for_segment(events: &mut [Event]) {
+pub fn sort_for_segment(events: &mut [&Event]) {
     events.sort_unstable_by(|a, b| {
         (a.distinct_id.as_str(), a.timestamp, a.uuid).cmp(&(
             b.distinct_id.as_str(),
@@ -100,7 +101,7 @@ pub fn sort_for_segment(events: &mut [Event]) {
 ///
 /// # Errors
 /// IO and Parquet errors, naming the file.
-pub fn write(path: &Path, project: &str, day: &str, events: &[Event]) -> Result<SegmentStats> {
+pub fn write(path: &Path, project: &str, day: &str, events: &[&Event]) -> Result<SegmentStats> {
     debug_assert!(events.windows(2).all(|w| {
         (w[0].distinct_id.as_str(), w[0].timestamp, w[0].uuid)
             <= (w[1].distinct_id.as_str(), w[1].timestamp, w[1].uuid)
@@ -129,12 +130,25 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[Event]) -> Result<
             ZstdLevel::try_new(1).expect("zstd level 1 is valid"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        // Dictionaries and statistics pay off only on columns with few values or that readers prune on; on
+        // unique text (properties, source, meta) they cost most of the write time for nothing.
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::None)
         .set_key_value_metadata(Some(vec![
             kv("liucun.segment.version", SEGMENT_VERSION.to_string()),
             kv("liucun.project", project.to_string()),
             kv("liucun.day", day.to_string()),
             kv("liucun.digest_sum", stats.digest_sum.to_hex()),
         ]))
+        .set_column_dictionary_enabled(ColumnPath::from("distinct_id"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("event"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("ai_model"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("ai_provider"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("payment_currency"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("payment_kind"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("merge_source"), true)
+        .set_column_statistics_enabled(ColumnPath::from("timestamp"), EnabledStatistics::Chunk)
+        .set_column_statistics_enabled(ColumnPath::from("event"), EnabledStatistics::Chunk)
         .build();
     let mut writer =
         ArrowWriter::try_new(file, schema(), Some(props)).map_err(Error::parquet(path))?;
@@ -148,7 +162,9 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[Event]) -> Result<
     Ok(stats)
 }
 
-fn to_record_batch(events: &[Event]) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+fn to_record_batch(
+    events: &[&Event],
+) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
     let n = events.len();
     let mut uuid = FixedSizeBinaryBuilder::with_capacity(n, 16);
     let mut digest = FixedSizeBinaryBuilder::with_capacity(n, 32);

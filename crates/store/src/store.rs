@@ -266,16 +266,20 @@ impl Store {
 
         // Decide per partition what to write.
         let mut jobs: Vec<WriteJob> = Vec::new();
-        for ((project, day), mut events) in parts {
+        for ((project, day), events) in parts {
             let keys = self
                 .keys
                 .get_mut(&(project.clone(), day))
                 .expect("keys loaded above");
-            events.sort_unstable_by_key(|a| (a.uuid, a.digest));
-            let mut fresh: Vec<Event> = Vec::with_capacity(events.len());
+            // Decide on an index order; events are large, so they move only once, into `fresh`.
+            let mut order: Vec<usize> = (0..events.len()).collect();
+            order.sort_unstable_by_key(|&i| (events[i].uuid, events[i].digest));
+            let mut keep = vec![false; events.len()];
+            let mut last_kept: Option<usize> = None;
             let mut rewrite = false;
-            for e in events {
-                if let Some(prev) = fresh.last()
+            for i in order {
+                let e = &events[i];
+                if let Some(prev) = last_kept.map(|k| &events[k])
                     && prev.uuid == e.uuid
                 {
                     // Sorted by digest, so the kept copy is the smaller one.
@@ -286,18 +290,29 @@ impl Store {
                     }
                     continue;
                 }
-                match keys.get(&e.uuid.as_u128()) {
-                    None => fresh.push(e),
-                    Some(&old) if old == digest_prefix(&e.digest) => stats.duplicates += 1,
+                let take = match keys.get(&e.uuid.as_u128()) {
+                    None => true,
+                    Some(&old) if old == digest_prefix(&e.digest) => {
+                        stats.duplicates += 1;
+                        false
+                    }
                     Some(&old) => {
                         stats.conflicts += 1;
-                        if digest_prefix(&e.digest) < old {
-                            rewrite = true;
-                            fresh.push(e);
-                        }
+                        let wins = digest_prefix(&e.digest) < old;
+                        rewrite |= wins;
+                        wins
                     }
+                };
+                if take {
+                    keep[i] = true;
+                    last_kept = Some(i);
                 }
             }
+            let fresh: Vec<Event> = events
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(e, k)| k.then_some(e))
+                .collect();
             if fresh.is_empty() {
                 continue;
             }
@@ -495,12 +510,14 @@ impl Store {
             events.dedup_by(|b, a| a.uuid == b.uuid);
             dups = (before - events.len()) as u64;
         }
-        segment::sort_for_segment(&mut events);
+        // Sort references: an event is hundreds of bytes, a reference eight.
+        let mut ordered: Vec<&Event> = events.iter().collect();
+        segment::sort_for_segment(&mut ordered);
         let day_text = day.to_string();
         let rel = format!("segments/{project}/{day_text}/{id:010}.parquet");
         let path = self.path_of(&rel);
         fsutil::create_dir_durable(path.parent().expect("segment paths have a parent"))?;
-        let st = segment::write(&path, &project, &day_text, &events)?;
+        let st = segment::write(&path, &project, &day_text, &ordered)?;
         // Replaced segments that the rewrite made redundant are not duplicates in the user's sense; only
         // collapsed copies are counted by the caller.
         let _ = dups;
