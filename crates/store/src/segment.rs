@@ -88,13 +88,23 @@ pub struct SegmentStats {
 
 /// Sorts events into segment order: `(distinct_id, timestamp, uuid)`.
 pub fn sort_for_segment(events: &mut [&Event]) {
-    events.sort_unstable_by(|a, b| {
-        (a.distinct_id.as_str(), a.timestamp, a.uuid).cmp(&(
-            b.distinct_id.as_str(),
-            b.timestamp,
-            b.uuid,
-        ))
-    });
+    // Compare each distinct id once: rank the unique ids, then sort by integer keys.
+    let mut ids: Vec<&str> = events.iter().map(|e| e.distinct_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rank: std::collections::HashMap<&str, u32> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (*s, i as u32))
+        .collect();
+    let mut keyed: Vec<(u32, i64, Uuid, &Event)> = events
+        .iter()
+        .map(|e| (rank[e.distinct_id.as_str()], e.timestamp.0, e.uuid, *e))
+        .collect();
+    keyed.sort_unstable_by_key(|k| (k.0, k.1, k.2));
+    for (slot, k) in events.iter_mut().zip(keyed) {
+        *slot = k.3;
+    }
 }
 
 /// Writes `events` (already in segment order) to a new file at `path` and fsyncs it.
@@ -165,67 +175,110 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[&Event]) -> Result
 fn to_record_batch(
     events: &[&Event],
 ) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    // One pass over the events filling every column: events are large and scattered, so one visit each is what
+    // keeps this cheap.
     let n = events.len();
-    let mut uuid = FixedSizeBinaryBuilder::with_capacity(n, 16);
-    let mut digest = FixedSizeBinaryBuilder::with_capacity(n, 32);
+    let text_bytes = |f: fn(&Event) -> usize| events.iter().map(|e| f(e)).sum::<usize>();
+    let text = |bytes: usize| StringBuilder::with_capacity(n, bytes);
+    let small = || StringBuilder::with_capacity(n, n * 4);
+    let (mut uuid, mut digest) = (
+        FixedSizeBinaryBuilder::with_capacity(n, 16),
+        FixedSizeBinaryBuilder::with_capacity(n, 32),
+    );
     let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut ai_usage_invalid = BooleanBuilder::with_capacity(n);
-    let mut personless = BooleanBuilder::with_capacity(n);
+    let (mut usage_invalid, mut personless) = (
+        BooleanBuilder::with_capacity(n),
+        BooleanBuilder::with_capacity(n),
+    );
+    let mut distinct_id = text(text_bytes(|e| e.distinct_id.len()));
+    let mut event = text(text_bytes(|e| e.event.len()));
+    let mut properties = text(text_bytes(|e| e.properties.len()));
+    let mut source = text(text_bytes(|e| e.source.len()));
+    let mut meta = text(text_bytes(|e| e.meta.len()));
+    let (mut ai_model, mut ai_provider) = (small(), small());
+    let mut ints: [Int64Builder; 9] = std::array::from_fn(|_| Int64Builder::with_capacity(n));
+    let (mut p_currency, mut p_kind, mut p_product, mut p_ext) =
+        (small(), small(), small(), small());
+    let (mut m_kept, mut m_from, mut m_source) = (small(), small(), small());
     for e in events {
         uuid.append_value(e.uuid.0)?;
         digest.append_value(e.digest.0)?;
         ts.append_value(e.timestamp.0);
         received.append_value(e.received_at.0);
-        ai_usage_invalid.append_value(e.typed.ai_usage_invalid);
+        usage_invalid.append_value(e.typed.ai_usage_invalid);
         personless.append_value(e.typed.personless);
-    }
-    let strings = |f: &dyn Fn(&Event) -> Option<&str>| -> ArrayRef {
-        let mut b = StringBuilder::with_capacity(n, n * 8);
-        for e in events {
-            b.append_option(f(e));
+        distinct_id.append_value(&e.distinct_id);
+        event.append_value(&e.event);
+        properties.append_value(&e.properties);
+        source.append_value(&e.source);
+        meta.append_value(&e.meta);
+        ai_model.append_option(e.typed.ai_model.as_deref());
+        ai_provider.append_option(e.typed.ai_provider.as_deref());
+        let t = &e.typed;
+        let pay = t.payment.as_ref();
+        for (b, v) in ints.iter_mut().zip([
+            t.ai_input_tokens,
+            t.ai_output_tokens,
+            t.ai_cache_read_tokens,
+            t.ai_cache_write_tokens,
+            t.ai_cost_nusd,
+            pay.map(|p| p.amount_minor),
+            pay.map(|p| p.tax_minor),
+            pay.map(|p| p.fee_minor),
+            None,
+        ]) {
+            b.append_option(v);
         }
-        Arc::new(b.finish())
-    };
-    let ints = |f: &dyn Fn(&Event) -> Option<i64>| -> ArrayRef {
-        let mut b = Int64Builder::with_capacity(n);
-        for e in events {
-            b.append_option(f(e));
-        }
-        Arc::new(b.finish())
-    };
-    fn pay(e: &Event) -> Option<&Payment> {
-        e.typed.payment.as_ref()
+        p_currency.append_option(pay.map(|p| p.currency.as_str()));
+        p_kind.append_option(pay.map(|p| p.kind.as_str()));
+        p_product.append_option(pay.and_then(|p| p.product.as_deref()));
+        p_ext.append_option(pay.and_then(|p| p.external_id.as_deref()));
+        let merge = e.merge.as_ref();
+        m_kept.append_option(merge.map(|m| m.kept.as_str()));
+        m_from.append_option(merge.map(|m| m.merged.as_str()));
+        m_source.append_option(merge.map(|m| m.source.as_str()));
     }
+    let [
+        mut input,
+        mut output,
+        mut cache_read,
+        mut cache_write,
+        mut cost,
+        mut amount,
+        mut tax,
+        mut fee,
+        _,
+    ] = ints;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(uuid.finish()),
-        strings(&|e| Some(&e.distinct_id)),
-        strings(&|e| Some(&e.event)),
+        Arc::new(distinct_id.finish()),
+        Arc::new(event.finish()),
         Arc::new(ts.finish()),
-        strings(&|e| Some(&e.properties)),
+        Arc::new(properties.finish()),
         Arc::new(digest.finish()),
-        strings(&|e| e.typed.ai_model.as_deref()),
-        strings(&|e| e.typed.ai_provider.as_deref()),
-        ints(&|e| e.typed.ai_input_tokens),
-        ints(&|e| e.typed.ai_output_tokens),
-        ints(&|e| e.typed.ai_cache_read_tokens),
-        ints(&|e| e.typed.ai_cache_write_tokens),
-        ints(&|e| e.typed.ai_cost_nusd),
-        Arc::new(ai_usage_invalid.finish()),
-        ints(&|e| pay(e).map(|p| p.amount_minor)),
-        strings(&|e| pay(e).map(|p| p.currency.as_str())),
-        strings(&|e| pay(e).map(|p| p.kind.as_str())),
-        ints(&|e| pay(e).map(|p| p.tax_minor)),
-        ints(&|e| pay(e).map(|p| p.fee_minor)),
-        strings(&|e| pay(e).and_then(|p| p.product.as_deref())),
-        strings(&|e| pay(e).and_then(|p| p.external_id.as_deref())),
+        Arc::new(ai_model.finish()),
+        Arc::new(ai_provider.finish()),
+        Arc::new(input.finish()),
+        Arc::new(output.finish()),
+        Arc::new(cache_read.finish()),
+        Arc::new(cache_write.finish()),
+        Arc::new(cost.finish()),
+        Arc::new(usage_invalid.finish()),
+        Arc::new(amount.finish()),
+        Arc::new(p_currency.finish()),
+        Arc::new(p_kind.finish()),
+        Arc::new(tax.finish()),
+        Arc::new(fee.finish()),
+        Arc::new(p_product.finish()),
+        Arc::new(p_ext.finish()),
         Arc::new(personless.finish()),
-        strings(&|e| e.merge.as_ref().map(|m| m.kept.as_str())),
-        strings(&|e| e.merge.as_ref().map(|m| m.merged.as_str())),
-        strings(&|e| e.merge.as_ref().map(|m| m.source.as_str())),
+        Arc::new(m_kept.finish()),
+        Arc::new(m_from.finish()),
+        Arc::new(m_source.finish()),
         Arc::new(received.finish()),
-        strings(&|e| Some(&e.source)),
-        strings(&|e| Some(&e.meta)),
+        Arc::new(source.finish()),
+        Arc::new(meta.finish()),
     ];
     RecordBatch::try_new(schema(), columns)
 }
