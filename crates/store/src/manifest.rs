@@ -136,6 +136,9 @@ impl Manifest {
             .and_then(|v| v.strip_prefix('v'))
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| corrupt(0, "bad version field"))?;
+        if version == 0 {
+            return Err(corrupt(0, "version 0 does not exist"));
+        }
         if version > MANIFEST_VERSION {
             return Err(Error::UnsupportedVersion {
                 path: path.to_path_buf(),
