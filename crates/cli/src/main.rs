@@ -54,7 +54,7 @@ enum Command {
     Inspect(inspect::InspectArgs),
     Compact(inspect::CompactArgs),
     Quarantine(quarantine::QuarantineArgs),
-    Retention(retention::RetentionArgs),
+    Retention(Box<retention::RetentionArgs>),
     Verify(retention::VerifyArgs),
     Demo(demo::DemoArgs),
 }
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&cli.data, args),
         Command::Compact(args) => inspect::compact(&cli.data, args),
         Command::Quarantine(args) => quarantine::run(&cli.data, args),
-        Command::Retention(args) => retention::run(&cli.data, args),
+        Command::Retention(args) => retention::run(&cli.data, *args),
         Command::Verify(args) => retention::verify(&cli.data, args),
         Command::Demo(args) => demo::run(args),
     };

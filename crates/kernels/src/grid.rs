@@ -122,23 +122,25 @@ mod tests {
     #[test]
     fn table_and_binary_search_agree() {
         let h = 3_600_000_000i64;
-        // Days of 24, 23 and 25 hours.
-        let starts = vec![0, 24 * h, 47 * h];
-        let grid = PeriodGrid::new(starts.clone(), 72 * h);
-        assert!(!grid.table.is_empty());
-        let unaligned = PeriodGrid::new(vec![7, 24 * h + 7, 47 * h + 7], 72 * h + 7);
-        assert!(unaligned.table.is_empty());
-        for t in (-h..73 * h).step_by(997_000_000) {
-            let want = if t < 0 {
-                Locate::Before
-            } else if t >= 72 * h {
-                Locate::After
-            } else {
-                Locate::In((starts.partition_point(|&s| s <= t) - 1) as u32)
-            };
-            assert_eq!(grid.locate(t), want, "t={t}");
-            let shifted = unaligned.locate(t + 7);
-            assert_eq!(shifted, want, "t={t}");
+        // Days of 24, 23 and 25 hours, then a grid whose second boundary is off the 15-minute marks.
+        let aligned = vec![0, 24 * h, 47 * h];
+        let unaligned = vec![0, 24 * h + 1_000, 47 * h];
+        for starts in [aligned, unaligned] {
+            let grid = PeriodGrid::new(starts.clone(), 72 * h);
+            assert_eq!(grid.table.is_empty(), starts[1] % SLOT_US != 0);
+            for t in (-h..73 * h)
+                .step_by(997_000_000)
+                .chain([24 * h, 24 * h + 999, 24 * h + 1_000])
+            {
+                let want = if t < 0 {
+                    Locate::Before
+                } else if t >= 72 * h {
+                    Locate::After
+                } else {
+                    Locate::In((starts.partition_point(|&s| s <= t) - 1) as u32)
+                };
+                assert_eq!(grid.locate(t), want, "t={t}");
+            }
         }
     }
 }

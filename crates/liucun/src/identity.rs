@@ -213,6 +213,23 @@ impl IdentityMap {
     }
 }
 
+impl IdentityMap {
+    /// SHA-256 over every merge request in application order with its outcome: changes whenever the map does.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(b"lcid1");
+        for m in &self.log {
+            for part in [m.kept.as_bytes(), m.merged.as_bytes(), m.source.as_bytes()] {
+                h.update((part.len() as u32).to_be_bytes());
+                h.update(part);
+            }
+            h.update([u8::from(m.applied)]);
+        }
+        h.finalize().into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use model::Merge;
@@ -280,22 +297,5 @@ mod tests {
         assert_eq!(ma.person_of("device"), "alice");
         let cut = IdentityMap::build(&[], a, Some(Timestamp(1)));
         assert_eq!(cut.log().len(), 1);
-    }
-}
-
-impl IdentityMap {
-    /// SHA-256 over every merge request in application order with its outcome: changes whenever the map does.
-    pub fn digest(&self) -> [u8; 32] {
-        use sha2::Digest as _;
-        let mut h = sha2::Sha256::new();
-        h.update(b"lcid1");
-        for m in &self.log {
-            for part in [m.kept.as_bytes(), m.merged.as_bytes(), m.source.as_bytes()] {
-                h.update((part.len() as u32).to_be_bytes());
-                h.update(part);
-            }
-            h.update([u8::from(m.applied)]);
-        }
-        h.finalize().into()
     }
 }

@@ -471,6 +471,8 @@ pub struct MergeRow {
 /// # Errors
 /// IO, Parquet and type errors, naming the file.
 pub fn read_merges(path: &Path) -> Result<Vec<MergeRow>> {
+    use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
+
     let file = File::open(path).map_err(Error::io(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
     let mask = ProjectionMask::columns(
@@ -483,6 +485,16 @@ pub fn read_merges(path: &Path) -> Result<Vec<MergeRow>> {
             "merge_source",
         ],
     );
+    // Few rows carry a merge: decide on the (mostly null) merge_kept column first, so the other columns are
+    // decoded only for those rows.
+    let kept_only = ProjectionMask::columns(builder.parquet_schema(), ["merge_kept"]);
+    let has_merge = ArrowPredicateFn::new(kept_only, |batch: RecordBatch| {
+        let col = batch.column(0);
+        Ok(BooleanArray::from_iter(
+            (0..batch.num_rows()).map(|i| Some(col.is_valid(i))),
+        ))
+    });
+    let builder = builder.with_row_filter(RowFilter::new(vec![Box::new(has_merge)]));
     let reader = builder
         .with_projection(mask)
         .with_batch_size(64 * 1024)
