@@ -153,9 +153,17 @@ fn retention_comparison(
     let svg_path = dir.join("retention-curves.svg");
     std::fs::write(&svg_path, liucun::report::svg::curves(&report))
         .with_context(|| format!("writing {}", svg_path.display()))?;
+    let heatmap_path = dir.join("retention-heatmap.svg");
+    std::fs::write(&heatmap_path, liucun::report::svg::heatmap(&report))
+        .with_context(|| format!("writing {}", heatmap_path.display()))?;
     println!();
     println!("fingerprint {}", report.provenance.data_fingerprint);
-    println!("wrote {} and {}", json_path.display(), svg_path.display());
+    println!(
+        "wrote {}, {} and {}",
+        json_path.display(),
+        svg_path.display(),
+        heatmap_path.display()
+    );
     println!(
         "check it: liucun --data {} verify {}",
         dir.join("data").display(),

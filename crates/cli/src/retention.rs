@@ -125,10 +125,16 @@ enum TypeArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum FormatArg {
+    /// The triangle with sizes and percentages (coloured on a terminal).
     Table,
+    /// The documented JSON report, with provenance.
     Json,
+    /// One line per cell.
     Csv,
+    /// Retention curves with interval bands (SVG).
     Svg,
+    /// The triangle as a heatmap (SVG).
+    Heatmap,
 }
 
 /// Check a published retention report: recompute it from the data directory and compare every number and the
@@ -185,6 +191,7 @@ fn render_as(report: &RetentionReport, format: FormatArg, color: Color) -> Strin
         ),
         FormatArg::Csv => render::to_csv(report),
         FormatArg::Svg => liucun::report::svg::curves(report),
+        FormatArg::Heatmap => liucun::report::svg::heatmap(report),
     }
 }
 
