@@ -23,7 +23,7 @@ for p in inspect["projects"]:
     want = (p["events"], p["distinct_ids"])
     duck = duckdb.sql(
         f"select count(*), count(distinct distinct_id) from read_parquet({files!r})"
-    ).fetchone()
+    ).fetchall()[0]
     polars = pl.scan_parquet(files).select(pl.len(), pl.col("distinct_id").n_unique()).collect().row(0)
     table = ds.dataset(files, format="parquet").to_table(columns=["distinct_id", "timestamp", "uuid"])
     arrow = (table.num_rows, len(set(table.column("distinct_id").to_pylist())))
