@@ -127,7 +127,9 @@ impl Engine {
 
     fn load_table(&self, project: &str, plan: &Plan) -> Result<EventTable> {
         let as_of = Timestamp(plan.as_of);
+        let started = std::time::Instant::now();
         let identity = self.identity(project, Some(as_of))?;
+        let identity_ms = started.elapsed().as_secs_f64() * 1e3;
         let all = ScanFilter {
             projects: vec![project.to_string()],
             days: None,
@@ -172,6 +174,7 @@ impl Engine {
         for c in scanned {
             chunks.extend(c?);
         }
+        let scanned_ms = started.elapsed().as_secs_f64() * 1e3;
 
         // Dense persons and names; each dictionary value of each chunk is resolved once.
         let mut persons: HashMap<String, u32> = HashMap::new();
@@ -239,6 +242,15 @@ impl Engine {
             }
         }
         table.n_persons = persons.len();
+        tracing::debug!(
+            project,
+            events = table.ts.len(),
+            persons = table.n_persons,
+            identity_ms,
+            scanned_ms,
+            built_ms = started.elapsed().as_secs_f64() * 1e3,
+            "report table loaded"
+        );
 
         // Personless persons: every event up to as_of personless and no id in a merge (retention.md §5.4, §15.1).
         // Events outside the days read can clear the flag, so when a candidate remains, the other days are read too.

@@ -149,6 +149,7 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[&Event]) -> Result
             kv("liucun.project", project.to_string()),
             kv("liucun.day", day.to_string()),
             kv("liucun.digest_sum", stats.digest_sum.to_hex()),
+            kv(MERGES_KEY, encode_merges(events)),
         ]))
         .set_column_dictionary_enabled(ColumnPath::from("distinct_id"), true)
         .set_column_dictionary_enabled(ColumnPath::from("event"), true)
@@ -471,6 +472,68 @@ pub struct MergeRow {
 /// # Errors
 /// IO, Parquet and type errors, naming the file.
 pub fn read_merges(path: &Path) -> Result<Vec<MergeRow>> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
+    let kv = builder.metadata().file_metadata().key_value_metadata();
+    match kv
+        .and_then(|kv| kv.iter().find(|k| k.key == MERGES_KEY))
+        .and_then(|k| k.value.as_deref())
+    {
+        Some(text) => decode_merges(path, text),
+        None => read_merge_columns(path),
+    }
+}
+
+/// Key-value metadata key holding a segment's merge rows, so the identity map is built without scanning rows.
+const MERGES_KEY: &str = "liucun.merges";
+
+/// Merge rows as a JSON array of `[uuid hex, timestamp µs, source, kept, merged]`.
+fn encode_merges(events: &[&Event]) -> String {
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| {
+            let m = e.merge.as_ref()?;
+            Some(serde_json::json!([
+                format!("{:032x}", e.uuid.as_u128()),
+                e.timestamp.0,
+                m.source.as_str(),
+                m.kept,
+                m.merged
+            ]))
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
+fn decode_merges(path: &Path, text: &str) -> Result<Vec<MergeRow>> {
+    type Row = (String, i64, String, String, String);
+    let rows: Vec<Row> = serde_json::from_str(text).map_err(|e| {
+        corrupt(
+            path,
+            format!("merge rows in the footer cannot be read: {e}"),
+        )
+    })?;
+    rows.into_iter()
+        .enumerate()
+        .map(|(n, (uuid, ts, source, kept, merged))| {
+            let bad = || corrupt(path, format!("merge row {n} in the footer cannot be read"));
+            let uuid = u128::from_str_radix(&uuid, 16).map_err(|_| bad())?;
+            let source = MergeSource::parse(&source).ok_or_else(bad)?;
+            Ok(MergeRow {
+                uuid: Uuid(uuid.to_be_bytes()),
+                timestamp: Timestamp(ts),
+                merge: Merge {
+                    kept,
+                    merged,
+                    source,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Reads merge rows from the columns (segments written without the footer key).
+fn read_merge_columns(path: &Path) -> Result<Vec<MergeRow>> {
     use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
 
     let file = File::open(path).map_err(Error::io(path))?;
@@ -684,4 +747,53 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
         out.push(chunk);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use model::{Digest, Event, Merge, MergeSource, Timestamp, TypedProps, Uuid};
+
+    use super::*;
+
+    fn event(n: u8, merge: Option<Merge>) -> Event {
+        Event {
+            uuid: Uuid([n; 16]),
+            distinct_id: format!("user\n\u{1f}{n}"),
+            event: "$identify".into(),
+            timestamp: Timestamp(1_740_000_000_000_000 + i64::from(n)),
+            properties: "{}".into(),
+            digest: Digest([n; 32]),
+            typed: TypedProps::default(),
+            merge,
+            received_at: Timestamp(0),
+            source: "t:1".into(),
+            meta: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn footer_merges_match_the_merge_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.parquet");
+        let m = |k: &str, a: &str| {
+            Some(Merge {
+                kept: k.into(),
+                merged: a.into(),
+                source: MergeSource::Identify,
+            })
+        };
+        let events = [
+            event(1, m("u\"1", "a\n1")),
+            event(2, None),
+            event(3, m("u3", "a3")),
+        ];
+        let refs: Vec<&Event> = events.iter().collect();
+        let stats = write(&path, "p", "2025-02-19", &refs).unwrap();
+        assert_eq!(stats.merges, 2);
+        let footer = read_merges(&path).unwrap();
+        assert_eq!(footer, read_merge_columns(&path).unwrap());
+        assert_eq!(footer.len(), 2);
+        assert_eq!(footer[0].merge.merged, "a\n1");
+        assert_eq!(read(&path).unwrap(), events.to_vec());
+    }
 }
