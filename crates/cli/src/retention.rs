@@ -81,6 +81,9 @@ pub(crate) struct RetentionArgs {
     /// Returning events needed in a period.
     #[arg(long, default_value_t = 1)]
     min_occurrences: u32,
+    /// Custom brackets: comma-separated period counts, e.g. 1,3,10 gives columns Day 1, Day 2-4, Day 5-14.
+    #[arg(long, value_delimiter = ',')]
+    brackets: Vec<u32>,
     /// Count personless persons too.
     #[arg(long)]
     include_personless: bool,
@@ -305,6 +308,7 @@ fn params_from_flags(a: &RetentionArgs) -> anyhow::Result<RetentionParams> {
         cumulative: a.cumulative,
         minimum_occurrences: a.min_occurrences,
         breakdown,
+        custom_brackets: (!a.brackets.is_empty()).then(|| a.brackets.clone()),
         personless: if a.include_personless {
             Personless::Include
         } else {

@@ -53,12 +53,15 @@ pub struct RetentionColumns<'a> {
 }
 
 /// Report settings the kernel needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RetentionConfig {
     /// Cohort mode.
     pub mode: Mode,
-    /// Number of columns (`total_intervals`).
+    /// Number of columns (`total_intervals`, or 1 + the number of custom brackets).
     pub columns: usize,
+    /// Custom brackets: for column `j ≥ 1`, the inclusive range of period offsets it covers. Empty means column
+    /// `j` covers offset `j` alone.
+    pub spans: Vec<(usize, usize)>,
     /// Returning events needed in a period (≥ 1).
     pub min_occurrences: u32,
     /// Count a person in every column up to their last qualifying one.
@@ -187,17 +190,26 @@ pub fn retention(
 /// Adds one (actor, row) pair: the size, and every column whose period qualifies.
 fn count_row(out: &mut CohortCounts, b: usize, k: usize, returns: &[u64], cfg: &RetentionConfig) {
     out.add(b, k, 0);
-    let last = (out.rows - 1 - k).min(cfg.columns - 1);
+    let rows = out.rows;
+    // Whether column j qualifies: any in-window period of its span has a qualifying return.
+    let qualifies = |j: usize| -> bool {
+        let (lo, hi) = cfg.spans.get(j - 1).copied().unwrap_or((j, j));
+        (k + lo..=(k + hi).min(rows - 1)).any(|p| bit(returns, p))
+    };
+    // Columns whose span starts beyond the window have no value.
+    let last = (1..cfg.columns)
+        .take_while(|&j| k + cfg.spans.get(j - 1).map_or(j, |s| s.0) < rows)
+        .last()
+        .unwrap_or(0);
     if cfg.cumulative {
-        let m = (1..=last).rev().find(|&j| bit(returns, k + j));
-        if let Some(m) = m {
+        if let Some(m) = (1..=last).rev().find(|&j| qualifies(j)) {
             for j in 1..=m {
                 out.add(b, k, j);
             }
         }
     } else {
         for j in 1..=last {
-            if bit(returns, k + j) {
+            if qualifies(j) {
                 out.add(b, k, j);
             }
         }

@@ -338,11 +338,19 @@ impl RetentionParams {
                 "24h windows are not supported yet; use calendar",
             ));
         }
-        if self.custom_brackets.is_some() {
-            return Err(Error::invalid(
-                "custom_brackets",
-                "custom brackets are not supported yet",
-            ));
+        if let Some(b) = &self.custom_brackets {
+            if b.is_empty() || b.contains(&0) {
+                return Err(Error::invalid(
+                    "custom_brackets",
+                    "give at least one bracket, each of 1 period or more",
+                ));
+            }
+            if b.iter().map(|&x| u64::from(x)).sum::<u64>() > 100_000 {
+                return Err(Error::invalid(
+                    "custom_brackets",
+                    "the brackets cover more than 100000 periods",
+                ));
+            }
         }
         for (field, list) in [
             ("properties", &self.properties),

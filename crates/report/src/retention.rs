@@ -293,7 +293,22 @@ pub fn plan(mut params: RetentionParams, now_us: i64) -> Result<Plan> {
 pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
     let p = &plan.params;
     let rows_n = plan.window.grid.len();
-    let cols_n = p.total_intervals as usize;
+    // Column j ≥ 1 covers the period offsets spans[j - 1] (inclusive): one offset each, or custom brackets (§14).
+    let spans: Vec<(usize, usize)> = match &p.custom_brackets {
+        None => (1..p.total_intervals as usize).map(|j| (j, j)).collect(),
+        Some(brackets) => {
+            let mut start = 1usize;
+            brackets
+                .iter()
+                .map(|&b| {
+                    let span = (start, start + b as usize - 1);
+                    start += b as usize;
+                    span
+                })
+                .collect()
+        }
+    };
+    let cols_n = spans.len() + 1;
     let compile = |list: &[Filter]| -> Result<Vec<Compiled>> {
         list.iter()
             .map(|f| filter::compile(f).map_err(|m| Error::invalid("properties", m)))
@@ -403,6 +418,7 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
                 RetentionType::FirstEver => Mode::FirstEver,
             },
             columns: cols_n,
+            spans: spans.clone(),
             min_occurrences: p.minimum_occurrences,
             cumulative: p.cumulative,
             buckets: mode,
@@ -468,9 +484,14 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
                     ci95: Vec::with_capacity(cols_n),
                     incomplete: Vec::with_capacity(cols_n),
                 };
-                let last_col = (rows_n - 1 - k).min(cols_n - 1);
+                let span = |j: usize| if j == 0 { (0, 0) } else { spans[j - 1] };
+                // The row's last column that starts inside the window, and the last period it reaches.
+                let last_col = (0..cols_n)
+                    .take_while(|&j| k + span(j).0 < rows_n)
+                    .last()
+                    .unwrap_or(0);
                 for j in 0..cols_n {
-                    if k + j >= rows_n {
+                    if k + span(j).0 >= rows_n {
                         r.counts.push(None);
                         r.rates.push(None);
                         r.ci95.push(None);
@@ -478,8 +499,13 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
                         continue;
                     }
                     let x = cell(k, j);
-                    let until = if p.cumulative { k + last_col } else { k + j };
-                    let incomplete = plan.window.grid.end_of(until) > plan.as_of;
+                    // A cell can change while any period it depends on is unfinished or beyond the window.
+                    let until = k + if p.cumulative {
+                        span(last_col).1
+                    } else {
+                        span(j).1
+                    };
+                    let incomplete = until >= rows_n || plan.window.grid.end_of(until) > plan.as_of;
                     r.counts.push(Some(x));
                     r.incomplete.push(Some(incomplete));
                     if size == 0 {
@@ -552,7 +578,13 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
             columns: cols_n,
         },
         columns: (0..cols_n)
-            .map(|j| format!("{} {j}", p.period.title()))
+            .map(|j| match j {
+                0 => format!("{} 0", p.period.title()),
+                _ => match spans[j - 1] {
+                    (lo, hi) if lo == hi => format!("{} {lo}", p.period.title()),
+                    (lo, hi) => format!("{} {lo}-{hi}", p.period.title()),
+                },
+            })
             .collect(),
         rows,
         mean: means,
@@ -626,6 +658,13 @@ pub fn definition(p: &RetentionParams) -> String {
     } else {
         String::new()
     };
+    let brackets = match &p.custom_brackets {
+        Some(b) => format!(
+            " (in brackets of {} {period}s)",
+            b.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        ),
+        None => String::new(),
+    };
     let later = if p.cumulative {
         format!("in each later {period} or any later one")
     } else {
@@ -640,7 +679,7 @@ pub fn definition(p: &RetentionParams) -> String {
         )
     };
     format!(
-        "{start} ({week}{}), the share who did {}{times} {later}{global}.",
+        "{start} ({week}{}), the share who did {}{times} {later}{brackets}{global}.",
         p.timezone,
         entity_text(&p.returning)
     )
