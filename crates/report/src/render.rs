@@ -95,6 +95,7 @@ pub fn to_table(r: &RetentionReport, color: Color) -> String {
         "as of {}  fingerprint {}",
         r.provenance.as_of, r.provenance.data_fingerprint
     );
+    let w = r.columns.iter().map(|c| c.len()).max().unwrap_or(7).max(7);
     let mut i = 0;
     for m in &r.mean {
         let title = match (&m.breakdown_value, m.is_other) {
@@ -110,7 +111,7 @@ pub fn to_table(r: &RetentionReport, color: Color) -> String {
         let _ = writeln!(out, "{title}");
         let _ = write!(out, "{:<12} {:>8}", "cohort", "size");
         for c in r.columns.iter().skip(1) {
-            let _ = write!(out, " {c:>7}");
+            let _ = write!(out, " {c:>w$}");
         }
         let _ = writeln!(out);
         while i < r.rows.len()
@@ -138,7 +139,7 @@ pub fn to_table(r: &RetentionReport, color: Color) -> String {
                         shade(&text, rate, color)
                     }
                 };
-                let pad = 7usize.saturating_sub(visible_len(&cell));
+                let pad = w.saturating_sub(visible_len(&cell));
                 let _ = write!(out, " {}{cell}", " ".repeat(pad));
             }
             let _ = writeln!(out);
@@ -152,7 +153,7 @@ pub fn to_table(r: &RetentionReport, color: Color) -> String {
         );
         for j in 1..r.columns.len() {
             let cell = m.rates[j].map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
-            let _ = write!(out, " {cell:>7}");
+            let _ = write!(out, " {cell:>w$}");
         }
         let _ = writeln!(out);
         let _ = write!(out, "{:<12} {:>8}", "  95% CI", "");
@@ -160,7 +161,7 @@ pub fn to_table(r: &RetentionReport, color: Color) -> String {
             let cell = m.ci95[j].map_or("-".to_string(), |(a, b)| {
                 format!("{:.0}-{:.0}", a * 100.0, b * 100.0)
             });
-            let _ = write!(out, " {cell:>7}");
+            let _ = write!(out, " {cell:>w$}");
         }
         let _ = writeln!(out);
     }
