@@ -266,7 +266,9 @@ impl Store {
 
         // Decide per partition what to write.
         let mut jobs: Vec<WriteJob> = Vec::new();
+        let mut per_project: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for ((project, day), events) in parts {
+            let (dups_before, conflicts_before) = (stats.duplicates, stats.conflicts);
             let keys = self
                 .keys
                 .get_mut(&(project.clone(), day))
@@ -308,6 +310,9 @@ impl Store {
                     last_kept = Some(i);
                 }
             }
+            let counted = per_project.entry(project.clone()).or_default();
+            counted.0 += stats.duplicates - dups_before;
+            counted.1 += stats.conflicts - conflicts_before;
             let fresh: Vec<Event> = events
                 .into_iter()
                 .zip(keep)
@@ -339,14 +344,13 @@ impl Store {
         }
 
         // Write segments in parallel.
-        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>, u64)>> = jobs
+        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>)>> = jobs
             .into_par_iter()
             .map(|job| self.write_job(job))
             .collect();
         let mut new_dirs = BTreeSet::new();
         for w in written {
-            let (entry, replaced, extra_dups) = w?;
-            stats.duplicates += extra_dups;
+            let (entry, replaced) = w?;
             stats.events_written += entry.rows;
             stats.segments_written += 1;
             new_dirs.insert(self.path_of(&entry.file).parent().map(Path::to_path_buf));
@@ -395,16 +399,10 @@ impl Store {
         }
 
         // Counters, checkpoint, commit.
-        if stats.duplicates + stats.conflicts > 0 {
-            // Attribute counters to the single project when there is one; otherwise to "_all".
-            let key = next
-                .segments
-                .last()
-                .map(|s| s.project.clone())
-                .unwrap_or_default();
-            let c: &mut ProjectCounters = next.projects.entry(key).or_default();
-            c.duplicates += stats.duplicates;
-            c.conflicts += stats.conflicts;
+        for (project, (duplicates, conflicts)) in per_project {
+            let c: &mut ProjectCounters = next.projects.entry(project).or_default();
+            c.duplicates += duplicates;
+            c.conflicts += conflicts;
         }
         if let Some(lsn) = input.wal_checkpoint {
             next.wal_checkpoint = next.wal_checkpoint.max(lsn);
@@ -461,7 +459,7 @@ impl Store {
                 replaced,
             });
         }
-        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>, u64)>> = jobs
+        let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>)>> = jobs
             .into_par_iter()
             .map(|job| self.write_job(job))
             .collect();
@@ -469,8 +467,7 @@ impl Store {
         let mut doomed = Vec::new();
         let mut dirs = BTreeSet::new();
         for w in written {
-            let (entry, replaced, dups) = w?;
-            stats.duplicates += dups;
+            let (entry, replaced) = w?;
             stats.events_written += entry.rows;
             stats.segments_written += 1;
             stats.segments_removed += replaced.len() as u64;
@@ -491,7 +488,7 @@ impl Store {
     }
 
     /// Writes one segment from new events plus the events of the segments it replaces.
-    fn write_job(&self, job: WriteJob) -> Result<(SegmentEntry, Vec<SegmentEntry>, u64)> {
+    fn write_job(&self, job: WriteJob) -> Result<(SegmentEntry, Vec<SegmentEntry>)> {
         let WriteJob {
             project,
             day,
@@ -499,16 +496,14 @@ impl Store {
             mut events,
             replaced,
         } = job;
-        let mut dups = 0u64;
         if !replaced.is_empty() {
             for s in &replaced {
                 events.extend(segment::read(&self.path_of(&s.file))?);
             }
             // Keep one copy per uuid: the smallest digest.
             events.sort_unstable_by_key(|a| (a.uuid, a.digest));
-            let before = events.len();
+            // Copies collapsed here were counted when the rewrite was decided.
             events.dedup_by(|b, a| a.uuid == b.uuid);
-            dups = (before - events.len()) as u64;
         }
         // Sort references: an event is hundreds of bytes, a reference eight.
         let mut ordered: Vec<&Event> = events.iter().collect();
@@ -518,9 +513,6 @@ impl Store {
         let path = self.path_of(&rel);
         fsutil::create_dir_durable(path.parent().expect("segment paths have a parent"))?;
         let st = segment::write(&path, &project, &day_text, &ordered)?;
-        // Replaced segments that the rewrite made redundant are not duplicates in the user's sense; only
-        // collapsed copies are counted by the caller.
-        let _ = dups;
         Ok((
             SegmentEntry {
                 id,
@@ -535,7 +527,6 @@ impl Store {
                 merges: st.merges,
             },
             replaced,
-            0,
         ))
     }
 
