@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use liucun::model::Timestamp;
 use liucun::report::params::{
     Breakdown, Entity, EventNames, Filter, Operator, Period, Personless, PropertyKind,
-    RetentionType, WeekStart,
+    RetentionType, TimeWindowMode, WeekStart,
 };
 use liucun::report::render::{self, Color};
 use liucun::report::{RetentionParams, RetentionReport};
@@ -84,6 +84,9 @@ pub(crate) struct RetentionArgs {
     /// Custom brackets: comma-separated period counts, e.g. 1,3,10 gives columns Day 1, Day 2-4, Day 5-14.
     #[arg(long, value_delimiter = ',')]
     brackets: Vec<u32>,
+    /// Measure periods as fixed windows from each person's first start event (24h) instead of calendar periods.
+    #[arg(long, value_enum, default_value_t = WindowArg::Calendar)]
+    windows: WindowArg,
     /// Count personless persons too.
     #[arg(long)]
     include_personless: bool,
@@ -117,6 +120,13 @@ enum PeriodArg {
 enum WeekStartArg {
     Monday,
     Sunday,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum WindowArg {
+    Calendar,
+    #[value(name = "24h")]
+    Hours24,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -309,6 +319,10 @@ fn params_from_flags(a: &RetentionArgs) -> anyhow::Result<RetentionParams> {
         minimum_occurrences: a.min_occurrences,
         breakdown,
         custom_brackets: (!a.brackets.is_empty()).then(|| a.brackets.clone()),
+        time_window_mode: match a.windows {
+            WindowArg::Calendar => TimeWindowMode::Calendar,
+            WindowArg::Hours24 => TimeWindowMode::Hours24,
+        },
         personless: if a.include_personless {
             Personless::Include
         } else {

@@ -5,4 +5,6 @@ pub mod grid;
 pub mod retention;
 
 pub use grid::PeriodGrid;
-pub use retention::{BucketMode, CohortCounts, Mode, RetentionColumns, RetentionConfig, retention};
+pub use retention::{
+    BucketMode, CohortCounts, Mode, RetentionColumns, RetentionConfig, retention, retention_24h,
+};

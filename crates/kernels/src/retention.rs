@@ -359,3 +359,92 @@ fn ones(bits: &[u64]) -> impl Iterator<Item = usize> + '_ {
         })
     })
 }
+
+/// Retention with 24-hour windows (retention.md §14): each person has one anchor `t0` and one row,
+/// `⌊(t0 − window_start) / period_us⌋`; a return at `t ≥ t0` falls in column `⌊(t − t0) / period_us⌋`.
+///
+/// For `Recurring` the anchor is the person's first start event inside the window; for the other modes it is the
+/// anchor of §6, which must lie inside the window. `cfg.cumulative` and `cfg.spans` are not used.
+pub fn retention_24h(
+    cols: &RetentionColumns<'_>,
+    window_start: i64,
+    window_end: i64,
+    period_us: i64,
+    rows: usize,
+    cfg: &RetentionConfig,
+) -> CohortCounts {
+    let mut out = CohortCounts {
+        n_buckets: cfg.n_buckets.max(1),
+        rows,
+        columns: cfg.columns,
+        counts: vec![0; cfg.n_buckets.max(1) * rows * cfg.columns],
+    };
+    let in_window = |ts: i64| ts >= window_start && ts < window_end;
+    let anchors: Vec<bool> = match cfg.mode {
+        // Only start events inside the window can anchor a recurring person.
+        Mode::Recurring => cols
+            .start
+            .iter()
+            .zip(cols.ts)
+            .map(|(&s, &t)| s && in_window(t))
+            .collect(),
+        Mode::FirstTime => cols.start.to_vec(),
+        Mode::FirstEver => cols.anchor.to_vec(),
+    };
+    let first = earliest(cols, &anchors, cfg.n_persons);
+    // Row and anchor time per person, or None when the person has no row.
+    let placed: Vec<Option<(usize, i64)>> = first
+        .iter()
+        .map(|&i| {
+            if i == u32::MAX {
+                return None;
+            }
+            let i = i as usize;
+            let t0 = cols.ts[i];
+            if (cfg.mode == Mode::FirstEver && !cols.start[i]) || !in_window(t0) {
+                return None;
+            }
+            let k = ((t0 - window_start) / period_us) as usize;
+            (k < rows).then_some((k, t0))
+        })
+        .collect();
+    let words = cfg.columns.div_ceil(64).max(1);
+    let mut returns = vec![0u64; cfg.n_persons * words];
+    let mut counts: HashMap<(u32, u32), u32> = HashMap::new();
+    for i in 0..cols.person.len() {
+        let p = cols.person[i];
+        let Some((k, t0)) = placed[p as usize] else {
+            continue;
+        };
+        let ts = cols.ts[i];
+        if !cols.returning[i] || ts < t0 || !in_window(ts) {
+            continue;
+        }
+        let j = ((ts - t0) / period_us) as usize;
+        if j == 0 || j >= cfg.columns || k + j >= rows {
+            continue;
+        }
+        let qualifies = cfg.min_occurrences <= 1 || {
+            let c = counts.entry((p, j as u32)).or_insert(0);
+            *c += 1;
+            *c >= cfg.min_occurrences
+        };
+        if qualifies {
+            returns[p as usize * words + j / 64] |= 1 << (j % 64);
+        }
+    }
+    for (p, slot) in placed.iter().enumerate() {
+        let Some((k, _)) = *slot else { continue };
+        let b = match cfg.buckets {
+            BucketMode::None => 0,
+            BucketMode::Event => cols.event_bucket[first[p] as usize] as usize,
+            BucketMode::Person => cols.person_bucket[p] as usize,
+        };
+        out.add(b, k, 0);
+        let r = &returns[p * words..(p + 1) * words];
+        for j in ones(r) {
+            out.add(b, k, j);
+        }
+    }
+    out
+}

@@ -333,10 +333,18 @@ impl RetentionParams {
             }
         }
         if self.time_window_mode == TimeWindowMode::Hours24 {
-            return Err(Error::invalid(
-                "time_window_mode",
-                "24h windows are not supported yet; use calendar",
-            ));
+            if self.cumulative {
+                return Err(Error::invalid(
+                    "time_window_mode",
+                    "24h windows cannot be combined with cumulative mode",
+                ));
+            }
+            if self.custom_brackets.is_some() {
+                return Err(Error::invalid(
+                    "time_window_mode",
+                    "24h windows cannot be combined with custom brackets",
+                ));
+            }
         }
         if let Some(b) = &self.custom_brackets {
             if b.is_empty() || b.contains(&0) {

@@ -309,6 +309,21 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
         }
     };
     let cols_n = spans.len() + 1;
+    // 24-hour windows (§14): fixed-length periods measured from each person's anchor.
+    let window_length: Option<i64> = (p.time_window_mode == crate::params::TimeWindowMode::Hours24)
+        .then(|| {
+            let hour = 3_600_000_000i64;
+            match p.period {
+                Period::Hour => hour,
+                Period::Day => 24 * hour,
+                Period::Week => 7 * 24 * hour,
+                Period::Month => 30 * 24 * hour,
+            }
+        });
+    let row_start = |k: usize| match window_length {
+        None => plan.window.grid.start(k),
+        Some(len) => plan.window.first + k as i64 * len,
+    };
     let compile = |list: &[Filter]| -> Result<Vec<Compiled>> {
         list.iter()
             .map(|f| filter::compile(f).map_err(|m| Error::invalid("properties", m)))
@@ -435,7 +450,12 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
             event_bucket: &event_bucket,
             person_bucket: &person_bucket,
         };
-        let counts = kernels::retention(&cols, &plan.window.grid, &cfg);
+        let counts = match window_length {
+            None => kernels::retention(&cols, &plan.window.grid, &cfg),
+            Some(len) => {
+                kernels::retention_24h(&cols, plan.window.first, plan.window.end, len, rows_n, &cfg)
+            }
+        };
         // Rank buckets: score = Σ sizes, then value bytewise; keep `limit`, fold the rest into Other.
         let groups: Vec<(Option<String>, bool, Vec<usize>)> = match &p.breakdown {
             None => vec![(None, false, vec![0])],
@@ -477,7 +497,7 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
                     breakdown_value: value.clone(),
                     is_other: *is_other,
                     label: format!("{} {k}", p.period.title()),
-                    cohort_start: window::format_local(plan.window.grid.start(k), &plan.tz),
+                    cohort_start: window::format_local(row_start(k), &plan.tz),
                     size,
                     counts: Vec::with_capacity(cols_n),
                     rates: Vec::with_capacity(cols_n),
@@ -505,7 +525,14 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
                     } else {
                         span(j).1
                     };
-                    let incomplete = until >= rows_n || plan.window.grid.end_of(until) > plan.as_of;
+                    let incomplete = match window_length {
+                        None => until >= rows_n || plan.window.grid.end_of(until) > plan.as_of,
+                        // An anchor anywhere in row k puts offset j inside [F + (k+j)·P, F + (k+j+2)·P).
+                        Some(len) => {
+                            let periods = if j == 0 { k + 1 } else { k + j + 2 };
+                            plan.window.first + periods as i64 * len > plan.as_of
+                        }
+                    };
                     r.counts.push(Some(x));
                     r.incomplete.push(Some(incomplete));
                     if size == 0 {
@@ -665,6 +692,11 @@ pub fn definition(p: &RetentionParams) -> String {
         ),
         None => String::new(),
     };
+    let windows = if p.time_window_mode == crate::params::TimeWindowMode::Hours24 {
+        format!(" (in {period}-long windows from each person's first start event)")
+    } else {
+        String::new()
+    };
     let later = if p.cumulative {
         format!("in each later {period} or any later one")
     } else {
@@ -679,7 +711,7 @@ pub fn definition(p: &RetentionParams) -> String {
         )
     };
     format!(
-        "{start} ({week}{}), the share who did {}{times} {later}{brackets}{global}.",
+        "{start} ({week}{}), the share who did {}{times} {later}{brackets}{windows}{global}.",
         p.timezone,
         entity_text(&p.returning)
     )
