@@ -264,7 +264,13 @@ impl Engine {
                 input.persons.entry(p).or_default().extend(r);
             }
         }
+        let started = std::time::Instant::now();
         let stats = inner.store.flush(input)?;
+        tracing::debug!(
+            events = stats.events_written,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "flushed"
+        );
         drop(inner);
         if checkpoint > base {
             self.wal.truncate_through(Lsn(checkpoint))?;

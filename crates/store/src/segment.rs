@@ -107,7 +107,8 @@ pub fn sort_for_segment(events: &mut [&Event]) {
     }
 }
 
-/// Writes `events` (already in segment order) to a new file at `path` and fsyncs it.
+/// Writes `events` (already in segment order) to a new file at `path`. The caller must fsync it before making it
+/// visible.
 ///
 /// # Errors
 /// IO and Parquet errors, naming the file.
@@ -168,7 +169,7 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[&Event]) -> Result
         writer.write(&batch).map_err(Error::parquet(path))?;
     }
     let file = writer.into_inner().map_err(Error::parquet(path))?;
-    file.sync_all().map_err(Error::io(path))?;
+    // Not fsynced here: the store fsyncs every new file of a flush together, before the manifest commit.
     stats.size_bytes = file.metadata().map_err(Error::io(path))?.len();
     Ok(stats)
 }

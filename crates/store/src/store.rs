@@ -233,22 +233,35 @@ impl Store {
     /// # Errors
     /// IO and Parquet errors. On error the manifest is unchanged and nothing written becomes visible.
     pub fn flush(&mut self, input: FlushInput) -> Result<FlushStats> {
+        let result = self.flush_inner(input);
+        if result.is_err() {
+            // The key cache already counts this flush's events as stored; forget it so a retry writes them.
+            self.keys.clear();
+        }
+        result
+    }
+
+    fn flush_inner(&mut self, input: FlushInput) -> Result<FlushStats> {
         let mut stats = FlushStats::default();
         let mut next = self.manifest.clone();
         let mut doomed: Vec<SegmentEntry> = Vec::new();
 
         // Group events by partition.
-        let mut parts: BTreeMap<(String, Day), Vec<Event>> = BTreeMap::new();
+        let mut parts: BTreeMap<PartitionKey, Vec<Event>> = BTreeMap::new();
         for (project, events) in input.events {
+            let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
             for e in events {
+                by_day.entry(e.timestamp.day()).or_default().push(e);
+            }
+            for (day, events) in by_day {
                 parts
-                    .entry((project.as_str().to_string(), e.timestamp.day()))
+                    .entry((project.as_str().to_string(), day))
                     .or_default()
-                    .push(e);
+                    .extend(events);
             }
         }
         // Load key sets for partitions seen for the first time, in parallel.
-        let missing: Vec<(String, Day)> = parts
+        let missing: Vec<PartitionKey> = parts
             .keys()
             .filter(|k| !self.keys.contains_key(*k))
             .cloned()
@@ -264,81 +277,49 @@ impl Store {
             self.keys.insert(k, keys?);
         }
 
-        // Decide per partition what to write.
+        // Decide per partition what to write, partitions in parallel.
+        let work: Vec<(PartitionKey, Vec<Event>, PartitionKeys)> = parts
+            .into_iter()
+            .map(|(k, events)| {
+                let keys = self.keys.remove(&k).expect("keys loaded above");
+                (k, events, keys)
+            })
+            .collect();
+        let decided: Vec<(PartitionKey, Decision, PartitionKeys)> = work
+            .into_par_iter()
+            .map(|(k, events, mut keys)| {
+                let d = decide(events, &mut keys);
+                (k, d, keys)
+            })
+            .collect();
         let mut jobs: Vec<WriteJob> = Vec::new();
         let mut per_project: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for ((project, day), events) in parts {
-            let (dups_before, conflicts_before) = (stats.duplicates, stats.conflicts);
-            let keys = self
-                .keys
-                .get_mut(&(project.clone(), day))
-                .expect("keys loaded above");
-            // Decide on an index order; events are large, so they move only once, into `fresh`.
-            let mut order: Vec<usize> = (0..events.len()).collect();
-            order.sort_unstable_by_key(|&i| (events[i].uuid, events[i].digest));
-            let mut keep = vec![false; events.len()];
-            let mut last_kept: Option<usize> = None;
-            let mut rewrite = false;
-            for i in order {
-                let e = &events[i];
-                if let Some(prev) = last_kept.map(|k| &events[k])
-                    && prev.uuid == e.uuid
-                {
-                    // Sorted by digest, so the kept copy is the smaller one.
-                    if prev.digest == e.digest {
-                        stats.duplicates += 1;
-                    } else {
-                        stats.conflicts += 1;
-                    }
-                    continue;
-                }
-                let take = match keys.get(&e.uuid.as_u128()) {
-                    None => true,
-                    Some(&old) if old == digest_prefix(&e.digest) => {
-                        stats.duplicates += 1;
-                        false
-                    }
-                    Some(&old) => {
-                        stats.conflicts += 1;
-                        let wins = digest_prefix(&e.digest) < old;
-                        rewrite |= wins;
-                        wins
-                    }
-                };
-                if take {
-                    keep[i] = true;
-                    last_kept = Some(i);
-                }
-            }
+        for ((project, day), d, keys) in decided {
+            self.keys.insert((project.clone(), day), keys);
+            stats.duplicates += d.duplicates;
+            stats.conflicts += d.conflicts;
             let counted = per_project.entry(project.clone()).or_default();
-            counted.0 += stats.duplicates - dups_before;
-            counted.1 += stats.conflicts - conflicts_before;
-            let fresh: Vec<Event> = events
-                .into_iter()
-                .zip(keep)
-                .filter_map(|(e, k)| k.then_some(e))
-                .collect();
-            if fresh.is_empty() {
+            counted.0 += d.duplicates;
+            counted.1 += d.conflicts;
+            if d.fresh.is_empty() {
                 continue;
             }
-            let replaced: Vec<SegmentEntry> = if rewrite {
+            let replaced: Vec<SegmentEntry> = if d.rewrite {
+                let day_text = day.to_string();
                 next.segments
                     .iter()
-                    .filter(|s| s.project == project && s.day == day.to_string())
+                    .filter(|s| s.project == project && s.day == day_text)
                     .cloned()
                     .collect()
             } else {
                 Vec::new()
             };
-            for e in &fresh {
-                keys.insert(e.uuid.as_u128(), digest_prefix(&e.digest));
-            }
             let id = next.allocate_id();
             jobs.push(WriteJob {
                 project,
                 day,
                 id,
-                events: fresh,
+                events: d.fresh,
                 replaced,
             });
         }
@@ -394,6 +375,7 @@ impl Store {
             new_dirs.insert(self.path_of(&f.file).parent().map(Path::to_path_buf));
             next.side_files.push(f);
         }
+        self.sync_new_segments(&next)?;
         for dir in new_dirs.into_iter().flatten() {
             fsutil::sync_dir(&dir)?;
         }
@@ -477,6 +459,7 @@ impl Store {
             doomed.extend(replaced);
             next.segments.push(entry);
         }
+        self.sync_new_segments(&next)?;
         for d in dirs.into_iter().flatten() {
             fsutil::sync_dir(&d)?;
         }
@@ -528,6 +511,19 @@ impl Store {
             },
             replaced,
         ))
+    }
+
+    /// Fsyncs the segment files `next` lists that the committed manifest does not.
+    fn sync_new_segments(&self, next: &Manifest) -> Result<()> {
+        let old: std::collections::HashSet<u64> =
+            self.manifest.segments.iter().map(|s| s.id).collect();
+        let new_files: Vec<PathBuf> = next
+            .segments
+            .iter()
+            .filter(|s| !old.contains(&s.id))
+            .map(|s| self.path_of(&s.file))
+            .collect();
+        fsutil::sync_files(&new_files)
     }
 
     fn write_side(
@@ -631,6 +627,72 @@ struct WriteJob {
     id: u64,
     events: Vec<Event>,
     replaced: Vec<SegmentEntry>,
+}
+
+/// What to write of one partition's new events.
+#[derive(Debug)]
+struct Decision {
+    /// Events not stored yet (or winning a conflict), one per uuid.
+    fresh: Vec<Event>,
+    /// A stored copy lost a conflict: the partition is rewritten.
+    rewrite: bool,
+    duplicates: u64,
+    conflicts: u64,
+}
+
+/// Deduplicates a partition's new events against each other and against `keys`, and records the fresh ones there.
+fn decide(events: Vec<Event>, keys: &mut PartitionKeys) -> Decision {
+    let mut d = Decision {
+        fresh: Vec::new(),
+        rewrite: false,
+        duplicates: 0,
+        conflicts: 0,
+    };
+    // Decide on an index order; events are large, so they move only once, into `fresh`.
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_unstable_by_key(|&i| (events[i].uuid, events[i].digest));
+    let mut keep = vec![false; events.len()];
+    let mut last_kept: Option<usize> = None;
+    for i in order {
+        let e = &events[i];
+        if let Some(prev) = last_kept.map(|k| &events[k])
+            && prev.uuid == e.uuid
+        {
+            // Sorted by digest, so the kept copy is the smaller one.
+            if prev.digest == e.digest {
+                d.duplicates += 1;
+            } else {
+                d.conflicts += 1;
+            }
+            continue;
+        }
+        let take = match keys.get(&e.uuid.as_u128()) {
+            None => true,
+            Some(&old) if old == digest_prefix(&e.digest) => {
+                d.duplicates += 1;
+                false
+            }
+            Some(&old) => {
+                d.conflicts += 1;
+                let wins = digest_prefix(&e.digest) < old;
+                d.rewrite |= wins;
+                wins
+            }
+        };
+        if take {
+            keep[i] = true;
+            last_kept = Some(i);
+        }
+    }
+    d.fresh = events
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(e, k)| k.then_some(e))
+        .collect();
+    for e in &d.fresh {
+        keys.insert(e.uuid.as_u128(), digest_prefix(&e.digest));
+    }
+    d
 }
 
 fn digest_prefix(d: &Digest) -> u64 {
