@@ -309,14 +309,7 @@ pub fn read(path: &Path) -> Result<Vec<Event>> {
 /// # Errors
 /// IO, Parquet and type errors, naming the file.
 pub fn read_keys(path: &Path) -> Result<Vec<(Uuid, Digest)>> {
-    let file = File::open(path).map_err(Error::io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), ["uuid", "digest"]);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(Error::parquet(path))?;
+    let reader = projected(path, &["uuid", "digest"], None)?;
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
@@ -485,6 +478,26 @@ pub fn read_merges(path: &Path) -> Result<Vec<MergeRow>> {
     }
 }
 
+/// Opens a segment for reading only `columns` (and, when given, only the rows `filter` keeps).
+fn projected(
+    path: &Path,
+    columns: &[&str],
+    filter: Option<parquet::arrow::arrow_reader::RowFilter>,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    let file = File::open(path).map_err(Error::io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+    let builder = match filter {
+        Some(f) => builder.with_row_filter(f),
+        None => builder,
+    };
+    builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(Error::parquet(path))
+}
+
 /// Key-value metadata key holding a segment's merge rows, so the identity map is built without scanning rows.
 const MERGES_KEY: &str = "liucun.merges";
 
@@ -537,33 +550,28 @@ fn decode_merges(path: &Path, text: &str) -> Result<Vec<MergeRow>> {
 fn read_merge_columns(path: &Path) -> Result<Vec<MergeRow>> {
     use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
 
-    let file = File::open(path).map_err(Error::io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
-    let mask = ProjectionMask::columns(
-        builder.parquet_schema(),
-        [
-            "uuid",
-            "timestamp",
-            "merge_kept",
-            "merge_from",
-            "merge_source",
-        ],
-    );
     // Few rows carry a merge: decide on the (mostly null) merge_kept column first, so the other columns are
     // decoded only for those rows.
-    let kept_only = ProjectionMask::columns(builder.parquet_schema(), ["merge_kept"]);
+    let file = File::open(path).map_err(Error::io(path))?;
+    let schema = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
+    let kept_only = ProjectionMask::columns(schema.parquet_schema(), ["merge_kept"]);
     let has_merge = ArrowPredicateFn::new(kept_only, |batch: RecordBatch| {
         let col = batch.column(0);
         Ok(BooleanArray::from_iter(
             (0..batch.num_rows()).map(|i| Some(col.is_valid(i))),
         ))
     });
-    let builder = builder.with_row_filter(RowFilter::new(vec![Box::new(has_merge)]));
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(Error::parquet(path))?;
+    let reader = projected(
+        path,
+        &[
+            "uuid",
+            "timestamp",
+            "merge_kept",
+            "merge_from",
+            "merge_source",
+        ],
+        Some(RowFilter::new(vec![Box::new(has_merge)])),
+    )?;
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
@@ -601,14 +609,7 @@ fn read_merge_columns(path: &Path) -> Result<Vec<MergeRow>> {
 /// # Errors
 /// IO, Parquet and type errors, naming the file.
 pub fn read_distinct_ids(path: &Path) -> Result<Vec<String>> {
-    let file = File::open(path).map_err(Error::io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(Error::parquet(path))?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), ["distinct_id"]);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(Error::parquet(path))?;
+    let reader = projected(path, &["distinct_id"], None)?;
     let mut out: Vec<String> = Vec::new();
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
