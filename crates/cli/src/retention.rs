@@ -166,6 +166,24 @@ pub(crate) fn run(data: &Path, args: RetentionArgs) -> anyhow::Result<u8> {
         None => params_from_flags(&args)?,
     };
     let engine = open_existing(data)?;
+    let known: std::collections::BTreeSet<String> = engine.with_store(|s| {
+        s.manifest()
+            .segments
+            .iter()
+            .map(|seg| seg.project.clone())
+            .collect()
+    });
+    for p in params.projects.iter().filter(|p| !known.contains(*p)) {
+        let list: Vec<&str> = known.iter().map(String::as_str).collect();
+        eprintln!(
+            "warning: project {p:?} has no stored events; its rows will be empty (projects with events: {})",
+            if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            }
+        );
+    }
     let now = now();
     let mut report = None;
     for run in 1..=args.repeat.max(1) {
