@@ -4,7 +4,7 @@
 //! (applied in `(timestamp, uuid)` order), so it does not depend on arrival order. Segments are never rewritten:
 //! reports resolve every distinct id through this map when they run, which makes merges retroactive.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use model::{MergeSource, PersonRecord, Timestamp, Uuid};
 use store::segment::MergeRow;
@@ -12,7 +12,8 @@ use store::segment::MergeRow;
 /// The persons of one project.
 #[derive(Debug, Default, Clone)]
 pub struct IdentityMap {
-    index: HashMap<String, u32>,
+    /// Fx hashing: ids are looked up once per dictionary value of every scanned chunk.
+    index: FxHashMap<String, u32>,
     ids: Vec<String>,
     parent: Vec<u32>,
     identified: Vec<bool>,

@@ -1,7 +1,7 @@
 //! Running reports: the engine resolves a plan, scans exactly the segments (days and columns) it needs, resolves
 //! distinct ids to persons through the identity map, and hands plain tables to `report`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use model::{Day, Timestamp};
@@ -177,8 +177,8 @@ impl Engine {
         let scanned_ms = started.elapsed().as_secs_f64() * 1e3;
 
         // Dense persons and names; each dictionary value of each chunk is resolved once.
-        let mut persons: HashMap<String, u32> = HashMap::new();
-        let mut names: HashMap<String, u32> = HashMap::new();
+        let mut persons: FxHashMap<String, u32> = FxHashMap::default();
+        let mut names: FxHashMap<String, u32> = FxHashMap::default();
         let mut table = EventTable {
             project: project.to_string(),
             data,
@@ -187,22 +187,32 @@ impl Engine {
         let mut all_personless: Vec<bool> = Vec::new();
         let mut merged: Vec<bool> = Vec::new();
         let lo = plan.scan_from.unwrap_or(i64::MIN);
+        // Dictionary key → person, resolved lazily (a chunk uses only part of its row group's dictionary) and kept
+        // while consecutive chunks share one dictionary.
+        let mut person_of: Vec<u32> = Vec::new();
+        let mut dict: Option<&store::segment::TextDict> = None;
         for c in &chunks {
-            let person_of: Vec<u32> = c
-                .distinct_ids
-                .iter()
-                .map(|d| {
-                    let key = identity.person_of(d);
-                    let next = persons.len() as u32;
-                    let p = *persons.entry(key.to_string()).or_insert(next);
-                    if p == next {
-                        all_personless.push(true);
+            if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {
+                person_of.clear();
+                person_of.resize(c.distinct_ids.len(), u32::MAX);
+                dict = Some(&c.distinct_ids);
+            }
+            let mut resolve = |k: usize| -> u32 {
+                let d = c.distinct_ids.get(k);
+                let key = identity.person_of(d);
+                // Look up before inserting: an owned key would cost an allocation each time.
+                let p = match persons.get(key) {
+                    Some(&p) => p,
+                    None => {
+                        let p = persons.len() as u32;
+                        persons.insert(key.to_string(), p);
                         merged.push(false);
+                        p
                     }
-                    merged[p as usize] |= identity.is_merged(d);
-                    p
-                })
-                .collect();
+                };
+                merged[p as usize] |= identity.is_merged(d);
+                p
+            };
             let name_of: Vec<u32> = c
                 .names
                 .iter()
@@ -219,7 +229,15 @@ impl Engine {
                 if ts > plan.as_of {
                     continue;
                 }
-                let p = person_of[c.distinct_key[i] as usize];
+                let k = c.distinct_key[i] as usize;
+                let mut p = person_of[k];
+                if p == u32::MAX {
+                    p = resolve(k);
+                    person_of[k] = p;
+                    if all_personless.len() <= p as usize {
+                        all_personless.resize(p as usize + 1, true);
+                    }
+                }
                 all_personless[p as usize] &= c.personless[i];
                 if ts < lo || ts >= plan.scan_to {
                     continue;
@@ -271,10 +289,12 @@ impl Engine {
                     .collect();
                 for chunks in scanned {
                     for c in chunks? {
-                        let known: Vec<Option<u32>> = c
-                            .distinct_ids
-                            .iter()
-                            .map(|d| persons.get(identity.person_of(d)).copied())
+                        let known: Vec<Option<u32>> = (0..c.distinct_ids.len())
+                            .map(|k| {
+                                persons
+                                    .get(identity.person_of(c.distinct_ids.get(k)))
+                                    .copied()
+                            })
                             .collect();
                         for i in 0..c.ts.len() {
                             if c.ts[i] <= plan.as_of
@@ -321,7 +341,7 @@ impl Engine {
         &self,
         project: &str,
         identity: &IdentityMap,
-        persons: &HashMap<String, u32>,
+        persons: &FxHashMap<String, u32>,
         as_of: i64,
     ) -> Result<Vec<Map<String, Value>>> {
         let all = ScanFilter {
@@ -353,7 +373,7 @@ impl Engine {
                             from_event: true,
                             uuid: c.uuid[i],
                             line: 0,
-                            distinct_id: c.distinct_ids[c.distinct_key[i] as usize].clone(),
+                            distinct_id: c.distinct_ids.get(c.distinct_key[i] as usize).to_string(),
                             props: parse_object(props),
                         });
                     }

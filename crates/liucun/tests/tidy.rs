@@ -7,7 +7,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n != "target" && n != "golden") {
+            if path
+                .file_name()
+                .is_some_and(|n| n != "target" && n != "golden")
+            {
                 rust_files(&path, out);
             }
         } else if path.extension().is_some_and(|e| e == "rs") {
@@ -21,7 +24,12 @@ fn every_source_file_starts_with_a_module_doc() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut files = Vec::new();
     rust_files(crates, &mut files);
-    assert!(files.len() > 50, "found only {} files under {}", files.len(), crates.display());
+    assert!(
+        files.len() > 50,
+        "found only {} files under {}",
+        files.len(),
+        crates.display()
+    );
     let mut missing = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
@@ -34,5 +42,9 @@ fn every_source_file_starts_with_a_module_doc() {
             missing.push(format!("{} leaves todo!() or dbg!()", f.display()));
         }
     }
-    assert!(missing.is_empty(), "files without a //! module doc or with leftovers:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "files without a //! module doc or with leftovers:\n{}",
+        missing.join("\n")
+    );
 }

@@ -633,6 +633,41 @@ pub struct ScanWant {
     pub uuid: bool,
 }
 
+/// The dictionary of a text column, borrowed from the decoded Parquet page without copying its strings.
+#[derive(Debug, Clone)]
+pub struct TextDict(StringArray);
+
+impl Default for TextDict {
+    fn default() -> Self {
+        TextDict(StringArray::from(Vec::<&str>::new()))
+    }
+}
+
+impl TextDict {
+    /// The value with key `k`.
+    pub fn get(&self, k: usize) -> &str {
+        self.0.value(k)
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `other` is the very same dictionary (the same decoded buffers), as for two batches of one row group.
+    pub fn is_same(&self, other: &TextDict) -> bool {
+        self.0.len() == other.0.len()
+            && self.0.offsets().inner().inner().as_ptr()
+                == other.0.offsets().inner().inner().as_ptr()
+            && self.0.values().as_ptr() == other.0.values().as_ptr()
+    }
+}
+
 /// A chunk of scanned events. Text columns come dictionary-encoded, so a caller maps each distinct value once.
 #[derive(Debug, Clone, Default)]
 pub struct ScanChunk {
@@ -640,8 +675,8 @@ pub struct ScanChunk {
     pub uuid: Vec<u128>,
     /// Event times, UTC µs.
     pub ts: Vec<i64>,
-    /// Distinct values of `distinct_id` in this chunk.
-    pub distinct_ids: Vec<String>,
+    /// Distinct values of `distinct_id` in this chunk (shared with other chunks of the same row group).
+    pub distinct_ids: TextDict,
     /// Per event, an index into `distinct_ids`.
     pub distinct_key: Vec<u32>,
     /// Distinct event names in this chunk.
@@ -705,21 +740,23 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
         let personless = column::<BooleanArray>(path, &batch, "personless")?;
         let did = column::<DictionaryArray<Int32Type>>(path, &batch, "distinct_id")?;
         let ev = column::<DictionaryArray<Int32Type>>(path, &batch, "event")?;
-        let strings =
-            |d: &DictionaryArray<Int32Type>, name: &str| -> Result<(Vec<String>, Vec<u32>)> {
+        let text =
+            |d: &DictionaryArray<Int32Type>, name: &str| -> Result<(StringArray, Vec<u32>)> {
                 let values = d
                     .values()
                     .as_any()
                     .downcast_ref::<StringArray>()
-                    .ok_or_else(|| corrupt(path, format!("column {name} is not text")))?;
-                let dictionary = (0..values.len())
-                    .map(|i| values.value(i).to_string())
-                    .collect();
+                    .ok_or_else(|| corrupt(path, format!("column {name} is not text")))?
+                    .clone();
                 let keys = d.keys().values().iter().map(|&k| k as u32).collect();
-                Ok((dictionary, keys))
+                Ok((values, keys))
             };
-        let (distinct_ids, distinct_key) = strings(did, "distinct_id")?;
-        let (names, name_key) = strings(ev, "event")?;
+        let (distinct_values, distinct_key) = text(did, "distinct_id")?;
+        let (name_values, name_key) = text(ev, "event")?;
+        let distinct_ids = TextDict(distinct_values);
+        let names: Vec<String> = (0..name_values.len())
+            .map(|i| name_values.value(i).to_string())
+            .collect();
         let mut chunk = ScanChunk {
             uuid: Vec::with_capacity(batch.num_rows()),
             ts: ts.values().to_vec(),
