@@ -254,24 +254,7 @@ fn row(
     if let Some(i) = plan.properties
         && let Some(s) = cell(i, "properties")?
     {
-        d.properties = match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(m)) => m,
-            Ok(other) => {
-                return Err(Reject::new(
-                    RejectReason::InvalidProperties,
-                    format!(
-                        "`properties` must be an object, got {}",
-                        validate::kind(&other)
-                    ),
-                ));
-            }
-            Err(e) => {
-                return Err(Reject::new(
-                    RejectReason::InvalidProperties,
-                    format!("`properties` is not JSON: {e}"),
-                ));
-            }
-        };
+        d.properties = validate::properties_text(s)?;
     }
     add_columns(&mut d.properties, plan, collided, |i, name| {
         cell(i, name).map(|c| c.map(text))

@@ -240,24 +240,7 @@ fn row(
         d.properties = match cols.cell(c, r) {
             None => Map::new(),
             Some(Value::Object(m)) => m,
-            Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
-                Ok(Value::Object(m)) => m,
-                Ok(other) => {
-                    return Err(Reject::new(
-                        RejectReason::InvalidProperties,
-                        format!(
-                            "`properties` must be an object, got {}",
-                            validate::kind(&other)
-                        ),
-                    ));
-                }
-                Err(e) => {
-                    return Err(Reject::new(
-                        RejectReason::InvalidProperties,
-                        format!("`properties` is not JSON: {e}"),
-                    ));
-                }
-            },
+            Some(Value::String(s)) => validate::properties_text(&s)?,
             Some(other) => {
                 return Err(Reject::new(
                     RejectReason::InvalidProperties,

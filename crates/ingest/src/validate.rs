@@ -456,6 +456,21 @@ pub(crate) fn merge_with(kept: &str, other: Option<&Value>, source: MergeSource)
     })
 }
 
+/// Parses a `properties` cell holding JSON text: it must be an object.
+pub(crate) fn properties_text(text: &str) -> Result<Map<String, Value>, Reject> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(Reject::new(
+            RejectReason::InvalidProperties,
+            format!("`properties` must be an object, got {}", kind(&other)),
+        )),
+        Err(e) => Err(Reject::new(
+            RejectReason::InvalidProperties,
+            format!("`properties` is not JSON: {e}"),
+        )),
+    }
+}
+
 /// A value for a detail: quoted when short, else its kind and size.
 pub(crate) fn show(v: &Value) -> String {
     match v {
