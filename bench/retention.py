@@ -110,7 +110,11 @@ def duckdb_cold(parquet: str):
 def duckdb_warm_load(parquet: str):
     import duckdb
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE events AS SELECT * FROM read_parquet('{parquet}')")
+    # Warm tables hold what the report reads: `properties` only where `$identify` needs it (like liucun's table).
+    con.execute(
+        "CREATE TABLE events AS SELECT distinct_id, event, timestamp, "
+        f"CASE WHEN event = '$identify' THEN properties END AS properties FROM read_parquet('{parquet}')"
+    )
     return lambda: con.execute(DUCKDB_SQL.format(events="events")).fetchall(), con.close
 
 
@@ -165,7 +169,10 @@ def chdb_cold(parquet: str):
 def chdb_warm_load(parquet: str):
     import chdb
     con = chdb.connect(":memory:")
-    con.query(f"CREATE TABLE events ENGINE = Memory AS SELECT * FROM file('{parquet}', Parquet)")
+    con.query(
+        "CREATE TABLE events ENGINE = Memory AS SELECT distinct_id, event, timestamp, "
+        f"if(event = '$identify', properties, '') AS properties FROM file('{parquet}', Parquet)"
+    )
     return lambda: chdb_rows(con, CHDB_SQL.format(events="events")), con.close
 
 
@@ -207,7 +214,9 @@ def polars_cold(parquet: str):
 
 def polars_warm_load(parquet: str):
     import polars as pl
-    df = pl.read_parquet(parquet)
+    df = pl.read_parquet(parquet, columns=["distinct_id", "event", "timestamp", "properties"]).with_columns(
+        properties=pl.when(pl.col("event") == "$identify").then(pl.col("properties")).otherwise(None)
+    )
     return lambda: polars_plan(df.lazy()).collect().rows(), lambda: None
 
 
