@@ -88,6 +88,17 @@ pub struct CohortCounts {
 }
 
 impl CohortCounts {
+    /// All-zero counts for `n_buckets` (at least one) × `rows` × `columns`.
+    fn zeroed(n_buckets: usize, rows: usize, columns: usize) -> CohortCounts {
+        let n_buckets = n_buckets.max(1);
+        CohortCounts {
+            n_buckets,
+            rows,
+            columns,
+            counts: vec![0; n_buckets * rows * columns],
+        }
+    }
+
     /// The count of bucket `b`, row `k`, column `j`.
     pub fn get(&self, b: usize, k: usize, j: usize) -> u64 {
         self.counts[(b * self.rows + k) * self.columns + j]
@@ -110,12 +121,7 @@ pub fn retention(
     let n = cols.person.len();
     assert!(cols.ts.len() == n && cols.start.len() == n && cols.returning.len() == n);
     let rows = grid.len();
-    let mut out = CohortCounts {
-        n_buckets: cfg.n_buckets.max(1),
-        rows,
-        columns: cfg.columns,
-        counts: vec![0; cfg.n_buckets.max(1) * rows * cfg.columns],
-    };
+    let mut out = CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns);
     let words = rows.div_ceil(64).max(1);
     match (cfg.mode, cfg.buckets) {
         (Mode::Recurring, BucketMode::Event) => {
@@ -373,12 +379,7 @@ pub fn retention_24h(
     rows: usize,
     cfg: &RetentionConfig,
 ) -> CohortCounts {
-    let mut out = CohortCounts {
-        n_buckets: cfg.n_buckets.max(1),
-        rows,
-        columns: cfg.columns,
-        counts: vec![0; cfg.n_buckets.max(1) * rows * cfg.columns],
-    };
+    let mut out = CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns);
     let in_window = |ts: i64| ts >= window_start && ts < window_end;
     let anchors: Vec<bool> = match cfg.mode {
         // Only start events inside the window can anchor a recurring person.
