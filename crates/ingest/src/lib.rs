@@ -8,6 +8,7 @@ mod canonical;
 mod csv_import;
 mod decimal;
 mod error;
+pub mod http;
 mod ndjson;
 mod parquet_import;
 mod payment;

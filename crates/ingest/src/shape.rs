@@ -26,7 +26,7 @@ fn is_segment(obj: &Entries<'_>) -> bool {
 }
 
 /// liucun's shape and PostHog's export shape (ingest.md §2.3 field names).
-fn posthog(obj: Entries<'_>) -> Result<Draft, Reject> {
+pub(crate) fn posthog(obj: Entries<'_>) -> Result<Draft, Reject> {
     let mut d = Draft::default();
     let mut top_distinct: Option<(Value, &'static str)> = None;
     let mut properties: Option<Value> = None;
@@ -113,7 +113,7 @@ fn object(v: Option<Value>, field: &str) -> Result<Map<String, Value>, Reject> {
 const SEGMENT_TYPES: [&str; 6] = ["track", "identify", "page", "screen", "group", "alias"];
 
 /// A Segment message (ingest.md §3.3).
-fn segment(mut obj: Map<String, Value>) -> Result<Draft, Reject> {
+pub(crate) fn segment(mut obj: Map<String, Value>) -> Result<Draft, Reject> {
     let ty = match obj.remove("type") {
         Some(Value::String(s)) if SEGMENT_TYPES.contains(&s.as_str()) => s,
         Some(other) => {

@@ -59,6 +59,19 @@ pub(crate) struct Draft {
     pub(crate) uuid_rule: UuidRule,
     /// Merges follow the PostHog event-name conventions, or were decided by the shape (Segment).
     pub(crate) merge: MergeRule,
+    /// The receive clock of an HTTP capture, for skew correction (events.md §3.2); `None` for files.
+    pub(crate) clock: Option<Clock>,
+}
+
+/// What HTTP capture knows about time besides the event's own timestamp (events.md §3.2).
+#[derive(Debug, Clone)]
+pub(crate) struct Clock {
+    /// The server receive time.
+    pub(crate) now: Timestamp,
+    /// The client send time, when the request carried one that parses.
+    pub(crate) sent_at: Option<Timestamp>,
+    /// The event's `offset` field: milliseconds before the send.
+    pub(crate) offset: Option<Value>,
 }
 
 #[derive(Debug, Default)]
@@ -84,6 +97,8 @@ pub(crate) enum UuidRule {
     Content,
     /// A Segment `messageId`: itself when it is a UUID, else UUIDv5 of `project ␟ "segment" ␟ messageId`.
     SegmentMessage(String),
+    /// A UUIDv7 taken at receive time (HTTP capture).
+    Fresh,
 }
 
 #[derive(Debug, Default)]
@@ -114,17 +129,26 @@ pub(crate) fn finish(
         ));
     }
     let supplied_uuid = uuid(d.uuid.as_ref())?;
-    let ts = match d.timestamp {
-        Ts::Absent => {
+    if let Some(v) = d.properties.get("$cookieless_mode")
+        && !v.is_boolean()
+    {
+        return Err(Reject::new(
+            RejectReason::InvalidProperties,
+            format!("`$cookieless_mode` must be a boolean, got {}", kind(v)),
+        ));
+    }
+    let ts = match (d.clock, d.timestamp) {
+        (Some(clock), ts) => corrected_time(clock, ts, &d.properties)?,
+        (None, Ts::Absent) => {
             return Err(Reject::new(
                 RejectReason::MissingTimestamp,
                 "`timestamp` is missing".to_string(),
             ));
         }
-        Ts::Value(v, field) => {
+        (None, Ts::Value(v, field)) => {
             timestamp::check_range(timestamp::from_value(&v, field)?, cfg.now, field)?
         }
-        Ts::Micros(ts) => timestamp::check_range(ts, cfg.now, "timestamp")?,
+        (None, Ts::Micros(ts)) => timestamp::check_range(ts, cfg.now, "timestamp")?,
     };
     let props = d.properties;
     if props.values().any(|v| depth(v) >= MAX_DEPTH) {
@@ -165,6 +189,7 @@ pub(crate) fn finish(
                 Uuid::parse(id).unwrap_or_else(|_| named_uuid(project, &["segment", id.as_str()]))
             }
             UuidRule::Content => content_uuid(project, &distinct_id, &event, ts, &properties),
+            UuidRule::Fresh => Uuid(*::uuid::Uuid::now_v7().as_bytes()),
         },
     };
     let merge = match d.merge {
@@ -190,6 +215,35 @@ pub(crate) fn finish(
         source,
         meta,
     })
+}
+
+/// events.md §3.2: the event time of an HTTP capture, then the range checks of §3.3 against the receive time.
+fn corrected_time(clock: Clock, ts: Ts, props: &Map<String, Value>) -> Result<Timestamp, Reject> {
+    let ignore_sent_at = props.get("$ignore_sent_at") == Some(&Value::Bool(true));
+    let sent_at = clock.sent_at.filter(|_| !ignore_sent_at);
+    if let Some(offset) = clock.offset.filter(|v| !v.is_null()) {
+        let ms = offset
+            .as_f64()
+            .filter(|ms| ms.is_finite() && ms.abs() < 1e13)
+            .ok_or_else(|| {
+                Reject::new(
+                    RejectReason::InvalidTimestamp,
+                    format!("`offset` {} is not a number of milliseconds", show(&offset)),
+                )
+            })?;
+        let at = Timestamp(clock.now.0 - (ms * 1000.0).round() as i64);
+        return timestamp::check_range(at, clock.now, "offset");
+    }
+    let (at, field) = match ts {
+        Ts::Absent => return Ok(clock.now),
+        Ts::Value(v, field) => (timestamp::from_value(&v, field)?, field),
+        Ts::Micros(t) => (t, "timestamp"),
+    };
+    let at = match sent_at {
+        Some(sent) => Timestamp(clock.now.0.saturating_add(at.0.saturating_sub(sent.0))),
+        None => at,
+    };
+    timestamp::check_range(at, clock.now, field)
 }
 
 pub(crate) fn too_large(size: usize, cfg: &Config) -> Reject {

@@ -1,0 +1,858 @@
+//! HTTP capture wire formats (ingest.md): locating and decoding a PostHog payload, classifying PostHog and Segment
+//! bodies, finding the token, and turning each item into an event or a quarantined rejection with its batch index.
+//!
+//! Everything here is pure: the server hands in the request's parts and gets back either a [`WireError`] (the whole
+//! request is refused with its status) or the items and token of the body, then a [`CaptureBatch`].
+
+use std::io::Read;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use model::{Event, EventBatch, Project, RejectReason, Rejection, Timestamp};
+
+use crate::Config;
+use crate::shape;
+use crate::timestamp;
+use crate::validate::{self, Clock, Reject, UuidRule};
+
+/// Largest wire body on a capture path (ingest.md §4).
+pub const MAX_BODY_BYTES: usize = 20 << 20;
+/// Largest decompressed payload (ingest.md §4).
+pub const MAX_PAYLOAD_BYTES: usize = 100 << 20;
+/// Largest encoded event on `/i/v0/ai/batch`.
+pub const MAX_AI_EVENT_BYTES: usize = 8 << 20;
+/// Longest token, in ASCII characters.
+pub const MAX_TOKEN_CHARS: usize = 64;
+/// Quarantine entries listed in a capture response.
+pub const MAX_LISTED: usize = 100;
+
+/// A request refused as a whole, with the HTTP status and the stable error code of ingest.md §5.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct WireError {
+    /// 400, 401 or 413.
+    pub status: u16,
+    /// A stable snake_case code, such as `invalid_json`.
+    pub code: &'static str,
+    /// What was wrong, naming the field.
+    pub detail: String,
+}
+
+impl WireError {
+    fn bad(code: &'static str, detail: impl Into<String>) -> WireError {
+        WireError {
+            status: 400,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    fn auth(code: &'static str, detail: impl Into<String>) -> WireError {
+        WireError {
+            status: 401,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    fn too_large(detail: impl Into<String>) -> WireError {
+        WireError {
+            status: 413,
+            code: "payload_too_large",
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The parts of an HTTP request that decoding reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WireRequest<'a> {
+    /// The raw query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// The `Content-Encoding` header.
+    pub content_encoding: Option<&'a str>,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// Which PostHog capture path a request came in on; it changes the legacy unwrap, `/engage` and the size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PosthogPath {
+    /// `/batch`, `/i/v0/e`.
+    Batch,
+    /// `/e`, `/capture`, `/track`: legacy paths with the second base64 unwrap.
+    Legacy,
+    /// `/engage`: legacy, and an object without `event` is a person update.
+    Engage,
+    /// `/i/v0/ai/batch`: the AI lane, with 8 MiB events.
+    Ai,
+}
+
+/// A Segment Tracking API path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentPath {
+    /// `/v1/batch`.
+    Batch,
+    /// `/v1/{track,identify,page,screen,group,alias}`: one message of this type.
+    Single(&'static str),
+}
+
+impl SegmentPath {
+    /// The path's last component (`batch`, `track`, …) as a Segment path, if it is one.
+    pub fn parse(name: &str) -> Option<SegmentPath> {
+        Some(match name {
+            "batch" => SegmentPath::Batch,
+            "track" => SegmentPath::Single("track"),
+            "identify" => SegmentPath::Single("identify"),
+            "page" => SegmentPath::Single("page"),
+            "screen" => SegmentPath::Single("screen"),
+            "group" => SegmentPath::Single("group"),
+            "alias" => SegmentPath::Single("alias"),
+            _ => return None,
+        })
+    }
+}
+
+/// A decoded capture body: its items in order, and the envelope fields that apply to all of them.
+#[derive(Debug, Clone)]
+pub struct CaptureBody {
+    /// The batch items, each still raw JSON.
+    pub items: Vec<Value>,
+    /// The token or write key found in the body, already checked for shape; `None` when the body carries none.
+    pub token: Option<String>,
+    /// The envelope's send time, when it parses (events.md §3.2).
+    pub sent_at: Option<Timestamp>,
+    /// Envelope metadata kept on each event (`historical_migration`).
+    pub meta: Map<String, Value>,
+    /// The path it came in on.
+    kind: BodyKind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BodyKind {
+    Posthog(PosthogPath),
+    Segment,
+}
+
+/// ingest.md §2.1: finds, decodes and parses a PostHog payload.
+///
+/// # Errors
+/// 400 for an unreadable payload (missing, bad form, base64, gzip, UTF-8 or JSON), 413 past the limits.
+pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Value, WireError> {
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(body_too_large(req.body.len()));
+    }
+    let query = parse_form(req.query.unwrap_or("").as_bytes());
+    let is_form = req.content_type.is_some_and(|t| {
+        t.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    let form = if is_form && query_value(&query, "data").is_none() {
+        let text = std::str::from_utf8(req.body)
+            .map_err(|_| WireError::bad("invalid_form", "the form body is not valid UTF-8"))?;
+        if !text.is_empty() && !text.contains('=') {
+            return Err(WireError::bad(
+                "invalid_form",
+                "the form body has no `name=value` field",
+            ));
+        }
+        parse_form(text.as_bytes())
+    } else {
+        Vec::new()
+    };
+    let hint = query_value(&query, "compression")
+        .or_else(|| query_value(&form, "compression"))
+        .or(req.content_encoding)
+        .map(compression_hint)
+        .unwrap_or(Hint::None);
+    let mut payload: Vec<u8> = if let Some(data) = query_value(&query, "data") {
+        restore_plus(data).into_bytes()
+    } else if is_form {
+        match query_value(&form, "data") {
+            Some(d) => restore_plus(d).into_bytes(),
+            None => Vec::new(),
+        }
+    } else {
+        req.body.to_vec()
+    };
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Err(WireError::bad(
+            "missing_payload",
+            "the request carries no payload (no `data` field and an empty body)",
+        ));
+    }
+    if hint == Hint::Base64 || looks_base64(&payload) {
+        payload = base64_decode(&payload)?;
+    }
+    let mut text = decode_text(payload, hint)?;
+    if matches!(path, PosthogPath::Legacy | PosthogPath::Engage) && looks_base64(text.as_bytes()) {
+        let inner = base64_decode(text.as_bytes())?;
+        text = decode_text(inner, Hint::None)?;
+    }
+    parse_json(&text)
+}
+
+/// ingest.md §3.1: decodes a Segment body (gzip by header or magic bytes) and parses it.
+///
+/// # Errors
+/// 400 for bad gzip, UTF-8 or JSON; 413 past the limits.
+pub fn segment_payload(req: &WireRequest<'_>) -> Result<Value, WireError> {
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(body_too_large(req.body.len()));
+    }
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(WireError::bad("missing_payload", "the request body is empty"));
+    }
+    let hint = req
+        .content_encoding
+        .map(compression_hint)
+        .filter(|h| *h == Hint::Gzip)
+        .unwrap_or(Hint::None);
+    let text = decode_text(req.body.to_vec(), hint)?;
+    parse_json(&text)
+}
+
+/// ingest.md §2.2 and §2.4: classifies a PostHog body and finds its token.
+///
+/// # Errors
+/// 400 `unknown_shape`; 401 for a missing, malformed or inconsistent token.
+pub fn posthog_body(value: Value, path: PosthogPath) -> Result<CaptureBody, WireError> {
+    let mut meta = Map::new();
+    let mut sent_at = None;
+    let mut envelope_token = None;
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(mut obj) if obj.contains_key("batch") => {
+            let items = match obj.remove("batch") {
+                Some(Value::Array(items)) => items,
+                Some(other) => {
+                    return Err(WireError::bad(
+                        "unknown_shape",
+                        format!("`batch` must be an array, got {}", validate::kind(&other)),
+                    ));
+                }
+                None => Vec::new(),
+            };
+            for key in ["api_key", "token"] {
+                if let Some(v) = obj.remove(key).filter(|v| !v.is_null()) {
+                    envelope_token.get_or_insert(v);
+                }
+            }
+            sent_at = obj.remove("sent_at").as_ref().and_then(parse_sent_at);
+            if let Some(h) = obj.remove("historical_migration") {
+                meta.insert("historical_migration".to_string(), h);
+            }
+            items
+        }
+        Value::Object(mut obj) if path == PosthogPath::Engage && !obj.contains_key("event") => {
+            obj.insert("event".to_string(), Value::String("$identify".to_string()));
+            vec![Value::Object(obj)]
+        }
+        Value::Object(obj) => vec![Value::Object(obj)],
+        other => {
+            return Err(WireError::bad(
+                "unknown_shape",
+                format!(
+                    "the payload is {}, not an event, an array of events or a batch",
+                    validate::kind(&other)
+                ),
+            ));
+        }
+    };
+    let token = match envelope_token {
+        Some(v) => Some(check_token(&v)?),
+        None => {
+            let mut found: Option<String> = None;
+            for item in &items {
+                let Value::Object(obj) = item else { continue };
+                let v = ["token", "$token", "api_key"]
+                    .iter()
+                    .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))
+                    .or_else(|| {
+                        obj.get("properties")
+                            .and_then(|p| p.get("token"))
+                            .filter(|v| !v.is_null())
+                    });
+                if let Some(v) = v {
+                    let t = check_token(v)?;
+                    match &found {
+                        Some(f) if *f != t => {
+                            return Err(WireError::auth(
+                                "inconsistent_api_key",
+                                "the batch carries two different tokens",
+                            ));
+                        }
+                        Some(_) => {}
+                        None => found = Some(t),
+                    }
+                }
+            }
+            found
+        }
+    };
+    Ok(CaptureBody {
+        items,
+        token,
+        sent_at,
+        meta,
+        kind: BodyKind::Posthog(path),
+    })
+}
+
+/// ingest.md §3.1: classifies a Segment body, merging a batch's `context` and `integrations` into each item.
+///
+/// # Errors
+/// 400 `unknown_shape` for a body that is not an object or a batch that is not an array.
+pub fn segment_body(value: Value, path: SegmentPath) -> Result<CaptureBody, WireError> {
+    let Value::Object(mut obj) = value else {
+        return Err(WireError::bad(
+            "unknown_shape",
+            format!("the body is {}, not an object", validate::kind(&value)),
+        ));
+    };
+    let write_key = match obj.get("writeKey").filter(|v| !v.is_null()) {
+        Some(v) => Some(check_token(v)?),
+        None => None,
+    };
+    let items = match path {
+        SegmentPath::Single(ty) => {
+            obj.remove("writeKey");
+            obj.insert("type".to_string(), Value::String(ty.to_string()));
+            vec![Value::Object(obj)]
+        }
+        SegmentPath::Batch => {
+            let items = match obj.remove("batch") {
+                Some(Value::Array(items)) => items,
+                Some(other) => {
+                    return Err(WireError::bad(
+                        "unknown_shape",
+                        format!("`batch` must be an array, got {}", validate::kind(&other)),
+                    ));
+                }
+                None => {
+                    return Err(WireError::bad("unknown_shape", "`batch` is missing"));
+                }
+            };
+            let shared: Vec<(String, Value)> = ["context", "integrations"]
+                .into_iter()
+                .filter_map(|k| obj.get(k).filter(|v| v.is_object()).map(|v| (k.to_string(), v.clone())))
+                .collect();
+            let sent_at = obj.get("sentAt").cloned();
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(mut m) => {
+                        for (k, v) in &shared {
+                            merge_under(&mut m, k, v);
+                        }
+                        if let Some(s) = &sent_at
+                            && !m.contains_key("sentAt")
+                        {
+                            m.insert("sentAt".to_string(), s.clone());
+                        }
+                        Value::Object(m)
+                    }
+                    other => other,
+                })
+                .collect()
+        }
+    };
+    Ok(CaptureBody {
+        items,
+        token: write_key,
+        sent_at: None,
+        meta: Map::new(),
+        kind: BodyKind::Segment,
+    })
+}
+
+/// A top-level `context`/`integrations` object under an item's own; the item's keys win.
+fn merge_under(item: &mut Map<String, Value>, key: &str, shared: &Value) {
+    let Value::Object(shared) = shared else { return };
+    match item.get_mut(key) {
+        Some(Value::Object(own)) => {
+            for (k, v) in shared {
+                if !own.contains_key(k) {
+                    own.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Some(_) => {}
+        None => {
+            item.insert(key.to_string(), Value::Object(shared.clone()));
+        }
+    }
+}
+
+/// ingest.md §2.4.2: a token's shape.
+///
+/// # Errors
+/// 401 `invalid_api_key` for an empty, long, non-ASCII or NUL-bearing token, or a PostHog personal key.
+pub fn check_token(v: &Value) -> Result<String, WireError> {
+    let Value::String(s) = v else {
+        return Err(WireError::auth(
+            "invalid_api_key",
+            format!("the token must be a string, got {}", validate::kind(v)),
+        ));
+    };
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(WireError::auth("invalid_api_key", "the token is empty"));
+    }
+    if t.len() > MAX_TOKEN_CHARS || !t.is_ascii() || t.contains('\0') {
+        return Err(WireError::auth(
+            "invalid_api_key",
+            format!("the token is not a project token (at most {MAX_TOKEN_CHARS} ASCII characters)"),
+        ));
+    }
+    if t.starts_with("phx_") {
+        return Err(WireError::auth(
+            "invalid_api_key",
+            "a personal API key (phx_) cannot capture; use the project's write token",
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// The time of one HTTP request, for skew correction and the receive-time fields.
+#[derive(Debug, Clone)]
+pub struct CaptureContext {
+    /// The server receive time.
+    pub now: Timestamp,
+    /// The query's `sent_at` or `_` (epoch ms); ignored when before 2021.
+    pub query_sent_at: Option<Timestamp>,
+    /// Event sources are `"{source} #{index}"`, such as `http /batch req-7f3a #2`.
+    pub source: String,
+}
+
+impl CaptureContext {
+    /// Reads `sent_at` or `_` from a raw query string.
+    pub fn query_sent_at(query: Option<&str>) -> Option<Timestamp> {
+        let pairs = parse_form(query.unwrap_or("").as_bytes());
+        let raw = query_value(&pairs, "sent_at").or_else(|| query_value(&pairs, "_"))?;
+        let ms: i64 = raw.trim().parse().ok()?;
+        let ts = Timestamp(ms.checked_mul(1000)?);
+        // 2021-01-01T00:00:00Z: an earlier value is not a send time.
+        (ts.0 >= 1_609_459_200_000_000).then_some(ts)
+    }
+}
+
+/// One quarantined item of a capture, as listed in the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Position in the batch.
+    pub index: usize,
+    /// Why.
+    pub reason: RejectReason,
+    /// Names the field and, when short, the value.
+    pub detail: String,
+}
+
+/// A validated capture: the batch to append to the WAL, and what was quarantined, by batch index.
+#[derive(Debug)]
+pub struct CaptureBatch {
+    /// Accepted events and rejections, ready for the WAL.
+    pub batch: EventBatch,
+    /// Every rejection with its batch index, in order.
+    pub quarantined: Vec<Quarantined>,
+}
+
+impl CaptureBatch {
+    /// Events accepted.
+    pub fn accepted(&self) -> usize {
+        self.batch.events().len()
+    }
+}
+
+/// Validates each item of a body for `project`: events.md rules with HTTP skew correction and fresh v7 uuids.
+pub fn capture_batch(project: &Project, mut body: CaptureBody, ctx: &CaptureContext) -> CaptureBatch {
+    let max_event_bytes = match body.kind {
+        BodyKind::Posthog(PosthogPath::Ai) => MAX_AI_EVENT_BYTES,
+        _ => Config::DEFAULT_MAX_EVENT_BYTES,
+    };
+    let cfg = Config {
+        now: ctx.now,
+        max_event_bytes,
+    };
+    let mut events: Vec<Event> = Vec::with_capacity(body.items.len());
+    let mut rejections: Vec<Rejection> = Vec::new();
+    let mut quarantined = Vec::new();
+    let items = std::mem::take(&mut body.items);
+    for (index, item) in items.into_iter().enumerate() {
+        let source = format!("{} #{index}", ctx.source);
+        let raw = serde_json::to_vec(&item).unwrap_or_default();
+        let result = if raw.len() > max_event_bytes {
+            Err(validate::too_large(raw.len(), &cfg))
+        } else {
+            capture_item(project, item, &body, ctx, &cfg, source.clone())
+        };
+        match result {
+            Ok(e) => events.push(e),
+            Err(r) => {
+                quarantined.push(Quarantined {
+                    index,
+                    reason: r.reason,
+                    detail: r.detail.clone(),
+                });
+                rejections.push(r.into_rejection(&raw, source, &cfg));
+            }
+        }
+    }
+    CaptureBatch {
+        batch: EventBatch::new(project.clone(), events, rejections),
+        quarantined,
+    }
+}
+
+fn capture_item(
+    project: &Project,
+    item: Value,
+    body: &CaptureBody,
+    ctx: &CaptureContext,
+    cfg: &Config,
+    source: String,
+) -> Result<Event, Reject> {
+    let Value::Object(mut obj) = item else {
+        return Err(Reject::new(
+            RejectReason::MalformedEvent,
+            format!("batch item is {}, not an object", validate::kind(&item)),
+        ));
+    };
+    let mut draft = match body.kind {
+        BodyKind::Posthog(_) => {
+            let offset = obj.remove("offset");
+            for key in ["token", "$token", "api_key"] {
+                obj.remove(key);
+            }
+            let mut d = shape::posthog(obj.into_iter().map(|(k, v)| (k.into(), v)).collect())?;
+            // Other top-level keys are ignored, as PostHog does; the envelope's metadata is kept.
+            d.meta = body.meta.clone();
+            d.clock = Some(Clock {
+                now: ctx.now,
+                sent_at: body.sent_at.or(ctx.query_sent_at),
+                offset,
+            });
+            d
+        }
+        BodyKind::Segment => {
+            let sent_at = obj
+                .get("sentAt")
+                .and_then(parse_sent_at)
+                .or(ctx.query_sent_at);
+            let mut d = shape::segment(obj)?;
+            d.clock = Some(Clock {
+                now: ctx.now,
+                sent_at,
+                offset: None,
+            });
+            d
+        }
+    };
+    if matches!(draft.uuid_rule, UuidRule::Content) {
+        draft.uuid_rule = UuidRule::Fresh;
+    }
+    validate::finish(project, cfg, draft, source)
+}
+
+/// A `sent_at`/`sentAt` value as a timestamp, when it parses.
+fn parse_sent_at(v: &Value) -> Option<Timestamp> {
+    if v.is_null() {
+        return None;
+    }
+    timestamp::from_value(v, "sent_at").ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    None,
+    Gzip,
+    Base64,
+    LzString,
+}
+
+fn compression_hint(v: &str) -> Hint {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "gzip" | "gzip-js" => Hint::Gzip,
+        "base64" | "b64" => Hint::Base64,
+        "lz64" | "lz-string" => Hint::LzString,
+        _ => Hint::None,
+    }
+}
+
+fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The first non-empty value of `key`.
+fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, v)| k == key && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+/// URL decoding turned `+` into a space; base64 text gets its `+` back.
+fn restore_plus(data: &str) -> String {
+    let candidate = data.replace(' ', "+");
+    if looks_base64(candidate.trim().as_bytes()) {
+        candidate.trim().to_string()
+    } else {
+        data.to_string()
+    }
+}
+
+/// Made only of strict base64 characters with correct padding.
+fn looks_base64(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii();
+    if trimmed.is_empty() || trimmed.len() % 4 != 0 {
+        return false;
+    }
+    let body = trimmed
+        .strip_suffix(b"==")
+        .or_else(|| trimmed.strip_suffix(b"="))
+        .unwrap_or(trimmed);
+    body.iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+}
+
+fn base64_decode(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(bytes.trim_ascii())
+        .map_err(|e| WireError::bad("invalid_base64", format!("the payload is not valid base64: {e}")))
+}
+
+/// Decompresses (gzip by hint or magic bytes, LZ-string by hint) and checks UTF-8.
+fn decode_text(payload: Vec<u8>, hint: Hint) -> Result<String, WireError> {
+    let bytes = if hint == Hint::Gzip || payload.starts_with(&[0x1f, 0x8b, 0x08]) {
+        gunzip(&payload)?
+    } else if hint == Hint::LzString {
+        let text = std::str::from_utf8(&payload)
+            .map_err(|_| WireError::bad("invalid_lz_string", "the LZ-string payload is not text"))?;
+        let units = lz_str::decompress_from_base64(text.trim()).ok_or_else(|| {
+            WireError::bad("invalid_lz_string", "the payload is not valid LZ-string base64")
+        })?;
+        let s = String::from_utf16(&units).map_err(|_| {
+            WireError::bad("invalid_lz_string", "the LZ-string payload is not valid UTF-16")
+        })?;
+        if s.len() > MAX_PAYLOAD_BYTES {
+            return Err(payload_too_large());
+        }
+        return Ok(s);
+    } else {
+        payload
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        WireError::bad(
+            "invalid_utf8",
+            format!(
+                "the payload is not valid UTF-8 (at byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(MAX_PAYLOAD_BYTES));
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(MAX_PAYLOAD_BYTES as u64 + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| WireError::bad("invalid_gzip", format!("the gzip payload cannot be read: {e}")))?;
+    if out.len() > MAX_PAYLOAD_BYTES {
+        return Err(payload_too_large());
+    }
+    Ok(out)
+}
+
+fn parse_json(text: &str) -> Result<Value, WireError> {
+    serde_json::from_str(text).map_err(|e| {
+        if e.to_string().starts_with("recursion limit exceeded") {
+            WireError::bad("invalid_json", "the payload is nested deeper than 128 levels")
+        } else {
+            WireError::bad("invalid_json", format!("the payload is not JSON: {e}"))
+        }
+    })
+}
+
+fn body_too_large(n: usize) -> WireError {
+    WireError::too_large(format!(
+        "the body is {n} bytes, the limit is {MAX_BODY_BYTES} bytes"
+    ))
+}
+
+fn payload_too_large() -> WireError {
+    WireError::too_large(format!(
+        "the decompressed payload is over the limit of {MAX_PAYLOAD_BYTES} bytes"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(body: &[u8]) -> WireRequest<'_> {
+        WireRequest {
+            body,
+            ..WireRequest::default()
+        }
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn base64_detection_never_matches_json() {
+        assert!(looks_base64(b"eyJhIjoxfQ=="));
+        assert!(!looks_base64(b"{\"a\":1}"));
+        assert!(!looks_base64(b"[]"));
+        assert!(!looks_base64(b"abc"));
+    }
+
+    #[test]
+    fn gzip_is_sniffed_without_a_header() {
+        let body = gzip(br#"{"event":"x","distinct_id":"u","api_key":"t"}"#);
+        let v = posthog_payload(&req(&body), PosthogPath::Batch).unwrap();
+        assert_eq!(v["event"], "x");
+    }
+
+    #[test]
+    fn truncated_gzip_is_a_bad_request() {
+        let body = gzip(br#"{"event":"x","distinct_id":"u","api_key":"t"}"#);
+        let err = posthog_payload(&req(&body[..body.len() / 2]), PosthogPath::Batch).unwrap_err();
+        assert_eq!((err.status, err.code), (400, "invalid_gzip"));
+    }
+
+    #[test]
+    fn form_data_with_plus_signs_decodes() {
+        // `{"a":">>>"}` encodes with a `+` that form decoding turns into a space.
+        let b64 = base64::engine::general_purpose::STANDARD.encode(br#"{"event":">>>","x":"?>?"}"#);
+        assert!(b64.contains('+') || b64.contains('/'));
+        let body = format!("data={}", b64.replace('/', "%2F"));
+        let r = WireRequest {
+            content_type: Some("application/x-www-form-urlencoded"),
+            body: body.as_bytes(),
+            ..WireRequest::default()
+        };
+        let v = posthog_payload(&r, PosthogPath::Legacy).unwrap();
+        assert_eq!(v["event"], ">>>");
+    }
+
+    #[test]
+    fn bad_json_and_utf8_and_empty_are_400() {
+        for (body, code) in [
+            (&b"{nope"[..], "invalid_json"),
+            (&b"\xff\xfe{}"[..], "invalid_utf8"),
+            (&b""[..], "missing_payload"),
+        ] {
+            let err = posthog_payload(&req(body), PosthogPath::Batch).unwrap_err();
+            assert_eq!((err.status, err.code), (400, code), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_checked_for_shape_and_consistency() {
+        let two = serde_json::json!([
+            {"event": "a", "properties": {"token": "t1", "distinct_id": "u"}},
+            {"event": "b", "properties": {"token": "t2", "distinct_id": "u"}}
+        ]);
+        let err = posthog_body(two, PosthogPath::Legacy).unwrap_err();
+        assert_eq!((err.status, err.code), (401, "inconsistent_api_key"));
+        let phx = serde_json::json!({"api_key": "phx_abc", "batch": []});
+        assert_eq!(
+            posthog_body(phx, PosthogPath::Batch).unwrap_err().code,
+            "invalid_api_key"
+        );
+        let none = serde_json::json!({"batch": [{"event": "a", "distinct_id": "u"}]});
+        assert_eq!(posthog_body(none, PosthogPath::Batch).unwrap().token, None);
+    }
+
+    #[test]
+    fn skew_is_corrected_from_sent_at_and_offset() {
+        let p = Project::new("p").unwrap();
+        let now = Timestamp(1_750_000_000_000_000);
+        let hour = 3_600_000_000;
+        let body = serde_json::json!({
+            "api_key": "t",
+            "sent_at": "2025-06-15T16:06:40Z",
+            "batch": [
+                {"event": "a", "distinct_id": "u", "timestamp": "2025-06-15T16:06:30Z"},
+                {"event": "b", "distinct_id": "u", "offset": 1500},
+                {"event": "c", "distinct_id": "u"}
+            ]
+        });
+        // The client's clock says 16:06:40 at send; the server's says `now` (1 h later).
+        assert_eq!(now.0 - hour, 1_749_996_400_000_000);
+        let ctx = CaptureContext {
+            now,
+            query_sent_at: None,
+            source: "http /batch".to_string(),
+        };
+        let b = capture_batch(&p, posthog_body(body, PosthogPath::Batch).unwrap(), &ctx);
+        let ts: Vec<i64> = b.batch.events().iter().map(|e| e.timestamp.0).collect();
+        assert_eq!(ts, vec![now.0 - 10_000_000, now.0 - 1_500_000, now.0]);
+        assert!(b.quarantined.is_empty());
+    }
+
+    #[test]
+    fn items_that_fail_are_quarantined_by_index() {
+        let p = Project::new("p").unwrap();
+        let body = serde_json::json!({"api_key": "t", "batch": [
+            {"event": "a", "distinct_id": "u"},
+            {"event": "b"},
+            7,
+            {"event": "c", "distinct_id": "u", "uuid": "nope"}
+        ]});
+        let ctx = CaptureContext {
+            now: Timestamp(1_750_000_000_000_000),
+            query_sent_at: None,
+            source: "http /batch".to_string(),
+        };
+        let b = capture_batch(&p, posthog_body(body, PosthogPath::Batch).unwrap(), &ctx);
+        assert_eq!(b.accepted(), 1);
+        let got: Vec<(usize, &str)> = b.quarantined.iter().map(|q| (q.index, q.reason.code())).collect();
+        assert_eq!(
+            got,
+            vec![(1, "missing_distinct_id"), (2, "malformed_event"), (3, "invalid_uuid")]
+        );
+        assert_eq!(b.batch.rejections()[1].raw, b"7");
+    }
+
+    #[test]
+    fn segment_batch_context_merges_and_type_is_required() {
+        let p = Project::new("p").unwrap();
+        let body = serde_json::json!({
+            "writeKey": "k",
+            "sentAt": "2025-06-15T17:06:40Z",
+            "context": {"library": {"name": "analytics-python", "version": "2.4.0"}},
+            "batch": [
+                {"type": "track", "event": "E", "userId": "u", "anonymousId": "a",
+                 "messageId": "m-1", "timestamp": "2025-06-15T17:06:39Z"},
+                {"event": "no type", "userId": "u"}
+            ]
+        });
+        let b = segment_body(body, SegmentPath::Batch).unwrap();
+        assert_eq!(b.token.as_deref(), Some("k"));
+        let ctx = CaptureContext {
+            now: Timestamp(1_750_007_200_000_000),
+            query_sent_at: None,
+            source: "http /v1/batch".to_string(),
+        };
+        let b = capture_batch(&p, b, &ctx);
+        assert_eq!(b.accepted(), 1);
+        let e = &b.batch.events()[0];
+        assert!(e.properties.contains("\"$lib\":\"analytics-python\""));
+        assert!(e.merge.is_some());
+        assert_eq!(e.timestamp.0, 1_750_007_200_000_000 - 1_000_000);
+        assert_eq!(b.quarantined[0].reason, RejectReason::InvalidSegmentType);
+    }
+}
