@@ -11,6 +11,7 @@ mod import;
 mod inspect;
 mod quarantine;
 mod retention;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -57,6 +58,9 @@ enum Command {
     Retention(Box<retention::RetentionArgs>),
     Verify(retention::VerifyArgs),
     Demo(demo::DemoArgs),
+    Serve(serve::ServeArgs),
+    Projects(serve::ProjectsArgs),
+    Keys(serve::KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,9 @@ fn main() -> ExitCode {
         Command::Retention(args) => retention::run(&cli.data, *args),
         Command::Verify(args) => retention::verify(&cli.data, args),
         Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::serve(&cli.data, args),
+        Command::Projects(args) => serve::projects(&cli.data, args),
+        Command::Keys(args) => serve::keys(&cli.data, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -151,6 +151,8 @@ pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Value
             .to_ascii_lowercase()
             .starts_with("application/x-www-form-urlencoded")
     });
+    // A form-typed body that is plainly JSON (as `curl -d` sends) is read as the raw payload.
+    let is_form = is_form && !matches!(req.body.trim_ascii_start().first(), Some(b'{' | b'['));
     let form = if is_form && query_value(&query, "data").is_none() {
         let text = std::str::from_utf8(req.body)
             .map_err(|_| WireError::bad("invalid_form", "the form body is not valid UTF-8"))?;
@@ -205,7 +207,10 @@ pub fn segment_payload(req: &WireRequest<'_>) -> Result<Value, WireError> {
         return Err(body_too_large(req.body.len()));
     }
     if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(WireError::bad("missing_payload", "the request body is empty"));
+        return Err(WireError::bad(
+            "missing_payload",
+            "the request body is empty",
+        ));
     }
     let hint = req
         .content_encoding
@@ -339,7 +344,11 @@ pub fn segment_body(value: Value, path: SegmentPath) -> Result<CaptureBody, Wire
             };
             let shared: Vec<(String, Value)> = ["context", "integrations"]
                 .into_iter()
-                .filter_map(|k| obj.get(k).filter(|v| v.is_object()).map(|v| (k.to_string(), v.clone())))
+                .filter_map(|k| {
+                    obj.get(k)
+                        .filter(|v| v.is_object())
+                        .map(|v| (k.to_string(), v.clone()))
+                })
                 .collect();
             let sent_at = obj.get("sentAt").cloned();
             items
@@ -372,7 +381,9 @@ pub fn segment_body(value: Value, path: SegmentPath) -> Result<CaptureBody, Wire
 
 /// A top-level `context`/`integrations` object under an item's own; the item's keys win.
 fn merge_under(item: &mut Map<String, Value>, key: &str, shared: &Value) {
-    let Value::Object(shared) = shared else { return };
+    let Value::Object(shared) = shared else {
+        return;
+    };
     match item.get_mut(key) {
         Some(Value::Object(own)) => {
             for (k, v) in shared {
@@ -406,7 +417,9 @@ pub fn check_token(v: &Value) -> Result<String, WireError> {
     if t.len() > MAX_TOKEN_CHARS || !t.is_ascii() || t.contains('\0') {
         return Err(WireError::auth(
             "invalid_api_key",
-            format!("the token is not a project token (at most {MAX_TOKEN_CHARS} ASCII characters)"),
+            format!(
+                "the token is not a project token (at most {MAX_TOKEN_CHARS} ASCII characters)"
+            ),
         ));
     }
     if t.starts_with("phx_") {
@@ -469,7 +482,11 @@ impl CaptureBatch {
 }
 
 /// Validates each item of a body for `project`: events.md rules with HTTP skew correction and fresh v7 uuids.
-pub fn capture_batch(project: &Project, mut body: CaptureBody, ctx: &CaptureContext) -> CaptureBatch {
+pub fn capture_batch(
+    project: &Project,
+    mut body: CaptureBody,
+    ctx: &CaptureContext,
+) -> CaptureBatch {
     let max_event_bytes = match body.kind {
         BodyKind::Posthog(PosthogPath::Ai) => MAX_AI_EVENT_BYTES,
         _ => Config::DEFAULT_MAX_EVENT_BYTES,
@@ -624,7 +641,12 @@ fn looks_base64(bytes: &[u8]) -> bool {
 fn base64_decode(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
     base64::engine::general_purpose::STANDARD
         .decode(bytes.trim_ascii())
-        .map_err(|e| WireError::bad("invalid_base64", format!("the payload is not valid base64: {e}")))
+        .map_err(|e| {
+            WireError::bad(
+                "invalid_base64",
+                format!("the payload is not valid base64: {e}"),
+            )
+        })
 }
 
 /// Decompresses (gzip by hint or magic bytes, LZ-string by hint) and checks UTF-8.
@@ -632,13 +654,20 @@ fn decode_text(payload: Vec<u8>, hint: Hint) -> Result<String, WireError> {
     let bytes = if hint == Hint::Gzip || payload.starts_with(&[0x1f, 0x8b, 0x08]) {
         gunzip(&payload)?
     } else if hint == Hint::LzString {
-        let text = std::str::from_utf8(&payload)
-            .map_err(|_| WireError::bad("invalid_lz_string", "the LZ-string payload is not text"))?;
+        let text = std::str::from_utf8(&payload).map_err(|_| {
+            WireError::bad("invalid_lz_string", "the LZ-string payload is not text")
+        })?;
         let units = lz_str::decompress_from_base64(text.trim()).ok_or_else(|| {
-            WireError::bad("invalid_lz_string", "the payload is not valid LZ-string base64")
+            WireError::bad(
+                "invalid_lz_string",
+                "the payload is not valid LZ-string base64",
+            )
         })?;
         let s = String::from_utf16(&units).map_err(|_| {
-            WireError::bad("invalid_lz_string", "the LZ-string payload is not valid UTF-16")
+            WireError::bad(
+                "invalid_lz_string",
+                "the LZ-string payload is not valid UTF-16",
+            )
         })?;
         if s.len() > MAX_PAYLOAD_BYTES {
             return Err(payload_too_large());
@@ -661,9 +690,12 @@ fn decode_text(payload: Vec<u8>, hint: Hint) -> Result<String, WireError> {
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
     let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(MAX_PAYLOAD_BYTES));
     let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(MAX_PAYLOAD_BYTES as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|e| WireError::bad("invalid_gzip", format!("the gzip payload cannot be read: {e}")))?;
+    decoder.read_to_end(&mut out).map_err(|e| {
+        WireError::bad(
+            "invalid_gzip",
+            format!("the gzip payload cannot be read: {e}"),
+        )
+    })?;
     if out.len() > MAX_PAYLOAD_BYTES {
         return Err(payload_too_large());
     }
@@ -673,7 +705,10 @@ fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
 fn parse_json(text: &str) -> Result<Value, WireError> {
     serde_json::from_str(text).map_err(|e| {
         if e.to_string().starts_with("recursion limit exceeded") {
-            WireError::bad("invalid_json", "the payload is nested deeper than 128 levels")
+            WireError::bad(
+                "invalid_json",
+                "the payload is nested deeper than 128 levels",
+            )
         } else {
             WireError::bad("invalid_json", format!("the payload is not JSON: {e}"))
         }
@@ -819,10 +854,18 @@ mod tests {
         };
         let b = capture_batch(&p, posthog_body(body, PosthogPath::Batch).unwrap(), &ctx);
         assert_eq!(b.accepted(), 1);
-        let got: Vec<(usize, &str)> = b.quarantined.iter().map(|q| (q.index, q.reason.code())).collect();
+        let got: Vec<(usize, &str)> = b
+            .quarantined
+            .iter()
+            .map(|q| (q.index, q.reason.code()))
+            .collect();
         assert_eq!(
             got,
-            vec![(1, "missing_distinct_id"), (2, "malformed_event"), (3, "invalid_uuid")]
+            vec![
+                (1, "missing_distinct_id"),
+                (2, "malformed_event"),
+                (3, "invalid_uuid")
+            ]
         );
         assert_eq!(b.batch.rejections()[1].raw, b"7");
     }

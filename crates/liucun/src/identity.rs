@@ -155,6 +155,20 @@ impl IdentityMap {
             .is_some_and(|&n| self.in_merge[n as usize])
     }
 
+    /// Every distinct id of the person of `distinct_id`, sorted; just the id itself when no merge mentions it.
+    pub fn members(&self, distinct_id: &str) -> Vec<String> {
+        let Some(&n) = self.index.get(distinct_id) else {
+            return vec![distinct_id.to_string()];
+        };
+        let root = self.find(n);
+        let mut out: Vec<String> = (0..self.ids.len() as u32)
+            .filter(|&m| self.find(m) == root)
+            .map(|m| self.ids[m as usize].clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Distinct ids that merges mention.
     pub fn ids_known(&self) -> usize {
         self.ids.len()

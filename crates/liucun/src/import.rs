@@ -197,7 +197,7 @@ impl Engine {
             rejected: batch.rejections.len() as u64,
             ..ImportSummary::default()
         };
-        self.lock().bulk.push(Record::Persons(batch));
+        self.pending().bulk.push(Record::Persons(batch));
         let stats = self.flush()?;
         summary.add_flush(&stats);
         Ok(summary)

@@ -69,8 +69,9 @@ impl Engine {
     pub fn inspect(&self) -> Result<Inspection> {
         let wal_state = self.wal.state();
         let (manifest, tail_events) = {
-            let inner = self.lock();
-            (inner.store.manifest().clone(), inner.tail.n_events as u64)
+            let store = self.lock();
+            let n_tail = self.pending().tail.n_events as u64;
+            (store.manifest().clone(), n_tail)
         };
         let mut damaged = Vec::new();
         let projects: BTreeSet<String> = manifest

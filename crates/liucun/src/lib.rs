@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod browse;
 mod error;
 pub mod identity;
 mod import;
@@ -21,6 +22,7 @@ use model::{Event, EventBatch, Lsn, PersonRecord, Project, Record, Rejection, Ti
 use store::{FlushInput, FlushStats, ScanFilter, Store};
 use wal::{Wal, WalConfig};
 
+pub use browse::{EventPage, EventQuery, PersonView};
 pub use error::{Error, Result};
 pub use identity::IdentityMap;
 pub use import::{Format, ImportOptions, ImportSummary};
@@ -63,7 +65,10 @@ pub struct Engine {
     dir: PathBuf,
     config: EngineConfig,
     wal: Wal,
-    inner: Mutex<Inner>,
+    /// The committed segments. Lock order: `store` before `pending`.
+    store: Mutex<Store>,
+    /// Accepted data not yet in segments; appends hold this lock only briefly, never during a flush's writes.
+    pending: Mutex<Buffers>,
     replay_note: Option<String>,
     /// Report tables kept in memory (see `reports`).
     tables: Mutex<
@@ -74,10 +79,11 @@ pub struct Engine {
     >,
 }
 
-#[derive(Debug)]
-struct Inner {
-    store: Store,
+#[derive(Debug, Default)]
+struct Buffers {
+    /// Appended through the WAL.
     tail: Pending,
+    /// Buffered by the bulk import path.
     bulk: Pending,
 }
 
@@ -172,8 +178,8 @@ impl Engine {
             dir: dir.to_path_buf(),
             config,
             wal,
-            inner: Mutex::new(Inner {
-                store,
+            store: Mutex::new(store),
+            pending: Mutex::new(Buffers {
                 tail,
                 bulk: Pending::default(),
             }),
@@ -199,10 +205,10 @@ impl Engine {
     pub fn append(&self, record: Record) -> Result<Lsn> {
         let lsn = self.wal.append(&record)?;
         let needs_flush = {
-            let mut inner = self.lock();
-            inner.tail.lsns.insert(lsn.0);
-            inner.tail.push(record);
-            inner.tail.n_events >= self.config.flush_events
+            let mut pending = self.pending();
+            pending.tail.lsns.insert(lsn.0);
+            pending.tail.push(record);
+            pending.tail.n_events >= self.config.flush_events
         };
         if needs_flush {
             self.flush()?;
@@ -216,9 +222,9 @@ impl Engine {
     /// Store errors from a flush the buffer triggered.
     pub fn import_batch(&self, batch: EventBatch) -> Result<FlushStats> {
         let needs_flush = {
-            let mut inner = self.lock();
-            inner.bulk.push(Record::Events(batch));
-            inner.bulk.n_events >= self.config.flush_events
+            let mut pending = self.pending();
+            pending.bulk.push(Record::Events(batch));
+            pending.bulk.n_events >= self.config.flush_events
         };
         if needs_flush {
             self.flush()
@@ -232,15 +238,20 @@ impl Engine {
     /// # Errors
     /// Store and WAL errors. Nothing is lost on error: the tail stays in the WAL.
     pub fn flush(&self) -> Result<FlushStats> {
-        let mut inner = self.lock();
-        if inner.tail.is_empty() && inner.bulk.is_empty() {
-            return Ok(FlushStats::default());
-        }
-        let tail = std::mem::take(&mut inner.tail);
-        let bulk = std::mem::take(&mut inner.bulk);
+        let mut store = self.lock();
+        let (tail, bulk) = {
+            let mut pending = self.pending();
+            if pending.tail.is_empty() && pending.bulk.is_empty() {
+                return Ok(FlushStats::default());
+            }
+            (
+                std::mem::take(&mut pending.tail),
+                std::mem::take(&mut pending.bulk),
+            )
+        };
         // The checkpoint is the end of the contiguous run of WAL positions held here: a position still being
         // added by a concurrent append must stay in the log.
-        let base = inner.store.manifest().wal_checkpoint;
+        let base = store.manifest().wal_checkpoint;
         let mut checkpoint = base;
         for &l in &tail.lsns {
             if l == checkpoint + 1 {
@@ -265,13 +276,13 @@ impl Engine {
             }
         }
         let started = std::time::Instant::now();
-        let stats = inner.store.flush(input)?;
+        let stats = store.flush(input)?;
         tracing::debug!(
             events = stats.events_written,
             ms = started.elapsed().as_secs_f64() * 1e3,
             "flushed"
         );
-        drop(inner);
+        drop(store);
         if checkpoint > base {
             self.wal.truncate_through(Lsn(checkpoint))?;
         }
@@ -284,7 +295,7 @@ impl Engine {
     /// Store errors.
     pub fn compact(&self) -> Result<FlushStats> {
         self.flush()?;
-        Ok(self.lock().store.compact()?)
+        Ok(self.lock().compact()?)
     }
 
     /// Builds the identity map of a project from its persons imports and merge events up to `as_of`.
@@ -292,9 +303,8 @@ impl Engine {
     /// # Errors
     /// Store errors (a damaged segment or side file).
     pub fn identity(&self, project: &str, as_of: Option<Timestamp>) -> Result<IdentityMap> {
-        let inner = self.lock();
-        let persons: Vec<PersonRecord> = inner
-            .store
+        let store = self.lock();
+        let persons: Vec<PersonRecord> = store
             .read_persons(Some(project))?
             .into_iter()
             .map(|(_, p)| p)
@@ -304,25 +314,26 @@ impl Engine {
             days: None,
         };
         let mut merges = Vec::new();
-        for s in inner
-            .store
-            .segments(&filter)
-            .into_iter()
-            .filter(|s| s.merges > 0)
-        {
-            merges.extend(store::segment::read_merges(&inner.store.path_of(&s.file))?);
+        for s in store.segments(&filter).into_iter().filter(|s| s.merges > 0) {
+            merges.extend(store::segment::read_merges(&store.path_of(&s.file))?);
         }
         Ok(IdentityMap::build(&persons, merges, as_of))
     }
 
     /// Runs `f` with the store, for read paths (reports, inspect) that need the committed segments.
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        f(&self.lock().store)
+        f(&self.lock())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         // A panic while holding the lock leaves plain data behind; the WAL and manifest stay consistent.
-        self.inner
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Buffers> {
+        self.pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -337,7 +337,7 @@ impl Engine {
 
     /// Folds `$set`, `$set_once` and `$unset` of every event up to `as_of`, and persons imports, into each person's
     /// current properties (events.md §5.4).
-    fn person_properties(
+    pub(crate) fn person_properties(
         &self,
         project: &str,
         identity: &IdentityMap,

@@ -1,0 +1,214 @@
+//! `liucun serve`, `liucun projects` and `liucun keys`: the HTTP server and the access registry it checks.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use server::{Access, KeyKind, ServerConfig};
+
+use crate::Invalid;
+
+/// Serve capture for PostHog and Segment SDKs, and the report API.
+///
+/// A 2xx answer means the events are fsynced in the WAL. Point an SDK's host at the server and use a project's
+/// write token as its key; read reports with a read key (`Authorization: Bearer lcr_…`).
+///
+/// Example: liucun serve --bind 127.0.0.1:8000
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8000", env = "LIUCUN_BIND")]
+    bind: SocketAddr,
+    /// Write the bound address (`host:port`) to this file once listening.
+    #[arg(long)]
+    addr_file: Option<PathBuf>,
+    /// An admin key accepted besides those in the registry (as a value in the environment only).
+    #[arg(
+        long = "admin-key",
+        env = "LIUCUN_ADMIN_KEY",
+        hide_env_values = true,
+        hide = true
+    )]
+    admin_key: Option<String>,
+    /// A file holding an admin key accepted besides those in the registry.
+    #[arg(long)]
+    admin_key_file: Option<PathBuf>,
+    /// Requests per second allowed per write token (429 with Retry-After beyond); unlimited when absent.
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// Seconds between moves of accepted events from the WAL into Parquet segments.
+    #[arg(long, default_value_t = 10)]
+    flush_interval: u64,
+}
+
+pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
+    let extra_admin = match (&args.admin_key, &args.admin_key_file) {
+        (Some(k), _) => Some(k.trim().to_string()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading the admin key file {}", f.display()))?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    if extra_admin.as_deref().is_some_and(str::is_empty) {
+        return Err(Invalid("the admin key given is empty".to_string()).into());
+    }
+    let engine = liucun::Engine::open(
+        data,
+        liucun::OpenMode::CreateIfMissing,
+        liucun::EngineConfig::default(),
+    )
+    .with_context(|| format!("opening {}", data.display()))?;
+    if let Some(note) = engine.replay_note() {
+        eprintln!("warning: {note}");
+    }
+    let access = Access::open(data, extra_admin.as_deref())?;
+    let config = ServerConfig {
+        bind: args.bind,
+        addr_file: args.addr_file,
+        rate_limit: args.rate_limit,
+        flush_interval: Duration::from_secs(args.flush_interval.max(1)),
+    };
+    eprintln!("liucun serving {} on http://{}", data.display(), args.bind);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(server::serve(Arc::new(engine), Arc::new(access), config))?;
+    Ok(0)
+}
+
+/// Manage projects: the names write tokens and read keys belong to.
+///
+/// Example: liucun projects create chat
+#[derive(Debug, Args)]
+pub(crate) struct ProjectsArgs {
+    #[command(subcommand)]
+    command: ProjectsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectsCommand {
+    /// Register a project (works while a server runs).
+    Create {
+        /// The project name.
+        name: String,
+    },
+    /// List registered projects.
+    List,
+}
+
+pub(crate) fn projects(data: &Path, args: ProjectsArgs) -> anyhow::Result<u8> {
+    let access = Access::open(data, None)?;
+    match args.command {
+        ProjectsCommand::Create { name } => {
+            let p = access.create_project(&name).map_err(invalid)?;
+            println!("{}", p.name);
+        }
+        ProjectsCommand::List => {
+            for p in access.registry().projects {
+                println!("{}\t{}", p.name, p.created_at);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Manage keys: write tokens for capture, read keys for reports, admin keys for everything.
+///
+/// A new key is printed once on stdout; read and admin keys are stored only as SHA-256.
+///
+/// Example: liucun keys create --project chat --kind write
+#[derive(Debug, Args)]
+pub(crate) struct KeysArgs {
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a write token or a read key for a project (works while a server runs).
+    Create {
+        /// The project.
+        #[arg(long, short)]
+        project: String,
+        /// `write` (capture only) or `read` (reports of this project).
+        #[arg(long, value_parser = ["write", "read"])]
+        kind: String,
+        /// Register this existing write token (such as a `phc_…` one) instead of making a new one.
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Create an admin key.
+    CreateAdmin,
+    /// List keys (prefixes only; write tokens in full, since they are public).
+    List,
+    /// Revoke every active key with this 8-character prefix.
+    Revoke {
+        /// The prefix, as `keys list` shows it.
+        prefix: String,
+    },
+}
+
+pub(crate) fn keys(data: &Path, args: KeysArgs) -> anyhow::Result<u8> {
+    let access = Access::open(data, None)?;
+    match args.command {
+        KeysCommand::Create {
+            project,
+            kind,
+            token,
+        } => {
+            let kind = KeyKind::parse(&kind).ok_or_else(|| Invalid(format!("bad kind {kind}")))?;
+            match token {
+                Some(t) if kind == KeyKind::Write => {
+                    access.import_token(&project, &t).map_err(invalid)?;
+                    println!("{}", t.trim());
+                }
+                Some(_) => {
+                    return Err(Invalid("--token imports write tokens only".to_string()).into());
+                }
+                None => {
+                    let (key, _) = access.create_key(kind, Some(&project)).map_err(invalid)?;
+                    println!("{key}");
+                }
+            }
+        }
+        KeysCommand::CreateAdmin => {
+            let (key, _) = access.create_key(KeyKind::Admin, None).map_err(invalid)?;
+            println!("{key}");
+            eprintln!("this admin key is shown once; store it now");
+        }
+        KeysCommand::List => {
+            for k in access.registry().keys {
+                let kind = format!("{:?}", k.kind).to_lowercase();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    k.prefix,
+                    kind,
+                    k.project.as_deref().unwrap_or("-"),
+                    k.token.as_deref().unwrap_or("-"),
+                    k.revoked_at
+                        .as_deref()
+                        .map_or("active".to_string(), |r| format!("revoked {r}")),
+                );
+            }
+        }
+        KeysCommand::Revoke { prefix } => {
+            let n = access.revoke(&prefix).map_err(invalid)?;
+            println!("revoked {n}");
+        }
+    }
+    Ok(0)
+}
+
+fn invalid(e: server::AccessError) -> anyhow::Error {
+    match e {
+        server::AccessError::Io { .. } | server::AccessError::Damaged { .. } => e.into(),
+        other => Invalid(other.to_string()).into(),
+    }
+}

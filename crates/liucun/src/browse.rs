@@ -1,0 +1,167 @@
+//! Looking up stored data for people and tools: events by uuid, distinct id or name, one person with its ids and
+//! current properties, and the quarantine. Each lookup flushes first, so it sees everything acknowledged.
+
+use std::collections::BTreeMap;
+
+use model::{Event, RejectReason, Rejection, Uuid};
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value};
+use store::ScanFilter;
+
+use crate::{Engine, Error, Result};
+
+/// Which events to return.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only this uuid.
+    pub uuid: Option<Uuid>,
+    /// Only this distinct id.
+    pub distinct_id: Option<String>,
+    /// Only this event name.
+    pub event: Option<String>,
+    /// At most this many (newest last); `0` means the default of 100.
+    pub limit: usize,
+}
+
+/// Events found, in `(timestamp, uuid)` order, each uuid once (the smaller digest wins, events.md §2.3).
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    /// The events.
+    pub events: Vec<Event>,
+    /// Whether more matched than `limit`.
+    pub truncated: bool,
+}
+
+/// One person as reports see it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonView {
+    /// The person id: the smallest distinct id of the set (events.md §5.1).
+    pub person_id: String,
+    /// Every distinct id of the person, sorted.
+    pub distinct_ids: Vec<String>,
+    /// Whether an identify or merge made the person identified.
+    pub identified: bool,
+    /// Current properties after `$set`, `$set_once`, `$unset` and persons imports.
+    pub properties: Map<String, Value>,
+}
+
+impl Engine {
+    /// Events of `project` matching `query`.
+    ///
+    /// # Errors
+    /// Store errors; a damaged segment is an error here, since the answer would be incomplete.
+    pub fn events(&self, project: &str, query: &EventQuery) -> Result<EventPage> {
+        self.flush()?;
+        let limit = if query.limit == 0 { 100 } else { query.limit };
+        let filter = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
+        let (read, failed) = self.with_store(|s| s.read_events(&filter));
+        if let Some((seg, e)) = failed.into_iter().next() {
+            return Err(Error::Invalid(format!(
+                "segment {} cannot be read: {e}",
+                seg.file
+            )));
+        }
+        let mut by_uuid: FxHashMap<Uuid, Event> = FxHashMap::default();
+        for (_, events) in read {
+            for e in events {
+                if query.uuid.is_some_and(|u| u != e.uuid)
+                    || query
+                        .distinct_id
+                        .as_ref()
+                        .is_some_and(|d| *d != e.distinct_id)
+                    || query.event.as_ref().is_some_and(|n| *n != e.event)
+                {
+                    continue;
+                }
+                match by_uuid.get(&e.uuid) {
+                    Some(kept) if kept.digest <= e.digest => {}
+                    _ => {
+                        by_uuid.insert(e.uuid, e);
+                    }
+                }
+            }
+        }
+        let mut events: Vec<Event> = by_uuid.into_values().collect();
+        events.sort_by_key(|e| (e.timestamp, e.uuid.as_u128()));
+        let truncated = events.len() > limit;
+        if truncated {
+            events.drain(..events.len() - limit);
+        }
+        Ok(EventPage { events, truncated })
+    }
+
+    /// The person of `distinct_id`, or `None` when the id has no person: it never appeared, or only in personless
+    /// events (events.md §5.6).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn person(&self, project: &str, distinct_id: &str) -> Result<Option<PersonView>> {
+        self.flush()?;
+        let identity = self.identity(project, None)?;
+        let distinct_ids = identity.members(distinct_id);
+        let mut seen = identity.is_merged(distinct_id);
+        if !seen {
+            for id in &distinct_ids {
+                let page = self.events(
+                    project,
+                    &EventQuery {
+                        distinct_id: Some(id.clone()),
+                        limit: usize::MAX,
+                        ..EventQuery::default()
+                    },
+                )?;
+                if page.events.iter().any(|e| !e.typed.personless) {
+                    seen = true;
+                    break;
+                }
+            }
+        }
+        if !seen {
+            return Ok(None);
+        }
+        let person_id = identity.person_of(distinct_id).to_string();
+        let persons: FxHashMap<String, u32> = [(person_id.clone(), 0)].into_iter().collect();
+        let properties = self
+            .person_properties(project, &identity, &persons, i64::MAX)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        Ok(Some(PersonView {
+            identified: identity.is_identified(distinct_id),
+            person_id,
+            distinct_ids,
+            properties,
+        }))
+    }
+
+    /// Quarantined inputs of `project`, optionally of one reason, oldest first, with the total before `limit`.
+    ///
+    /// # Errors
+    /// Store errors (a damaged side file).
+    pub fn quarantine(
+        &self,
+        project: &str,
+        reason: Option<RejectReason>,
+        limit: usize,
+    ) -> Result<(Vec<Rejection>, usize, BTreeMap<&'static str, u64>)> {
+        self.flush()?;
+        let rows = self.with_store(|s| s.read_rejections(Some(project)))?;
+        let mut by_reason = BTreeMap::new();
+        let mut out = Vec::new();
+        let mut total = 0;
+        for (_, r) in rows {
+            *by_reason.entry(r.reason.code()).or_insert(0u64) += 1;
+            if reason.is_some_and(|x| x != r.reason) {
+                continue;
+            }
+            total += 1;
+            if out.len() < limit {
+                out.push(r);
+            }
+        }
+        Ok((out, total, by_reason))
+    }
+}

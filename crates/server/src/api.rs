@@ -1,0 +1,575 @@
+//! The `/api/v1` endpoints: reports, events, persons and the quarantine of a project with its read key (or an admin
+//! key), and projects and keys with an admin key. Keys come only as `Authorization: Bearer …`, never in a query.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Extension, Json, Router};
+use serde_json::{Map, Value, json};
+
+use liucun::model::{Event, RejectReason, Timestamp, Uuid};
+use liucun::report::RetentionParams;
+use liucun::report::render;
+use liucun::{EventQuery, PersonView};
+
+use crate::access::{AccessError, BearerCheck, KeyKind, Principal};
+use crate::error::ApiError;
+use crate::metrics::labels;
+use crate::{AppState, RequestId};
+
+/// The OpenAPI document of every endpoint.
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");
+
+/// Report kinds the API names; only those in [`BUILT_REPORTS`] are computed today.
+const REPORT_KINDS: [&str; 6] = [
+    "retention",
+    "trends",
+    "stickiness",
+    "lifecycle",
+    "growth",
+    "economics",
+];
+const BUILT_REPORTS: [&str; 1] = ["retention"];
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/projects", get(list_projects).post(create_project))
+        .route("/api/v1/keys", get(list_keys).post(create_key))
+        .route("/api/v1/keys/{prefix}", delete(revoke_key))
+        .route(
+            "/api/v1/projects/{project}/reports/{kind}",
+            get(report).post(report),
+        )
+        .route("/api/v1/projects/{project}/events", get(events))
+        .route(
+            "/api/v1/projects/{project}/persons/{distinct_id}",
+            get(person),
+        )
+        .route("/api/v1/projects/{project}/quarantine", get(quarantine))
+}
+
+/// Checks the bearer key; with `project`, also that the key may read it.
+pub(crate) fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &RequestId,
+    project: Option<&str>,
+) -> Result<Principal, ApiError> {
+    let unauthorized = |code: &'static str, msg: &str| {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, msg).with_id(rid)
+    };
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(unauthorized(
+            "missing_key",
+            "send a read or admin key as `Authorization: Bearer <key>`",
+        ));
+    };
+    let Some(key) = value
+        .trim()
+        .strip_prefix("Bearer ")
+        .or_else(|| value.trim().strip_prefix("bearer "))
+    else {
+        return Err(unauthorized(
+            "invalid_key",
+            "the Authorization header must be `Bearer <key>`",
+        ));
+    };
+    match state.access.check_bearer(key.trim()) {
+        BearerCheck::Ok(p) => {
+            if let Some(project) = project
+                && !p.can_read(project)
+            {
+                tracing::info!(key_prefix = %p.prefix(), project, "key refused for another project");
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("this key cannot read project {project:?}"),
+                )
+                .with_id(rid));
+            }
+            Ok(p)
+        }
+        BearerCheck::WriteToken => Err(unauthorized(
+            "invalid_key",
+            "a write token can only capture events; use a read or admin key",
+        )),
+        BearerCheck::Unknown => Err(unauthorized(
+            "invalid_key",
+            "the key is not an active read or admin key",
+        )),
+    }
+}
+
+fn admin(state: &AppState, headers: &HeaderMap, rid: &RequestId) -> Result<(), ApiError> {
+    match authorize(state, headers, rid, None)? {
+        Principal::Admin { .. } => Ok(()),
+        Principal::Reader { .. } => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "managing projects and keys needs an admin key",
+        )
+        .with_id(rid)),
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+fn access_error(e: AccessError, rid: &RequestId) -> ApiError {
+    let (status, code) = match &e {
+        AccessError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+        AccessError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        AccessError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        AccessError::Io { .. } | AccessError::Damaged { .. } => {
+            tracing::error!(error = %e, "access registry failure");
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    };
+    ApiError::new(status, code, e.to_string()).with_id(rid)
+}
+
+/// Parses a JSON request body as an object.
+fn json_object(body: &[u8], rid: &RequestId) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body must be a JSON object",
+        )
+        .with_id(rid)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not JSON: {e}"),
+        )
+        .with_id(rid)),
+    }
+}
+
+fn string_field<'a>(
+    m: &'a Map<String, Value>,
+    field: &str,
+    rid: &RequestId,
+) -> Result<&'a str, ApiError> {
+    match m.get(field) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ApiError::invalid(field, "must be a string").with_id(rid)),
+        None => Err(ApiError::invalid(field, "is required").with_id(rid)),
+    }
+}
+
+async fn list_projects(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers, &rid)?;
+    let r = state.access.registry();
+    Ok(Json(json!({"projects": r.projects})).into_response())
+}
+
+async fn create_project(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers, &rid)?;
+    let m = json_object(&body, &rid)?;
+    let name = string_field(&m, "name", &rid)?;
+    let entry = state
+        .access
+        .create_project(name)
+        .map_err(|e| access_error(e, &rid))?;
+    tracing::info!(project = %entry.name, "project created");
+    Ok((StatusCode::CREATED, Json(json!(entry))).into_response())
+}
+
+async fn list_keys(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers, &rid)?;
+    let keys: Vec<Value> = state
+        .access
+        .registry()
+        .keys
+        .into_iter()
+        .map(|k| {
+            json!({
+                "prefix": k.prefix,
+                "kind": k.kind,
+                "project": k.project,
+                "token": k.token,
+                "created_at": k.created_at,
+                "revoked_at": k.revoked_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"keys": keys})).into_response())
+}
+
+async fn create_key(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers, &rid)?;
+    let m = json_object(&body, &rid)?;
+    let kind_text = string_field(&m, "kind", &rid)?;
+    let kind = KeyKind::parse(kind_text).ok_or_else(|| {
+        ApiError::invalid("kind", "must be \"write\", \"read\" or \"admin\"").with_id(&rid)
+    })?;
+    let project = match m.get("project") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(p.as_str()),
+        Some(_) => return Err(ApiError::invalid("project", "must be a string").with_id(&rid)),
+    };
+    let (key, entry) = match m.get("token") {
+        Some(Value::String(t)) if kind == KeyKind::Write => {
+            let p = project.ok_or_else(|| {
+                ApiError::invalid("project", "is required for a write token").with_id(&rid)
+            })?;
+            let e = state
+                .access
+                .import_token(p, t)
+                .map_err(|e| access_error(e, &rid))?;
+            (t.trim().to_string(), e)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "token",
+                "only an existing write token (a string) can be imported",
+            )
+            .with_id(&rid));
+        }
+        None => state
+            .access
+            .create_key(kind, project)
+            .map_err(|e| access_error(e, &rid))?,
+    };
+    tracing::info!(key_prefix = %entry.prefix, kind = ?entry.kind, "key created");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "key": key,
+            "kind": entry.kind,
+            "project": entry.project,
+            "prefix": entry.prefix,
+            "created_at": entry.created_at,
+        })),
+    )
+        .into_response())
+}
+
+async fn revoke_key(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path(prefix): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers, &rid)?;
+    let n = state
+        .access
+        .revoke(&prefix)
+        .map_err(|e| access_error(e, &rid))?;
+    tracing::info!(key_prefix = %prefix, "key revoked");
+    Ok(Json(json!({"revoked": n})).into_response())
+}
+
+async fn report(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path((project, kind)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &rid, Some(&project))?;
+    if !REPORT_KINDS.contains(&kind.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_report",
+            format!(
+                "`kind` {kind:?} is not a report; reports are {}",
+                REPORT_KINDS.join(", ")
+            ),
+        )
+        .with_id(&rid));
+    }
+    if !BUILT_REPORTS.contains(&kind.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "report_not_available",
+            format!(
+                "{kind} reports are not computed by this version; available: {}",
+                BUILT_REPORTS.join(", ")
+            ),
+        )
+        .with_id(&rid));
+    }
+    let mut params = if method == Method::POST {
+        json_object(&body, &rid)?
+    } else {
+        params_from_query(&query)
+    };
+    // A report published by liucun can be posted back as it is: its `parameters` are the request.
+    if let Some(Value::Object(inner)) = params.remove("parameters") {
+        params = inner;
+    }
+    match params.get("projects") {
+        None => {}
+        Some(Value::Array(a)) if a.len() == 1 && a[0] == Value::String(project.clone()) => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "projects",
+                format!("a report over this path reads project {project:?} only; omit `projects`"),
+            )
+            .with_id(&rid));
+        }
+    }
+    params.insert("projects".into(), json!([project]));
+    let params = RetentionParams::from_json(&Value::Object(params)).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string()).with_id(&rid)
+    })?;
+    let engine = state.engine.clone();
+    let started = Instant::now();
+    let report = tokio::task::spawn_blocking(move || engine.retention(params, now()))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                e.to_string(),
+            )
+            .with_id(&rid)
+        })?
+        .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    state
+        .metrics
+        .report
+        .get_or_create(&labels(&[("kind", "retention")]))
+        .observe(started.elapsed().as_secs_f64());
+    Ok(Json(render::to_json(&report)).into_response())
+}
+
+/// Query parameters as report parameters: each value is read as JSON when it parses, else as a string.
+fn params_from_query(query: &HashMap<String, String>) -> Map<String, Value> {
+    query
+        .iter()
+        .map(|(k, v)| {
+            let value =
+                serde_json::from_str::<Value>(v).unwrap_or_else(|_| Value::String(v.clone()));
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+async fn events(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path(project): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &rid, Some(&project))?;
+    let mut q = EventQuery::default();
+    for (k, v) in &query {
+        match k.as_str() {
+            "uuid" => {
+                q.uuid = Some(Uuid::parse(v).map_err(|_| {
+                    ApiError::invalid("uuid", "is not a hyphenated hex UUID").with_id(&rid)
+                })?);
+            }
+            "distinct_id" => q.distinct_id = Some(v.clone()),
+            "event" => q.event = Some(v.clone()),
+            "limit" => {
+                q.limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid("limit", "must be between 1 and 10000").with_id(&rid)
+                    })?;
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    other,
+                    "is not a filter; use uuid, distinct_id, event or limit",
+                )
+                .with_id(&rid));
+            }
+        }
+    }
+    let engine = state.engine.clone();
+    let p = project.clone();
+    let page = tokio::task::spawn_blocking(move || engine.events(&p, &q))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                e.to_string(),
+            )
+            .with_id(&rid)
+        })?
+        .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    let events: Vec<Value> = page.events.iter().map(event_json).collect();
+    Ok(Json(json!({"events": events, "truncated": page.truncated})).into_response())
+}
+
+fn event_json(e: &Event) -> Value {
+    json!({
+        "uuid": e.uuid.to_string(),
+        "distinct_id": e.distinct_id,
+        "event": e.event,
+        "timestamp": rfc3339(e.timestamp),
+        "received_at": rfc3339(e.received_at),
+        "properties": parse_json(&e.properties),
+        "personless": e.typed.personless,
+        "source": e.source,
+        "meta": parse_json(&e.meta),
+    })
+}
+
+async fn person(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path((project, distinct_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &rid, Some(&project))?;
+    let engine = state.engine.clone();
+    let (p, d) = (project.clone(), distinct_id.clone());
+    let found = tokio::task::spawn_blocking(move || engine.person(&p, &d))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                e.to_string(),
+            )
+            .with_id(&rid)
+        })?
+        .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    match found {
+        Some(PersonView {
+            person_id,
+            distinct_ids,
+            identified,
+            properties,
+        }) => Ok(Json(json!({
+            "distinct_id": distinct_id,
+            "person_id": person_id,
+            "distinct_ids": distinct_ids,
+            "identified": identified,
+            "properties": properties,
+        }))
+        .into_response()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_person",
+            format!(
+                "`distinct_id` {distinct_id:?} has no person in project {project:?}: it never appeared, or only in personless events"
+            ),
+        )
+        .with_id(&rid)),
+    }
+}
+
+async fn quarantine(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path(project): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &rid, Some(&project))?;
+    let mut reason = None;
+    let mut limit = 1000;
+    for (k, v) in &query {
+        match k.as_str() {
+            "reason" => {
+                reason = Some(RejectReason::from_code(v).ok_or_else(|| {
+                    ApiError::invalid("reason", format!("{v:?} is not a quarantine reason"))
+                        .with_id(&rid)
+                })?);
+            }
+            "limit" => {
+                limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::invalid("limit", "must be between 1 and 10000").with_id(&rid)
+                    })?;
+            }
+            other => {
+                return Err(
+                    ApiError::invalid(other, "is not a filter; use reason or limit").with_id(&rid),
+                );
+            }
+        }
+    }
+    let engine = state.engine.clone();
+    let p = project.clone();
+    let (rows, total, by_reason) =
+        tokio::task::spawn_blocking(move || engine.quarantine(&p, reason, limit))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    e.to_string(),
+                )
+                .with_id(&rid)
+            })?
+            .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    let entries: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "reason": r.reason.code(),
+                "detail": r.detail,
+                "source": r.source,
+                "received_at": rfc3339(r.received_at),
+                "raw": String::from_utf8_lossy(&r.raw),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"entries": entries, "total": total, "by_reason": by_reason})).into_response())
+}
+
+fn parse_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// RFC 3339 in UTC with microseconds.
+pub(crate) fn rfc3339(t: Timestamp) -> String {
+    match jiff::Timestamp::from_microsecond(t.0) {
+        Ok(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        Err(_) => t.0.to_string(),
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp(jiff::Timestamp::now().as_microsecond())
+}

@@ -1,0 +1,575 @@
+//! Capture endpoints (ingest.md §1–§6): PostHog's paths and Segment's Tracking API.
+//!
+//! A request is decoded and validated on a blocking thread, then appended to the WAL as one record: the answer is
+//! 2xx only once that record is fsynced. Invalid events are quarantined in the same record, so the response counts
+//! both, and a request is stored whole or not at all.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use axum::{Extension, Json};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use ingest::http::{
+    self as wire, CaptureBody, CaptureContext, PosthogPath, Quarantined, SegmentPath, WireError,
+    WireRequest,
+};
+use model::{Project, Record, Timestamp};
+
+use crate::metrics::labels;
+use crate::{AppState, RequestId};
+
+const POSTHOG_PATHS: [(&str, PosthogPath); 7] = [
+    ("/batch", PosthogPath::Batch),
+    ("/e", PosthogPath::Legacy),
+    ("/i/v0/e", PosthogPath::Batch),
+    ("/capture", PosthogPath::Legacy),
+    ("/track", PosthogPath::Legacy),
+    ("/engage", PosthogPath::Engage),
+    ("/i/v0/ai/batch", PosthogPath::Ai),
+];
+
+const SEGMENT_PATHS: [&str; 7] = [
+    "batch", "track", "identify", "page", "screen", "group", "alias",
+];
+
+/// Seconds a client is asked to wait after a 503.
+const RETRY_AFTER_UNAVAILABLE: u32 = 5;
+
+/// Whether `path` (without a trailing slash) is a PostHog capture path.
+pub(crate) fn is_posthog_path(path: &str) -> bool {
+    POSTHOG_PATHS.iter().any(|(p, _)| *p == path)
+}
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let mut r = Router::new();
+    for (path, kind) in POSTHOG_PATHS {
+        let handler =
+            move |state: State<Arc<AppState>>,
+                  rid: Extension<RequestId>,
+                  method: Method,
+                  uri: Uri,
+                  headers: HeaderMap,
+                  body: Body| { posthog(kind, state, rid, method, uri, headers, body) };
+        r = r
+            .route(path, any(handler.clone()))
+            .route(&format!("{path}/"), any(handler));
+    }
+    for name in SEGMENT_PATHS {
+        let Some(kind) = SegmentPath::parse(name) else {
+            continue;
+        };
+        let handler =
+            move |state: State<Arc<AppState>>,
+                  rid: Extension<RequestId>,
+                  uri: Uri,
+                  headers: HeaderMap,
+                  body: Body| { segment(kind, state, rid, uri, headers, body) };
+        r = r
+            .route(&format!("/v1/{name}"), post(handler.clone()))
+            .route(&format!("/v1/{name}/"), post(handler));
+    }
+    r
+}
+
+/// Why a capture was refused as a whole.
+#[derive(Debug)]
+enum Refusal {
+    Wire(WireError),
+    RateLimited(u32),
+    Unavailable(String),
+    Internal(String),
+}
+
+impl From<WireError> for Refusal {
+    fn from(e: WireError) -> Refusal {
+        Refusal::Wire(e)
+    }
+}
+
+impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Wire(e) => StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            Refusal::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Refusal::Wire(e) => e.code,
+            Refusal::RateLimited(_) => "rate_limited",
+            Refusal::Unavailable(_) => "unavailable",
+            Refusal::Internal(_) => "server_error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Refusal::Wire(e) => e.detail.clone(),
+            Refusal::RateLimited(s) => {
+                format!("this token is over its rate limit; retry after {s} s")
+            }
+            Refusal::Unavailable(m) | Refusal::Internal(m) => m.clone(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u32> {
+        match self {
+            Refusal::RateLimited(s) => Some(*s),
+            Refusal::Unavailable(_) => Some(RETRY_AFTER_UNAVAILABLE),
+            _ => None,
+        }
+    }
+
+    /// PostHog's error body: `{type, code, detail}`.
+    fn posthog_body(&self) -> Value {
+        let ty = match self.status().as_u16() {
+            401 => "authentication_error",
+            429 => "rate_limit_error",
+            s if s >= 500 => "server_error",
+            _ => "validation_error",
+        };
+        json!({"type": ty, "code": self.code(), "detail": self.detail()})
+    }
+
+    /// Segment's error body: `{code, message}`.
+    fn segment_body(&self) -> Value {
+        json!({"code": self.code(), "message": self.detail()})
+    }
+
+    fn into_response(self, body: Value) -> Response {
+        let mut resp = (self.status(), Json(body)).into_response();
+        if let Some(s) = self.retry_after()
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+/// What a stored capture request holds.
+#[derive(Debug, Default)]
+struct Outcome {
+    accepted: usize,
+    quarantined: Vec<Quarantined>,
+}
+
+impl Outcome {
+    fn counts(&self) -> serde_json::Map<String, Value> {
+        let listed: Vec<Value> = self
+            .quarantined
+            .iter()
+            .take(wire::MAX_LISTED)
+            .map(|q| json!({"index": q.index, "reason": q.reason.code(), "detail": q.detail}))
+            .collect();
+        let mut m = serde_json::Map::new();
+        m.insert("accepted".into(), json!(self.accepted));
+        m.insert("quarantined".into(), json!(self.quarantined.len()));
+        m.insert("quarantine".into(), Value::Array(listed));
+        if self.quarantined.len() > wire::MAX_LISTED {
+            m.insert("truncated".into(), Value::Bool(true));
+        }
+        m
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "an axum handler takes its extractors as arguments"
+)]
+async fn posthog(
+    kind: PosthogPath,
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut resp = if method == Method::OPTIONS {
+        StatusCode::OK.into_response()
+    } else if method != Method::GET && method != Method::POST {
+        let r = Refusal::Wire(WireError {
+            status: 405,
+            code: "method_not_allowed",
+            detail: format!("{method} is not a capture method; use GET, POST or OPTIONS"),
+        });
+        r.into_response(json!({"type": "validation_error", "code": "method_not_allowed", "detail": format!("{method} is not allowed")}))
+    } else {
+        let beacon = query_flag(uri.query(), "beacon");
+        let result = match read_body(&headers, body).await {
+            Ok(bytes) => {
+                let st = state.clone();
+                let path = uri.path().to_string();
+                let query = uri.query().map(str::to_string);
+                let rid2 = rid.clone();
+                let headers2 = headers.clone();
+                tokio::task::spawn_blocking(move || {
+                    posthog_blocking(&st, kind, &path, query.as_deref(), &headers2, &bytes, &rid2)
+                })
+                .await
+                .unwrap_or_else(|e| Err(Refusal::Internal(format!("capture task failed: {e}"))))
+            }
+            Err(r) => Err(r),
+        };
+        match result {
+            Ok(_) if beacon => StatusCode::NO_CONTENT.into_response(),
+            Ok(outcome) => {
+                let mut m = serde_json::Map::new();
+                m.insert("status".into(), json!(1));
+                m.extend(outcome.counts());
+                (StatusCode::OK, Json(Value::Object(m))).into_response()
+            }
+            Err(r) => {
+                log_refusal(&r);
+                let body = r.posthog_body();
+                r.into_response(body)
+            }
+        }
+    };
+    cors(&headers, resp.headers_mut());
+    resp
+}
+
+fn posthog_blocking(
+    state: &AppState,
+    kind: PosthogPath,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    rid: &RequestId,
+) -> Result<Outcome, Refusal> {
+    let now = now();
+    let req = WireRequest {
+        query,
+        content_type: header_str(headers, header::CONTENT_TYPE),
+        content_encoding: header_str(headers, header::CONTENT_ENCODING),
+        body: bytes,
+    };
+    let value = wire::posthog_payload(&req, kind)?;
+    let body = wire::posthog_body(value, kind)?;
+    let token = body.token.clone().ok_or_else(|| WireError {
+        status: 401,
+        code: "missing_api_key",
+        detail: "no token: send `api_key` in the body or `token` in the event properties"
+            .to_string(),
+    })?;
+    let project = project_of(state, &token)?;
+    let ctx = CaptureContext {
+        now,
+        query_sent_at: CaptureContext::query_sent_at(query),
+        source: format!("http {path} {}", rid.0),
+    };
+    commit(state, &token, &project, body, &ctx)
+}
+
+async fn segment(
+    kind: SegmentPath,
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = match read_body(&headers, body).await {
+        Ok(bytes) => {
+            let st = state.clone();
+            let path = uri.path().to_string();
+            let query = uri.query().map(str::to_string);
+            tokio::task::spawn_blocking(move || {
+                segment_blocking(&st, kind, &path, query.as_deref(), &headers, &bytes, &rid)
+            })
+            .await
+            .unwrap_or_else(|e| Err(Refusal::Internal(format!("capture task failed: {e}"))))
+        }
+        Err(r) => Err(r),
+    };
+    match result {
+        Ok(outcome) => {
+            let mut m = serde_json::Map::new();
+            m.insert("success".into(), Value::Bool(true));
+            m.extend(outcome.counts());
+            (StatusCode::OK, Json(Value::Object(m))).into_response()
+        }
+        Err(r) => {
+            log_refusal(&r);
+            let body = r.segment_body();
+            r.into_response(body)
+        }
+    }
+}
+
+fn segment_blocking(
+    state: &AppState,
+    kind: SegmentPath,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    rid: &RequestId,
+) -> Result<Outcome, Refusal> {
+    let now = now();
+    let req = WireRequest {
+        query,
+        content_type: header_str(headers, header::CONTENT_TYPE),
+        content_encoding: header_str(headers, header::CONTENT_ENCODING),
+        body: bytes,
+    };
+    let value = wire::segment_payload(&req)?;
+    let body = wire::segment_body(value, kind)?;
+    let basic = basic_user(headers)?;
+    let token = match (basic, body.token.clone()) {
+        (Some(b), Some(w)) if b != w => {
+            return Err(Refusal::Wire(WireError {
+                status: 401,
+                code: "inconsistent_write_key",
+                detail: "the Basic auth user and the body's `writeKey` differ".to_string(),
+            }));
+        }
+        (Some(k), _) | (None, Some(k)) => k,
+        (None, None) => {
+            return Err(Refusal::Wire(WireError {
+                status: 401,
+                code: "missing_write_key",
+                detail: "no write key: send it as the Basic auth user or as `writeKey` in the body"
+                    .to_string(),
+            }));
+        }
+    };
+    let project = project_of(state, &token)?;
+    let ctx = CaptureContext {
+        now,
+        query_sent_at: None,
+        source: format!("http {path} {}", rid.0),
+    };
+    commit(state, &token, &project, body, &ctx)
+}
+
+/// The write key from `Authorization: Basic base64("<key>:")`; a Bearer token is ignored (Segment OAuth).
+fn basic_user(headers: &HeaderMap) -> Result<Option<String>, Refusal> {
+    let Some(v) = header_str(headers, header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v.trim();
+    let Some(encoded) = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    let bad = || {
+        Refusal::Wire(WireError {
+            status: 401,
+            code: "invalid_write_key",
+            detail: "the Basic auth header is not base64 of `<write key>:`".to_string(),
+        })
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    let user = text.split(':').next().unwrap_or("");
+    Ok(Some(wire::check_token(&Value::String(user.to_string()))?))
+}
+
+/// The project of a write token; a secret key sent here is refused and logged by prefix only.
+fn project_of(state: &AppState, token: &str) -> Result<Project, Refusal> {
+    if let Some(p) = state.access.project_of_token(token) {
+        return Project::new(&p).map_err(|e| Refusal::Internal(e.to_string()));
+    }
+    if state.access.is_secret_key(token) {
+        let prefix: String = token.chars().take(8).collect();
+        tracing::warn!(
+            key_prefix = %prefix,
+            "a read or admin key was sent to a capture path and refused; rotate it, it may be exposed"
+        );
+    }
+    Err(Refusal::Wire(WireError {
+        status: 401,
+        code: "invalid_api_key",
+        detail: "the token is not an active write token of any project".to_string(),
+    }))
+}
+
+/// Validates and appends one request; returns once it is fsynced.
+fn commit(
+    state: &AppState,
+    token: &str,
+    project: &Project,
+    body: CaptureBody,
+    ctx: &CaptureContext,
+) -> Result<Outcome, Refusal> {
+    if let Some(limiter) = &state.limiter
+        && let Err(wait) = limiter.take(token)
+    {
+        return Err(Refusal::RateLimited(wait));
+    }
+    let batch = wire::capture_batch(project, body, ctx);
+    let outcome = Outcome {
+        accepted: batch.accepted(),
+        quarantined: batch.quarantined,
+    };
+    if batch.batch.is_empty() {
+        return Ok(outcome);
+    }
+    if state.stopping.load(Ordering::SeqCst) {
+        return Err(Refusal::Unavailable(
+            "the server is shutting down".to_string(),
+        ));
+    }
+    let started = Instant::now();
+    if let Err(e) = state.engine.append(Record::Events(batch.batch)) {
+        tracing::error!(error = %e, "WAL append failed; answering 503");
+        return Err(Refusal::Unavailable(format!(
+            "the event log cannot commit: {e}"
+        )));
+    }
+    state
+        .metrics
+        .wal_commit
+        .observe(started.elapsed().as_secs_f64());
+    let p = project.as_str();
+    state
+        .metrics
+        .accepted
+        .get_or_create(&labels(&[("project", p)]))
+        .inc_by(outcome.accepted as u64);
+    for q in &outcome.quarantined {
+        state
+            .metrics
+            .quarantined
+            .get_or_create(&labels(&[("project", p), ("reason", q.reason.code())]))
+            .inc();
+    }
+    Ok(outcome)
+}
+
+/// Reads the whole body, refusing past the wire limit.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Refusal> {
+    let too_large = |n: String| {
+        Refusal::Wire(WireError {
+            status: 413,
+            code: "payload_too_large",
+            detail: format!(
+                "the body is {n} bytes, the limit is {} bytes",
+                wire::MAX_BODY_BYTES
+            ),
+        })
+    };
+    if let Some(n) =
+        header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok())
+        && n > wire::MAX_BODY_BYTES
+    {
+        return Err(too_large(n.to_string()));
+    }
+    match axum::body::to_bytes(body, wire::MAX_BODY_BYTES).await {
+        Ok(b) => Ok(b.to_vec()),
+        Err(e) => {
+            let text = format!("{e}");
+            if text.contains("length limit") {
+                Err(too_large("more than the limit".to_string()))
+            } else {
+                Err(Refusal::Wire(WireError {
+                    status: 400,
+                    code: "unreadable_body",
+                    detail: format!("the body could not be read: {text}"),
+                }))
+            }
+        }
+    }
+}
+
+fn log_refusal(r: &Refusal) {
+    match r {
+        Refusal::Internal(m) => tracing::error!(code = r.code(), detail = %m, "capture failed"),
+        Refusal::Unavailable(m) => tracing::warn!(code = r.code(), detail = %m, "capture refused"),
+        _ => tracing::info!(
+            code = r.code(),
+            status = r.status().as_u16(),
+            "capture refused"
+        ),
+    }
+}
+
+/// ingest.md §1: on capture paths, mirror the origin and requested headers, allow credentials.
+fn cors(req: &HeaderMap, resp: &mut HeaderMap) {
+    let Some(origin) = req.get(header::ORIGIN) else {
+        return;
+    };
+    resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    resp.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    resp.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    if let Some(h) = req.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        resp.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone());
+    }
+    resp.insert(header::VARY, HeaderValue::from_static("Origin"));
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn query_flag(query: Option<&str>, key: &str) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv == format!("{key}=1") || kv == format!("{key}=true"))
+    })
+}
+
+fn now() -> Timestamp {
+    Timestamp(jiff::Timestamp::now().as_microsecond())
+}
+
+/// A per-token token bucket: `rate` requests per second with a burst of one second's worth.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    rate: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(rate: u32) -> RateLimiter {
+        RateLimiter {
+            rate: f64::from(rate.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request's worth, or says how many whole seconds to wait.
+    fn take(&self, token: &str) -> Result<(), u32> {
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (level, last) = buckets.entry(token.to_string()).or_insert((self.rate, now));
+        *level = (*level + now.duration_since(*last).as_secs_f64() * self.rate).min(self.rate);
+        *last = now;
+        if *level >= 1.0 {
+            *level -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *level) / self.rate).ceil().max(1.0) as u32)
+        }
+    }
+}
