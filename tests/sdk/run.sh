@@ -14,8 +14,9 @@ venv="$here/.venv"
 if [[ ! -x "$venv/bin/python" ]]; then
     python3 -m venv "$venv"
 fi
-# Cheap when everything is already installed at the pinned versions.
-"$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
+# Cheap when everything is already installed at the pinned versions. pip runs as a module so no
+# script shebang (which records the venv's absolute path) is involved.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt"
 
 # The suite exercises posthog-python's default wire protocol and compression.
 unset POSTHOG_CAPTURE_MODE POSTHOG_CAPTURE_COMPRESSION

@@ -627,7 +627,7 @@ fn restore_plus(data: &str) -> String {
 /// Made only of strict base64 characters with correct padding.
 fn looks_base64(bytes: &[u8]) -> bool {
     let trimmed = bytes.trim_ascii();
-    if trimmed.is_empty() || trimmed.len() % 4 != 0 {
+    if trimmed.is_empty() || !trimmed.len().is_multiple_of(4) {
         return false;
     }
     let body = trimmed

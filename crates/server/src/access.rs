@@ -280,26 +280,21 @@ impl Access {
         let state = self.read();
         let mut found = BearerCheck::Unknown;
         for k in state.registry.keys.iter().filter(|k| k.active()) {
+            // Every active key is compared, whatever matched before, so the time does not tell which one did.
             match (k.kind, &k.sha256, &k.token) {
-                (KeyKind::Write, _, Some(t)) => {
-                    if bool::from(t.as_bytes().ct_eq(key.as_bytes())) {
-                        found = BearerCheck::WriteToken;
-                    }
+                (KeyKind::Write, _, Some(t)) if bool::from(t.as_bytes().ct_eq(key.as_bytes())) => {
+                    found = BearerCheck::WriteToken;
                 }
-                (KeyKind::Read, Some(h), _) => {
-                    if bool::from(h.as_bytes().ct_eq(hex.as_bytes())) {
-                        found = BearerCheck::Ok(Principal::Reader {
-                            project: k.project.clone().unwrap_or_default(),
-                            prefix: prefix.clone(),
-                        });
-                    }
+                (KeyKind::Read, Some(h), _) if bool::from(h.as_bytes().ct_eq(hex.as_bytes())) => {
+                    found = BearerCheck::Ok(Principal::Reader {
+                        project: k.project.clone().unwrap_or_default(),
+                        prefix: prefix.clone(),
+                    });
                 }
-                (KeyKind::Admin, Some(h), _) => {
-                    if bool::from(h.as_bytes().ct_eq(hex.as_bytes())) {
-                        found = BearerCheck::Ok(Principal::Admin {
-                            prefix: prefix.clone(),
-                        });
-                    }
+                (KeyKind::Admin, Some(h), _) if bool::from(h.as_bytes().ct_eq(hex.as_bytes())) => {
+                    found = BearerCheck::Ok(Principal::Admin {
+                        prefix: prefix.clone(),
+                    });
                 }
                 _ => {}
             }

@@ -421,25 +421,39 @@ async fn events(
     }
     let engine = state.engine.clone();
     let p = project.clone();
-    let page = tokio::task::spawn_blocking(move || engine.events(&p, &q))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                e.to_string(),
-            )
-            .with_id(&rid)
-        })?
-        .map_err(|e| ApiError::engine(e).with_id(&rid))?;
-    let events: Vec<Value> = page.events.iter().map(event_json).collect();
+    let page = tokio::task::spawn_blocking(move || {
+        let page = engine.events(&p, &q)?;
+        let identity = engine.identity(&p, None)?;
+        Ok::<_, liucun::Error>((page, identity))
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            e.to_string(),
+        )
+        .with_id(&rid)
+    })?
+    .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    let (page, identity) = page;
+    let events: Vec<Value> = page
+        .events
+        .iter()
+        .map(|e| {
+            // A personless event belongs to no person (events.md §5.6).
+            let person = (!e.typed.personless).then(|| identity.person_of(&e.distinct_id));
+            event_json(e, person)
+        })
+        .collect();
     Ok(Json(json!({"events": events, "truncated": page.truncated})).into_response())
 }
 
-fn event_json(e: &Event) -> Value {
+fn event_json(e: &Event, person_id: Option<&str>) -> Value {
     json!({
         "uuid": e.uuid.to_string(),
         "distinct_id": e.distinct_id,
+        "person_id": person_id,
         "event": e.event,
         "timestamp": rfc3339(e.timestamp),
         "received_at": rfc3339(e.received_at),

@@ -61,7 +61,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
                   headers: HeaderMap,
                   body: Body| { posthog(kind, state, rid, method, uri, headers, body) };
         r = r
-            .route(path, any(handler.clone()))
+            .route(path, any(handler))
             .route(&format!("{path}/"), any(handler));
     }
     for name in SEGMENT_PATHS {
@@ -75,7 +75,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
                   headers: HeaderMap,
                   body: Body| { segment(kind, state, rid, uri, headers, body) };
         r = r
-            .route(&format!("/v1/{name}"), post(handler.clone()))
+            .route(&format!("/v1/{name}"), post(handler))
             .route(&format!("/v1/{name}/"), post(handler));
     }
     r
