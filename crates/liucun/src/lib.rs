@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use model::{Event, EventBatch, Lsn, PersonRecord, Project, Record, Rejection, Timestamp};
-use store::{FlushInput, FlushStats, ScanFilter, Store};
+use store::{FlushInput, FlushStats, Store};
 use wal::{Wal, WalConfig};
 
 pub use browse::{EventPage, EventQuery, PersonView};
@@ -30,6 +30,7 @@ pub use inspect::{Inspection, ProjectInspection};
 pub use model;
 pub use report;
 pub use reports::Verification;
+pub use store::ScanFilter;
 pub use store::segment::MergeRow;
 
 /// How to open a data directory.
@@ -214,6 +215,12 @@ impl Engine {
             self.flush()?;
         }
         Ok(lsn)
+    }
+
+    /// Whether appends can succeed: false once a failed WAL write (such as a full disk) poisoned the log, until the
+    /// directory is reopened.
+    pub fn can_append(&self) -> bool {
+        !self.wal.is_poisoned()
     }
 
     /// Buffers a validated batch on the bulk path (no WAL); it becomes durable at the next flush.

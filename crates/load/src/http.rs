@@ -128,7 +128,11 @@ impl Client {
         let mut msg = Vec::with_capacity(head.len() + body.len());
         msg.extend_from_slice(head.as_bytes());
         msg.extend_from_slice(body);
-        stream.write_all(&msg)?;
+        if let Err(e) = stream.write_all(&msg) {
+            // A server may answer before reading the whole body (413 on a declared length) and close; its answer
+            // is still there to read.
+            return read_response(conn, method == "HEAD").map_err(|_| e);
+        }
         read_response(conn, method == "HEAD")
     }
 }

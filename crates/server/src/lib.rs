@@ -311,6 +311,12 @@ async fn live() -> impl IntoResponse {
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.stopping.load(Ordering::SeqCst) {
         (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response()
+    } else if !state.engine.can_append() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event log cannot be written (disk full or failing); restart after fixing it\n",
+        )
+            .into_response()
     } else {
         (StatusCode::OK, "ready\n").into_response()
     }

@@ -393,6 +393,11 @@ impl Wal {
         }
     }
 
+    /// Whether a failed write poisoned the log: appends fail until it is reopened.
+    pub fn is_poisoned(&self) -> bool {
+        lock(&self.queue).is_poisoned
+    }
+
     /// The directory this log lives in.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -1,0 +1,902 @@
+//! `liucun serve` from the outside: the auth matrix, a corpus of bad bodies, a sustained load with zero loss,
+//! SIGKILLs under load, and a full disk. Each test runs its own server process on loopback.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use load::http::{Client, Response};
+use load::load::{LoadConfig, run};
+use serde_json::{Value, json};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_liucun")
+}
+
+fn cli(data: &Path, args: &[&str]) -> String {
+    let o = Command::new(bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run liucun");
+    assert!(
+        o.status.success(),
+        "liucun {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Keys of a data directory with projects p1 and p2.
+struct Keys {
+    admin: String,
+    write1: String,
+    read1: String,
+    read2: String,
+}
+
+fn setup(data: &Path) -> Keys {
+    let admin = cli(data, &["keys", "create-admin"]);
+    cli(data, &["projects", "create", "p1"]);
+    cli(data, &["projects", "create", "p2"]);
+    Keys {
+        admin,
+        write1: cli(
+            data,
+            &["keys", "create", "--project", "p1", "--kind", "write"],
+        ),
+        read1: cli(
+            data,
+            &["keys", "create", "--project", "p1", "--kind", "read"],
+        ),
+        read2: cli(
+            data,
+            &["keys", "create", "--project", "p2", "--kind", "read"],
+        ),
+    }
+}
+
+/// A running `liucun serve`.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(data: &Path, bind: &str) -> Server {
+        Server::start_with(Command::new(bin()), data, bind)
+    }
+
+    fn start_with(mut cmd: Command, data: &Path, bind: &str) -> Server {
+        let addr_file = data.with_extension(format!("addr-{}", rand_suffix()));
+        let _ = std::fs::remove_file(&addr_file);
+        let child = cmd
+            .arg("--data")
+            .arg(data)
+            .args([
+                "serve",
+                "--bind",
+                bind,
+                "--flush-interval",
+                "1",
+                "--addr-file",
+            ])
+            .arg(&addr_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start liucun serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(text) = std::fs::read_to_string(&addr_file)
+                && let Ok(a) = text.trim().parse()
+            {
+                break a;
+            }
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let _ = std::fs::remove_file(&addr_file);
+        Server { child, addr }
+    }
+
+    fn client(&self) -> Client {
+        Client::new(self.addr).with_timeout(Duration::from_secs(30))
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{t:x}")
+}
+
+fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+fn get(c: &mut Client, path: &str, auth: Option<&str>) -> Response {
+    let h = auth.map(bearer);
+    let headers: Vec<(&str, &str)> = h.iter().map(|v| ("Authorization", v.as_str())).collect();
+    c.request("GET", path, &headers, b"").expect("request")
+}
+
+fn send(
+    c: &mut Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    c.request(method, path, headers, body).expect("request")
+}
+
+/// Every stored copy of every uuid of `project`, read from the segments and the WAL after the server stopped.
+fn stored_uuid_counts(data: &Path, project: &str) -> HashMap<String, u32> {
+    let engine = liucun::Engine::open(
+        data,
+        liucun::OpenMode::Existing,
+        liucun::EngineConfig::default(),
+    )
+    .expect("reopen");
+    engine.flush().expect("flush");
+    let filter = liucun::model::Project::new(project).unwrap();
+    let (read, failed) = engine.with_store(|s| s.read_events(&store_filter(filter.as_str())));
+    assert!(failed.is_empty(), "damaged segments: {}", failed.len());
+    let mut counts = HashMap::new();
+    for (_, events) in read {
+        for e in events {
+            *counts.entry(e.uuid.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn store_filter(project: &str) -> liucun::ScanFilter {
+    liucun::ScanFilter {
+        projects: vec![project.to_string()],
+        days: None,
+    }
+}
+
+#[test]
+fn only_the_documented_keys_reach_each_endpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let mut c = server.client();
+
+    // Who may call what: data endpoints of p1 take p1's read key or an admin key; management takes an admin key.
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Who {
+        Nobody,
+        Write,
+        OtherRead,
+        Read,
+        Admin,
+    }
+    let all = [
+        Who::Nobody,
+        Who::Write,
+        Who::OtherRead,
+        Who::Read,
+        Who::Admin,
+    ];
+    let key = |w: Who| -> Option<&str> {
+        match w {
+            Who::Nobody => None,
+            Who::Write => Some(&k.write1),
+            Who::OtherRead => Some(&k.read2),
+            Who::Read => Some(&k.read1),
+            Who::Admin => Some(&k.admin),
+        }
+    };
+    let data_endpoints: [(&str, &str, &[u8]); 7] = [
+        (
+            "GET",
+            "/api/v1/projects/p1/reports/retention?total_intervals=3",
+            b"",
+        ),
+        (
+            "POST",
+            "/api/v1/projects/p1/reports/retention",
+            b"{\"total_intervals\": 3}",
+        ),
+        ("GET", "/api/v1/projects/p1/events", b""),
+        ("GET", "/api/v1/projects/p1/events?distinct_id=u1", b""),
+        ("GET", "/api/v1/projects/p1/quarantine", b""),
+        ("GET", "/api/v1/projects/p1/persons/u1", b""),
+        ("GET", "/api/v1/projects/p1/persons/nobody", b""),
+    ];
+    // Something to find, so the person lookups of p1 answer 200 or 404 on their merits.
+    let r = send(
+        &mut c,
+        "POST",
+        "/batch/",
+        &[("Content-Type", "application/json")],
+        json!({"api_key": k.write1, "batch": [{"event": "e", "distinct_id": "u1"}]})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for (method, path, body) in data_endpoints {
+        for who in all {
+            let h = key(who).map(bearer);
+            let headers: Vec<(&str, &str)> =
+                h.iter().map(|v| ("Authorization", v.as_str())).collect();
+            let r = send(&mut c, method, path, &headers, body);
+            let expect: &[u16] = match who {
+                Who::Nobody | Who::Write => &[401],
+                Who::OtherRead => &[403],
+                Who::Read | Who::Admin if path.ends_with("/nobody") => &[404],
+                Who::Read | Who::Admin => &[200],
+            };
+            assert!(
+                expect.contains(&r.status),
+                "{method} {path} as {who:?}: {} {}",
+                r.status,
+                r.text()
+            );
+            if r.status >= 400 {
+                let v = r.json();
+                assert!(v["code"].is_string() && v["request_id"].is_string(), "{v}");
+            }
+        }
+    }
+    let admin_endpoints: [(&str, &str, String); 5] = [
+        ("GET", "/api/v1/projects", String::new()),
+        (
+            "POST",
+            "/api/v1/projects",
+            json!({"name": "p9"}).to_string(),
+        ),
+        ("GET", "/api/v1/keys", String::new()),
+        (
+            "POST",
+            "/api/v1/keys",
+            json!({"project": "p1", "kind": "read"}).to_string(),
+        ),
+        ("GET", "/metrics", String::new()),
+    ];
+    for (method, path, body) in &admin_endpoints {
+        for who in all {
+            let h = key(who).map(bearer);
+            let headers: Vec<(&str, &str)> =
+                h.iter().map(|v| ("Authorization", v.as_str())).collect();
+            let r = send(&mut c, method, path, &headers, body.as_bytes());
+            let ok = if *method == "POST" { 201 } else { 200 };
+            let expect = match who {
+                Who::Nobody | Who::Write => 401,
+                Who::OtherRead | Who::Read => 403,
+                Who::Admin => ok,
+            };
+            assert_eq!(r.status, expect, "{method} {path} as {who:?}: {}", r.text());
+        }
+    }
+    // Revocation: the admin can revoke a key, and then it is refused.
+    let r = send(
+        &mut c,
+        "POST",
+        "/api/v1/keys",
+        &[("Authorization", &bearer(&k.admin))],
+        json!({"project": "p1", "kind": "read"})
+            .to_string()
+            .as_bytes(),
+    );
+    let fresh = r.json()["key"].as_str().unwrap().to_string();
+    let prefix = r.json()["prefix"].as_str().unwrap().to_string();
+    assert_eq!(
+        get(&mut c, "/api/v1/projects/p1/events", Some(&fresh)).status,
+        200
+    );
+    for who in [Who::Nobody, Who::Write, Who::Read] {
+        let h = key(who).map(bearer);
+        let headers: Vec<(&str, &str)> = h.iter().map(|v| ("Authorization", v.as_str())).collect();
+        let r = send(
+            &mut c,
+            "DELETE",
+            &format!("/api/v1/keys/{prefix}"),
+            &headers,
+            b"",
+        );
+        assert!(
+            matches!(r.status, 401 | 403),
+            "revoke as {who:?}: {}",
+            r.status
+        );
+    }
+    let r = send(
+        &mut c,
+        "DELETE",
+        &format!("/api/v1/keys/{prefix}"),
+        &[("Authorization", &bearer(&k.admin))],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        get(&mut c, "/api/v1/projects/p1/events", Some(&fresh)).status,
+        401
+    );
+
+    // Capture takes only write tokens, wherever the SDK puts them.
+    for who in all {
+        let token = key(who).unwrap_or("");
+        let body = json!({"api_key": token, "batch": [{"event": "e", "distinct_id": "u"}]});
+        let r = send(&mut c, "POST", "/batch/", &[], body.to_string().as_bytes());
+        let expect = if who == Who::Write { 200 } else { 401 };
+        assert_eq!(r.status, expect, "PostHog capture as {who:?}: {}", r.text());
+        assert!(
+            !r.text().contains(token) || token.is_empty(),
+            "a key is echoed back"
+        );
+        let basic = format!("Basic {}", b64(&format!("{token}:")));
+        let msg = json!({"batch": [{"type": "track", "event": "e", "userId": "u"}]});
+        let headers: Vec<(&str, &str)> = if who == Who::Nobody {
+            vec![]
+        } else {
+            vec![("Authorization", basic.as_str())]
+        };
+        let r = send(
+            &mut c,
+            "POST",
+            "/v1/batch",
+            &headers,
+            msg.to_string().as_bytes(),
+        );
+        assert_eq!(r.status, expect, "Segment capture as {who:?}: {}", r.text());
+    }
+    // Open to all: health, readiness and the API description.
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/_liveness",
+        "/_readiness",
+        "/api/v1/openapi.json",
+    ] {
+        assert_eq!(get(&mut c, path, None).status, 200, "{path}");
+    }
+    // Keys are never taken from the query string.
+    let r = get(
+        &mut c,
+        &format!("/api/v1/projects/p1/events?key={}", k.read1),
+        None,
+    );
+    assert_eq!(r.status, 401);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn the_openapi_document_names_every_endpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    setup(&data);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let mut c = server.client();
+    let doc = get(&mut c, "/api/v1/openapi.json", None).json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, methods) in [
+        ("/batch", &["get", "post", "options"][..]),
+        ("/e", &["get", "post", "options"]),
+        ("/i/v0/e", &["get", "post", "options"]),
+        ("/capture", &["get", "post", "options"]),
+        ("/track", &["get", "post", "options"]),
+        ("/engage", &["get", "post", "options"]),
+        ("/i/v0/ai/batch", &["get", "post", "options"]),
+        ("/v1/batch", &["post"]),
+        ("/v1/track", &["post"]),
+        ("/v1/identify", &["post"]),
+        ("/v1/page", &["post"]),
+        ("/v1/screen", &["post"]),
+        ("/v1/group", &["post"]),
+        ("/v1/alias", &["post"]),
+        ("/healthz", &["get"]),
+        ("/readyz", &["get"]),
+        ("/metrics", &["get"]),
+        ("/api/v1/projects", &["get", "post"]),
+        ("/api/v1/keys", &["get", "post"]),
+        ("/api/v1/keys/{prefix}", &["delete"]),
+        (
+            "/api/v1/projects/{project}/reports/{kind}",
+            &["get", "post"],
+        ),
+        ("/api/v1/projects/{project}/events", &["get"]),
+        ("/api/v1/projects/{project}/persons/{distinct_id}", &["get"]),
+        ("/api/v1/projects/{project}/quarantine", &["get"]),
+    ] {
+        for m in methods {
+            assert!(
+                paths.get(path).and_then(|p| p.get(*m)).is_some(),
+                "{m} {path} undocumented"
+            );
+        }
+    }
+    for (path, item) in paths {
+        for (m, op) in item.as_object().unwrap() {
+            assert!(op["responses"].is_object(), "{m} {path} has no responses");
+        }
+    }
+}
+
+fn b64(s: &str) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("gzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = bytes.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().expect("gzip output");
+    writer.join().unwrap().unwrap();
+    out.stdout
+}
+
+/// A malformed request: name, path, headers, body, expected status and error code.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Vec<(&'a str, String)>,
+    Vec<u8>,
+    u16,
+    Option<&'a str>,
+);
+
+#[test]
+fn malformed_bodies_get_their_status_and_never_a_server_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let mut c = server.client();
+    let ok_event = |extra: Value| {
+        let mut e = json!({"event": "e", "distinct_id": "u"});
+        e.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"api_key": k.write1, "batch": [e]})
+            .to_string()
+            .into_bytes()
+    };
+    let good_gzip = gzip(&ok_event(json!({})));
+    let deep = format!(
+        "{{\"api_key\":\"{}\",\"batch\":[{{\"event\":\"e\",\"distinct_id\":\"u\",\"properties\":{{\"x\":{}1{}}}}}]}}",
+        k.write1,
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let bomb = gzip(&vec![b' '; 101 << 20]);
+    let huge_props = ok_event(json!({"properties": {"blob": "x".repeat(1_100_000)}}));
+    let over_limit = vec![b'{'; (20 << 20) + 10];
+    let mut cases: Vec<Case> = vec![
+        (
+            "truncated gzip",
+            "/batch/",
+            vec![],
+            good_gzip[..good_gzip.len() / 2].to_vec(),
+            400,
+            Some("invalid_gzip"),
+        ),
+        (
+            "invalid UTF-8",
+            "/batch/",
+            vec![],
+            b"{\"api_key\":\"\xff\xfe\"}".to_vec(),
+            400,
+            Some("invalid_utf8"),
+        ),
+        (
+            "not JSON",
+            "/batch/",
+            vec![],
+            b"{\"api_key\": ".to_vec(),
+            400,
+            Some("invalid_json"),
+        ),
+        (
+            "a number",
+            "/batch/",
+            vec![],
+            b"42.5".to_vec(),
+            400,
+            Some("unknown_shape"),
+        ),
+        (
+            "batch not an array",
+            "/batch/",
+            vec![],
+            json!({"api_key": k.write1, "batch": "x"})
+                .to_string()
+                .into_bytes(),
+            400,
+            Some("unknown_shape"),
+        ),
+        (
+            "empty body",
+            "/batch/",
+            vec![],
+            vec![],
+            400,
+            Some("missing_payload"),
+        ),
+        (
+            "deep nesting",
+            "/batch/",
+            vec![],
+            deep.into_bytes(),
+            400,
+            Some("invalid_json"),
+        ),
+        (
+            "bad base64 form",
+            "/e/",
+            vec![("Content-Type", "application/x-www-form-urlencoded".into())],
+            b"data=%%%".to_vec(),
+            400,
+            None,
+        ),
+        (
+            "gzip bomb",
+            "/batch/",
+            vec![],
+            bomb,
+            413,
+            Some("payload_too_large"),
+        ),
+        (
+            "body over 20 MiB",
+            "/batch/",
+            vec![],
+            over_limit,
+            413,
+            Some("payload_too_large"),
+        ),
+        (
+            "no token",
+            "/batch/",
+            vec![],
+            json!({"batch": [{"event": "e", "distinct_id": "u"}]})
+                .to_string()
+                .into_bytes(),
+            401,
+            Some("missing_api_key"),
+        ),
+        (
+            "unknown token",
+            "/batch/",
+            vec![],
+            json!({"api_key": "lcw_nope", "batch": []})
+                .to_string()
+                .into_bytes(),
+            401,
+            Some("invalid_api_key"),
+        ),
+        (
+            "token with NUL",
+            "/batch/",
+            vec![],
+            json!({"api_key": "a\u{0}b", "batch": []})
+                .to_string()
+                .into_bytes(),
+            401,
+            Some("invalid_api_key"),
+        ),
+        (
+            "token as a number",
+            "/batch/",
+            vec![],
+            json!({"api_key": 7, "batch": []}).to_string().into_bytes(),
+            401,
+            Some("invalid_api_key"),
+        ),
+        (
+            "personal key",
+            "/batch/",
+            vec![],
+            json!({"api_key": "phx_abc", "batch": []})
+                .to_string()
+                .into_bytes(),
+            401,
+            Some("invalid_api_key"),
+        ),
+        ("huge properties", "/batch/", vec![], huge_props, 200, None),
+        (
+            "wrong types inside",
+            "/batch/",
+            vec![],
+            ok_event(json!({"properties": 5, "uuid": 7})),
+            200,
+            None,
+        ),
+        (
+            "segment not an object",
+            "/v1/batch",
+            vec![(
+                "Authorization",
+                format!("Basic {}", b64(&format!("{}:", k.write1))),
+            )],
+            b"[1,2]".to_vec(),
+            400,
+            Some("unknown_shape"),
+        ),
+        (
+            "segment bad basic",
+            "/v1/batch",
+            vec![("Authorization", "Basic !!!".into())],
+            b"{\"batch\":[]}".to_vec(),
+            401,
+            None,
+        ),
+        (
+            "segment batch missing",
+            "/v1/batch",
+            vec![(
+                "Authorization",
+                format!("Basic {}", b64(&format!("{}:", k.write1))),
+            )],
+            b"{}".to_vec(),
+            400,
+            Some("unknown_shape"),
+        ),
+    ];
+    for (name, path, headers, body, status, code) in cases.drain(..) {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = send(&mut c, "POST", path, &h, &body);
+        assert_eq!(r.status, status, "{name}: {}", r.text());
+        let v = r.json();
+        if let Some(code) = code {
+            assert_eq!(v["code"], code, "{name}: {v}");
+        }
+        if status == 200 {
+            assert_eq!(v["quarantined"], 1, "{name}: {v}");
+        } else if path.starts_with("/v1/") {
+            assert!(v["message"].is_string(), "{name}: {v}");
+        } else {
+            assert!(
+                v["type"].is_string() && v["detail"].is_string(),
+                "{name}: {v}"
+            );
+        }
+    }
+    // The server is alive and still accepts good data after all of that.
+    let r = send(&mut c, "POST", "/batch/", &[], &ok_event(json!({})));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["accepted"], 1);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn sustained_load_is_acknowledged_and_stored_without_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let cfg = LoadConfig {
+        addr: server.addr,
+        token: k.write1.clone(),
+        rate: 2_000.0,
+        duration: Duration::from_secs(5),
+        batch: 100,
+        connections: 4,
+        seed: 11,
+        record_uuids: true,
+        ..LoadConfig::default()
+    };
+    let report = run(&cfg, &Arc::new(AtomicBool::new(false)));
+    eprintln!("load: {}", report.summary(&cfg));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.events_failed, 0);
+    assert!(report.events_acked >= 8_000, "{}", report.events_acked);
+    assert!(server.stop().success());
+    let counts = stored_uuid_counts(&data, "p1");
+    for u in &report.acked_uuids {
+        assert_eq!(
+            counts.get(u),
+            Some(&1),
+            "acknowledged {u} stored {:?} times",
+            counts.get(u)
+        );
+    }
+    assert_eq!(counts.len() as u64, report.events_acked);
+}
+
+#[test]
+fn every_acknowledged_event_survives_sigkills_under_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    // A fixed port, so the load keeps going to the same address across restarts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut server = Some(Server::start(&data, &bind));
+    let stop = Arc::new(AtomicBool::new(false));
+    let cfg = LoadConfig {
+        addr: bind.parse().unwrap(),
+        token: k.write1.clone(),
+        rate: 3_000.0,
+        duration: Duration::from_secs(60),
+        batch: 50,
+        connections: 4,
+        seed: 29,
+        record_uuids: true,
+        request_timeout: Duration::from_secs(5),
+        ..LoadConfig::default()
+    };
+    let load = {
+        let (cfg, stop) = (cfg.clone(), stop.clone());
+        std::thread::spawn(move || run(&cfg, &stop))
+    };
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let kills = 12;
+    for _ in 0..kills {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(150 + rng % 750));
+        server.take().expect("running").kill();
+        server = Some(Server::start(&data, &bind));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    let report = load.join().expect("load thread");
+    eprintln!("load across {kills} kills: {}", report.summary(&cfg));
+    assert!(server.take().unwrap().stop().success());
+    assert!(report.events_acked > 0);
+    let counts = stored_uuid_counts(&data, "p1");
+    let mut missing = Vec::new();
+    for u in &report.acked_uuids {
+        match counts.get(u) {
+            Some(1) => {}
+            Some(n) => panic!("acknowledged {u} stored {n} times"),
+            None => missing.push(u.clone()),
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(3)]
+    );
+    let dupes: BTreeMap<&String, &u32> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "stored more than once: {dupes:?}");
+}
+
+/// Whether this machine lets an unprivileged mount namespace mount a small tmpfs.
+fn can_mount_tmpfs() -> bool {
+    Command::new("unshare")
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            "d=$(mktemp -d) && mount -t tmpfs -o size=1m tmpfs \"$d\"",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_full_disk_answers_503_and_never_acknowledges() {
+    if !can_mount_tmpfs() {
+        eprintln!("SKIPPED: this machine cannot mount a tmpfs in a mount namespace (unshare -rm)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data: PathBuf = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let keys_dir = tmp.path().join("keys");
+    let k = setup(&keys_dir);
+    // The server runs in its own mount namespace, on a 3 MiB tmpfs holding a copy of the access registry.
+    let script = format!(
+        "mount -t tmpfs -o size=3m tmpfs {d} && cp {keys}/access.json {d}/ && exec \"$0\" \"$@\"",
+        d = data.display(),
+        keys = keys_dir.display()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-rm", "sh", "-c", &script, bin()]);
+    let server = Server::start_with(cmd, &data, "127.0.0.1:0");
+    let mut c = server.client();
+    let mut statuses: BTreeMap<u16, u32> = BTreeMap::new();
+    let mut n = 0u64;
+    let mut saw_503 = false;
+    while n < 400 {
+        let batch: Vec<Value> = (0..50)
+            .map(|i| json!({"event": "e", "distinct_id": format!("u{i}"), "properties": {"pad": "x".repeat(2000), "n": n * 50 + i}}))
+            .collect();
+        let r = send(
+            &mut c,
+            "POST",
+            "/batch/",
+            &[],
+            json!({"api_key": k.write1, "batch": batch})
+                .to_string()
+                .as_bytes(),
+        );
+        *statuses.entry(r.status).or_default() += 1;
+        n += 1;
+        if r.status == 503 {
+            saw_503 = true;
+            assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+            assert_eq!(r.json()["code"], "unavailable");
+        } else {
+            assert!(
+                !saw_503 || r.status != 200,
+                "a 200 after the log failed: {statuses:?}"
+            );
+            assert!(
+                r.status == 200 || r.status == 503,
+                "{}: {}",
+                r.status,
+                r.text()
+            );
+        }
+        if saw_503 && statuses.get(&503).copied().unwrap_or(0) >= 3 {
+            break;
+        }
+    }
+    assert!(saw_503, "the disk never filled: {statuses:?}");
+    // The server stays up and says so.
+    assert_eq!(get(&mut c, "/healthz", None).status, 200);
+    server.kill();
+}
