@@ -92,14 +92,21 @@ pub fn sort_for_segment(events: &mut [&Event]) {
     let mut ids: Vec<&str> = events.iter().map(|e| e.distinct_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let rank: std::collections::HashMap<&str, u32> = ids
+    let rank: rustc_hash::FxHashMap<&str, u32> = ids
         .iter()
         .enumerate()
         .map(|(i, s)| (*s, i as u32))
         .collect();
-    let mut keyed: Vec<(u32, i64, Uuid, &Event)> = events
+    let mut keyed: Vec<(u32, i64, u128, &Event)> = events
         .iter()
-        .map(|e| (rank[e.distinct_id.as_str()], e.timestamp.0, e.uuid, *e))
+        .map(|e| {
+            (
+                rank[e.distinct_id.as_str()],
+                e.timestamp.0,
+                e.uuid.as_u128(),
+                *e,
+            )
+        })
         .collect();
     keyed.sort_unstable_by_key(|k| (k.0, k.1, k.2));
     for (slot, k) in events.iter_mut().zip(keyed) {
