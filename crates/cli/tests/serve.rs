@@ -521,6 +521,12 @@ fn malformed_bodies_get_their_status_and_never_a_server_error() {
         "[".repeat(5000),
         "]".repeat(5000)
     );
+    let very_deep = format!(
+        "{{\"api_key\":\"{}\",\"batch\":[{{\"event\":\"e\",\"distinct_id\":\"u\",\"properties\":{{\"x\":{}1{}}}}}]}}",
+        k.write1,
+        "[".repeat(1_000_000),
+        "]".repeat(1_000_000)
+    );
     let bomb = gzip(&vec![b' '; 101 << 20]);
     let huge_props = ok_event(json!({"properties": {"blob": "x".repeat(1_100_000)}}));
     let over_limit = vec![b'{'; (20 << 20) + 10];
@@ -575,13 +581,22 @@ fn malformed_bodies_get_their_status_and_never_a_server_error() {
             400,
             Some("missing_payload"),
         ),
+        // A deep item is quarantined alone; the rest of its batch is stored.
         (
             "deep nesting",
             "/batch/",
             vec![],
             deep.into_bytes(),
-            400,
-            Some("invalid_json"),
+            200,
+            None,
+        ),
+        (
+            "very deep nesting",
+            "/batch/",
+            vec![],
+            very_deep.into_bytes(),
+            200,
+            None,
         ),
         (
             "bad base64 form",

@@ -4,9 +4,11 @@
 //! Everything here is pure: the server hands in the request's parts and gets back either a [`WireError`] (the whole
 //! request is refused with its status) or the items and token of the body, then a [`CaptureBatch`].
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use base64::Engine as _;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use model::{Event, EventBatch, Project, RejectReason, Rejection, Timestamp};
@@ -116,11 +118,46 @@ impl SegmentPath {
     }
 }
 
+/// One batch item: its text as sent (kept verbatim if it is quarantined) and its parsed value.
+#[derive(Debug, Clone)]
+pub struct Item<'a> {
+    /// The item's JSON text, verbatim from the decoded payload.
+    pub raw: &'a str,
+    /// The parsed item, or why it cannot be read.
+    value: Result<Value, Reject>,
+}
+
+impl Item<'_> {
+    fn parse(raw: &RawValue) -> Item<'_> {
+        let value = serde_json::from_str::<Value>(raw.get()).map_err(|e| {
+            if e.to_string().starts_with("recursion limit exceeded") {
+                Reject::new(
+                    RejectReason::InvalidProperties,
+                    "the event is nested deeper than 128 levels".to_string(),
+                )
+            } else {
+                Reject::new(
+                    RejectReason::MalformedEvent,
+                    format!("the event is not JSON: {e}"),
+                )
+            }
+        });
+        Item {
+            raw: raw.get(),
+            value,
+        }
+    }
+
+    fn object(&self) -> Option<&Map<String, Value>> {
+        self.value.as_ref().ok().and_then(Value::as_object)
+    }
+}
+
 /// A decoded capture body: its items in order, and the envelope fields that apply to all of them.
 #[derive(Debug, Clone)]
-pub struct CaptureBody {
-    /// The batch items, each still raw JSON.
-    pub items: Vec<Value>,
+pub struct CaptureBody<'a> {
+    /// The batch items.
+    pub items: Vec<Item<'a>>,
     /// The token or write key found in the body, already checked for shape; `None` when the body carries none.
     pub token: Option<String>,
     /// The envelope's send time, when it parses (events.md §3.2).
@@ -137,11 +174,11 @@ enum BodyKind {
     Segment,
 }
 
-/// ingest.md §2.1: finds, decodes and parses a PostHog payload.
+/// ingest.md §2.1: finds and decodes a PostHog payload into JSON text (parsed by [`posthog_body`]).
 ///
 /// # Errors
-/// 400 for an unreadable payload (missing, bad form, base64, gzip, UTF-8 or JSON), 413 past the limits.
-pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Value, WireError> {
+/// 400 for an unreadable payload (missing, bad form, base64, gzip or UTF-8), 413 past the limits.
+pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<String, WireError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(body_too_large(req.body.len()));
     }
@@ -195,14 +232,14 @@ pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Value
         let inner = base64_decode(text.as_bytes())?;
         text = decode_text(inner, Hint::None)?;
     }
-    parse_json(&text)
+    Ok(text)
 }
 
-/// ingest.md §3.1: decodes a Segment body (gzip by header or magic bytes) and parses it.
+/// ingest.md §3.1: decodes a Segment body (gzip by header or magic bytes) into JSON text.
 ///
 /// # Errors
-/// 400 for bad gzip, UTF-8 or JSON; 413 past the limits.
-pub fn segment_payload(req: &WireRequest<'_>) -> Result<Value, WireError> {
+/// 400 for bad gzip or UTF-8; 413 past the limits.
+pub fn segment_payload(req: &WireRequest<'_>) -> Result<String, WireError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(body_too_large(req.body.len()));
     }
@@ -217,53 +254,62 @@ pub fn segment_payload(req: &WireRequest<'_>) -> Result<Value, WireError> {
         .map(compression_hint)
         .filter(|h| *h == Hint::Gzip)
         .unwrap_or(Hint::None);
-    let text = decode_text(req.body.to_vec(), hint)?;
-    parse_json(&text)
+    decode_text(req.body.to_vec(), hint)
 }
 
-/// ingest.md §2.2 and §2.4: classifies a PostHog body and finds its token.
+/// ingest.md §2.2 and §2.4: parses and classifies a PostHog payload and finds its token.
 ///
 /// # Errors
-/// 400 `unknown_shape`; 401 for a missing, malformed or inconsistent token.
-pub fn posthog_body(value: Value, path: PosthogPath) -> Result<CaptureBody, WireError> {
+/// 400 `invalid_json` or `unknown_shape`; 401 for a missing, malformed or inconsistent token.
+pub fn posthog_body(text: &str, path: PosthogPath) -> Result<CaptureBody<'_>, WireError> {
     let mut meta = Map::new();
     let mut sent_at = None;
     let mut envelope_token = None;
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Object(mut obj) if obj.contains_key("batch") => {
-            let items = match obj.remove("batch") {
-                Some(Value::Array(items)) => items,
-                Some(other) => {
-                    return Err(WireError::bad(
+    let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let items: Vec<Item<'_>> = match trimmed.as_bytes().first() {
+        Some(b'[') => {
+            let raw: Vec<&RawValue> = parse_json(trimmed)?;
+            raw.into_iter().map(Item::parse).collect()
+        }
+        Some(b'{') => {
+            let mut top: HashMap<String, &RawValue> = parse_json(trimmed)?;
+            if let Some(batch) = top.remove("batch") {
+                let raw: Vec<&RawValue> = serde_json::from_str(batch.get()).map_err(|_| {
+                    WireError::bad(
                         "unknown_shape",
-                        format!("`batch` must be an array, got {}", validate::kind(&other)),
-                    ));
+                        format!("`batch` must be an array, got {}", raw_kind(batch)),
+                    )
+                })?;
+                for key in ["api_key", "token"] {
+                    if let Some(v) = top.get(key).map(|r| value_of(r)).filter(|v| !v.is_null()) {
+                        envelope_token.get_or_insert(v);
+                    }
                 }
-                None => Vec::new(),
-            };
-            for key in ["api_key", "token"] {
-                if let Some(v) = obj.remove(key).filter(|v| !v.is_null()) {
-                    envelope_token.get_or_insert(v);
+                sent_at = top.get("sent_at").and_then(|r| parse_sent_at(&value_of(r)));
+                if let Some(h) = top.get("historical_migration") {
+                    meta.insert("historical_migration".to_string(), value_of(h));
                 }
+                raw.into_iter().map(Item::parse).collect()
+            } else {
+                let whole: &RawValue = parse_json(trimmed)?;
+                let mut item = Item::parse(whole);
+                if path == PosthogPath::Engage
+                    && let Ok(Value::Object(obj)) = &mut item.value
+                    && !obj.contains_key("event")
+                {
+                    // An old person update: it becomes an `$identify` with its `$set` / `$set_once`.
+                    obj.insert("event".to_string(), Value::String("$identify".to_string()));
+                }
+                vec![item]
             }
-            sent_at = obj.remove("sent_at").as_ref().and_then(parse_sent_at);
-            if let Some(h) = obj.remove("historical_migration") {
-                meta.insert("historical_migration".to_string(), h);
-            }
-            items
         }
-        Value::Object(mut obj) if path == PosthogPath::Engage && !obj.contains_key("event") => {
-            obj.insert("event".to_string(), Value::String("$identify".to_string()));
-            vec![Value::Object(obj)]
-        }
-        Value::Object(obj) => vec![Value::Object(obj)],
-        other => {
+        _ => {
+            let v: Value = parse_json(trimmed)?;
             return Err(WireError::bad(
                 "unknown_shape",
                 format!(
                     "the payload is {}, not an event, an array of events or a batch",
-                    validate::kind(&other)
+                    validate::kind(&v)
                 ),
             ));
         }
@@ -272,8 +318,7 @@ pub fn posthog_body(value: Value, path: PosthogPath) -> Result<CaptureBody, Wire
         Some(v) => Some(check_token(&v)?),
         None => {
             let mut found: Option<String> = None;
-            for item in &items {
-                let Value::Object(obj) = item else { continue };
+            for obj in items.iter().filter_map(Item::object) {
                 let v = ["token", "$token", "api_key"]
                     .iter()
                     .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))
@@ -308,64 +353,70 @@ pub fn posthog_body(value: Value, path: PosthogPath) -> Result<CaptureBody, Wire
     })
 }
 
-/// ingest.md §3.1: classifies a Segment body, merging a batch's `context` and `integrations` into each item.
+/// ingest.md §3.1: parses and classifies a Segment body, merging a batch's `context` and `integrations` into each
+/// item.
 ///
 /// # Errors
-/// 400 `unknown_shape` for a body that is not an object or a batch that is not an array.
-pub fn segment_body(value: Value, path: SegmentPath) -> Result<CaptureBody, WireError> {
-    let Value::Object(mut obj) = value else {
+/// 400 `invalid_json` or `unknown_shape` (not an object, or a batch that is not an array); 401 for a malformed
+/// `writeKey`.
+pub fn segment_body(text: &str, path: SegmentPath) -> Result<CaptureBody<'_>, WireError> {
+    let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    if trimmed.as_bytes().first() != Some(&b'{') {
+        let v: Value = parse_json(trimmed)?;
         return Err(WireError::bad(
             "unknown_shape",
-            format!("the body is {}, not an object", validate::kind(&value)),
+            format!("the body is {}, not an object", validate::kind(&v)),
         ));
-    };
-    let write_key = match obj.get("writeKey").filter(|v| !v.is_null()) {
-        Some(v) => Some(check_token(v)?),
+    }
+    let top: HashMap<String, &RawValue> = parse_json(trimmed)?;
+    let write_key = match top
+        .get("writeKey")
+        .map(|r| value_of(r))
+        .filter(|v| !v.is_null())
+    {
+        Some(v) => Some(check_token(&v)?),
         None => None,
     };
     let items = match path {
         SegmentPath::Single(ty) => {
-            obj.remove("writeKey");
-            obj.insert("type".to_string(), Value::String(ty.to_string()));
-            vec![Value::Object(obj)]
+            let whole: &RawValue = parse_json(trimmed)?;
+            let mut item = Item::parse(whole);
+            if let Ok(Value::Object(obj)) = &mut item.value {
+                obj.remove("writeKey");
+                obj.insert("type".to_string(), Value::String(ty.to_string()));
+            }
+            vec![item]
         }
         SegmentPath::Batch => {
-            let items = match obj.remove("batch") {
-                Some(Value::Array(items)) => items,
-                Some(other) => {
-                    return Err(WireError::bad(
-                        "unknown_shape",
-                        format!("`batch` must be an array, got {}", validate::kind(&other)),
-                    ));
-                }
-                None => {
-                    return Err(WireError::bad("unknown_shape", "`batch` is missing"));
-                }
-            };
-            let shared: Vec<(String, Value)> = ["context", "integrations"]
+            let batch = top
+                .get("batch")
+                .ok_or_else(|| WireError::bad("unknown_shape", "`batch` is missing"))?;
+            let raw: Vec<&RawValue> = serde_json::from_str(batch.get()).map_err(|_| {
+                WireError::bad(
+                    "unknown_shape",
+                    format!("`batch` must be an array, got {}", raw_kind(batch)),
+                )
+            })?;
+            let shared: Vec<(&str, Value)> = ["context", "integrations"]
                 .into_iter()
-                .filter_map(|k| {
-                    obj.get(k)
-                        .filter(|v| v.is_object())
-                        .map(|v| (k.to_string(), v.clone()))
-                })
+                .filter_map(|k| top.get(k).map(|r| (k, value_of(r))))
+                .filter(|(_, v)| v.is_object())
                 .collect();
-            let sent_at = obj.get("sentAt").cloned();
-            items
-                .into_iter()
-                .map(|item| match item {
-                    Value::Object(mut m) => {
+            let sent_at = top.get("sentAt").map(|r| value_of(r));
+            raw.into_iter()
+                .map(|r| {
+                    let mut item = Item::parse(r);
+                    if let Ok(Value::Object(m)) = &mut item.value {
                         for (k, v) in &shared {
-                            merge_under(&mut m, k, v);
+                            merge_under(m, k, v);
                         }
                         if let Some(s) = &sent_at
                             && !m.contains_key("sentAt")
                         {
                             m.insert("sentAt".to_string(), s.clone());
                         }
-                        Value::Object(m)
                     }
-                    other => other,
+                    item
                 })
                 .collect()
         }
@@ -377,6 +428,23 @@ pub fn segment_body(value: Value, path: SegmentPath) -> Result<CaptureBody, Wire
         meta: Map::new(),
         kind: BodyKind::Segment,
     })
+}
+
+/// A raw JSON value parsed (it was already checked as JSON by the enclosing parse).
+fn value_of(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
+/// The JSON kind of a raw value, for messages.
+fn raw_kind(raw: &RawValue) -> &'static str {
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
 }
 
 /// A top-level `context`/`integrations` object under an item's own; the item's keys win.
@@ -484,7 +552,7 @@ impl CaptureBatch {
 /// Validates each item of a body for `project`: events.md rules with HTTP skew correction and fresh v7 uuids.
 pub fn capture_batch(
     project: &Project,
-    mut body: CaptureBody,
+    mut body: CaptureBody<'_>,
     ctx: &CaptureContext,
 ) -> CaptureBatch {
     let max_event_bytes = match body.kind {
@@ -501,11 +569,11 @@ pub fn capture_batch(
     let items = std::mem::take(&mut body.items);
     for (index, item) in items.into_iter().enumerate() {
         let source = format!("{} #{index}", ctx.source);
-        let raw = serde_json::to_vec(&item).unwrap_or_default();
-        let result = if raw.len() > max_event_bytes {
-            Err(validate::too_large(raw.len(), &cfg))
+        let result = if item.raw.len() > max_event_bytes {
+            Err(validate::too_large(item.raw.len(), &cfg))
         } else {
-            capture_item(project, item, &body, ctx, &cfg, source.clone())
+            item.value
+                .and_then(|v| capture_item(project, v, &body, ctx, &cfg, source.clone()))
         };
         match result {
             Ok(e) => events.push(e),
@@ -515,7 +583,7 @@ pub fn capture_batch(
                     reason: r.reason,
                     detail: r.detail.clone(),
                 });
-                rejections.push(r.into_rejection(&raw, source, &cfg));
+                rejections.push(r.into_rejection(item.raw.as_bytes(), source, &cfg));
             }
         }
     }
@@ -528,7 +596,7 @@ pub fn capture_batch(
 fn capture_item(
     project: &Project,
     item: Value,
-    body: &CaptureBody,
+    body: &CaptureBody<'_>,
     ctx: &CaptureContext,
     cfg: &Config,
     source: String,
@@ -702,7 +770,7 @@ fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
     Ok(out)
 }
 
-fn parse_json(text: &str) -> Result<Value, WireError> {
+fn parse_json<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, WireError> {
     serde_json::from_str(text).map_err(|e| {
         if e.to_string().starts_with("recursion limit exceeded") {
             WireError::bad(
@@ -756,8 +824,9 @@ mod tests {
     #[test]
     fn gzip_is_sniffed_without_a_header() {
         let body = gzip(br#"{"event":"x","distinct_id":"u","api_key":"t"}"#);
-        let v = posthog_payload(&req(&body), PosthogPath::Batch).unwrap();
-        assert_eq!(v["event"], "x");
+        let text = posthog_payload(&req(&body), PosthogPath::Batch).unwrap();
+        let b = posthog_body(&text, PosthogPath::Batch).unwrap();
+        assert_eq!(b.items[0].object().unwrap()["event"], "x");
     }
 
     #[test]
@@ -778,7 +847,8 @@ mod tests {
             body: body.as_bytes(),
             ..WireRequest::default()
         };
-        let v = posthog_payload(&r, PosthogPath::Legacy).unwrap();
+        let text = posthog_payload(&r, PosthogPath::Legacy).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["event"], ">>>");
     }
 
@@ -788,8 +858,11 @@ mod tests {
             (&b"{nope"[..], "invalid_json"),
             (&b"\xff\xfe{}"[..], "invalid_utf8"),
             (&b""[..], "missing_payload"),
+            (&b"42.5"[..], "unknown_shape"),
         ] {
-            let err = posthog_payload(&req(body), PosthogPath::Batch).unwrap_err();
+            let err = posthog_payload(&req(body), PosthogPath::Batch)
+                .and_then(|text| posthog_body(&text, PosthogPath::Batch).map(|_| ()))
+                .unwrap_err();
             assert_eq!((err.status, err.code), (400, code), "{body:?}");
         }
     }
@@ -800,15 +873,22 @@ mod tests {
             {"event": "a", "properties": {"token": "t1", "distinct_id": "u"}},
             {"event": "b", "properties": {"token": "t2", "distinct_id": "u"}}
         ]);
-        let err = posthog_body(two, PosthogPath::Legacy).unwrap_err();
+        let err = posthog_body(&two.to_string(), PosthogPath::Legacy).unwrap_err();
         assert_eq!((err.status, err.code), (401, "inconsistent_api_key"));
         let phx = serde_json::json!({"api_key": "phx_abc", "batch": []});
         assert_eq!(
-            posthog_body(phx, PosthogPath::Batch).unwrap_err().code,
+            posthog_body(&phx.to_string(), PosthogPath::Batch)
+                .unwrap_err()
+                .code,
             "invalid_api_key"
         );
         let none = serde_json::json!({"batch": [{"event": "a", "distinct_id": "u"}]});
-        assert_eq!(posthog_body(none, PosthogPath::Batch).unwrap().token, None);
+        assert_eq!(
+            posthog_body(&none.to_string(), PosthogPath::Batch)
+                .unwrap()
+                .token,
+            None
+        );
     }
 
     #[test]
@@ -832,7 +912,8 @@ mod tests {
             query_sent_at: None,
             source: "http /batch".to_string(),
         };
-        let b = capture_batch(&p, posthog_body(body, PosthogPath::Batch).unwrap(), &ctx);
+        let text = body.to_string();
+        let b = capture_batch(&p, posthog_body(&text, PosthogPath::Batch).unwrap(), &ctx);
         let ts: Vec<i64> = b.batch.events().iter().map(|e| e.timestamp.0).collect();
         assert_eq!(ts, vec![now.0 - 10_000_000, now.0 - 1_500_000, now.0]);
         assert!(b.quarantined.is_empty());
@@ -852,7 +933,8 @@ mod tests {
             query_sent_at: None,
             source: "http /batch".to_string(),
         };
-        let b = capture_batch(&p, posthog_body(body, PosthogPath::Batch).unwrap(), &ctx);
+        let text = body.to_string();
+        let b = capture_batch(&p, posthog_body(&text, PosthogPath::Batch).unwrap(), &ctx);
         assert_eq!(b.accepted(), 1);
         let got: Vec<(usize, &str)> = b
             .quarantined
@@ -871,6 +953,39 @@ mod tests {
     }
 
     #[test]
+    fn quarantined_items_keep_their_bytes_as_sent() {
+        let p = Project::new("p").unwrap();
+        let text = r#"{"api_key":"t","batch":[ {"uuid":"x",  "event":"e","distinct_id":"u","properties":{"b":1.50,"a":2}} ]}"#;
+        let ctx = CaptureContext {
+            now: Timestamp(1_750_000_000_000_000),
+            query_sent_at: None,
+            source: "http /batch".to_string(),
+        };
+        let b = capture_batch(&p, posthog_body(text, PosthogPath::Batch).unwrap(), &ctx);
+        assert_eq!(
+            std::str::from_utf8(&b.batch.rejections()[0].raw).unwrap(),
+            r#"{"uuid":"x",  "event":"e","distinct_id":"u","properties":{"b":1.50,"a":2}}"#
+        );
+    }
+
+    #[test]
+    fn a_deeply_nested_item_is_quarantined_alone() {
+        let p = Project::new("p").unwrap();
+        let deep = format!("{}1{}", "[".repeat(3000), "]".repeat(3000));
+        let text = format!(
+            r#"{{"api_key":"t","batch":[{{"event":"e","distinct_id":"u","properties":{{"x":{deep}}}}},{{"event":"ok","distinct_id":"u"}}]}}"#
+        );
+        let ctx = CaptureContext {
+            now: Timestamp(1_750_000_000_000_000),
+            query_sent_at: None,
+            source: "http /batch".to_string(),
+        };
+        let b = capture_batch(&p, posthog_body(&text, PosthogPath::Batch).unwrap(), &ctx);
+        assert_eq!(b.accepted(), 1);
+        assert_eq!(b.quarantined[0].reason, RejectReason::InvalidProperties);
+    }
+
+    #[test]
     fn segment_batch_context_merges_and_type_is_required() {
         let p = Project::new("p").unwrap();
         let body = serde_json::json!({
@@ -883,7 +998,8 @@ mod tests {
                 {"event": "no type", "userId": "u"}
             ]
         });
-        let b = segment_body(body, SegmentPath::Batch).unwrap();
+        let text = body.to_string();
+        let b = segment_body(&text, SegmentPath::Batch).unwrap();
         assert_eq!(b.token.as_deref(), Some("k"));
         let ctx = CaptureContext {
             now: Timestamp(1_750_007_200_000_000),

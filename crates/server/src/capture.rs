@@ -260,8 +260,8 @@ fn posthog_blocking(
         content_encoding: header_str(headers, header::CONTENT_ENCODING),
         body: bytes,
     };
-    let value = wire::posthog_payload(&req, kind)?;
-    let body = wire::posthog_body(value, kind)?;
+    let text = wire::posthog_payload(&req, kind)?;
+    let body = wire::posthog_body(&text, kind)?;
     let token = body.token.clone().ok_or_else(|| WireError {
         status: 401,
         code: "missing_api_key",
@@ -329,8 +329,8 @@ fn segment_blocking(
         content_encoding: header_str(headers, header::CONTENT_ENCODING),
         body: bytes,
     };
-    let value = wire::segment_payload(&req)?;
-    let body = wire::segment_body(value, kind)?;
+    let text = wire::segment_payload(&req)?;
+    let body = wire::segment_body(&text, kind)?;
     let basic = basic_user(headers)?;
     let token = match (basic, body.token.clone()) {
         (Some(b), Some(w)) if b != w => {
@@ -410,7 +410,7 @@ fn commit(
     state: &AppState,
     token: &str,
     project: &Project,
-    body: CaptureBody,
+    body: CaptureBody<'_>,
     ctx: &CaptureContext,
 ) -> Result<Outcome, Refusal> {
     if let Some(limiter) = &state.limiter
