@@ -31,12 +31,55 @@ enum QuarantineCommand {
         #[arg(long, short)]
         project: Option<String>,
     },
+    /// Re-validate quarantined inputs under today's rules and store those that pass (after a fix).
+    ///
+    /// The quarantine keeps its records; replaying twice stores nothing twice.
+    ///
+    /// Example: liucun quarantine replay --project chat --reason invalid_timestamp --dry-run
+    Replay {
+        /// The project.
+        #[arg(long, short)]
+        project: String,
+        /// Only inputs quarantined for this reason (a code such as `invalid_uuid`).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Count what would pass without storing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub(crate) fn run(data: &Path, args: QuarantineArgs) -> anyhow::Result<u8> {
     let engine = open_existing(data)?;
     engine.flush()?;
     match args.command {
+        QuarantineCommand::Replay {
+            project,
+            reason,
+            dry_run,
+        } => {
+            let reason = match reason {
+                None => None,
+                Some(code) => Some(liucun::model::RejectReason::from_code(&code).ok_or_else(
+                    || crate::Invalid(format!("{code:?} is not a quarantine reason")),
+                )?),
+            };
+            let s = engine.replay_quarantine(&project, reason, dry_run)?;
+            println!(
+                "examined {}, {} {}, still rejected {}, not replayable {}",
+                s.examined,
+                if dry_run { "would replay" } else { "replayed" },
+                s.replayed,
+                s.still_rejected.values().sum::<u64>(),
+                s.not_replayable
+            );
+            for (code, n) in &s.still_rejected {
+                println!("  {code:<26} {n:>8}");
+            }
+            if !dry_run {
+                engine.flush()?;
+            }
+        }
         QuarantineCommand::List { project } => {
             let rows = engine.with_store(|s| s.read_rejections(project.as_deref()))?;
             let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();

@@ -93,6 +93,28 @@ pub enum PosthogPath {
     Ai,
 }
 
+impl PosthogPath {
+    /// Every PostHog capture path (without a trailing slash) and its kind.
+    pub const ALL: [(&'static str, PosthogPath); 7] = [
+        ("/batch", PosthogPath::Batch),
+        ("/e", PosthogPath::Legacy),
+        ("/i/v0/e", PosthogPath::Batch),
+        ("/capture", PosthogPath::Legacy),
+        ("/track", PosthogPath::Legacy),
+        ("/engage", PosthogPath::Engage),
+        ("/i/v0/ai/batch", PosthogPath::Ai),
+    ];
+
+    /// The kind of a capture path, with or without a trailing slash.
+    pub fn from_path(path: &str) -> Option<PosthogPath> {
+        let p = path.strip_suffix('/').unwrap_or(path);
+        PosthogPath::ALL
+            .iter()
+            .find(|(name, _)| *name == p)
+            .map(|(_, kind)| *kind)
+    }
+}
+
 /// A Segment Tracking API path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SegmentPath {
@@ -572,8 +594,17 @@ pub fn capture_batch(
         let result = if item.raw.len() > max_event_bytes {
             Err(validate::too_large(item.raw.len(), &cfg))
         } else {
-            item.value
-                .and_then(|v| capture_item(project, v, &body, ctx, &cfg, source.clone()))
+            item.value.and_then(|v| {
+                capture_item(
+                    project,
+                    v,
+                    &body,
+                    ctx,
+                    &cfg,
+                    source.clone(),
+                    UuidRule::Fresh,
+                )
+            })
         };
         match result {
             Ok(e) => events.push(e),
@@ -600,6 +631,7 @@ fn capture_item(
     ctx: &CaptureContext,
     cfg: &Config,
     source: String,
+    absent_uuid: UuidRule,
 ) -> Result<Event, Reject> {
     let Value::Object(mut obj) = item else {
         return Err(Reject::new(
@@ -638,9 +670,119 @@ fn capture_item(
         }
     };
     if matches!(draft.uuid_rule, UuidRule::Content) {
-        draft.uuid_rule = UuidRule::Fresh;
+        draft.uuid_rule = absent_uuid;
     }
     validate::finish(project, cfg, draft, source)
+}
+
+/// What re-validating a quarantined input under today's rules gave (events.md §9).
+#[derive(Debug)]
+pub enum Replayed {
+    /// It passes now.
+    Accepted(Box<Event>),
+    /// It is still refused.
+    Rejected {
+        /// Why.
+        reason: RejectReason,
+        /// Names the field.
+        detail: String,
+    },
+    /// Its form cannot be re-validated from the quarantine: re-import the file instead.
+    NotReplayable(String),
+}
+
+/// Re-validates one quarantined input, as it was first read: HTTP items with their path's rules and the receive
+/// time as the clock, NDJSON lines with the file rules.
+///
+/// An HTTP item without a uuid gets UUIDv5 of `project ␟ "replay" ␟ source`, so replaying twice stores it once.
+pub fn replay(project: &Project, raw: &[u8], source: &str, received_at: Timestamp) -> Replayed {
+    let rejected = |r: Reject| Replayed::Rejected {
+        reason: r.reason,
+        detail: r.detail,
+    };
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return rejected(Reject::new(
+            RejectReason::MalformedEvent,
+            "the stored bytes are not UTF-8".to_string(),
+        ));
+    };
+    if let Some(rest) = source.strip_prefix("http ") {
+        let path = rest.split_whitespace().next().unwrap_or("");
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        let kind = if let Some(name) = trimmed.strip_prefix("/v1/") {
+            match SegmentPath::parse(name) {
+                Some(p) => (BodyKind::Segment, Some(p)),
+                None => return Replayed::NotReplayable(format!("unknown capture path {path}")),
+            }
+        } else {
+            match PosthogPath::from_path(path) {
+                Some(p) => (BodyKind::Posthog(p), None),
+                None => return Replayed::NotReplayable(format!("unknown capture path {path}")),
+            }
+        };
+        let item = match RawValue::from_string(text.to_string()) {
+            Ok(r) => r,
+            Err(e) => {
+                return rejected(Reject::new(
+                    RejectReason::MalformedEvent,
+                    format!("the event is not JSON: {e}"),
+                ));
+            }
+        };
+        let mut parsed = Item::parse(&item);
+        if let (Some(SegmentPath::Single(ty)), Ok(Value::Object(obj))) = (kind.1, &mut parsed.value)
+        {
+            obj.insert("type".to_string(), Value::String(ty.to_string()));
+        }
+        let body = CaptureBody {
+            items: Vec::new(),
+            token: None,
+            sent_at: None,
+            meta: Map::new(),
+            kind: kind.0,
+        };
+        let max_event_bytes = match kind.0 {
+            BodyKind::Posthog(PosthogPath::Ai) => MAX_AI_EVENT_BYTES,
+            _ => Config::DEFAULT_MAX_EVENT_BYTES,
+        };
+        let cfg = Config {
+            now: received_at,
+            max_event_bytes,
+        };
+        let ctx = CaptureContext {
+            now: received_at,
+            query_sent_at: None,
+            source: source.to_string(),
+        };
+        if text.len() > max_event_bytes {
+            return rejected(validate::too_large(text.len(), &cfg));
+        }
+        let result = parsed.value.and_then(|v| {
+            capture_item(
+                project,
+                v,
+                &body,
+                &ctx,
+                &cfg,
+                source.to_string(),
+                UuidRule::Replay(source.to_string()),
+            )
+        });
+        return match result {
+            Ok(e) => Replayed::Accepted(Box::new(e)),
+            Err(r) => rejected(r),
+        };
+    }
+    if text.trim_start().starts_with('{') {
+        let cfg = Config::new(received_at);
+        return match crate::ndjson::validate_line(project, raw, &cfg, source.to_string()) {
+            Ok(e) => Replayed::Accepted(Box::new(e)),
+            Err(r) => rejected(r),
+        };
+    }
+    Replayed::NotReplayable(
+        "CSV and Parquet rows are re-validated by importing their file again".to_string(),
+    )
 }
 
 /// A `sent_at`/`sentAt` value as a timestamp, when it parses.

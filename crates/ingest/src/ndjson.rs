@@ -166,7 +166,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-fn validate_line(
+pub(crate) fn validate_line(
     project: &Project,
     line: &[u8],
     cfg: &Config,

@@ -99,6 +99,8 @@ pub(crate) enum UuidRule {
     SegmentMessage(String),
     /// A UUIDv7 taken at receive time (HTTP capture).
     Fresh,
+    /// UUIDv5 of `project ␟ "replay" ␟ source`: a quarantined HTTP item replayed (idempotent).
+    Replay(String),
 }
 
 #[derive(Debug, Default)]
@@ -190,6 +192,7 @@ pub(crate) fn finish(
             }
             UuidRule::Content => content_uuid(project, &distinct_id, &event, ts, &properties),
             UuidRule::Fresh => Uuid(*::uuid::Uuid::now_v7().as_bytes()),
+            UuidRule::Replay(source) => named_uuid(project, &["replay", source.as_str()]),
         },
     };
     let merge = match d.merge {

@@ -45,6 +45,19 @@ pub struct PersonView {
     pub properties: Map<String, Value>,
 }
 
+/// What a quarantine replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Quarantined inputs looked at.
+    pub examined: u64,
+    /// Inputs that pass today's rules and were appended (or would be, in a dry run).
+    pub replayed: u64,
+    /// Inputs still refused, by reason.
+    pub still_rejected: BTreeMap<&'static str, u64>,
+    /// Inputs whose form cannot be re-validated from the quarantine (CSV and Parquet rows, persons records).
+    pub not_replayable: u64,
+}
+
 impl Engine {
     /// Events of `project` matching `query`.
     ///
@@ -135,6 +148,53 @@ impl Engine {
             distinct_ids,
             properties,
         }))
+    }
+
+    /// Re-validates the quarantined inputs of `project` (optionally of one reason) under today's rules and appends
+    /// those that pass through the WAL (events.md §9). The quarantine keeps its records; replaying again stores
+    /// nothing twice, since replayed events get the same uuids.
+    ///
+    /// # Errors
+    /// Store errors reading the quarantine; WAL errors appending.
+    pub fn replay_quarantine(
+        &self,
+        project: &str,
+        reason: Option<RejectReason>,
+        dry_run: bool,
+    ) -> Result<ReplaySummary> {
+        let p = model::Project::new(project).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.flush()?;
+        let rows = self.with_store(|s| s.read_rejections(Some(project)))?;
+        let mut summary = ReplaySummary::default();
+        let mut accepted = Vec::new();
+        for (_, r) in rows {
+            if reason.is_some_and(|x| x != r.reason) {
+                continue;
+            }
+            summary.examined += 1;
+            if r.reason == RejectReason::InvalidPerson {
+                summary.not_replayable += 1;
+                continue;
+            }
+            match ingest::http::replay(&p, &r.raw, &r.source, r.received_at) {
+                ingest::http::Replayed::Accepted(e) => {
+                    summary.replayed += 1;
+                    accepted.push(*e);
+                }
+                ingest::http::Replayed::Rejected { reason, .. } => {
+                    *summary.still_rejected.entry(reason.code()).or_default() += 1;
+                }
+                ingest::http::Replayed::NotReplayable(_) => summary.not_replayable += 1,
+            }
+        }
+        if !dry_run {
+            for chunk in accepted.chunks(10_000) {
+                let batch = model::EventBatch::new(p.clone(), chunk.to_vec(), Vec::new());
+                self.append(model::Record::Events(batch))?;
+            }
+        }
+        tracing::info!(project, ?summary, dry_run, "replayed quarantine");
+        Ok(summary)
     }
 
     /// Quarantined inputs of `project`, optionally of one reason, oldest first, with the total before `limit`.

@@ -22,7 +22,7 @@ use model::{Event, EventBatch, Lsn, PersonRecord, Project, Record, Rejection, Ti
 use store::{FlushInput, FlushStats, Store};
 use wal::{Wal, WalConfig};
 
-pub use browse::{EventPage, EventQuery, PersonView};
+pub use browse::{EventPage, EventQuery, PersonView, ReplaySummary};
 pub use error::{Error, Result};
 pub use identity::IdentityMap;
 pub use import::{Format, ImportOptions, ImportSummary};

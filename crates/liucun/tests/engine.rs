@@ -295,3 +295,71 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+#[test]
+fn replaying_the_quarantine_stores_what_passes_today_once() {
+    use liucun::model::{EventBatch, RejectReason, Rejection, Timestamp};
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = open(&tmp.path().join("data"));
+    let project = Project::new("chat").unwrap();
+    let received_at = Timestamp(1_740_000_000_000_000);
+    // Inputs an earlier rule set refused: one that passes today's rules (an HTTP item without a uuid, and an
+    // NDJSON line), and one that still fails.
+    let rejection = |raw: &str, source: &str, reason| Rejection {
+        reason,
+        detail: "refused by an earlier rule".to_string(),
+        raw: raw.as_bytes().to_vec(),
+        source: source.to_string(),
+        received_at,
+    };
+    let rejections = vec![
+        rejection(
+            r#"{"event":"chat_message","distinct_id":"u1","properties":{"n":1}}"#,
+            "http /batch/ req-1 #0",
+            RejectReason::InvalidProperties,
+        ),
+        rejection(
+            r#"{"uuid":"0195f0c2-0000-7000-8000-000000000001","distinct_id":"u2","event":"x","timestamp":"2025-02-19T00:00:00Z"}"#,
+            "events.ndjson:7",
+            RejectReason::InvalidTimestamp,
+        ),
+        rejection(
+            r#"{"event":"chat_message"}"#,
+            "http /batch/ req-1 #1",
+            RejectReason::MissingDistinctId,
+        ),
+        rejection(
+            "u3,x,2025-01-01",
+            "events.csv:3",
+            RejectReason::InvalidTimestamp,
+        ),
+    ];
+    engine
+        .append(Record::Events(EventBatch::new(
+            project.clone(),
+            Vec::new(),
+            rejections,
+        )))
+        .unwrap();
+    let dry = engine.replay_quarantine("chat", None, true).unwrap();
+    assert_eq!((dry.examined, dry.replayed, dry.not_replayable), (4, 2, 1));
+    assert_eq!(dry.still_rejected.get("missing_distinct_id"), Some(&1));
+    engine.flush().unwrap();
+    assert_eq!(stored(&engine).len(), 0, "a dry run stores nothing");
+    for _ in 0..2 {
+        let s = engine.replay_quarantine("chat", None, false).unwrap();
+        assert_eq!(s.replayed, 2);
+    }
+    engine.flush().unwrap();
+    let events = stored(&engine);
+    assert_eq!(events.len(), 2, "replaying twice stores each event once");
+    let http = events.values().find(|e| e.distinct_id == "u1").unwrap();
+    assert_eq!(
+        http.timestamp, received_at,
+        "no timestamp: the receive time, as at capture"
+    );
+    let only = engine
+        .replay_quarantine("chat", Some(RejectReason::InvalidTimestamp), true)
+        .unwrap();
+    assert_eq!(only.examined, 2);
+}

@@ -53,6 +53,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             get(person),
         )
         .route("/api/v1/projects/{project}/quarantine", get(quarantine))
+        .route(
+            "/api/v1/projects/{project}/quarantine/replay",
+            axum::routing::post(replay),
+        )
 }
 
 /// Checks the bearer key; with `project`, also that the key may read it.
@@ -570,6 +574,53 @@ async fn quarantine(
         })
         .collect();
     Ok(Json(json!({"entries": entries, "total": total, "by_reason": by_reason})).into_response())
+}
+
+/// Re-validates the quarantine under today's rules and stores what passes (admin: it writes).
+async fn replay(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers, &rid)?;
+    let m = json_object(&body, &rid)?;
+    let reason = match m.get("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(code)) => Some(RejectReason::from_code(code).ok_or_else(|| {
+            ApiError::invalid("reason", format!("{code:?} is not a quarantine reason"))
+                .with_id(&rid)
+        })?),
+        Some(_) => return Err(ApiError::invalid("reason", "must be a string").with_id(&rid)),
+    };
+    let dry_run = match m.get("dry_run") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::invalid("dry_run", "must be a boolean").with_id(&rid)),
+    };
+    let engine = state.engine.clone();
+    let p = project.clone();
+    let summary =
+        tokio::task::spawn_blocking(move || engine.replay_quarantine(&p, reason, dry_run))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    e.to_string(),
+                )
+                .with_id(&rid)
+            })?
+            .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    Ok(Json(json!({
+        "examined": summary.examined,
+        "replayed": summary.replayed,
+        "still_rejected": summary.still_rejected,
+        "not_replayable": summary.not_replayable,
+        "dry_run": dry_run,
+    }))
+    .into_response())
 }
 
 fn parse_json(text: &str) -> Value {

@@ -28,16 +28,6 @@ use model::{Project, Record, Timestamp};
 use crate::metrics::labels;
 use crate::{AppState, RequestId};
 
-const POSTHOG_PATHS: [(&str, PosthogPath); 7] = [
-    ("/batch", PosthogPath::Batch),
-    ("/e", PosthogPath::Legacy),
-    ("/i/v0/e", PosthogPath::Batch),
-    ("/capture", PosthogPath::Legacy),
-    ("/track", PosthogPath::Legacy),
-    ("/engage", PosthogPath::Engage),
-    ("/i/v0/ai/batch", PosthogPath::Ai),
-];
-
 const SEGMENT_PATHS: [&str; 7] = [
     "batch", "track", "identify", "page", "screen", "group", "alias",
 ];
@@ -47,12 +37,12 @@ const RETRY_AFTER_UNAVAILABLE: u32 = 5;
 
 /// Whether `path` (without a trailing slash) is a PostHog capture path.
 pub(crate) fn is_posthog_path(path: &str) -> bool {
-    POSTHOG_PATHS.iter().any(|(p, _)| *p == path)
+    PosthogPath::from_path(path).is_some()
 }
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     let mut r = Router::new();
-    for (path, kind) in POSTHOG_PATHS {
+    for (path, kind) in PosthogPath::ALL {
         let handler =
             move |state: State<Arc<AppState>>,
                   rid: Extension<RequestId>,
