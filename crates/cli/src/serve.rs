@@ -74,12 +74,19 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         rate_limit: args.rate_limit,
         flush_interval: Duration::from_secs(args.flush_interval.max(1)),
     };
-    eprintln!("liucun serving {} on http://{}", data.display(), args.bind);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(server::serve(Arc::new(engine), Arc::new(access), config))?;
+    let shown = data.display().to_string();
+    runtime.block_on(server::serve(
+        Arc::new(engine),
+        Arc::new(access),
+        config,
+        move |addr| {
+            eprintln!("liucun serving {shown} on http://{addr} (stop with Ctrl-C or SIGTERM)")
+        },
+    ))?;
     Ok(0)
 }
 

@@ -128,6 +128,7 @@ fn build(state: Arc<AppState>) -> Router {
 }
 
 /// Serves until SIGINT or SIGTERM, then stops accepting, drains in-flight requests, flushes and fsyncs.
+/// `on_listening` is called with the bound address once the server accepts connections.
 ///
 /// # Errors
 /// [`ServeError`] when the address cannot be bound or the final flush fails.
@@ -135,6 +136,7 @@ pub async fn serve(
     engine: Arc<Engine>,
     access: Arc<Access>,
     config: ServerConfig,
+    on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -160,6 +162,7 @@ pub async fn serve(
         })?;
     }
     tracing::info!(%addr, "listening");
+    on_listening(addr);
     let app = build(state.clone());
     let stop_state = state.clone();
     let result = axum::serve(listener, app)
