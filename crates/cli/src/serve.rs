@@ -42,6 +42,9 @@ pub(crate) struct ServeArgs {
     /// Seconds between moves of accepted events from the WAL into Parquet segments.
     #[arg(long, default_value_t = 10)]
     flush_interval: u64,
+    /// Move them sooner once this many events wait in memory (bounds memory under heavy load).
+    #[arg(long, default_value_t = 500_000)]
+    flush_events: usize,
 }
 
 pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
@@ -73,6 +76,7 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         addr_file: args.addr_file,
         rate_limit: args.rate_limit,
         flush_interval: Duration::from_secs(args.flush_interval.max(1)),
+        flush_events: args.flush_events.max(1),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -217,6 +217,11 @@ impl Engine {
         Ok(lsn)
     }
 
+    /// Events appended through the WAL and not yet flushed into segments.
+    pub fn tail_events(&self) -> usize {
+        self.pending().tail.n_events
+    }
+
     /// Whether appends can succeed: false once a failed WAL write (such as a full disk) poisoned the log, until the
     /// directory is reopened.
     pub fn can_append(&self) -> bool {

@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub rate_limit: Option<u32>,
     /// How often accepted events are moved from the WAL into segments.
     pub flush_interval: Duration,
+    /// Flush sooner once this many events wait in memory, which bounds the server's memory under heavy load.
+    pub flush_events: usize,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +55,7 @@ impl Default for ServerConfig {
             addr_file: None,
             rate_limit: None,
             flush_interval: Duration::from_secs(10),
+            flush_events: 500_000,
         }
     }
 }
@@ -154,7 +157,7 @@ pub async fn serve(
             "no admin key exists: capture works, the API does not; create one with `liucun keys create-admin`"
         );
     }
-    let flusher = spawn_flusher(engine.clone(), config.flush_interval);
+    let flusher = spawn_flusher(engine.clone(), config.flush_interval, config.flush_events);
     if let Some(path) = &config.addr_file {
         write_addr_file(path, addr).map_err(|source| ServeError::Io {
             context: format!("writing {}", path.display()),
@@ -216,28 +219,39 @@ async fn shutdown_signal() {
     }
 }
 
-/// A thread that flushes the engine's tail into segments every `interval`.
+/// A thread that flushes the engine's tail into segments every `interval`, or sooner once `max_events` wait.
 struct Flusher {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-fn spawn_flusher(engine: Arc<Engine>, interval: Duration) -> Flusher {
+fn spawn_flusher(engine: Arc<Engine>, interval: Duration, max_events: usize) -> Flusher {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
         .name("liucun-flush".to_string())
         .spawn(move || {
+            // Background flushes write segments on one thread, so capture keeps the other cores and its latency
+            // while they run; the work is the same, spread over more time.
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .thread_name(|_| "liucun-flush-pool".to_string())
+                .build()
+                .ok();
             let tick = Duration::from_millis(100);
             let mut waited = Duration::ZERO;
             while !flag.load(Ordering::SeqCst) {
                 std::thread::sleep(tick);
                 waited += tick;
-                if waited < interval {
+                if waited < interval && engine.tail_events() < max_events {
                     continue;
                 }
                 waited = Duration::ZERO;
-                if let Err(e) = engine.flush() {
+                let flushed = match &pool {
+                    Some(p) => p.install(|| engine.flush()),
+                    None => engine.flush(),
+                };
+                if let Err(e) = flushed {
                     tracing::error!(error = %e, "periodic flush failed; events stay in the WAL");
                 }
             }
