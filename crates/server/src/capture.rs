@@ -197,7 +197,13 @@ async fn posthog(
             code: "method_not_allowed",
             detail: format!("{method} is not a capture method; use GET, POST or OPTIONS"),
         });
-        r.into_response(json!({"type": "validation_error", "code": "method_not_allowed", "detail": format!("{method} is not allowed")}))
+        let body = r.posthog_body();
+        let mut resp = r.into_response(body);
+        resp.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        resp
     } else {
         let beacon = query_flag(uri.query(), "beacon");
         let result = match read_body(&headers, body).await {
