@@ -47,12 +47,30 @@ enum QuarantineCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Delete quarantined inputs received before a UTC day: the only way they are ever deleted.
+    ///
+    /// Example: liucun quarantine purge --before 2025-01-01 --project chat
+    Purge {
+        /// Received before this UTC day (YYYY-MM-DD) are deleted.
+        #[arg(long)]
+        before: String,
+        /// Only this project.
+        #[arg(long, short)]
+        project: Option<String>,
+    },
 }
 
 pub(crate) fn run(data: &Path, args: QuarantineArgs) -> anyhow::Result<u8> {
     let engine = open_existing(data)?;
     engine.flush()?;
     match args.command {
+        QuarantineCommand::Purge { before, project } => {
+            let day = liucun::model::Day::parse(&before).ok_or_else(|| {
+                crate::Invalid(format!("--before {before:?} is not a date (YYYY-MM-DD)"))
+            })?;
+            let n = engine.purge_quarantine(project.as_deref(), day.start())?;
+            println!("purged {n} quarantined inputs received before {before}");
+        }
         QuarantineCommand::Replay {
             project,
             reason,

@@ -197,6 +197,16 @@ impl Engine {
         Ok(summary)
     }
 
+    /// Deletes quarantined inputs received before `before`, optionally of one project (events.md §9); returns how
+    /// many.
+    ///
+    /// # Errors
+    /// Store errors; nothing is deleted on error.
+    pub fn purge_quarantine(&self, project: Option<&str>, before: model::Timestamp) -> Result<u64> {
+        self.flush()?;
+        Ok(self.lock().purge_quarantine(project, before)?)
+    }
+
     /// Quarantined inputs of `project`, optionally of one reason, oldest first, with the total before `limit`.
     ///
     /// # Errors

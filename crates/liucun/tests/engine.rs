@@ -363,3 +363,42 @@ fn replaying_the_quarantine_stores_what_passes_today_once() {
         .unwrap();
     assert_eq!(only.examined, 2);
 }
+
+#[test]
+fn purging_the_quarantine_deletes_only_what_was_received_before() {
+    use liucun::model::{EventBatch, RejectReason, Rejection, Timestamp};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let engine = open(&dir);
+    let day = 86_400_000_000i64;
+    let at = |d: i64, source: &str| Rejection {
+        reason: RejectReason::MissingDistinctId,
+        detail: "`distinct_id` is missing".to_string(),
+        raw: br#"{"event":"e"}"#.to_vec(),
+        source: source.to_string(),
+        received_at: Timestamp(1_740_000_000_000_000 + d * day),
+    };
+    for (project, days) in [("a", [0, 1, 2]), ("b", [0, 5, 9])] {
+        let rejections = days
+            .iter()
+            .map(|d| at(*d, &format!("f.ndjson:{d}")))
+            .collect();
+        let batch = EventBatch::new(Project::new(project).unwrap(), Vec::new(), rejections);
+        engine.append(Record::Events(batch)).unwrap();
+        engine.flush().unwrap();
+    }
+    let cut = Timestamp(1_740_000_000_000_000 + 2 * day);
+    assert_eq!(engine.purge_quarantine(Some("a"), cut).unwrap(), 2);
+    assert_eq!(engine.purge_quarantine(Some("a"), cut).unwrap(), 0);
+    let left = |p: &str| engine.quarantine(p, None, 100).unwrap().0;
+    assert_eq!(left("a").len(), 1);
+    assert_eq!(left("b").len(), 3, "another project is untouched");
+    assert_eq!(engine.purge_quarantine(None, cut).unwrap(), 1);
+    drop(engine);
+    let engine = open(&dir);
+    assert_eq!(
+        engine.quarantine("b", None, 100).unwrap().0.len(),
+        2,
+        "the purge is durable"
+    );
+}

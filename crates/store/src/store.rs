@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use model::{Day, Digest, Event, PersonRecord, Project, Rejection};
+use model::{Day, Digest, Event, PersonRecord, Project, Rejection, Timestamp};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -405,6 +405,76 @@ impl Store {
             "flush committed"
         );
         Ok(stats)
+    }
+
+    /// Deletes quarantined inputs received before `before` (events.md §9: the only way they are deleted), optionally
+    /// of one project. Side files that keep some records are rewritten; one manifest commit makes the change.
+    ///
+    /// # Errors
+    /// IO errors and [`Error::Corruption`]; the manifest is unchanged on error.
+    pub fn purge_quarantine(&mut self, project: Option<&str>, before: Timestamp) -> Result<u64> {
+        let mut next = self.manifest.clone();
+        let mut purged = 0u64;
+        let mut doomed: Vec<String> = Vec::new();
+        let mut new_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        let files: Vec<SideFile> = self
+            .side_files(SideKind::Quarantine, project)
+            .into_iter()
+            .cloned()
+            .collect();
+        for f in files {
+            let path = self.path_of(&f.file);
+            let bytes = sidefile::read_checked(&path, f.crc32)?;
+            let rows = sidefile::decode_rejections(&path, &bytes)?;
+            let kept: Vec<Rejection> = rows
+                .iter()
+                .filter(|r| r.received_at >= before)
+                .cloned()
+                .collect();
+            if kept.len() == rows.len() {
+                continue;
+            }
+            purged += (rows.len() - kept.len()) as u64;
+            next.side_files.retain(|s| s.id != f.id);
+            doomed.push(f.file.clone());
+            if kept.is_empty() {
+                continue;
+            }
+            let mut by_reason = BTreeMap::new();
+            for r in &kept {
+                *by_reason.entry(r.reason.code().to_string()).or_insert(0) += 1;
+            }
+            let p = Project::new(&f.project).map_err(|e| Error::Corruption {
+                path: path.clone(),
+                offset: 0,
+                reason: format!("side file of an invalid project: {e}"),
+            })?;
+            let encoded = sidefile::encode_rejections(&kept);
+            let side = self.write_side(
+                &mut next,
+                SideKind::Quarantine,
+                &p,
+                &encoded,
+                kept.len(),
+                by_reason,
+            )?;
+            if let Some(dir) = self.path_of(&side.file).parent() {
+                new_dirs.insert(dir.to_path_buf());
+            }
+            next.side_files.push(side);
+        }
+        if purged == 0 {
+            return Ok(0);
+        }
+        for dir in &new_dirs {
+            fsutil::sync_dir(dir)?;
+        }
+        next.generation += 1;
+        next.commit(&self.dir.join(MANIFEST))?;
+        self.manifest = next;
+        self.delete_files(doomed.iter().map(String::as_str));
+        tracing::info!(purged, ?project, "purged quarantine");
+        Ok(purged)
     }
 
     /// Merges the small segments of each partition into one.
