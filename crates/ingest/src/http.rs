@@ -246,7 +246,8 @@ pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Strin
             "the request carries no payload (no `data` field and an empty body)",
         ));
     }
-    if hint == Hint::Base64 || looks_base64(&payload) {
+    // LZ-string text is base64 of its own (with padding, so it passes the sniff) and is read by `decode_text`.
+    if hint == Hint::Base64 || (hint != Hint::LzString && looks_base64(&payload)) {
         payload = base64_decode(&payload)?;
     }
     let mut text = decode_text(payload, hint)?;
@@ -867,12 +868,7 @@ fn decode_text(payload: Vec<u8>, hint: Hint) -> Result<String, WireError> {
         let text = std::str::from_utf8(&payload).map_err(|_| {
             WireError::bad("invalid_lz_string", "the LZ-string payload is not text")
         })?;
-        let units = lz_str::decompress_from_base64(text.trim()).ok_or_else(|| {
-            WireError::bad(
-                "invalid_lz_string",
-                "the payload is not valid LZ-string base64",
-            )
-        })?;
+        let units = lz_string_base64(text.trim(), MAX_PAYLOAD_BYTES)?;
         let s = String::from_utf16(&units).map_err(|_| {
             WireError::bad(
                 "invalid_lz_string",
@@ -895,6 +891,120 @@ fn decode_text(payload: Vec<u8>, hint: Hint) -> Result<String, WireError> {
             ),
         )
     })
+}
+
+/// The base64 digits of LZ-string, in value order.
+const LZ_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// LZ-string's `decompressFromBase64` (posthog-js's `lz64`) into UTF-16 code units, refused with 413 as soon as the
+/// output passes `max_units`.
+///
+/// LZ-string output can grow quadratically with its input (each code may repeat the previous entry plus one unit),
+/// so a payload of a few hundred kilobytes can expand to gigabytes: the limit is checked while decoding, not after.
+/// Each dictionary entry is kept as a range of the output, where it always appears whole, so memory stays linear
+/// in the output. A space counts as `+` (form decoding turns `+` into a space); other characters outside the
+/// alphabet are skipped, and `=` is a zero.
+fn lz_string_base64(text: &str, max_units: usize) -> Result<Vec<u16>, WireError> {
+    /// The input as a bit stream: 6 bits per character, most significant first.
+    struct Bits<I> {
+        sextets: I,
+        value: u8,
+        mask: u8,
+    }
+    impl<I: Iterator<Item = u8>> Bits<I> {
+        /// `n` bits, least significant first.
+        fn read(&mut self, n: u32) -> Option<u32> {
+            let mut out = 0;
+            for i in 0..n {
+                if self.mask == 0 {
+                    self.value = self.sextets.next()?;
+                    self.mask = 1 << 5;
+                }
+                if self.value & self.mask != 0 {
+                    out |= 1 << i;
+                }
+                self.mask >>= 1;
+            }
+            Some(out)
+        }
+    }
+    let invalid = || {
+        WireError::bad(
+            "invalid_lz_string",
+            "the payload is not valid LZ-string base64",
+        )
+    };
+    let sextet = |b: u8| match b {
+        b' ' => Some(62),
+        b'=' => Some(0),
+        _ => LZ_ALPHABET.iter().position(|&a| a == b).map(|i| i as u8),
+    };
+    let mut bits = Bits {
+        sextets: text.bytes().filter_map(sextet).peekable(),
+        value: 0,
+        mask: 0,
+    };
+    if bits.sextets.peek().is_none() {
+        return Ok(Vec::new());
+    }
+    // Codes 0 and 1 announce an 8- or 16-bit literal and 2 ends the stream; entries start at 3.
+    let literal = |bits: &mut Bits<_>, code: usize| -> Result<u16, WireError> {
+        let n = if code == 0 { 8 } else { 16 };
+        bits.read(n).map(|c| c as u16).ok_or_else(invalid)
+    };
+    let mut out: Vec<u16> = Vec::new();
+    let first = match bits.read(2).ok_or_else(invalid)? as usize {
+        code @ (0 | 1) => literal(&mut bits, code)?,
+        2 => return Ok(out),
+        _ => return Err(invalid()),
+    };
+    out.push(first);
+    // (start, length) of each entry in `out`.
+    let mut dict: Vec<(usize, usize)> = vec![(0, 0), (0, 0), (0, 0), (0, 1)];
+    let mut w = (0, 1);
+    let mut num_bits = 3;
+    let mut enlarge_in: u64 = 4;
+    loop {
+        let mut code = bits.read(num_bits).ok_or_else(invalid)? as usize;
+        let mut new_unit = None;
+        match code {
+            0 | 1 => {
+                new_unit = Some(literal(&mut bits, code)?);
+                dict.push((out.len(), 1));
+                code = dict.len() - 1;
+                enlarge_in -= 1;
+            }
+            2 => return Ok(out),
+            _ => {}
+        }
+        if enlarge_in == 0 {
+            enlarge_in = 1 << num_bits;
+            num_bits += 1;
+        }
+        let start = out.len();
+        if let Some(unit) = new_unit {
+            out.push(unit);
+        } else if let Some(&(s, n)) = dict.get(code) {
+            out.extend_from_within(s..s + n);
+        } else if code == dict.len() {
+            // The entry being defined: the previous one plus its own first unit.
+            out.extend_from_within(w.0..w.0 + w.1);
+            out.push(out[w.0]);
+        } else {
+            return Err(invalid());
+        }
+        if out.len() > max_units {
+            return Err(payload_too_large());
+        }
+        // The previous entry plus the first unit of this one, which follows it in `out`.
+        dict.push((w.0, w.1 + 1));
+        enlarge_in -= 1;
+        w = (start, out.len() - start);
+        if enlarge_in == 0 {
+            enlarge_in = 1 << num_bits;
+            num_bits += 1;
+        }
+    }
 }
 
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
@@ -992,6 +1102,79 @@ mod tests {
         let text = posthog_payload(&r, PosthogPath::Legacy).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["event"], ">>>");
+    }
+
+    #[test]
+    fn lz64_payloads_decode_whatever_their_padding() {
+        // compressToBase64 pads to a multiple of 4, so most LZ-string payloads also look like plain base64.
+        let mut paddings = std::collections::BTreeSet::new();
+        for n in 0..12 {
+            let json = format!(
+                r#"{{"event":"e{}","distinct_id":"u","token":"t"}}"#,
+                "x".repeat(n)
+            );
+            let lz = lz_str::compress_to_base64(json.as_str());
+            paddings.insert(lz.len() - lz.trim_end_matches('=').len());
+            // A form field whose `+` was left raw, so that form decoding turns it into a space.
+            let body = format!("data={}", lz.replace('/', "%2F").replace('=', "%3D"));
+            let r = WireRequest {
+                query: Some("compression=lz64"),
+                content_type: Some("application/x-www-form-urlencoded"),
+                body: body.as_bytes(),
+                ..WireRequest::default()
+            };
+            assert_eq!(posthog_payload(&r, PosthogPath::Legacy), Ok(json), "{lz}");
+        }
+        assert_eq!(paddings.len(), 4, "{paddings:?}");
+    }
+
+    /// LZ-string base64 of a literal `a` then `n` codes that each name the entry being defined: it decodes to
+    /// `1 + n + n(n+1)/2` units.
+    fn lz_bomb(n: usize) -> String {
+        fn put(bits: &mut Vec<bool>, value: usize, width: u32) {
+            bits.extend((0..width).map(|i| value >> i & 1 == 1));
+        }
+        let mut bits = Vec::new();
+        put(&mut bits, 0, 2);
+        put(&mut bits, usize::from(b'a'), 8);
+        let (mut size, mut width, mut enlarge_in) = (4, 3, 4);
+        for _ in 0..n {
+            put(&mut bits, size, width);
+            size += 1;
+            enlarge_in -= 1;
+            if enlarge_in == 0 {
+                enlarge_in = 1 << width;
+                width += 1;
+            }
+        }
+        put(&mut bits, 2, width);
+        bits.chunks(6)
+            .map(|c| {
+                let v = c.iter().fold(0, |acc, &b| acc << 1 | usize::from(b)) << (6 - c.len());
+                char::from(LZ_ALPHABET[v])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lz_string_output_is_bounded_while_decoding() {
+        let bomb = lz_bomb(3000);
+        assert!(bomb.len() < 6000, "{}", bomb.len());
+        let units = lz_string_base64(&bomb, usize::MAX).unwrap();
+        assert_eq!(units.len(), 1 + 3000 + 3000 * 3001 / 2);
+        assert!(units.iter().all(|&u| u == u16::from(b'a')));
+        // 4.5 million units from 6 KB: refused once past the limit, before the rest is decoded.
+        let err = lz_string_base64(&bomb, 1_000_000).unwrap_err();
+        assert_eq!((err.status, err.code), (413, "payload_too_large"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lz_string_decodes_what_lz_string_encodes(s in "\\PC{0,200}") {
+            let lz = lz_str::compress_to_base64(s.as_str());
+            let units = lz_string_base64(&lz, MAX_PAYLOAD_BYTES).unwrap();
+            proptest::prop_assert_eq!(String::from_utf16(&units).unwrap(), s);
+        }
     }
 
     #[test]

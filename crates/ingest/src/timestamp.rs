@@ -133,10 +133,12 @@ pub(crate) fn parse_text(s: &str) -> Option<Timestamp> {
 }
 
 /// RFC 3339 text in UTC with microseconds, for details and metadata.
+///
+/// Any `i64` is formatted: the time of day is taken modulo a day rather than from [`Day::start`], which overflows
+/// on the first day of the range.
 pub(crate) fn format_ts(ts: Timestamp) -> String {
-    let day = ts.day();
-    let (y, mo, d) = day.ymd();
-    let in_day = ts.0 - day.start().0;
+    let (y, mo, d) = ts.day().ymd();
+    let in_day = ts.0.rem_euclid(MICROS_PER_DAY);
     let secs = in_day / 1_000_000;
     let frac = in_day % 1_000_000;
     let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
@@ -205,5 +207,19 @@ mod tests {
             "2023-11-14T22:13:20.500000Z"
         );
         assert_eq!(format_ts(parse_epoch("1.7e9").unwrap()), want);
+    }
+
+    #[test]
+    fn extreme_times_are_rejected_not_overflowed() {
+        // An epoch number in microseconds close to i64::MIN once overflowed while its rejection was worded.
+        let ts = parse_epoch("-9223372036854775404").unwrap();
+        let now = Timestamp(1_750_000_000_000_000);
+        let err = check_range(ts, now, "timestamp").unwrap_err();
+        assert_eq!(err.reason, RejectReason::TimestampTooOld);
+        for us in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX] {
+            let text = format_ts(Timestamp(us));
+            assert!(text.ends_with('Z'), "{us}: {text}");
+        }
+        assert_eq!(format_ts(Timestamp(-1)), "1969-12-31T23:59:59.999999Z");
     }
 }
