@@ -247,7 +247,12 @@ pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Strin
         ));
     }
     // LZ-string text is base64 of its own (with padding, so it passes the sniff) and is read by `decode_text`.
-    if hint == Hint::Base64 || (hint != Hint::LzString && looks_base64(&payload)) {
+    // A bare JSON literal such as `true`, `null` or `1234` is also made of base64 characters; it stays JSON, so it
+    // is answered as the wrong shape rather than as undecodable bytes.
+    let sniffed = hint != Hint::LzString
+        && looks_base64(&payload)
+        && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err();
+    if hint == Hint::Base64 || sniffed {
         payload = base64_decode(&payload)?;
     }
     let mut text = decode_text(payload, hint)?;
@@ -1184,6 +1189,9 @@ mod tests {
             (&b"\xff\xfe{}"[..], "invalid_utf8"),
             (&b""[..], "missing_payload"),
             (&b"42.5"[..], "unknown_shape"),
+            (&b"null"[..], "unknown_shape"),
+            (&b"true"[..], "unknown_shape"),
+            (&b"1234"[..], "unknown_shape"),
         ] {
             let err = posthog_payload(&req(body), PosthogPath::Batch)
                 .and_then(|text| posthog_body(&text, PosthogPath::Batch).map(|_| ()))
