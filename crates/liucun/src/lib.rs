@@ -91,7 +91,7 @@ struct Buffers {
 /// Accepted data not yet in segments.
 #[derive(Debug, Default)]
 struct Pending {
-    events: BTreeMap<Project, Vec<Event>>,
+    events: BTreeMap<Project, Vec<Vec<Event>>>,
     rejections: BTreeMap<Project, Vec<Rejection>>,
     persons: BTreeMap<Project, Vec<PersonRecord>>,
     n_events: usize,
@@ -106,10 +106,7 @@ impl Pending {
                 let (project, events, rejections) = batch.into_parts();
                 self.n_events += events.len();
                 if !events.is_empty() {
-                    self.events
-                        .entry(project.clone())
-                        .or_default()
-                        .extend(events);
+                    self.events.entry(project.clone()).or_default().push(events);
                 }
                 if !rejections.is_empty() {
                     self.rejections

@@ -247,9 +247,12 @@ fn spawn_flusher(engine: Arc<Engine>, interval: Duration, max_events: usize) -> 
                     continue;
                 }
                 waited = Duration::ZERO;
+                // Falling behind (twice the threshold waiting): use every core, so capture never has to wait for
+                // the engine's own flush at its hard limit.
+                let behind = engine.tail_events() >= max_events.saturating_mul(2);
                 let flushed = match &pool {
-                    Some(p) => p.install(|| engine.flush()),
-                    None => engine.flush(),
+                    Some(p) if !behind => p.install(|| engine.flush()),
+                    _ => engine.flush(),
                 };
                 if let Err(e) = flushed {
                     tracing::error!(error = %e, "periodic flush failed; events stay in the WAL");

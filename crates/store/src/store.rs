@@ -48,8 +48,8 @@ pub struct Store {
 /// Everything one flush makes durable, committed by a single manifest write.
 #[derive(Debug, Default)]
 pub struct FlushInput {
-    /// Accepted events per project.
-    pub events: BTreeMap<Project, Vec<Event>>,
+    /// Accepted events per project, in the chunks they arrived in (chunks are moved whole, never copied).
+    pub events: BTreeMap<Project, Vec<Vec<Event>>>,
     /// Rejected inputs per project.
     pub rejections: BTreeMap<Project, Vec<Rejection>>,
     /// Persons-import records per project, in file order.
@@ -251,16 +251,23 @@ impl Store {
 
         // Group events by partition.
         let mut parts: BTreeMap<PartitionKey, Vec<Event>> = BTreeMap::new();
-        for (project, events) in input.events {
-            let mut by_day: BTreeMap<Day, Vec<Event>> = BTreeMap::new();
-            for e in events {
-                by_day.entry(e.timestamp.day()).or_default().push(e);
+        // Events are large structs: each is moved once, into a vector sized in advance for its day.
+        for (project, chunks) in input.events {
+            let mut counts: BTreeMap<Day, usize> = BTreeMap::new();
+            for e in chunks.iter().flatten() {
+                *counts.entry(e.timestamp.day()).or_default() += 1;
+            }
+            let mut by_day: BTreeMap<Day, Vec<Event>> = counts
+                .into_iter()
+                .map(|(day, n)| (day, Vec::with_capacity(n)))
+                .collect();
+            for e in chunks.into_iter().flatten() {
+                if let Some(v) = by_day.get_mut(&e.timestamp.day()) {
+                    v.push(e);
+                }
             }
             for (day, events) in by_day {
-                parts
-                    .entry((project.as_str().to_string(), day))
-                    .or_default()
-                    .extend(events);
+                parts.insert((project.as_str().to_string(), day), events);
             }
         }
         // Load key sets for partitions seen for the first time, in parallel.
