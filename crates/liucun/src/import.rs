@@ -123,42 +123,46 @@ impl Engine {
             path: path.to_path_buf(),
             source,
         })?;
+        // Flushes run on a second thread while the file is read and validated, one at a time: at most two
+        // buffers' worth of events are in memory.
         let mut flush_err: Option<Error> = None;
-        {
-            let mut take = |batch: EventBatch,
-                            summary: &mut ImportSummary|
-             -> std::result::Result<(), ingest::SinkError> {
-                summary.read += (batch.events().len() + batch.rejections().len()) as u64;
-                summary.accepted += batch.events().len() as u64;
-                summary.rejected += batch.rejections().len() as u64;
-                observe(&batch);
-                match self.import_batch(batch) {
-                    Ok(stats) => {
-                        summary.add_flush(&stats);
-                        Ok(())
+        std::thread::scope(|scope| -> Result<()> {
+            let mut inflight: Option<Inflight<'_>> = None;
+            let result = {
+                let mut take = |batch: EventBatch,
+                                summary: &mut ImportSummary|
+                 -> std::result::Result<(), ingest::SinkError> {
+                    summary.read += (batch.events().len() + batch.rejections().len()) as u64;
+                    summary.accepted += batch.events().len() as u64;
+                    summary.rejected += batch.rejections().len() as u64;
+                    observe(&batch);
+                    if self.buffer_bulk(batch) {
+                        if let Err(e) = join_flush(&mut inflight, summary) {
+                            let msg = e.to_string();
+                            flush_err = Some(e);
+                            return Err(msg.into());
+                        }
+                        inflight = Some(scope.spawn(|| self.flush()));
                     }
-                    Err(e) => {
-                        let msg = e.to_string();
-                        flush_err = Some(e);
-                        Err(msg.into())
+                    Ok(())
+                };
+                match format {
+                    Format::Ndjson => {
+                        read_ndjson(file, &name, project, &cfg, &mut |b| take(b, &mut summary))
                     }
-                }
-            };
-            let result = match format {
-                Format::Ndjson => {
-                    read_ndjson(file, &name, project, &cfg, &mut |b| take(b, &mut summary))
-                }
-                Format::Csv => {
-                    ingest::csv_file(project, file, &name, &cfg, CSV_CHUNK_ROWS, &mut |b| {
+                    Format::Csv => {
+                        ingest::csv_file(project, file, &name, &cfg, CSV_CHUNK_ROWS, &mut |b| {
+                            take(b, &mut summary)
+                        })
+                        .map(|s| s.notes)
+                    }
+                    Format::Parquet => ingest::parquet_file(project, file, &name, &cfg, &mut |b| {
                         take(b, &mut summary)
                     })
-                    .map(|s| s.notes)
-                }
-                Format::Parquet => {
-                    ingest::parquet_file(project, file, &name, &cfg, &mut |b| take(b, &mut summary))
-                        .map(|s| s.notes)
+                    .map(|s| s.notes),
                 }
             };
+            let joined = join_flush(&mut inflight, &mut summary);
             match result {
                 Ok(notes) => summary.notes.extend(notes),
                 Err(e) => {
@@ -168,7 +172,8 @@ impl Engine {
                     });
                 }
             }
-        }
+            joined
+        })?;
         let stats = self.flush()?;
         summary.add_flush(&stats);
         Ok(summary)
@@ -262,4 +267,18 @@ fn now() -> Timestamp {
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0);
     Timestamp(micros)
+}
+
+/// A flush running on its own thread during an import.
+type Inflight<'scope> = std::thread::ScopedJoinHandle<'scope, Result<store::FlushStats>>;
+
+/// Waits for the running flush, if any, and counts what it did.
+fn join_flush(inflight: &mut Option<Inflight<'_>>, summary: &mut ImportSummary) -> Result<()> {
+    if let Some(h) = inflight.take() {
+        let stats = h.join().map_err(|_| {
+            Error::Invalid("a flush thread panicked; it committed nothing".to_string())
+        })??;
+        summary.add_flush(&stats);
+    }
+    Ok(())
 }

@@ -230,16 +230,18 @@ impl Engine {
     /// # Errors
     /// Store errors from a flush the buffer triggered.
     pub fn import_batch(&self, batch: EventBatch) -> Result<FlushStats> {
-        let needs_flush = {
-            let mut pending = self.pending();
-            pending.bulk.push(Record::Events(batch));
-            pending.bulk.n_events >= self.config.flush_events
-        };
-        if needs_flush {
+        if self.buffer_bulk(batch) {
             self.flush()
         } else {
             Ok(FlushStats::default())
         }
+    }
+
+    /// Adds a batch to the bulk buffer; returns whether the buffer is due for a flush.
+    pub(crate) fn buffer_bulk(&self, batch: EventBatch) -> bool {
+        let mut pending = self.pending();
+        pending.bulk.push(Record::Events(batch));
+        pending.bulk.n_events >= self.config.flush_events
     }
 
     /// Writes the tail and the bulk buffer to segments, commits the manifest and truncates the WAL.

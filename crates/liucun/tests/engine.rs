@@ -402,3 +402,40 @@ fn purging_the_quarantine_deletes_only_what_was_received_before() {
         "the purge is durable"
     );
 }
+
+#[test]
+fn an_import_flushed_many_times_while_reading_counts_and_stores_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..3000 {
+        // Every tenth line repeats the one before it: duplicates across flush boundaries too.
+        let n = if i % 10 == 9 { i - 1 } else { i };
+        text += &line(
+            n,
+            &format!("u{}", n % 40),
+            "chat_message",
+            1 + (n % 9) as u32,
+            "{}",
+        );
+        text.push('\n');
+    }
+    let file = write_file(tmp.path(), "events.ndjson", &text);
+    let small = Engine::open(
+        &tmp.path().join("small"),
+        OpenMode::CreateIfMissing,
+        EngineConfig {
+            flush_events: 97,
+            ..EngineConfig::default()
+        },
+    )
+    .unwrap();
+    let one = open(&tmp.path().join("one"));
+    let a = import(&small, "chat", &file);
+    let b = import(&one, "chat", &file);
+    assert_eq!(
+        (a.read, a.accepted, a.duplicates, a.written),
+        (b.read, b.accepted, b.duplicates, b.written)
+    );
+    assert_eq!((a.accepted, a.written), (3000, 2700));
+    assert_eq!(stored(&small).len(), 2700);
+}
