@@ -356,17 +356,7 @@ async fn report(
     })?;
     let engine = state.engine.clone();
     let started = Instant::now();
-    let report = tokio::task::spawn_blocking(move || engine.retention(params, now()))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                e.to_string(),
-            )
-            .with_id(&rid)
-        })?
-        .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    let report = on_engine(&rid, move || engine.retention(params, now())).await?;
     state
         .metrics
         .report
@@ -406,13 +396,7 @@ async fn events(
             "distinct_id" => q.distinct_id = Some(v.clone()),
             "event" => q.event = Some(v.clone()),
             "limit" => {
-                q.limit = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=10_000).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::invalid("limit", "must be between 1 and 10000").with_id(&rid)
-                    })?;
+                q.limit = parse_limit(v, &rid)?;
             }
             other => {
                 return Err(ApiError::invalid(
@@ -425,21 +409,12 @@ async fn events(
     }
     let engine = state.engine.clone();
     let p = project.clone();
-    let page = tokio::task::spawn_blocking(move || {
+    let page = on_engine(&rid, move || {
         let page = engine.events(&p, &q)?;
         let identity = engine.identity(&p, None)?;
         Ok::<_, liucun::Error>((page, identity))
     })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            e.to_string(),
-        )
-        .with_id(&rid)
-    })?
-    .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    .await?;
     let (page, identity) = page;
     let events: Vec<Value> = page
         .events
@@ -477,17 +452,7 @@ async fn person(
     authorize(&state, &headers, &rid, Some(&project))?;
     let engine = state.engine.clone();
     let (p, d) = (project.clone(), distinct_id.clone());
-    let found = tokio::task::spawn_blocking(move || engine.person(&p, &d))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                e.to_string(),
-            )
-            .with_id(&rid)
-        })?
-        .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    let found = on_engine(&rid, move || engine.person(&p, &d)).await?;
     match found {
         Some(PersonView {
             person_id,
@@ -532,13 +497,7 @@ async fn quarantine(
                 })?);
             }
             "limit" => {
-                limit = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=10_000).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::invalid("limit", "must be between 1 and 10000").with_id(&rid)
-                    })?;
+                limit = parse_limit(v, &rid)?;
             }
             other => {
                 return Err(
@@ -550,17 +509,7 @@ async fn quarantine(
     let engine = state.engine.clone();
     let p = project.clone();
     let (rows, total, by_reason) =
-        tokio::task::spawn_blocking(move || engine.quarantine(&p, reason, limit))
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    e.to_string(),
-                )
-                .with_id(&rid)
-            })?
-            .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+        on_engine(&rid, move || engine.quarantine(&p, reason, limit)).await?;
     let entries: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -601,18 +550,7 @@ async fn replay(
     };
     let engine = state.engine.clone();
     let p = project.clone();
-    let summary =
-        tokio::task::spawn_blocking(move || engine.replay_quarantine(&p, reason, dry_run))
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    e.to_string(),
-                )
-                .with_id(&rid)
-            })?
-            .map_err(|e| ApiError::engine(e).with_id(&rid))?;
+    let summary = on_engine(&rid, move || engine.replay_quarantine(&p, reason, dry_run)).await?;
     Ok(Json(json!({
         "examined": summary.examined,
         "replayed": summary.replayed,
@@ -621,6 +559,31 @@ async fn replay(
         "dry_run": dry_run,
     }))
     .into_response())
+}
+
+/// Runs engine work on a blocking thread; engine errors become API errors (400 for invalid requests).
+async fn on_engine<T: Send + 'static>(
+    rid: &RequestId,
+    work: impl FnOnce() -> liucun::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError::engine(e).with_id(rid)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            e.to_string(),
+        )
+        .with_id(rid)),
+    }
+}
+
+/// A `limit` query parameter between 1 and 10 000.
+fn parse_limit(v: &str, rid: &RequestId) -> Result<usize, ApiError> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| ApiError::invalid("limit", "must be between 1 and 10000").with_id(rid))
 }
 
 fn parse_json(text: &str) -> Value {

@@ -250,12 +250,7 @@ fn posthog_blocking(
     rid: &RequestId,
 ) -> Result<Outcome, Refusal> {
     let now = now();
-    let req = WireRequest {
-        query,
-        content_type: header_str(headers, header::CONTENT_TYPE),
-        content_encoding: header_str(headers, header::CONTENT_ENCODING),
-        body: bytes,
-    };
+    let req = wire_request(query, headers, bytes);
     let text = wire::posthog_payload(&req, kind)?;
     let body = wire::posthog_body(&text, kind)?;
     let token = body.token.clone().ok_or_else(|| WireError {
@@ -319,12 +314,7 @@ fn segment_blocking(
     rid: &RequestId,
 ) -> Result<Outcome, Refusal> {
     let now = now();
-    let req = WireRequest {
-        query,
-        content_type: header_str(headers, header::CONTENT_TYPE),
-        content_encoding: header_str(headers, header::CONTENT_ENCODING),
-        body: bytes,
-    };
+    let req = wire_request(query, headers, bytes);
     let text = wire::segment_payload(&req)?;
     let body = wire::segment_body(&text, kind)?;
     let basic = basic_user(headers)?;
@@ -519,6 +509,19 @@ fn cors(req: &HeaderMap, resp: &mut HeaderMap) {
         resp.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone());
     }
     resp.insert(header::VARY, HeaderValue::from_static("Origin"));
+}
+
+fn wire_request<'a>(
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+) -> WireRequest<'a> {
+    WireRequest {
+        query,
+        content_type: header_str(headers, header::CONTENT_TYPE),
+        content_encoding: header_str(headers, header::CONTENT_ENCODING),
+        body,
+    }
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
