@@ -17,6 +17,8 @@ pub struct EventQuery {
     pub uuid: Option<Uuid>,
     /// Only this distinct id.
     pub distinct_id: Option<String>,
+    /// Only these distinct ids (when not empty).
+    pub distinct_ids: Vec<String>,
     /// Only this event name.
     pub event: Option<String>,
     /// At most this many (newest last); `0` means the default of 100.
@@ -71,11 +73,8 @@ impl Engine {
             days: None,
         };
         let (read, failed) = self.with_store(|s| s.read_events(&filter));
-        if let Some((seg, e)) = failed.into_iter().next() {
-            return Err(Error::Invalid(format!(
-                "segment {} cannot be read: {e}",
-                seg.file
-            )));
+        if let Some((_, e)) = failed.into_iter().next() {
+            return Err(Error::Store(e));
         }
         let mut by_uuid: FxHashMap<Uuid, Event> = FxHashMap::default();
         for (_, events) in read {
@@ -86,6 +85,8 @@ impl Engine {
                         .as_ref()
                         .is_some_and(|d| *d != e.distinct_id)
                     || query.event.as_ref().is_some_and(|n| *n != e.event)
+                    || (!query.distinct_ids.is_empty()
+                        && !query.distinct_ids.contains(&e.distinct_id))
                 {
                     continue;
                 }
@@ -115,23 +116,19 @@ impl Engine {
         self.flush()?;
         let identity = self.identity(project, None)?;
         let distinct_ids = identity.members(distinct_id);
-        let mut seen = identity.is_merged(distinct_id);
-        if !seen {
-            for id in &distinct_ids {
-                let page = self.events(
+        let seen = identity.is_merged(distinct_id)
+            || self
+                .events(
                     project,
                     &EventQuery {
-                        distinct_id: Some(id.clone()),
+                        distinct_ids: distinct_ids.clone(),
                         limit: usize::MAX,
                         ..EventQuery::default()
                     },
-                )?;
-                if page.events.iter().any(|e| !e.typed.personless) {
-                    seen = true;
-                    break;
-                }
-            }
-        }
+                )?
+                .events
+                .iter()
+                .any(|e| !e.typed.personless);
         if !seen {
             return Ok(None);
         }

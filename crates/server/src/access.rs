@@ -308,16 +308,6 @@ impl Access {
         self.read().registry.clone()
     }
 
-    /// Whether the project is registered.
-    pub fn has_project(&self, name: &str) -> bool {
-        let known = |s: &Cached| s.registry.projects.iter().any(|p| p.name == name);
-        if known(&self.read()) {
-            return true;
-        }
-        self.refresh();
-        known(&self.read())
-    }
-
     /// Registers a project.
     ///
     /// # Errors

@@ -114,13 +114,18 @@ pub(crate) fn authorize(
     }
 }
 
-fn admin(state: &AppState, headers: &HeaderMap, rid: &RequestId) -> Result<(), ApiError> {
+/// Checks that the bearer key is an admin key.
+pub(crate) fn admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &RequestId,
+) -> Result<(), ApiError> {
     match authorize(state, headers, rid, None)? {
         Principal::Admin { .. } => Ok(()),
         Principal::Reader { .. } => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "managing projects and keys needs an admin key",
+            "this endpoint needs an admin key",
         )
         .with_id(rid)),
     }

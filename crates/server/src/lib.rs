@@ -93,11 +93,6 @@ pub(crate) struct AppState {
 #[derive(Debug, Clone)]
 pub(crate) struct RequestId(pub(crate) String);
 
-/// Builds the router over an engine and an access registry.
-pub fn router(engine: Arc<Engine>, access: Arc<Access>, config: ServerConfig) -> Router {
-    build(new_state(engine, access, config))
-}
-
 fn new_state(engine: Arc<Engine>, access: Arc<Access>, config: ServerConfig) -> Arc<AppState> {
     let mut salt = [0u8; 4];
     // Without a random salt, request ids are only less unique across restarts.
@@ -347,8 +342,8 @@ async fn metrics_text(
     axum::Extension(rid): axum::Extension<RequestId>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    match api::authorize(&state, &headers, &rid, None) {
-        Ok(access::Principal::Admin { .. }) => (
+    match api::admin(&state, &headers, &rid) {
+        Ok(()) => (
             [(
                 axum::http::header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -356,13 +351,6 @@ async fn metrics_text(
             state.metrics.render(),
         )
             .into_response(),
-        Ok(_) => error::ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "/metrics needs an admin key",
-        )
-        .with_id(&rid)
-        .into_response(),
         Err(e) => e.into_response(),
     }
 }
