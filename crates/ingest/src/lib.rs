@@ -13,6 +13,7 @@ mod ndjson;
 mod parquet_import;
 mod payment;
 mod person;
+mod scan;
 mod shape;
 mod timestamp;
 mod validate;
@@ -26,6 +27,19 @@ pub use person::persons_ndjson;
 pub use validate::is_placeholder;
 
 use model::Timestamp;
+
+/// Checks, for the `properties` fuzz target, that the fast canonicalisation of a properties text agrees with the
+/// general one. Returns whether the fast path took the text.
+///
+/// # Panics
+/// When the two paths disagree.
+#[doc(hidden)]
+pub fn fuzz_properties(text: &str) -> bool {
+    match scan::check_agreement(text) {
+        Ok(fast) => fast,
+        Err(divergence) => panic!("{divergence}"),
+    }
+}
 
 /// Settings of one import.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

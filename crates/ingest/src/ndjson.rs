@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use model::{Event, EventBatch, Project, RejectReason, Rejection};
 
@@ -95,6 +96,18 @@ pub(crate) type Entries<'a> = Vec<(Cow<'a, str>, Value)>;
 
 /// Parses one line as a JSON object; any failure here is `malformed_event` (or `event_too_large`).
 pub(crate) fn parse_object<'a>(line: &'a [u8], cfg: &Config) -> Result<Entries<'a>, Reject> {
+    parse_line::<Object<'a>>(line, cfg).map(|Object(entries)| entries)
+}
+
+/// Parses one event line, leaving its `properties` as raw text for the fast path of [`crate::scan`].
+fn parse_event_object<'a>(
+    line: &'a [u8],
+    cfg: &Config,
+) -> Result<(Entries<'a>, Option<&'a RawValue>), Reject> {
+    parse_line::<EventObject<'a>>(line, cfg).map(|o| (o.entries, o.properties))
+}
+
+fn parse_line<'a, T: Deserialize<'a>>(line: &'a [u8], cfg: &Config) -> Result<T, Reject> {
     if line.len() > cfg.max_event_bytes {
         return Err(validate::too_large(line.len(), cfg));
     }
@@ -104,8 +117,8 @@ pub(crate) fn parse_object<'a>(line: &'a [u8], cfg: &Config) -> Result<Entries<'
             format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
     })?;
-    match serde_json::from_str::<Object<'a>>(text) {
-        Ok(Object(entries)) => Ok(entries),
+    match serde_json::from_str::<T>(text) {
+        Ok(parsed) => Ok(parsed),
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => Err(Reject::new(
             RejectReason::InvalidProperties,
             "`properties` is nested deeper than 64 levels".to_string(),
@@ -145,6 +158,43 @@ impl<'de> Deserialize<'de> for Object<'de> {
     }
 }
 
+/// An event line: its entries, except `properties`, which stays raw (the last one wins, as in a map).
+struct EventObject<'a> {
+    entries: Entries<'a>,
+    properties: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for EventObject<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = EventObject<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<EventObject<'de>, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                let mut properties = None;
+                while let Some(Key(k)) = map.next_key()? {
+                    if k == "properties" {
+                        properties = Some(map.next_value::<&'de RawValue>()?);
+                    } else {
+                        entries.push((k, map.next_value()?));
+                    }
+                }
+                Ok(EventObject {
+                    entries,
+                    properties,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 struct Key<'a>(Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
@@ -172,7 +222,7 @@ pub(crate) fn validate_line(
     cfg: &Config,
     source: String,
 ) -> Result<Event, Reject> {
-    let obj = parse_object(line, cfg)?;
-    let draft = crate::shape::draft(obj)?;
+    let (obj, properties) = parse_event_object(line, cfg)?;
+    let draft = crate::shape::draft(obj, properties)?;
     validate::finish(project, cfg, draft, source)
 }

@@ -15,7 +15,6 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
-use rayon::iter::Either;
 use rayon::prelude::*;
 use serde_json::{Map, Number, Value};
 
@@ -23,6 +22,8 @@ use model::{Event, EventBatch, Project, RejectReason, Rejection, Timestamp};
 
 use crate::canonical::canonical_object;
 use crate::error::{FileError, SinkError};
+use crate::ndjson::split_results;
+use crate::scan;
 use crate::timestamp::format_ts;
 use crate::validate::{self, DistinctId, Draft, Reject, Ts};
 use crate::{Config, FileSummary};
@@ -117,7 +118,9 @@ pub fn parquet_file(
         for batch in reader {
             let batch = batch.map_err(|e| unreadable(format!("row group {g}: {e}")))?;
             let cols = Columns::new(&batch, &plan).map_err(|e| unreadable(e.to_string()))?;
-            let (events, rejections): (Vec<Event>, Vec<Rejection>) = (0..batch.num_rows())
+            // An indexed collect writes every result in place; splitting afterwards moves each event once.
+            let mut results: Vec<Result<Event, Rejection>> = Vec::with_capacity(batch.num_rows());
+            (0..batch.num_rows())
                 .into_par_iter()
                 .with_min_len(512)
                 .map(|r| {
@@ -126,10 +129,8 @@ pub fn parquet_file(
                         .and_then(|d| validate::finish(project, cfg, d, source()))
                         .map_err(|rej| rej.into_rejection(cols.raw(r).as_bytes(), source(), cfg))
                 })
-                .partition_map(|r| match r {
-                    Ok(e) => Either::Left(e),
-                    Err(r) => Either::Right(r),
-                });
+                .collect_into_vec(&mut results);
+            let (events, rejections) = split_results(results);
             row0 += batch.num_rows();
             summary.rows += batch.num_rows() as u64;
             for (c, flag) in collided.iter().enumerate() {
@@ -199,6 +200,20 @@ impl<'a> Columns<'a> {
         })
     }
 
+    /// A text cell, borrowed; `None` when the cell is null or the column is not text.
+    fn text(&self, col: usize, row: usize) -> Option<&str> {
+        let a = self.arrays[col].as_ref();
+        if a.is_null(row) {
+            return None;
+        }
+        match a.data_type() {
+            DataType::Utf8 => Some(a.as_string::<i32>().value(row)),
+            DataType::LargeUtf8 => Some(a.as_string::<i64>().value(row)),
+            DataType::Utf8View => Some(a.as_string_view().value(row)),
+            _ => None,
+        }
+    }
+
     fn cell(&self, col: usize, row: usize) -> Option<Value> {
         cell_value(self.arrays[col].as_ref(), row)
     }
@@ -237,6 +252,13 @@ fn row(
             .map_or(Ts::Absent, |v| Ts::Value(v, "timestamp")),
     };
     if let Some(c) = plan.properties {
+        if plan.columns.is_empty()
+            && let Some(scanned) = cols.text(c, r).and_then(scan::scan_properties)
+        {
+            d.properties = scanned.read;
+            d.canonical = Some(scanned.canonical);
+            return Ok(d);
+        }
         d.properties = match cols.cell(c, r) {
             None => Map::new(),
             Some(Value::Object(m)) => m,

@@ -1,20 +1,56 @@
 //! The three JSON shapes of events.md §10.1, detected per object: liucun's own, PostHog's export (the same fields
 //! plus export-only ones kept as metadata) and Segment messages (ingest.md §3.3). Each becomes a [`Draft`].
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use model::{MergeSource, RejectReason};
 
 use crate::ndjson::Entries;
+use crate::scan;
 use crate::validate::{self, DistinctId, Draft, MergeRule, Reject, Ts, UuidRule, show};
 
-/// Reads one JSON object in whichever shape it has.
-pub(crate) fn draft(obj: Entries<'_>) -> Result<Draft, Reject> {
+/// Reads one JSON object in whichever shape it has; `properties` is the object's `properties` field when the
+/// parser left it as raw text.
+pub(crate) fn draft(mut obj: Entries<'_>, properties: Option<&RawValue>) -> Result<Draft, Reject> {
     if is_segment(&obj) {
+        if let Some(raw) = properties {
+            obj.push(("properties".into(), raw_value(raw)?));
+        }
         segment(obj.into_iter().map(|(k, v)| (k.into_owned(), v)).collect())
     } else {
-        posthog(obj)
+        posthog_raw(obj, properties)
     }
+}
+
+/// A raw field as a value. The parser has already checked it is JSON; only the nesting limit can still fail.
+fn raw_value(raw: &RawValue) -> Result<Value, Reject> {
+    serde_json::from_str(raw.get()).map_err(|_| {
+        Reject::new(
+            RejectReason::InvalidProperties,
+            "`properties` is nested deeper than 64 levels".to_string(),
+        )
+    })
+}
+
+/// liucun's shape and PostHog's export shape with `properties` given as raw text: the fast path of
+/// [`crate::scan`] when nothing else feeds the properties, the general path otherwise.
+fn posthog_raw(mut obj: Entries<'_>, properties: Option<&RawValue>) -> Result<Draft, Reject> {
+    let Some(raw) = properties else {
+        return posthog(obj);
+    };
+    let has = |key: &str| obj.iter().any(|(k, v)| k == key && !v.is_null());
+    // `$set`/`$set_once` at the top level merge into the properties, and without a top-level distinct id the
+    // one inside the properties is used: both need the properties as values.
+    let fast = !has("$set") && !has("$set_once") && (has("distinct_id") || has("$distinct_id"));
+    if fast && let Some(scanned) = scan::scan_properties(raw.get()) {
+        let mut d = posthog(obj)?;
+        d.properties = scanned.read;
+        d.canonical = Some(scanned.canonical);
+        return Ok(d);
+    }
+    obj.push(("properties".into(), raw_value(raw)?));
+    posthog(obj)
 }
 
 /// A Segment message names its ids `userId`/`anonymousId` and has a `type`; liucun and PostHog use `distinct_id`.

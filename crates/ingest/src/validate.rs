@@ -54,6 +54,9 @@ pub(crate) struct Draft {
     pub(crate) uuid: Option<Value>,
     pub(crate) timestamp: Ts,
     pub(crate) properties: Map<String, Value>,
+    /// The properties already in canonical form (the fast path of [`crate::scan`]); `properties` then holds only
+    /// the top-level keys validation reads.
+    pub(crate) canonical: Option<String>,
     pub(crate) meta: Map<String, Value>,
     /// How to name the event when it carries no uuid.
     pub(crate) uuid_rule: UuidRule,
@@ -152,8 +155,14 @@ pub(crate) fn finish(
         }
         (None, Ts::Micros(ts)) => timestamp::check_range(ts, cfg.now, "timestamp")?,
     };
-    let props = d.properties;
-    if props.values().any(|v| depth(v) >= MAX_DEPTH) {
+    let mut props = d.properties;
+    if let Some(text) = &d.canonical
+        && event == "payment"
+    {
+        // A payment reads more keys than the fast path keeps.
+        props = properties_text(text)?;
+    }
+    if d.canonical.is_none() && props.values().any(|v| depth(v) >= MAX_DEPTH) {
         return Err(Reject::new(
             RejectReason::InvalidProperties,
             format!("`properties` is nested deeper than {MAX_DEPTH} levels"),
@@ -163,7 +172,10 @@ pub(crate) fn finish(
     if event == "payment" {
         typed.payment = Some(payment::parse(&props)?);
     }
-    let properties = canonical_object(&props);
+    let properties = match d.canonical {
+        Some(text) => text,
+        None => canonical_object(&props),
+    };
     let size = properties.len() + distinct_id.len() + event.len();
     if size > cfg.max_event_bytes {
         return Err(too_large(size, cfg));
@@ -408,6 +420,23 @@ const TOKEN_COUNTS: [&str; 12] = [
     "$ai_text_output_tokens",
     "$ai_web_search_count",
 ];
+
+/// Whether validation reads the top-level property `key` of an event that is not a payment: the keys of
+/// [`typed_props`], the `$cookieless_mode` check, `$ignore_sent_at` (events.md §3.2) and the merge fields of §5.2.
+pub(crate) fn is_read(key: &str) -> bool {
+    TOKEN_COUNTS.contains(&key)
+        || matches!(
+            key,
+            "$ai_model"
+                | "$ai_provider"
+                | "$ai_total_cost_usd"
+                | "$process_person_profile"
+                | "$cookieless_mode"
+                | "$ignore_sent_at"
+                | "$anon_distinct_id"
+                | "alias"
+        )
+}
 
 /// Reads the well-known properties; the payment is read separately because it can reject the event.
 fn typed_props(props: &Map<String, Value>) -> TypedProps {

@@ -71,23 +71,20 @@ impl Uuid {
         if bytes.len() != 36 {
             return Err(bad());
         }
+        if bytes[8] != b'-' || bytes[13] != b'-' || bytes[18] != b'-' || bytes[23] != b'-' {
+            return Err(bad());
+        }
+        /// Where the two hex digits of each byte sit in the hyphenated text.
+        const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
         let mut out = [0u8; 16];
-        let mut nibbles = 0usize;
-        for (i, &b) in bytes.iter().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                if b != b'-' {
-                    return Err(bad());
-                }
-                continue;
-            }
-            let v = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                b'A'..=b'F' => b - b'A' + 10,
-                _ => return Err(bad()),
-            };
-            out[nibbles / 2] |= if nibbles.is_multiple_of(2) { v << 4 } else { v };
-            nibbles += 1;
+        let mut invalid = 0u8;
+        for (o, &i) in out.iter_mut().zip(AT.iter()) {
+            let (hi, lo) = (HEX[usize::from(bytes[i])], HEX[usize::from(bytes[i + 1])]);
+            invalid |= (hi | lo) & 0x10;
+            *o = (hi << 4) | (lo & 0x0f);
+        }
+        if invalid != 0 {
+            return Err(bad());
         }
         Ok(Uuid(out))
     }
@@ -97,6 +94,23 @@ impl Uuid {
         u128::from_be_bytes(self.0)
     }
 }
+
+/// Hex digit values; 0x10 marks a byte that is not a hex digit.
+const HEX: [u8; 256] = {
+    let mut t = [0x10u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 impl fmt::Display for Uuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -157,6 +171,27 @@ mod tests {
         assert_eq!(u.to_string(), "0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b");
         assert!(Uuid::parse("0190a6b27c3d7e4f8a1b2c3d4e5f6a7b").is_err());
         assert!(Uuid::parse("0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7g").is_err());
+    }
+
+    #[test]
+    fn every_byte_of_every_digit_is_checked() {
+        let good = "0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b";
+        for at in 0..good.len() {
+            for b in 0..=127u8 {
+                let mut text = good.as_bytes().to_vec();
+                text[at] = b;
+                let text = String::from_utf8(text).unwrap();
+                let valid = if matches!(at, 8 | 13 | 18 | 23) {
+                    b == b'-'
+                } else {
+                    b.is_ascii_hexdigit()
+                };
+                assert_eq!(Uuid::parse(&text).is_ok(), valid, "{text:?}");
+                if valid {
+                    assert_eq!(Uuid::parse(&text).unwrap().to_string(), text.to_lowercase());
+                }
+            }
+        }
     }
 
     #[test]

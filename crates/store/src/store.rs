@@ -248,6 +248,10 @@ impl Store {
         let mut stats = FlushStats::default();
         let mut next = self.manifest.clone();
         let mut doomed: Vec<SegmentEntry> = Vec::new();
+        let started = std::time::Instant::now();
+        let mut phases: Vec<(&str, f64)> = Vec::new();
+        let mut lap =
+            |name: &'static str| phases.push((name, started.elapsed().as_secs_f64() * 1e3));
 
         // Group events by partition.
         let mut parts: BTreeMap<PartitionKey, Vec<Event>> = BTreeMap::new();
@@ -270,6 +274,7 @@ impl Store {
                 parts.insert((project.as_str().to_string(), day), events);
             }
         }
+        lap("grouped");
         // Load key sets for partitions seen for the first time, in parallel.
         let missing: Vec<PartitionKey> = parts
             .keys()
@@ -287,6 +292,7 @@ impl Store {
             self.keys.insert(k, keys?);
         }
 
+        lap("keys loaded");
         // Decide per partition what to write, partitions in parallel.
         let work: Vec<(PartitionKey, Vec<Event>, PartitionKeys)> = parts
             .into_iter()
@@ -334,11 +340,13 @@ impl Store {
             });
         }
 
+        lap("decided");
         // Write segments in parallel.
         let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>)>> = jobs
             .into_par_iter()
             .map(|job| self.write_job(job))
             .collect();
+        lap("written");
         let mut new_dirs = BTreeSet::new();
         for w in written {
             let (entry, replaced) = w?;
@@ -389,6 +397,7 @@ impl Store {
         for dir in new_dirs.into_iter().flatten() {
             fsutil::sync_dir(&dir)?;
         }
+        lap("synced");
 
         // Counters, checkpoint, commit.
         for (project, (duplicates, conflicts)) in per_project {
@@ -406,9 +415,11 @@ impl Store {
         next.commit(&self.dir.join(MANIFEST))?;
         self.manifest = next;
         self.delete_files(doomed.iter().map(|s| s.file.as_str()));
+        lap("committed");
         tracing::debug!(
             ?stats,
             generation = self.manifest.generation,
+            ?phases,
             "flush committed"
         );
         Ok(stats)
