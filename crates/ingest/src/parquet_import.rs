@@ -124,7 +124,7 @@ pub fn parquet_file(
                 .into_par_iter()
                 .with_min_len(512)
                 .map(|r| {
-                    let source = || format!("{name}:rg{g}:row{}", row0 + r);
+                    let source = || row_source(name, g, row0 + r);
                     row(&cols, &plan, r, &collided)
                         .and_then(|d| validate::finish(project, cfg, d, source()))
                         .map_err(|rej| rej.into_rejection(cols.raw(r).as_bytes(), source(), cfg))
@@ -147,6 +147,15 @@ pub fn parquet_file(
     }
     tracing::debug!(file = name, rows = summary.rows, "imported parquet file");
     Ok(summary)
+}
+
+/// `"{name}:rg{g}:row{r}"`, allocated once at its final size.
+fn row_source(name: &str, g: usize, r: usize) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(name.len() + 32);
+    // Writing to a String cannot fail.
+    let _ = write!(s, "{name}:rg{g}:row{r}");
+    s
 }
 
 #[derive(Debug)]

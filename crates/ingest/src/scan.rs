@@ -30,6 +30,8 @@ pub(crate) fn scan_properties(text: &str) -> Option<Scanned> {
         b: text.as_bytes(),
         i: 0,
         out: String::with_capacity(text.len()),
+        members: Vec::with_capacity(16),
+        scratch: String::new(),
         read: Vec::new(),
     };
     s.ws();
@@ -59,6 +61,11 @@ struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
     out: String,
+    /// The members of the objects being written, innermost last: each object works on the part above where its
+    /// own members start, and truncates it back when done.
+    members: Vec<Member>,
+    /// Room for an object's members while they are written back in key order.
+    scratch: String,
     /// Top-level keys that validation reads, with the range of their canonical value in `out`. Ranges are
     /// resolved after the whole object is written, since reordering moves them.
     read: Vec<(String, usize, usize)>,
@@ -205,7 +212,7 @@ impl Scanner<'_> {
             self.out.push('}');
             return Some(());
         }
-        let mut members: Vec<Member> = Vec::with_capacity(8);
+        let base = self.members.len();
         loop {
             self.ws();
             if self.peek()? != b'"' {
@@ -218,7 +225,7 @@ impl Scanner<'_> {
             self.ws();
             self.expect(b':')?;
             self.ws();
-            if !members.is_empty() {
+            if self.members.len() > base {
                 self.out.push(',');
             }
             let start = self.out.len();
@@ -226,7 +233,7 @@ impl Scanner<'_> {
             self.out.push_str(&self.text[key.0..key.1]);
             self.out.push_str("\":");
             self.value(depth)?;
-            members.push(Member {
+            self.members.push(Member {
                 key,
                 start,
                 end: self.out.len(),
@@ -241,15 +248,28 @@ impl Scanner<'_> {
                 _ => return None,
             }
         }
-        let key = |m: &Member| &self.b[m.key.0..m.key.1];
+        let mut members = std::mem::take(&mut self.members);
+        let result = self.close_object(open, depth, &mut members[base..]);
+        members.truncate(base);
+        self.members = members;
+        result
+    }
+
+    /// Puts the members of the object opened at `open` in key order and closes it.
+    fn close_object(&mut self, open: usize, depth: usize, members: &mut [Member]) -> Option<()> {
+        let b = self.b;
+        let key = |m: &Member| &b[m.key.0..m.key.1];
         let sorted = members.windows(2).all(|w| key(&w[0]) < key(&w[1]));
         if !sorted {
             members.sort_unstable_by(|x, y| key(x).cmp(key(y)));
             if members.windows(2).any(|w| key(&w[0]) == key(&w[1])) {
                 return None;
             }
-            let written = self.out.split_off(open + 1);
             let base = open + 1;
+            let mut written = std::mem::take(&mut self.scratch);
+            written.clear();
+            written.push_str(&self.out[base..]);
+            self.out.truncate(base);
             for (n, m) in members.iter_mut().enumerate() {
                 if n > 0 {
                     self.out.push(',');
@@ -259,10 +279,11 @@ impl Scanner<'_> {
                 m.end = self.out.len();
                 m.start = start;
             }
+            self.scratch = written;
         }
         self.out.push('}');
         if depth == 0 {
-            for m in &members {
+            for m in members.iter() {
                 let k = &self.text[m.key.0..m.key.1];
                 if is_read(k) {
                     // The value follows `"key":`.

@@ -253,19 +253,25 @@ impl Store {
         let mut lap =
             |name: &'static str| phases.push((name, started.elapsed().as_secs_f64() * 1e3));
 
-        // Group events by partition.
-        let mut parts: BTreeMap<PartitionKey, Vec<Event>> = BTreeMap::new();
-        // Events are large structs: each is moved once, into a vector sized in advance for its day.
-        for (project, chunks) in input.events {
+        // Group events by partition. Events are large structs: they stay where they are, in the chunks they
+        // arrived in, and partitions, decisions and write jobs hold references.
+        let FlushInput {
+            events: input_events,
+            rejections: input_rejections,
+            persons: input_persons,
+            wal_checkpoint,
+        } = input;
+        let mut parts: BTreeMap<PartitionKey, Vec<&Event>> = BTreeMap::new();
+        for (project, chunks) in &input_events {
             let mut counts: BTreeMap<Day, usize> = BTreeMap::new();
             for e in chunks.iter().flatten() {
                 *counts.entry(e.timestamp.day()).or_default() += 1;
             }
-            let mut by_day: BTreeMap<Day, Vec<Event>> = counts
+            let mut by_day: BTreeMap<Day, Vec<&Event>> = counts
                 .into_iter()
                 .map(|(day, n)| (day, Vec::with_capacity(n)))
                 .collect();
-            for e in chunks.into_iter().flatten() {
+            for e in chunks.iter().flatten() {
                 if let Some(v) = by_day.get_mut(&e.timestamp.day()) {
                     v.push(e);
                 }
@@ -294,21 +300,21 @@ impl Store {
 
         lap("keys loaded");
         // Decide per partition what to write, partitions in parallel.
-        let work: Vec<(PartitionKey, Vec<Event>, PartitionKeys)> = parts
+        let work: Vec<(PartitionKey, Vec<&Event>, PartitionKeys)> = parts
             .into_iter()
             .map(|(k, events)| {
                 let keys = self.keys.remove(&k).expect("keys loaded above");
                 (k, events, keys)
             })
             .collect();
-        let decided: Vec<(PartitionKey, Decision, PartitionKeys)> = work
+        let decided: Vec<(PartitionKey, Decision<'_>, PartitionKeys)> = work
             .into_par_iter()
             .map(|(k, events, mut keys)| {
                 let d = decide(events, &mut keys);
                 (k, d, keys)
             })
             .collect();
-        let mut jobs: Vec<WriteJob> = Vec::new();
+        let mut jobs: Vec<WriteJob<'_>> = Vec::new();
         let mut per_project: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for ((project, day), d, keys) in decided {
             self.keys.insert((project.clone(), day), keys);
@@ -347,6 +353,11 @@ impl Store {
             .map(|job| self.write_job(job))
             .collect();
         lap("written");
+        // Freeing the events is one free per string: spread it over the pool instead of this thread.
+        input_events
+            .into_par_iter()
+            .for_each(|(_, chunks)| chunks.into_par_iter().for_each(drop));
+        lap("freed");
         let mut new_dirs = BTreeSet::new();
         for w in written {
             let (entry, replaced) = w?;
@@ -361,7 +372,7 @@ impl Store {
         }
 
         // Side files.
-        for (project, rejections) in input.rejections.into_iter().filter(|(_, r)| !r.is_empty()) {
+        for (project, rejections) in input_rejections.into_iter().filter(|(_, r)| !r.is_empty()) {
             let mut by_reason = BTreeMap::new();
             for r in &rejections {
                 *by_reason.entry(r.reason.code().to_string()).or_insert(0) += 1;
@@ -379,7 +390,7 @@ impl Store {
             new_dirs.insert(self.path_of(&f.file).parent().map(Path::to_path_buf));
             next.side_files.push(f);
         }
-        for (project, persons) in input.persons.into_iter().filter(|(_, p)| !p.is_empty()) {
+        for (project, persons) in input_persons.into_iter().filter(|(_, p)| !p.is_empty()) {
             stats.persons += persons.len() as u64;
             let bytes = sidefile::encode_persons(&persons);
             let f = self.write_side(
@@ -405,7 +416,7 @@ impl Store {
             c.duplicates += duplicates;
             c.conflicts += conflicts;
         }
-        if let Some(lsn) = input.wal_checkpoint {
+        if let Some(lsn) = wal_checkpoint {
             next.wal_checkpoint = next.wal_checkpoint.max(lsn);
         }
         if next == self.manifest {
@@ -562,25 +573,25 @@ impl Store {
     }
 
     /// Writes one segment from new events plus the events of the segments it replaces.
-    fn write_job(&self, job: WriteJob) -> Result<(SegmentEntry, Vec<SegmentEntry>)> {
+    fn write_job(&self, job: WriteJob<'_>) -> Result<(SegmentEntry, Vec<SegmentEntry>)> {
         let WriteJob {
             project,
             day,
             id,
-            mut events,
+            events: mut ordered,
             replaced,
         } = job;
+        let mut stored: Vec<Event> = Vec::new();
         if !replaced.is_empty() {
             for s in &replaced {
-                events.extend(segment::read(&self.path_of(&s.file))?);
+                stored.extend(segment::read(&self.path_of(&s.file))?);
             }
+            ordered.extend(stored.iter());
             // Keep one copy per uuid: the smallest digest.
-            events.sort_unstable_by_key(|a| (a.uuid, a.digest));
+            ordered.sort_unstable_by_key(|a| (a.uuid, a.digest));
             // Copies collapsed here were counted when the rewrite was decided.
-            events.dedup_by(|b, a| a.uuid == b.uuid);
+            ordered.dedup_by(|b, a| a.uuid == b.uuid);
         }
-        // Sort references: an event is hundreds of bytes, a reference eight.
-        let mut ordered: Vec<&Event> = events.iter().collect();
         segment::sort_for_segment(&mut ordered);
         let day_text = day.to_string();
         let rel = format!("segments/{project}/{day_text}/{id:010}.parquet");
@@ -712,19 +723,19 @@ impl Store {
 }
 
 #[derive(Debug)]
-struct WriteJob {
+struct WriteJob<'a> {
     project: String,
     day: Day,
     id: u64,
-    events: Vec<Event>,
+    events: Vec<&'a Event>,
     replaced: Vec<SegmentEntry>,
 }
 
 /// What to write of one partition's new events.
 #[derive(Debug)]
-struct Decision {
+struct Decision<'a> {
     /// Events not stored yet (or winning a conflict), one per uuid.
-    fresh: Vec<Event>,
+    fresh: Vec<&'a Event>,
     /// A stored copy lost a conflict: the partition is rewritten.
     rewrite: bool,
     duplicates: u64,
@@ -732,18 +743,18 @@ struct Decision {
 }
 
 /// Deduplicates a partition's new events against each other and against `keys`, and records the fresh ones there.
-fn decide(events: Vec<Event>, keys: &mut PartitionKeys) -> Decision {
+fn decide<'a>(events: Vec<&'a Event>, keys: &mut PartitionKeys) -> Decision<'a> {
     let mut d = Decision {
         fresh: Vec::new(),
         rewrite: false,
         duplicates: 0,
         conflicts: 0,
     };
-    // Decide on an index order; events are large, so they move only once, into `fresh`.
+    // Decide on an index order.
     let mut order: Vec<usize> = (0..events.len()).collect();
     // Integer keys first: comparing byte arrays goes through memcmp, the bulk of a flush's time.
     order.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&events[a], &events[b]);
+        let (x, y) = (events[a], events[b]);
         (x.uuid.as_u128(), digest_prefix(&x.digest))
             .cmp(&(y.uuid.as_u128(), digest_prefix(&y.digest)))
             .then_with(|| x.digest.cmp(&y.digest))
@@ -751,8 +762,8 @@ fn decide(events: Vec<Event>, keys: &mut PartitionKeys) -> Decision {
     let mut keep = vec![false; events.len()];
     let mut last_kept: Option<usize> = None;
     for i in order {
-        let e = &events[i];
-        if let Some(prev) = last_kept.map(|k| &events[k])
+        let e = events[i];
+        if let Some(prev) = last_kept.map(|k| events[k])
             && prev.uuid == e.uuid
         {
             // Sorted by digest, so the kept copy is the smaller one.
