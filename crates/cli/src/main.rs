@@ -5,6 +5,7 @@
     reason = "a command-line tool prints its results"
 )]
 
+mod alloc;
 mod demo;
 mod gen_cmd;
 mod import;
@@ -64,6 +65,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    alloc::keep_freed_memory();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
