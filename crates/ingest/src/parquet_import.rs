@@ -115,21 +115,32 @@ pub fn parquet_file(
             .build()
             .map_err(|e| unreadable(e.to_string()))?;
         let mut row0 = 0usize;
-        for batch in reader {
+        let mut reader = reader;
+        let mut next = reader.next();
+        while let Some(batch) = next.take() {
             let batch = batch.map_err(|e| unreadable(format!("row group {g}: {e}")))?;
             let cols = Columns::new(&batch, &plan).map_err(|e| unreadable(e.to_string()))?;
-            // An indexed collect writes every result in place; splitting afterwards moves each event once.
+            // An indexed collect writes every result in place; splitting afterwards moves each event once. The
+            // next batch is decoded meanwhile.
             let mut results: Vec<Result<Event, Rejection>> = Vec::with_capacity(batch.num_rows());
-            (0..batch.num_rows())
-                .into_par_iter()
-                .with_min_len(512)
-                .map(|r| {
-                    let source = || row_source(name, g, row0 + r);
-                    row(&cols, &plan, r, &collided)
-                        .and_then(|d| validate::finish(project, cfg, d, source()))
-                        .map_err(|rej| rej.into_rejection(cols.raw(r).as_bytes(), source(), cfg))
-                })
-                .collect_into_vec(&mut results);
+            let ((), following) = rayon::join(
+                || {
+                    (0..batch.num_rows())
+                        .into_par_iter()
+                        .with_min_len(512)
+                        .map(|r| {
+                            let source = || row_source(name, g, row0 + r);
+                            row(&cols, &plan, r, &collided)
+                                .and_then(|d| validate::finish(project, cfg, d, source()))
+                                .map_err(|rej| {
+                                    rej.into_rejection(cols.raw(r).as_bytes(), source(), cfg)
+                                })
+                        })
+                        .collect_into_vec(&mut results);
+                },
+                || reader.next(),
+            );
+            next = following;
             let (events, rejections) = split_results(results);
             row0 += batch.num_rows();
             summary.rows += batch.num_rows() as u64;

@@ -209,7 +209,8 @@ impl Engine {
     }
 }
 
-/// Reads NDJSON in blocks cut at line ends and hands each validated block to `sink`.
+/// Reads NDJSON in blocks cut at line ends and hands each validated block to `sink`. The next block is read while
+/// the current one is validated.
 fn read_ndjson(
     mut file: File,
     name: &str,
@@ -217,48 +218,64 @@ fn read_ndjson(
     cfg: &ingest::Config,
     sink: &mut dyn FnMut(EventBatch) -> std::result::Result<(), ingest::SinkError>,
 ) -> std::result::Result<Vec<String>, ingest::FileError> {
-    let mut buf: Vec<u8> = Vec::with_capacity(NDJSON_BLOCK_BYTES * 2);
+    let io = |e: std::io::Error| ingest::FileError::Io {
+        file: name.to_string(),
+        source: e,
+    };
+    let mut carry: Vec<u8> = Vec::new();
     let mut line = 1u64;
-    let mut eof = false;
-    while !eof {
-        let start = buf.len();
-        buf.resize(start + NDJSON_BLOCK_BYTES, 0);
-        let mut filled = start;
-        while filled < buf.len() {
-            let n = file
-                .read(&mut buf[filled..])
-                .map_err(|e| ingest::FileError::Io {
-                    file: name.to_string(),
-                    source: e,
-                })?;
-            if n == 0 {
-                eof = true;
-                break;
-            }
-            filled += n;
+    let mut block = read_block(&mut file, &mut carry, NDJSON_BLOCK_BYTES).map_err(io)?;
+    loop {
+        let (data, eof) = block;
+        if data.is_empty() && eof {
+            break;
         }
-        buf.truncate(filled);
-        let cut = if eof {
-            buf.len()
-        } else {
-            match memchr_last_newline(&buf) {
-                Some(i) => i + 1,
-                // A single line longer than the block: keep reading.
-                None => continue,
-            }
-        };
-        if cut > 0 {
-            let batch = ingest::ndjson_chunk(project, &buf[..cut], name, line, cfg);
-            line += buf[..cut].iter().filter(|&&b| b == b'\n').count() as u64;
-            sink(batch).map_err(ingest::FileError::Sink)?;
-        }
-        buf.drain(..cut);
+        let ((batch, n_lines), next) = rayon::join(
+            || {
+                let batch = ingest::ndjson_chunk(project, &data, name, line, cfg);
+                (batch, memchr::memchr_iter(b'\n', &data).count() as u64)
+            },
+            || {
+                if eof {
+                    Ok((Vec::new(), true))
+                } else {
+                    read_block(&mut file, &mut carry, NDJSON_BLOCK_BYTES)
+                }
+            },
+        );
+        line += n_lines;
+        sink(batch).map_err(ingest::FileError::Sink)?;
+        block = next.map_err(io)?;
     }
     Ok(Vec::new())
 }
 
-fn memchr_last_newline(buf: &[u8]) -> Option<usize> {
-    buf.iter().rposition(|&b| b == b'\n')
+/// Reads the next block of complete lines (about `block_bytes`, more when one line is longer), starting
+/// with `carry`, the bytes after the last line end of the previous block; leaves the new partial line in `carry`.
+/// Returns the block and whether the file ended; the last block may end without a line end.
+fn read_block(
+    file: &mut File,
+    carry: &mut Vec<u8>,
+    block_bytes: usize,
+) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut buf = std::mem::take(carry);
+    buf.reserve(block_bytes);
+    loop {
+        let start = buf.len();
+        let n = Read::by_ref(file)
+            .take(block_bytes as u64)
+            .read_to_end(&mut buf)?;
+        if n < block_bytes {
+            return Ok((buf, true));
+        }
+        if let Some(i) = memchr::memrchr(b'\n', &buf[start..]) {
+            let cut = start + i + 1;
+            carry.extend_from_slice(&buf[cut..]);
+            buf.truncate(cut);
+            return Ok((buf, false));
+        }
+        // A line longer than the block: keep reading.
+    }
 }
 
 fn now() -> Timestamp {
@@ -281,4 +298,38 @@ fn join_flush(inflight: &mut Option<Inflight<'_>>, summary: &mut ImportSummary) 
         summary.add_flush(&stats);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_end_at_line_ends_and_cover_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.ndjson");
+        let mut text = String::new();
+        for i in 0..200 {
+            // Lines of 1 to 49 bytes, some longer than the block.
+            text.push_str(&"x".repeat(1 + (i * 7) % 48));
+            text.push('\n');
+        }
+        text.push_str("last line without an end");
+        for block_bytes in [1, 7, 16, 100, 1 << 20] {
+            std::fs::write(&path, &text).unwrap();
+            let mut file = File::open(&path).unwrap();
+            let (mut carry, mut all) = (Vec::new(), Vec::new());
+            loop {
+                let (block, eof) = read_block(&mut file, &mut carry, block_bytes).unwrap();
+                if !eof {
+                    assert_eq!(block.last(), Some(&b'\n'), "block size {block_bytes}");
+                }
+                all.extend_from_slice(&block);
+                if eof {
+                    break;
+                }
+            }
+            assert_eq!(all, text.as_bytes(), "block size {block_bytes}");
+        }
+    }
 }
