@@ -96,18 +96,29 @@ pub(crate) type Entries<'a> = Vec<(Cow<'a, str>, Value)>;
 
 /// Parses one line as a JSON object; any failure here is `malformed_event` (or `event_too_large`).
 pub(crate) fn parse_object<'a>(line: &'a [u8], cfg: &Config) -> Result<Entries<'a>, Reject> {
-    parse_line::<Object<'a>>(line, cfg).map(|Object(entries)| entries)
+    let (mut entries, properties) = parse_event_object(line, cfg)?;
+    if let Some(raw) = properties {
+        entries.push(("properties".into(), raw_value(raw)?));
+    }
+    Ok(entries)
 }
 
-/// Parses one event line, leaving its `properties` as raw text for the fast path of [`crate::scan`].
+/// A raw field as a value. The parser has already checked it is JSON; only the nesting limit can still fail.
+pub(crate) fn raw_value(raw: &RawValue) -> Result<Value, Reject> {
+    serde_json::from_str(raw.get()).map_err(|_| {
+        Reject::new(
+            RejectReason::InvalidProperties,
+            "`properties` is nested deeper than 64 levels".to_string(),
+        )
+    })
+}
+
+/// Parses one line as a JSON object, leaving its `properties` as raw text for the fast path of [`crate::scan`].
+/// Any failure here is `malformed_event` (or `event_too_large`).
 fn parse_event_object<'a>(
     line: &'a [u8],
     cfg: &Config,
 ) -> Result<(Entries<'a>, Option<&'a RawValue>), Reject> {
-    parse_line::<EventObject<'a>>(line, cfg).map(|o| (o.entries, o.properties))
-}
-
-fn parse_line<'a, T: Deserialize<'a>>(line: &'a [u8], cfg: &Config) -> Result<T, Reject> {
     if line.len() > cfg.max_event_bytes {
         return Err(validate::too_large(line.len(), cfg));
     }
@@ -117,8 +128,8 @@ fn parse_line<'a, T: Deserialize<'a>>(line: &'a [u8], cfg: &Config) -> Result<T,
             format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
     })?;
-    match serde_json::from_str::<T>(text) {
-        Ok(parsed) => Ok(parsed),
+    match serde_json::from_str::<EventObject<'a>>(text) {
+        Ok(o) => Ok((o.entries, o.properties)),
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => Err(Reject::new(
             RejectReason::InvalidProperties,
             "`properties` is nested deeper than 64 levels".to_string(),
@@ -133,28 +144,6 @@ fn parse_line<'a, T: Deserialize<'a>>(line: &'a [u8], cfg: &Config) -> Result<T,
                 format!("line is not JSON: {e}"),
             )),
         },
-    }
-}
-
-struct Object<'a>(Entries<'a>);
-
-impl<'de> Deserialize<'de> for Object<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Object<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(Key(k)) = map.next_key()? {
-                    entries.push((k, map.next_value()?));
-                }
-                Ok(Object(entries))
-            }
-        }
-        d.deserialize_map(V)
     }
 }
 

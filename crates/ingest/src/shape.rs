@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use model::{MergeSource, RejectReason};
 
-use crate::ndjson::Entries;
+use crate::ndjson::{Entries, raw_value};
 use crate::scan;
 use crate::validate::{self, DistinctId, Draft, MergeRule, Reject, Ts, UuidRule, show};
 
@@ -21,16 +21,6 @@ pub(crate) fn draft(mut obj: Entries<'_>, properties: Option<&RawValue>) -> Resu
     } else {
         posthog_raw(obj, properties)
     }
-}
-
-/// A raw field as a value. The parser has already checked it is JSON; only the nesting limit can still fail.
-fn raw_value(raw: &RawValue) -> Result<Value, Reject> {
-    serde_json::from_str(raw.get()).map_err(|_| {
-        Reject::new(
-            RejectReason::InvalidProperties,
-            "`properties` is nested deeper than 64 levels".to_string(),
-        )
-    })
 }
 
 /// liucun's shape and PostHog's export shape with `properties` given as raw text: the fast path of

@@ -373,10 +373,7 @@ impl Store {
 
         // Side files.
         for (project, rejections) in input_rejections.into_iter().filter(|(_, r)| !r.is_empty()) {
-            let mut by_reason = BTreeMap::new();
-            for r in &rejections {
-                *by_reason.entry(r.reason.code().to_string()).or_insert(0) += 1;
-            }
+            let by_reason = count_by_reason(&rejections);
             stats.quarantined += rejections.len() as u64;
             let bytes = sidefile::encode_rejections(&rejections);
             let f = self.write_side(
@@ -469,10 +466,7 @@ impl Store {
             if kept.is_empty() {
                 continue;
             }
-            let mut by_reason = BTreeMap::new();
-            for r in &kept {
-                *by_reason.entry(r.reason.code().to_string()).or_insert(0) += 1;
-            }
+            let by_reason = count_by_reason(&kept);
             let p = Project::new(&f.project).map_err(|e| Error::Corruption {
                 path: path.clone(),
                 offset: 0,
@@ -809,6 +803,15 @@ fn decide<'a>(events: Vec<&'a Event>, keys: &mut PartitionKeys) -> Decision<'a> 
         keys.insert(e.uuid.as_u128(), digest_prefix(&e.digest));
     }
     d
+}
+
+/// Rejections per reason code, as a quarantine side file's manifest entry records them.
+fn count_by_reason(rejections: &[Rejection]) -> BTreeMap<String, u64> {
+    let mut by_reason = BTreeMap::new();
+    for r in rejections {
+        *by_reason.entry(r.reason.code().to_string()).or_insert(0) += 1;
+    }
+    by_reason
 }
 
 fn digest_prefix(d: &Digest) -> u64 {
