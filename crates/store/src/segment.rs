@@ -88,25 +88,26 @@ pub struct SegmentStats {
 
 /// Sorts events into segment order: `(distinct_id, timestamp, uuid)`.
 pub fn sort_for_segment(events: &mut [&Event]) {
-    // Compare each distinct id once: rank the unique ids, then sort by integer keys.
-    let mut ids: Vec<&str> = events.iter().map(|e| e.distinct_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let rank: rustc_hash::FxHashMap<&str, u32> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (*s, i as u32))
-        .collect();
-    let mut keyed: Vec<(u32, i64, u128, &Event)> = events
+    // Compare strings only between distinct ids: number the unique ids in one pass over the events (in the order
+    // they sit in memory), sort the unique ids, then sort the events by integer keys held side by side.
+    let mut unique: rustc_hash::FxHashMap<&str, u32> = rustc_hash::FxHashMap::default();
+    let slots: Vec<u32> = events
         .iter()
         .map(|e| {
-            (
-                rank[e.distinct_id.as_str()],
-                e.timestamp.0,
-                e.uuid.as_u128(),
-                *e,
-            )
+            let next = unique.len() as u32;
+            *unique.entry(e.distinct_id.as_str()).or_insert(next)
         })
+        .collect();
+    let mut ids: Vec<(&str, u32)> = unique.into_iter().collect();
+    ids.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut rank = vec![0u32; ids.len()];
+    for (r, (_, slot)) in ids.iter().enumerate() {
+        rank[*slot as usize] = r as u32;
+    }
+    let mut keyed: Vec<(u32, i64, u128, &Event)> = events
+        .iter()
+        .zip(slots)
+        .map(|(e, slot)| (rank[slot as usize], e.timestamp.0, e.uuid.as_u128(), *e))
         .collect();
     keyed.sort_unstable_by_key(|k| (k.0, k.1, k.2));
     for (slot, k) in events.iter_mut().zip(keyed) {
@@ -814,6 +815,37 @@ mod tests {
             received_at: Timestamp(0),
             source: "t:1".into(),
             meta: "{}".into(),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn segment_order_is_distinct_id_then_time_then_uuid(
+            rows in proptest::collection::vec((0u8..6, 0i64..4, proptest::prelude::any::<u8>()), 0..200)
+        ) {
+            // Few ids, times and uuids, so that ties on each key are common; ids share prefixes and differ in
+            // length.
+            let ids = ["u", "u1", "u10", "u2", "anon-0123456789abcdef0", "anon-0123456789abcdef1"];
+            let events: Vec<Event> = rows
+                .iter()
+                .map(|&(id, ts, u)| {
+                    let mut e = event(u, None);
+                    e.distinct_id = ids[id as usize].to_string();
+                    e.timestamp = Timestamp(ts);
+                    e
+                })
+                .collect();
+            let mut sorted: Vec<&Event> = events.iter().collect();
+            sort_for_segment(&mut sorted);
+            let mut expected: Vec<&Event> = events.iter().collect();
+            expected.sort_by(|a, b| {
+                (a.distinct_id.as_str(), a.timestamp, a.uuid).cmp(&(b.distinct_id.as_str(), b.timestamp, b.uuid))
+            });
+            let key = |e: &&Event| (e.distinct_id.clone(), e.timestamp, e.uuid);
+            proptest::prop_assert_eq!(
+                sorted.iter().map(key).collect::<Vec<_>>(),
+                expected.iter().map(key).collect::<Vec<_>>()
+            );
         }
     }
 

@@ -263,20 +263,7 @@ impl Store {
         } = input;
         let mut parts: BTreeMap<PartitionKey, Vec<&Event>> = BTreeMap::new();
         for (project, chunks) in &input_events {
-            let mut counts: BTreeMap<Day, usize> = BTreeMap::new();
-            for e in chunks.iter().flatten() {
-                *counts.entry(e.timestamp.day()).or_default() += 1;
-            }
-            let mut by_day: BTreeMap<Day, Vec<&Event>> = counts
-                .into_iter()
-                .map(|(day, n)| (day, Vec::with_capacity(n)))
-                .collect();
-            for e in chunks.iter().flatten() {
-                if let Some(v) = by_day.get_mut(&e.timestamp.day()) {
-                    v.push(e);
-                }
-            }
-            for (day, events) in by_day {
+            for (day, events) in group_by_day(chunks) {
                 parts.insert((project.as_str().to_string(), day), events);
             }
         }
@@ -803,6 +790,41 @@ fn decide<'a>(events: Vec<&'a Event>, keys: &mut PartitionKeys) -> Decision<'a> 
         keys.insert(e.uuid.as_u128(), digest_prefix(&e.digest));
     }
     d
+}
+
+/// The events of `chunks` by UTC day, each day's in arrival order.
+fn group_by_day(chunks: &[Vec<Event>]) -> Vec<(Day, Vec<&Event>)> {
+    // Days of valid events span decades at most: count into a vector indexed by day.
+    let days: Vec<i32> = chunks
+        .iter()
+        .flatten()
+        .map(|e| e.timestamp.day().0)
+        .collect();
+    let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
+        return Vec::new();
+    };
+    if hi - lo > 1 << 20 {
+        // Not from validated input (timestamps are 2000 to tomorrow); group without the vector.
+        let mut by_day: BTreeMap<Day, Vec<&Event>> = BTreeMap::new();
+        for (e, d) in chunks.iter().flatten().zip(&days) {
+            by_day.entry(Day(*d)).or_default().push(e);
+        }
+        return by_day.into_iter().collect();
+    }
+    let mut counts = vec![0usize; (hi - lo) as usize + 1];
+    for d in &days {
+        counts[(d - lo) as usize] += 1;
+    }
+    let mut by_day: Vec<Vec<&Event>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+    for (e, d) in chunks.iter().flatten().zip(&days) {
+        by_day[(d - lo) as usize].push(e);
+    }
+    by_day
+        .into_iter()
+        .enumerate()
+        .filter(|(_, events)| !events.is_empty())
+        .map(|(i, events)| (Day(lo + i as i32), events))
+        .collect()
 }
 
 /// Rejections per reason code, as a quarantine side file's manifest entry records them.
