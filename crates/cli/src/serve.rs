@@ -45,6 +45,10 @@ pub(crate) struct ServeArgs {
     /// Move them sooner once this many events wait in memory (bounds memory under heavy load).
     #[arg(long, default_value_t = 500_000)]
     flush_events: usize,
+    /// Refuse captures with 503 and Retry-After: 1 while this many accepted events wait to be written to segments
+    /// (bounds memory when events arrive faster than they can be written; SDKs retry). At least --flush-events.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_waiting_events: usize,
 }
 
 pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
@@ -61,10 +65,20 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
     if extra_admin.as_deref().is_some_and(str::is_empty) {
         return Err(Invalid("the admin key given is empty".to_string()).into());
     }
+    if args.max_waiting_events < args.flush_events.max(1) {
+        return Err(Invalid(format!(
+            "--max-waiting-events ({}) must be at least --flush-events ({})",
+            args.max_waiting_events, args.flush_events
+        ))
+        .into());
+    }
     let engine = liucun::Engine::open(
         data,
         liucun::OpenMode::CreateIfMissing,
-        liucun::EngineConfig::default(),
+        liucun::EngineConfig {
+            tail_limit: Some(args.max_waiting_events),
+            ..liucun::EngineConfig::default()
+        },
     )
     .with_context(|| format!("opening {}", data.display()))?;
     if let Some(note) = engine.replay_note() {

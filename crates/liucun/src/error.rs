@@ -22,6 +22,14 @@ pub enum Error {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// Too many appended events wait to be written to segments: the append was refused and nothing was written.
+    #[error("{waiting} events wait to be written to segments (limit {limit}); retry shortly")]
+    Overloaded {
+        /// Events in the tail when the append was refused.
+        waiting: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// The request itself is invalid (the caller's mistake).
     #[error("{0}")]
     Invalid(String),

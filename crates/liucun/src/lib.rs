@@ -49,6 +49,10 @@ pub struct EngineConfig {
     pub flush_events: usize,
     /// WAL file rotation size.
     pub wal_file_bytes: u64,
+    /// When set, appends never flush: once this many events wait in the tail, [`Engine::append`] refuses with
+    /// [`Error::Overloaded`] before writing anything, until a flush (a background flusher's) drains the tail. When
+    /// unset, the append that brings the tail to `flush_events` flushes before it returns.
+    pub tail_limit: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +60,7 @@ impl Default for EngineConfig {
         EngineConfig {
             flush_events: 2_000_000,
             wal_file_bytes: 64 << 20,
+            tail_limit: None,
         }
     }
 }
@@ -199,14 +204,23 @@ impl Engine {
     /// Appends a record durably: it returns once the record is fsynced in the WAL. Concurrent callers share fsyncs.
     ///
     /// # Errors
+    /// [`Error::Overloaded`] when the configured tail limit is reached (nothing was written; retry after a flush);
     /// [`Error::Wal`] when the log cannot be written; the record is then not acknowledged.
     pub fn append(&self, record: Record) -> Result<Lsn> {
+        if let Some(limit) = self.config.tail_limit {
+            // Checked before the write, so a refused record is nowhere. Concurrent appends may each pass and
+            // overshoot the limit by one request each.
+            let waiting = self.pending().tail.n_events;
+            if waiting >= limit {
+                return Err(Error::Overloaded { waiting, limit });
+            }
+        }
         let lsn = self.wal.append(&record)?;
         let needs_flush = {
             let mut pending = self.pending();
             pending.tail.lsns.insert(lsn.0);
             pending.tail.push(record);
-            pending.tail.n_events >= self.config.flush_events
+            self.config.tail_limit.is_none() && pending.tail.n_events >= self.config.flush_events
         };
         if needs_flush {
             self.flush()?;

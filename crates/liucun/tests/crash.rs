@@ -23,6 +23,7 @@ fn child(dir: &str, start: u64) {
         EngineConfig {
             flush_events: 300,
             wal_file_bytes: 16 << 10,
+            ..EngineConfig::default()
         },
     );
     let mut n = start;

@@ -439,3 +439,40 @@ fn an_import_flushed_many_times_while_reading_counts_and_stores_the_same() {
     assert_eq!((a.accepted, a.written), (3000, 2700));
     assert_eq!(stored(&small).len(), 2700);
 }
+
+#[test]
+fn a_full_tail_refuses_appends_until_a_flush_and_never_flushes_inline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let config = EngineConfig {
+        flush_events: 5,
+        tail_limit: Some(10),
+        ..EngineConfig::default()
+    };
+    let batch_of = |first: u64| {
+        let text: Vec<String> = (first..first + 4)
+            .map(|i| line(i, "u1", "chat_message", 3, "{}"))
+            .collect();
+        Record::Events(batch("chat", &text.join("\n")))
+    };
+    let engine = fixture::open_with(&dir, config.clone());
+    // 4, 8, 12 events: past flush_events, yet nothing is flushed by the appends themselves.
+    for first in [0, 4, 8] {
+        engine.append(batch_of(first)).unwrap();
+    }
+    assert_eq!(engine.tail_events(), 12);
+    assert!(stored(&engine).is_empty());
+    match engine.append(batch_of(12)) {
+        Err(liucun::Error::Overloaded { waiting, limit }) => assert_eq!((waiting, limit), (12, 10)),
+        other => panic!("expected Overloaded, got {other:?}"),
+    }
+    assert_eq!(engine.tail_events(), 12);
+    // The refused batch was not logged: a reopen replays the twelve acknowledged events only.
+    drop(engine);
+    let engine = fixture::open_with(&dir, config);
+    assert_eq!(engine.tail_events(), 12);
+    engine.flush().unwrap();
+    engine.append(batch_of(12)).unwrap();
+    engine.flush().unwrap();
+    assert_eq!(stored(&engine).len(), 16);
+}

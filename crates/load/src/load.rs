@@ -68,6 +68,8 @@ pub struct LoadReport {
     pub events_failed: u64,
     /// Failures by status code or IO error kind.
     pub failures: BTreeMap<String, u64>,
+    /// Refusals with a Retry-After that were waited out and retried, by status code.
+    pub retried: BTreeMap<String, u64>,
     /// Latency of acknowledged requests, in milliseconds, sorted.
     pub latencies_ms: Vec<f64>,
     /// Wall time of the run.
@@ -113,6 +115,7 @@ impl LoadReport {
                 "max": self.latencies_ms.last().copied().unwrap_or(f64::NAN),
             },
             "failures": self.failures,
+            "retried": self.retried,
         })
     }
 }
@@ -146,6 +149,9 @@ pub fn run(cfg: &LoadConfig, stop: &Arc<AtomicBool>) -> LoadReport {
         report.quarantined += r.quarantined;
         for (k, v) in r.failures {
             *report.failures.entry(k).or_default() += v;
+        }
+        for (k, v) in r.retried {
+            *report.retried.entry(k).or_default() += v;
         }
         report.latencies_ms.extend(r.latencies_ms);
         report.acked_uuids.extend(r.acked_uuids);
@@ -187,7 +193,23 @@ fn worker_loop(
         };
         let (body, uuids) = make_batch(cfg, worker, &mut counter);
         out.requests += 1;
-        match client.request("POST", &cfg.path, &headers, body.as_bytes()) {
+        let mut answer = client.request("POST", &cfg.path, &headers, body.as_bytes());
+        // A refusal that names a wait (429, 503 with Retry-After) is retried as the SDKs do, with the same batch,
+        // while the run lasts; the wait counts in the request's latency.
+        while let Ok(resp) = &answer
+            && matches!(resp.status, 429 | 503)
+            && let Some(wait) = resp
+                .header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+            && started.elapsed() + wait < cfg.duration
+            && !stop.load(Ordering::Relaxed)
+        {
+            *out.retried.entry(resp.status.to_string()).or_default() += 1;
+            std::thread::sleep(wait);
+            answer = client.request("POST", &cfg.path, &headers, body.as_bytes());
+        }
+        match answer {
             Ok(resp) if resp.status == 200 => {
                 out.events_acked += uuids.len() as u64;
                 out.latencies_ms
@@ -202,6 +224,10 @@ fn worker_loop(
             Ok(resp) => {
                 out.events_failed += uuids.len() as u64;
                 *out.failures.entry(resp.status.to_string()).or_default() += 1;
+                if resp.header("retry-after").is_some() && matches!(resp.status, 429 | 503) {
+                    // The wait it asks for outlasts the run: this connection is done.
+                    break;
+                }
                 if resp.status >= 500 {
                     std::thread::sleep(Duration::from_millis(50));
                 }

@@ -34,6 +34,8 @@ const SEGMENT_PATHS: [&str; 7] = [
 
 /// Seconds a client is asked to wait after a 503.
 const RETRY_AFTER_UNAVAILABLE: u32 = 5;
+/// Seconds a client is asked to wait when segment writing is behind: a flush drains the backlog in about that.
+const RETRY_AFTER_OVERLOADED: u32 = 1;
 
 /// Whether `path` (without a trailing slash) is a PostHog capture path.
 pub(crate) fn is_posthog_path(path: &str) -> bool {
@@ -76,6 +78,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 enum Refusal {
     Wire(WireError),
     RateLimited(u32),
+    /// Too many accepted events wait for segment writing; the client should retry shortly.
+    Overloaded(String),
     Unavailable(String),
     Internal(String),
 }
@@ -91,7 +95,7 @@ impl Refusal {
         match self {
             Refusal::Wire(e) => StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             Refusal::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Overloaded(_) | Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +104,7 @@ impl Refusal {
         match self {
             Refusal::Wire(e) => e.code,
             Refusal::RateLimited(_) => "rate_limited",
+            Refusal::Overloaded(_) => "overloaded",
             Refusal::Unavailable(_) => "unavailable",
             Refusal::Internal(_) => "server_error",
         }
@@ -111,13 +116,14 @@ impl Refusal {
             Refusal::RateLimited(s) => {
                 format!("this token is over its rate limit; retry after {s} s")
             }
-            Refusal::Unavailable(m) | Refusal::Internal(m) => m.clone(),
+            Refusal::Overloaded(m) | Refusal::Unavailable(m) | Refusal::Internal(m) => m.clone(),
         }
     }
 
     fn retry_after(&self) -> Option<u32> {
         match self {
             Refusal::RateLimited(s) => Some(*s),
+            Refusal::Overloaded(_) => Some(RETRY_AFTER_OVERLOADED),
             Refusal::Unavailable(_) => Some(RETRY_AFTER_UNAVAILABLE),
             _ => None,
         }
@@ -419,6 +425,10 @@ fn commit(
     }
     let started = Instant::now();
     if let Err(e) = state.engine.append(Record::Events(batch.batch)) {
+        if let liucun::Error::Overloaded { .. } = e {
+            tracing::debug!(error = %e, "capture refused while segment writing catches up");
+            return Err(Refusal::Overloaded(e.to_string()));
+        }
         tracing::error!(error = %e, "WAL append failed; answering 503");
         return Err(Refusal::Unavailable(format!(
             "the event log cannot commit: {e}"
