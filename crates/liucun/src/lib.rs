@@ -53,6 +53,8 @@ pub struct EngineConfig {
     /// [`Error::Overloaded`] before writing anything, until a flush (a background flusher's) drains the tail. When
     /// unset, the append that brings the tail to `flush_events` flushes before it returns.
     pub tail_limit: Option<usize>,
+    /// A flush writes a day of at least twice this many new events as several segments, one per core.
+    pub split_rows: usize,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +63,7 @@ impl Default for EngineConfig {
             flush_events: 2_000_000,
             wal_file_bytes: 64 << 20,
             tail_limit: None,
+            split_rows: store::SPLIT_ROWS,
         }
     }
 }
@@ -147,10 +150,11 @@ impl Engine {
     /// [`Error::Store`] when the directory is missing (with [`OpenMode::Existing`]), locked or damaged;
     /// [`Error::Wal`] when the log is damaged before its tail.
     pub fn open(dir: &Path, mode: OpenMode, config: EngineConfig) -> Result<Engine> {
-        let store = match mode {
+        let mut store = match mode {
             OpenMode::Existing => Store::open(dir)?,
             OpenMode::CreateIfMissing => Store::create(dir)?,
         };
+        store.set_split_rows(config.split_rows);
         let (wal, replay) = Wal::open(
             &dir.join("wal"),
             WalConfig {

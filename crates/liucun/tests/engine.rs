@@ -476,3 +476,43 @@ fn a_full_tail_refuses_appends_until_a_flush_and_never_flushes_inline() {
     engine.flush().unwrap();
     assert_eq!(stored(&engine).len(), 16);
 }
+
+#[test]
+fn a_large_day_is_written_as_several_sorted_segments_in_parallel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = fixture::open_with(
+        &tmp.path().join("data"),
+        EngineConfig {
+            split_rows: 100,
+            ..EngineConfig::default()
+        },
+    );
+    let text: Vec<String> = (0..1000u64)
+        .map(|i| line(i, &format!("u{}", (i * 7919) % 97), "chat_message", 3, "{}"))
+        .collect();
+    engine
+        .import_batch(batch("chat", &text.join("\n")))
+        .unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let stats = pool.install(|| engine.flush()).unwrap();
+    assert_eq!((stats.events_written, stats.segments_written), (1000, 3));
+    // Each piece is a run of the day's segment order: sorted within, and every event stored once.
+    let (ok, bad) = engine.with_store(|s| s.read_events(&liucun::ScanFilter::default()));
+    assert!(bad.is_empty());
+    assert_eq!(ok.len(), 3);
+    let mut pieces = Vec::new();
+    for (_, events) in &ok {
+        let keys: Vec<_> = events
+            .iter()
+            .map(|e| (e.distinct_id.clone(), e.timestamp, e.uuid))
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        pieces.push(keys);
+    }
+    pieces.sort();
+    assert!(pieces.windows(2).all(|w| w[0].last() < w[1].first()));
+    assert_eq!(stored(&engine).len(), 1000);
+}

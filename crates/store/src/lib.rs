@@ -14,5 +14,6 @@ mod store;
 pub use error::{Error, Result};
 pub use manifest::{Manifest, SegmentEntry, SideFile, SideKind};
 pub use store::{
-    COMPACT_BELOW_ROWS, FlushInput, FlushStats, ScanFilter, SegmentFailure, SegmentRead, Store,
+    COMPACT_BELOW_ROWS, FlushInput, FlushStats, SPLIT_ROWS, ScanFilter, SegmentFailure,
+    SegmentRead, Store,
 };

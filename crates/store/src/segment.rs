@@ -109,7 +109,13 @@ pub fn sort_for_segment(events: &mut [&Event]) {
         .zip(slots)
         .map(|(e, slot)| (rank[slot as usize], e.timestamp.0, e.uuid.as_u128(), *e))
         .collect();
-    keyed.sort_unstable_by_key(|k| (k.0, k.1, k.2));
+    if keyed.len() >= 1 << 16 {
+        rayon::slice::ParallelSliceMut::par_sort_unstable_by_key(&mut keyed[..], |k| {
+            (k.0, k.1, k.2)
+        });
+    } else {
+        keyed.sort_unstable_by_key(|k| (k.0, k.1, k.2));
+    }
     for (slot, k) in events.iter_mut().zip(keyed) {
         *slot = k.3;
     }

@@ -25,6 +25,9 @@ const LOCK: &str = "LOCK";
 /// Segments with fewer rows than this are merged by [`Store::compact`].
 pub const COMPACT_BELOW_ROWS: u64 = 1 << 20;
 
+/// The default of [`Store::set_split_rows`].
+pub const SPLIT_ROWS: usize = 256 * 1024;
+
 /// A segment and the events read from it.
 pub type SegmentRead = (SegmentEntry, Vec<Event>);
 /// A segment that could not be read, and why.
@@ -42,6 +45,8 @@ pub struct Store {
     manifest: Manifest,
     /// Known `(uuid, digest prefix)` pairs per partition, loaded on first write to that partition.
     keys: HashMap<(String, Day), PartitionKeys>,
+    /// A flush writes a partition of at least twice this many new events as several segments, in parallel.
+    split_rows: usize,
     _lock: File,
 }
 
@@ -104,8 +109,16 @@ impl Store {
             dir: dir.to_path_buf(),
             manifest,
             keys: HashMap::new(),
+            split_rows: SPLIT_ROWS,
             _lock: lock,
         })
+    }
+
+    /// Sets the partition size past which a flush writes several segments in parallel: a partition of at least
+    /// twice `rows` new events becomes one segment per `rows` or more, at most one per thread of the pool it runs
+    /// on.
+    pub fn set_split_rows(&mut self, rows: usize) {
+        self.split_rows = rows.max(1);
     }
 
     /// Opens an existing data directory and deletes files a crash left unreferenced.
@@ -126,6 +139,7 @@ impl Store {
             dir: dir.to_path_buf(),
             manifest,
             keys: HashMap::new(),
+            split_rows: SPLIT_ROWS,
             _lock: lock,
         };
         store.remove_orphans()?;
@@ -323,6 +337,28 @@ impl Store {
             } else {
                 Vec::new()
             };
+            if replaced.is_empty() {
+                // A large partition (a server's day of capture is one) is cut into pieces of its segment order,
+                // one segment each, so that its writing uses every core.
+                let pieces =
+                    (d.fresh.len() / self.split_rows.max(1)).clamp(1, rayon::current_num_threads());
+                if pieces > 1 {
+                    let mut fresh = d.fresh;
+                    segment::sort_for_segment(&mut fresh);
+                    let step = fresh.len().div_ceil(pieces);
+                    for piece in fresh.chunks(step) {
+                        jobs.push(WriteJob {
+                            project: project.clone(),
+                            day,
+                            id: next.allocate_id(),
+                            events: piece.to_vec(),
+                            replaced: Vec::new(),
+                            sorted: true,
+                        });
+                    }
+                    continue;
+                }
+            }
             let id = next.allocate_id();
             jobs.push(WriteJob {
                 project,
@@ -330,6 +366,7 @@ impl Store {
                 id,
                 events: d.fresh,
                 replaced,
+                sorted: false,
             });
         }
 
@@ -522,6 +559,7 @@ impl Store {
                 id,
                 events: Vec::new(),
                 replaced,
+                sorted: false,
             });
         }
         let written: Vec<Result<(SegmentEntry, Vec<SegmentEntry>)>> = jobs
@@ -561,6 +599,7 @@ impl Store {
             id,
             events: mut ordered,
             replaced,
+            sorted,
         } = job;
         let mut stored: Vec<Event> = Vec::new();
         if !replaced.is_empty() {
@@ -573,7 +612,9 @@ impl Store {
             // Copies collapsed here were counted when the rewrite was decided.
             ordered.dedup_by(|b, a| a.uuid == b.uuid);
         }
-        segment::sort_for_segment(&mut ordered);
+        if !sorted {
+            segment::sort_for_segment(&mut ordered);
+        }
         let day_text = day.to_string();
         let rel = format!("segments/{project}/{day_text}/{id:010}.parquet");
         let path = self.path_of(&rel);
@@ -710,6 +751,8 @@ struct WriteJob<'a> {
     id: u64,
     events: Vec<&'a Event>,
     replaced: Vec<SegmentEntry>,
+    /// `events` are in segment order already (and `replaced` is empty).
+    sorted: bool,
 }
 
 /// What to write of one partition's new events.
@@ -739,13 +782,18 @@ fn decide<'a>(events: Vec<&'a Event>, keys: &mut PartitionKeys) -> Decision<'a> 
         .enumerate()
         .map(|(i, e)| (e.uuid.as_u128(), digest_prefix(&e.digest), i as u32))
         .collect();
-    keyed.sort_unstable_by(|x, y| {
+    let order = |x: &(u128, u64, u32), y: &(u128, u64, u32)| {
         (x.0, x.1).cmp(&(y.0, y.1)).then_with(|| {
             events[x.2 as usize]
                 .digest
                 .cmp(&events[y.2 as usize].digest)
         })
-    });
+    };
+    if keyed.len() >= 1 << 16 {
+        keyed.par_sort_unstable_by(order);
+    } else {
+        keyed.sort_unstable_by(order);
+    }
     let order = keyed.iter().map(|k| k.2 as usize);
     let mut keep = vec![false; events.len()];
     let mut last_kept: Option<usize> = None;
