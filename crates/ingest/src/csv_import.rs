@@ -106,7 +106,7 @@ pub fn csv_file(
             .map(|i| {
                 let (line, start, end) = spans[i];
                 let raw = trim_eol(&buf[(start - base) as usize..(end - base) as usize]);
-                let source = || format!("{file}:{line}");
+                let source = || crate::ndjson::line_source(file, line);
                 row(&plan, &records[i], raw, cfg, &collided)
                     .and_then(|d| validate::finish(project, cfg, d, source()))
                     .map_err(|r| r.into_rejection(raw, source(), cfg))

@@ -162,10 +162,14 @@ pub fn parquet_file(
 
 /// `"{name}:rg{g}:row{r}"`, allocated once at its final size.
 fn row_source(name: &str, g: usize, r: usize) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(name.len() + 32);
-    // Writing to a String cannot fail.
-    let _ = write!(s, "{name}:rg{g}:row{r}");
+    let (mut gd, mut rd) = (itoa::Buffer::new(), itoa::Buffer::new());
+    let (gd, rd) = (gd.format(g), rd.format(r));
+    let mut s = String::with_capacity(name.len() + 7 + gd.len() + rd.len());
+    s.push_str(name);
+    s.push_str(":rg");
+    s.push_str(gd);
+    s.push_str(":row");
+    s.push_str(rd);
     s
 }
 

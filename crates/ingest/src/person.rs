@@ -17,7 +17,7 @@ pub fn persons_ndjson(project: &Project, data: &[u8], file: &str, cfg: &Config) 
     let mut persons = Vec::new();
     let mut rejections = Vec::new();
     for (n, line) in split_lines(data, 1) {
-        let source = format!("{file}:{n}");
+        let source = crate::ndjson::line_source(file, n);
         match person(line, cfg, &source) {
             Ok(p) => persons.push(p),
             Err(r) => rejections.push(r.into_rejection(line, source, cfg)),

@@ -25,24 +25,24 @@ pub(crate) struct Scanned {
 
 /// Canonicalises `text` when it is a JSON object the fast path covers.
 pub(crate) fn scan_properties(text: &str) -> Option<Scanned> {
+    // The member list and the reordering room are kept per thread: they are scratch space, and an event stream
+    // calls this once per event.
+    let (members, scratch) = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
         i: 0,
         out: String::with_capacity(text.len()),
-        members: Vec::with_capacity(16),
-        scratch: String::new(),
+        members,
+        scratch,
         read: Vec::new(),
     };
-    s.ws();
-    if s.peek()? != b'{' {
-        return None;
-    }
-    s.object(0)?;
-    s.ws();
-    if s.i != s.b.len() {
-        return None;
-    }
+    let scanned = s.scan();
+    let mut members = std::mem::take(&mut s.members);
+    members.clear();
+    let scratch = std::mem::take(&mut s.scratch);
+    SPARE.with(|spare| *spare.borrow_mut() = (members, scratch));
+    scanned?;
     let mut read = Map::new();
     for (key, start, end) in s.read {
         let value: Value = serde_json::from_str(&s.out[start..end]).ok()?;
@@ -52,6 +52,12 @@ pub(crate) fn scan_properties(text: &str) -> Option<Scanned> {
         canonical: s.out,
         read,
     })
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<(Vec<Member>, String)> = const {
+        std::cell::RefCell::new((Vec::new(), String::new()))
+    };
 }
 
 /// Output is copied from `text` in slices cut at ASCII delimiters (quotes, commas, brackets, number ends), so every
@@ -79,6 +85,17 @@ struct Member {
 }
 
 impl Scanner<'_> {
+    /// Writes the whole of `text`, which must be one object.
+    fn scan(&mut self) -> Option<()> {
+        self.ws();
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.object(0)?;
+        self.ws();
+        (self.i == self.b.len()).then_some(())
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
