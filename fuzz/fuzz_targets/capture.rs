@@ -229,7 +229,7 @@ fn check_capture(path: Path, body: CaptureBody<'_>, query: Option<&str>) {
     }
 
     for e in out.batch.events() {
-        for (field, text) in [("distinct_id", &e.distinct_id), ("event", &e.event)] {
+        for (field, text) in [("distinct_id", e.distinct_id()), ("event", e.event())] {
             let chars = text.chars().count();
             assert!(
                 (1..=MAX_ID_CHARS).contains(&chars) && !text.trim().is_empty(),

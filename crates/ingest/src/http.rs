@@ -1342,7 +1342,7 @@ mod tests {
         let b = capture_batch(&p, b, &ctx);
         assert_eq!(b.accepted(), 1);
         let e = &b.batch.events()[0];
-        assert!(e.properties.contains("\"$lib\":\"analytics-python\""));
+        assert!(e.properties().contains("\"$lib\":\"analytics-python\""));
         assert!(e.merge.is_some());
         assert_eq!(e.timestamp.0, 1_750_007_200_000_000 - 1_000_000);
         assert_eq!(b.quarantined[0].reason, RejectReason::InvalidSegmentType);

@@ -7,7 +7,8 @@
 use serde_json::{Map, Value};
 
 use model::{
-    Event, Merge, MergeSource, Project, RejectReason, Rejection, Timestamp, TypedProps, Uuid,
+    Event, EventText, Merge, MergeSource, Project, RejectReason, Rejection, Timestamp, TypedProps,
+    Uuid,
 };
 
 use crate::canonical::{canonical_object, content_uuid, event_digest, named_uuid};
@@ -213,22 +214,18 @@ pub(crate) fn finish(
     };
     let digest = event_digest(&uuid, &distinct_id, &event, ts, &properties);
     let meta = if meta.is_empty() {
-        "{}".to_string()
+        std::borrow::Cow::Borrowed("{}")
     } else {
-        canonical_object(&meta)
+        std::borrow::Cow::Owned(canonical_object(&meta))
     };
     Ok(Event {
         uuid,
-        distinct_id,
-        event,
         timestamp: ts,
-        properties,
         digest,
         typed,
         merge,
         received_at: cfg.now,
-        source,
-        meta,
+        text: EventText::new(&distinct_id, &event, &properties, &source, &meta),
     })
 }
 

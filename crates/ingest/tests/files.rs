@@ -25,7 +25,11 @@ fn render(batches: &[EventBatch], summary: &FileSummary) -> String {
         for e in b.events() {
             out.push_str(&format!(
                 "  {} {} {} {} {}\n",
-                e.source, e.distinct_id, e.event, e.timestamp.0, e.properties
+                e.source(),
+                e.distinct_id(),
+                e.event(),
+                e.timestamp.0,
+                e.properties()
             ));
         }
         for r in b.rejections() {

@@ -54,7 +54,11 @@ fn assert_accepted(line: &str, want: Expect) {
     });
     want.assert_eq(&format!(
         "distinct_id={} event={} ts={}\nproperties={}\nmeta={}\nmerge={merge}\n",
-        e.distinct_id, e.event, e.timestamp.0, e.properties, e.meta
+        e.distinct_id(),
+        e.event(),
+        e.timestamp.0,
+        e.properties(),
+        e.meta()
     ));
 }
 
@@ -301,7 +305,7 @@ fn invalid_utf8_rejects_only_its_line() {
     let names: Vec<(&str, &str)> = batch
         .events()
         .iter()
-        .map(|e| (e.event.as_str(), e.source.as_str()))
+        .map(|e| (e.event(), e.source()))
         .collect();
     assert_eq!(names, [("a", "f.ndjson:10"), ("c", "f.ndjson:13")]);
     let [r] = batch.rejections() else { panic!() };
@@ -354,7 +358,7 @@ fn numbers_become_distinct_ids_and_nul_is_replaced() {
         "#]],
     );
     let batch = import(r#"{"distinct_id":"a\u0000b","event":"e","timestamp":"2025-03-01"}"#);
-    assert_eq!(batch.events()[0].distinct_id, "a\u{fffd}b");
+    assert_eq!(batch.events()[0].distinct_id(), "a\u{fffd}b");
 }
 
 #[test]
@@ -549,7 +553,7 @@ fn payment_examples() {
         (2399, 400, 100, "USD", PaymentKind::New)
     );
     assert_eq!(p.amount_minor - p.tax_minor, 1999);
-    expect![[r#"{"replaced_uuid":"0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b"}"#]].assert_eq(&e.meta);
+    expect![[r#"{"replaced_uuid":"0190a6b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b"}"#]].assert_eq(e.meta());
     // The payment uuid depends only on the project, kind and external id.
     assert_eq!(import(&line("new", "")).events()[0].uuid, e.uuid);
     let refund = import(&line("refund", ""));

@@ -83,10 +83,10 @@ impl Engine {
                     || query
                         .distinct_id
                         .as_ref()
-                        .is_some_and(|d| *d != e.distinct_id)
-                    || query.event.as_ref().is_some_and(|n| *n != e.event)
+                        .is_some_and(|d| d != e.distinct_id())
+                    || query.event.as_ref().is_some_and(|n| n != e.event())
                     || (!query.distinct_ids.is_empty()
-                        && !query.distinct_ids.contains(&e.distinct_id))
+                        && !query.distinct_ids.iter().any(|d| d == e.distinct_id()))
                 {
                     continue;
                 }

@@ -188,7 +188,7 @@ fn a_conflicting_copy_keeps_the_smaller_digest_whatever_the_order() {
         assert_eq!(s.conflicts + s2.conflicts, 1);
         let all = stored(&engine);
         assert_eq!(all.len(), 1);
-        kept.push(all.into_values().next().unwrap().properties);
+        kept.push(all.into_values().next().unwrap().properties().to_string());
     }
     assert_eq!(kept[0], kept[1]);
 }
@@ -353,7 +353,7 @@ fn replaying_the_quarantine_stores_what_passes_today_once() {
     engine.flush().unwrap();
     let events = stored(&engine);
     assert_eq!(events.len(), 2, "replaying twice stores each event once");
-    let http = events.values().find(|e| e.distinct_id == "u1").unwrap();
+    let http = events.values().find(|e| e.distinct_id() == "u1").unwrap();
     assert_eq!(
         http.timestamp, received_at,
         "no timestamp: the receive time, as at capture"
@@ -507,7 +507,7 @@ fn a_large_day_is_written_as_several_sorted_segments_in_parallel() {
     for (_, events) in &ok {
         let keys: Vec<_> = events
             .iter()
-            .map(|e| (e.distinct_id.clone(), e.timestamp, e.uuid))
+            .map(|e| (e.distinct_id().to_string(), e.timestamp, e.uuid))
             .collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         pieces.push(keys);

@@ -6,19 +6,14 @@ use crate::{Digest, Timestamp, Uuid};
 ///
 /// The content fields (`uuid`, `distinct_id`, `event`, `timestamp`, `properties`) define the event and its
 /// [`Digest`]. The rest is either derived from the content (`typed`, `merge`) or ingest metadata
-/// (`received_at`, `source`, `meta`), which never changes a report or a fingerprint.
+/// (`received_at`, `source`, `meta`), which never changes a report or a fingerprint. The text fields live in one
+/// allocation ([`EventText`]), read through [`Event::distinct_id`] and its siblings.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Event {
     /// Dedup key together with the project.
     pub uuid: Uuid,
-    /// The distinct id as sent, 1–200 characters.
-    pub distinct_id: String,
-    /// The event name, 1–200 characters.
-    pub event: String,
     /// When the event happened (after clock-skew correction for HTTP capture).
     pub timestamp: Timestamp,
-    /// The properties object as canonical JSON (RFC 8785 key order, numbers kept as sent).
-    pub properties: String,
     /// SHA-256 content digest of events.md §8.
     pub digest: Digest,
     /// Well-known properties, parsed once at ingest.
@@ -27,10 +22,113 @@ pub struct Event {
     pub merge: Option<Merge>,
     /// When liucun received the event.
     pub received_at: Timestamp,
+    /// The distinct id, event name, properties, source and meta.
+    pub text: EventText,
+}
+
+impl Event {
+    /// The distinct id as sent, 1–200 characters.
+    pub fn distinct_id(&self) -> &str {
+        self.text.distinct_id()
+    }
+
+    /// The event name, 1–200 characters.
+    pub fn event(&self) -> &str {
+        self.text.event()
+    }
+
+    /// The properties object as canonical JSON (RFC 8785 key order, numbers kept as sent).
+    pub fn properties(&self) -> &str {
+        self.text.properties()
+    }
+
     /// Where it came from: `file.ndjson:12`, `file.parquet:rg0:row17`, `http /batch req-… #3`.
-    pub source: String,
+    pub fn source(&self) -> &str {
+        self.text.source()
+    }
+
     /// Other ingest metadata as a JSON object (`sent_at`, library, replaced uuid, export-only fields).
-    pub meta: String,
+    pub fn meta(&self) -> &str {
+        self.text.meta()
+    }
+}
+
+/// The text fields of an event in one allocation: an event is otherwise five small strings scattered over the
+/// heap, and writing segments visits millions of them in an order unrelated to where they sit.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EventText {
+    /// `distinct_id`, `event`, `properties`, `source` and `meta`, back to back.
+    buf: Box<str>,
+    /// Where each of the first four ends in `buf`; `meta` runs to the end.
+    ends: [usize; 4],
+}
+
+impl EventText {
+    /// Puts the five fields together.
+    pub fn new(
+        distinct_id: &str,
+        event: &str,
+        properties: &str,
+        source: &str,
+        meta: &str,
+    ) -> EventText {
+        let parts = [distinct_id, event, properties, source, meta];
+        let mut buf = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0; 4];
+        for (i, p) in parts.iter().enumerate() {
+            buf.push_str(p);
+            if let Some(end) = ends.get_mut(i) {
+                *end = buf.len();
+            }
+        }
+        EventText {
+            buf: buf.into_boxed_str(),
+            ends,
+        }
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let end = self.ends.get(i).copied().unwrap_or(self.buf.len());
+        &self.buf[start..end]
+    }
+
+    /// The distinct id.
+    pub fn distinct_id(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The event name.
+    pub fn event(&self) -> &str {
+        self.part(1)
+    }
+
+    /// The canonical properties object.
+    pub fn properties(&self) -> &str {
+        self.part(2)
+    }
+
+    /// Where the event came from.
+    pub fn source(&self) -> &str {
+        self.part(3)
+    }
+
+    /// Ingest metadata as a JSON object.
+    pub fn meta(&self) -> &str {
+        self.part(4)
+    }
+}
+
+impl std::fmt::Debug for EventText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventText")
+            .field("distinct_id", &self.distinct_id())
+            .field("event", &self.event())
+            .field("properties", &self.properties())
+            .field("source", &self.source())
+            .field("meta", &self.meta())
+            .finish()
+    }
 }
 
 /// Well-known properties that reports read, with their types resolved.
@@ -185,5 +283,39 @@ impl MergeSource {
     /// Guarded merges are refused when the merged id already belongs to another identified person.
     pub fn is_guarded(self) -> bool {
         !matches!(self, MergeSource::MergeDangerously)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventText;
+
+    #[test]
+    fn text_fields_come_back_as_given_empty_or_not() {
+        let cases = [
+            ["u1", "$pageview", "{\"a\":1}", "f.ndjson:3", "{}"],
+            ["", "", "", "", ""],
+            ["用户", "", "{}", "", "{\"sent_at\":\"x\"}"],
+            ["a", "b", "c", "d", ""],
+        ];
+        for [d, e, p, s, m] in cases {
+            let t = EventText::new(d, e, p, s, m);
+            assert_eq!(
+                [
+                    t.distinct_id(),
+                    t.event(),
+                    t.properties(),
+                    t.source(),
+                    t.meta()
+                ],
+                [d, e, p, s, m]
+            );
+            // Equal fields, equal texts; a boundary moved between fields, different texts.
+            assert_eq!(t, EventText::new(d, e, p, s, m));
+        }
+        assert_ne!(
+            EventText::new("ab", "c", "", "", ""),
+            EventText::new("a", "bc", "", "", "")
+        );
     }
 }

@@ -10,6 +10,6 @@ mod ids;
 mod time;
 
 pub use batch::{EventBatch, PersonBatch, PersonRecord, Record, RejectReason, Rejection};
-pub use event::{Event, Merge, MergeSource, Payment, PaymentKind, TypedProps};
+pub use event::{Event, EventText, Merge, MergeSource, Payment, PaymentKind, TypedProps};
 pub use ids::{Digest, Lsn, Project, ProjectError, Uuid, UuidError};
 pub use time::{Day, MICROS_PER_DAY, Timestamp};

@@ -426,7 +426,7 @@ async fn events(
         .iter()
         .map(|e| {
             // A personless event belongs to no person (events.md §5.6).
-            let person = (!e.typed.personless).then(|| identity.person_of(&e.distinct_id));
+            let person = (!e.typed.personless).then(|| identity.person_of(e.distinct_id()));
             event_json(e, person)
         })
         .collect();
@@ -436,15 +436,15 @@ async fn events(
 fn event_json(e: &Event, person_id: Option<&str>) -> Value {
     json!({
         "uuid": e.uuid.to_string(),
-        "distinct_id": e.distinct_id,
+        "distinct_id": e.distinct_id(),
         "person_id": person_id,
-        "event": e.event,
+        "event": e.event(),
         "timestamp": rfc3339(e.timestamp),
         "received_at": rfc3339(e.received_at),
-        "properties": parse_json(&e.properties),
+        "properties": parse_json(e.properties()),
         "personless": e.typed.personless,
-        "source": e.source,
-        "meta": parse_json(&e.meta),
+        "source": e.source(),
+        "meta": parse_json(e.meta()),
     })
 }
 

@@ -13,7 +13,9 @@ use arrow::array::{
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use model::{Digest, Event, Merge, MergeSource, Payment, PaymentKind, Timestamp, TypedProps, Uuid};
+use model::{
+    Digest, Event, EventText, Merge, MergeSource, Payment, PaymentKind, Timestamp, TypedProps, Uuid,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -95,7 +97,7 @@ pub fn sort_for_segment(events: &mut [&Event]) {
         .iter()
         .map(|e| {
             let next = unique.len() as u32;
-            *unique.entry(e.distinct_id.as_str()).or_insert(next)
+            *unique.entry(e.distinct_id()).or_insert(next)
         })
         .collect();
     let mut ids: Vec<(&str, u32)> = unique.into_iter().collect();
@@ -128,8 +130,8 @@ pub fn sort_for_segment(events: &mut [&Event]) {
 /// IO and Parquet errors, naming the file.
 pub fn write(path: &Path, project: &str, day: &str, events: &[&Event]) -> Result<SegmentStats> {
     debug_assert!(events.windows(2).all(|w| {
-        (w[0].distinct_id.as_str(), w[0].timestamp, w[0].uuid)
-            <= (w[1].distinct_id.as_str(), w[1].timestamp, w[1].uuid)
+        (w[0].distinct_id(), w[0].timestamp, w[0].uuid)
+            <= (w[1].distinct_id(), w[1].timestamp, w[1].uuid)
     }));
     let file = File::create(path).map_err(Error::io(path))?;
     let mut stats = SegmentStats {
@@ -207,11 +209,11 @@ fn to_record_batch(
         BooleanBuilder::with_capacity(n),
         BooleanBuilder::with_capacity(n),
     );
-    let mut distinct_id = text(text_bytes(|e| e.distinct_id.len()));
-    let mut event = text(text_bytes(|e| e.event.len()));
-    let mut properties = text(text_bytes(|e| e.properties.len()));
-    let mut source = text(text_bytes(|e| e.source.len()));
-    let mut meta = text(text_bytes(|e| e.meta.len()));
+    let mut distinct_id = text(text_bytes(|e| e.distinct_id().len()));
+    let mut event = text(text_bytes(|e| e.event().len()));
+    let mut properties = text(text_bytes(|e| e.properties().len()));
+    let mut source = text(text_bytes(|e| e.source().len()));
+    let mut meta = text(text_bytes(|e| e.meta().len()));
     let (mut ai_model, mut ai_provider) = (small(), small());
     let mut ints: [Int64Builder; 9] = std::array::from_fn(|_| Int64Builder::with_capacity(n));
     let (mut p_currency, mut p_kind, mut p_product, mut p_ext) =
@@ -224,11 +226,11 @@ fn to_record_batch(
         received.append_value(e.received_at.0);
         usage_invalid.append_value(e.typed.ai_usage_invalid);
         personless.append_value(e.typed.personless);
-        distinct_id.append_value(&e.distinct_id);
-        event.append_value(&e.event);
-        properties.append_value(&e.properties);
-        source.append_value(&e.source);
-        meta.append_value(&e.meta);
+        distinct_id.append_value(e.distinct_id());
+        event.append_value(e.event());
+        properties.append_value(e.properties());
+        source.append_value(e.source());
+        meta.append_value(e.meta());
         ai_model.append_option(e.typed.ai_model.as_deref());
         ai_provider.append_option(e.typed.ai_provider.as_deref());
         let t = &e.typed;
@@ -438,10 +440,7 @@ fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Resul
         };
         out.push(Event {
             uuid: Uuid(fixed(path, uuid.value(r))?),
-            distinct_id: distinct_id.value(r).to_string(),
-            event: event.value(r).to_string(),
             timestamp: Timestamp(timestamp.value(r)),
-            properties: properties.value(r).to_string(),
             digest: Digest(fixed(path, digest.value(r))?),
             typed: TypedProps {
                 ai_model: opt_s(ai_model, r),
@@ -457,8 +456,13 @@ fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Resul
             },
             merge,
             received_at: Timestamp(received_at.value(r)),
-            source: source.value(r).to_string(),
-            meta: meta.value(r).to_string(),
+            text: EventText::new(
+                distinct_id.value(r),
+                event.value(r),
+                properties.value(r),
+                source.value(r),
+                meta.value(r),
+            ),
         });
     }
     Ok(())
@@ -811,16 +815,12 @@ mod tests {
     fn event(n: u8, merge: Option<Merge>) -> Event {
         Event {
             uuid: Uuid([n; 16]),
-            distinct_id: format!("user\n\u{1f}{n}"),
-            event: "$identify".into(),
             timestamp: Timestamp(1_740_000_000_000_000 + i64::from(n)),
-            properties: "{}".into(),
             digest: Digest([n; 32]),
             typed: TypedProps::default(),
             merge,
             received_at: Timestamp(0),
-            source: "t:1".into(),
-            meta: "{}".into(),
+            text: EventText::new(&format!("user\n\u{1f}{n}"), "$identify", "{}", "t:1", "{}"),
         }
     }
 
@@ -836,7 +836,7 @@ mod tests {
                 .iter()
                 .map(|&(id, ts, u)| {
                     let mut e = event(u, None);
-                    e.distinct_id = ids[id as usize].to_string();
+                    e.text = EventText::new(ids[id as usize], e.event(), e.properties(), e.source(), e.meta());
                     e.timestamp = Timestamp(ts);
                     e
                 })
@@ -845,9 +845,9 @@ mod tests {
             sort_for_segment(&mut sorted);
             let mut expected: Vec<&Event> = events.iter().collect();
             expected.sort_by(|a, b| {
-                (a.distinct_id.as_str(), a.timestamp, a.uuid).cmp(&(b.distinct_id.as_str(), b.timestamp, b.uuid))
+                (a.distinct_id(), a.timestamp, a.uuid).cmp(&(b.distinct_id(), b.timestamp, b.uuid))
             });
-            let key = |e: &&Event| (e.distinct_id.clone(), e.timestamp, e.uuid);
+            let key = |e: &&Event| (e.distinct_id().to_string(), e.timestamp, e.uuid);
             proptest::prop_assert_eq!(
                 sorted.iter().map(key).collect::<Vec<_>>(),
                 expected.iter().map(key).collect::<Vec<_>>()

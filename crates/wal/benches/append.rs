@@ -11,7 +11,7 @@
 
 use divan::counter::{BytesCount, ItemsCount};
 use liucun_wal::{Wal, WalConfig, codec};
-use model::{Digest, Event, EventBatch, Project, Record, Timestamp, TypedProps, Uuid};
+use model::{Digest, Event, EventBatch, EventText, Project, Record, Timestamp, TypedProps, Uuid};
 
 fn main() {
     divan::main();
@@ -58,10 +58,7 @@ fn batch(n_events: usize) -> Record {
     let events = (0..n_events as u64)
         .map(|i| Event {
             uuid: Uuid(u128::from(i).to_be_bytes()),
-            distinct_id: format!("user-{}", i % 97),
-            event: "$ai_generation".into(),
             timestamp: Timestamp(1_700_000_000_000_000 + i as i64 * 1_000_000),
-            properties: r#"{"$ai_input_tokens":1200,"$ai_model":"model-a","plan":"pro"}"#.into(),
             digest: Digest([(i % 251) as u8; 32]),
             typed: TypedProps {
                 ai_model: Some("model-a".into()),
@@ -70,8 +67,13 @@ fn batch(n_events: usize) -> Record {
             },
             merge: None,
             received_at: Timestamp(1_700_000_000_000_000),
-            source: format!("bench.ndjson:{i}"),
-            meta: "{}".into(),
+            text: EventText::new(
+                &format!("user-{}", i % 97),
+                "$ai_generation",
+                r#"{"$ai_input_tokens":1200,"$ai_model":"model-a","plan":"pro"}"#,
+                &format!("bench.ndjson:{i}"),
+                "{}",
+            ),
         })
         .collect();
     Record::Events(EventBatch::new(project, events, Vec::new()))

@@ -9,8 +9,9 @@
 //! of the offending field.
 
 use model::{
-    Digest, Event, EventBatch, Merge, MergeSource, Payment, PaymentKind, PersonBatch, PersonRecord,
-    Project, ProjectError, Record, RejectReason, Rejection, Timestamp, TypedProps, Uuid,
+    Digest, Event, EventBatch, EventText, Merge, MergeSource, Payment, PaymentKind, PersonBatch,
+    PersonRecord, Project, ProjectError, Record, RejectReason, Rejection, Timestamp, TypedProps,
+    Uuid,
 };
 
 /// Record kind byte of [`Record::Events`].
@@ -188,10 +189,10 @@ fn put_opt_i64(out: &mut Vec<u8>, v: Option<i64>) {
 
 fn put_event(out: &mut Vec<u8>, e: &Event) {
     out.extend_from_slice(&e.uuid.0);
-    put_str(out, &e.distinct_id);
-    put_str(out, &e.event);
+    put_str(out, e.distinct_id());
+    put_str(out, e.event());
     put_i64(out, e.timestamp.0);
-    put_str(out, &e.properties);
+    put_str(out, e.properties());
     out.extend_from_slice(&e.digest.0);
     put_typed(out, &e.typed);
     match &e.merge {
@@ -204,8 +205,8 @@ fn put_event(out: &mut Vec<u8>, e: &Event) {
         }
     }
     put_i64(out, e.received_at.0);
-    put_str(out, &e.source);
-    put_str(out, &e.meta);
+    put_str(out, e.source());
+    put_str(out, e.meta());
 }
 
 fn put_typed(out: &mut Vec<u8>, t: &TypedProps) {
@@ -453,16 +454,12 @@ impl<'a> Reader<'a> {
         let meta = self.string()?;
         Ok(Event {
             uuid,
-            distinct_id,
-            event,
             timestamp,
-            properties,
             digest,
             typed,
             merge,
             received_at,
-            source,
-            meta,
+            text: EventText::new(&distinct_id, &event, &properties, &source, &meta),
         })
     }
 

@@ -5,8 +5,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use model::{
-    Digest, Event, EventBatch, Merge, MergeSource, Payment, PaymentKind, PersonBatch, PersonRecord,
-    Project, Record, RejectReason, Rejection, Timestamp, TypedProps, Uuid,
+    Digest, Event, EventBatch, EventText, Merge, MergeSource, Payment, PaymentKind, PersonBatch,
+    PersonRecord, Project, Record, RejectReason, Rejection, Timestamp, TypedProps, Uuid,
 };
 use proptest::prelude::*;
 
@@ -109,16 +109,12 @@ pub fn event() -> impl Strategy<Value = Event> {
             )| {
                 Event {
                     uuid: Uuid(uuid),
-                    distinct_id,
-                    event,
                     timestamp,
-                    properties,
                     digest: Digest(digest),
                     typed,
                     merge,
                     received_at,
-                    source,
-                    meta,
+                    text: EventText::new(&distinct_id, &event, &properties, &source, &meta),
                 }
             },
         )
@@ -191,16 +187,18 @@ pub fn small_record(n: u64) -> Record {
     let project = Project::new("app").expect("valid name");
     let event = Event {
         uuid: Uuid(u128::from(n).to_be_bytes()),
-        distinct_id: format!("user-{n}"),
-        event: "chat".into(),
         timestamp: Timestamp(1_700_000_000_000_000 + n as i64),
-        properties: "{}".into(),
         digest: Digest([n as u8; 32]),
         typed: TypedProps::default(),
         merge: None,
         received_at: Timestamp(1_700_000_000_000_000),
-        source: format!("test:{n}"),
-        meta: "{}".into(),
+        text: EventText::new(
+            &format!("user-{n}"),
+            "chat",
+            "{}",
+            &format!("test:{n}"),
+            "{}",
+        ),
     };
     Record::Events(EventBatch::new(project, vec![event], Vec::new()))
 }
