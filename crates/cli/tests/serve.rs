@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use load::http::{Client, Response};
-use load::load::{LoadConfig, run};
+use load::load::{LoadConfig, LoadReport, run};
 use serde_json::{Value, json};
 
 fn bin() -> &'static str {
@@ -187,6 +187,20 @@ fn stored_uuid_counts(data: &Path, project: &str) -> HashMap<String, u32> {
         }
     }
     counts
+}
+
+/// Every acknowledged uuid of `report` is stored once in `project`, and nothing else is.
+fn assert_stored_exactly_once(data: &Path, project: &str, report: &LoadReport) {
+    let counts = stored_uuid_counts(data, project);
+    for u in &report.acked_uuids {
+        assert_eq!(
+            counts.get(u),
+            Some(&1),
+            "acknowledged {u} stored {:?} times",
+            counts.get(u)
+        );
+    }
+    assert_eq!(counts.len() as u64, report.events_acked);
 }
 
 fn store_filter(project: &str) -> liucun::ScanFilter {
@@ -770,16 +784,7 @@ fn sustained_load_is_acknowledged_and_stored_without_loss() {
     assert_eq!(report.events_failed, 0);
     assert!(report.events_acked >= 8_000, "{}", report.events_acked);
     assert!(server.stop().success());
-    let counts = stored_uuid_counts(&data, "p1");
-    for u in &report.acked_uuids {
-        assert_eq!(
-            counts.get(u),
-            Some(&1),
-            "acknowledged {u} stored {:?} times",
-            counts.get(u)
-        );
-    }
-    assert_eq!(counts.len() as u64, report.events_acked);
+    assert_stored_exactly_once(&data, "p1", &report);
 }
 
 #[test]
@@ -820,16 +825,7 @@ fn a_backlog_of_unwritten_events_answers_503_with_retry_after_and_loses_nothing(
     );
     assert!(report.failures.get("503").copied().unwrap_or(0) <= 4);
     assert!(server.stop().success());
-    let counts = stored_uuid_counts(&data, "p1");
-    for u in &report.acked_uuids {
-        assert_eq!(
-            counts.get(u),
-            Some(&1),
-            "acknowledged {u} stored {:?} times",
-            counts.get(u)
-        );
-    }
-    assert_eq!(counts.len() as u64, report.events_acked);
+    assert_stored_exactly_once(&data, "p1", &report);
 }
 
 #[test]
