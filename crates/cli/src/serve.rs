@@ -46,9 +46,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 500_000)]
     flush_events: usize,
     /// Refuse captures with 503 and Retry-After: 1 while this many accepted events wait to be written to segments
-    /// (bounds memory when events arrive faster than they can be written; SDKs retry). At least --flush-events.
-    #[arg(long, default_value_t = 2_000_000)]
-    max_waiting_events: usize,
+    /// (bounds memory when events arrive faster than they can be written; SDKs retry). At least --flush-events;
+    /// default 2000000, or twice --flush-events when that is more.
+    #[arg(long)]
+    max_waiting_events: Option<usize>,
 }
 
 pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
@@ -65,10 +66,13 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
     if extra_admin.as_deref().is_some_and(str::is_empty) {
         return Err(Invalid("the admin key given is empty".to_string()).into());
     }
-    if args.max_waiting_events < args.flush_events.max(1) {
+    let max_waiting = args
+        .max_waiting_events
+        .unwrap_or_else(|| args.flush_events.saturating_mul(2).max(2_000_000));
+    if max_waiting < args.flush_events.max(1) {
         return Err(Invalid(format!(
-            "--max-waiting-events ({}) must be at least --flush-events ({})",
-            args.max_waiting_events, args.flush_events
+            "--max-waiting-events ({max_waiting}) must be at least --flush-events ({})",
+            args.flush_events
         ))
         .into());
     }
@@ -76,7 +80,7 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         data,
         liucun::OpenMode::CreateIfMissing,
         liucun::EngineConfig {
-            tail_limit: Some(args.max_waiting_events),
+            tail_limit: Some(max_waiting),
             ..liucun::EngineConfig::default()
         },
     )

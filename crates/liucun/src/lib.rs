@@ -94,6 +94,8 @@ struct Buffers {
     tail: Pending,
     /// Buffered by the bulk import path.
     bulk: Pending,
+    /// Tail events taken by the running flush and not yet in committed segments.
+    flushing: usize,
 }
 
 /// Accepted data not yet in segments.
@@ -105,6 +107,15 @@ struct Pending {
     n_events: usize,
     /// WAL positions held here (tail only).
     lsns: BTreeSet<u64>,
+}
+
+/// Clears the count of events a flush took when the flush ends, however it ends.
+struct FlushEnd<'a>(&'a Engine);
+
+impl Drop for FlushEnd<'_> {
+    fn drop(&mut self) {
+        self.0.pending().flushing = 0;
+    }
 }
 
 impl Pending {
@@ -189,6 +200,7 @@ impl Engine {
             pending: Mutex::new(Buffers {
                 tail,
                 bulk: Pending::default(),
+                flushing: 0,
             }),
             replay_note,
             tables: Mutex::new(Vec::new()),
@@ -212,9 +224,9 @@ impl Engine {
     /// [`Error::Wal`] when the log cannot be written; the record is then not acknowledged.
     pub fn append(&self, record: Record) -> Result<Lsn> {
         if let Some(limit) = self.config.tail_limit {
-            // Checked before the write, so a refused record is nowhere. Concurrent appends may each pass and
-            // overshoot the limit by one request each.
-            let waiting = self.pending().tail.n_events;
+            // Checked before the write, so a refused record is nowhere. Events a running flush took still wait
+            // for their segments. Concurrent appends may each pass and overshoot the limit by one request each.
+            let waiting = self.waiting_events();
             if waiting >= limit {
                 return Err(Error::Overloaded { waiting, limit });
             }
@@ -235,6 +247,17 @@ impl Engine {
     /// Events appended through the WAL and not yet flushed into segments.
     pub fn tail_events(&self) -> usize {
         self.pending().tail.n_events
+    }
+
+    /// Events appended through the WAL and not yet in committed segments: the tail and what a running flush took.
+    pub fn waiting_events(&self) -> usize {
+        let pending = self.pending();
+        pending.tail.n_events + pending.flushing
+    }
+
+    /// The configured tail limit ([`EngineConfig::tail_limit`]).
+    pub fn tail_limit(&self) -> Option<usize> {
+        self.config.tail_limit
     }
 
     /// Whether appends can succeed: false once a failed WAL write (such as a full disk) poisoned the log, until the
@@ -273,6 +296,7 @@ impl Engine {
             if pending.tail.is_empty() && pending.bulk.is_empty() {
                 return Ok(FlushStats::default());
             }
+            pending.flushing = pending.tail.n_events;
             (
                 std::mem::take(&mut pending.tail),
                 std::mem::take(&mut pending.bulk),
@@ -305,6 +329,9 @@ impl Engine {
             }
         }
         let started = std::time::Instant::now();
+        // Failed, panicked or not, these events no longer wait in memory once the flush ends: after a failure they
+        // are in the WAL only, until the next open replays them.
+        let _done = FlushEnd(self);
         let stats = store.flush(input)?;
         tracing::debug!(
             events = stats.events_written,

@@ -460,7 +460,7 @@ fn a_full_tail_refuses_appends_until_a_flush_and_never_flushes_inline() {
     for first in [0, 4, 8] {
         engine.append(batch_of(first)).unwrap();
     }
-    assert_eq!(engine.tail_events(), 12);
+    assert_eq!((engine.tail_events(), engine.waiting_events()), (12, 12));
     assert!(stored(&engine).is_empty());
     match engine.append(batch_of(12)) {
         Err(liucun::Error::Overloaded { waiting, limit }) => assert_eq!((waiting, limit), (12, 10)),
@@ -472,6 +472,7 @@ fn a_full_tail_refuses_appends_until_a_flush_and_never_flushes_inline() {
     let engine = fixture::open_with(&dir, config);
     assert_eq!(engine.tail_events(), 12);
     engine.flush().unwrap();
+    assert_eq!(engine.waiting_events(), 0);
     engine.append(batch_of(12)).unwrap();
     engine.flush().unwrap();
     assert_eq!(stored(&engine).len(), 16);

@@ -197,11 +197,7 @@ fn worker_loop(
         // A refusal that names a wait (429, 503 with Retry-After) is retried as the SDKs do, with the same batch,
         // while the run lasts; the wait counts in the request's latency.
         while let Ok(resp) = &answer
-            && matches!(resp.status, 429 | 503)
-            && let Some(wait) = resp
-                .header("retry-after")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs)
+            && let Some(wait) = retry_wait(resp)
             && started.elapsed() + wait < cfg.duration
             && !stop.load(Ordering::Relaxed)
         {
@@ -224,7 +220,7 @@ fn worker_loop(
             Ok(resp) => {
                 out.events_failed += uuids.len() as u64;
                 *out.failures.entry(resp.status.to_string()).or_default() += 1;
-                if resp.header("retry-after").is_some() && matches!(resp.status, 429 | 503) {
+                if retry_wait(&resp).is_some_and(|w| started.elapsed() + w >= cfg.duration) {
                     // The wait it asks for outlasts the run: this connection is done.
                     break;
                 }
@@ -241,6 +237,16 @@ fn worker_loop(
         }
     }
     out
+}
+
+/// The wait a refusal asks for before the same request is sent again: 429 or 503 with `Retry-After` in seconds.
+fn retry_wait(resp: &crate::http::Response) -> Option<Duration> {
+    if !matches!(resp.status, 429 | 503) {
+        return None;
+    }
+    resp.header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 /// A posthog-python `/batch/` body with fresh uuids.

@@ -152,7 +152,11 @@ pub async fn serve(
             "no admin key exists: capture works, the API does not; create one with `liucun keys create-admin`"
         );
     }
-    let flusher = spawn_flusher(engine.clone(), config.flush_interval, config.flush_events);
+    let flusher = spawn_flusher(engine.clone(), config.flush_interval, config.flush_events)
+        .map_err(|source| ServeError::Io {
+            context: "starting the flusher thread".to_string(),
+            source,
+        })?;
     if let Some(path) = &config.addr_file {
         write_addr_file(path, addr).map_err(|source| ServeError::Io {
             context: format!("writing {}", path.display()),
@@ -220,7 +224,11 @@ struct Flusher {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-fn spawn_flusher(engine: Arc<Engine>, interval: Duration, max_events: usize) -> Flusher {
+fn spawn_flusher(
+    engine: Arc<Engine>,
+    interval: Duration,
+    max_events: usize,
+) -> std::io::Result<Flusher> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
@@ -242,20 +250,32 @@ fn spawn_flusher(engine: Arc<Engine>, interval: Duration, max_events: usize) -> 
                     continue;
                 }
                 waited = Duration::ZERO;
-                // Falling behind (twice the threshold waiting): use every core, so capture never has to wait for
-                // the engine's own flush at its hard limit.
-                let behind = engine.tail_events() >= max_events.saturating_mul(2);
-                let flushed = match &pool {
+                // Falling behind (twice the threshold waiting, or half the engine's limit, past which capture is
+                // refused): use every core.
+                let behind_at = engine
+                    .tail_limit()
+                    .map_or(usize::MAX, |l| l / 2)
+                    .min(max_events.saturating_mul(2));
+                let behind = engine.tail_events() >= behind_at;
+                // This thread is what drains the tail (appends never flush when the engine has a limit): a panic
+                // in one flush is logged and the next one is tried.
+                let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &pool {
                     Some(p) if !behind => p.install(|| engine.flush()),
                     _ => engine.flush(),
-                };
-                if let Err(e) = flushed {
-                    tracing::error!(error = %e, "periodic flush failed; events stay in the WAL");
+                }));
+                match flushed {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "periodic flush failed; events stay in the WAL");
+                    }
+                    Err(_) => tracing::error!("a periodic flush panicked; events stay in the WAL"),
                 }
             }
-        })
-        .ok();
-    Flusher { stop, thread }
+        })?;
+    Ok(Flusher {
+        stop,
+        thread: Some(thread),
+    })
 }
 
 impl Flusher {
