@@ -220,8 +220,8 @@ fn worker_loop(
             Ok(resp) => {
                 out.events_failed += uuids.len() as u64;
                 *out.failures.entry(resp.status.to_string()).or_default() += 1;
-                if retry_wait(&resp).is_some_and(|w| started.elapsed() + w >= cfg.duration) {
-                    // The wait it asks for outlasts the run: this connection is done.
+                if retry_wait(&resp).is_some() {
+                    // Still refused after the retries the run had time for: this connection is done.
                     break;
                 }
                 if resp.status >= 500 {

@@ -88,6 +88,9 @@ pub struct SegmentStats {
     pub merges: u64,
 }
 
+/// Sorts of at least this many keys run on the thread pool.
+pub(crate) const PAR_SORT_MIN: usize = 1 << 16;
+
 /// Sorts events into segment order: `(distinct_id, timestamp, uuid)`.
 pub fn sort_for_segment(events: &mut [&Event]) {
     // Compare strings only between distinct ids: number the unique ids in one pass over the events (in the order
@@ -111,7 +114,7 @@ pub fn sort_for_segment(events: &mut [&Event]) {
         .zip(slots)
         .map(|(e, slot)| (rank[slot as usize], e.timestamp.0, e.uuid.as_u128(), *e))
         .collect();
-    if keyed.len() >= 1 << 16 {
+    if keyed.len() >= PAR_SORT_MIN {
         rayon::slice::ParallelSliceMut::par_sort_unstable_by_key(&mut keyed[..], |k| {
             (k.0, k.1, k.2)
         });

@@ -341,7 +341,7 @@ impl Store {
                 // A large partition (a server's day of capture is one) is cut into pieces of its segment order,
                 // one segment each, so that its writing uses every core.
                 let pieces =
-                    (d.fresh.len() / self.split_rows.max(1)).clamp(1, rayon::current_num_threads());
+                    (d.fresh.len() / self.split_rows).clamp(1, rayon::current_num_threads());
                 if pieces > 1 {
                     let mut fresh = d.fresh;
                     segment::sort_for_segment(&mut fresh);
@@ -377,7 +377,7 @@ impl Store {
             .map(|job| self.write_job(job))
             .collect();
         lap("written");
-        // Freeing the events is one free per string: spread it over the pool instead of this thread.
+        // Freeing the events is one free per event: spread it over the pool instead of this thread.
         input_events
             .into_par_iter()
             .for_each(|(_, chunks)| chunks.into_par_iter().for_each(drop));
@@ -789,7 +789,7 @@ fn decide<'a>(events: Vec<&'a Event>, keys: &mut PartitionKeys) -> Decision<'a> 
                 .cmp(&events[y.2 as usize].digest)
         })
     };
-    if keyed.len() >= 1 << 16 {
+    if keyed.len() >= segment::PAR_SORT_MIN {
         keyed.par_sort_unstable_by(order);
     } else {
         keyed.sort_unstable_by(order);
