@@ -155,32 +155,13 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[&Event]) -> Result
         key: k.to_string(),
         value: Some(v),
     };
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).expect("zstd level 1 is valid"),
-        ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        // Dictionaries and statistics pay off only on columns with few values or that readers prune on; on
-        // unique text (properties, source, meta) they cost most of the write time for nothing.
-        .set_dictionary_enabled(false)
-        .set_statistics_enabled(EnabledStatistics::None)
-        .set_key_value_metadata(Some(vec![
-            kv("liucun.segment.version", SEGMENT_VERSION.to_string()),
-            kv("liucun.project", project.to_string()),
-            kv("liucun.day", day.to_string()),
-            kv("liucun.digest_sum", stats.digest_sum.to_hex()),
-            kv(MERGES_KEY, encode_merges(events)),
-        ]))
-        .set_column_dictionary_enabled(ColumnPath::from("distinct_id"), true)
-        .set_column_dictionary_enabled(ColumnPath::from("event"), true)
-        .set_column_dictionary_enabled(ColumnPath::from("ai_model"), true)
-        .set_column_dictionary_enabled(ColumnPath::from("ai_provider"), true)
-        .set_column_dictionary_enabled(ColumnPath::from("payment_currency"), true)
-        .set_column_dictionary_enabled(ColumnPath::from("payment_kind"), true)
-        .set_column_dictionary_enabled(ColumnPath::from("merge_source"), true)
-        .set_column_statistics_enabled(ColumnPath::from("timestamp"), EnabledStatistics::Chunk)
-        .set_column_statistics_enabled(ColumnPath::from("event"), EnabledStatistics::Chunk)
-        .build();
+    let props = writer_properties(vec![
+        kv("liucun.segment.version", SEGMENT_VERSION.to_string()),
+        kv("liucun.project", project.to_string()),
+        kv("liucun.day", day.to_string()),
+        kv("liucun.digest_sum", stats.digest_sum.to_hex()),
+        kv(MERGES_KEY, encode_merges(events)),
+    ]);
     let mut writer =
         ArrowWriter::try_new(file, schema(), Some(props)).map_err(Error::parquet(path))?;
     for chunk in events.chunks(ROW_GROUP_ROWS) {
@@ -191,6 +172,31 @@ pub fn write(path: &Path, project: &str, day: &str, events: &[&Event]) -> Result
     // Not fsynced here: the store fsyncs every new file of a flush together, before the manifest commit.
     stats.size_bytes = file.metadata().map_err(Error::io(path))?.len();
     Ok(stats)
+}
+
+/// The Parquet writer settings of a segment, with `metadata` as its key-value metadata: zstd level 1, row groups of
+/// 256Ki rows, and dictionaries and statistics only on the columns that gain from them.
+pub fn writer_properties(metadata: Vec<KeyValue>) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("zstd level 1 is valid"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        // Dictionaries and statistics pay off only on columns with few values or that readers prune on; on
+        // unique text (properties, source, meta) they cost most of the write time for nothing.
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_key_value_metadata(Some(metadata))
+        .set_column_dictionary_enabled(ColumnPath::from("distinct_id"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("event"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("ai_model"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("ai_provider"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("payment_currency"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("payment_kind"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("merge_source"), true)
+        .set_column_statistics_enabled(ColumnPath::from("timestamp"), EnabledStatistics::Chunk)
+        .set_column_statistics_enabled(ColumnPath::from("event"), EnabledStatistics::Chunk)
+        .build()
 }
 
 fn to_record_batch(
