@@ -171,7 +171,7 @@ pub(crate) fn finish(
     }
     let mut typed = typed_props(&props);
     if event == "payment" {
-        typed.payment = Some(payment::parse(&props)?);
+        typed.payment = Some(Box::new(payment::parse(&props)?));
     }
     let properties = match d.canonical {
         Some(text) => text,
@@ -223,7 +223,7 @@ pub(crate) fn finish(
         timestamp: ts,
         digest,
         typed,
-        merge,
+        merge: merge.map(Box::new),
         received_at: cfg.now,
         text: EventText::new(&distinct_id, &event, &properties, &source, &meta),
     })

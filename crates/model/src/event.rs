@@ -19,7 +19,7 @@ pub struct Event {
     /// Well-known properties, parsed once at ingest.
     pub typed: TypedProps,
     /// The identity merge this event asks for, if any.
-    pub merge: Option<Merge>,
+    pub merge: Option<Box<Merge>>,
     /// When liucun received the event.
     pub received_at: Timestamp,
     /// The distinct id, event name, properties, source and meta.
@@ -59,8 +59,8 @@ impl Event {
 pub struct EventText {
     /// `distinct_id`, `event`, `properties`, `source` and `meta`, back to back.
     buf: Box<str>,
-    /// Where each of the first four ends in `buf`; `meta` runs to the end.
-    ends: [usize; 4],
+    /// Where each of the first four ends in `buf`; `meta` runs to the end. An event is at most a few MiB.
+    ends: [u32; 4],
 }
 
 impl EventText {
@@ -78,7 +78,7 @@ impl EventText {
         for (i, p) in parts.iter().enumerate() {
             buf.push_str(p);
             if let Some(end) = ends.get_mut(i) {
-                *end = buf.len();
+                *end = u32::try_from(buf.len()).expect("event text is smaller than 4 GiB");
             }
         }
         EventText {
@@ -88,9 +88,23 @@ impl EventText {
     }
 
     fn part(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        let end = self.ends.get(i).copied().unwrap_or(self.buf.len());
+        let [start, end] = self.bounds(i);
         &self.buf[start..end]
+    }
+
+    fn bounds(&self, i: usize) -> [usize; 2] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends.get(i).map_or(self.buf.len(), |&e| e as usize);
+        [start, end]
+    }
+
+    /// The byte lengths of the five fields, in the order of [`EventText::new`], read without touching the text
+    /// itself (sizing buffers for millions of events should not visit each one's heap block).
+    pub fn lens(&self) -> [usize; 5] {
+        std::array::from_fn(|i| {
+            let [start, end] = self.bounds(i);
+            end - start
+        })
     }
 
     /// The distinct id.
@@ -153,7 +167,7 @@ pub struct TypedProps {
     /// A token count was present but not a non-negative integer (events.md §6.1.3).
     pub ai_usage_invalid: bool,
     /// The payment carried by a `payment` event.
-    pub payment: Option<Payment>,
+    pub payment: Option<Box<Payment>>,
     /// `$process_person_profile: false` (events.md §5.6).
     pub personless: bool,
 }
@@ -288,7 +302,17 @@ impl MergeSource {
 
 #[cfg(test)]
 mod tests {
-    use super::EventText;
+    use super::{Event, EventText};
+
+    #[test]
+    fn an_event_stays_small() {
+        // Imports hold millions of events and move each several times; rare parts (payments, merges) are boxed.
+        assert!(
+            size_of::<Event>() <= 256,
+            "Event is {} bytes",
+            size_of::<Event>()
+        );
+    }
 
     #[test]
     fn text_fields_come_back_as_given_empty_or_not() {
@@ -310,6 +334,7 @@ mod tests {
                 ],
                 [d, e, p, s, m]
             );
+            assert_eq!(t.lens(), [d, e, p, s, m].map(str::len));
             // Equal fields, equal texts; a boundary moved between fields, different texts.
             assert_eq!(t, EventText::new(d, e, p, s, m));
         }

@@ -205,8 +205,14 @@ fn to_record_batch(
     // One pass over the events filling every column: events are large and scattered, so one visit each is what
     // keeps this cheap.
     let n = events.len();
-    let text_bytes = |f: fn(&Event) -> usize| events.iter().map(|e| f(e)).sum::<usize>();
-    let text = |bytes: usize| StringBuilder::with_capacity(n, bytes);
+    // Buffer sizes come from the lengths each event holds inline, without a visit to its text.
+    let mut bytes = [0usize; 5];
+    for e in events {
+        for (total, len) in bytes.iter_mut().zip(e.text.lens()) {
+            *total += len;
+        }
+    }
+    let text = |i: usize| StringBuilder::with_capacity(n, bytes[i]);
     let small = || StringBuilder::with_capacity(n, n * 4);
     let (mut uuid, mut digest) = (
         FixedSizeBinaryBuilder::with_capacity(n, 16),
@@ -218,11 +224,13 @@ fn to_record_batch(
         BooleanBuilder::with_capacity(n),
         BooleanBuilder::with_capacity(n),
     );
-    let mut distinct_id = text(text_bytes(|e| e.distinct_id().len()));
-    let mut event = text(text_bytes(|e| e.event().len()));
-    let mut properties = text(text_bytes(|e| e.properties().len()));
-    let mut source = text(text_bytes(|e| e.source().len()));
-    let mut meta = text(text_bytes(|e| e.meta().len()));
+    let [
+        mut distinct_id,
+        mut event,
+        mut properties,
+        mut source,
+        mut meta,
+    ] = std::array::from_fn(text);
     let (mut ai_model, mut ai_provider) = (small(), small());
     let mut ints: [Int64Builder; 9] = std::array::from_fn(|_| Int64Builder::with_capacity(n));
     let (mut p_currency, mut p_kind, mut p_product, mut p_ext) =
@@ -422,7 +430,7 @@ fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Resul
                     format!("row {r}: unknown payment kind {:?}", p_kind.value(r)),
                 )
             })?;
-            Some(Payment {
+            Some(Box::new(Payment {
                 amount_minor: p_amount.value(r),
                 currency: p_currency.value(r).to_string(),
                 kind,
@@ -430,7 +438,7 @@ fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Resul
                 fee_minor: p_fee.value(r),
                 product: opt_s(p_product, r),
                 external_id: opt_s(p_ext, r),
-            })
+            }))
         };
         let merge = if m_kept.is_null(r) {
             None
@@ -441,11 +449,11 @@ fn decode_batch(path: &Path, batch: &RecordBatch, out: &mut Vec<Event>) -> Resul
                     format!("row {r}: unknown merge source {:?}", m_source.value(r)),
                 )
             })?;
-            Some(Merge {
+            Some(Box::new(Merge {
                 kept: m_kept.value(r).to_string(),
                 merged: m_from.value(r).to_string(),
                 source,
-            })
+            }))
         };
         out.push(Event {
             uuid: Uuid(fixed(path, uuid.value(r))?),
@@ -827,7 +835,7 @@ mod tests {
             timestamp: Timestamp(1_740_000_000_000_000 + i64::from(n)),
             digest: Digest([n; 32]),
             typed: TypedProps::default(),
-            merge,
+            merge: merge.map(Box::new),
             received_at: Timestamp(0),
             text: EventText::new(&format!("user\n\u{1f}{n}"), "$identify", "{}", "t:1", "{}"),
         }

@@ -457,7 +457,7 @@ impl<'a> Reader<'a> {
             timestamp,
             digest,
             typed,
-            merge,
+            merge: merge.map(Box::new),
             received_at,
             text: EventText::new(&distinct_id, &event, &properties, &source, &meta),
         })
@@ -512,7 +512,7 @@ impl<'a> Reader<'a> {
             ai_cache_write_tokens,
             ai_cost_nusd,
             ai_usage_invalid,
-            payment,
+            payment: payment.map(Box::new),
             personless,
         })
     }

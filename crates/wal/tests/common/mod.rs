@@ -65,7 +65,7 @@ pub fn typed() -> impl Strategy<Value = TypedProps> {
                 ai_cache_write_tokens: ints[3],
                 ai_cost_nusd: ints[4],
                 ai_usage_invalid,
-                payment,
+                payment: payment.map(Box::new),
                 personless,
             },
         )
@@ -112,7 +112,7 @@ pub fn event() -> impl Strategy<Value = Event> {
                     timestamp,
                     digest: Digest(digest),
                     typed,
-                    merge,
+                    merge: merge.map(Box::new),
                     received_at,
                     text: EventText::new(&distinct_id, &event, &properties, &source, &meta),
                 }
