@@ -14,6 +14,7 @@ mod import;
 mod inspect;
 mod reports;
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -118,7 +119,78 @@ impl Drop for FlushEnd<'_> {
     }
 }
 
+/// What a flush took from the tail: per project, the leading events chunks, rejections and persons of its input.
+struct Taken {
+    counts: BTreeMap<Project, [usize; 3]>,
+    n_events: usize,
+    lsns: BTreeSet<u64>,
+}
+
+impl Taken {
+    fn of(tail: &Pending) -> Taken {
+        let mut counts: BTreeMap<Project, [usize; 3]> = BTreeMap::new();
+        for (p, e) in &tail.events {
+            counts.entry(p.clone()).or_default()[0] = e.len();
+        }
+        for (p, r) in &tail.rejections {
+            counts.entry(p.clone()).or_default()[1] = r.len();
+        }
+        for (p, q) in &tail.persons {
+            counts.entry(p.clone()).or_default()[2] = q.len();
+        }
+        Taken {
+            counts,
+            n_events: tail.n_events,
+            lsns: tail.lsns.clone(),
+        }
+    }
+
+    /// Moves the tail's part of `input` back out of it.
+    fn take_back(self, input: &mut FlushInput) -> Pending {
+        fn front<T>(map: &mut BTreeMap<Project, Vec<T>>, p: &Project, n: usize) -> Vec<T> {
+            map.get_mut(p)
+                .map(|v| v.drain(..n.min(v.len())).collect())
+                .unwrap_or_default()
+        }
+        let mut tail = Pending {
+            n_events: self.n_events,
+            lsns: self.lsns,
+            ..Pending::default()
+        };
+        for (p, [events, rejections, persons]) in self.counts {
+            let e = front(&mut input.events, &p, events);
+            let r = front(&mut input.rejections, &p, rejections);
+            let q = front(&mut input.persons, &p, persons);
+            if !e.is_empty() {
+                tail.events.insert(p.clone(), e);
+            }
+            if !r.is_empty() {
+                tail.rejections.insert(p.clone(), r);
+            }
+            if !q.is_empty() {
+                tail.persons.insert(p, q);
+            }
+        }
+        tail
+    }
+}
+
 impl Pending {
+    /// Appends `later` after what is held here.
+    fn absorb(&mut self, later: Pending) {
+        for (p, e) in later.events {
+            self.events.entry(p).or_default().extend(e);
+        }
+        for (p, r) in later.rejections {
+            self.rejections.entry(p).or_default().extend(r);
+        }
+        for (p, q) in later.persons {
+            self.persons.entry(p).or_default().extend(q);
+        }
+        self.n_events += later.n_events;
+        self.lsns.extend(later.lsns);
+    }
+
     fn push(&mut self, record: Record) {
         match record {
             Record::Events(batch) => {
@@ -317,6 +389,8 @@ impl Engine {
             wal_checkpoint: (checkpoint > base).then_some(checkpoint),
             ..FlushInput::default()
         };
+        // The tail goes first in each project's lists, so that a failed flush can hand it back.
+        let taken = Taken::of(&tail);
         for part in [tail, bulk] {
             for (p, e) in part.events {
                 input.events.entry(p).or_default().extend(e);
@@ -329,10 +403,29 @@ impl Engine {
             }
         }
         let started = std::time::Instant::now();
-        // Failed, panicked or not, these events no longer wait in memory once the flush ends: after a failure they
-        // are in the WAL only, until the next open replays them.
+        // However the flush ends, what it took no longer counts as in flight; a panic leaves the tail's events in
+        // the WAL only, until the next open replays them.
         let _done = FlushEnd(self);
-        let stats = store.flush(input)?;
+        let stats = match store.flush(&input) {
+            Ok(stats) => stats,
+            Err(e) => {
+                // The tail's events wait in the WAL still: put them back in front of what arrived meanwhile, so
+                // that the next flush writes them (and the WAL can be truncated past them). Bulk events are
+                // dropped: their import fails with this error.
+                let mut pending = self.pending();
+                let newer = std::mem::take(&mut pending.tail);
+                pending.tail = taken.take_back(&mut input);
+                pending.tail.absorb(newer);
+                drop(pending);
+                tracing::warn!(error = %e, "flush failed; its WAL events stay in the tail for the next flush");
+                return Err(e.into());
+            }
+        };
+        // Freeing the events is one free per event: spread it over the pool instead of this thread.
+        input
+            .events
+            .into_par_iter()
+            .for_each(|(_, chunks)| chunks.into_par_iter().for_each(drop));
         tracing::debug!(
             events = stats.events_written,
             ms = started.elapsed().as_secs_f64() * 1e3,

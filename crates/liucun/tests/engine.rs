@@ -517,3 +517,42 @@ fn a_large_day_is_written_as_several_sorted_segments_in_parallel() {
     assert!(pieces.windows(2).all(|w| w[0].last() < w[1].first()));
     assert_eq!(stored(&engine).len(), 1000);
 }
+
+#[test]
+fn a_failed_flush_keeps_the_tail_for_the_next_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let engine = fixture::open_with(&dir, EngineConfig::default());
+    let lines = |first: u64| -> Vec<String> {
+        (first..first + 4)
+            .map(|i| line(i, "u1", "chat_message", 3, "{}"))
+            .collect()
+    };
+    let mut first = lines(0);
+    first.push("{not json".to_string());
+    engine
+        .append(Record::Events(batch("chat", &first.join("\n"))))
+        .unwrap();
+    // A file where the project's segment directory belongs makes the flush fail.
+    std::fs::create_dir_all(dir.join("segments")).unwrap();
+    let blocker = dir.join("segments").join("chat");
+    std::fs::write(&blocker, b"in the way").unwrap();
+    assert!(engine.flush().is_err());
+    assert_eq!((engine.tail_events(), engine.waiting_events()), (4, 4));
+    assert!(stored(&engine).is_empty());
+    // Later appends queue behind the events handed back; the next flush writes them all, once.
+    engine
+        .append(Record::Events(batch("chat", &lines(4).join("\n"))))
+        .unwrap();
+    assert_eq!(engine.tail_events(), 8);
+    std::fs::remove_file(&blocker).unwrap();
+    let stats = engine.flush().unwrap();
+    assert_eq!((stats.events_written, stats.quarantined), (8, 1));
+    assert_eq!(stored(&engine).len(), 8);
+    assert_eq!(engine.waiting_events(), 0);
+    // The WAL was truncated past both appends: a reopen replays nothing.
+    drop(engine);
+    let engine = fixture::open_with(&dir, EngineConfig::default());
+    assert_eq!(engine.tail_events(), 0);
+    assert_eq!(stored(&engine).len(), 8);
+}

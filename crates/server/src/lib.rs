@@ -243,10 +243,13 @@ fn spawn_flusher(
                 .ok();
             let tick = Duration::from_millis(100);
             let mut waited = Duration::ZERO;
+            // After a failed flush (a full disk, say) the tail is still due: wait before each retry, doubling the
+            // wait up to `interval`, instead of retrying every tick.
+            let mut pause = Duration::ZERO;
             while !flag.load(Ordering::SeqCst) {
                 std::thread::sleep(tick);
                 waited += tick;
-                if waited < interval && engine.tail_events() < max_events {
+                if waited < pause || (waited < interval && engine.tail_events() < max_events) {
                     continue;
                 }
                 waited = Duration::ZERO;
@@ -263,12 +266,21 @@ fn spawn_flusher(
                     Some(p) if !behind => p.install(|| engine.flush()),
                     _ => engine.flush(),
                 }));
+                if matches!(flushed, Ok(Ok(_))) {
+                    pause = Duration::ZERO;
+                    continue;
+                }
+                pause = (pause * 2).clamp(tick * 10, interval.max(tick * 10));
                 match flushed {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "periodic flush failed; events stay in the WAL");
-                    }
-                    Err(_) => tracing::error!("a periodic flush panicked; events stay in the WAL"),
+                    Ok(Err(e)) => tracing::error!(
+                        error = %e,
+                        retry_in_ms = pause.as_millis() as u64,
+                        "periodic flush failed; its events wait in the tail and the WAL"
+                    ),
+                    _ => tracing::error!(
+                        retry_in_ms = pause.as_millis() as u64,
+                        "a periodic flush panicked; its events are in the WAL, replayed at the next start"
+                    ),
                 }
             }
         })?;

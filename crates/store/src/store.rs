@@ -249,7 +249,7 @@ impl Store {
     ///
     /// # Errors
     /// IO and Parquet errors. On error the manifest is unchanged and nothing written becomes visible.
-    pub fn flush(&mut self, input: FlushInput) -> Result<FlushStats> {
+    pub fn flush(&mut self, input: &FlushInput) -> Result<FlushStats> {
         let result = self.flush_inner(input);
         if result.is_err() {
             // The key cache already counts this flush's events as stored; forget it so a retry writes them.
@@ -258,7 +258,7 @@ impl Store {
         result
     }
 
-    fn flush_inner(&mut self, input: FlushInput) -> Result<FlushStats> {
+    fn flush_inner(&mut self, input: &FlushInput) -> Result<FlushStats> {
         let mut stats = FlushStats::default();
         let mut next = self.manifest.clone();
         let mut doomed: Vec<SegmentEntry> = Vec::new();
@@ -276,7 +276,7 @@ impl Store {
             wal_checkpoint,
         } = input;
         let mut parts: BTreeMap<PartitionKey, Vec<&Event>> = BTreeMap::new();
-        for (project, chunks) in &input_events {
+        for (project, chunks) in input_events {
             for (day, events) in group_by_day(chunks) {
                 parts.insert((project.as_str().to_string(), day), events);
             }
@@ -377,11 +377,6 @@ impl Store {
             .map(|job| self.write_job(job))
             .collect();
         lap("written");
-        // Freeing the events is one free per event: spread it over the pool instead of this thread.
-        input_events
-            .into_par_iter()
-            .for_each(|(_, chunks)| chunks.into_par_iter().for_each(drop));
-        lap("freed");
         let mut new_dirs = BTreeSet::new();
         for w in written {
             let (entry, replaced) = w?;
@@ -396,14 +391,14 @@ impl Store {
         }
 
         // Side files.
-        for (project, rejections) in input_rejections.into_iter().filter(|(_, r)| !r.is_empty()) {
-            let by_reason = count_by_reason(&rejections);
+        for (project, rejections) in input_rejections.iter().filter(|(_, r)| !r.is_empty()) {
+            let by_reason = count_by_reason(rejections);
             stats.quarantined += rejections.len() as u64;
-            let bytes = sidefile::encode_rejections(&rejections);
+            let bytes = sidefile::encode_rejections(rejections);
             let f = self.write_side(
                 &mut next,
                 SideKind::Quarantine,
-                &project,
+                project,
                 &bytes,
                 rejections.len(),
                 by_reason,
@@ -411,13 +406,13 @@ impl Store {
             new_dirs.insert(self.path_of(&f.file).parent().map(Path::to_path_buf));
             next.side_files.push(f);
         }
-        for (project, persons) in input_persons.into_iter().filter(|(_, p)| !p.is_empty()) {
+        for (project, persons) in input_persons.iter().filter(|(_, p)| !p.is_empty()) {
             stats.persons += persons.len() as u64;
-            let bytes = sidefile::encode_persons(&persons);
+            let bytes = sidefile::encode_persons(persons);
             let f = self.write_side(
                 &mut next,
                 SideKind::Persons,
-                &project,
+                project,
                 &bytes,
                 persons.len(),
                 BTreeMap::new(),
@@ -437,7 +432,7 @@ impl Store {
             c.duplicates += duplicates;
             c.conflicts += conflicts;
         }
-        if let Some(lsn) = wal_checkpoint {
+        if let Some(lsn) = *wal_checkpoint {
             next.wal_checkpoint = next.wal_checkpoint.max(lsn);
         }
         if next == self.manifest {
