@@ -97,7 +97,17 @@ struct Buffers {
     bulk: Pending,
     /// Tail events taken by the running flush and not yet in committed segments.
     flushing: usize,
+    /// WAL positions above the manifest's checkpoint whose records are in committed segments already: a flush can
+    /// take a position before a lower one reaches the tail (two appends racing), and the checkpoint passes them
+    /// once the gap below is flushed too.
+    flushed_ahead: BTreeSet<u64>,
+    /// Flushes that failed in a row; past [`HAND_BACK_LIMIT`] the tail is left to the WAL.
+    failed_flushes: u32,
 }
+
+/// Failed flushes in a row after which the tail's records are no longer handed back to the tail (they stay in the
+/// WAL, replayed at the next open), so that one partition that cannot be written does not hold every other back.
+const HAND_BACK_LIMIT: u32 = 3;
 
 /// Accepted data not yet in segments.
 #[derive(Debug, Default)]
@@ -119,7 +129,20 @@ impl Drop for FlushEnd<'_> {
     }
 }
 
-/// What a flush took from the tail: per project, the leading events chunks, rejections and persons of its input.
+/// The last position of the unbroken run `base + 1, base + 2, …` in `held`, or `base` when `base + 1` is missing.
+fn contiguous_end(base: u64, held: &BTreeSet<u64>) -> u64 {
+    let mut end = base;
+    for &l in held.range(base + 1..) {
+        if l != end + 1 {
+            break;
+        }
+        end = l;
+    }
+    end
+}
+
+/// What a flush took from one buffer: per project, how many events chunks, rejections and persons it put in its
+/// input (the tail's first, then the bulk buffer's).
 struct Taken {
     counts: BTreeMap<Project, [usize; 3]>,
     n_events: usize,
@@ -271,8 +294,7 @@ impl Engine {
             store: Mutex::new(store),
             pending: Mutex::new(Buffers {
                 tail,
-                bulk: Pending::default(),
-                flushing: 0,
+                ..Buffers::default()
             }),
             replay_note,
             tables: Mutex::new(Vec::new()),
@@ -293,7 +315,8 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Overloaded`] when the configured tail limit is reached (nothing was written; retry after a flush);
-    /// [`Error::Wal`] when the log cannot be written; the record is then not acknowledged.
+    /// [`Error::Wal`] when the log cannot be written; the record is then not acknowledged. A flush this append
+    /// starts (engines without a tail limit) that fails is logged, not returned: the record is durable either way.
     pub fn append(&self, record: Record) -> Result<Lsn> {
         if let Some(limit) = self.config.tail_limit {
             // Checked before the write, so a refused record is nowhere. Events a running flush took still wait
@@ -310,8 +333,8 @@ impl Engine {
             pending.tail.push(record);
             self.config.tail_limit.is_none() && pending.tail.n_events >= self.config.flush_events
         };
-        if needs_flush {
-            self.flush()?;
+        if needs_flush && let Err(e) = self.flush() {
+            tracing::warn!(error = %e, lsn = lsn.0, "a flush after an append failed; the record is in the WAL");
         }
         Ok(lsn)
     }
@@ -363,7 +386,7 @@ impl Engine {
     /// Store and WAL errors. Nothing is lost on error: the tail stays in the WAL.
     pub fn flush(&self) -> Result<FlushStats> {
         let mut store = self.lock();
-        let (tail, bulk) = {
+        let (tail, bulk, ahead) = {
             let mut pending = self.pending();
             if pending.tail.is_empty() && pending.bulk.is_empty() {
                 return Ok(FlushStats::default());
@@ -372,25 +395,22 @@ impl Engine {
             (
                 std::mem::take(&mut pending.tail),
                 std::mem::take(&mut pending.bulk),
+                pending.flushed_ahead.clone(),
             )
         };
-        // The checkpoint is the end of the contiguous run of WAL positions held here: a position still being
-        // added by a concurrent append must stay in the log.
+        // The checkpoint is the end of the contiguous run of WAL positions flushed by now, here or before: a
+        // position still being added by a concurrent append must stay in the log.
         let base = store.manifest().wal_checkpoint;
-        let mut checkpoint = base;
-        for &l in &tail.lsns {
-            if l == checkpoint + 1 {
-                checkpoint = l;
-            } else if l > checkpoint + 1 {
-                break;
-            }
-        }
+        let mut held = ahead;
+        held.extend(tail.lsns.iter().copied());
+        let checkpoint = contiguous_end(base, &held);
         let mut input = FlushInput {
             wal_checkpoint: (checkpoint > base).then_some(checkpoint),
             ..FlushInput::default()
         };
-        // The tail goes first in each project's lists, so that a failed flush can hand it back.
-        let taken = Taken::of(&tail);
+        // The tail goes first in each project's lists, then the bulk buffer, so that a failed flush can hand both
+        // back.
+        let (from_tail, from_bulk) = (Taken::of(&tail), Taken::of(&bulk));
         for part in [tail, bulk] {
             for (p, e) in part.events {
                 input.events.entry(p).or_default().extend(e);
@@ -409,18 +429,44 @@ impl Engine {
         let stats = match store.flush(&input) {
             Ok(stats) => stats,
             Err(e) => {
-                // The tail's events wait in the WAL still: put them back in front of what arrived meanwhile, so
-                // that the next flush writes them (and the WAL can be truncated past them). Bulk events are
-                // dropped: their import fails with this error.
+                // Put back what the flush took, in front of what arrived meanwhile, so that the next flush writes
+                // it (and the WAL checkpoint can pass the tail's records). The bulk buffer is always handed back:
+                // it is nowhere else until its import's last flush. The tail is in the WAL; after repeated failures
+                // it is left there, so that a partition that cannot be written does not hold the others back.
                 let mut pending = self.pending();
-                let newer = std::mem::take(&mut pending.tail);
-                pending.tail = taken.take_back(&mut input);
-                pending.tail.absorb(newer);
+                pending.failed_flushes += 1;
+                let tail_back = from_tail.take_back(&mut input);
+                let bulk_back = from_bulk.take_back(&mut input);
+                let keep_tail = pending.failed_flushes <= HAND_BACK_LIMIT;
+                if keep_tail {
+                    let newer = std::mem::take(&mut pending.tail);
+                    pending.tail = tail_back;
+                    pending.tail.absorb(newer);
+                }
+                let newer = std::mem::take(&mut pending.bulk);
+                pending.bulk = bulk_back;
+                pending.bulk.absorb(newer);
+                pending.flushing = 0;
                 drop(pending);
-                tracing::warn!(error = %e, "flush failed; its WAL events stay in the tail for the next flush");
+                if keep_tail {
+                    tracing::warn!(error = %e, "flush failed; its events wait for the next flush");
+                } else {
+                    tracing::error!(
+                        error = %e,
+                        failures = HAND_BACK_LIMIT + 1,
+                        "flush failed again; its WAL records stay in the WAL until the next open"
+                    );
+                }
                 return Err(e.into());
             }
         };
+        {
+            let mut pending = self.pending();
+            pending.failed_flushes = 0;
+            pending.flushing = 0;
+            pending.flushed_ahead = held.split_off(&(checkpoint + 1));
+        }
+        drop(store);
         // Freeing the events is one free per event: spread it over the pool instead of this thread.
         input
             .events
@@ -431,7 +477,6 @@ impl Engine {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "flushed"
         );
-        drop(store);
         if checkpoint > base {
             self.wal.truncate_through(Lsn(checkpoint))?;
         }
@@ -485,5 +530,30 @@ impl Engine {
         self.pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::contiguous_end;
+
+    #[test]
+    fn the_checkpoint_stops_at_a_gap_and_passes_it_once_filled() {
+        let set = |v: &[u64]| v.iter().copied().collect::<BTreeSet<u64>>();
+        assert_eq!(contiguous_end(0, &set(&[])), 0);
+        assert_eq!(contiguous_end(0, &set(&[1, 2, 3])), 3);
+        assert_eq!(contiguous_end(5, &set(&[3, 6, 7, 9])), 7);
+        // A flush took position 2 before position 1 reached the tail: it stays held above the checkpoint …
+        let mut held = set(&[2]);
+        let end = contiguous_end(0, &held);
+        assert_eq!(end, 0);
+        let ahead = held.split_off(&(end + 1));
+        assert_eq!(ahead, set(&[2]));
+        // … and the flush that writes position 1 moves the checkpoint past both.
+        let mut next = ahead;
+        next.insert(1);
+        assert_eq!(contiguous_end(end, &next), 2);
     }
 }

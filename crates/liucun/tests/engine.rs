@@ -519,19 +519,21 @@ fn a_large_day_is_written_as_several_sorted_segments_in_parallel() {
 }
 
 #[test]
-fn a_failed_flush_keeps_the_tail_for_the_next_one() {
+fn a_failed_flush_hands_back_what_it_took_and_the_next_one_writes_it_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let engine = fixture::open_with(&dir, EngineConfig::default());
-    let lines = |first: u64| -> Vec<String> {
+    let lines = |first: u64, user: &str| -> String {
         (first..first + 4)
-            .map(|i| line(i, "u1", "chat_message", 3, "{}"))
-            .collect()
+            .map(|i| line(i, user, "chat_message", 3, "{}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
-    let mut first = lines(0);
-    first.push("{not json".to_string());
+    // The tail (through the WAL, with one rejected line) and the bulk buffer, for the same project.
+    let tail = format!("{}\n{{not json", lines(0, "u1"));
+    engine.append(Record::Events(batch("chat", &tail))).unwrap();
     engine
-        .append(Record::Events(batch("chat", &first.join("\n"))))
+        .import_batch(batch("chat", &lines(100, "u2")))
         .unwrap();
     // A file where the project's segment directory belongs makes the flush fail.
     std::fs::create_dir_all(dir.join("segments")).unwrap();
@@ -540,19 +542,56 @@ fn a_failed_flush_keeps_the_tail_for_the_next_one() {
     assert!(engine.flush().is_err());
     assert_eq!((engine.tail_events(), engine.waiting_events()), (4, 4));
     assert!(stored(&engine).is_empty());
-    // Later appends queue behind the events handed back; the next flush writes them all, once.
+    // Later appends queue behind what was handed back; the next flush writes everything, once.
     engine
-        .append(Record::Events(batch("chat", &lines(4).join("\n"))))
+        .append(Record::Events(batch("chat", &lines(4, "u1"))))
         .unwrap();
     assert_eq!(engine.tail_events(), 8);
     std::fs::remove_file(&blocker).unwrap();
     let stats = engine.flush().unwrap();
-    assert_eq!((stats.events_written, stats.quarantined), (8, 1));
-    assert_eq!(stored(&engine).len(), 8);
+    assert_eq!((stats.events_written, stats.quarantined), (12, 1));
+    assert_eq!(stored(&engine).len(), 12);
     assert_eq!(engine.waiting_events(), 0);
     // The WAL was truncated past both appends: a reopen replays nothing.
     drop(engine);
     let engine = fixture::open_with(&dir, EngineConfig::default());
     assert_eq!(engine.tail_events(), 0);
+    assert_eq!(stored(&engine).len(), 12);
+}
+
+#[test]
+fn a_flush_failing_again_and_again_leaves_the_tail_to_the_wal_but_keeps_the_bulk_buffer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let engine = fixture::open_with(&dir, EngineConfig::default());
+    let lines = |first: u64, user: &str| -> String {
+        (first..first + 4)
+            .map(|i| line(i, user, "chat_message", 3, "{}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    engine
+        .append(Record::Events(batch("chat", &lines(0, "u1"))))
+        .unwrap();
+    engine
+        .import_batch(batch("chat", &lines(100, "u2")))
+        .unwrap();
+    std::fs::create_dir_all(dir.join("segments")).unwrap();
+    let blocker = dir.join("segments").join("chat");
+    std::fs::write(&blocker, b"in the way").unwrap();
+    let mut tails = Vec::new();
+    for _ in 0..5 {
+        assert!(engine.flush().is_err());
+        tails.push(engine.tail_events());
+    }
+    // Handed back three times, then left in the WAL.
+    assert_eq!(tails, [4, 4, 4, 0, 0]);
+    std::fs::remove_file(&blocker).unwrap();
+    assert_eq!(engine.flush().unwrap().events_written, 4);
+    // The tail's records come back from the WAL at the next open.
+    drop(engine);
+    let engine = fixture::open_with(&dir, EngineConfig::default());
+    assert_eq!(engine.tail_events(), 4);
+    engine.flush().unwrap();
     assert_eq!(stored(&engine).len(), 8);
 }
