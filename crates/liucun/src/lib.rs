@@ -404,24 +404,18 @@ impl Engine {
         let mut held = ahead;
         held.extend(tail.lsns.iter().copied());
         let checkpoint = contiguous_end(base, &held);
-        let mut input = FlushInput {
-            wal_checkpoint: (checkpoint > base).then_some(checkpoint),
-            ..FlushInput::default()
-        };
         // The tail goes first in each project's lists, then the bulk buffer, so that a failed flush can hand both
         // back.
         let (from_tail, from_bulk) = (Taken::of(&tail), Taken::of(&bulk));
-        for part in [tail, bulk] {
-            for (p, e) in part.events {
-                input.events.entry(p).or_default().extend(e);
-            }
-            for (p, r) in part.rejections {
-                input.rejections.entry(p).or_default().extend(r);
-            }
-            for (p, r) in part.persons {
-                input.persons.entry(p).or_default().extend(r);
-            }
-        }
+        let mut both = Pending::default();
+        both.absorb(tail);
+        both.absorb(bulk);
+        let mut input = FlushInput {
+            events: both.events,
+            rejections: both.rejections,
+            persons: both.persons,
+            wal_checkpoint: (checkpoint > base).then_some(checkpoint),
+        };
         let started = std::time::Instant::now();
         // However the flush ends, what it took no longer counts as in flight; a panic leaves the tail's events in
         // the WAL only, until the next open replays them.

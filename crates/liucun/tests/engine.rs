@@ -518,17 +518,19 @@ fn a_large_day_is_written_as_several_sorted_segments_in_parallel() {
     assert_eq!(stored(&engine).len(), 1000);
 }
 
+/// Four `chat_message` lines of `user`, uuids `first..first + 4`.
+fn lines(first: u64, user: &str) -> String {
+    (first..first + 4)
+        .map(|i| line(i, user, "chat_message", 3, "{}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn a_failed_flush_hands_back_what_it_took_and_the_next_one_writes_it_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let engine = fixture::open_with(&dir, EngineConfig::default());
-    let lines = |first: u64, user: &str| -> String {
-        (first..first + 4)
-            .map(|i| line(i, user, "chat_message", 3, "{}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     // The tail (through the WAL, with one rejected line) and the bulk buffer, for the same project.
     let tail = format!("{}\n{{not json", lines(0, "u1"));
     engine.append(Record::Events(batch("chat", &tail))).unwrap();
@@ -564,12 +566,6 @@ fn a_flush_failing_again_and_again_leaves_the_tail_to_the_wal_but_keeps_the_bulk
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let engine = fixture::open_with(&dir, EngineConfig::default());
-    let lines = |first: u64, user: &str| -> String {
-        (first..first + 4)
-            .map(|i| line(i, user, "chat_message", 3, "{}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     engine
         .append(Record::Events(batch("chat", &lines(0, "u1"))))
         .unwrap();
