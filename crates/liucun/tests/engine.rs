@@ -518,6 +518,14 @@ fn a_large_day_is_written_as_several_sorted_segments_in_parallel() {
     assert_eq!(stored(&engine).len(), 1000);
 }
 
+/// Puts a file where `project`'s segment directory belongs, so that flushes fail until it is removed; returns it.
+fn block_segments(dir: &std::path::Path, project: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("segments")).unwrap();
+    let blocker = dir.join("segments").join(project);
+    std::fs::write(&blocker, b"in the way").unwrap();
+    blocker
+}
+
 /// Four `chat_message` lines of `user`, uuids `first..first + 4`.
 fn lines(first: u64, user: &str) -> String {
     (first..first + 4)
@@ -537,10 +545,7 @@ fn a_failed_flush_hands_back_what_it_took_and_the_next_one_writes_it_once() {
     engine
         .import_batch(batch("chat", &lines(100, "u2")))
         .unwrap();
-    // A file where the project's segment directory belongs makes the flush fail.
-    std::fs::create_dir_all(dir.join("segments")).unwrap();
-    let blocker = dir.join("segments").join("chat");
-    std::fs::write(&blocker, b"in the way").unwrap();
+    let blocker = block_segments(&dir, "chat");
     assert!(engine.flush().is_err());
     assert_eq!((engine.tail_events(), engine.waiting_events()), (4, 4));
     assert!(stored(&engine).is_empty());
@@ -572,9 +577,7 @@ fn a_flush_failing_again_and_again_leaves_the_tail_to_the_wal_but_keeps_the_bulk
     engine
         .import_batch(batch("chat", &lines(100, "u2")))
         .unwrap();
-    std::fs::create_dir_all(dir.join("segments")).unwrap();
-    let blocker = dir.join("segments").join("chat");
-    std::fs::write(&blocker, b"in the way").unwrap();
+    let blocker = block_segments(&dir, "chat");
     let mut tails = Vec::new();
     for _ in 0..5 {
         assert!(engine.flush().is_err());
