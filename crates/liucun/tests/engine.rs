@@ -594,3 +594,26 @@ fn a_flush_failing_again_and_again_leaves_the_tail_to_the_wal_but_keeps_the_bulk
     engine.flush().unwrap();
     assert_eq!(stored(&engine).len(), 8);
 }
+
+#[test]
+fn a_retry_after_a_failed_manifest_commit_writes_new_files() {
+    // The rename of a manifest can reach the disk before a later step of its commit fails; the files that manifest
+    // names must survive the retry, so the retry takes new file ids.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let engine = fixture::open_with(&dir, EngineConfig::default());
+    engine
+        .append(Record::Events(batch("chat", &lines(0, "u1"))))
+        .unwrap();
+    let before = engine.with_store(|s| s.manifest().next_file_id);
+    // A directory where the manifest's temporary file goes makes the commit fail after the segment is written.
+    let blocker = dir.join("MANIFEST.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    assert!(engine.flush().is_err());
+    std::fs::remove_dir(&blocker).unwrap();
+    engine.flush().unwrap();
+    let ids: Vec<u64> = engine.with_store(|s| s.manifest().segments.iter().map(|e| e.id).collect());
+    assert_eq!(ids.len(), 1);
+    assert!(ids[0] > before + 1, "the retry reused file id {}", ids[0]);
+    assert_eq!(stored(&engine).len(), 4);
+}

@@ -439,8 +439,7 @@ impl Store {
             return Ok(stats);
         }
         next.generation += 1;
-        next.commit(&self.dir.join(MANIFEST))?;
-        self.manifest = next;
+        self.commit(next)?;
         self.delete_files(doomed.iter().map(|s| s.file.as_str()));
         lap("committed");
         tracing::debug!(
@@ -512,8 +511,7 @@ impl Store {
             fsutil::sync_dir(dir)?;
         }
         next.generation += 1;
-        next.commit(&self.dir.join(MANIFEST))?;
-        self.manifest = next;
+        self.commit(next)?;
         self.delete_files(doomed.iter().map(String::as_str));
         tracing::info!(purged, ?project, "purged quarantine");
         Ok(purged)
@@ -580,8 +578,7 @@ impl Store {
             fsutil::sync_dir(&d)?;
         }
         next.generation += 1;
-        next.commit(&self.dir.join(MANIFEST))?;
-        self.manifest = next;
+        self.commit(next)?;
         self.delete_files(doomed.iter().map(|s| s.file.as_str()));
         Ok(stats)
     }
@@ -630,6 +627,18 @@ impl Store {
             },
             replaced,
         ))
+    }
+
+    /// Makes `next` the manifest. When that fails, the file ids `next` allocated stay taken all the same: the
+    /// rename may have reached the disk before a later step failed (the directory's fsync), and the files that
+    /// manifest names must not be overwritten by a retry.
+    fn commit(&mut self, next: Manifest) -> Result<()> {
+        if let Err(e) = next.commit(&self.dir.join(MANIFEST)) {
+            self.manifest.next_file_id = self.manifest.next_file_id.max(next.next_file_id);
+            return Err(e);
+        }
+        self.manifest = next;
+        Ok(())
     }
 
     /// Fsyncs the segment files `next` lists that the committed manifest does not.
