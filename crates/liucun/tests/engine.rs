@@ -526,6 +526,17 @@ fn block_segments(dir: &std::path::Path, project: &str) -> std::path::PathBuf {
     blocker
 }
 
+/// A fresh data directory whose engine holds four appended `chat` events in its tail.
+fn engine_with_tail() -> (tempfile::TempDir, std::path::PathBuf, Engine) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let engine = fixture::open_with(&dir, EngineConfig::default());
+    engine
+        .append(Record::Events(batch("chat", &lines(0, "u1"))))
+        .unwrap();
+    (tmp, dir, engine)
+}
+
 /// Four `chat_message` lines of `user`, uuids `first..first + 4`.
 fn lines(first: u64, user: &str) -> String {
     (first..first + 4)
@@ -568,12 +579,7 @@ fn a_failed_flush_hands_back_what_it_took_and_the_next_one_writes_it_once() {
 
 #[test]
 fn a_flush_failing_again_and_again_leaves_the_tail_to_the_wal_but_keeps_the_bulk_buffer() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let engine = fixture::open_with(&dir, EngineConfig::default());
-    engine
-        .append(Record::Events(batch("chat", &lines(0, "u1"))))
-        .unwrap();
+    let (_tmp, dir, engine) = engine_with_tail();
     engine
         .import_batch(batch("chat", &lines(100, "u2")))
         .unwrap();
@@ -599,12 +605,7 @@ fn a_flush_failing_again_and_again_leaves_the_tail_to_the_wal_but_keeps_the_bulk
 fn a_retry_after_a_failed_manifest_commit_writes_new_files() {
     // The rename of a manifest can reach the disk before a later step of its commit fails; the files that manifest
     // names must survive the retry, so the retry takes new file ids.
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("data");
-    let engine = fixture::open_with(&dir, EngineConfig::default());
-    engine
-        .append(Record::Events(batch("chat", &lines(0, "u1"))))
-        .unwrap();
+    let (_tmp, dir, engine) = engine_with_tail();
     let before = engine.with_store(|s| s.manifest().next_file_id);
     // A directory where the manifest's temporary file goes makes the commit fail after the segment is written.
     let blocker = dir.join("MANIFEST.tmp");
