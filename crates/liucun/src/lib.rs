@@ -150,32 +150,32 @@ struct Taken {
 }
 
 impl Taken {
-    fn of(tail: &Pending) -> Taken {
+    fn of(buffer: &Pending) -> Taken {
         let mut counts: BTreeMap<Project, [usize; 3]> = BTreeMap::new();
-        for (p, e) in &tail.events {
+        for (p, e) in &buffer.events {
             counts.entry(p.clone()).or_default()[0] = e.len();
         }
-        for (p, r) in &tail.rejections {
+        for (p, r) in &buffer.rejections {
             counts.entry(p.clone()).or_default()[1] = r.len();
         }
-        for (p, q) in &tail.persons {
+        for (p, q) in &buffer.persons {
             counts.entry(p.clone()).or_default()[2] = q.len();
         }
         Taken {
             counts,
-            n_events: tail.n_events,
-            lsns: tail.lsns.clone(),
+            n_events: buffer.n_events,
+            lsns: buffer.lsns.clone(),
         }
     }
 
-    /// Moves the tail's part of `input` back out of it.
+    /// Moves this buffer's part, the front of each of the project's lists, back out of `input`.
     fn take_back(self, input: &mut FlushInput) -> Pending {
         fn front<T>(map: &mut BTreeMap<Project, Vec<T>>, p: &Project, n: usize) -> Vec<T> {
             map.get_mut(p)
                 .map(|v| v.drain(..n.min(v.len())).collect())
                 .unwrap_or_default()
         }
-        let mut tail = Pending {
+        let mut back = Pending {
             n_events: self.n_events,
             lsns: self.lsns,
             ..Pending::default()
@@ -185,16 +185,16 @@ impl Taken {
             let r = front(&mut input.rejections, &p, rejections);
             let q = front(&mut input.persons, &p, persons);
             if !e.is_empty() {
-                tail.events.insert(p.clone(), e);
+                back.events.insert(p.clone(), e);
             }
             if !r.is_empty() {
-                tail.rejections.insert(p.clone(), r);
+                back.rejections.insert(p.clone(), r);
             }
             if !q.is_empty() {
-                tail.persons.insert(p, q);
+                back.persons.insert(p, q);
             }
         }
-        tail
+        back
     }
 }
 
@@ -431,7 +431,8 @@ impl Engine {
                 pending.failed_flushes += 1;
                 let tail_back = from_tail.take_back(&mut input);
                 let bulk_back = from_bulk.take_back(&mut input);
-                let keep_tail = pending.failed_flushes <= HAND_BACK_LIMIT;
+                let failures = pending.failed_flushes;
+                let keep_tail = failures <= HAND_BACK_LIMIT;
                 if keep_tail {
                     let newer = std::mem::take(&mut pending.tail);
                     pending.tail = tail_back;
@@ -447,7 +448,7 @@ impl Engine {
                 } else {
                     tracing::error!(
                         error = %e,
-                        failures = HAND_BACK_LIMIT + 1,
+                        failures,
                         "flush failed again; its WAL records stay in the WAL until the next open"
                     );
                 }
