@@ -28,6 +28,35 @@ pub const MAX_AI_EVENT_BYTES: usize = 8 << 20;
 pub const MAX_TOKEN_CHARS: usize = 64;
 /// Quarantine entries listed in a capture response.
 pub const MAX_LISTED: usize = 100;
+/// Default largest number of items in one capture body (ingest.md §4); past it the request is refused with 413
+/// `too_many_items` before any item is parsed.
+pub const DEFAULT_MAX_ITEMS: usize = 10_000;
+/// Batch items that are not JSON objects are kept in the quarantine as one record per request once there are more
+/// than this many, rather than one record each: they can never become events, and a body of millions of `1,` would
+/// otherwise cost a quarantine line (source, reason, framing) per two bytes sent.
+const MAX_TRIVIAL_RECORDS: usize = 10;
+
+/// Accounts for memory a decode is about to hold: called with the bytes a buffer grows by; an `Err` (such as 503
+/// when the server's decode memory is in use) stops the decode.
+pub type Reserve<'r> = dyn FnMut(usize) -> Result<(), WireError> + 'r;
+
+/// What one request may cost while it is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest decompressed payload; past it, 413 `payload_too_large`.
+    pub max_payload_bytes: usize,
+    /// Most items in one body; past it, 413 `too_many_items`.
+    pub max_items: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_payload_bytes: MAX_PAYLOAD_BYTES,
+            max_items: DEFAULT_MAX_ITEMS,
+        }
+    }
+}
 
 /// A request refused as a whole, with the HTTP status and the stable error code of ingest.md §5.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -140,39 +169,89 @@ impl SegmentPath {
     }
 }
 
-/// One batch item: its text as sent (kept verbatim if it is quarantined) and its parsed value.
-#[derive(Debug, Clone)]
+/// One batch item: its text as sent (kept verbatim if it is quarantined).
+///
+/// Items are parsed one at a time while the batch is validated, so a request holds one item's tree of JSON values
+/// at a time, never a tree per item.
+#[derive(Debug, Clone, Copy)]
 pub struct Item<'a> {
     /// The item's JSON text, verbatim from the decoded payload.
     pub raw: &'a str,
-    /// The parsed item, or why it cannot be read.
-    value: Result<Value, Reject>,
+    /// What the path adds to the parsed item.
+    patch: Patch,
 }
 
-impl Item<'_> {
-    fn parse(raw: &RawValue) -> Item<'_> {
-        let value = serde_json::from_str::<Value>(raw.get()).map_err(|e| {
-            if e.to_string().starts_with("recursion limit exceeded") {
-                Reject::new(
-                    RejectReason::InvalidProperties,
-                    "the event is nested deeper than 128 levels".to_string(),
-                )
-            } else {
-                Reject::new(
-                    RejectReason::MalformedEvent,
-                    format!("the event is not JSON: {e}"),
-                )
-            }
-        });
+/// A change the request's path or envelope makes to an item once it is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Patch {
+    None,
+    /// `/engage`: an object without `event` is a person update, read as `$identify`.
+    Engage,
+    /// A single-message Segment path: the type comes from the path, and `writeKey` is not a field.
+    SegmentType(&'static str),
+    /// A Segment batch item: the batch's `context`, `integrations` and `sentAt` go under the item's own.
+    SegmentBatch,
+}
+
+impl<'a> Item<'a> {
+    fn new(raw: &'a RawValue, patch: Patch) -> Item<'a> {
         Item {
             raw: raw.get(),
-            value,
+            patch,
         }
     }
 
-    fn object(&self) -> Option<&Map<String, Value>> {
-        self.value.as_ref().ok().and_then(Value::as_object)
+    /// Whether the item is plainly not an event: a JSON value other than an object.
+    fn is_trivially_invalid(&self) -> bool {
+        self.raw.as_bytes().first() != Some(&b'{')
     }
+
+    /// The parsed item with its path's changes, or why it cannot be read.
+    fn value(&self, body: &CaptureBody<'_>) -> Result<Value, Reject> {
+        let mut value = parse_item(self.raw)?;
+        if let Value::Object(obj) = &mut value {
+            match self.patch {
+                Patch::None => {}
+                Patch::Engage => {
+                    if !obj.contains_key("event") {
+                        // An old person update: it becomes an `$identify` with its `$set` / `$set_once`.
+                        obj.insert("event".to_string(), Value::String("$identify".to_string()));
+                    }
+                }
+                Patch::SegmentType(ty) => {
+                    obj.remove("writeKey");
+                    obj.insert("type".to_string(), Value::String(ty.to_string()));
+                }
+                Patch::SegmentBatch => {
+                    for (k, v) in &body.shared {
+                        merge_under(obj, k, v);
+                    }
+                    if let Some(s) = &body.batch_sent_at
+                        && !obj.contains_key("sentAt")
+                    {
+                        obj.insert("sentAt".to_string(), s.clone());
+                    }
+                }
+            }
+        }
+        Ok(value)
+    }
+}
+
+fn parse_item(raw: &str) -> Result<Value, Reject> {
+    serde_json::from_str::<Value>(raw).map_err(|e| {
+        if e.to_string().starts_with("recursion limit exceeded") {
+            Reject::new(
+                RejectReason::InvalidProperties,
+                "the event is nested deeper than 128 levels".to_string(),
+            )
+        } else {
+            Reject::new(
+                RejectReason::MalformedEvent,
+                format!("the event is not JSON: {e}"),
+            )
+        }
+    })
 }
 
 /// A decoded capture body: its items in order, and the envelope fields that apply to all of them.
@@ -186,6 +265,10 @@ pub struct CaptureBody<'a> {
     pub sent_at: Option<Timestamp>,
     /// Envelope metadata kept on each event (`historical_migration`).
     pub meta: Map<String, Value>,
+    /// A Segment batch's `context` and `integrations`, merged under each item's own.
+    shared: Vec<(&'static str, Value)>,
+    /// A Segment batch's `sentAt`, for items without their own.
+    batch_sent_at: Option<Value>,
     /// The path it came in on.
     kind: BodyKind,
 }
@@ -196,11 +279,90 @@ enum BodyKind {
     Segment,
 }
 
-/// ingest.md §2.1: finds and decodes a PostHog payload into JSON text (parsed by [`posthog_body`]).
+/// The marker of the error [`ItemsSeed`] stops with, so the caller can tell it from a JSON error.
+const TOO_MANY_ITEMS: &str = "liucun: too many batch items";
+
+/// Reads a JSON array of items, stopping at the first item past `max`: the count is checked while reading, so a
+/// body of millions of tiny items costs no more than `max` of them.
+struct ItemsSeed {
+    max: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed {
+    type Value = Vec<&'de RawValue>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ItemsSeed {
+    type Value = Vec<&'de RawValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            if out.len() == self.max {
+                return Err(serde::de::Error::custom(TOO_MANY_ITEMS));
+            }
+            out.push(item);
+        }
+        Ok(out)
+    }
+}
+
+/// The items of a JSON array, at most `max`.
 ///
 /// # Errors
-/// 400 for an unreadable payload (missing, bad form, base64, gzip or UTF-8), 413 past the limits.
-pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<String, WireError> {
+/// 413 `too_many_items` past `max`; `not_array` (400 `unknown_shape`, naming `what`) for anything but an array.
+fn parse_items<'a>(text: &'a str, max: usize, what: &str) -> Result<Vec<&'a RawValue>, WireError> {
+    use serde::de::DeserializeSeed as _;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = ItemsSeed { max }
+        .deserialize(&mut de)
+        .and_then(|items| de.end().map(|()| items));
+    parsed.map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY_ITEMS) {
+            too_many_items(max)
+        } else if e.to_string().starts_with("recursion limit exceeded") {
+            WireError::bad(
+                "invalid_json",
+                "the payload is nested deeper than 128 levels",
+            )
+        } else if e.is_syntax() || e.is_eof() {
+            WireError::bad("invalid_json", format!("the payload is not JSON: {e}"))
+        } else {
+            WireError::bad("unknown_shape", format!("{what} must be an array"))
+        }
+    })
+}
+
+fn too_many_items(max: usize) -> WireError {
+    WireError {
+        status: 413,
+        code: "too_many_items",
+        detail: format!("the batch has more than {max} items, the limit per request; send smaller batches"),
+    }
+}
+
+/// ingest.md §2.1: finds and decodes a PostHog payload into JSON text (parsed by [`posthog_body`]).
+///
+/// Every buffer the decode fills is announced to `reserve` as it grows, so that decompression stops when the
+/// server's decode memory is in use, using memory in proportion to what was actually decoded.
+///
+/// # Errors
+/// 400 for an unreadable payload (missing, bad form, base64, gzip or UTF-8), 413 past the limits; whatever
+/// `reserve` answers.
+pub fn posthog_payload(
+    req: &WireRequest<'_>,
+    path: PosthogPath,
+    limits: &DecodeLimits,
+    reserve: &mut Reserve<'_>,
+) -> Result<String, WireError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(body_too_large(req.body.len()));
     }
@@ -221,6 +383,8 @@ pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Strin
                 "the form body has no `name=value` field",
             ));
         }
+        // The decoded form is at most the body's size.
+        reserve(req.body.len())?;
         parse_form(text.as_bytes())
     } else {
         Vec::new()
@@ -238,8 +402,10 @@ pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Strin
             None => Vec::new(),
         }
     } else {
+        reserve(req.body.len())?;
         req.body.to_vec()
     };
+    drop(form);
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Err(WireError::bad(
             "missing_payload",
@@ -253,12 +419,14 @@ pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Strin
         && looks_base64(&payload)
         && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err();
     if hint == Hint::Base64 || sniffed {
+        reserve(payload.len())?;
         payload = base64_decode(&payload)?;
     }
-    let mut text = decode_text(payload, hint)?;
+    let mut text = decode_text(payload, hint, limits, reserve)?;
     if matches!(path, PosthogPath::Legacy | PosthogPath::Engage) && looks_base64(text.as_bytes()) {
+        reserve(text.len())?;
         let inner = base64_decode(text.as_bytes())?;
-        text = decode_text(inner, Hint::None)?;
+        text = decode_text(inner, Hint::None, limits, reserve)?;
     }
     Ok(text)
 }
@@ -266,8 +434,12 @@ pub fn posthog_payload(req: &WireRequest<'_>, path: PosthogPath) -> Result<Strin
 /// ingest.md §3.1: decodes a Segment body (gzip by header or magic bytes) into JSON text.
 ///
 /// # Errors
-/// 400 for bad gzip or UTF-8; 413 past the limits.
-pub fn segment_payload(req: &WireRequest<'_>) -> Result<String, WireError> {
+/// 400 for bad gzip or UTF-8; 413 past the limits; whatever `reserve` answers.
+pub fn segment_payload(
+    req: &WireRequest<'_>,
+    limits: &DecodeLimits,
+    reserve: &mut Reserve<'_>,
+) -> Result<String, WireError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(body_too_large(req.body.len()));
     }
@@ -282,32 +454,39 @@ pub fn segment_payload(req: &WireRequest<'_>) -> Result<String, WireError> {
         .map(compression_hint)
         .filter(|h| *h == Hint::Gzip)
         .unwrap_or(Hint::None);
-    decode_text(req.body.to_vec(), hint)
+    reserve(req.body.len())?;
+    decode_text(req.body.to_vec(), hint, limits, reserve)
 }
 
 /// ingest.md §2.2 and §2.4: parses and classifies a PostHog payload and finds its token.
 ///
 /// # Errors
-/// 400 `invalid_json` or `unknown_shape`; 401 for a missing, malformed or inconsistent token.
-pub fn posthog_body(text: &str, path: PosthogPath) -> Result<CaptureBody<'_>, WireError> {
+/// 400 `invalid_json` or `unknown_shape`; 401 for a missing, malformed or inconsistent token; 413
+/// `too_many_items` past `limits.max_items`.
+pub fn posthog_body<'a>(
+    text: &'a str,
+    path: PosthogPath,
+    limits: &DecodeLimits,
+) -> Result<CaptureBody<'a>, WireError> {
     let mut meta = Map::new();
     let mut sent_at = None;
     let mut envelope_token = None;
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     let items: Vec<Item<'_>> = match trimmed.as_bytes().first() {
-        Some(b'[') => {
-            let raw: Vec<&RawValue> = parse_json(trimmed)?;
-            raw.into_iter().map(Item::parse).collect()
-        }
+        Some(b'[') => parse_items(trimmed, limits.max_items, "the payload")?
+            .into_iter()
+            .map(|r| Item::new(r, Patch::None))
+            .collect(),
         Some(b'{') => {
             let mut top: HashMap<String, &RawValue> = parse_json(trimmed)?;
             if let Some(batch) = top.remove("batch") {
-                let raw: Vec<&RawValue> = serde_json::from_str(batch.get()).map_err(|_| {
-                    WireError::bad(
+                if raw_kind(batch) != "an array" {
+                    return Err(WireError::bad(
                         "unknown_shape",
                         format!("`batch` must be an array, got {}", raw_kind(batch)),
-                    )
-                })?;
+                    ));
+                }
+                let raw = parse_items(batch.get(), limits.max_items, "`batch`")?;
                 for key in ["api_key", "token"] {
                     if let Some(v) = top.get(key).map(|r| value_of(r)).filter(|v| !v.is_null()) {
                         envelope_token.get_or_insert(v);
@@ -317,18 +496,15 @@ pub fn posthog_body(text: &str, path: PosthogPath) -> Result<CaptureBody<'_>, Wi
                 if let Some(h) = top.get("historical_migration") {
                     meta.insert("historical_migration".to_string(), value_of(h));
                 }
-                raw.into_iter().map(Item::parse).collect()
+                raw.into_iter().map(|r| Item::new(r, Patch::None)).collect()
             } else {
                 let whole: &RawValue = parse_json(trimmed)?;
-                let mut item = Item::parse(whole);
-                if path == PosthogPath::Engage
-                    && let Ok(Value::Object(obj)) = &mut item.value
-                    && !obj.contains_key("event")
-                {
-                    // An old person update: it becomes an `$identify` with its `$set` / `$set_once`.
-                    obj.insert("event".to_string(), Value::String("$identify".to_string()));
-                }
-                vec![item]
+                let patch = if path == PosthogPath::Engage {
+                    Patch::Engage
+                } else {
+                    Patch::None
+                };
+                vec![Item::new(whole, patch)]
             }
         }
         _ => {
@@ -346,7 +522,11 @@ pub fn posthog_body(text: &str, path: PosthogPath) -> Result<CaptureBody<'_>, Wi
         Some(v) => Some(check_token(&v)?),
         None => {
             let mut found: Option<String> = None;
-            for obj in items.iter().filter_map(Item::object) {
+            // Each item is parsed on its own and dropped before the next, so the search holds one item at a time.
+            for item in items.iter().filter(|i| !i.is_trivially_invalid()) {
+                let Ok(Value::Object(obj)) = parse_item(item.raw) else {
+                    continue;
+                };
                 let v = ["token", "$token", "api_key"]
                     .iter()
                     .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))
@@ -377,17 +557,23 @@ pub fn posthog_body(text: &str, path: PosthogPath) -> Result<CaptureBody<'_>, Wi
         token,
         sent_at,
         meta,
+        shared: Vec::new(),
+        batch_sent_at: None,
         kind: BodyKind::Posthog(path),
     })
 }
 
-/// ingest.md §3.1: parses and classifies a Segment body, merging a batch's `context` and `integrations` into each
-/// item.
+/// ingest.md §3.1: parses and classifies a Segment body; a batch's `context` and `integrations` are merged into
+/// each item as it is validated.
 ///
 /// # Errors
 /// 400 `invalid_json` or `unknown_shape` (not an object, or a batch that is not an array); 401 for a malformed
-/// `writeKey`.
-pub fn segment_body(text: &str, path: SegmentPath) -> Result<CaptureBody<'_>, WireError> {
+/// `writeKey`; 413 `too_many_items` past `limits.max_items`.
+pub fn segment_body<'a>(
+    text: &'a str,
+    path: SegmentPath,
+    limits: &DecodeLimits,
+) -> Result<CaptureBody<'a>, WireError> {
     let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     if trimmed.as_bytes().first() != Some(&b'{') {
         let v: Value = parse_json(trimmed)?;
@@ -405,47 +591,32 @@ pub fn segment_body(text: &str, path: SegmentPath) -> Result<CaptureBody<'_>, Wi
         Some(v) => Some(check_token(&v)?),
         None => None,
     };
+    let mut shared = Vec::new();
+    let mut batch_sent_at = None;
     let items = match path {
         SegmentPath::Single(ty) => {
             let whole: &RawValue = parse_json(trimmed)?;
-            let mut item = Item::parse(whole);
-            if let Ok(Value::Object(obj)) = &mut item.value {
-                obj.remove("writeKey");
-                obj.insert("type".to_string(), Value::String(ty.to_string()));
-            }
-            vec![item]
+            vec![Item::new(whole, Patch::SegmentType(ty))]
         }
         SegmentPath::Batch => {
             let batch = top
                 .get("batch")
                 .ok_or_else(|| WireError::bad("unknown_shape", "`batch` is missing"))?;
-            let raw: Vec<&RawValue> = serde_json::from_str(batch.get()).map_err(|_| {
-                WireError::bad(
+            if raw_kind(batch) != "an array" {
+                return Err(WireError::bad(
                     "unknown_shape",
                     format!("`batch` must be an array, got {}", raw_kind(batch)),
-                )
-            })?;
-            let shared: Vec<(&str, Value)> = ["context", "integrations"]
+                ));
+            }
+            let raw = parse_items(batch.get(), limits.max_items, "`batch`")?;
+            shared = ["context", "integrations"]
                 .into_iter()
                 .filter_map(|k| top.get(k).map(|r| (k, value_of(r))))
                 .filter(|(_, v)| v.is_object())
                 .collect();
-            let sent_at = top.get("sentAt").map(|r| value_of(r));
+            batch_sent_at = top.get("sentAt").map(|r| value_of(r));
             raw.into_iter()
-                .map(|r| {
-                    let mut item = Item::parse(r);
-                    if let Ok(Value::Object(m)) = &mut item.value {
-                        for (k, v) in &shared {
-                            merge_under(m, k, v);
-                        }
-                        if let Some(s) = &sent_at
-                            && !m.contains_key("sentAt")
-                        {
-                            m.insert("sentAt".to_string(), s.clone());
-                        }
-                    }
-                    item
-                })
+                .map(|r| Item::new(r, Patch::SegmentBatch))
                 .collect()
         }
     };
@@ -454,6 +625,8 @@ pub fn segment_body(text: &str, path: SegmentPath) -> Result<CaptureBody<'_>, Wi
         token: write_key,
         sent_at: None,
         meta: Map::new(),
+        shared,
+        batch_sent_at,
         kind: BodyKind::Segment,
     })
 }
@@ -465,7 +638,12 @@ fn value_of(raw: &RawValue) -> Value {
 
 /// The JSON kind of a raw value, for messages.
 fn raw_kind(raw: &RawValue) -> &'static str {
-    match raw.get().trim_start().as_bytes().first() {
+    text_kind(raw.get())
+}
+
+/// The JSON kind of a JSON text, for messages.
+fn text_kind(text: &str) -> &'static str {
+    match text.trim_start().as_bytes().first() {
         Some(b'{') => "an object",
         Some(b'[') => "an array",
         Some(b'"') => "a string",
@@ -498,7 +676,8 @@ fn merge_under(item: &mut Map<String, Value>, key: &str, shared: &Value) {
 /// ingest.md §2.4.2: a token's shape.
 ///
 /// # Errors
-/// 401 `invalid_api_key` for an empty, long, non-ASCII or NUL-bearing token, or a PostHog personal key.
+/// 401 `invalid_api_key` for an empty or long token, one with a character outside printable ASCII (a space or a
+/// control character included), or a PostHog personal key.
 pub fn check_token(v: &Value) -> Result<String, WireError> {
     let Value::String(s) = v else {
         return Err(WireError::auth(
@@ -510,11 +689,13 @@ pub fn check_token(v: &Value) -> Result<String, WireError> {
     if t.is_empty() {
         return Err(WireError::auth("invalid_api_key", "the token is empty"));
     }
-    if t.len() > MAX_TOKEN_CHARS || !t.is_ascii() || t.contains('\0') {
+    // Printable ASCII only: a token is logged (by prefix) and compared, and a control character in it could forge a
+    // log line.
+    if t.len() > MAX_TOKEN_CHARS || !t.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(WireError::auth(
             "invalid_api_key",
             format!(
-                "the token is not a project token (at most {MAX_TOKEN_CHARS} ASCII characters)"
+                "the token is not a project token (at most {MAX_TOKEN_CHARS} printable ASCII characters, no spaces)"
             ),
         ));
     }
@@ -580,7 +761,7 @@ impl CaptureBatch {
 /// Validates each item of a body for `project`: events.md rules with HTTP skew correction and fresh v7 uuids.
 pub fn capture_batch(
     project: &Project,
-    mut body: CaptureBody<'_>,
+    body: CaptureBody<'_>,
     ctx: &CaptureContext,
 ) -> CaptureBatch {
     let max_event_bytes = match body.kind {
@@ -594,13 +775,24 @@ pub fn capture_batch(
     let mut events: Vec<Event> = Vec::with_capacity(body.items.len());
     let mut rejections: Vec<Rejection> = Vec::new();
     let mut quarantined = Vec::new();
-    let items = std::mem::take(&mut body.items);
-    for (index, item) in items.into_iter().enumerate() {
+    let n_trivial = body
+        .items
+        .iter()
+        .filter(|i| i.is_trivially_invalid())
+        .count();
+    // Past a few, items that are not objects share one quarantine record: a JSON array of them as sent.
+    let mut trivial: Option<(usize, String)> = None;
+    for (index, item) in body.items.iter().enumerate() {
         let source = format!("{} #{index}", ctx.source);
-        let result = if item.raw.len() > max_event_bytes {
+        let result = if item.is_trivially_invalid() {
+            Err(Reject::new(
+                RejectReason::MalformedEvent,
+                format!("batch item is {}, not an object", text_kind(item.raw)),
+            ))
+        } else if item.raw.len() > max_event_bytes {
             Err(validate::too_large(item.raw.len(), &cfg))
         } else {
-            item.value.and_then(|v| {
+            item.value(&body).and_then(|v| {
                 capture_item(
                     project,
                     v,
@@ -614,6 +806,18 @@ pub fn capture_batch(
         };
         match result {
             Ok(e) => events.push(e),
+            Err(r) if n_trivial > MAX_TRIVIAL_RECORDS && item.is_trivially_invalid() => {
+                let (_, raw) = trivial.get_or_insert_with(|| (index, "[".to_string()));
+                if raw.len() > 1 {
+                    raw.push(',');
+                }
+                raw.push_str(item.raw);
+                quarantined.push(Quarantined {
+                    index,
+                    reason: r.reason,
+                    detail: r.detail,
+                });
+            }
             Err(r) => {
                 quarantined.push(Quarantined {
                     index,
@@ -623,6 +827,18 @@ pub fn capture_batch(
                 rejections.push(r.into_rejection(item.raw.as_bytes(), source, &cfg));
             }
         }
+    }
+    if let Some((first, mut raw)) = trivial {
+        raw.push(']');
+        rejections.push(Rejection {
+            reason: RejectReason::MalformedEvent,
+            detail: format!(
+                "{n_trivial} batch items are not objects; kept together as one JSON array, the first at index {first}"
+            ),
+            raw: raw.into_bytes(),
+            source: format!("{} #{first} and {} more", ctx.source, n_trivial - 1),
+            received_at: cfg.now,
+        });
     }
     CaptureBatch {
         batch: EventBatch::new(project.clone(), events, rejections),
@@ -735,18 +951,20 @@ pub fn replay(project: &Project, raw: &[u8], source: &str, received_at: Timestam
                 ));
             }
         };
-        let mut parsed = Item::parse(&item);
-        if let (Some(SegmentPath::Single(ty)), Ok(Value::Object(obj))) = (kind.1, &mut parsed.value)
-        {
-            obj.insert("type".to_string(), Value::String(ty.to_string()));
-        }
+        let patch = match kind.1 {
+            Some(SegmentPath::Single(ty)) => Patch::SegmentType(ty),
+            _ => Patch::None,
+        };
         let body = CaptureBody {
             items: Vec::new(),
             token: None,
             sent_at: None,
             meta: Map::new(),
+            shared: Vec::new(),
+            batch_sent_at: None,
             kind: kind.0,
         };
+        let parsed = Item::new(&item, patch).value(&body);
         let max_event_bytes = match kind.0 {
             BodyKind::Posthog(PosthogPath::Ai) => MAX_AI_EVENT_BYTES,
             _ => Config::DEFAULT_MAX_EVENT_BYTES,
@@ -763,7 +981,7 @@ pub fn replay(project: &Project, raw: &[u8], source: &str, received_at: Timestam
         if text.len() > max_event_bytes {
             return rejected(validate::too_large(text.len(), &cfg));
         }
-        let result = parsed.value.and_then(|v| {
+        let result = parsed.and_then(|v| {
             capture_item(
                 project,
                 v,
@@ -866,25 +1084,36 @@ fn base64_decode(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
 }
 
 /// Decompresses (gzip by hint or magic bytes, LZ-string by hint) and checks UTF-8.
-fn decode_text(payload: Vec<u8>, hint: Hint) -> Result<String, WireError> {
+fn decode_text(
+    payload: Vec<u8>,
+    hint: Hint,
+    limits: &DecodeLimits,
+    reserve: &mut Reserve<'_>,
+) -> Result<String, WireError> {
+    let max = limits.max_payload_bytes;
     let bytes = if hint == Hint::Gzip || payload.starts_with(&[0x1f, 0x8b, 0x08]) {
-        gunzip(&payload)?
+        gunzip(&payload, max, reserve)?
     } else if hint == Hint::LzString {
         let text = std::str::from_utf8(&payload).map_err(|_| {
             WireError::bad("invalid_lz_string", "the LZ-string payload is not text")
         })?;
-        let units = lz_string_base64(text.trim(), MAX_PAYLOAD_BYTES)?;
+        let units = lz_string_base64(text.trim(), max, reserve)?;
+        // The UTF-8 text is at most 3 bytes per unit.
+        reserve(units.len().saturating_mul(3))?;
         let s = String::from_utf16(&units).map_err(|_| {
             WireError::bad(
                 "invalid_lz_string",
                 "the LZ-string payload is not valid UTF-16",
             )
         })?;
-        if s.len() > MAX_PAYLOAD_BYTES {
-            return Err(payload_too_large());
+        if s.len() > max {
+            return Err(payload_too_large(max));
         }
         return Ok(s);
     } else {
+        if payload.len() > max {
+            return Err(payload_too_large(max));
+        }
         payload
     };
     String::from_utf8(bytes).map_err(|e| {
@@ -909,7 +1138,11 @@ const LZ_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 /// Each dictionary entry is kept as a range of the output, where it always appears whole, so memory stays linear
 /// in the output. A space counts as `+` (form decoding turns `+` into a space); other characters outside the
 /// alphabet are skipped, and `=` is a zero.
-fn lz_string_base64(text: &str, max_units: usize) -> Result<Vec<u16>, WireError> {
+fn lz_string_base64(
+    text: &str,
+    max_units: usize,
+    reserve: &mut Reserve<'_>,
+) -> Result<Vec<u16>, WireError> {
     /// The input as a bit stream: 6 bits per character, most significant first.
     struct Bits<I> {
         sextets: I,
@@ -958,6 +1191,7 @@ fn lz_string_base64(text: &str, max_units: usize) -> Result<Vec<u16>, WireError>
         bits.read(n).map(|c| c as u16).ok_or_else(invalid)
     };
     let mut out: Vec<u16> = Vec::new();
+    ensure_room(&mut out, 1, reserve)?;
     let first = match bits.read(2).ok_or_else(invalid)? as usize {
         code @ (0 | 1) => literal(&mut bits, code)?,
         2 => return Ok(out),
@@ -975,6 +1209,7 @@ fn lz_string_base64(text: &str, max_units: usize) -> Result<Vec<u16>, WireError>
         match code {
             0 | 1 => {
                 new_unit = Some(literal(&mut bits, code)?);
+                ensure_room(&mut dict, 1, reserve)?;
                 dict.push((out.len(), 1));
                 code = dict.len() - 1;
                 enlarge_in -= 1;
@@ -987,21 +1222,28 @@ fn lz_string_base64(text: &str, max_units: usize) -> Result<Vec<u16>, WireError>
             num_bits += 1;
         }
         let start = out.len();
+        let adds = match (new_unit, dict.get(code)) {
+            (Some(_), _) => 1,
+            (None, Some(&(_, n))) => n,
+            (None, None) if code == dict.len() => w.1 + 1,
+            (None, None) => return Err(invalid()),
+        };
+        // Checked before the output grows, which it may do by as much as it already holds.
+        if out.len() + adds > max_units {
+            return Err(payload_too_large(max_units));
+        }
+        ensure_room(&mut out, adds, reserve)?;
         if let Some(unit) = new_unit {
             out.push(unit);
         } else if let Some(&(s, n)) = dict.get(code) {
             out.extend_from_within(s..s + n);
-        } else if code == dict.len() {
+        } else {
             // The entry being defined: the previous one plus its own first unit.
             out.extend_from_within(w.0..w.0 + w.1);
             out.push(out[w.0]);
-        } else {
-            return Err(invalid());
-        }
-        if out.len() > max_units {
-            return Err(payload_too_large());
         }
         // The previous entry plus the first unit of this one, which follows it in `out`.
+        ensure_room(&mut dict, 1, reserve)?;
         dict.push((w.0, w.1 + 1));
         enlarge_in -= 1;
         w = (start, out.len() - start);
@@ -1012,19 +1254,51 @@ fn lz_string_base64(text: &str, max_units: usize) -> Result<Vec<u16>, WireError>
     }
 }
 
-fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
-    let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(MAX_PAYLOAD_BYTES));
-    let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(MAX_PAYLOAD_BYTES as u64 + 1);
-    decoder.read_to_end(&mut out).map_err(|e| {
-        WireError::bad(
-            "invalid_gzip",
-            format!("the gzip payload cannot be read: {e}"),
-        )
-    })?;
-    if out.len() > MAX_PAYLOAD_BYTES {
-        return Err(payload_too_large());
+/// Makes room for `extra` more elements, reserving every byte a growth adds first (doubling, so a few copies in
+/// all).
+fn ensure_room<T>(out: &mut Vec<T>, extra: usize, reserve: &mut Reserve<'_>) -> Result<(), WireError> {
+    let need = out.len() + extra;
+    if need <= out.capacity() {
+        return Ok(());
     }
-    Ok(out)
+    let want = (out.capacity() * 2).max(need).max(64);
+    reserve((want - out.capacity()).saturating_mul(std::mem::size_of::<T>()))?;
+    out.reserve_exact(want - out.len());
+    Ok(())
+}
+
+/// Inflates gzip in chunks into a buffer whose every growth is reserved first, stopping as soon as the output
+/// passes `max`: a bomb costs the limit (or what `reserve` allows), never what it would inflate to.
+fn gunzip(bytes: &[u8], max: usize, reserve: &mut Reserve<'_>) -> Result<Vec<u8>, WireError> {
+    const CHUNK: usize = 64 << 10;
+    let mut out: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; CHUNK];
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    reserve(CHUNK)?;
+    loop {
+        let n = decoder.read(&mut chunk).map_err(|e| {
+            WireError::bad(
+                "invalid_gzip",
+                format!("the gzip payload cannot be read: {e}"),
+            )
+        })?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > max {
+            return Err(payload_too_large(max));
+        }
+        if out.len() + n > out.capacity() {
+            // Grow by doubling (a few copies in all), capped at the limit, and account for the whole new buffer.
+            let want = (out.capacity() * 2)
+                .max(out.len() + n)
+                .max(bytes.len())
+                .min(max);
+            reserve(want - out.capacity())?;
+            out.reserve_exact(want - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
 }
 
 fn parse_json<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, WireError> {
@@ -1046,9 +1320,9 @@ fn body_too_large(n: usize) -> WireError {
     ))
 }
 
-fn payload_too_large() -> WireError {
+fn payload_too_large(max: usize) -> WireError {
     WireError::too_large(format!(
-        "the decompressed payload is over the limit of {MAX_PAYLOAD_BYTES} bytes"
+        "the decompressed payload is over the limit of {max} bytes"
     ))
 }
 
@@ -1061,6 +1335,18 @@ mod tests {
             body,
             ..WireRequest::default()
         }
+    }
+
+    fn no_reserve(_: usize) -> Result<(), WireError> {
+        Ok(())
+    }
+
+    fn payload(r: &WireRequest<'_>, path: PosthogPath) -> Result<String, WireError> {
+        posthog_payload(r, path, &DecodeLimits::default(), &mut no_reserve)
+    }
+
+    fn parse_body(text: &str, path: PosthogPath) -> Result<CaptureBody<'_>, WireError> {
+        posthog_body(text, path, &DecodeLimits::default())
     }
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -1081,15 +1367,15 @@ mod tests {
     #[test]
     fn gzip_is_sniffed_without_a_header() {
         let body = gzip(br#"{"event":"x","distinct_id":"u","api_key":"t"}"#);
-        let text = posthog_payload(&req(&body), PosthogPath::Batch).unwrap();
-        let b = posthog_body(&text, PosthogPath::Batch).unwrap();
-        assert_eq!(b.items[0].object().unwrap()["event"], "x");
+        let text = payload(&req(&body), PosthogPath::Batch).unwrap();
+        let b = parse_body(&text, PosthogPath::Batch).unwrap();
+        assert_eq!(b.items[0].value(&b).unwrap()["event"], "x");
     }
 
     #[test]
     fn truncated_gzip_is_a_bad_request() {
         let body = gzip(br#"{"event":"x","distinct_id":"u","api_key":"t"}"#);
-        let err = posthog_payload(&req(&body[..body.len() / 2]), PosthogPath::Batch).unwrap_err();
+        let err = payload(&req(&body[..body.len() / 2]), PosthogPath::Batch).unwrap_err();
         assert_eq!((err.status, err.code), (400, "invalid_gzip"));
     }
 
@@ -1104,7 +1390,7 @@ mod tests {
             body: body.as_bytes(),
             ..WireRequest::default()
         };
-        let text = posthog_payload(&r, PosthogPath::Legacy).unwrap();
+        let text = payload(&r, PosthogPath::Legacy).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["event"], ">>>");
     }
@@ -1128,7 +1414,7 @@ mod tests {
                 body: body.as_bytes(),
                 ..WireRequest::default()
             };
-            assert_eq!(posthog_payload(&r, PosthogPath::Legacy), Ok(json), "{lz}");
+            assert_eq!(payload(&r, PosthogPath::Legacy), Ok(json), "{lz}");
         }
         assert_eq!(paddings.len(), 4, "{paddings:?}");
     }
@@ -1165,11 +1451,11 @@ mod tests {
     fn lz_string_output_is_bounded_while_decoding() {
         let bomb = lz_bomb(3000);
         assert!(bomb.len() < 6000, "{}", bomb.len());
-        let units = lz_string_base64(&bomb, usize::MAX).unwrap();
+        let units = lz_string_base64(&bomb, usize::MAX, &mut no_reserve).unwrap();
         assert_eq!(units.len(), 1 + 3000 + 3000 * 3001 / 2);
         assert!(units.iter().all(|&u| u == u16::from(b'a')));
         // 4.5 million units from 6 KB: refused once past the limit, before the rest is decoded.
-        let err = lz_string_base64(&bomb, 1_000_000).unwrap_err();
+        let err = lz_string_base64(&bomb, 1_000_000, &mut no_reserve).unwrap_err();
         assert_eq!((err.status, err.code), (413, "payload_too_large"));
     }
 
@@ -1177,7 +1463,7 @@ mod tests {
         #[test]
         fn lz_string_decodes_what_lz_string_encodes(s in "\\PC{0,200}") {
             let lz = lz_str::compress_to_base64(s.as_str());
-            let units = lz_string_base64(&lz, MAX_PAYLOAD_BYTES).unwrap();
+            let units = lz_string_base64(&lz, MAX_PAYLOAD_BYTES, &mut no_reserve).unwrap();
             proptest::prop_assert_eq!(String::from_utf16(&units).unwrap(), s);
         }
     }
@@ -1193,8 +1479,8 @@ mod tests {
             (&b"true"[..], "unknown_shape"),
             (&b"1234"[..], "unknown_shape"),
         ] {
-            let err = posthog_payload(&req(body), PosthogPath::Batch)
-                .and_then(|text| posthog_body(&text, PosthogPath::Batch).map(|_| ()))
+            let err = payload(&req(body), PosthogPath::Batch)
+                .and_then(|text| parse_body(&text, PosthogPath::Batch).map(|_| ()))
                 .unwrap_err();
             assert_eq!((err.status, err.code), (400, code), "{body:?}");
         }
@@ -1206,18 +1492,22 @@ mod tests {
             {"event": "a", "properties": {"token": "t1", "distinct_id": "u"}},
             {"event": "b", "properties": {"token": "t2", "distinct_id": "u"}}
         ]);
-        let err = posthog_body(&two.to_string(), PosthogPath::Legacy).unwrap_err();
+        let err = parse_body(&two.to_string(), PosthogPath::Legacy).unwrap_err();
         assert_eq!((err.status, err.code), (401, "inconsistent_api_key"));
         let phx = serde_json::json!({"api_key": "phx_abc", "batch": []});
         assert_eq!(
-            posthog_body(&phx.to_string(), PosthogPath::Batch)
+            parse_body(&phx.to_string(), PosthogPath::Batch)
                 .unwrap_err()
                 .code,
             "invalid_api_key"
         );
+        for bad in ["a\nb", "a b", "a\u{7f}", "\u{e9}t"] {
+            let err = check_token(&Value::String(bad.to_string())).unwrap_err();
+            assert_eq!(err.code, "invalid_api_key", "{bad:?}");
+        }
         let none = serde_json::json!({"batch": [{"event": "a", "distinct_id": "u"}]});
         assert_eq!(
-            posthog_body(&none.to_string(), PosthogPath::Batch)
+            parse_body(&none.to_string(), PosthogPath::Batch)
                 .unwrap()
                 .token,
             None
@@ -1246,7 +1536,7 @@ mod tests {
             source: "http /batch".to_string(),
         };
         let text = body.to_string();
-        let b = capture_batch(&p, posthog_body(&text, PosthogPath::Batch).unwrap(), &ctx);
+        let b = capture_batch(&p, parse_body(&text, PosthogPath::Batch).unwrap(), &ctx);
         let ts: Vec<i64> = b.batch.events().iter().map(|e| e.timestamp.0).collect();
         assert_eq!(ts, vec![now.0 - 10_000_000, now.0 - 1_500_000, now.0]);
         assert!(b.quarantined.is_empty());
@@ -1267,7 +1557,7 @@ mod tests {
             source: "http /batch".to_string(),
         };
         let text = body.to_string();
-        let b = capture_batch(&p, posthog_body(&text, PosthogPath::Batch).unwrap(), &ctx);
+        let b = capture_batch(&p, parse_body(&text, PosthogPath::Batch).unwrap(), &ctx);
         assert_eq!(b.accepted(), 1);
         let got: Vec<(usize, &str)> = b
             .quarantined
@@ -1294,7 +1584,7 @@ mod tests {
             query_sent_at: None,
             source: "http /batch".to_string(),
         };
-        let b = capture_batch(&p, posthog_body(text, PosthogPath::Batch).unwrap(), &ctx);
+        let b = capture_batch(&p, parse_body(text, PosthogPath::Batch).unwrap(), &ctx);
         assert_eq!(
             std::str::from_utf8(&b.batch.rejections()[0].raw).unwrap(),
             r#"{"uuid":"x",  "event":"e","distinct_id":"u","properties":{"b":1.50,"a":2}}"#
@@ -1313,7 +1603,7 @@ mod tests {
             query_sent_at: None,
             source: "http /batch".to_string(),
         };
-        let b = capture_batch(&p, posthog_body(&text, PosthogPath::Batch).unwrap(), &ctx);
+        let b = capture_batch(&p, parse_body(&text, PosthogPath::Batch).unwrap(), &ctx);
         assert_eq!(b.accepted(), 1);
         assert_eq!(b.quarantined[0].reason, RejectReason::InvalidProperties);
     }
@@ -1332,7 +1622,7 @@ mod tests {
             ]
         });
         let text = body.to_string();
-        let b = segment_body(&text, SegmentPath::Batch).unwrap();
+        let b = segment_body(&text, SegmentPath::Batch, &DecodeLimits::default()).unwrap();
         assert_eq!(b.token.as_deref(), Some("k"));
         let ctx = CaptureContext {
             now: Timestamp(1_750_007_200_000_000),
@@ -1346,5 +1636,95 @@ mod tests {
         assert!(e.merge.is_some());
         assert_eq!(e.timestamp.0, 1_750_007_200_000_000 - 1_000_000);
         assert_eq!(b.quarantined[0].reason, RejectReason::InvalidSegmentType);
+    }
+
+    #[test]
+    fn issue_18_a_batch_past_the_item_limit_is_413_naming_it() {
+        let limits = DecodeLimits {
+            max_items: 3,
+            ..DecodeLimits::default()
+        };
+        for text in [
+            "[1,2,3,4]",
+            r#"{"api_key":"t","batch":[{},{},{},{}]}"#,
+        ] {
+            let err = posthog_body(text, PosthogPath::Batch, &limits).unwrap_err();
+            assert_eq!((err.status, err.code), (413, "too_many_items"), "{text}");
+            assert!(err.detail.contains("more than 3 items"), "{}", err.detail);
+        }
+        let seg = r#"{"writeKey":"k","batch":[{},{},{},{}]}"#;
+        let err = segment_body(seg, SegmentPath::Batch, &limits).unwrap_err();
+        assert_eq!(err.code, "too_many_items");
+        assert_eq!(
+            posthog_body("[1,2,3]", PosthogPath::Batch, &limits)
+                .unwrap()
+                .items
+                .len(),
+            3
+        );
+        let not_array = posthog_body(r#"{"batch":{"a":1}}"#, PosthogPath::Batch, &limits);
+        assert_eq!(not_array.unwrap_err().code, "unknown_shape");
+    }
+
+    #[test]
+    fn issue_18_gzip_stops_at_the_limit_and_at_the_reservation() {
+        let bomb = gzip(&vec![b' '; 8 << 20]);
+        let limits = DecodeLimits {
+            max_payload_bytes: 1 << 20,
+            ..DecodeLimits::default()
+        };
+        let mut reserved = 0usize;
+        let err = posthog_payload(&req(&bomb), PosthogPath::Batch, &limits, &mut |n| {
+            reserved += n;
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!((err.status, err.code), (413, "payload_too_large"));
+        assert!(err.detail.contains("1048576"), "{}", err.detail);
+        // The body, a chunk and a buffer capped at the limit: never the 8 MiB the bomb inflates to.
+        assert!(reserved <= bomb.len() + (64 << 10) + (1 << 20), "{reserved}");
+        // A reservation that runs out stops the decode with its own answer.
+        let mut left = 256usize << 10;
+        let err = posthog_payload(
+            &req(&bomb),
+            PosthogPath::Batch,
+            &DecodeLimits::default(),
+            &mut |n| {
+                left = left.checked_sub(n).ok_or(WireError {
+                    status: 503,
+                    code: "capture_memory_full",
+                    detail: String::new(),
+                })?;
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.code, "capture_memory_full");
+    }
+
+    #[test]
+    fn issue_18_items_that_are_not_objects_share_one_quarantine_record() {
+        let p = Project::new("p").unwrap();
+        let ctx = CaptureContext {
+            now: Timestamp(1_750_000_000_000_000),
+            query_sent_at: None,
+            source: "http /batch r".to_string(),
+        };
+        let many = format!(
+            r#"{{"api_key":"t","batch":[{},{{"event":"b"}}]}}"#,
+            vec!["1"; 50].join(",")
+        );
+        let b = capture_batch(&p, parse_body(&many, PosthogPath::Batch).unwrap(), &ctx);
+        assert_eq!(b.quarantined.len(), 51);
+        let r = b.batch.rejections();
+        assert_eq!(r.len(), 2, "one record for the 50 numbers, one for the event");
+        let combined = r.iter().find(|r| r.raw.starts_with(b"[")).unwrap();
+        assert_eq!(combined.raw, format!("[{}]", vec!["1"; 50].join(",")).as_bytes());
+        assert_eq!(combined.source, "http /batch r #0 and 49 more");
+        // A few stay one record each, as sent.
+        let few = r#"{"api_key":"t","batch":[1,"x"]}"#;
+        let b = capture_batch(&p, parse_body(few, PosthogPath::Batch).unwrap(), &ctx);
+        let raws: Vec<&[u8]> = b.batch.rejections().iter().map(|r| &r.raw[..]).collect();
+        assert_eq!(raws, vec![&b"1"[..], &b"\"x\""[..]]);
     }
 }
