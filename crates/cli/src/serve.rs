@@ -50,6 +50,34 @@ pub(crate) struct ServeArgs {
     /// default 2000000, or twice --flush-events when that is more.
     #[arg(long)]
     max_waiting_events: Option<usize>,
+    /// Most items (events or messages) in one capture request; more is refused with 413 `too_many_items`.
+    #[arg(long, default_value_t = 10_000)]
+    max_batch_items: usize,
+    /// MiB that all capture requests together may hold while they are read, decoded and validated (a request holds
+    /// about its body, its decoded payload and three times that); past it, 503 `capture_memory_full` with
+    /// Retry-After.
+    #[arg(long, default_value_t = 1024)]
+    capture_memory_mib: usize,
+    /// KiB per second each project may add to its quarantine (each rejection costs its raw bytes plus 256); a
+    /// request past the budget keeps its valid events, drops its rejections and says so (`quarantine_dropped`).
+    #[arg(long, default_value_t = 1024)]
+    quarantine_kib_per_second: u64,
+    /// MiB a project may add to its quarantine in a burst.
+    #[arg(long, default_value_t = 64)]
+    quarantine_burst_mib: u64,
+    /// Open connections accepted at once; more are answered 503 `too_many_connections` and closed.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a connection has to send a request's headers, from when it opened or its previous response was sent
+    /// (so also how long an idle keep-alive connection stays open).
+    #[arg(long, default_value_t = 30)]
+    header_timeout: u64,
+    /// Seconds a request has from its headers to its response, body included; past it, 503 `request_timeout`.
+    #[arg(long, default_value_t = 60)]
+    request_timeout: u64,
+    /// Reports and event, person and quarantine listings computed at once; others wait in line, one per key.
+    #[arg(long, default_value_t = 2)]
+    max_concurrent_reads: usize,
 }
 
 pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
@@ -95,6 +123,16 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         rate_limit: args.rate_limit,
         flush_interval: Duration::from_secs(args.flush_interval.max(1)),
         flush_events: args.flush_events.max(1),
+        limits: server::Limits {
+            max_batch_items: args.max_batch_items.max(1),
+            capture_memory_bytes: args.capture_memory_mib.max(1).saturating_mul(1 << 20),
+            quarantine_bytes_per_second: args.quarantine_kib_per_second.saturating_mul(1 << 10),
+            quarantine_burst_bytes: args.quarantine_burst_mib.saturating_mul(1 << 20),
+            max_connections: args.max_connections.max(1),
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            max_concurrent_reads: args.max_concurrent_reads.max(1),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -972,3 +972,295 @@ fn a_full_disk_answers_503_and_never_acknowledges() {
     assert_eq!(get(&mut c, "/healthz", None).status, 200);
     server.kill();
 }
+
+/// The server's peak resident memory so far, in MiB (`VmHWM`).
+fn peak_rss_mib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .expect("read the server's /proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc status");
+    kib / 1024
+}
+
+/// Bytes under `dir`, recursively.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// A posthog-python-shaped capture of `n` events of `distinct_id`.
+fn normal_capture(c: &mut Client, token: &str, n: usize) -> Response {
+    let batch: Vec<Value> = (0..n)
+        .map(|i| json!({"event": "chat_sent", "distinct_id": format!("u-{i}"), "properties": {"i": i}}))
+        .collect();
+    let body = json!({"api_key": token, "batch": batch}).to_string();
+    send(
+        c,
+        "POST",
+        "/batch/",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+/// Sends raw bytes on a fresh connection and reads until the server closes it or `wait` passes.
+fn raw_exchange(addr: SocketAddr, parts: &[&[u8]], wait: Duration) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(wait)).unwrap();
+    for p in parts {
+        // The server may answer and close before it read everything; the answer is what matters.
+        if s.write_all(p).is_err() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn issue_18_a_flood_of_tiny_items_costs_neither_memory_nor_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let mut c = server.client();
+    let before = dir_bytes(&data);
+    // 3 million items of `1` in 6 MB (2.2 GB of memory before the item limit): refused while counting.
+    let flood = format!(
+        r#"{{"api_key":"{}","batch":[{}1]}}"#,
+        k.write1,
+        "1,".repeat(3_000_000)
+    );
+    let started = Instant::now();
+    let r = send(&mut c, "POST", "/batch/", &[], flood.as_bytes());
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json()["code"], "too_many_items");
+    assert!(r.json()["detail"].as_str().unwrap().contains("10000"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Just under the limit: every item quarantined, kept as one record, with the valid event stored.
+    let many = format!(
+        r#"{{"api_key":"{}","batch":[{}{{"event":"e","distinct_id":"u"}}]}}"#,
+        k.write1,
+        "1,".repeat(9_999)
+    );
+    for _ in 0..20 {
+        let r = send(&mut c, "POST", "/batch/", &[], many.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            (
+                r.json()["accepted"].clone(),
+                r.json()["quarantined"].clone()
+            ),
+            (json!(1), json!(9_999))
+        );
+    }
+    assert_eq!(normal_capture(&mut c, &k.write1, 10).status, 200);
+    let peak = peak_rss_mib(&server);
+    assert!(peak < 400, "peak RSS {peak} MiB");
+    let q = get(
+        &mut c,
+        "/api/v1/projects/p1/quarantine?limit=5",
+        Some(&k.read1),
+    );
+    assert_eq!(q.status, 200);
+    assert_eq!(q.json()["total"], 20, "one record per request");
+    assert_eq!(server.stop().code(), Some(0));
+    // 20 requests of 20 KB each: a few hundred kilobytes of quarantine, not 90 times the bodies.
+    let grown = dir_bytes(&data) - before;
+    assert!(grown < 4 << 20, "the data directory grew {grown} bytes");
+}
+
+#[test]
+fn issue_18_concurrent_gzip_bombs_cost_the_budget_not_the_bomb() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    // Room for one bomb to reach the 100 MiB limit (its growing buffer counts twice), not for two.
+    let server = Server::start_args(&data, "127.0.0.1:0", &["--capture-memory-mib", "300"]);
+    // 120 MiB of spaces in about 120 KB, past the 100 MiB decompressed limit; no token is needed to send it.
+    let bomb = Arc::new(gzip(&vec![b' '; 120 << 20]));
+    let addr = server.addr;
+    let threads: Vec<_> = (0..12)
+        .map(|_| {
+            let bomb = bomb.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::new(addr).with_timeout(Duration::from_secs(60));
+                let r = c
+                    .request("POST", "/batch/", &[("Content-Encoding", "gzip")], &bomb)
+                    .expect("request");
+                (
+                    r.status,
+                    r.header("retry-after").map(str::to_string),
+                    r.text(),
+                )
+            })
+        })
+        .collect();
+    let mut c = server.client();
+    // A normal capture during the attack is answered (stored, or asked to retry shortly).
+    let during = normal_capture(&mut c, &k.write1, 5);
+    assert!(matches!(during.status, 200 | 503), "{}", during.text());
+    let mut statuses = Vec::new();
+    for t in threads {
+        let (status, retry, text) = t.join().unwrap();
+        match status {
+            413 => assert!(text.contains("payload_too_large"), "{text}"),
+            503 => {
+                assert!(text.contains("capture_memory_full"), "{text}");
+                assert_eq!(retry.as_deref(), Some("1"));
+            }
+            other => panic!("a bomb was answered {other}: {text}"),
+        }
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&413), "{statuses:?}");
+    assert_eq!(normal_capture(&mut c, &k.write1, 5).status, 200);
+    let peak = peak_rss_mib(&server);
+    // 12 bombs decoded at once took 100 MiB and more each before the budget; now they share 300 MiB. Resident
+    // memory is above the budget by what the allocator keeps of freed buffers for reuse (475 MiB here, 506 MiB
+    // with 48 bombs: it levels off).
+    assert!(peak < 600, "peak RSS {peak} MiB");
+    let m = get(&mut c, "/metrics", Some(&k.admin)).text();
+    assert!(
+        m.contains(r#"liucun_refused_total{reason="payload_too_large"}"#),
+        "{m}"
+    );
+}
+
+#[test]
+fn issue_18_past_its_quarantine_budget_a_project_keeps_events_and_drops_rejections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    let server = Server::start_args(
+        &data,
+        "127.0.0.1:0",
+        &[
+            "--quarantine-burst-mib",
+            "1",
+            "--quarantine-kib-per-second",
+            "1",
+        ],
+    );
+    let mut c = server.client();
+    // 1000 events without a distinct id (about 270 KB of quarantine each request) and one valid event.
+    let mut batch: Vec<Value> = (0..1000)
+        .map(|i| json!({"event": format!("e{i}")}))
+        .collect();
+    batch.push(json!({"event": "ok", "distinct_id": "u"}));
+    let body = json!({"api_key": k.write1, "batch": batch}).to_string();
+    let mut kept = 0;
+    let mut dropped = 0;
+    for _ in 0..10 {
+        let r = send(&mut c, "POST", "/batch/", &[], body.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        assert_eq!(
+            (j["accepted"].clone(), j["quarantined"].clone()),
+            (json!(1), json!(1000))
+        );
+        match j.get("quarantine_dropped") {
+            Some(n) => {
+                assert_eq!(n, 1000);
+                dropped += 1;
+            }
+            None => kept += 1,
+        }
+    }
+    assert_eq!((kept, dropped), (3, 7));
+    let q = get(
+        &mut c,
+        "/api/v1/projects/p1/quarantine?limit=1",
+        Some(&k.read1),
+    );
+    assert_eq!(q.json()["total"], 3000);
+    let e = get(
+        &mut c,
+        "/api/v1/projects/p1/events?event=ok",
+        Some(&k.read1),
+    );
+    assert_eq!(
+        e.json()["events"].as_array().unwrap().len(),
+        10,
+        "every valid event is stored"
+    );
+    let m = get(&mut c, "/metrics", Some(&k.admin)).text();
+    assert!(
+        m.contains(r#"liucun_quarantine_dropped_total{project="p1"} 7000"#),
+        "{m}"
+    );
+}
+
+#[test]
+fn issue_18_connections_are_capped_and_idle_ones_time_out() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    setup(&data);
+    let server = Server::start_args(
+        &data,
+        "127.0.0.1:0",
+        &["--max-connections", "3", "--header-timeout", "1"],
+    );
+    let idle: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| std::net::TcpStream::connect(server.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = raw_exchange(
+        server.addr,
+        &[b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"],
+        Duration::from_secs(5),
+    );
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("too_many_connections"), "{refused}");
+    // Idle connections are closed once the header timeout passes, which frees their places.
+    for mut s in idle {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "an idle connection was answered instead of closed");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(get(&mut server.client(), "/healthz", None).status, 200);
+}
+
+#[test]
+fn issue_18_a_stalled_body_times_out_and_a_chunked_one_names_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    setup(&data);
+    let server = Server::start_args(&data, "127.0.0.1:0", &["--request-timeout", "1"]);
+    let started = Instant::now();
+    let stalled = raw_exchange(
+        server.addr,
+        &[b"POST /batch/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"batch\":"],
+        Duration::from_secs(10),
+    );
+    assert!(stalled.starts_with("HTTP/1.1 503"), "{stalled}");
+    assert!(stalled.contains("request_timeout"), "{stalled}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let chunk = format!("{:x}\r\n{}\r\n", 1 << 20, " ".repeat(1 << 20));
+    let mut parts: Vec<&[u8]> =
+        vec![b"POST /batch/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"];
+    parts.extend(std::iter::repeat_n(chunk.as_bytes(), 21));
+    let chunked = raw_exchange(server.addr, &parts, Duration::from_secs(10));
+    assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
+    assert!(
+        chunked.contains("over the limit of 20971520 bytes"),
+        "{chunked}"
+    );
+}

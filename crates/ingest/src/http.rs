@@ -345,7 +345,9 @@ fn too_many_items(max: usize) -> WireError {
     WireError {
         status: 413,
         code: "too_many_items",
-        detail: format!("the batch has more than {max} items, the limit per request; send smaller batches"),
+        detail: format!(
+            "the batch has more than {max} items, the limit per request; send smaller batches"
+        ),
     }
 }
 
@@ -1191,7 +1193,7 @@ fn lz_string_base64(
         bits.read(n).map(|c| c as u16).ok_or_else(invalid)
     };
     let mut out: Vec<u16> = Vec::new();
-    ensure_room(&mut out, 1, reserve)?;
+    ensure_room(&mut out, 1, max_units, reserve)?;
     let first = match bits.read(2).ok_or_else(invalid)? as usize {
         code @ (0 | 1) => literal(&mut bits, code)?,
         2 => return Ok(out),
@@ -1209,7 +1211,7 @@ fn lz_string_base64(
         match code {
             0 | 1 => {
                 new_unit = Some(literal(&mut bits, code)?);
-                ensure_room(&mut dict, 1, reserve)?;
+                ensure_room(&mut dict, 1, usize::MAX, reserve)?;
                 dict.push((out.len(), 1));
                 code = dict.len() - 1;
                 enlarge_in -= 1;
@@ -1232,7 +1234,7 @@ fn lz_string_base64(
         if out.len() + adds > max_units {
             return Err(payload_too_large(max_units));
         }
-        ensure_room(&mut out, adds, reserve)?;
+        ensure_room(&mut out, adds, max_units, reserve)?;
         if let Some(unit) = new_unit {
             out.push(unit);
         } else if let Some(&(s, n)) = dict.get(code) {
@@ -1243,7 +1245,7 @@ fn lz_string_base64(
             out.push(out[w.0]);
         }
         // The previous entry plus the first unit of this one, which follows it in `out`.
-        ensure_room(&mut dict, 1, reserve)?;
+        ensure_room(&mut dict, 1, usize::MAX, reserve)?;
         dict.push((w.0, w.1 + 1));
         enlarge_in -= 1;
         w = (start, out.len() - start);
@@ -1254,27 +1256,54 @@ fn lz_string_base64(
     }
 }
 
-/// Makes room for `extra` more elements, reserving every byte a growth adds first (doubling, so a few copies in
-/// all).
-fn ensure_room<T>(out: &mut Vec<T>, extra: usize, reserve: &mut Reserve<'_>) -> Result<(), WireError> {
+/// Makes room for `extra` more elements, reserving what a growth adds first (doubling, so a few copies in all).
+///
+/// A growth is reserved twice over: moving to the new buffer holds the old one too, and an allocator keeps what
+/// is freed for later, so what the process holds follows the sum of the buffers rather than the last one.
+/// The buffer never grows past `cap` elements unless `extra` needs it.
+fn ensure_room<T>(
+    out: &mut Vec<T>,
+    extra: usize,
+    cap: usize,
+    reserve: &mut Reserve<'_>,
+) -> Result<(), WireError> {
     let need = out.len() + extra;
     if need <= out.capacity() {
         return Ok(());
     }
-    let want = (out.capacity() * 2).max(need).max(64);
-    reserve((want - out.capacity()).saturating_mul(std::mem::size_of::<T>()))?;
+    let want = (out.capacity() * 2).max(64).min(cap).max(need);
+    reserve(
+        (want - out.capacity())
+            .saturating_mul(std::mem::size_of::<T>())
+            .saturating_mul(2),
+    )?;
     out.reserve_exact(want - out.len());
     Ok(())
 }
 
 /// Inflates gzip in chunks into a buffer whose every growth is reserved first, stopping as soon as the output
 /// passes `max`: a bomb costs the limit (or what `reserve` allows), never what it would inflate to.
+///
+/// The gzip trailer states the (last member's) size, and when it is within `max` the buffer is sized from it once,
+/// instead of growing by copies. It is only a hint (a truncated stream ends in arbitrary bytes, and a sender can
+/// lie): the output still stops at `max`, and the decoder refuses a stream whose trailer does not match.
 fn gunzip(bytes: &[u8], max: usize, reserve: &mut Reserve<'_>) -> Result<Vec<u8>, WireError> {
     const CHUNK: usize = 64 << 10;
+    let stated = bytes
+        .len()
+        .checked_sub(4)
+        .and_then(|at| bytes.get(at..))
+        .and_then(|t| <[u8; 4]>::try_from(t).ok())
+        .map(|t| u32::from_le_bytes(t) as usize)
+        .filter(|n| *n <= max);
     let mut out: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; CHUNK];
-    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
     reserve(CHUNK)?;
+    if let Some(n) = stated {
+        reserve(n)?;
+        out.reserve_exact(n);
+    }
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
     loop {
         let n = decoder.read(&mut chunk).map_err(|e| {
             WireError::bad(
@@ -1288,15 +1317,7 @@ fn gunzip(bytes: &[u8], max: usize, reserve: &mut Reserve<'_>) -> Result<Vec<u8>
         if out.len() + n > max {
             return Err(payload_too_large(max));
         }
-        if out.len() + n > out.capacity() {
-            // Grow by doubling (a few copies in all), capped at the limit, and account for the whole new buffer.
-            let want = (out.capacity() * 2)
-                .max(out.len() + n)
-                .max(bytes.len())
-                .min(max);
-            reserve(want - out.capacity())?;
-            out.reserve_exact(want - out.len());
-        }
+        ensure_room(&mut out, n, max, reserve)?;
         out.extend_from_slice(&chunk[..n]);
     }
 }
@@ -1644,10 +1665,7 @@ mod tests {
             max_items: 3,
             ..DecodeLimits::default()
         };
-        for text in [
-            "[1,2,3,4]",
-            r#"{"api_key":"t","batch":[{},{},{},{}]}"#,
-        ] {
+        for text in ["[1,2,3,4]", r#"{"api_key":"t","batch":[{},{},{},{}]}"#] {
             let err = posthog_body(text, PosthogPath::Batch, &limits).unwrap_err();
             assert_eq!((err.status, err.code), (413, "too_many_items"), "{text}");
             assert!(err.detail.contains("more than 3 items"), "{}", err.detail);
@@ -1681,12 +1699,30 @@ mod tests {
         .unwrap_err();
         assert_eq!((err.status, err.code), (413, "payload_too_large"));
         assert!(err.detail.contains("1048576"), "{}", err.detail);
-        // The body, a chunk and a buffer capped at the limit: never the 8 MiB the bomb inflates to.
-        assert!(reserved <= bomb.len() + (64 << 10) + (1 << 20), "{reserved}");
+        // The body, a chunk and a buffer that grew to the limit: never the 8 MiB the bomb inflates to.
+        assert!(
+            reserved <= bomb.len() + (64 << 10) + (4 << 20),
+            "{reserved}"
+        );
+        // A bomb whose trailer lies is inflated up to the limit only.
+        let mut liar = bomb.clone();
+        let at = liar.len() - 4;
+        liar[at..].copy_from_slice(&100u32.to_le_bytes());
+        reserved = 0;
+        let err = posthog_payload(&req(&liar), PosthogPath::Batch, &limits, &mut |n| {
+            reserved += n;
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!((err.status, err.code), (413, "payload_too_large"));
+        assert!(
+            reserved <= liar.len() + (64 << 10) + 100 + (4 << 20),
+            "{reserved}"
+        );
         // A reservation that runs out stops the decode with its own answer.
         let mut left = 256usize << 10;
         let err = posthog_payload(
-            &req(&bomb),
+            &req(&liar),
             PosthogPath::Batch,
             &DecodeLimits::default(),
             &mut |n| {
@@ -1717,9 +1753,16 @@ mod tests {
         let b = capture_batch(&p, parse_body(&many, PosthogPath::Batch).unwrap(), &ctx);
         assert_eq!(b.quarantined.len(), 51);
         let r = b.batch.rejections();
-        assert_eq!(r.len(), 2, "one record for the 50 numbers, one for the event");
+        assert_eq!(
+            r.len(),
+            2,
+            "one record for the 50 numbers, one for the event"
+        );
         let combined = r.iter().find(|r| r.raw.starts_with(b"[")).unwrap();
-        assert_eq!(combined.raw, format!("[{}]", vec!["1"; 50].join(",")).as_bytes());
+        assert_eq!(
+            combined.raw,
+            format!("[{}]", vec!["1"; 50].join(",")).as_bytes()
+        );
         assert_eq!(combined.source, "http /batch r #0 and 49 more");
         // A few stay one record each, as sent.
         let few = r#"{"api_key":"t","batch":[1,"x"]}"#;

@@ -141,8 +141,8 @@ fn access_error(e: AccessError, rid: &RequestId) -> ApiError {
         AccessError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         AccessError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         AccessError::Io { .. } | AccessError::Damaged { .. } => {
-            tracing::error!(error = %e, "access registry failure");
-            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+            tracing::error!(error = %e, "access registry failure; answering 500");
+            return ApiError::internal().with_id(rid);
         }
     };
     ApiError::new(status, code, e.to_string()).with_id(rid)
@@ -574,12 +574,15 @@ async fn on_engine<T: Send + 'static>(
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(ApiError::engine(e).with_id(rid)),
-        Err(e) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            e.to_string(),
-        )
-        .with_id(rid)),
+        Err(e) => {
+            let detail = if e.is_panic() {
+                crate::panic_text(e.into_panic())
+            } else {
+                e.to_string()
+            };
+            tracing::error!(detail, "engine task failed; answering 500");
+            Err(ApiError::internal().with_id(rid))
+        }
     }
 }
 

@@ -3,6 +3,10 @@
 //! A request is decoded and validated on a blocking thread, then appended to the WAL as one record: the answer is
 //! 2xx only once that record is fsynced. Invalid events are quarantined in the same record, so the response counts
 //! both, and a request is stored whole or not at all.
+//!
+//! Every buffer a request fills (body, decoded payload, validated batch) is reserved from the server's capture
+//! memory budget before it grows, and a request's quarantine is kept only while its project is within its
+//! quarantine budget (see `limits`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -25,6 +29,7 @@ use ingest::http::{
 };
 use model::{Project, Record, Timestamp};
 
+use crate::limits::{Grant, QUARANTINE_RECORD_COST};
 use crate::metrics::labels;
 use crate::{AppState, RequestId};
 
@@ -36,6 +41,9 @@ const SEGMENT_PATHS: [&str; 7] = [
 const RETRY_AFTER_UNAVAILABLE: u32 = 5;
 /// Seconds a client is asked to wait when segment writing is behind: a flush drains the backlog in about that.
 const RETRY_AFTER_OVERLOADED: u32 = 1;
+/// Requests hold up to this many times their decoded payload while it is validated and appended: the events and
+/// rejections built from it, and the WAL record encoding them.
+const VALIDATE_FACTOR: usize = 3;
 
 /// Whether `path` (without a trailing slash) is a PostHog capture path.
 pub(crate) fn is_posthog_path(path: &str) -> bool {
@@ -80,7 +88,10 @@ enum Refusal {
     RateLimited(u32),
     /// Too many accepted events wait for segment writing; the client should retry shortly.
     Overloaded(String),
+    /// The capture memory budget is in use by other requests.
+    MemoryFull(usize),
     Unavailable(String),
+    /// A failure inside the server; its detail is logged, never answered.
     Internal(String),
 }
 
@@ -95,7 +106,9 @@ impl Refusal {
         match self {
             Refusal::Wire(e) => StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             Refusal::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Refusal::Overloaded(_) | Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Overloaded(_) | Refusal::MemoryFull(_) | Refusal::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,6 +118,7 @@ impl Refusal {
             Refusal::Wire(e) => e.code,
             Refusal::RateLimited(_) => "rate_limited",
             Refusal::Overloaded(_) => "overloaded",
+            Refusal::MemoryFull(_) => "capture_memory_full",
             Refusal::Unavailable(_) => "unavailable",
             Refusal::Internal(_) => "server_error",
         }
@@ -116,14 +130,21 @@ impl Refusal {
             Refusal::RateLimited(s) => {
                 format!("this token is over its rate limit; retry after {s} s")
             }
-            Refusal::Overloaded(m) | Refusal::Unavailable(m) | Refusal::Internal(m) => m.clone(),
+            Refusal::MemoryFull(limit) => format!(
+                "requests being decoded hold the capture memory budget ({limit} bytes); retry shortly"
+            ),
+            Refusal::Overloaded(m) | Refusal::Unavailable(m) => m.clone(),
+            Refusal::Internal(_) => {
+                "internal error; it is logged with this request's id (x-request-id)".to_string()
+            }
         }
     }
 
     fn retry_after(&self) -> Option<u32> {
         match self {
+            Refusal::Wire(e) if e.status == 503 => Some(RETRY_AFTER_OVERLOADED),
             Refusal::RateLimited(s) => Some(*s),
-            Refusal::Overloaded(_) => Some(RETRY_AFTER_OVERLOADED),
+            Refusal::Overloaded(_) | Refusal::MemoryFull(_) => Some(RETRY_AFTER_OVERLOADED),
             Refusal::Unavailable(_) => Some(RETRY_AFTER_UNAVAILABLE),
             _ => None,
         }
@@ -161,6 +182,8 @@ impl Refusal {
 struct Outcome {
     accepted: usize,
     quarantined: Vec<Quarantined>,
+    /// Whether the quarantine of this request was dropped (its project was over its quarantine budget).
+    dropped: bool,
 }
 
 impl Outcome {
@@ -177,6 +200,9 @@ impl Outcome {
         m.insert("quarantine".into(), Value::Array(listed));
         if self.quarantined.len() > wire::MAX_LISTED {
             m.insert("truncated".into(), Value::Bool(true));
+        }
+        if self.dropped {
+            m.insert("quarantine_dropped".into(), json!(self.quarantined.len()));
         }
         m
     }
@@ -212,7 +238,8 @@ async fn posthog(
         resp
     } else {
         let beacon = query_flag(uri.query(), "beacon");
-        let result = match read_body(&headers, body).await {
+        let mut grant = state.memory.grant();
+        let result = match read_body(&headers, body, &mut grant).await {
             Ok(bytes) => {
                 let st = state.clone();
                 let path = uri.path().to_string();
@@ -220,10 +247,19 @@ async fn posthog(
                 let rid2 = rid.clone();
                 let headers2 = headers.clone();
                 tokio::task::spawn_blocking(move || {
-                    posthog_blocking(&st, kind, &path, query.as_deref(), &headers2, &bytes, &rid2)
+                    posthog_blocking(
+                        &st,
+                        kind,
+                        &path,
+                        query.as_deref(),
+                        &headers2,
+                        &bytes,
+                        &rid2,
+                        grant,
+                    )
                 })
                 .await
-                .unwrap_or_else(|e| Err(Refusal::Internal(format!("capture task failed: {e}"))))
+                .unwrap_or_else(|e| Err(join_failure(e)))
             }
             Err(r) => Err(r),
         };
@@ -236,7 +272,7 @@ async fn posthog(
                 (StatusCode::OK, Json(Value::Object(m))).into_response()
             }
             Err(r) => {
-                log_refusal(&r);
+                log_refusal(&state, &r);
                 let body = r.posthog_body();
                 r.into_response(body)
             }
@@ -246,6 +282,10 @@ async fn posthog(
     resp
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of one request, moved to a blocking thread"
+)]
 fn posthog_blocking(
     state: &AppState,
     kind: PosthogPath,
@@ -254,11 +294,14 @@ fn posthog_blocking(
     headers: &HeaderMap,
     bytes: &[u8],
     rid: &RequestId,
+    mut grant: Grant,
 ) -> Result<Outcome, Refusal> {
     let now = now();
     let req = wire_request(query, headers, bytes);
-    let text = wire::posthog_payload(&req, kind)?;
-    let body = wire::posthog_body(&text, kind)?;
+    let limits = state.decode_limits();
+    let text = wire::posthog_payload(&req, kind, &limits, &mut reserver(&mut grant))?;
+    reserve_for_validation(&mut grant, text.len())?;
+    let body = wire::posthog_body(&text, kind, &limits)?;
     let token = body.token.clone().ok_or_else(|| WireError {
         status: 401,
         code: "missing_api_key",
@@ -282,16 +325,36 @@ async fn segment(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = match read_body(&headers, body).await {
+    // A Basic auth key is checked before the body is read: an unknown key costs no decoding.
+    let early = match basic_user(&headers) {
+        Ok(Some(key)) => project_of(&state, &key).map(|_| ()),
+        Ok(None) => Ok(()),
+        Err(r) => Err(r),
+    };
+    let mut grant = state.memory.grant();
+    let read = match early {
+        Ok(()) => read_body(&headers, body, &mut grant).await,
+        Err(r) => Err(r),
+    };
+    let result = match read {
         Ok(bytes) => {
             let st = state.clone();
             let path = uri.path().to_string();
             let query = uri.query().map(str::to_string);
             tokio::task::spawn_blocking(move || {
-                segment_blocking(&st, kind, &path, query.as_deref(), &headers, &bytes, &rid)
+                segment_blocking(
+                    &st,
+                    kind,
+                    &path,
+                    query.as_deref(),
+                    &headers,
+                    &bytes,
+                    &rid,
+                    grant,
+                )
             })
             .await
-            .unwrap_or_else(|e| Err(Refusal::Internal(format!("capture task failed: {e}"))))
+            .unwrap_or_else(|e| Err(join_failure(e)))
         }
         Err(r) => Err(r),
     };
@@ -303,13 +366,17 @@ async fn segment(
             (StatusCode::OK, Json(Value::Object(m))).into_response()
         }
         Err(r) => {
-            log_refusal(&r);
+            log_refusal(&state, &r);
             let body = r.segment_body();
             r.into_response(body)
         }
     }
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of one request, moved to a blocking thread"
+)]
 fn segment_blocking(
     state: &AppState,
     kind: SegmentPath,
@@ -318,11 +385,14 @@ fn segment_blocking(
     headers: &HeaderMap,
     bytes: &[u8],
     rid: &RequestId,
+    mut grant: Grant,
 ) -> Result<Outcome, Refusal> {
     let now = now();
     let req = wire_request(query, headers, bytes);
-    let text = wire::segment_payload(&req)?;
-    let body = wire::segment_body(&text, kind)?;
+    let limits = state.decode_limits();
+    let text = wire::segment_payload(&req, &limits, &mut reserver(&mut grant))?;
+    reserve_for_validation(&mut grant, text.len())?;
+    let body = wire::segment_body(&text, kind, &limits)?;
     let basic = basic_user(headers)?;
     let token = match (basic, body.token.clone()) {
         (Some(b), Some(w)) if b != w => {
@@ -386,7 +456,7 @@ fn project_of(state: &AppState, token: &str) -> Result<Project, Refusal> {
     if state.access.is_secret_key(token) {
         let prefix: String = token.chars().take(8).collect();
         tracing::warn!(
-            key_prefix = %prefix,
+            key_prefix = ?prefix,
             "a read or admin key was sent to a capture path and refused; rotate it, it may be exposed"
         );
     }
@@ -410,11 +480,38 @@ fn commit(
     {
         return Err(Refusal::RateLimited(wait));
     }
-    let batch = wire::capture_batch(project, body, ctx);
+    let mut batch = wire::capture_batch(project, body, ctx);
+    let cost: u64 = batch
+        .batch
+        .rejections()
+        .iter()
+        .map(|r| r.raw.len() as u64 + QUARANTINE_RECORD_COST)
+        .sum();
+    let dropped = cost > 0 && !state.quarantine_budget.take(project, cost);
+    if dropped {
+        // Past its budget a project's invalid traffic is counted, not stored; its valid events still are.
+        let (p, events, _) = batch.batch.into_parts();
+        batch.batch = model::EventBatch::new(p, events, Vec::new());
+    }
     let outcome = Outcome {
         accepted: batch.accepted(),
         quarantined: batch.quarantined,
+        dropped,
     };
+    let p = project.as_str();
+    if dropped {
+        tracing::info!(
+            project = p,
+            items = outcome.quarantined.len(),
+            bytes = cost,
+            "quarantine budget exceeded; this request's rejections are dropped"
+        );
+        state
+            .metrics
+            .quarantine_dropped
+            .get_or_create(&labels(&[("project", p)]))
+            .inc_by(outcome.quarantined.len() as u64);
+    }
     if batch.batch.is_empty() {
         return Ok(outcome);
     }
@@ -430,21 +527,21 @@ fn commit(
             return Err(Refusal::Overloaded(e.to_string()));
         }
         tracing::error!(error = %e, "WAL append failed; answering 503");
-        return Err(Refusal::Unavailable(format!(
-            "the event log cannot commit: {e}"
-        )));
+        return Err(Refusal::Unavailable(
+            "the event log cannot commit (the server logs why); nothing of this request was stored"
+                .to_string(),
+        ));
     }
     state
         .metrics
         .wal_commit
         .observe(started.elapsed().as_secs_f64());
-    let p = project.as_str();
     state
         .metrics
         .accepted
         .get_or_create(&labels(&[("project", p)]))
         .inc_by(outcome.accepted as u64);
-    for q in &outcome.quarantined {
+    for q in outcome.quarantined.iter().filter(|_| !dropped) {
         state
             .metrics
             .quarantined
@@ -454,42 +551,92 @@ fn commit(
     Ok(outcome)
 }
 
-/// Reads the whole body, refusing past the wire limit.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Refusal> {
-    let too_large = |n: String| {
+/// Reads the whole body, refusing past the wire limit, with every growth of its buffer reserved first.
+async fn read_body(headers: &HeaderMap, body: Body, grant: &mut Grant) -> Result<Vec<u8>, Refusal> {
+    use http_body_util::BodyExt as _;
+    let max = wire::MAX_BODY_BYTES;
+    let too_large = |n: Option<usize>| {
         Refusal::Wire(WireError {
             status: 413,
             code: "payload_too_large",
-            detail: format!(
-                "the body is {n} bytes, the limit is {} bytes",
-                wire::MAX_BODY_BYTES
-            ),
+            detail: match n {
+                Some(n) => format!("the body is {n} bytes, the limit is {max} bytes"),
+                None => format!("the body is over the limit of {max} bytes"),
+            },
         })
     };
-    if let Some(n) =
-        header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok())
-        && n > wire::MAX_BODY_BYTES
+    let declared =
+        header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(n) = declared
+        && n > max
     {
-        return Err(too_large(n.to_string()));
+        return Err(too_large(Some(n)));
     }
-    match axum::body::to_bytes(body, wire::MAX_BODY_BYTES).await {
-        Ok(b) => Ok(b.to_vec()),
-        Err(e) => {
-            let text = format!("{e}");
-            if text.contains("length limit") {
-                Err(too_large("more than the limit".to_string()))
-            } else {
-                Err(Refusal::Wire(WireError {
-                    status: 400,
-                    code: "unreadable_body",
-                    detail: format!("the body could not be read: {text}"),
-                }))
-            }
+    let mut out: Vec<u8> = Vec::new();
+    if let Some(n) = declared {
+        grant.grow(n).map_err(Refusal::MemoryFull)?;
+        out.reserve_exact(n);
+    }
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            Refusal::Wire(WireError {
+                status: 400,
+                code: "unreadable_body",
+                detail: format!("the body could not be read: {e}"),
+            })
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if out.len() + data.len() > max {
+            return Err(too_large(None));
         }
+        if out.len() + data.len() > out.capacity() {
+            // A body without a length (chunked) grows by doubling, each growth reserved before it is made.
+            let want = (out.capacity() * 2).max(out.len() + data.len()).min(max);
+            grant
+                .grow(want - out.capacity())
+                .map_err(Refusal::MemoryFull)?;
+            out.reserve_exact(want - out.len());
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out)
+}
+
+/// The decode's reservation hook: each buffer growth is taken from the request's grant, or refused with 503.
+fn reserver(grant: &mut Grant) -> impl FnMut(usize) -> Result<(), WireError> + '_ {
+    |n| {
+        grant.grow(n).map_err(|limit| WireError {
+            status: 503,
+            code: "capture_memory_full",
+            detail: format!(
+                "requests being decoded hold the capture memory budget ({limit} bytes); retry shortly"
+            ),
+        })
     }
 }
 
-fn log_refusal(r: &Refusal) {
+/// Reserves what validating and appending a decoded payload of `n` bytes holds.
+fn reserve_for_validation(grant: &mut Grant, n: usize) -> Result<(), Refusal> {
+    grant
+        .grow(n.saturating_mul(VALIDATE_FACTOR))
+        .map_err(Refusal::MemoryFull)
+}
+
+/// A capture task that panicked or was cancelled: logged here with the request's span, answered as a generic 500.
+fn join_failure(e: tokio::task::JoinError) -> Refusal {
+    let detail = if e.is_panic() {
+        crate::panic_text(e.into_panic())
+    } else {
+        e.to_string()
+    };
+    Refusal::Internal(format!("capture task failed: {detail}"))
+}
+
+fn log_refusal(state: &AppState, r: &Refusal) {
+    state.metrics.refuse(r.code());
     match r {
         Refusal::Internal(m) => tracing::error!(code = r.code(), detail = %m, "capture failed"),
         Refusal::Unavailable(m) => tracing::warn!(code = r.code(), detail = %m, "capture refused"),

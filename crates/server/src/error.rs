@@ -1,4 +1,5 @@
 //! API errors: JSON with a stable code, a message naming the bad field, and the request id.
+//! Internal failures answer a generic message; their detail goes to the log only.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -43,19 +44,25 @@ impl ApiError {
         )
     }
 
-    /// Maps an engine error: invalid requests are 400, everything else is a server failure.
+    /// A failure inside the server: the answer is generic, the caller logs the detail with the request's span.
+    pub(crate) fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error; it is logged with this request's id",
+        )
+    }
+
+    /// Maps an engine error: invalid requests are 400, everything else is a server failure whose text (paths,
+    /// OS errors) is logged and never answered.
     pub(crate) fn engine(e: liucun::Error) -> ApiError {
         match e {
             liucun::Error::Invalid(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", m)
             }
             other => {
-                tracing::error!(error = %other, "engine failure");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    other.to_string(),
-                )
+                tracing::error!(error = %other, "engine failure; answering 500");
+                ApiError::internal()
             }
         }
     }

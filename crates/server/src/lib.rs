@@ -6,6 +6,10 @@
 //!   key; an OpenAPI document at `/api/v1/openapi.json`.
 //! - **Operations**: `/healthz` and `/readyz` (also PostHog's `/_liveness` and `/_readiness`), Prometheus `/metrics`
 //!   with an admin key, request ids in logs and responses, and a graceful shutdown that drains, flushes and fsyncs.
+//! - **Limits** (`limits`): a resource budget per request, per connection and per key, checked before the work:
+//!   capture memory, items per batch, the quarantine budget per project, open connections, header and request
+//!   timeouts, and a line for heavy reads. A panic in a handler is answered as a generic 500 with the request id;
+//!   internal error text is logged, never sent.
 
 #![warn(missing_docs)]
 
@@ -13,24 +17,31 @@ pub mod access;
 mod api;
 mod capture;
 mod error;
+mod limits;
 mod metrics;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use liucun::Engine;
 
 pub use access::{Access, AccessError, KeyKind};
+pub use limits::Limits;
 
+use crate::error::ApiError;
+use crate::limits::{MemoryBudget, QuarantineBudget, ReadQueue};
 use crate::metrics::Metrics;
 
 /// Server settings.
@@ -46,6 +57,8 @@ pub struct ServerConfig {
     pub flush_interval: Duration,
     /// Flush sooner once this many events wait in memory, which bounds the server's memory under heavy load.
     pub flush_events: usize,
+    /// The resource budget per request, connection and key.
+    pub limits: Limits,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +69,7 @@ impl Default for ServerConfig {
             rate_limit: None,
             flush_interval: Duration::from_secs(10),
             flush_events: 500_000,
+            limits: Limits::default(),
         }
     }
 }
@@ -83,6 +97,11 @@ pub(crate) struct AppState {
     pub(crate) access: Arc<Access>,
     pub(crate) metrics: Metrics,
     pub(crate) limiter: Option<capture::RateLimiter>,
+    pub(crate) limits: Limits,
+    /// Bytes capture requests hold while they are read, decoded and validated.
+    pub(crate) memory: Arc<MemoryBudget>,
+    pub(crate) quarantine_budget: QuarantineBudget,
+    pub(crate) reads: Arc<ReadQueue>,
     /// Set when shutdown starts: capture answers 503 from then on.
     pub(crate) stopping: AtomicBool,
     next_request: AtomicU64,
@@ -93,6 +112,16 @@ pub(crate) struct AppState {
 #[derive(Debug, Clone)]
 pub(crate) struct RequestId(pub(crate) String);
 
+impl AppState {
+    /// What one capture body may cost to decode.
+    pub(crate) fn decode_limits(&self) -> ingest::http::DecodeLimits {
+        ingest::http::DecodeLimits {
+            max_payload_bytes: ingest::http::MAX_PAYLOAD_BYTES,
+            max_items: self.limits.max_batch_items,
+        }
+    }
+}
+
 fn new_state(engine: Arc<Engine>, access: Arc<Access>, config: ServerConfig) -> Arc<AppState> {
     let mut salt = [0u8; 4];
     // Without a random salt, request ids are only less unique across restarts.
@@ -102,6 +131,13 @@ fn new_state(engine: Arc<Engine>, access: Arc<Access>, config: ServerConfig) -> 
         access,
         metrics: Metrics::new(),
         limiter: config.rate_limit.map(capture::RateLimiter::new),
+        memory: MemoryBudget::new(config.limits.capture_memory_bytes),
+        quarantine_budget: QuarantineBudget::new(
+            config.limits.quarantine_bytes_per_second,
+            config.limits.quarantine_burst_bytes,
+        ),
+        reads: ReadQueue::new(config.limits.max_concurrent_reads),
+        limits: config.limits,
         stopping: AtomicBool::new(false),
         next_request: AtomicU64::new(1),
         request_salt: u32::from_le_bytes(salt),
@@ -118,6 +154,17 @@ fn build(state: Arc<AppState>) -> Router {
         .route("/_readiness", get(ready))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
+        // Innermost first: heavy reads wait in line, panics become a 500, every request has a deadline, and the
+        // request id is set before all of them.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_queue_layer,
+        ))
+        .layer(axum::middleware::from_fn(catch_panic_layer))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            timeout_layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_id_layer,
@@ -167,13 +214,12 @@ pub async fn serve(
     on_listening(addr);
     let app = build(state.clone());
     let stop_state = state.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            stop_state.stopping.store(true, Ordering::SeqCst);
-            tracing::info!("shutting down: draining requests");
-        })
-        .await;
+    let result = accept_loop(listener, app, state.clone(), async move {
+        shutdown_signal().await;
+        stop_state.stopping.store(true, Ordering::SeqCst);
+        tracing::info!("shutting down: draining requests");
+    })
+    .await;
     flusher.stop();
     if let Err(source) = result {
         return Err(ServeError::Io {
@@ -189,6 +235,111 @@ pub async fn serve(
         })??;
     tracing::info!(events = stats.events_written, "flushed; stopped");
     Ok(())
+}
+
+/// Accepts connections until `shutdown` resolves, each served by hyper's HTTP/1 with a header read timeout (which
+/// also closes idle keep-alive connections), at most `max_connections` at once; then asks every connection to
+/// close after its current request and waits for them (at most the request timeout and a little more).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        state.limits.max_connections.max(1),
+    ));
+    // Dropping `stop_tx` tells connections to finish; `done_tx` is closed once every connection dropped its
+    // receiver.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    let (done_tx, done_rx) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning, and keep serving.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            state.metrics.refuse("too_many_connections");
+            tokio::spawn(refuse_connection(stream));
+            continue;
+        };
+        let conn_state = state.clone();
+        let mut stop = stop_rx.clone();
+        let done = done_rx.clone();
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            conn_state.metrics.connections.inc();
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(conn_state.limits.header_timeout)
+                .keep_alive(true);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    changed = stop.changed() => {
+                        if changed.is_err() {
+                            conn.as_mut().graceful_shutdown();
+                            // Wait for the connection itself from now on.
+                            stop = tokio::sync::watch::channel(()).1;
+                        }
+                    }
+                }
+            }
+            conn_state.metrics.connections.dec();
+            drop(slot);
+            drop(done);
+        });
+    }
+    drop(listener);
+    drop(stop_tx);
+    drop(done_rx);
+    let drain = state.limits.request_timeout + Duration::from_secs(5);
+    if tokio::time::timeout(drain, done_tx.closed()).await.is_err() {
+        tracing::warn!(
+            "connections still open after {} s; stopping without them",
+            drain.as_secs()
+        );
+    }
+    Ok(())
+}
+
+/// Answers a connection past the cap with 503 and closes it.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let body = r#"{"code":"too_many_connections","message":"the server has as many connections open as it accepts; retry shortly"}"#;
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await?;
+        // Read what the client sent until it closes, so that closing does not reset the connection before the
+        // client read the answer.
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        std::io::Result::Ok(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
 }
 
 fn write_addr_file(path: &std::path::Path, addr: SocketAddr) -> std::io::Result<()> {
@@ -335,6 +486,152 @@ async fn request_id_layer(
     resp
 }
 
+/// Gives every request a deadline: past it the answer is 503 `request_timeout` with `Retry-After`.
+///
+/// Work already on a blocking thread finishes on its own (a capture may then be stored without its 2xx; its retry
+/// is deduplicated by uuid), and heavy reads keep their place in line until it does (see [`read_queue_layer`]).
+async fn timeout_layer(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let rid = req.extensions().get::<RequestId>().cloned();
+    let limit = state.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            state.metrics.refuse("request_timeout");
+            tracing::warn!(
+                timeout_s = limit.as_secs_f64(),
+                "request timed out; answering 503"
+            );
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                format!(
+                    "the request took longer than the server's limit of {} s",
+                    limit.as_secs_f64()
+                ),
+            );
+            if let Some(rid) = &rid {
+                e = e.with_id(rid);
+            }
+            with_retry_after(e.into_response(), 1)
+        }
+    }
+}
+
+/// Answers a panicking handler with a generic 500 naming the request id; the panic's text is logged, never sent.
+async fn catch_panic_layer(req: Request, next: Next) -> Response {
+    let rid = req.extensions().get::<RequestId>().cloned();
+    match CatchUnwind(Box::pin(next.run(req))).await {
+        Ok(resp) => resp,
+        Err(panic) => internal_error(rid.as_ref(), &panic_text(panic)),
+    }
+}
+
+/// A generic 500 for a failure inside the server; `detail` goes to the log with the request's span.
+pub(crate) fn internal_error(rid: Option<&RequestId>, detail: &str) -> Response {
+    tracing::error!(detail, "internal error; answering 500");
+    let mut e = ApiError::internal();
+    if let Some(rid) = rid {
+        e = e.with_id(rid);
+    }
+    e.into_response()
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    match panic.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p.downcast_ref::<&str>().map_or_else(
+            || "a panic without a message".to_string(),
+            |s| (*s).to_string(),
+        ),
+    }
+}
+
+/// A future whose panics while polled are caught and returned.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// Whether a path is a heavy read: a report, an event, person or quarantine listing, or a quarantine replay.
+fn is_heavy_read(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/api/v1/projects/") else {
+        return false;
+    };
+    let rest = rest.trim_end_matches('/');
+    rest.contains("/reports/")
+        || rest.contains("/persons/")
+        || rest.ends_with("/events")
+        || rest.ends_with("/quarantine")
+        || rest.ends_with("/quarantine/replay")
+}
+
+/// Heavy reads run at most `max_concurrent_reads` at once, in arrival order, and each key has at most one waiting
+/// or running (a second is answered 429), so one key cannot starve the others.
+///
+/// The read runs on its own task that holds its place: when the request times out, the place is given back only
+/// once the work really ends, so abandoned reports still count against the limit.
+async fn read_queue_layer(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !is_heavy_read(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let Some(rid) = req.extensions().get::<RequestId>().cloned() else {
+        return next.run(req).await;
+    };
+    // Only a valid key takes a place; anything else goes straight to its handler's 401.
+    let key = match api::authorize(&state, req.headers(), &rid, None) {
+        Ok(p) => p.prefix().to_string(),
+        Err(_) => return next.run(req).await,
+    };
+    let Some(slot) = state.reads.enter(&key) else {
+        state.metrics.refuse("too_many_reads");
+        let e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_reads",
+            "this key already has a report or listing waiting or running; wait for its answer",
+        )
+        .with_id(&rid);
+        return with_retry_after(e.into_response(), 1);
+    };
+    let running = state.reads.running.clone();
+    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
+        let Ok(permit) = running.acquire_owned().await else {
+            return internal_error(Some(&rid), "the read queue is closed");
+        };
+        let resp = match CatchUnwind(Box::pin(next.run(req))).await {
+            Ok(resp) => resp,
+            Err(panic) => internal_error(Some(&rid), &panic_text(panic)),
+        };
+        drop(permit);
+        drop(slot);
+        resp
+    }));
+    match task.await {
+        Ok(resp) => resp,
+        Err(e) => internal_error(None, &format!("read task failed: {e}")),
+    }
+}
+
+fn with_retry_after(mut resp: Response, seconds: u32) -> Response {
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    resp
+}
+
 /// A low-cardinality label for a path: capture paths by family, API paths by kind.
 fn route_label(path: &str) -> &'static str {
     let p = path.trim_end_matches('/');
@@ -374,6 +671,7 @@ async fn metrics_text(
     axum::Extension(rid): axum::Extension<RequestId>,
     headers: axum::http::HeaderMap,
 ) -> Response {
+    state.metrics.capture_memory.set(state.memory.used() as i64);
     match api::admin(&state, &headers, &rid) {
         Ok(()) => (
             [(

@@ -1,9 +1,11 @@
-//! Prometheus metrics served at `/metrics`: events accepted and quarantined, WAL commit latency, report latency and
-//! requests by route and status.
+//! Prometheus metrics served at `/metrics`: events accepted and quarantined, WAL commit latency, report latency,
+//! requests by route and status, and the resource budget: refusals by reason, quarantined items dropped past a
+//! project's budget, capture memory in use and open connections.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -18,6 +20,10 @@ pub(crate) struct Metrics {
     pub(crate) requests: Family<Labels, Counter>,
     pub(crate) wal_commit: Histogram,
     pub(crate) report: Family<Labels, Histogram>,
+    pub(crate) refused: Family<Labels, Counter>,
+    pub(crate) quarantine_dropped: Family<Labels, Counter>,
+    pub(crate) capture_memory: Gauge,
+    pub(crate) connections: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -60,6 +66,30 @@ impl Metrics {
             "Report computation time by kind",
             report.clone(),
         );
+        let refused = Family::<Labels, Counter>::default();
+        let quarantine_dropped = Family::<Labels, Counter>::default();
+        let capture_memory = Gauge::default();
+        let connections = Gauge::default();
+        registry.register(
+            "refused",
+            "Requests and connections refused by a limit or a failure, by reason (the error code answered)",
+            refused.clone(),
+        );
+        registry.register(
+            "quarantine_dropped",
+            "Quarantined items not written because their project was over its quarantine budget, by project",
+            quarantine_dropped.clone(),
+        );
+        registry.register(
+            "capture_memory_bytes",
+            "Bytes capture requests hold of the capture memory budget",
+            capture_memory.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "Open HTTP connections",
+            connections.clone(),
+        );
         Metrics {
             registry,
             accepted,
@@ -67,7 +97,18 @@ impl Metrics {
             requests,
             wal_commit,
             report,
+            refused,
+            quarantine_dropped,
+            capture_memory,
+            connections,
         }
+    }
+
+    /// Counts one refusal with its error code.
+    pub(crate) fn refuse(&self, code: &str) {
+        self.refused
+            .get_or_create(&labels(&[("reason", code)]))
+            .inc();
     }
 
     pub(crate) fn render(&self) -> String {
