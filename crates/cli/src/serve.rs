@@ -104,6 +104,11 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
+    // Events, raw quarantined bodies and the key registry live here: only its owner may enter, whatever the umask.
+    server::access::create_private_dir(data)
+        .with_context(|| format!("creating {}", data.display()))?;
+    let access = Access::open(data, extra_admin.as_deref())?;
+    access.check_private().map_err(|e| Invalid(e.to_string()))?;
     let engine = liucun::Engine::open(
         data,
         liucun::OpenMode::CreateIfMissing,
@@ -116,7 +121,6 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
     if let Some(note) = engine.replay_note() {
         eprintln!("warning: {note}");
     }
-    let access = Access::open(data, extra_admin.as_deref())?;
     let config = ServerConfig {
         bind: args.bind,
         addr_file: args.addr_file,

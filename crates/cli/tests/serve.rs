@@ -1264,3 +1264,28 @@ fn issue_18_a_stalled_body_times_out_and_a_chunked_one_names_the_limit() {
         "{chunked}"
     );
 }
+
+#[test]
+fn issue_18_the_data_directory_and_the_key_registry_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    setup(&data);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let registry = data.join("access.json");
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&registry), 0o600);
+    std::fs::set_permissions(&registry, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = Command::new(bin())
+        .arg("--data")
+        .arg(&data)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+    // Changing a key writes the registry private again.
+    cli(&data, &["projects", "create", "p3"]);
+    assert_eq!(mode(&registry), 0o600);
+}

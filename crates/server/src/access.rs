@@ -48,6 +48,16 @@ pub enum AccessError {
     /// The name or token is already taken.
     #[error("{0}")]
     Conflict(String),
+    /// The registry file can be read or written by other users: its write tokens are in clear text.
+    #[error(
+        "{path} is accessible to other users (mode {mode:o}); it holds write tokens and key hashes: run `chmod 600 {path}`"
+    )]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 /// The kinds of key.
@@ -228,6 +238,20 @@ impl Access {
             state: RwLock::new(Cached::new(registry, modified)),
             extra_admin: extra_admin.map(|k| sha256(k.trim())),
         })
+    }
+
+    /// Checks that the registry file, if any, is private to its owner (no permission bits for group or others), as
+    /// the server requires before it starts.
+    ///
+    /// # Errors
+    /// [`AccessError::Exposed`] naming the file and its mode; [`AccessError::Io`] when it cannot be inspected.
+    pub fn check_private(&self) -> Result<(), AccessError> {
+        let path = self.dir.join(FILE_NAME);
+        match std::fs::metadata(&path) {
+            Ok(m) => private_mode(&path, &m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&path, e)),
+        }
     }
 
     /// Whether any admin key can be used.
@@ -463,7 +487,7 @@ impl Access {
         &self,
         f: impl FnOnce(&mut Registry) -> Result<T, AccessError>,
     ) -> Result<T, AccessError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
+        create_private_dir(&self.dir).map_err(|e| io(&self.dir, e))?;
         let lock_path = self.dir.join(LOCK_NAME);
         let lock = File::options()
             .create(true)
@@ -532,7 +556,7 @@ fn store_atomically(path: &Path, registry: &Registry) -> Result<(), AccessError>
         message: e.to_string(),
     })?;
     bytes.push(b'\n');
-    let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    let mut f = private_file(&tmp).map_err(|e| io(&tmp, e))?;
     f.write_all(&bytes).map_err(|e| io(&tmp, e))?;
     f.sync_all().map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
@@ -541,6 +565,49 @@ fn store_atomically(path: &Path, registry: &Registry) -> Result<(), AccessError>
             .and_then(|d| d.sync_all())
             .map_err(|e| io(dir, e))?;
     }
+    Ok(())
+}
+
+/// Creates `dir` (and missing parents) readable by its owner only, whatever the umask; an existing directory is
+/// left as it is.
+///
+/// # Errors
+/// What the OS says.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Creates (or truncates) a file readable by its owner only, whatever the umask.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut o = File::options();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let f = o.open(path)?;
+    // A file left by an earlier run keeps its mode through `open`: set it.
+    #[cfg(unix)]
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(f)
+}
+
+#[cfg(unix)]
+fn private_mode(path: &Path, m: &std::fs::Metadata) -> Result<(), AccessError> {
+    let mode = std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(AccessError::Exposed {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_mode(_: &Path, _: &std::fs::Metadata) -> Result<(), AccessError> {
     Ok(())
 }
 

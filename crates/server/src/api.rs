@@ -140,7 +140,7 @@ fn access_error(e: AccessError, rid: &RequestId) -> ApiError {
         AccessError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
         AccessError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         AccessError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-        AccessError::Io { .. } | AccessError::Damaged { .. } => {
+        AccessError::Io { .. } | AccessError::Damaged { .. } | AccessError::Exposed { .. } => {
             tracing::error!(error = %e, "access registry failure; answering 500");
             return ApiError::internal().with_id(rid);
         }
@@ -299,7 +299,7 @@ async fn revoke_key(
         .access
         .revoke(&prefix)
         .map_err(|e| access_error(e, &rid))?;
-    tracing::info!(key_prefix = %prefix, "key revoked");
+    tracing::info!(key_prefix = ?prefix, "key revoked");
     Ok(Json(json!({"revoked": n})).into_response())
 }
 
