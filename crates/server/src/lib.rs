@@ -690,3 +690,74 @@ async fn not_found(axum::Extension(rid): axum::Extension<RequestId>) -> Response
         .with_id(&rid)
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request as HttpRequest;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    fn request_id(id: &str) -> impl Fn(Request, Next) -> Pin<Box<dyn Future<Output = Response> + Send>> + Clone {
+        let id = id.to_string();
+        move |mut req: Request, next: Next| {
+            req.extensions_mut().insert(RequestId(id.clone()));
+            Box::pin(next.run(req))
+        }
+    }
+
+    #[tokio::test]
+    async fn issue_18_a_panicking_handler_is_a_generic_500_with_the_request_id() {
+        let app = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    panic!("secret detail: /var/lib/liucun/wal/000001.wal");
+                    #[allow(unreachable_code)]
+                    ""
+                }),
+            )
+            .layer(axum::middleware::from_fn(catch_panic_layer))
+            .layer(axum::middleware::from_fn(request_id("req-7")));
+        let resp = app
+            .oneshot(HttpRequest::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], "server_error");
+        assert_eq!(v["request_id"], "req-7");
+        assert!(!String::from_utf8_lossy(&body).contains("secret"), "{v}");
+    }
+
+    #[tokio::test]
+    async fn issue_18_engine_failures_answer_no_internal_text() {
+        let e = ApiError::engine(liucun::Error::Io {
+            path: "/var/lib/liucun/segments/x.parquet".into(),
+            source: std::io::Error::other("disk on fire"),
+        });
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("parquet") && !text.contains("fire"), "{text}");
+    }
+
+    #[test]
+    fn heavy_reads_are_reports_and_listings() {
+        for p in [
+            "/api/v1/projects/p/reports/retention",
+            "/api/v1/projects/p/events",
+            "/api/v1/projects/p/quarantine/",
+            "/api/v1/projects/p/quarantine/replay",
+            "/api/v1/projects/p/persons/u",
+        ] {
+            assert!(is_heavy_read(p), "{p}");
+        }
+        for p in ["/api/v1/projects", "/api/v1/keys", "/batch/", "/metrics"] {
+            assert!(!is_heavy_read(p), "{p}");
+        }
+    }
+}
