@@ -699,7 +699,9 @@ mod tests {
 
     use super::*;
 
-    fn request_id(id: &str) -> impl Fn(Request, Next) -> Pin<Box<dyn Future<Output = Response> + Send>> + Clone {
+    fn request_id(
+        id: &str,
+    ) -> impl Fn(Request, Next) -> Pin<Box<dyn Future<Output = Response> + Send>> + Clone {
         let id = id.to_string();
         move |mut req: Request, next: Next| {
             req.extensions_mut().insert(RequestId(id.clone()));
@@ -725,7 +727,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["code"], "server_error");
         assert_eq!(v["request_id"], "req-7");
@@ -740,9 +744,14 @@ mod tests {
         });
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let text = String::from_utf8_lossy(&body);
-        assert!(!text.contains("parquet") && !text.contains("fire"), "{text}");
+        assert!(
+            !text.contains("parquet") && !text.contains("fire"),
+            "{text}"
+        );
     }
 
     #[test]
