@@ -215,20 +215,22 @@ impl Engine {
         limit: usize,
     ) -> Result<(Vec<Rejection>, usize, BTreeMap<&'static str, u64>)> {
         self.flush()?;
-        let rows = self.with_store(|s| s.read_rejections(Some(project)))?;
         let mut by_reason = BTreeMap::new();
         let mut out = Vec::new();
         let mut total = 0;
-        for (_, r) in rows {
-            *by_reason.entry(r.reason.code()).or_insert(0u64) += 1;
-            if reason.is_some_and(|x| x != r.reason) {
-                continue;
-            }
-            total += 1;
-            if out.len() < limit {
-                out.push(r);
-            }
-        }
+        // One side file at a time, keeping only the page: a large quarantine costs its largest file, not its size.
+        self.with_store(|s| {
+            s.for_each_rejection(Some(project), |_, r| {
+                *by_reason.entry(r.reason.code()).or_insert(0u64) += 1;
+                if reason.is_some_and(|x| x != r.reason) {
+                    return;
+                }
+                total += 1;
+                if out.len() < limit {
+                    out.push(r);
+                }
+            })
+        })?;
         Ok((out, total, by_reason))
     }
 }
