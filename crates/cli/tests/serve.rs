@@ -1089,7 +1089,7 @@ fn issue_18_concurrent_gzip_bombs_cost_the_budget_not_the_bomb() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let k = setup(&data);
-    // Room for one bomb to reach the 100 MiB limit (its growing buffer counts twice), not for two.
+    // Room for two bombs to reach the 100 MiB limit at once, not for twelve.
     let server = Server::start_args(&data, "127.0.0.1:0", &["--capture-memory-mib", "300"]);
     // 120 MiB of spaces in about 120 KB, past the 100 MiB decompressed limit; no token is needed to send it.
     let bomb = Arc::new(gzip(&vec![b' '; 120 << 20]));
@@ -1114,6 +1114,18 @@ fn issue_18_concurrent_gzip_bombs_cost_the_budget_not_the_bomb() {
     // A normal capture during the attack is answered (stored, or asked to retry shortly).
     let during = normal_capture(&mut c, &k.write1, 5);
     assert!(matches!(during.status, 200 | 503), "{}", during.text());
+    // And so is a report, whose memory is not the capture budget's.
+    let auth = bearer(&k.read1);
+    let started = Instant::now();
+    let report = send(
+        &mut c,
+        "POST",
+        "/api/v1/projects/p1/reports/retention",
+        &[("Authorization", auth.as_str())],
+        br#"{"period": "day", "total_intervals": 7}"#,
+    );
+    assert_eq!(report.status, 200, "{}", report.text());
+    assert!(started.elapsed() < Duration::from_secs(10));
     let mut statuses = Vec::new();
     for t in threads {
         let (status, retry, text) = t.join().unwrap();
@@ -1130,10 +1142,10 @@ fn issue_18_concurrent_gzip_bombs_cost_the_budget_not_the_bomb() {
     assert!(statuses.contains(&413), "{statuses:?}");
     assert_eq!(normal_capture(&mut c, &k.write1, 5).status, 200);
     let peak = peak_rss_mib(&server);
-    // 12 bombs decoded at once took 100 MiB and more each before the budget; now they share 300 MiB. Resident
-    // memory is above the budget by what the allocator keeps of freed buffers for reuse (475 MiB here, 506 MiB
-    // with 48 bombs: it levels off).
-    assert!(peak < 600, "peak RSS {peak} MiB");
+    eprintln!("peak RSS under 12 gzip bombs: {peak} MiB");
+    // 12 bombs decoded at once took 100 MiB and more each before the budget; now they share 300 MiB (326 MiB
+    // resident when measured: the budget, the binary and the allocator's slack).
+    assert!(peak < 400, "peak RSS {peak} MiB");
     let m = get(&mut c, "/metrics", Some(&k.admin)).text();
     assert!(
         m.contains(r#"liucun_refused_total{reason="payload_too_large"}"#),

@@ -1281,14 +1281,16 @@ fn ensure_room<T>(
     Ok(())
 }
 
-/// Inflates gzip in chunks into a buffer whose every growth is reserved first, stopping as soon as the output
-/// passes `max`: a bomb costs the limit (or what `reserve` allows), never what it would inflate to.
+/// Inflates gzip into reserved buffers, stopping as soon as the output passes `max`: a bomb costs the limit (or what
+/// `reserve` allows), never what it would inflate to.
 ///
-/// The gzip trailer states the (last member's) size, and when it is within `max` the buffer is sized from it once,
-/// instead of growing by copies. It is only a hint (a truncated stream ends in arbitrary bytes, and a sender can
-/// lie): the output still stops at `max`, and the decoder refuses a stream whose trailer does not match.
+/// The gzip trailer states the (last member's) size, and when it is within `max` the output buffer is sized from it
+/// once. It is only a hint (a truncated stream ends in arbitrary bytes, and a sender can lie): otherwise the output
+/// is gathered in blocks of one size and joined once its length is known. Blocks of one size are what an allocator
+/// reuses best from one request to the next, where a buffer grown by doubling leaves freed buffers of every size
+/// behind, which kept the process's memory well above what requests held at once.
 fn gunzip(bytes: &[u8], max: usize, reserve: &mut Reserve<'_>) -> Result<Vec<u8>, WireError> {
-    const CHUNK: usize = 64 << 10;
+    const BLOCK: usize = 1 << 20;
     let stated = bytes
         .len()
         .checked_sub(4)
@@ -1296,30 +1298,49 @@ fn gunzip(bytes: &[u8], max: usize, reserve: &mut Reserve<'_>) -> Result<Vec<u8>
         .and_then(|t| <[u8; 4]>::try_from(t).ok())
         .map(|t| u32::from_le_bytes(t) as usize)
         .filter(|n| *n <= max);
-    let mut out: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; CHUNK];
-    reserve(CHUNK)?;
-    if let Some(n) = stated {
-        reserve(n)?;
-        out.reserve_exact(n);
-    }
+    let invalid = |e: std::io::Error| {
+        WireError::bad(
+            "invalid_gzip",
+            format!("the gzip payload cannot be read: {e}"),
+        )
+    };
     let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut total = 0usize;
+    // One byte more than the stated size: a block that is not filled tells the end of the stream without another.
+    let mut first = stated.map_or(BLOCK, |n| n + 1);
     loop {
-        let n = decoder.read(&mut chunk).map_err(|e| {
-            WireError::bad(
-                "invalid_gzip",
-                format!("the gzip payload cannot be read: {e}"),
-            )
-        })?;
-        if n == 0 {
-            return Ok(out);
+        let size = std::mem::replace(&mut first, BLOCK);
+        reserve(size)?;
+        let mut block = vec![0u8; size];
+        let mut filled = 0;
+        while filled < size {
+            let n = decoder.read(&mut block[filled..]).map_err(invalid)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
         }
-        if out.len() + n > max {
+        total += filled;
+        if total > max {
             return Err(payload_too_large(max));
         }
-        ensure_room(&mut out, n, max, reserve)?;
-        out.extend_from_slice(&chunk[..n]);
+        block.truncate(filled);
+        let ended = filled < size;
+        blocks.push(block);
+        if ended {
+            break;
+        }
     }
+    if blocks.len() == 1 {
+        return Ok(blocks.pop().unwrap_or_default());
+    }
+    reserve(total)?;
+    let mut out = Vec::with_capacity(total);
+    for b in blocks {
+        out.extend_from_slice(&b);
+    }
+    Ok(out)
 }
 
 fn parse_json<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, WireError> {
