@@ -195,6 +195,17 @@ def test_decompressed_payload_over_100_mib_is_413(endpoint, p1):
     assert res.status == 413, res
 
 
+def test_a_batch_over_the_item_limit_is_413_naming_it(endpoint, p1):
+    # 10 000 items per request by default: a hundred times the SDKs' batch of 100.
+    items = [ph_event("many", "u")] * 10_001
+    res = endpoint.post_json("/batch/", ph_envelope(p1.write_key, items))
+    assert_posthog_error(res, 413, "too_many_items", "validation_error")
+    segment = {"writeKey": p1.write_key, "batch": [{"type": "track", "event": "e", "userId": "u"}] * 10_001}
+    res = endpoint.post_json("/v1/batch", segment)
+    assert res.status == 413, res
+    assert res.json()["code"] == "too_many_items"
+
+
 def test_gzip_without_any_header_is_sniffed(endpoint, p1, read1):
     event = ph_event("gzip_sniffed", unique_id("gz"))
     res = endpoint.request("POST", "/batch/", body=gzip_json(ph_envelope(p1.write_key, [event])),
