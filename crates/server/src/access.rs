@@ -657,6 +657,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn issue_18_imported_tokens_are_printable_ascii_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Access::open(dir.path(), None).unwrap();
+        a.create_project("p1").unwrap();
+        for bad in ["phc_a\nINFO forged line", "phc_a b", "phc_\u{1b}[31m"] {
+            let e = a.import_token("p1", bad).unwrap_err();
+            assert!(matches!(e, AccessError::Invalid(_)), "{bad:?}: {e:?}");
+        }
+        a.import_token("p1", "phc_Abc-123_x.y").unwrap();
+    }
+
+    #[test]
     fn keys_round_trip_and_secrets_are_hashed() {
         let dir = tempfile::tempdir().unwrap();
         let a = Access::open(dir.path(), None).unwrap();
