@@ -272,6 +272,11 @@ impl Legend<'_> {
         24.0 + n as f64 * LEGEND_ROW
     }
 
+    /// The middle of row `i`; row `entries.len()` is free for a chart's own key below the entries.
+    pub(super) fn row_y(&self, i: usize) -> f64 {
+        self.top + 24.0 + i as f64 * LEGEND_ROW
+    }
+
     pub(super) fn draw(&self, out: &mut String, entries: &[LegendEntry<'_>]) {
         let (lx, lr, top) = (self.x, self.right, self.top);
         put!(
@@ -301,7 +306,7 @@ impl Legend<'_> {
         };
         let name_chars = chars_within(lr - lx - 30.0 - value_w, 12.0);
         for (i, e) in entries.iter().enumerate() {
-            let y = top + 24.0 + i as f64 * LEGEND_ROW;
+            let y = self.row_y(i);
             match self.sample {
                 Sample::Line => {
                     put!(
