@@ -20,6 +20,16 @@ pub fn time_zone(name: &str) -> Result<TimeZone> {
         .map_err(|_| Error::invalid("timezone", format!("unknown time zone {name:?}")))
 }
 
+/// Checks that an instant (UTC µs) lies in the range every date computation can represent.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `field`.
+pub fn check_instant(field: &str, us: i64) -> Result<()> {
+    Timestamp::from_microsecond(us)
+        .map(|_| ())
+        .map_err(|e| Error::invalid(field, format!("the instant is out of range: {e}")))
+}
+
 /// Parses an RFC 3339 instant to UTC µs.
 ///
 /// # Errors
