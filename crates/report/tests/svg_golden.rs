@@ -5,9 +5,11 @@
 //! `UPDATE_EXPECT=1 cargo test -p liucun-report --test svg_golden` rewrites `golden/svg/*.svg`.
 
 use expect_test::expect_file;
-use liucun_report::params::{Breakdown, Period, RetentionParams, RetentionType};
+use liucun_report::RetentionParams;
+use liucun_report::params::Period;
 use liucun_report::retention::{Mean, Provenance, RetentionReport, Row, WindowInfo};
 use liucun_report::svg;
+use serde_json::{Value, json};
 
 #[test]
 fn daily_first_time() {
@@ -20,7 +22,7 @@ fn daily_first_time() {
 
 #[test]
 fn weekly_breakdown_with_other_and_none() {
-    let mut r = build(&Case {
+    let r = build(&Case {
         period: Period::Week,
         columns: 9,
         rows: 9,
@@ -34,15 +36,13 @@ fn weekly_breakdown_with_other_and_none() {
                 false,
             ),
         ],
+        params: json!({
+            "breakdown": {"property": "$ai_model", "limit": 3},
+            "cumulative": true,
+            "timezone": "Asia/Kolkata",
+        }),
         ..Case::default()
     });
-    r.params.breakdown = Some(Breakdown {
-        kind: Default::default(),
-        property: "$ai_model".to_string(),
-        limit: 3,
-    });
-    r.params.cumulative = true;
-    r.params.timezone = "Asia/Kolkata".to_string();
     check("weekly_breakdown", &r);
 }
 
@@ -54,6 +54,7 @@ fn hourly_small_rates_zoom() {
         rows: 6,
         scale: 0.08,
         series: &[("qiuyue", None, false), ("moxi", None, false)],
+        ..Case::default()
     });
     check("hourly_zoomed", &r);
 }
@@ -65,10 +66,9 @@ fn monthly_custom_brackets_first_ever() {
         columns: 4,
         rows: 5,
         series: &[("lanting", None, false)],
+        params: json!({"retention_type": "first_ever", "custom_brackets": [1, 2, 3]}),
         ..Case::default()
     });
-    r.params.retention_type = RetentionType::FirstEver;
-    r.params.custom_brackets = Some(vec![1, 2, 3]);
     r.columns = vec![
         "Month 0".into(),
         "Month 1".into(),
@@ -120,6 +120,8 @@ struct Case<'a> {
     scale: f64,
     /// Project, breakdown value, is Other.
     series: &'a [(&'a str, Option<&'a str>, bool)],
+    /// Parameters besides the period, as published.
+    params: Value,
 }
 
 impl Default for Case<'_> {
@@ -130,6 +132,7 @@ impl Default for Case<'_> {
             rows: 8,
             scale: 0.6,
             series: &[],
+            params: json!({}),
         }
     }
 }
@@ -216,11 +219,13 @@ fn build(c: &Case<'_>) -> RetentionReport {
             persons: sums.iter().map(|s| s.1).collect(),
         });
     }
-    let params = RetentionParams {
-        period: c.period,
-        retention_type: RetentionType::FirstTime,
-        ..RetentionParams::default()
-    };
+    let mut params =
+        json!({"projects": ["lanting"], "retention_type": "first_time", "period": c.period.noun()});
+    params
+        .as_object_mut()
+        .expect("an object")
+        .extend(c.params.as_object().expect("an object").clone());
+    let params = RetentionParams::from_json(&params).expect("parameters");
     RetentionReport {
         definition: format!(
             "Of persons whose first `signup` happened in a {} (UTC), the share who did any activity event in each later {}.",
