@@ -104,17 +104,16 @@ fn retention_comparison(
     projects: &[String],
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use liucun::report::params::{RetentionParams, RetentionType};
+    use liucun::report::params::RetentionParams;
 
-    let params = RetentionParams {
-        projects: projects.to_vec(),
-        retention_type: RetentionType::FirstTime,
-        total_intervals: 31,
-        date_from: Some("2025-01-01".into()),
-        date_to: Some("2025-02-28".into()),
-        as_of: Some("2025-04-01T00:00:00Z".into()),
-        ..RetentionParams::default()
-    };
+    let params = RetentionParams::from_json(&serde_json::json!({
+        "projects": projects,
+        "retention_type": "first_time",
+        "total_intervals": 31,
+        "date_from": "2025-01-01",
+        "date_to": "2025-02-28",
+        "as_of": "2025-04-01T00:00:00Z",
+    }))?;
     let report = engine.retention(params, liucun::model::Timestamp(0))?;
     println!("{}", report.definition);
     println!(

@@ -11,7 +11,7 @@ mod gen_cmd;
 mod import;
 mod inspect;
 mod quarantine;
-mod retention;
+mod report;
 mod serve;
 
 use std::io::Write;
@@ -56,8 +56,12 @@ enum Command {
     Inspect(inspect::InspectArgs),
     Compact(inspect::CompactArgs),
     Quarantine(quarantine::QuarantineArgs),
-    Retention(Box<retention::RetentionArgs>),
-    Verify(retention::VerifyArgs),
+    Retention(Box<report::RetentionArgs>),
+    Trends(Box<report::TrendsArgs>),
+    Stickiness(Box<report::StickinessArgs>),
+    Lifecycle(Box<report::LifecycleArgs>),
+    Growth(Box<report::GrowthArgs>),
+    Verify(report::VerifyArgs),
     Demo(demo::DemoArgs),
     Serve(serve::ServeArgs),
     Projects(serve::ProjectsArgs),
@@ -79,8 +83,12 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&cli.data, args),
         Command::Compact(args) => inspect::compact(&cli.data, args),
         Command::Quarantine(args) => quarantine::run(&cli.data, args),
-        Command::Retention(args) => retention::run(&cli.data, *args),
-        Command::Verify(args) => retention::verify(&cli.data, args),
+        Command::Retention(args) => report::retention(&cli.data, *args),
+        Command::Trends(args) => report::trends(&cli.data, *args),
+        Command::Stickiness(args) => report::stickiness(&cli.data, *args),
+        Command::Lifecycle(args) => report::lifecycle(&cli.data, *args),
+        Command::Growth(args) => report::growth(&cli.data, *args),
+        Command::Verify(args) => report::verify(&cli.data, args),
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::serve(&cli.data, args),
         Command::Projects(args) => serve::projects(&cli.data, args),
@@ -95,7 +103,12 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "error: {err:#}");
             let invalid = err.chain().any(|c| {
                 c.downcast_ref::<liucun::Error>().is_some_and(|e| {
-                    matches!(e, liucun::Error::Invalid(_) | liucun::Error::File(_))
+                    matches!(
+                        e,
+                        liucun::Error::Invalid(_)
+                            | liucun::Error::File(_)
+                            | liucun::Error::Report(_)
+                    )
                 }) || c.downcast_ref::<Invalid>().is_some()
             });
             ExitCode::from(if invalid { EXIT_INVALID } else { EXIT_FAILURE })

@@ -1,6 +1,7 @@
 //! Pure kernels over event columns. They take whole columns (equal-length slices) and return counts; they do no IO
 //! and know nothing of files, JSON or time zones (periods arrive as a precomputed [`PeriodGrid`]).
 
+pub mod activity;
 pub mod grid;
 pub mod retention;
 

@@ -30,6 +30,9 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// A report request is invalid or past a limit (the caller's mistake); names the parameter.
+    #[error(transparent)]
+    Report(#[from] report::Error),
     /// The request itself is invalid (the caller's mistake).
     #[error("{0}")]
     Invalid(String),

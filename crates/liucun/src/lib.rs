@@ -56,6 +56,8 @@ pub struct EngineConfig {
     pub tail_limit: Option<usize>,
     /// A flush writes a day of at least twice this many new events as several segments, one per core.
     pub split_rows: usize,
+    /// Bounds on what report parameters may make a report allocate.
+    pub report_limits: report::Limits,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +67,7 @@ impl Default for EngineConfig {
             wal_file_bytes: 64 << 20,
             tail_limit: None,
             split_rows: store::SPLIT_ROWS,
+            report_limits: report::Limits::default(),
         }
     }
 }
@@ -81,12 +84,7 @@ pub struct Engine {
     pending: Mutex<Buffers>,
     replay_note: Option<String>,
     /// Report tables kept in memory (see `reports`).
-    tables: Mutex<
-        Vec<(
-            reports::TableKey,
-            std::sync::Arc<report::retention::EventTable>,
-        )>,
-    >,
+    tables: Mutex<Vec<(reports::TableKey, std::sync::Arc<report::EventTable>)>>,
 }
 
 #[derive(Debug, Default)]

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use model::{Day, Timestamp};
 use rayon::prelude::*;
-use report::RetentionParams;
-use report::retention::{self, DataProvenance, EventTable, Plan, RetentionReport};
+use report::numeric::Num;
+use report::table::{DataProvenance, EventTable, NumericColumn, Scan};
+use report::{Kind, Limits, Report, Request, RetentionParams, RetentionReport};
 use serde_json::{Map, Value};
 use store::ScanFilter;
 use store::segment::{ScanChunk, ScanWant};
@@ -17,22 +18,19 @@ use crate::{Engine, Error, IdentityMap, Result};
 /// Tables kept in memory for repeated reports.
 const TABLE_CACHE_ENTRIES: usize = 8;
 
-/// What a cached table was loaded for.
+/// What a cached table was loaded for: the project, the manifest generation it was read at, and the scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TableKey {
     project: String,
     generation: u64,
-    scan_from: Option<i64>,
-    scan_to: i64,
-    as_of: i64,
-    event_properties: bool,
-    person_properties: bool,
-    personless: bool,
+    scan: Scan,
 }
 
 /// The outcome of `verify`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
+    /// The kind of the report checked.
+    pub kind: Kind,
     /// Whether every number, label and the fingerprint match.
     pub matches: bool,
     /// Each difference, by JSON path.
@@ -42,64 +40,85 @@ pub struct Verification {
 }
 
 impl Engine {
-    /// Computes a retention report. Unflushed events are flushed first so the report sees everything acknowledged.
+    /// Computes a report of any kind. Unflushed events are flushed first so the report sees everything
+    /// acknowledged.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for invalid parameters (naming the field), store errors for damaged data.
-    pub fn retention(&self, params: RetentionParams, now: Timestamp) -> Result<RetentionReport> {
+    /// [`Error::Report`] for invalid parameters (naming the field) or a report past the engine's limits, store
+    /// errors for damaged data.
+    pub fn report(&self, request: Request, now: Timestamp) -> Result<Report> {
         self.flush()?;
-        let plan = retention::plan(params, now.0).map_err(|e| Error::Invalid(e.to_string()))?;
+        let limits = self.report_limits();
+        let planned = request.plan(now.0, &limits)?;
+        let scan = planned.scan();
         let mut tables = Vec::new();
-        for project in &plan.params.projects {
-            tables.push(self.cached_table(project, &plan)?);
+        for project in planned.projects() {
+            tables.push(self.cached_table(project, &scan)?);
         }
         let tables: Vec<&EventTable> = tables.iter().map(|t| t.as_ref()).collect();
-        retention::run(&plan, &tables).map_err(|e| Error::Invalid(e.to_string()))
+        Ok(planned.run(&tables, &limits)?)
     }
 
-    /// Recomputes a report from its own `parameters` and compares every field.
+    /// Computes a retention report: [`Engine::report`] for retention parameters.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when the JSON is not a retention report.
-    pub fn verify(&self, published: &Value) -> Result<Verification> {
-        if published.get("kind").and_then(Value::as_str) != Some("retention") {
-            return Err(Error::Invalid(
-                "not a retention report: `kind` is not \"retention\"".into(),
-            ));
+    /// As [`Engine::report`].
+    pub fn retention(&self, params: RetentionParams, now: Timestamp) -> Result<RetentionReport> {
+        match self.report(Request::Retention(params), now)? {
+            Report::Retention(r) => Ok(r),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a retention request gives a retention report"),
         }
+    }
+
+    /// Recomputes a published report of any kind from its own `parameters` and compares every field.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the JSON is not a report liucun computes, or its parameters are invalid.
+    pub fn verify(&self, published: &Value) -> Result<Verification> {
+        let kind_name = published
+            .get("kind")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Invalid("not a report: it has no `kind`".into()))?;
+        let kind = Kind::parse(kind_name).ok_or_else(|| {
+            Error::Invalid(format!(
+                "`kind` {kind_name:?} is not a report liucun computes; kinds are {}",
+                Kind::ALL
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
         let params = published
             .get("parameters")
             .ok_or_else(|| Error::Invalid("the report has no `parameters` object".into()))?;
-        let params =
-            RetentionParams::from_json(params).map_err(|e| Error::Invalid(e.to_string()))?;
-        if params.as_of.is_none() {
+        let request = Request::from_json(kind, params)?;
+        if request.common().as_of.is_none() {
             return Err(Error::Invalid(
                 "parameters.as_of is missing; a report always records it".into(),
             ));
         }
-        let report = self.retention(params, Timestamp(0))?;
-        let recomputed = report::render::to_json(&report);
+        let report = self.report(request, Timestamp(0))?;
+        let recomputed = report.to_json();
         let differences = report::verify::diff(published, &recomputed);
         Ok(Verification {
+            kind,
             matches: differences.is_empty(),
             differences,
-            recomputed_fingerprint: report.provenance.data_fingerprint,
+            recomputed_fingerprint: report.provenance().data_fingerprint.clone(),
         })
     }
 
     /// A table from the in-memory cache, or loaded and cached. The key holds the manifest generation, so any
-    /// commit (flush, compaction) invalidates it.
-    fn cached_table(&self, project: &str, plan: &Plan) -> Result<Arc<EventTable>> {
+    /// commit (flush, compaction) invalidates it, and the whole scan description, so a table is reused only for a
+    /// report that reads exactly what it holds.
+    fn cached_table(&self, project: &str, scan: &Scan) -> Result<Arc<EventTable>> {
         let generation = self.with_store(|s| s.manifest().generation);
         let key = TableKey {
             project: project.to_string(),
             generation,
-            scan_from: plan.scan_from,
-            scan_to: plan.scan_to,
-            as_of: plan.as_of,
-            event_properties: plan.needs_event_properties,
-            person_properties: plan.needs_person_properties,
-            personless: plan.params.personless == report::params::Personless::Exclude,
+            scan: scan.clone(),
         };
         if let Some(t) = self
             .table_cache()
@@ -109,7 +128,7 @@ impl Engine {
         {
             return Ok(t);
         }
-        let table = Arc::new(self.load_table(project, plan)?);
+        let table = Arc::new(self.load_table(project, scan)?);
         let mut cache = self.table_cache();
         cache.retain(|(k, _)| k.generation == generation);
         if cache.len() >= TABLE_CACHE_ENTRIES {
@@ -119,13 +138,28 @@ impl Engine {
         Ok(table)
     }
 
+    /// Projects with at least one stored segment.
+    pub fn projects_with_events(&self) -> std::collections::BTreeSet<String> {
+        self.with_store(|s| {
+            s.manifest()
+                .segments
+                .iter()
+                .map(|seg| seg.project.clone())
+                .collect()
+        })
+    }
+
+    fn report_limits(&self) -> Limits {
+        self.config.report_limits
+    }
+
     fn table_cache(&self) -> std::sync::MutexGuard<'_, Vec<(TableKey, Arc<EventTable>)>> {
         self.tables
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn load_table(&self, project: &str, plan: &Plan) -> Result<EventTable> {
+    fn load_table(&self, project: &str, plan: &Scan) -> Result<EventTable> {
         let as_of = Timestamp(plan.as_of);
         let started = std::time::Instant::now();
         let identity = self.identity(project, Some(as_of))?;
@@ -137,11 +171,11 @@ impl Engine {
         let segments: Vec<store::SegmentEntry> =
             self.with_store(|s| s.segments(&all).into_iter().cloned().collect());
         let first_day = segments.iter().filter_map(|s| Day::parse(&s.day)).min();
-        let from_day = match plan.scan_from {
+        let from_day = match plan.from {
             Some(t) => Timestamp(t).day(),
-            None => first_day.unwrap_or(Timestamp(plan.scan_to).day()),
+            None => first_day.unwrap_or(Timestamp(plan.to).day()),
         };
-        let to_day = Timestamp(plan.scan_to - 1).day();
+        let to_day = Timestamp(plan.to - 1).day();
         let chosen: Vec<&store::SegmentEntry> = segments
             .iter()
             .filter(|s| Day::parse(&s.day).is_some_and(|d| d >= from_day && d <= to_day))
@@ -162,8 +196,8 @@ impl Engine {
             data.digest_sum = sum.0;
         }
         let want = ScanWant {
-            properties: plan.needs_event_properties,
-            uuid: plan.needs_uuid,
+            properties: plan.event_properties,
+            uuid: plan.uuid,
         };
         let dir = self.dir().to_path_buf();
         let scanned: Vec<std::result::Result<Vec<ScanChunk>, store::Error>> = chosen
@@ -182,11 +216,19 @@ impl Engine {
         let mut table = EventTable {
             project: project.to_string(),
             data,
+            numeric: plan
+                .numeric
+                .iter()
+                .map(|key| NumericColumn {
+                    key: key.clone(),
+                    values: Vec::new(),
+                })
+                .collect(),
             ..EventTable::default()
         };
         let mut all_personless: Vec<bool> = Vec::new();
         let mut merged: Vec<bool> = Vec::new();
-        let lo = plan.scan_from.unwrap_or(i64::MIN);
+        let lo = plan.from.unwrap_or(i64::MIN);
         // Dictionary key → person, resolved lazily (a chunk uses only part of its row group's dictionary) and kept
         // while consecutive chunks share one dictionary.
         let mut person_of: Vec<u32> = Vec::new();
@@ -239,7 +281,7 @@ impl Engine {
                     }
                 }
                 all_personless[p as usize] &= c.personless[i];
-                if ts < lo || ts >= plan.scan_to {
+                if ts < lo || ts >= plan.to {
                     continue;
                 }
                 table.person.push(p);
@@ -249,14 +291,21 @@ impl Engine {
                 }
                 table.name.push(name_of[c.name_key[i] as usize]);
             }
-            if plan.needs_event_properties {
+            if plan.event_properties || !plan.numeric.is_empty() {
                 let kept: Vec<&String> = (0..c.ts.len())
-                    .filter(|&i| c.ts[i] <= plan.as_of && c.ts[i] >= lo && c.ts[i] < plan.scan_to)
+                    .filter(|&i| c.ts[i] <= plan.as_of && c.ts[i] >= lo && c.ts[i] < plan.to)
                     .map(|i| &c.properties[i])
                     .collect();
                 let parsed: Vec<Map<String, Value>> =
                     kept.par_iter().map(|s| parse_object(s)).collect();
-                table.properties.extend(parsed);
+                for (column, key) in table.numeric.iter_mut().zip(&plan.numeric) {
+                    column
+                        .values
+                        .extend(parsed.iter().map(|m| m.get(key).and_then(Num::of)));
+                }
+                if plan.event_properties {
+                    table.properties.extend(parsed);
+                }
             }
         }
         table.n_persons = persons.len();
@@ -272,7 +321,7 @@ impl Engine {
 
         // Personless persons: every event up to as_of personless and no id in a merge (retention.md §5.4, §15.1).
         // Events outside the days read can clear the flag, so when a candidate remains, the other days are read too.
-        if plan.params.personless == report::params::Personless::Exclude {
+        if plan.personless == report::params::Personless::Exclude {
             let candidate = |p: usize| all_personless[p] && !merged[p];
             if (0..persons.len()).any(candidate) {
                 let as_of_day = as_of.day();
@@ -326,13 +375,86 @@ impl Engine {
                 if !table.properties.is_empty() {
                     retain(&mut table.properties, &keep);
                 }
+                for column in &mut table.numeric {
+                    retain(&mut column.values, &keep);
+                }
             }
         }
-        if plan.needs_person_properties {
+        if plan.person_properties {
             table.person_properties =
                 self.person_properties(project, &identity, &persons, plan.as_of)?;
         }
+        if plan.created_at {
+            table.created_at = self.created_at(project, &identity, &persons, plan.as_of)?;
+        }
         Ok(table)
+    }
+
+    /// Each person's creation instant (activity.md §3.2 rule 4): the `created_at` of a persons import naming one of
+    /// its ids, else its earliest event of any kind up to `as_of`, over all history (`i64::MAX` for neither).
+    fn created_at(
+        &self,
+        project: &str,
+        identity: &IdentityMap,
+        persons: &FxHashMap<String, u32>,
+        as_of: i64,
+    ) -> Result<Vec<i64>> {
+        let all = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
+        let as_of_day = Timestamp(as_of).day();
+        let segments: Vec<store::SegmentEntry> = self.with_store(|s| {
+            s.segments(&all)
+                .into_iter()
+                .filter(|s| Day::parse(&s.day).is_some_and(|d| d <= as_of_day))
+                .cloned()
+                .collect()
+        });
+        let dir = self.dir().to_path_buf();
+        let earliest: Vec<std::result::Result<Vec<i64>, store::Error>> = segments
+            .par_iter()
+            .map(|s| {
+                let mut out = vec![i64::MAX; persons.len()];
+                for c in store::segment::scan(&dir.join(&s.file), ScanWant::default())? {
+                    let known: Vec<Option<u32>> = (0..c.distinct_ids.len())
+                        .map(|k| {
+                            persons
+                                .get(identity.person_of(c.distinct_ids.get(k)))
+                                .copied()
+                        })
+                        .collect();
+                    for i in 0..c.ts.len() {
+                        if c.ts[i] <= as_of
+                            && let Some(p) = known[c.distinct_key[i] as usize]
+                        {
+                            let slot = &mut out[p as usize];
+                            *slot = (*slot).min(c.ts[i]);
+                        }
+                    }
+                }
+                Ok(out)
+            })
+            .collect();
+        let mut out = vec![i64::MAX; persons.len()];
+        for part in earliest {
+            for (o, e) in out.iter_mut().zip(part?) {
+                *o = (*o).min(e);
+            }
+        }
+        // An imported `created_at` overrides the first-event rule, whatever its time (later than the events too).
+        let imports = self.with_store(|s| s.read_persons(Some(project)))?;
+        for (_, rec) in imports {
+            let Some(created) = rec.created_at else {
+                continue;
+            };
+            for id in &rec.distinct_ids {
+                if let Some(&p) = persons.get(identity.person_of(id)) {
+                    out[p as usize] = created.0;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Folds `$set`, `$set_once` and `$unset` of every event up to `as_of`, and persons imports, into each person's

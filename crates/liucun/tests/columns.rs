@@ -20,17 +20,12 @@ fn report(cumulative: bool) -> liucun::report::RetentionReport {
     }
     engine.import_batch(fixture::batch("chat", &text)).unwrap();
     engine.flush().unwrap();
-    let params = RetentionParams {
-        projects: vec!["chat".into()],
-        retention_type: RetentionType::FirstTime,
-        date_from: Some("2025-03-01".into()),
-        date_to: Some("2025-03-10".into()),
-        total_intervals: 10,
-        custom_brackets: Some(vec![1, 3]),
-        cumulative,
-        as_of: Some("2025-03-11T00:00:00Z".into()),
-        ..RetentionParams::default()
-    };
+    let params = RetentionParams::from_json(&serde_json::json!({
+        "projects": ["chat"], "retention_type": "first_time", "date_from": "2025-03-01",
+        "date_to": "2025-03-10", "total_intervals": 10, "custom_brackets": [1, 3],
+        "cumulative": cumulative, "as_of": "2025-03-11T00:00:00Z",
+    }))
+    .unwrap();
     engine.retention(params, Timestamp(0)).unwrap()
 }
 
@@ -85,16 +80,13 @@ fn windows_report(
     }
     engine.import_batch(fixture::batch("chat", &text)).unwrap();
     engine.flush().unwrap();
-    let params = RetentionParams {
-        projects: vec!["chat".into()],
-        retention_type,
-        date_from: Some("2025-05-01".into()),
-        date_to: Some("2025-05-04".into()),
-        total_intervals: 4,
-        time_window_mode: mode,
-        as_of: Some("2025-05-10T00:00:00Z".into()),
-        ..RetentionParams::default()
-    };
+    let mut params = RetentionParams::from_json(&serde_json::json!({
+        "projects": ["chat"], "date_from": "2025-05-01", "date_to": "2025-05-04",
+        "total_intervals": 4, "as_of": "2025-05-10T00:00:00Z",
+    }))
+    .unwrap();
+    params.retention_type = retention_type;
+    params.time_window_mode = mode;
     engine.retention(params, Timestamp(0)).unwrap()
 }
 
@@ -122,11 +114,9 @@ fn windows_of_24_hours_count_from_the_anchor() {
 
 #[test]
 fn windows_of_24_hours_refuse_cumulative_mode() {
-    let p = RetentionParams {
-        projects: vec!["chat".into()],
-        time_window_mode: TimeWindowMode::Hours24,
-        cumulative: true,
-        ..RetentionParams::default()
-    };
+    let mut p = RetentionParams::default();
+    p.common.projects = vec!["chat".into()];
+    p.time_window_mode = TimeWindowMode::Hours24;
+    p.cumulative = true;
     assert!(p.validate().unwrap_err().to_string().contains("cumulative"));
 }

@@ -10,11 +10,13 @@ use std::path::Path;
 use expect_test::expect_file;
 use liucun::Engine;
 use liucun::model::Record;
+use liucun::report::Common;
 use liucun::report::params::{
     Breakdown, Entity, EventNames, Filter, Operator, Period, Personless, PropertyKind,
     RetentionParams, RetentionType, WeekStart,
 };
 use liucun::report::render::{self, Color};
+use liucun::report::retention::Fields;
 use liucun::report::retention::RetentionReport;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -453,37 +455,42 @@ fn scenario(
     let as_of = center + as_of_off * span / 1000;
     let date_from = from_off.map(|off| instant_text(to - off * span / 1000, from_form));
     let mut p = RetentionParams {
-        projects: if two_projects {
-            vec!["p".into(), "q".into()]
-        } else {
-            vec!["p".into()]
+        common: Common {
+            projects: if two_projects {
+                vec!["p".into(), "q".into()]
+            } else {
+                vec!["p".into()]
+            },
+            date_from,
+            date_to,
+            timezone: Some(tz_name.into()),
+            week_start,
+            properties: global,
+            breakdown,
+            personless: if include_personless {
+                Personless::Include
+            } else {
+                Personless::Exclude
+            },
+            as_of: Some(ts_text(as_of)),
+            ..Common::default()
         },
-        period,
-        total_intervals,
-        date_from,
-        date_to,
-        timezone: tz_name.into(),
-        week_start,
-        retention_type,
-        target,
-        returning,
-        properties: global,
-        cumulative,
-        minimum_occurrences: min_occ,
-        breakdown,
-        personless: if include_personless {
-            Personless::Include
-        } else {
-            Personless::Exclude
+        fields: Fields {
+            period,
+            total_intervals,
+            retention_type,
+            target,
+            returning,
+            cumulative,
+            minimum_occurrences: min_occ,
+            ..RetentionParams::default().fields
         },
-        as_of: Some(ts_text(as_of)),
-        ..RetentionParams::default()
     };
     // `date_from` must not resolve after `date_to`; a date-only `date_to` is its local midnight.
-    if p.date_from.is_some() && p.validate().is_ok() {
+    if p.common.date_from.is_some() && p.validate().is_ok() {
         let plan = liucun::report::retention::plan(p.clone(), 0);
         if plan.is_err() {
-            p.date_from = None;
+            p.common.date_from = None;
         }
     }
     Scenario { events, params: p }

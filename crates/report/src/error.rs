@@ -11,6 +11,14 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// The parameters (or the data under them) would make the report larger than a limit allows.
+    #[error("parameter `{field}`: {message}")]
+    TooLarge {
+        /// The parameter to change.
+        field: String,
+        /// The size and the limit.
+        message: String,
+    },
 }
 
 impl Error {

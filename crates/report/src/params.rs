@@ -4,7 +4,7 @@
 //! and read back by `verify`, so a report can always be re-run exactly.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
@@ -55,6 +55,8 @@ impl Period {
     }
 }
 
+pub use crate::retention::params::RetentionParams;
+
 /// The first day of a week.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -80,7 +82,7 @@ pub enum RetentionType {
 }
 
 /// Whether personless persons are counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Personless {
     /// Leave them out (default).
@@ -208,106 +210,109 @@ fn default_limit() -> usize {
     25
 }
 
-/// Every parameter of a retention report. Deserializing fills defaults; `validate` checks ranges.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The parameters every report kind shares (retention.md §2, activity.md): projects, dates, time zone, week start,
+/// global filters, breakdown, personless persons and `as_of`. A kind accepts the subset it names in
+/// [`KindParams::COMMON`] and adds its own fields; see [`Params`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RetentionParams {
+pub struct Common {
     /// Projects compared side by side (liucun addition; at least one).
     #[serde(default)]
     pub projects: Vec<String>,
-    /// Period length.
-    #[serde(default)]
-    pub period: Period,
-    /// Number of columns.
-    #[serde(default = "default_intervals")]
-    pub total_intervals: u32,
-    /// Start of the window (a date string of §3.2).
+    /// Start of the window (a date string of retention.md §3.2).
     #[serde(default)]
     pub date_from: Option<String>,
     /// End of the window (a date string of §3.2); defaults to `as_of`.
     #[serde(default)]
     pub date_to: Option<String>,
-    /// IANA time zone.
-    #[serde(default = "default_tz")]
-    pub timezone: String,
+    /// IANA time zone; `None` until resolved (the project's zone, else UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
     /// First day of a week.
     #[serde(default)]
     pub week_start: WeekStart,
-    /// Cohort mode.
-    #[serde(default)]
-    pub retention_type: RetentionType,
-    /// Start entity.
-    #[serde(default)]
-    pub target: Entity,
-    /// Returning entity.
-    #[serde(default)]
-    pub returning: Entity,
     /// Global filters.
     #[serde(default)]
     pub properties: Vec<Filter>,
     /// Add the project's test-account filters.
     #[serde(default)]
     pub filter_test_accounts: bool,
-    /// "On or after" mode.
-    #[serde(default)]
-    pub cumulative: bool,
-    /// Returning events needed per period.
-    #[serde(default = "default_one")]
-    pub minimum_occurrences: u32,
     /// Breakdown, if any.
     #[serde(default)]
     pub breakdown: Option<Breakdown>,
     /// Personless persons.
     #[serde(default)]
     pub personless: Personless,
-    /// Calendar or 24-hour windows.
-    #[serde(default)]
-    pub time_window_mode: TimeWindowMode,
-    /// Custom column brackets.
-    #[serde(default)]
-    pub custom_brackets: Option<Vec<u32>>,
     /// The moment the report describes (RFC 3339); defaults to now and is always echoed resolved.
     #[serde(default)]
     pub as_of: Option<String>,
 }
 
-fn default_intervals() -> u32 {
-    8
-}
+impl Common {
+    /// Every key of the shared core, as written in JSON.
+    pub const KEYS: [&'static str; 10] = [
+        "projects",
+        "date_from",
+        "date_to",
+        "timezone",
+        "week_start",
+        "properties",
+        "filter_test_accounts",
+        "breakdown",
+        "personless",
+        "as_of",
+    ];
 
-fn default_tz() -> String {
-    "UTC".to_string()
-}
-
-fn default_one() -> u32 {
-    1
-}
-
-impl Default for RetentionParams {
-    fn default() -> Self {
-        serde_json::from_str("{}").expect("every field has a default")
+    /// The resolved time zone name (`UTC` before resolution).
+    pub fn timezone(&self) -> &str {
+        self.timezone.as_deref().unwrap_or("UTC")
     }
-}
 
-impl RetentionParams {
-    /// Reads a `parameters` object.
+    /// Resolves `as_of` (default `now_us`), the time zone and the dates, and writes the resolved `as_of` and time
+    /// zone back so the echo re-runs the same report.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming the field that does not parse.
-    pub fn from_json(v: &Value) -> Result<RetentionParams> {
-        let p: RetentionParams = serde_json::from_value(v.clone()).map_err(|e| {
-            let msg = e.to_string();
-            let field = msg.split('`').nth(1).unwrap_or("parameters").to_string();
-            Error::Invalid {
-                field,
-                message: msg,
-            }
-        })?;
-        p.validate()?;
-        Ok(p)
+    /// [`Error::Invalid`] naming `timezone`, `as_of`, `date_from` or `date_to`.
+    pub fn resolve(&mut self, now_us: i64) -> Result<Resolved> {
+        let tz_name = self.timezone().to_string();
+        let tz = crate::window::time_zone(&tz_name)?;
+        let as_of = match &self.as_of {
+            Some(t) => crate::window::parse_instant("as_of", t)?,
+            None => now_us,
+        };
+        // An instant jiff cannot represent fails here, naming the field, before any arithmetic uses it.
+        crate::window::check_instant("as_of", as_of)?;
+        self.as_of = Some(crate::window::format_utc(as_of));
+        self.timezone = Some(tz_name);
+        let date = |field: &str, text: &Option<String>| -> Result<Option<i64>> {
+            text.as_deref()
+                .map(|t| crate::window::resolve_date(field, t, &tz, as_of))
+                .transpose()
+        };
+        let date_from = date("date_from", &self.date_from)?;
+        let date_to = date("date_to", &self.date_to)?;
+        if let (Some(from), Some(to)) = (date_from, date_to.or(Some(as_of)))
+            && from > to
+        {
+            return Err(Error::invalid("date_from", "is later than date_to"));
+        }
+        let unit = |t: &Option<String>| {
+            t.as_deref()
+                .map(str::trim)
+                .filter(|t| t.starts_with('-'))
+                .and_then(|t| t.chars().last())
+        };
+        Ok(Resolved {
+            from_relative: unit(&self.date_from),
+            to_relative: unit(&self.date_to),
+            tz,
+            as_of,
+            date_from,
+            date_to,
+        })
     }
 
-    /// Checks ranges and combinations that serde cannot.
+    /// Checks the shared fields.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the parameter.
@@ -315,93 +320,200 @@ impl RetentionParams {
         if self.projects.is_empty() {
             return Err(Error::invalid("projects", "name at least one project"));
         }
-        if self.total_intervals == 0 || self.total_intervals > 1000 {
+        if self.projects.len() > MAX_PROJECTS {
             return Err(Error::invalid(
-                "total_intervals",
-                "must be between 1 and 1000",
+                "projects",
+                format!("name at most {MAX_PROJECTS} projects"),
             ));
         }
-        if self.minimum_occurrences == 0 {
-            return Err(Error::invalid("minimum_occurrences", "must be at least 1"));
+        for p in &self.projects {
+            if p.is_empty() || p.len() > 200 {
+                return Err(Error::invalid(
+                    "projects",
+                    "a project name has 1 to 200 characters",
+                ));
+            }
         }
         if let Some(b) = &self.breakdown {
-            if b.limit == 0 {
-                return Err(Error::invalid("breakdown.limit", "must be at least 1"));
+            if b.limit == 0 || b.limit > MAX_BREAKDOWN_LIMIT {
+                return Err(Error::invalid(
+                    "breakdown.limit",
+                    format!("must be between 1 and {MAX_BREAKDOWN_LIMIT}"),
+                ));
             }
             if b.property.is_empty() {
                 return Err(Error::invalid("breakdown.property", "must not be empty"));
             }
         }
-        if self.time_window_mode == TimeWindowMode::Hours24 {
-            if self.cumulative {
-                return Err(Error::invalid(
-                    "time_window_mode",
-                    "24h windows cannot be combined with cumulative mode",
-                ));
-            }
-            if self.custom_brackets.is_some() {
-                return Err(Error::invalid(
-                    "time_window_mode",
-                    "24h windows cannot be combined with custom brackets",
-                ));
-            }
-        }
-        if let Some(b) = &self.custom_brackets {
-            if b.is_empty() || b.contains(&0) {
-                return Err(Error::invalid(
-                    "custom_brackets",
-                    "give at least one bracket, each of 1 period or more",
-                ));
-            }
-            if b.iter().map(|&x| u64::from(x)).sum::<u64>() > 100_000 {
-                return Err(Error::invalid(
-                    "custom_brackets",
-                    "the brackets cover more than 100000 periods",
-                ));
-            }
-        }
-        for (field, list) in [
-            ("properties", &self.properties),
-            ("target.properties", &self.target.properties),
-            ("returning.properties", &self.returning.properties),
-        ] {
-            for f in list {
-                crate::filter::check(f).map_err(|m| Error::invalid(field, m))?;
-            }
-        }
-        Ok(())
+        check_filters("properties", &self.properties)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The shared parameters resolved to instants.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The query time zone.
+    pub tz: jiff::tz::TimeZone,
+    /// The moment the report describes, UTC µs.
+    pub as_of: i64,
+    /// `date_from` as an instant, if given.
+    pub date_from: Option<i64>,
+    /// `date_to` as an instant, if given.
+    pub date_to: Option<i64>,
+    /// The unit of a relative `date_from` (`h`, `d`, `w`, `m`, `y`).
+    pub from_relative: Option<char>,
+    /// The unit of a relative `date_to`.
+    pub to_relative: Option<char>,
+}
 
-    #[test]
-    fn defaults_follow_the_spec() {
-        let p = RetentionParams::default();
-        assert_eq!(p.period, Period::Day);
-        assert_eq!(p.total_intervals, 8);
-        assert_eq!(p.week_start, WeekStart::Monday);
-        assert_eq!(p.retention_type, RetentionType::Recurring);
-        assert_eq!(p.target.event, EventNames::Any);
-        assert_eq!(p.minimum_occurrences, 1);
+/// The most projects one report compares.
+pub const MAX_PROJECTS: usize = 50;
+/// The most breakdown values a report keeps before Other.
+pub const MAX_BREAKDOWN_LIMIT: usize = 1000;
+
+/// Checks every filter of a list, naming the list.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `field`.
+pub fn check_filters(field: &str, list: &[Filter]) -> Result<()> {
+    for f in list {
+        crate::filter::check(f).map_err(|m| Error::invalid(field, m))?;
+    }
+    Ok(())
+}
+
+/// A report kind's own parameters: what it adds to [`Common`].
+pub trait KindParams:
+    Serialize + serde::de::DeserializeOwned + Clone + PartialEq + std::fmt::Debug
+{
+    /// The kind's name in the API and in `kind` of its output.
+    const KIND: &'static str;
+    /// The keys of [`Common`] this kind accepts; any other shared key is refused.
+    const COMMON: &'static [&'static str];
+
+    /// Checks ranges and combinations serde cannot, knowing the shared fields.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the parameter.
+    fn validate(&self, common: &Common) -> Result<()>;
+}
+
+/// Every parameter of a report: the shared core and the kind's own fields, written as one flat JSON object.
+/// Unknown keys are refused; `null` or an absent key means the default.
+///
+/// `Params<K>` dereferences to the kind's own fields, so `params.period` reads as it is written in JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params<K> {
+    /// The shared core.
+    pub common: Common,
+    /// The kind's own fields.
+    pub fields: K,
+}
+
+impl<K> std::ops::Deref for Params<K> {
+    type Target = K;
+    fn deref(&self) -> &K {
+        &self.fields
+    }
+}
+
+impl<K> std::ops::DerefMut for Params<K> {
+    fn deref_mut(&mut self) -> &mut K {
+        &mut self.fields
+    }
+}
+
+impl<K: KindParams> Default for Params<K> {
+    fn default() -> Self {
+        Params {
+            common: Common::default(),
+            fields: serde_json::from_str("{}").expect("every field has a default"),
+        }
+    }
+}
+
+impl<K: KindParams> Params<K> {
+    /// Reads a `parameters` object.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field that does not parse or is out of range.
+    pub fn from_json(v: &Value) -> Result<Params<K>> {
+        let Value::Object(all) = v else {
+            return Err(Error::invalid("parameters", "must be a JSON object"));
+        };
+        let mut shared = Map::new();
+        let mut own = Map::new();
+        for (k, v) in all {
+            if Common::KEYS.contains(&k.as_str()) {
+                if !K::COMMON.contains(&k.as_str()) {
+                    return Err(Error::invalid(
+                        k,
+                        format!("is not a parameter of {} reports", K::KIND),
+                    ));
+                }
+                // `null` means the default, as for an absent key.
+                if !v.is_null() {
+                    shared.insert(k.clone(), v.clone());
+                }
+            } else if !v.is_null() {
+                own.insert(k.clone(), v.clone());
+            }
+        }
+        let common: Common = parse(shared)?;
+        let fields: K = parse(own)?;
+        let p = Params { common, fields };
+        p.validate()?;
+        Ok(p)
     }
 
-    #[test]
-    fn unknown_fields_and_bad_values_name_the_field() {
-        let err =
-            RetentionParams::from_json(&serde_json::json!({"projects": ["a"], "perod": "day"}))
-                .unwrap_err();
-        assert!(err.to_string().contains("perod"), "{err}");
-        let err =
-            RetentionParams::from_json(&serde_json::json!({"projects": ["a"], "period": "year"}))
-                .unwrap_err();
-        assert!(err.to_string().contains("year"), "{err}");
-        let err = RetentionParams::from_json(
-            &serde_json::json!({"projects": ["a"], "total_intervals": 0}),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("total_intervals"), "{err}");
+    /// The flat JSON object (the echo in every report), holding only the keys the kind accepts.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        if let Ok(Value::Object(shared)) = serde_json::to_value(&self.common) {
+            for (k, v) in shared {
+                if K::COMMON.contains(&k.as_str()) {
+                    out.insert(k, v);
+                }
+            }
+        }
+        if let Ok(Value::Object(own)) = serde_json::to_value(&self.fields) {
+            out.extend(own);
+        }
+        Value::Object(out)
     }
+
+    /// Checks ranges and combinations that serde cannot.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the parameter.
+    pub fn validate(&self) -> Result<()> {
+        self.common.validate()?;
+        self.fields.validate(&self.common)
+    }
+}
+
+impl<K: KindParams> Serialize for Params<K> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+/// Deserializes one part of a parameters object, naming the field a failure is about (`breakdown.limit`).
+fn parse<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // An unknown key is named in the message; its path is the object that holds it.
+        let named = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.starts_with("unknown field"));
+        let field = match (path.as_str(), named) {
+            (".", Some(name)) => name.to_string(),
+            (".", None) => "parameters".to_string(),
+            (p, Some(name)) => format!("{p}.{name}"),
+            (p, None) => p.to_string(),
+        };
+        Error::Invalid { field, message }
+    })
 }

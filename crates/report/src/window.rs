@@ -679,7 +679,7 @@ mod tests {
                             prop_assert!(field == "date_from" || field == "date_to", "{field}");
                         }
                     }
-                    Err(Error::Invalid { field, .. }) => {
+                    Err(Error::Invalid { field, .. } | Error::TooLarge { field, .. }) => {
                         prop_assert!(field == "date_from" || field == "as_of", "{field}");
                     }
                 }

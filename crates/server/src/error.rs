@@ -60,6 +60,14 @@ impl ApiError {
             liucun::Error::Invalid(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", m)
             }
+            liucun::Error::Report(e @ liucun::report::Error::Invalid { .. }) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string())
+            }
+            liucun::Error::Report(e @ liucun::report::Error::TooLarge { .. }) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "report_too_large",
+                e.to_string(),
+            ),
             other => {
                 tracing::error!(error = %other, "engine failure; answering 500");
                 ApiError::internal()

@@ -394,6 +394,7 @@ fn all_match(filters: &[Filter], ev: &Map<String, Value>, person: &Map<String, V
 /// The counts blocks of the report, in report order.
 pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
     let as_of = p
+        .common
         .as_of
         .as_deref()
         .expect("oracle needs as_of")
@@ -402,11 +403,16 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
         .as_microsecond();
     let cal = Cal {
         period: p.period,
-        tz: TimeZone::get(&p.timezone).unwrap(),
-        week_start: p.week_start,
+        tz: TimeZone::get(p.common.timezone()).unwrap(),
+        week_start: p.common.week_start,
     };
-    let last = cal.of_text(p.date_to.as_deref().unwrap_or(p.as_of.as_deref().unwrap()));
-    let first = match &p.date_from {
+    let last = cal.of_text(
+        p.common
+            .date_to
+            .as_deref()
+            .unwrap_or(p.common.as_of.as_deref().unwrap()),
+    );
+    let first = match &p.common.date_from {
         Some(t) => cal.of_text(t),
         None => cal.add(last, -(i64::from(p.total_intervals) - 1)),
     };
@@ -419,7 +425,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
     };
     let empty = Map::new();
     let mut blocks = Vec::new();
-    for project in &p.projects {
+    for project in &p.common.projects {
         let evs: Vec<&Ev> = events
             .iter()
             .filter(|e| &e.project == project && e.ts <= as_of)
@@ -444,7 +450,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
             .iter()
             .copied()
             .filter(|e| {
-                p.personless == Personless::Include
+                p.common.personless == Personless::Include
                     || !personless[person_of[&e.distinct_id].as_str()]
             })
             .collect();
@@ -453,7 +459,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 .get(&person_of[&e.distinct_id])
                 .unwrap_or(&empty)
         };
-        let global = |e: &Ev| all_match(&p.properties, &e.props, pprops(e));
+        let global = |e: &Ev| all_match(&p.common.properties, &e.props, pprops(e));
         let is_start = |e: &Ev| {
             names_match(&p.target, &e.name)
                 && global(e)
@@ -465,7 +471,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 && all_match(&p.returning.properties, &e.props, pprops(e))
         };
         let bvalue = |e: &Ev| -> String {
-            let b = p.breakdown.as_ref().unwrap();
+            let b = p.common.breakdown.as_ref().unwrap();
             let m = match b.kind {
                 PropertyKind::Event => &e.props,
                 PropertyKind::Person => pprops(e),
@@ -489,7 +495,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                     let mut seen = BTreeSet::new();
                     for e in pevs.iter().filter(|e| is_start(e)) {
                         let Some(k) = row_of(e.ts) else { continue };
-                        let v = if p.breakdown.is_some() {
+                        let v = if p.common.breakdown.is_some() {
                             bvalue(e)
                         } else {
                             String::new()
@@ -498,6 +504,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                             continue;
                         }
                         let event_bucket = p
+                            .common
                             .breakdown
                             .as_ref()
                             .is_some_and(|b| b.kind == PropertyKind::Event);
@@ -522,7 +529,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                         && is_start(a)
                         && let Some(k) = row_of(a.ts)
                     {
-                        let v = if p.breakdown.is_some() {
+                        let v = if p.common.breakdown.is_some() {
                             bvalue(a)
                         } else {
                             String::new()
@@ -563,7 +570,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 .map(|k| (0..cols).map(|j| (k + j < rows).then(|| m[k][j])).collect())
                 .collect()
         };
-        match &p.breakdown {
+        match &p.common.breakdown {
             None => {
                 let m = cohorts
                     .remove("")

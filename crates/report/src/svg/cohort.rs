@@ -18,10 +18,10 @@ pub(super) fn frame(r: &RetentionReport, what: &str, width: f64) -> Frame {
     if p.cumulative {
         title.push_str(", on or after");
     }
-    if let Some(b) = &p.breakdown {
+    if let Some(b) = &p.common.breakdown {
         put!(title, ", by {}", b.property);
     }
-    put!(title, ", {}", p.timezone);
+    put!(title, ", {}", p.common.timezone());
     Frame::new(title, &r.definition, width)
 }
 

@@ -1,24 +1,55 @@
 //! The retention report (retention.md): plan the scan, build the kernel's columns from event tables, run the
 //! kernel, then add statistics, labels, the definition sentence and provenance.
 
+pub mod params;
+mod render;
+
+pub use params::{Fields, RetentionParams};
+
 use std::collections::HashMap;
 
 use jiff::tz::TimeZone;
 use kernels::{BucketMode, Mode, RetentionColumns, RetentionConfig};
 use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
 use crate::filter::{self, Compiled};
+use crate::kind::{Limits, ReportKind};
 use crate::params::{
-    DEFAULT_NON_ACTIVITY, Entity, Filter, Operator, Period, PropertyKind, RetentionParams,
-    RetentionType, WeekStart,
+    DEFAULT_NON_ACTIVITY, Entity, Filter, Operator, Params, Period, PropertyKind, RetentionType,
+    WeekStart,
 };
+pub use crate::provenance::{ENGINE, ProjectProvenance, Provenance};
 use crate::stats::{round6, wilson};
+use crate::table::Scan;
+pub use crate::table::{DataProvenance, EventTable};
 use crate::window::{self, Window};
 
-/// The engine version written into provenance.
-pub const ENGINE: &str = concat!("liucun ", env!("CARGO_PKG_VERSION"));
+/// The retention report kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention;
+
+impl ReportKind for Retention {
+    type Fields = Fields;
+    type Plan = Plan;
+    type Output = RetentionReport;
+
+    fn plan(params: Params<Fields>, now_us: i64, limits: &Limits) -> Result<Plan> {
+        plan_with(params, now_us, limits)
+    }
+
+    fn params(plan: &Plan) -> &Params<Fields> {
+        &plan.params
+    }
+
+    fn scan(plan: &Plan) -> Scan {
+        plan.scan()
+    }
+
+    fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<RetentionReport> {
+        run_with(plan, tables, limits)
+    }
+}
 
 /// A resolved report request: what to scan and how to compute.
 #[derive(Debug, Clone)]
@@ -42,73 +73,6 @@ pub struct Plan {
     /// Event uuids must be loaded: only anchors that depend on which of two simultaneous events is first need them
     /// (`first_ever`, and `first_time` broken down by an event property).
     pub needs_uuid: bool,
-}
-
-/// One project's events, as the engine loaded them for a plan.
-#[derive(Debug, Clone, Default)]
-pub struct EventTable {
-    /// Project name.
-    pub project: String,
-    /// Dense person index per event.
-    pub person: Vec<u32>,
-    /// Number of persons.
-    pub n_persons: usize,
-    /// Event time, UTC µs.
-    pub ts: Vec<i64>,
-    /// Event uuid as a big-endian integer.
-    pub uuid: Vec<u128>,
-    /// Event name id per event, into `names`.
-    pub name: Vec<u32>,
-    /// Event names.
-    pub names: Vec<String>,
-    /// Properties per event (only when the plan needs them).
-    pub properties: Vec<Map<String, Value>>,
-    /// Current properties per person (only when the plan needs them).
-    pub person_properties: Vec<Map<String, Value>>,
-    /// Where the events came from.
-    pub data: DataProvenance,
-}
-
-/// What the engine read, for the fingerprint.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DataProvenance {
-    /// First and last UTC day read (`YYYY-MM-DD`), if any.
-    pub days: Option<(String, String)>,
-    /// Events stored in those days.
-    pub events_in_scope: u64,
-    /// Sum modulo 2²⁵⁶ of their event digests.
-    pub digest_sum: [u8; 32],
-    /// Digest of the identity map used.
-    pub identity_digest: [u8; 32],
-    /// Persons left out as personless.
-    pub personless_persons: u64,
-    /// Their events.
-    pub personless_events: u64,
-}
-
-impl DataProvenance {
-    /// The `lc1` data fingerprint (retention.md §13.6).
-    pub fn fingerprint(&self, project: &str) -> String {
-        let mut h = Sha256::new();
-        h.update(b"lc1");
-        put(&mut h, project.as_bytes());
-        let (from, to) = self.days.clone().unwrap_or_default();
-        put(&mut h, from.as_bytes());
-        put(&mut h, to.as_bytes());
-        h.update(self.events_in_scope.to_be_bytes());
-        h.update(self.digest_sum);
-        h.update(self.identity_digest);
-        format!("lc1:sha256:{}", hex(&h.finalize()))
-    }
-}
-
-fn put(h: &mut Sha256, bytes: &[u8]) {
-    h.update((bytes.len() as u32).to_be_bytes());
-    h.update(bytes);
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A retention report: plain data, rendered by [`crate::render`].
@@ -191,74 +155,58 @@ pub struct Mean {
     pub persons: Vec<u64>,
 }
 
-/// Provenance of the whole report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provenance {
-    /// `liucun x.y.z`.
-    pub engine: String,
-    /// RFC 3339 UTC.
-    pub as_of: String,
-    /// The data fingerprint: the project's, or a hash of all projects' when several.
-    pub data_fingerprint: String,
-    /// Per project.
-    pub projects: Vec<ProjectProvenance>,
+impl Plan {
+    /// What to read for each project.
+    pub fn scan(&self) -> Scan {
+        Scan {
+            from: self.scan_from,
+            to: self.scan_to,
+            as_of: self.as_of,
+            uuid: self.needs_uuid,
+            event_properties: self.needs_event_properties,
+            person_properties: self.needs_person_properties,
+            numeric: Vec::new(),
+            created_at: false,
+            personless: self.params.common.personless,
+        }
+    }
 }
 
-/// Provenance of one project's data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectProvenance {
-    /// Project.
-    pub project: String,
-    /// `lc1:sha256:…`.
-    pub data_fingerprint: String,
-    /// UTC days read.
-    pub data_days: Option<(String, String)>,
-    /// Events in those days.
-    pub events_in_scope: u64,
-    /// `sha256:…` of the identity map.
-    pub identity_digest: String,
-    /// Personless persons excluded.
-    pub personless_persons: u64,
-    /// Their events.
-    pub personless_events: u64,
-}
-
-/// Resolves parameters into a plan.
+/// Resolves parameters into a plan with the default limits.
 ///
 /// # Errors
 /// [`Error::Invalid`] naming the parameter.
-pub fn plan(mut params: RetentionParams, now_us: i64) -> Result<Plan> {
+pub fn plan(params: RetentionParams, now_us: i64) -> Result<Plan> {
+    plan_with(params, now_us, &Limits::default())
+}
+
+fn plan_with(mut params: RetentionParams, now_us: i64, limits: &Limits) -> Result<Plan> {
     params.validate()?;
-    let tz = window::time_zone(&params.timezone)?;
-    let as_of = match &params.as_of {
-        Some(t) => window::parse_instant("as_of", t)?,
-        None => now_us,
-    };
-    params.as_of = Some(window::format_utc(as_of));
-    let date_to = match &params.date_to {
-        Some(t) => window::resolve_date("date_to", t, &tz, as_of)?,
-        None => as_of,
-    };
-    let date_from = match &params.date_from {
-        Some(t) => Some(window::resolve_date("date_from", t, &tz, as_of)?),
-        None => None,
-    };
+    let resolved = params.common.resolve(now_us)?;
+    let (tz, as_of) = (resolved.tz, resolved.as_of);
+    let date_to = resolved.date_to.unwrap_or(as_of);
     let window = window::resolve_window(
         params.period,
         &tz,
-        params.week_start,
+        params.common.week_start,
         params.total_intervals,
-        date_from,
+        resolved.date_from,
         date_to,
     )?;
+    let columns = match &params.custom_brackets {
+        Some(b) => b.len() as u64 + 1,
+        None => u64::from(params.total_intervals),
+    };
+    limits.check_cells("date_from", window.grid.len() as u64 * columns)?;
     let all_filters = || {
         params
+            .common
             .properties
             .iter()
             .chain(&params.target.properties)
             .chain(&params.returning.properties)
     };
-    let breakdown_kind = params.breakdown.as_ref().map(|b| b.kind);
+    let breakdown_kind = params.common.breakdown.as_ref().map(|b| b.kind);
     let needs_event_properties = all_filters().any(|f| f.kind == PropertyKind::Event)
         || breakdown_kind == Some(PropertyKind::Event);
     let needs_person_properties = all_filters().any(|f| f.kind == PropertyKind::Person)
@@ -286,11 +234,15 @@ pub fn plan(mut params: RetentionParams, now_us: i64) -> Result<Plan> {
     })
 }
 
-/// Computes the report over one table per project (in the order of `params.projects`).
+/// Computes the report over one table per project (in the order of `params.projects`), with the default limits.
 ///
 /// # Errors
 /// [`Error::Invalid`] when a filter cannot be compiled (already checked by `plan`).
 pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
+    run_with(plan, tables, &Limits::default())
+}
+
+fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<RetentionReport> {
     let p = &plan.params;
     let rows_n = plan.window.grid.len();
     // Column j ≥ 1 covers the period offsets spans[j - 1] (inclusive): one offset each, or custom brackets (§14).
@@ -329,13 +281,12 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
             .map(|f| filter::compile(f).map_err(|m| Error::invalid("properties", m)))
             .collect()
     };
-    let global = compile(&p.properties)?;
+    let global = compile(&p.common.properties)?;
     let target_filters = compile(&p.target.properties)?;
     let returning_filters = compile(&p.returning.properties)?;
     let mut rows = Vec::new();
     let mut means = Vec::new();
     let mut kept_values = Vec::new();
-    let mut projects = Vec::new();
     for &t in tables {
         let n = t.ts.len();
         // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
@@ -383,7 +334,7 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
             }
         }
         // Breakdown buckets: dense ids per distinct string form.
-        let (mode, mut values, event_bucket, person_bucket) = match &p.breakdown {
+        let (mode, mut values, event_bucket, person_bucket) = match &p.common.breakdown {
             None => (
                 BucketMode::None,
                 vec![String::new()],
@@ -450,6 +401,10 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
             event_bucket: &event_bucket,
             person_bucket: &person_bucket,
         };
+        limits.check_cells(
+            "breakdown",
+            values.len() as u64 * rows_n as u64 * cols_n as u64,
+        )?;
         let counts = match window_length {
             None => kernels::retention(&cols, &plan.window.grid, &cfg),
             Some(len) => {
@@ -457,7 +412,7 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
             }
         };
         // Rank buckets: score = Σ sizes, then value bytewise; keep `limit`, fold the rest into Other.
-        let groups: Vec<(Option<String>, bool, Vec<usize>)> = match &p.breakdown {
+        let groups: Vec<(Option<String>, bool, Vec<usize>)> = match &p.common.breakdown {
             None => vec![(None, false, vec![0])],
             Some(b) => {
                 let mut scored: Vec<(u64, usize)> = (0..values.len())
@@ -574,26 +529,7 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
                 persons: mean_n,
             });
         }
-        projects.push(ProjectProvenance {
-            project: t.project.clone(),
-            data_fingerprint: t.data.fingerprint(&t.project),
-            data_days: t.data.days.clone(),
-            events_in_scope: t.data.events_in_scope,
-            identity_digest: format!("sha256:{}", hex(&t.data.identity_digest)),
-            personless_persons: t.data.personless_persons,
-            personless_events: t.data.personless_events,
-        });
     }
-    let data_fingerprint = if projects.len() == 1 {
-        projects[0].data_fingerprint.clone()
-    } else {
-        let mut h = Sha256::new();
-        h.update(b"lc1-multi");
-        for pp in &projects {
-            put(&mut h, pp.data_fingerprint.as_bytes());
-        }
-        format!("lc1:sha256:{}", hex(&h.finalize()))
-    };
     Ok(RetentionReport {
         definition: definition(p),
         params: p.clone(),
@@ -615,13 +551,8 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
             .collect(),
         rows,
         mean: means,
-        breakdown_values: p.breakdown.as_ref().map(|_| kept_values),
-        provenance: Provenance {
-            engine: ENGINE.to_string(),
-            as_of: window::format_utc(plan.as_of),
-            data_fingerprint,
-            projects,
-        },
+        breakdown_values: p.common.breakdown.as_ref().map(|_| kept_values),
+        provenance: Provenance::of(plan.as_of, tables),
     })
 }
 
@@ -661,7 +592,7 @@ fn all_match(
 /// The one-sentence definition (retention.md §13.5).
 pub fn definition(p: &RetentionParams) -> String {
     let period = p.period.noun();
-    let week = match (p.period, p.week_start) {
+    let week = match (p.period, p.common.week_start) {
         (Period::Week, WeekStart::Monday) => "weeks start Monday, ",
         (Period::Week, WeekStart::Sunday) => "weeks start Sunday, ",
         _ => "",
@@ -702,17 +633,17 @@ pub fn definition(p: &RetentionParams) -> String {
     } else {
         format!("in each later {period}")
     };
-    let global = if p.properties.is_empty() {
+    let global = if p.common.properties.is_empty() {
         String::new()
     } else {
         format!(
             ", counting only events where {}",
-            filters_text(&p.properties)
+            filters_text(&p.common.properties)
         )
     };
     format!(
         "{start} ({week}{}), the share who did {}{times} {later}{brackets}{windows}{global}.",
-        p.timezone,
+        p.common.timezone(),
         entity_text(&p.returning)
     )
 }

@@ -1,0 +1,663 @@
+//! `liucun retention|trends|stickiness|lifecycle|growth` and `liucun verify`: one path for every report kind.
+//!
+//! Each subcommand turns its flags into the kind's flat JSON parameters object (the same object the HTTP API takes
+//! and every report echoes), or reads it from `--params FILE`; the engine computes the report and it is rendered in
+//! the chosen format.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use liucun::Engine;
+use liucun::model::Timestamp;
+use liucun::report::render::Color;
+use liucun::report::{Kind, Report, Request};
+use serde_json::{Map, Value, json};
+
+use crate::{Invalid, open_existing};
+
+/// Flags every report shares. Unset flags are left to the report's defaults (the project's time zone, say).
+#[derive(Debug, Args)]
+pub(crate) struct CommonArgs {
+    /// Project to report on; repeat to compare projects side by side.
+    #[arg(long, short)]
+    project: Vec<String>,
+    /// Start of the window: YYYY-MM-DD, a local time, an RFC 3339 instant, or -N[hdwmy].
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the window (default: as_of). For retention, the last cohort period; it also ends the returning
+    /// window, so cells after it are empty.
+    #[arg(long)]
+    to: Option<String>,
+    /// IANA time zone of the periods (default: the project's, else UTC).
+    #[arg(long)]
+    tz: Option<String>,
+    /// First day of a week.
+    #[arg(long, value_enum)]
+    week_start: Option<WeekStartArg>,
+    /// Global filter `KEY OP VALUE`, repeatable (AND). KEY may start with `person.`.
+    #[arg(long = "where")]
+    filters: Vec<String>,
+    /// Apply the project's test-account filters.
+    #[arg(long)]
+    filter_test_accounts: bool,
+    /// Break down by a property: `event:KEY` or `person:KEY` (a bare KEY is an event property).
+    #[arg(long)]
+    breakdown: Option<String>,
+    /// Breakdown values kept before "Other" (default 25).
+    #[arg(long)]
+    breakdown_limit: Option<usize>,
+    /// Count personless persons too.
+    #[arg(long)]
+    include_personless: bool,
+    /// The moment the report describes (RFC 3339); default now.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Re-run a report: a JSON file holding a report or its `parameters` object (other report flags are ignored).
+    #[arg(long)]
+    params: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
+    /// Which chart `--format svg` draws (each kind names its charts; default its first).
+    #[arg(long)]
+    chart: Option<String>,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Compute the report N times in one process and print each run's time to stderr; runs after the first read
+    /// the engine's in-memory tables (warm).
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+}
+
+/// Compute cohort retention (retention.md): the triangle of cohort sizes and return rates, with 95% intervals,
+/// a mean curve, and provenance (definition, parameters, data fingerprint).
+///
+/// Filters (`--where`, `--target-where`, `--returning-where`) read `KEY OP VALUE`, where KEY may start with
+/// `person.` for a person property, OP is one of eq, neq, contains, not_contains, gt, gte, lt, lte, is_set,
+/// is_not_set, regex, and VALUE is JSON when it parses (3, true, ["a","b"]) and text otherwise.
+///
+/// Examples:
+///   liucun retention --project chat --type first-time --period day --intervals 31 --from 2025-01-01 --to 2025-03-31
+///   liucun retention --project a --project b --target signup --where '$ai_model contains gpt' --format json
+///   liucun retention --params report.json --format svg --out chart.svg
+#[derive(Debug, Args)]
+pub(crate) struct RetentionArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Period length.
+    #[arg(long, value_enum, default_value_t = PeriodArg::Day)]
+    period: PeriodArg,
+    /// Number of columns (total_intervals).
+    #[arg(long, default_value_t = 8)]
+    intervals: u32,
+    /// Cohort mode.
+    #[arg(long = "type", value_enum, default_value_t = TypeArg::Recurring)]
+    retention_type: TypeArg,
+    /// Start event name(s), comma-separated; "any" for any activity event.
+    #[arg(long, default_value = "any")]
+    target: String,
+    /// Returning event name(s), comma-separated; "any" for any activity event.
+    #[arg(long, default_value = "any")]
+    returning: String,
+    /// Filter on the start event only, repeatable.
+    #[arg(long)]
+    target_where: Vec<String>,
+    /// Filter on the returning event only, repeatable.
+    #[arg(long)]
+    returning_where: Vec<String>,
+    /// Count a person in every column up to their last return ("on or after").
+    #[arg(long)]
+    cumulative: bool,
+    /// Returning events needed in a period.
+    #[arg(long, default_value_t = 1)]
+    min_occurrences: u32,
+    /// Custom brackets: comma-separated period counts, e.g. 1,3,10 gives columns Day 1, Day 2-4, Day 5-14.
+    #[arg(long, value_delimiter = ',')]
+    brackets: Vec<u32>,
+    /// Measure periods as fixed windows from each person's first start event (24h) instead of calendar periods.
+    #[arg(long, value_enum, default_value_t = WindowArg::Calendar)]
+    windows: WindowArg,
+}
+
+/// Trends (activity.md §1): per period, events, distinct persons, rolling DAU/WAU/MAU and DAU/MAU, or property
+/// math (sum, avg, min, max, median, p90, p95, p99 of a numeric event property, exact).
+///
+/// A series is `EVENTS[:MATH[:PROPERTY]]`: EVENTS is a name, names joined by commas, or `any`; MATH is total,
+/// unique_persons (default), dau, wau, mau, dau_mau, or a property math with its PROPERTY.
+///
+/// Examples:
+///   liucun trends -p chat --series any:dau --series any:mau --series any:dau_mau --from 2025-01-01 --to 2025-03-31
+///   liucun trends -p chat --series '$ai_generation:p95:$ai_latency' --interval day --from -30d
+///   liucun trends -p chat --series '$ai_generation:sum:$ai_output_tokens' --breakdown '$ai_model'
+#[derive(Debug, Args)]
+pub(crate) struct TrendsArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Period length.
+    #[arg(long, value_enum)]
+    interval: Option<PeriodArg>,
+    /// A series, repeatable: EVENTS[:MATH[:PROPERTY]].
+    #[arg(long)]
+    series: Vec<String>,
+    /// A filter on every series' events, repeatable (AND).
+    #[arg(long)]
+    series_where: Vec<String>,
+}
+
+/// Stickiness (activity.md §2): persons by the number of periods in which they were active.
+///
+/// Example: liucun stickiness -p chat --event '$ai_generation' --from 2025-06-02 --to 2025-06-08 --criteria gte:3
+#[derive(Debug, Args)]
+pub(crate) struct StickinessArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Period length.
+    #[arg(long, value_enum)]
+    interval: Option<PeriodArg>,
+    /// Periods per bucket.
+    #[arg(long)]
+    interval_count: Option<u32>,
+    /// Event name(s), comma-separated; "any" for any activity event.
+    #[arg(long, default_value = "any")]
+    event: String,
+    /// A filter on the events, repeatable.
+    #[arg(long)]
+    event_where: Vec<String>,
+    /// Events a bucket needs to count: `gte:N`, `lte:N` or `exact:N`.
+    #[arg(long)]
+    criteria: Option<String>,
+    /// Persons active in at least N buckets, instead of exactly N.
+    #[arg(long)]
+    cumulative: bool,
+}
+
+/// Lifecycle (activity.md §3): per period, persons who are new, returning, resurrecting, and dormant (negative).
+///
+/// Example: liucun lifecycle -p chat --interval week --from 2025-01-06 --to 2025-03-30
+#[derive(Debug, Args)]
+pub(crate) struct LifecycleArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Period length.
+    #[arg(long, value_enum)]
+    interval: Option<PeriodArg>,
+    /// Event name(s), comma-separated; "any" for any activity event.
+    #[arg(long, default_value = "any")]
+    event: String,
+    /// A filter on the events, repeatable.
+    #[arg(long)]
+    event_where: Vec<String>,
+}
+
+/// Growth milestones (activity.md §4): days from each project's first event until it reaches N persons.
+///
+/// Example: liucun growth -p lanting -p qiuyue --milestones 1000,10000,100000 --metric cumulative_persons
+#[derive(Debug, Args)]
+pub(crate) struct GrowthArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Milestones, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    milestones: Vec<u64>,
+    /// `cumulative_persons` or `mau`.
+    #[arg(long)]
+    metric: Option<String>,
+    /// Event name(s) that make a person arrive, comma-separated; "any" for any activity event.
+    #[arg(long, default_value = "any")]
+    event: String,
+    /// Day 0 of a project instead of its first event: `PROJECT=YYYY-MM-DD`, repeatable.
+    #[arg(long)]
+    launch_date: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PeriodArg {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl PeriodArg {
+    fn name(self) -> &'static str {
+        match self {
+            PeriodArg::Hour => "hour",
+            PeriodArg::Day => "day",
+            PeriodArg::Week => "week",
+            PeriodArg::Month => "month",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum WeekStartArg {
+    Monday,
+    Sunday,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum WindowArg {
+    Calendar,
+    #[value(name = "24h")]
+    Hours24,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TypeArg {
+    Recurring,
+    FirstTime,
+    FirstEver,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    /// A text table (coloured on a terminal).
+    Table,
+    /// The documented JSON report, with provenance.
+    Json,
+    /// Comma-separated rows.
+    Csv,
+    /// The kind's chart (SVG); `--chart` picks another.
+    Svg,
+    /// Retention's triangle as a heatmap (SVG); the same as `--format svg --chart heatmap`.
+    Heatmap,
+}
+
+/// Check a published report of any kind: recompute it from the data directory and compare every number and the
+/// data fingerprint. Exit 0 when everything matches, 1 otherwise (each difference is listed).
+///
+/// Example: liucun retention --project chat --format json | liucun verify -
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The report JSON file, or - for stdin.
+    report: PathBuf,
+}
+
+pub(crate) fn retention(data: &Path, a: RetentionArgs) -> anyhow::Result<u8> {
+    let mut own = Map::new();
+    own.insert("period".into(), json!(a.period.name()));
+    own.insert("total_intervals".into(), json!(a.intervals));
+    own.insert(
+        "retention_type".into(),
+        json!(match a.retention_type {
+            TypeArg::Recurring => "recurring",
+            TypeArg::FirstTime => "first_time",
+            TypeArg::FirstEver => "first_ever",
+        }),
+    );
+    own.insert(
+        "target".into(),
+        entity(&a.target, &a.target_where, "target-where")?,
+    );
+    own.insert(
+        "returning".into(),
+        entity(&a.returning, &a.returning_where, "returning-where")?,
+    );
+    own.insert("cumulative".into(), json!(a.cumulative));
+    own.insert("minimum_occurrences".into(), json!(a.min_occurrences));
+    if !a.brackets.is_empty() {
+        own.insert("custom_brackets".into(), json!(a.brackets));
+    }
+    if let WindowArg::Hours24 = a.windows {
+        own.insert("time_window_mode".into(), json!("24h"));
+    }
+    run(data, "retention", &a.common, own)
+}
+
+pub(crate) fn trends(data: &Path, a: TrendsArgs) -> anyhow::Result<u8> {
+    let mut own = Map::new();
+    if let Some(i) = a.interval {
+        own.insert("interval".into(), json!(i.name()));
+    }
+    let shared = filters(&a.series_where, "series-where")?;
+    if !a.series.is_empty() {
+        let series: Vec<Value> = a
+            .series
+            .iter()
+            .map(|s| {
+                let mut parts = s.splitn(3, ':');
+                let names = parts.next().unwrap_or("any");
+                let mut entry = Map::new();
+                entry.insert(
+                    "entity".into(),
+                    json!({"event": event_names(names), "properties": shared}),
+                );
+                if let Some(math) = parts.next().filter(|m| !m.is_empty()) {
+                    entry.insert("math".into(), json!(math));
+                }
+                if let Some(p) = parts.next() {
+                    entry.insert("math_property".into(), json!(p));
+                }
+                Value::Object(entry)
+            })
+            .collect();
+        own.insert("series".into(), Value::Array(series));
+    } else if !shared.is_empty() {
+        own.insert(
+            "series".into(),
+            json!([{"entity": {"event": null, "properties": shared}}]),
+        );
+    }
+    run(data, "trends", &a.common, own)
+}
+
+pub(crate) fn stickiness(data: &Path, a: StickinessArgs) -> anyhow::Result<u8> {
+    let mut own = Map::new();
+    if let Some(i) = a.interval {
+        own.insert("interval".into(), json!(i.name()));
+    }
+    if let Some(k) = a.interval_count {
+        own.insert("interval_count".into(), json!(k));
+    }
+    own.insert(
+        "series".into(),
+        entity(&a.event, &a.event_where, "event-where")?,
+    );
+    if let Some(c) = &a.criteria {
+        let (op, n) = c
+            .split_once(':')
+            .ok_or_else(|| Invalid(format!("--criteria {c:?}: expected OP:N, e.g. gte:3")))?;
+        let n: Value = serde_json::from_str(n).unwrap_or_else(|_| json!(n));
+        own.insert("criteria".into(), json!({"operator": op, "value": n}));
+    }
+    if a.cumulative {
+        own.insert("cumulative".into(), json!(true));
+    }
+    run(data, "stickiness", &a.common, own)
+}
+
+pub(crate) fn lifecycle(data: &Path, a: LifecycleArgs) -> anyhow::Result<u8> {
+    let mut own = Map::new();
+    if let Some(i) = a.interval {
+        own.insert("interval".into(), json!(i.name()));
+    }
+    own.insert(
+        "series".into(),
+        entity(&a.event, &a.event_where, "event-where")?,
+    );
+    run(data, "lifecycle", &a.common, own)
+}
+
+pub(crate) fn growth(data: &Path, a: GrowthArgs) -> anyhow::Result<u8> {
+    let mut own = Map::new();
+    if !a.milestones.is_empty() {
+        own.insert("milestones".into(), json!(a.milestones));
+    }
+    if let Some(m) = &a.metric {
+        own.insert("metric".into(), json!(m));
+    }
+    own.insert("entity".into(), entity(&a.event, &[], "event")?);
+    if !a.launch_date.is_empty() {
+        let mut dates = Map::new();
+        for l in &a.launch_date {
+            let (p, d) = l.split_once('=').ok_or_else(|| {
+                Invalid(format!("--launch-date {l:?}: expected PROJECT=YYYY-MM-DD"))
+            })?;
+            dates.insert(p.to_string(), json!(d));
+        }
+        own.insert("launch_date".into(), Value::Object(dates));
+    }
+    run(data, "growth", &a.common, own)
+}
+
+/// Builds the request (from `--params` or the flags), computes it, and writes it in the chosen format.
+fn run(
+    data: &Path,
+    kind_name: &str,
+    a: &CommonArgs,
+    own: Map<String, Value>,
+) -> anyhow::Result<u8> {
+    let kind = Kind::parse(kind_name).ok_or_else(|| {
+        Invalid(format!(
+            "{kind_name} reports are not computed by this version"
+        ))
+    })?;
+    let request = match &a.params {
+        Some(path) => request_from_file(kind, path)?,
+        None => {
+            let mut params = common_json(a)?;
+            params.extend(own);
+            Request::from_json(kind, &Value::Object(params)).map_err(|e| Invalid(e.to_string()))?
+        }
+    };
+    let engine = open_existing(data)?;
+    warn_unknown_projects(&engine, &request.common().projects);
+    let now = now();
+    let mut report = None;
+    for run in 1..=a.repeat.max(1) {
+        let started = std::time::Instant::now();
+        report = Some(engine.report(request.clone(), now)?);
+        if a.repeat > 1 {
+            eprintln!(
+                "run {run}/{}: {:.3} ms",
+                a.repeat,
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
+    let report = report.expect("at least one run");
+    let color = if a.out.is_none() && std::io::stdout().is_terminal() {
+        Color::Ansi
+    } else {
+        Color::Plain
+    };
+    let text = render_as(&report, a.format, a.chart.as_deref(), color)?;
+    match &a.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(0)
+}
+
+fn warn_unknown_projects(engine: &Engine, projects: &[String]) {
+    let known = engine.projects_with_events();
+    for p in projects.iter().filter(|p| !known.contains(*p)) {
+        let list: Vec<&str> = known.iter().map(String::as_str).collect();
+        eprintln!(
+            "warning: project {p:?} has no stored events; its rows will be empty (projects with events: {})",
+            if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            }
+        );
+    }
+}
+
+fn render_as(
+    report: &Report,
+    format: FormatArg,
+    chart: Option<&str>,
+    color: Color,
+) -> anyhow::Result<String> {
+    Ok(match format {
+        FormatArg::Table => report.to_table(color),
+        FormatArg::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.to_json()).expect("json")
+        ),
+        FormatArg::Csv => report.to_csv(),
+        FormatArg::Svg => report
+            .to_svg(chart)
+            .map_err(|e| Invalid(format!("--chart: {e}")))?,
+        FormatArg::Heatmap => report
+            .to_svg(Some("heatmap"))
+            .map_err(|e| Invalid(format!("--format heatmap: {e}")))?,
+    })
+}
+
+pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
+    let text = if args.report.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the report from stdin")?
+    } else {
+        std::fs::read_to_string(&args.report)
+            .with_context(|| format!("reading {}", args.report.display()))?
+    };
+    let published: Value =
+        serde_json::from_str(&text).map_err(|e| Invalid(format!("the report is not JSON: {e}")))?;
+    let engine = open_existing(data)?;
+    let v = engine.verify(&published)?;
+    if v.matches {
+        println!(
+            "verified: every number and the data fingerprint of this {} report match ({})",
+            v.kind.name(),
+            v.recomputed_fingerprint
+        );
+        Ok(0)
+    } else {
+        println!(
+            "MISMATCH: {} difference(s); recomputed fingerprint {}",
+            v.differences.len(),
+            v.recomputed_fingerprint
+        );
+        for d in &v.differences {
+            println!("  {d}");
+        }
+        Ok(crate::EXIT_FAILURE)
+    }
+}
+
+fn request_from_file(kind: Kind, path: &Path) -> anyhow::Result<Request> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| Invalid(format!("{}: not JSON: {e}", path.display())))?;
+    if let Some(k) = v.get("kind").and_then(Value::as_str)
+        && k != kind.name()
+    {
+        return Err(Invalid(format!(
+            "{}: holds a {k} report; run `liucun {k} --params` or `liucun verify` instead",
+            path.display()
+        ))
+        .into());
+    }
+    let params = v.get("parameters").unwrap_or(&v);
+    Request::from_json(kind, params).map_err(|e| Invalid(format!("{}: {e}", path.display())).into())
+}
+
+/// The shared flags as parameters; only flags that were given, so each kind's and project's defaults apply.
+fn common_json(a: &CommonArgs) -> anyhow::Result<Map<String, Value>> {
+    if a.project.is_empty() {
+        return Err(Invalid("name at least one --project".into()).into());
+    }
+    let mut m = Map::new();
+    m.insert("projects".into(), json!(a.project));
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v);
+        }
+    };
+    put("date_from", a.from.as_ref().map(|v| json!(v)));
+    put("date_to", a.to.as_ref().map(|v| json!(v)));
+    put("timezone", a.tz.as_ref().map(|v| json!(v)));
+    put(
+        "week_start",
+        a.week_start.map(|w| match w {
+            WeekStartArg::Monday => json!("monday"),
+            WeekStartArg::Sunday => json!("sunday"),
+        }),
+    );
+    put("as_of", a.as_of.as_ref().map(|v| json!(v)));
+    put(
+        "filter_test_accounts",
+        a.filter_test_accounts.then_some(json!(true)),
+    );
+    put("personless", a.include_personless.then(|| json!("include")));
+    let properties = filters(&a.filters, "where")?;
+    if !properties.is_empty() {
+        m.insert("properties".into(), Value::Array(properties));
+    }
+    if let Some(b) = &a.breakdown {
+        let (kind, key) = match b.split_once(':') {
+            Some(("person", k)) => ("person", k),
+            Some(("event", k)) => ("event", k),
+            _ => ("event", b.as_str()),
+        };
+        let mut bd = json!({"type": kind, "property": key});
+        if let Some(l) = a.breakdown_limit {
+            bd["limit"] = json!(l);
+        }
+        m.insert("breakdown".into(), bd);
+    } else if a.breakdown_limit.is_some() {
+        return Err(Invalid("--breakdown-limit needs --breakdown".into()).into());
+    }
+    Ok(m)
+}
+
+/// `{event, properties}` from a comma-separated name list and filter flags.
+fn entity(names: &str, wheres: &[String], flag: &str) -> anyhow::Result<Value> {
+    Ok(json!({"event": event_names(names), "properties": filters(wheres, flag)?}))
+}
+
+/// A comma-separated list of names as the JSON `event` of an entity: null for "any".
+fn event_names(s: &str) -> Value {
+    let list: Vec<String> = s
+        .split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect();
+    match list.as_slice() {
+        [] => Value::Null,
+        [one] if one == "any" => Value::Null,
+        [one] => json!(one),
+        _ => json!(list),
+    }
+}
+
+fn filters(list: &[String], flag: &str) -> anyhow::Result<Vec<Value>> {
+    list.iter()
+        .map(|f| parse_filter(f).map_err(|m| Invalid(format!("--{flag} {f:?}: {m}")).into()))
+        .collect()
+}
+
+/// Parses `KEY OP [VALUE]` into a filter object.
+fn parse_filter(text: &str) -> Result<Value, String> {
+    const OPERATORS: [&str; 11] = [
+        "eq",
+        "neq",
+        "contains",
+        "not_contains",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "is_set",
+        "is_not_set",
+        "regex",
+    ];
+    let mut parts = text.trim().splitn(3, char::is_whitespace);
+    let key = parts
+        .next()
+        .filter(|k| !k.is_empty())
+        .ok_or("expected KEY OP VALUE")?;
+    let op = parts.next().ok_or("expected an operator after the key")?;
+    if !OPERATORS.contains(&op) {
+        return Err(format!("unknown operator {op:?}"));
+    }
+    let (kind, key) = match key.strip_prefix("person.") {
+        Some(k) => ("person", k),
+        None => ("event", key),
+    };
+    let mut f = json!({"type": kind, "key": key, "operator": op});
+    if let Some(v) = parts.next() {
+        let v = v.trim();
+        f["value"] =
+            serde_json::from_str::<Value>(v).unwrap_or_else(|_| Value::String(v.to_string()));
+    }
+    Ok(f)
+}
+
+fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0),
+    )
+}

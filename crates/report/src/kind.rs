@@ -1,0 +1,300 @@
+//! The one report pipeline: every kind goes through the same steps, and this module is the only place that lists
+//! the kinds.
+//!
+//! 1. [`Request::from_json`] reads the flat parameters object of a kind ([`crate::params::Params`]).
+//! 2. [`Request::plan`] resolves defaults, dates and the window, checks limits, and says what to read: one
+//!    [`Scan`] for every project of the report.
+//! 3. The engine loads one [`EventTable`] per project for that scan (or takes it from its cache).
+//! 4. [`Planned::run`] computes the [`Report`], which renders as JSON, a table, CSV or SVG.
+//!
+//! A kind implements [`ReportKind`] (its parameters, plan and kernel calls) and [`Output`] (its renderings); adding
+//! it to the `kinds!` list below wires it into the CLI, the HTTP API and `verify`.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::params::{Common, KindParams, Params};
+use crate::provenance::Provenance;
+use crate::render::Color;
+use crate::table::{EventTable, Scan};
+
+/// Bounds on what parameters may make a report allocate; refused before the allocation, with the field to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most result cells (counts a report holds: buckets × rows × columns, buckets × points, …).
+    pub max_cells: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_cells: 20_000_000,
+        }
+    }
+}
+
+impl Limits {
+    /// Refuses a result of `cells` counts, naming `field` as the parameter that sizes it.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] past [`Limits::max_cells`].
+    pub fn check_cells(&self, field: &str, cells: u64) -> Result<()> {
+        if cells > self.max_cells {
+            return Err(Error::TooLarge {
+                field: field.to_string(),
+                message: format!(
+                    "the report would hold {cells} cells, more than the limit of {}; narrow the window, \
+                     use a longer period or a smaller breakdown",
+                    self.max_cells
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A report kind: its parameters, how it plans its scan, and how it computes its output from the tables.
+pub trait ReportKind {
+    /// The kind's own parameters.
+    type Fields: KindParams;
+    /// A resolved request.
+    type Plan: std::fmt::Debug + Clone;
+    /// The computed report.
+    type Output: Output;
+
+    /// Resolves defaults, dates and the window.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the parameter, [`Error::TooLarge`] past a limit.
+    fn plan(params: Params<Self::Fields>, now_us: i64, limits: &Limits) -> Result<Self::Plan>;
+
+    /// The resolved parameters, echoed in the output.
+    fn params(plan: &Self::Plan) -> &Params<Self::Fields>;
+
+    /// What to read, the same for every project.
+    fn scan(plan: &Self::Plan) -> Scan;
+
+    /// Computes the report over one table per project, in the order of `projects`.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when the data makes the result exceed a limit (a breakdown with too many values).
+    fn run(plan: &Self::Plan, tables: &[&EventTable], limits: &Limits) -> Result<Self::Output>;
+}
+
+/// What every computed report offers its surfaces.
+pub trait Output {
+    /// The documented JSON (docs/report-json.md), with `kind`, `definition`, `parameters`, `window` and
+    /// `provenance`.
+    fn to_json(&self) -> Value;
+    /// A text table (coloured on a terminal).
+    fn to_table(&self, color: Color) -> String;
+    /// Comma-separated rows.
+    fn to_csv(&self) -> String;
+    /// The names of the kind's charts; the first is the default.
+    fn charts(&self) -> &'static [&'static str];
+    /// One chart as SVG; `None` for a name not in [`Output::charts`].
+    fn to_svg(&self, chart: &str) -> Option<String>;
+    /// Where the numbers came from.
+    fn provenance(&self) -> &Provenance;
+}
+
+macro_rules! kinds {
+    ($($variant:ident => $module:ident :: $kind:ident),+ $(,)?) => {
+        /// A report kind.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Kind {
+            $(
+                #[doc = concat!("`", stringify!($module), "`")]
+                $variant,
+            )+
+        }
+
+        impl Kind {
+            /// Every kind, in documentation order.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant),+];
+
+            /// The kind's name, as in the API path and the output's `kind`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => <crate::$module::$kind as ReportKind>::Fields::KIND,)+
+                }
+            }
+
+            /// The kind of a name.
+            pub fn parse(name: &str) -> Option<Kind> {
+                Kind::ALL.iter().copied().find(|k| k.name() == name)
+            }
+        }
+
+        /// A report request of some kind.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Request {
+            $(
+                #[doc = concat!("A `", stringify!($module), "` request.")]
+                $variant(Params<<crate::$module::$kind as ReportKind>::Fields>),
+            )+
+        }
+
+        impl Request {
+            /// Reads the parameters object of a kind.
+            ///
+            /// # Errors
+            /// [`Error::Invalid`] naming the field.
+            pub fn from_json(kind: Kind, v: &Value) -> Result<Request> {
+                Ok(match kind {
+                    $(Kind::$variant => Request::$variant(Params::from_json(v)?),)+
+                })
+            }
+
+            /// The request's kind.
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Request::$variant(_) => Kind::$variant,)+
+                }
+            }
+
+            /// The shared parameters.
+            pub fn common(&self) -> &Common {
+                match self {
+                    $(Request::$variant(p) => &p.common,)+
+                }
+            }
+
+            /// The shared parameters, to fill defaults in (the project's time zone, say).
+            pub fn common_mut(&mut self) -> &mut Common {
+                match self {
+                    $(Request::$variant(p) => &mut p.common,)+
+                }
+            }
+
+            /// The flat parameters object.
+            pub fn to_json(&self) -> Value {
+                match self {
+                    $(Request::$variant(p) => p.to_json(),)+
+                }
+            }
+
+            /// Resolves the request against the current time.
+            ///
+            /// # Errors
+            /// [`Error::Invalid`] naming the parameter, [`Error::TooLarge`] past a limit.
+            pub fn plan(self, now_us: i64, limits: &Limits) -> Result<Planned> {
+                Ok(match self {
+                    $(Request::$variant(p) => Planned::$variant(<crate::$module::$kind as ReportKind>::plan(p, now_us, limits)?),)+
+                })
+            }
+        }
+
+        /// A resolved request: what to read, and how to compute.
+        #[derive(Debug, Clone)]
+        pub enum Planned {
+            $(
+                #[doc = concat!("A `", stringify!($module), "` plan.")]
+                $variant(<crate::$module::$kind as ReportKind>::Plan),
+            )+
+        }
+
+        impl Planned {
+            /// The projects, in output order.
+            pub fn projects(&self) -> &[String] {
+                match self {
+                    $(Planned::$variant(p) => &<crate::$module::$kind as ReportKind>::params(p).common.projects,)+
+                }
+            }
+
+            /// What to read for each project.
+            pub fn scan(&self) -> Scan {
+                match self {
+                    $(Planned::$variant(p) => <crate::$module::$kind as ReportKind>::scan(p),)+
+                }
+            }
+
+            /// Computes the report.
+            ///
+            /// # Errors
+            /// [`Error::TooLarge`] past a limit.
+            pub fn run(&self, tables: &[&EventTable], limits: &Limits) -> Result<Report> {
+                if tables.len() != self.projects().len() {
+                    return Err(Error::invalid("projects", "one table per project is needed"));
+                }
+                Ok(match self {
+                    $(Planned::$variant(p) => Report::$variant(<crate::$module::$kind as ReportKind>::run(p, tables, limits)?),)+
+                })
+            }
+        }
+
+        /// A computed report of some kind.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Report {
+            $(
+                #[doc = concat!("A `", stringify!($module), "` report.")]
+                $variant(<crate::$module::$kind as ReportKind>::Output),
+            )+
+        }
+
+        impl Report {
+            /// The report's kind.
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Report::$variant(_) => Kind::$variant,)+
+                }
+            }
+
+            fn output(&self) -> &dyn Output {
+                match self {
+                    $(Report::$variant(r) => r,)+
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Retention => retention::Retention,
+}
+
+impl Report {
+    /// The documented JSON.
+    pub fn to_json(&self) -> Value {
+        self.output().to_json()
+    }
+
+    /// A text table.
+    pub fn to_table(&self, color: Color) -> String {
+        self.output().to_table(color)
+    }
+
+    /// Comma-separated rows.
+    pub fn to_csv(&self) -> String {
+        self.output().to_csv()
+    }
+
+    /// The kind's chart names; the first is the default.
+    pub fn charts(&self) -> &'static [&'static str] {
+        self.output().charts()
+    }
+
+    /// A chart as SVG: the default one for `None`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `chart` for a name the kind does not draw.
+    pub fn to_svg(&self, chart: Option<&str>) -> Result<String> {
+        let out = self.output();
+        let name = chart.unwrap_or(out.charts()[0]);
+        out.to_svg(name).ok_or_else(|| {
+            Error::invalid(
+                "chart",
+                format!(
+                    "{} reports draw {}, not {name:?}",
+                    self.kind().name(),
+                    out.charts().join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Where the numbers came from.
+    pub fn provenance(&self) -> &Provenance {
+        self.output().provenance()
+    }
+}

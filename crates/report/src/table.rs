@@ -1,0 +1,145 @@
+//! What a report reads: the scan description (the store's projection and the key of the engine's table cache) and
+//! the neutral event table the engine builds from it, one per project, which every report kind reads.
+
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::numeric::Num;
+use crate::params::Personless;
+
+/// What a report needs loaded: which events (a time range cut at `as_of`) and which columns.
+///
+/// Two reports with equal scans read the same table, so the engine keys its in-memory cache on it (with the project
+/// and the manifest generation): whatever a kind needs must be said here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Scan {
+    /// Events from this instant on (UTC µs); `None` for all history.
+    pub from: Option<i64>,
+    /// Events before this instant.
+    pub to: i64,
+    /// Events after this instant are ignored for every purpose, merges and person properties included.
+    pub as_of: i64,
+    /// Load event uuids (ties between simultaneous events are broken by uuid).
+    pub uuid: bool,
+    /// Load event properties (event filters or an event breakdown).
+    pub event_properties: bool,
+    /// Fold person properties (person filters or a person breakdown).
+    pub person_properties: bool,
+    /// Event properties read as numbers, sorted and without duplicates (property math).
+    pub numeric: Vec<String>,
+    /// Load each person's creation instant (lifecycle's `new`).
+    pub created_at: bool,
+    /// Leave personless persons out.
+    pub personless: Personless,
+}
+
+impl Scan {
+    /// The scan that loads everything either of two scans needs (one table for a report reading both).
+    pub fn union(&self, other: &Scan) -> Scan {
+        let mut numeric: Vec<String> = self.numeric.iter().chain(&other.numeric).cloned().collect();
+        numeric.sort();
+        numeric.dedup();
+        Scan {
+            from: match (self.from, other.from) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            },
+            to: self.to.max(other.to),
+            as_of: self.as_of,
+            uuid: self.uuid || other.uuid,
+            event_properties: self.event_properties || other.event_properties,
+            person_properties: self.person_properties || other.person_properties,
+            numeric,
+            created_at: self.created_at || other.created_at,
+            personless: self.personless,
+        }
+    }
+}
+
+/// One project's events, as the engine loaded them for a [`Scan`]: one entry per event in every per-event column.
+#[derive(Debug, Clone, Default)]
+pub struct EventTable {
+    /// Project name.
+    pub project: String,
+    /// Dense person index per event.
+    pub person: Vec<u32>,
+    /// Number of persons.
+    pub n_persons: usize,
+    /// Event time, UTC µs.
+    pub ts: Vec<i64>,
+    /// Event uuid as a big-endian integer (only when the scan asks for it).
+    pub uuid: Vec<u128>,
+    /// Event name id per event, into `names`.
+    pub name: Vec<u32>,
+    /// Event names.
+    pub names: Vec<String>,
+    /// Properties per event (only when the scan asks for them).
+    pub properties: Vec<Map<String, Value>>,
+    /// Current properties per person (only when the scan asks for them).
+    pub person_properties: Vec<Map<String, Value>>,
+    /// One column per key of [`Scan::numeric`], in that order.
+    pub numeric: Vec<NumericColumn>,
+    /// Per person, the creation instant (only when the scan asks for it): the imported `created_at`, else the
+    /// person's earliest event of any kind up to `as_of`.
+    pub created_at: Vec<i64>,
+    /// Where the events came from.
+    pub data: DataProvenance,
+}
+
+impl EventTable {
+    /// The numeric column of a property, if the scan loaded it.
+    pub fn numeric(&self, key: &str) -> Option<&NumericColumn> {
+        self.numeric.iter().find(|c| c.key == key)
+    }
+}
+
+/// A numeric event property: its value per event, `None` where the event has no numeric value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NumericColumn {
+    /// The property key.
+    pub key: String,
+    /// One value per event.
+    pub values: Vec<Option<Num>>,
+}
+
+/// What the engine read, for the fingerprint and the provenance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataProvenance {
+    /// First and last UTC day read (`YYYY-MM-DD`), if any.
+    pub days: Option<(String, String)>,
+    /// Events stored in those days.
+    pub events_in_scope: u64,
+    /// Sum modulo 2²⁵⁶ of their event digests.
+    pub digest_sum: [u8; 32],
+    /// Digest of the identity map used.
+    pub identity_digest: [u8; 32],
+    /// Persons left out as personless.
+    pub personless_persons: u64,
+    /// Their events.
+    pub personless_events: u64,
+}
+
+impl DataProvenance {
+    /// The `lc1` data fingerprint (retention.md §13.6).
+    pub fn fingerprint(&self, project: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(b"lc1");
+        put(&mut h, project.as_bytes());
+        let (from, to) = self.days.clone().unwrap_or_default();
+        put(&mut h, from.as_bytes());
+        put(&mut h, to.as_bytes());
+        h.update(self.events_in_scope.to_be_bytes());
+        h.update(self.digest_sum);
+        h.update(self.identity_digest);
+        format!("lc1:sha256:{}", hex(&h.finalize()))
+    }
+}
+
+pub(crate) fn put(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u32).to_be_bytes());
+    h.update(bytes);
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
