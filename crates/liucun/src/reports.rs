@@ -196,7 +196,7 @@ impl Engine {
             data.digest_sum = sum.0;
         }
         let want = ScanWant {
-            properties: plan.event_properties,
+            properties: plan.event_properties || !plan.numeric.is_empty(),
             uuid: plan.uuid,
         };
         let dir = self.dir().to_path_buf();

@@ -251,6 +251,7 @@ macro_rules! kinds {
 
 kinds! {
     Retention => retention::Retention,
+    Trends => trends::Trends,
 }
 
 impl Report {

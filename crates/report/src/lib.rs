@@ -15,6 +15,7 @@ pub mod retention;
 pub mod stats;
 pub mod svg;
 pub mod table;
+pub mod trends;
 pub mod verify;
 pub mod window;
 

@@ -1,0 +1,717 @@
+//! The trends report (activity.md §1): per period, matching events, distinct persons, rolling DAU/WAU/MAU and
+//! DAU/MAU with its interval, or exact property math (sum, avg, min, max, median, p90, p95, p99) over a numeric
+//! event property — "p95 latency of `$ai_generation` per day" or "output tokens per day by `$ai_model`".
+
+pub mod params;
+mod render;
+
+use std::collections::HashMap;
+
+use jiff::tz::TimeZone;
+use kernels::activity::{self, ByPerson, Days, NONE};
+use kernels::grid::Locate;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::filter::{self, Compiled};
+use crate::kind::{Limits, ReportKind};
+use crate::numeric::{Num, aggregate};
+use crate::params::{Entity, Filter, Period, PropertyKind};
+use crate::provenance::Provenance;
+use crate::retention::{all_match, entity_text, event_side, filters_text, name_mask};
+use crate::stats::{round6, wilson};
+use crate::table::{EventTable, Scan};
+use crate::window::{self, Window};
+
+pub use params::{Fields, Math, Series, TrendsParams};
+
+/// The trends report kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Trends;
+
+/// A resolved trends request.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Parameters with every default resolved.
+    pub params: TrendsParams,
+    tz: TimeZone,
+    as_of: i64,
+    /// `date_from` as an instant; `None` for `all` (found in the data).
+    from: Option<i64>,
+    /// `date_to` as an instant.
+    to: i64,
+    /// Days read before the first shown one, for rolling windows.
+    lookback: u32,
+}
+
+/// A trends report: plain data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendsReport {
+    /// One sentence saying what is counted.
+    pub definition: String,
+    /// The resolved parameters.
+    pub params: TrendsParams,
+    /// The shown periods.
+    pub window: WindowInfo,
+    /// Every series, by project, then series, then breakdown rank.
+    pub series: Vec<SeriesOut>,
+    /// Kept breakdown values per project, in rank order (`None` for Other).
+    pub breakdown_values: Option<Vec<(String, Vec<Option<String>>)>>,
+    /// Where the numbers came from.
+    pub provenance: Provenance,
+}
+
+/// The shown periods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowInfo {
+    /// Start of the first period, local RFC 3339.
+    pub first_period: String,
+    /// Start of the last period.
+    pub last_period: String,
+    /// End of the last period.
+    pub end_exclusive: String,
+    /// Number of periods.
+    pub periods: usize,
+}
+
+/// One output series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesOut {
+    /// Project.
+    pub project: String,
+    /// Index of the requested series it computes.
+    pub series: usize,
+    /// `<entity> · <math>`.
+    pub label: String,
+    /// The math.
+    pub math: Math,
+    /// The property of a property math.
+    pub math_property: Option<String>,
+    /// Breakdown value (`None` without a breakdown, and for Other).
+    pub breakdown_value: Option<String>,
+    /// Whether this is the Other series.
+    pub is_other: bool,
+    /// `dau_mau` only: Σdau ÷ Σmau over complete days.
+    pub average: Option<f64>,
+    /// One point per shown period.
+    pub points: Vec<Point>,
+}
+
+/// One period of a series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Start of the period, local RFC 3339.
+    pub period_start: String,
+    /// The value.
+    pub value: PointValue,
+    /// Whether the period (or day, for rolling forms) has not ended by `as_of`.
+    pub incomplete: bool,
+    /// Property math: the number of values aggregated.
+    pub count: Option<u64>,
+    /// Property math: matching events without a numeric value.
+    pub missing: Option<u64>,
+    /// `dau_mau`: the day's DAU.
+    pub dau: Option<u64>,
+    /// `dau_mau`: the day's MAU.
+    pub mau: Option<u64>,
+    /// `dau_mau`: Wilson 95% interval on (dau, mau).
+    pub ci95: Option<(f64, f64)>,
+}
+
+/// A point's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PointValue {
+    /// An exact count.
+    Count(u64),
+    /// A ratio rounded to 6 decimals, or none (mau = 0).
+    Ratio(Option<f64>),
+    /// A property math result, or none (no numeric value in the period).
+    Number(Option<Num>),
+}
+
+impl PointValue {
+    /// The value as a float for charts.
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            PointValue::Count(n) => Some(n as f64),
+            PointValue::Ratio(r) => r,
+            PointValue::Number(n) => n.map(Num::to_f64),
+        }
+    }
+}
+
+impl ReportKind for Trends {
+    type Fields = Fields;
+    type Plan = Plan;
+    type Output = TrendsReport;
+
+    fn plan(mut params: TrendsParams, now_us: i64, limits: &Limits) -> Result<Plan> {
+        params.validate()?;
+        // `all` is found in the data; resolution reads the other date forms.
+        let all = params.common.date_from.as_deref().map(str::trim) == Some("all");
+        let given_from = params.common.date_from.take();
+        if !all {
+            params.common.date_from = Some(given_from.clone().unwrap_or_else(|| "-30d".into()));
+        }
+        let resolved = params.common.resolve(now_us);
+        params.common.date_from = Some(given_from.unwrap_or_else(|| "-30d".into()));
+        let resolved = resolved?;
+        let to = resolved.date_to.unwrap_or(resolved.as_of);
+        let lookback = params
+            .series
+            .iter()
+            .filter_map(|s| s.math.window_days())
+            .max()
+            .unwrap_or(1)
+            - 1;
+        let plan = Plan {
+            tz: resolved.tz,
+            as_of: resolved.as_of,
+            from: if all { None } else { resolved.date_from },
+            to,
+            lookback,
+            params,
+        };
+        if let Some(from) = plan.from {
+            let w = plan.window(from)?;
+            let breakdown = plan
+                .params
+                .common
+                .breakdown
+                .as_ref()
+                .map_or(1, |b| b.limit + 1);
+            limits.check_cells(
+                "date_from",
+                w.grid.len() as u64 * plan.params.series.len() as u64 * breakdown as u64,
+            )?;
+        }
+        Ok(plan)
+    }
+
+    fn params(plan: &Plan) -> &TrendsParams {
+        &plan.params
+    }
+
+    fn scan(plan: &Plan) -> Scan {
+        let p = &plan.params;
+        let filters = || {
+            p.common
+                .properties
+                .iter()
+                .chain(p.series.iter().flat_map(|s| &s.entity.properties))
+        };
+        let breakdown = p.common.breakdown.as_ref().map(|b| b.kind);
+        let mut numeric: Vec<String> = p
+            .series
+            .iter()
+            .filter_map(|s| s.math_property.clone())
+            .collect();
+        numeric.sort();
+        numeric.dedup();
+        Scan {
+            from: plan.from.and_then(|f| plan.window(f).ok()).map(|w| w.first),
+            to: plan.window_end().min(plan.as_of.saturating_add(1)),
+            as_of: plan.as_of,
+            uuid: false,
+            event_properties: filters().any(|f| f.kind == PropertyKind::Event)
+                || breakdown == Some(PropertyKind::Event),
+            person_properties: filters().any(|f| f.kind == PropertyKind::Person)
+                || breakdown == Some(PropertyKind::Person),
+            numeric,
+            created_at: false,
+            personless: p.common.personless,
+        }
+    }
+
+    fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsReport> {
+        run(plan, tables, limits)
+    }
+}
+
+impl Plan {
+    /// The read window: `lookback` days before the period of `from`, to the period of `to`.
+    fn window(&self, from: i64) -> Result<Window> {
+        let p = &self.params;
+        let mut first =
+            window::period_start("date_from", from, p.interval, &self.tz, p.common.week_start)?;
+        for _ in 0..self.lookback {
+            first = window::period_start(
+                "date_from",
+                first - 1,
+                p.interval,
+                &self.tz,
+                p.common.week_start,
+            )?;
+        }
+        window::resolve_window(
+            p.interval,
+            &self.tz,
+            p.common.week_start,
+            1,
+            Some(first),
+            self.to.max(first),
+        )
+    }
+
+    fn window_end(&self) -> i64 {
+        let p = &self.params;
+        window::period_start(
+            "date_to",
+            self.to,
+            p.interval,
+            &self.tz,
+            p.common.week_start,
+        )
+        .and_then(|last| window::next_period("date_to", last, p.interval, &self.tz))
+        .unwrap_or(i64::MAX)
+    }
+}
+
+/// A series' matching events of one table: the read period of each (`NONE` when it does not count).
+struct Matched {
+    period: Vec<u32>,
+}
+
+fn compile(list: &[Filter], field: &str) -> Result<Vec<Compiled>> {
+    list.iter()
+        .map(|f| filter::compile(f).map_err(|m| Error::invalid(field, m)))
+        .collect()
+}
+
+fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsReport> {
+    let p = &plan.params;
+    // `all`: the local day of the earliest counting event of any project.
+    let from = match plan.from {
+        Some(f) => f,
+        None => {
+            let mut earliest = None::<i64>;
+            for t in tables {
+                for s in 0..p.series.len() {
+                    let m = matched(plan, t, s, None)?;
+                    for (i, &k) in m.period.iter().enumerate() {
+                        if k != NONE {
+                            earliest = Some(earliest.map_or(t.ts[i], |e| e.min(t.ts[i])));
+                        }
+                    }
+                }
+            }
+            let e = earliest.unwrap_or(plan.to).min(plan.to);
+            window::period_start("date_from", e, Period::Day, &plan.tz, p.common.week_start)?
+        }
+    };
+    let w = plan.window(from)?;
+    let lookback = plan.lookback as usize;
+    let n_read = w.grid.len();
+    let shown = n_read - lookback.min(n_read - 1);
+    let first_shown = n_read - shown;
+    let mut series_out = Vec::new();
+    let mut kept_values = Vec::new();
+    for t in tables {
+        let by_person = ByPerson::new(&t.person, t.n_persons);
+        let ctx = Ctx {
+            plan,
+            t,
+            w: &w,
+            by_person: &by_person,
+            n_read,
+            first_shown,
+        };
+        let matched: Vec<Matched> = (0..p.series.len())
+            .map(|s| matched(plan, t, s, Some(&w)))
+            .collect::<Result<_>>()?;
+        // Breakdown buckets: dense ids per distinct string form of the value.
+        let (values, event_bucket, person_bucket) = buckets(p, t);
+        limits.check_cells(
+            "breakdown",
+            values.len() as u64 * n_read as u64 * p.series.len() as u64,
+        )?;
+        // Rank by the first series' points summed over the shown periods, then by value; keep `limit`.
+        let (groups, remap) = match &p.common.breakdown {
+            None => (vec![(None, false)], Vec::new()),
+            Some(b) => {
+                let all = Buckets {
+                    event: &event_bucket,
+                    person: &person_bucket,
+                    n: values.len(),
+                };
+                let first = compute(&ctx, 0, &matched[0], &all);
+                let mut scored: Vec<(f64, usize)> = (0..values.len())
+                    .map(|v| {
+                        let s: f64 = first[v].iter().filter_map(|pt| pt.value.as_f64()).sum();
+                        (s, v)
+                    })
+                    .filter(|(s, _)| *s > 0.0)
+                    .collect();
+                scored.sort_by(|a, b| {
+                    b.0.total_cmp(&a.0)
+                        .then_with(|| values[a.1].as_bytes().cmp(values[b.1].as_bytes()))
+                });
+                let kept: Vec<usize> = scored.iter().take(b.limit).map(|&(_, v)| v).collect();
+                let other = scored.len() > kept.len();
+                let mut remap = vec![NONE; values.len()];
+                for (rank, &v) in kept.iter().enumerate() {
+                    remap[v] = rank as u32;
+                }
+                for &(_, v) in scored.iter().skip(b.limit) {
+                    remap[v] = kept.len() as u32;
+                }
+                let mut g: Vec<(Option<String>, bool)> = kept
+                    .iter()
+                    .map(|&v| (Some(values[v].clone()), false))
+                    .collect();
+                if other {
+                    g.push((None, true));
+                }
+                (g, remap)
+            }
+        };
+        let (eb, pb): (Vec<u32>, Vec<u32>) = if remap.is_empty() {
+            (event_bucket.clone(), person_bucket.clone())
+        } else {
+            (
+                event_bucket.iter().map(|&v| remap[v as usize]).collect(),
+                person_bucket.iter().map(|&v| remap[v as usize]).collect(),
+            )
+        };
+        // Events of dropped values (ranked zero) count nowhere.
+        let masked: Vec<Matched> = matched
+            .iter()
+            .map(|m| Matched {
+                period: m
+                    .period
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &k)| {
+                        let dropped = eb.get(i).is_some_and(|&b| b == NONE)
+                            || (!pb.is_empty() && pb[t.person[i] as usize] == NONE);
+                        if dropped { NONE } else { k }
+                    })
+                    .collect(),
+            })
+            .collect();
+        kept_values.push((
+            t.project.clone(),
+            groups.iter().map(|g| g.0.clone()).collect::<Vec<_>>(),
+        ));
+        for (s, spec) in p.series.iter().enumerate() {
+            let kept = Buckets {
+                event: &eb,
+                person: &pb,
+                n: groups.len(),
+            };
+            let per_bucket = compute(&ctx, s, &masked[s], &kept);
+            for (g, (value, is_other)) in groups.iter().enumerate() {
+                let points = per_bucket[g].clone();
+                let average = (spec.math == Math::DauMau)
+                    .then(|| {
+                        let (d, m) = points
+                            .iter()
+                            .filter(|pt| !pt.incomplete)
+                            .fold((0u64, 0u64), |(d, m), pt| {
+                                (d + pt.dau.unwrap_or(0), m + pt.mau.unwrap_or(0))
+                            });
+                        (m > 0).then(|| round6(d as f64 / m as f64))
+                    })
+                    .flatten();
+                series_out.push(SeriesOut {
+                    project: t.project.clone(),
+                    series: s,
+                    label: label(spec),
+                    math: spec.math,
+                    math_property: spec.math_property.clone(),
+                    breakdown_value: value.clone(),
+                    is_other: *is_other,
+                    average,
+                    points,
+                });
+            }
+        }
+    }
+    Ok(TrendsReport {
+        definition: definition(p),
+        params: p.clone(),
+        window: WindowInfo {
+            first_period: window::format_local(w.grid.start(first_shown), &plan.tz),
+            last_period: window::format_local(w.last, &plan.tz),
+            end_exclusive: window::format_local(w.end, &plan.tz),
+            periods: shown,
+        },
+        series: series_out,
+        breakdown_values: p.common.breakdown.as_ref().map(|_| kept_values),
+        provenance: Provenance::of(plan.as_of, tables),
+    })
+}
+
+/// The read period of every event of series `s` in table `t`, or `NONE`. Without a window (finding `all`), any
+/// counting event up to `as_of` gets period 0.
+fn matched(plan: &Plan, t: &EventTable, s: usize, w: Option<&Window>) -> Result<Matched> {
+    let p = &plan.params;
+    let spec = &p.series[s];
+    let global = compile(&p.common.properties, "properties")?;
+    let own = compile(
+        &spec.entity.properties,
+        &format!("series[{s}].entity.properties"),
+    )?;
+    let names = name_mask(&t.names, &spec.entity);
+    let persons: Vec<bool> = if t.person_properties.is_empty() {
+        Vec::new()
+    } else {
+        t.person_properties
+            .iter()
+            .map(|pp| all_match(&global, None, Some(pp)) && all_match(&own, None, Some(pp)))
+            .collect()
+    };
+    let period = (0..t.ts.len())
+        .map(|i| {
+            if t.ts[i] > plan.as_of || !names[t.name[i] as usize] {
+                return NONE;
+            }
+            if persons.get(t.person[i] as usize) == Some(&false) {
+                return NONE;
+            }
+            let ev = t.properties.get(i);
+            if !event_side(&global, ev) || !event_side(&own, ev) {
+                return NONE;
+            }
+            match w.map(|w| w.grid.locate(t.ts[i])) {
+                None => 0,
+                Some(Locate::In(k)) => k,
+                Some(_) => NONE,
+            }
+        })
+        .collect();
+    Ok(Matched { period })
+}
+
+/// Breakdown value strings, and each event's (event breakdown) or person's (person breakdown) value id.
+fn buckets(p: &TrendsParams, t: &EventTable) -> (Vec<String>, Vec<u32>, Vec<u32>) {
+    let Some(b) = &p.common.breakdown else {
+        return (vec![String::new()], Vec::new(), Vec::new());
+    };
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut values = Vec::new();
+    let mut id_of = |v: String| -> u32 {
+        let next = ids.len() as u32;
+        *ids.entry(v.clone()).or_insert_with(|| {
+            values.push(v);
+            next
+        })
+    };
+    let value = |m: &Map<String, Value>| {
+        m.get(&b.property)
+            .and_then(filter::string_form)
+            .unwrap_or_default()
+    };
+    let (eb, pb) = match b.kind {
+        PropertyKind::Event => (
+            (0..t.ts.len())
+                .map(|i| id_of(t.properties.get(i).map(value).unwrap_or_default()))
+                .collect(),
+            Vec::new(),
+        ),
+        PropertyKind::Person => (
+            Vec::new(),
+            (0..t.n_persons)
+                .map(|i| id_of(t.person_properties.get(i).map(value).unwrap_or_default()))
+                .collect(),
+        ),
+    };
+    if values.is_empty() {
+        values.push(String::new());
+    }
+    (values, eb, pb)
+}
+
+/// What every series of one table shares.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    t: &'a EventTable,
+    w: &'a Window,
+    by_person: &'a ByPerson,
+    n_read: usize,
+    first_shown: usize,
+}
+
+/// Breakdown buckets of events or persons.
+struct Buckets<'a> {
+    event: &'a [u32],
+    person: &'a [u32],
+    n: usize,
+}
+
+/// One series' points per bucket over the shown periods.
+fn compute(c: &Ctx<'_>, s: usize, m: &Matched, buckets: &Buckets<'_>) -> Vec<Vec<Point>> {
+    let (plan, t, by_person, n_read, first_shown) =
+        (c.plan, c.t, c.by_person, c.n_read, c.first_shown);
+    let (event_bucket, person_bucket, n_buckets) = (buckets.event, buckets.person, buckets.n);
+    let spec = &plan.params.series[s];
+    let shown = n_read - first_shown;
+    let point = |k: usize, value: PointValue| Point {
+        period_start: window::format_local(c.w.grid.start(k), &plan.tz),
+        value,
+        incomplete: c.w.grid.end_of(k) > plan.as_of,
+        count: None,
+        missing: None,
+        dau: None,
+        mau: None,
+        ci95: None,
+    };
+    let mut out: Vec<Vec<Point>> = vec![Vec::with_capacity(shown); n_buckets];
+    match spec.math {
+        Math::Total | Math::UniquePersons => {
+            let counts = if spec.math == Math::Total {
+                activity::events_per_period(
+                    &m.period,
+                    event_bucket,
+                    &t.person,
+                    person_bucket,
+                    n_read,
+                    n_buckets,
+                )
+            } else {
+                activity::distinct_per_period(
+                    by_person,
+                    &m.period,
+                    event_bucket,
+                    person_bucket,
+                    n_read,
+                    n_buckets,
+                )
+            };
+            for (b, o) in out.iter_mut().enumerate() {
+                for k in first_shown..n_read {
+                    o.push(point(k, PointValue::Count(counts[b * n_read + k])));
+                }
+            }
+        }
+        Math::Dau | Math::Wau | Math::Mau | Math::DauMau => {
+            let windows = if spec.math == Math::DauMau {
+                vec![1, 30]
+            } else {
+                vec![spec.math.window_days().unwrap_or(1)]
+            };
+            let rolled = activity::rolling_distinct(
+                by_person,
+                &m.period,
+                event_bucket,
+                person_bucket,
+                &Days {
+                    windows,
+                    first: first_shown,
+                    n_days: n_read,
+                    n_buckets,
+                },
+            );
+            for (b, o) in out.iter_mut().enumerate() {
+                for k in first_shown..n_read {
+                    let i = b * shown + k - first_shown;
+                    if spec.math == Math::DauMau {
+                        let (dau, mau) = (rolled[0][i], rolled[1][i]);
+                        let mut pt = point(
+                            k,
+                            PointValue::Ratio((mau > 0).then(|| round6(dau as f64 / mau as f64))),
+                        );
+                        pt.dau = Some(dau);
+                        pt.mau = Some(mau);
+                        pt.ci95 = wilson(dau, mau).map(|(a, b)| (round6(a), round6(b)));
+                        o.push(pt);
+                    } else {
+                        o.push(point(k, PointValue::Count(rolled[0][i])));
+                    }
+                }
+            }
+        }
+        math => {
+            let how = math.aggregate().expect("a property math");
+            let key = spec.math_property.as_deref().unwrap_or_default();
+            let column = t.numeric(key);
+            let mut values: Vec<Vec<Num>> = vec![Vec::new(); n_buckets * n_read];
+            let mut missing = vec![0u64; n_buckets * n_read];
+            for (i, &k) in m.period.iter().enumerate() {
+                if k == NONE {
+                    continue;
+                }
+                let b = match (event_bucket.get(i), person_bucket.is_empty()) {
+                    (Some(&b), _) => b,
+                    (None, false) => person_bucket[t.person[i] as usize],
+                    (None, true) => 0,
+                } as usize;
+                match column.and_then(|c| c.values.get(i).copied().flatten()) {
+                    Some(v) => values[b * n_read + k as usize].push(v),
+                    None => missing[b * n_read + k as usize] += 1,
+                }
+            }
+            for (b, o) in out.iter_mut().enumerate() {
+                for k in first_shown..n_read {
+                    let vs = &mut values[b * n_read + k];
+                    let mut pt = point(k, PointValue::Number(aggregate(vs, how)));
+                    pt.count = Some(vs.len() as u64);
+                    pt.missing = Some(missing[b * n_read + k]);
+                    o.push(pt);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `<entity label> · <math>` (§1.3, §1.4 rule 6).
+fn label(s: &Series) -> String {
+    let entity = entity_label(&s.entity);
+    match &s.math_property {
+        Some(k) if s.math.aggregate().is_some() => format!("{entity} · {} of {k}", s.math.label()),
+        _ => format!("{entity} · {}", s.math.label()),
+    }
+}
+
+/// The event name, names joined by ` or `, or `any activity`.
+pub(crate) fn entity_label(e: &Entity) -> String {
+    match e.event.names() {
+        None => "any activity".to_string(),
+        Some(list) => list.join(" or "),
+    }
+}
+
+/// The one-sentence definition.
+fn definition(p: &TrendsParams) -> String {
+    let clauses: Vec<String> = p
+        .series
+        .iter()
+        .map(|s| {
+            let what = entity_text(&s.entity);
+            match s.math {
+                Math::Total => format!("the number of {what} events"),
+                Math::UniquePersons => format!("distinct persons who did {what}"),
+                Math::Dau | Math::Wau | Math::Mau => format!(
+                    "distinct persons who did {what} in the {} days up to each day",
+                    s.math.window_days().unwrap_or(1)
+                ),
+                Math::DauMau => format!(
+                    "DAU/MAU of {what} (persons of the day over persons of the 30 days up to it)"
+                ),
+                m => format!(
+                    "the {} of `{}` over {what} events with a numeric value",
+                    m.name(),
+                    s.math_property.as_deref().unwrap_or_default()
+                ),
+            }
+        })
+        .collect();
+    let mut text = clauses.join("; ");
+    if let Some(first) = text.get(..1) {
+        text = first.to_uppercase() + &text[1..];
+    }
+    let global = if p.common.properties.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", counting only events where {}",
+            filters_text(&p.common.properties)
+        )
+    };
+    format!(
+        "{text}, per {} ({}){global}.",
+        p.interval.noun(),
+        p.common.timezone()
+    )
+}
