@@ -251,6 +251,7 @@ macro_rules! kinds {
 
 kinds! {
     Retention => retention::Retention,
+    Stickiness => stickiness::Stickiness,
 }
 
 impl Report {

@@ -4,6 +4,7 @@
 //! Every kind goes through one pipeline ([`kind`]): parameters ([`params::Params`]), a plan with its [`Scan`], the
 //! engine's [`EventTable`]s, and a [`Report`] rendered as JSON, a table, CSV or SVG.
 
+mod activity;
 pub mod error;
 pub mod filter;
 pub mod kind;
@@ -13,6 +14,7 @@ pub mod provenance;
 pub mod render;
 pub mod retention;
 pub mod stats;
+pub mod stickiness;
 pub mod svg;
 pub mod table;
 pub mod verify;

@@ -648,7 +648,7 @@ pub fn definition(p: &RetentionParams) -> String {
     )
 }
 
-fn entity_text(e: &Entity) -> String {
+pub(crate) fn entity_text(e: &Entity) -> String {
     let names = match e.event.names() {
         None => "any activity event".to_string(),
         Some(list) => list
@@ -664,7 +664,7 @@ fn entity_text(e: &Entity) -> String {
     }
 }
 
-fn filters_text(filters: &[Filter]) -> String {
+pub(crate) fn filters_text(filters: &[Filter]) -> String {
     filters
         .iter()
         .map(|f| {
