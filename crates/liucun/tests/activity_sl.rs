@@ -395,3 +395,199 @@ proptest::proptest! {
         proptest::prop_assert_eq!(r["data"].clone(), json!(want));
     }
 }
+
+// ---- lifecycle ----
+
+fn july(day: u32) -> String {
+    format!("2025-07-{day:02}T10:00:00Z")
+}
+
+#[test]
+fn lifecycle_spec_example_in_berlin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut events = Vec::new();
+    for d in [10, 11, 13] {
+        events.push(("ada", "chat", july(d)));
+    }
+    // bo and cy were created on 07-01 (their first event, of any kind).
+    for d in [1, 5, 9, 10] {
+        events.push(("bo", "chat", july(d)));
+    }
+    events.push(("cy", "$set", july(1)));
+    for d in [8, 11] {
+        events.push(("cy", "chat", july(d)));
+    }
+    events.push(("eve", "chat", july(9)));
+    let engine = engine_with(tmp.path(), &events);
+    let r = report(
+        &engine,
+        Kind::Lifecycle,
+        json!({"date_from": "2025-07-10", "date_to": "2025-07-13", "timezone": "Europe/Berlin",
+               "as_of": "2025-07-20T00:00:00Z"}),
+    );
+    assert_eq!(r["kind"], "lifecycle");
+    assert_eq!(
+        r["definition"],
+        "Persons who did any activity event, classified per day (Europe/Berlin) as new, returning, resurrecting or dormant."
+    );
+    assert_eq!(
+        r["window"],
+        json!({"first_period": "2025-07-10T00:00:00+02:00", "last_period": "2025-07-13T00:00:00+02:00",
+               "end_exclusive": "2025-07-14T00:00:00+02:00", "periods": 4,
+               "read_from": "2025-07-09T00:00:00+02:00", "read_until_exclusive": "2025-07-14T00:00:00+02:00"})
+    );
+    assert_eq!(
+        r["periods"],
+        json!([{"period_start": "2025-07-10T00:00:00+02:00", "incomplete": false, "quick_ratio": 1.0},
+               {"period_start": "2025-07-11T00:00:00+02:00", "incomplete": false, "quick_ratio": 1.0},
+               {"period_start": "2025-07-12T00:00:00+02:00", "incomplete": false, "quick_ratio": 0.0},
+               {"period_start": "2025-07-13T00:00:00+02:00", "incomplete": false, "quick_ratio": null}])
+    );
+    let labels = json!(["2025-07-10", "2025-07-11", "2025-07-12", "2025-07-13"]);
+    assert_eq!(
+        r["series"],
+        json!([
+            {"status": "new", "label": "any activity · new", "data": [1, 0, 0, 0], "labels": labels, "count": 1},
+            {"status": "returning", "label": "any activity · returning", "data": [1, 1, 0, 0], "labels": labels, "count": 2},
+            {"status": "resurrecting", "label": "any activity · resurrecting", "data": [0, 1, 0, 1], "labels": labels, "count": 2},
+            {"status": "dormant", "label": "any activity · dormant", "data": [-1, -1, -2, 0], "labels": labels, "count": -4},
+        ])
+    );
+    assert!(r["parameters"].get("personless").is_none());
+    let v = engine.verify(&r).unwrap();
+    assert!(v.matches, "{:?}", v.differences);
+
+    // Incomplete periods, and `all` starting at the earliest matching event's day (07-01: bo).
+    let r = report(
+        &engine,
+        Kind::Lifecycle,
+        json!({"date_from": "all", "date_to": "2025-07-13", "timezone": "Europe/Berlin",
+               "as_of": "2025-07-13T12:00:00Z"}),
+    );
+    assert_eq!(r["parameters"]["date_from"], "all");
+    assert_eq!(r["window"]["first_period"], "2025-07-01T00:00:00+02:00");
+    assert_eq!(r["window"]["periods"], 13);
+    assert_eq!(r["periods"][12]["incomplete"], true);
+    assert_eq!(r["periods"][11]["incomplete"], false);
+    // bo is new on 07-01.
+    assert_eq!(r["series"][0]["data"][0], 1);
+    let v = engine.verify(&r).unwrap();
+    assert!(v.matches, "{:?}", v.differences);
+}
+
+#[test]
+fn lifecycle_hours_across_a_clock_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Berlin falls back on 2025-10-26: 02:00–03:00 local happens twice (00:00Z and 01:00Z are both 02:xx).
+    let events = vec![
+        ("a", "x", "2025-10-26T00:30:00Z".to_string()),
+        ("a", "x", "2025-10-26T01:30:00Z".to_string()),
+        ("b", "x", "2025-10-26T01:10:00Z".to_string()),
+    ];
+    let engine = engine_with(tmp.path(), &events);
+    let r = report(
+        &engine,
+        Kind::Lifecycle,
+        json!({"interval": "hour", "date_from": "2025-10-26T02:00:00", "date_to": "2025-10-26T03:00:00",
+               "timezone": "Europe/Berlin", "as_of": "2025-11-01T00:00:00Z"}),
+    );
+    // 02:00 (+02), 02:00 (+01), 03:00 (+01): the repeated hour makes two periods.
+    assert_eq!(
+        r["series"][0]["labels"],
+        json!(["2025-10-26 02:00", "2025-10-26 02:00", "2025-10-26 03:00"])
+    );
+    assert_eq!(r["series"][0]["data"], json!([1, 1, 0]));
+    assert_eq!(r["series"][1]["data"], json!([0, 1, 0]));
+    assert_eq!(r["series"][3]["data"], json!([0, 0, -2]));
+}
+
+#[test]
+fn lifecycle_validation_names_the_field() {
+    let e = error(Kind::Lifecycle, json!({"personless": "include"}));
+    assert!(e.contains("personless"), "{e}");
+    let e = error(
+        Kind::Lifecycle,
+        json!({"breakdown": {"type": "event", "property": "x"}}),
+    );
+    assert!(e.contains("breakdown"), "{e}");
+    let e = error(Kind::Lifecycle, json!({"interval_count": 2}));
+    assert!(e.contains("interval_count"), "{e}");
+    let e = error(Kind::Lifecycle, json!({"interval": "year"}));
+    assert!(e.contains("interval"), "{e}");
+}
+
+fn naive_lifecycle(
+    events: &[(u8, i64, &str)],
+    unit: Unit,
+    first: i64,
+    n_shown: i64,
+    as_of: i64,
+) -> [Vec<i64>; 4] {
+    let len = unit.len();
+    let period = |t: i64| (t - BASE_US).div_euclid(len);
+    let p0 = period(first);
+    let mut created: BTreeMap<u8, i64> = BTreeMap::new();
+    let mut active: BTreeMap<u8, BTreeSet<i64>> = BTreeMap::new();
+    for &(p, t, name) in events {
+        if t > as_of {
+            continue;
+        }
+        let c = created.entry(p).or_insert(t);
+        *c = (*c).min(t);
+        let k = period(t);
+        if name != "$set" && k >= p0 - 1 && k < p0 + n_shown {
+            active.entry(p).or_default().insert(k);
+        }
+    }
+    let mut out: [Vec<i64>; 4] = std::array::from_fn(|_| vec![0; n_shown as usize]);
+    let mut add = |s: usize, k: i64, v: i64| {
+        if k >= p0 && k < p0 + n_shown {
+            out[s][(k - p0) as usize] += v;
+        }
+    };
+    for (p, set) in &active {
+        let first = *set.iter().next().unwrap();
+        for &k in set {
+            let s = if k == first && k == period(created[p]) {
+                0
+            } else if k != first && set.contains(&(k - 1)) {
+                1
+            } else {
+                2
+            };
+            add(s, k, 1);
+            if !set.contains(&(k + 1)) {
+                add(3, k + 1, -1);
+            }
+        }
+    }
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    #[test]
+    fn lifecycle_matches_a_naive_reference(
+        events in proptest::collection::vec((0u8..5, 0u32..24 * 21, 0u8..3), 0..30),
+        unit in 0u8..3,
+        merge in proptest::option::of((0u8..5, 0u8..5)),
+    ) {
+        let merge = merge.filter(|(a, b)| a != b);
+        let unit = [Unit::Hour, Unit::Day, Unit::Week][unit as usize];
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = build(tmp.path(), &events, merge);
+        let (first, n_shown) = match unit {
+            Unit::Hour => (BASE_US + 3 * DAY_US, 30),
+            Unit::Day => (BASE_US + 3 * DAY_US, 12),
+            Unit::Week => (BASE_US + 7 * DAY_US, 2),
+        };
+        let last = first + (n_shown - 1) * unit.len();
+        let as_of = BASE_US + 10 * DAY_US + 5 * HOUR_US;
+        let r = report(&engine, Kind::Lifecycle, json!({
+            "interval": unit.name(), "date_from": rfc(first), "date_to": rfc(last), "as_of": rfc(as_of)}));
+        let want = naive_lifecycle(&naive_events(&events, merge), unit, first, n_shown, as_of);
+        for s in 0..4 {
+            proptest::prop_assert_eq!(r["series"][s]["data"].clone(), json!(want[s]), "status {}", s);
+        }
+    }
+}

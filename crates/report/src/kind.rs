@@ -252,6 +252,7 @@ macro_rules! kinds {
 kinds! {
     Retention => retention::Retention,
     Stickiness => stickiness::Stickiness,
+    Lifecycle => lifecycle::Lifecycle,
 }
 
 impl Report {

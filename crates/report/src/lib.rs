@@ -8,6 +8,7 @@ mod activity;
 pub mod error;
 pub mod filter;
 pub mod kind;
+pub mod lifecycle;
 pub mod numeric;
 pub mod params;
 pub mod provenance;
