@@ -228,7 +228,10 @@ mod tests {
             vec![1, 0, 2, 0, 0, 0, 1]
         );
         // k = 3: buckets {6,5,4}, {3,2,1}, {0}.
-        assert_eq!(stickiness(&by, &period, 7, 3, CountRule::Any), vec![1, 1, 2]);
+        assert_eq!(
+            stickiness(&by, &period, 7, 3, CountRule::Any),
+            vec![1, 1, 2]
+        );
         // Person 2 has two events on day 1: only that bucket has 2 or more.
         assert_eq!(
             stickiness(&by, &period, 7, 1, CountRule::Gte(2)),

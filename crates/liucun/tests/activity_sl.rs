@@ -83,7 +83,9 @@ fn stickiness_spec_example_in_berlin() {
     assert_eq!(r["data"], json!([1, 0, 2, 0, 0, 0, 1]));
     assert_eq!(
         r["labels"],
-        json!(["1 day", "2 days", "3 days", "4 days", "5 days", "6 days", "7 days"])
+        json!([
+            "1 day", "2 days", "3 days", "4 days", "5 days", "6 days", "7 days"
+        ])
     );
     assert_eq!(r["count"], 4);
     assert_eq!(r["share"], json!([0.25, 0.0, 0.5, 0.0, 0.0, 0.0, 0.25]));
@@ -179,7 +181,10 @@ fn stickiness_relative_bounds_and_hours() {
     );
     assert_eq!(r["parameters"]["date_from"], "-30d");
     assert_eq!(r["window"]["from"], "2025-05-11T00:00:00+00:00");
-    assert_eq!(r["window"]["to_inclusive"], "2025-06-10T23:59:59.999999+00:00");
+    assert_eq!(
+        r["window"]["to_inclusive"],
+        "2025-06-10T23:59:59.999999+00:00"
+    );
     assert_eq!(r["window"]["periods"], 31);
     assert_eq!(r["incomplete"], true);
 }
@@ -201,17 +206,29 @@ fn stickiness_across_a_clock_change() {
                "as_of": "2025-04-01T00:00:00Z"}),
     );
     assert_eq!(r["window"]["from"], "2025-03-08T00:00:00-05:00");
-    assert_eq!(r["window"]["to_inclusive"], "2025-03-10T23:59:59.999999-04:00");
+    assert_eq!(
+        r["window"]["to_inclusive"],
+        "2025-03-10T23:59:59.999999-04:00"
+    );
     assert_eq!(r["data"], json!([1, 1, 0]));
 }
 
 #[test]
 fn stickiness_validation_names_the_field() {
-    let e = error(Kind::Stickiness, json!({"criteria": {"operator": "gt", "value": 3}}));
+    let e = error(
+        Kind::Stickiness,
+        json!({"criteria": {"operator": "gt", "value": 3}}),
+    );
     assert!(e.contains("criteria.operator"), "{e}");
-    let e = error(Kind::Stickiness, json!({"criteria": {"operator": "gte", "value": -1}}));
+    let e = error(
+        Kind::Stickiness,
+        json!({"criteria": {"operator": "gte", "value": -1}}),
+    );
     assert!(e.contains("criteria.value"), "{e}");
-    let e = error(Kind::Stickiness, json!({"criteria": {"operator": "gte", "value": 1.5}}));
+    let e = error(
+        Kind::Stickiness,
+        json!({"criteria": {"operator": "gte", "value": 1.5}}),
+    );
     assert!(e.contains("criteria.value"), "{e}");
     let e = error(Kind::Stickiness, json!({"interval_count": 0}));
     assert!(e.contains("interval_count"), "{e}");
@@ -242,11 +259,18 @@ fn stickiness_verify_round_trip() {
     let mut params = r["parameters"].clone();
     params["projects"] = json!(["p"]);
     let report = engine
-        .report(Request::from_json(Kind::Stickiness, &params).unwrap(), Timestamp(0))
+        .report(
+            Request::from_json(Kind::Stickiness, &params).unwrap(),
+            Timestamp(0),
+        )
         .unwrap();
     assert!(report.to_svg(None).unwrap().starts_with("<svg"));
     assert!(report.to_csv().starts_with("label,"));
-    assert!(report.to_table(liucun::report::render::Color::Plain).contains("1 day"));
+    assert!(
+        report
+            .to_table(liucun::report::render::Color::Plain)
+            .contains("1 day")
+    );
 }
 
 // ---- a naive reference from the spec, on random small event sets ----

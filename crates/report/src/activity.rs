@@ -44,7 +44,12 @@ pub(crate) fn matching(
             .all(|f| f.matches(props))
     };
     let person_ok: Vec<bool> = (0..t.n_persons)
-        .map(|p| side(PropertyKind::Person, t.person_properties.get(p).unwrap_or(&empty)))
+        .map(|p| {
+            side(
+                PropertyKind::Person,
+                t.person_properties.get(p).unwrap_or(&empty),
+            )
+        })
         .collect();
     Ok((0..t.ts.len())
         .map(|i| {
@@ -54,10 +59,7 @@ pub(crate) fn matching(
                 && ts <= as_of
                 && names[t.name[i] as usize]
                 && person_ok.get(t.person[i] as usize).copied().unwrap_or(true)
-                && side(
-                    PropertyKind::Event,
-                    t.properties.get(i).unwrap_or(&empty),
-                )
+                && side(PropertyKind::Event, t.properties.get(i).unwrap_or(&empty))
         })
         .collect())
 }

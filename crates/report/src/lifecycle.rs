@@ -258,7 +258,12 @@ impl ReportKind for Lifecycle {
             }
         };
         let n_read = window.grid.len();
-        let mut counts = [vec![0u64; n_read], vec![0; n_read], vec![0; n_read], vec![0; n_read]];
+        let mut counts = [
+            vec![0u64; n_read],
+            vec![0; n_read],
+            vec![0; n_read],
+            vec![0; n_read],
+        ];
         for (t, mask) in tables.iter().zip(&masks) {
             let period: Vec<u32> = (0..t.ts.len())
                 .map(|i| match (mask[i], window.grid.locate(t.ts[i])) {
@@ -267,10 +272,12 @@ impl ReportKind for Lifecycle {
                 })
                 .collect();
             let created: Vec<u32> = (0..t.n_persons)
-                .map(|q| match t.created_at.get(q).map(|&c| window.grid.locate(c)) {
-                    Some(Locate::In(k)) => k,
-                    _ => NONE,
-                })
+                .map(
+                    |q| match t.created_at.get(q).map(|&c| window.grid.locate(c)) {
+                        Some(Locate::In(k)) => k,
+                        _ => NONE,
+                    },
+                )
                 .collect();
             let by = ByPerson::new(&t.person, t.n_persons);
             let c = kernels::sticky::lifecycle(&by, &period, &created, n_read);
@@ -297,8 +304,7 @@ impl ReportKind for Lifecycle {
             .clone()
             .map(|k| {
                 let dormant = counts[3][k];
-                (dormant > 0)
-                    .then(|| round6((counts[0][k] + counts[2][k]) as f64 / dormant as f64))
+                (dormant > 0).then(|| round6((counts[0][k] + counts[2][k]) as f64 / dormant as f64))
             })
             .collect();
         Ok(LifecycleReport {
@@ -386,7 +392,11 @@ impl Output for LifecycleReport {
             let _ = writeln!(
                 out,
                 "{:<18} {:>8} {:>10} {:>13} {:>8} {:>12}",
-                format!("{}{}", self.labels[i], if self.incomplete[i] { "*" } else { "" }),
+                format!(
+                    "{}{}",
+                    self.labels[i],
+                    if self.incomplete[i] { "*" } else { "" }
+                ),
                 self.data[0][i],
                 self.data[1][i],
                 self.data[2][i],

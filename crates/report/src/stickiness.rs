@@ -218,9 +218,9 @@ impl ReportKind for Stickiness {
             .properties
             .iter()
             .chain(&plan.params.series.properties);
-        let (ev, pers): (Vec<_>, Vec<_>) = all.map(|f| f.kind).partition(|k| {
-            *k == crate::params::PropertyKind::Event
-        });
+        let (ev, pers): (Vec<_>, Vec<_>) = all
+            .map(|f| f.kind)
+            .partition(|k| *k == crate::params::PropertyKind::Event);
         Scan {
             from: Some(plan.from),
             to: plan.to_inclusive.min(plan.as_of).saturating_add(1),
@@ -341,7 +341,11 @@ pub fn definition(p: &StickinessParams) -> String {
                 CriteriaOperator::Lte => "at most",
                 CriteriaOperator::Exact => "exactly",
             };
-            format!(" {op} {} time{}", c.value, if c.value == 1 { "" } else { "s" })
+            format!(
+                " {op} {} time{}",
+                c.value,
+                if c.value == 1 { "" } else { "s" }
+            )
         }
     };
     let persons = match p.common.personless {
@@ -394,9 +398,19 @@ impl Output for StickinessReport {
             self.provenance.as_of, self.provenance.data_fingerprint
         );
         let _ = writeln!(out, "from {} to {}", self.from, self.to_inclusive);
-        let w = self.labels.iter().map(|l| l.chars().count()).max().unwrap_or(6).max(6);
+        let w = self
+            .labels
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let _ = writeln!(out);
-        let _ = writeln!(out, "{:<w$} {:>10} {:>8} {:>15}", "active", "persons", "share", "95% CI");
+        let _ = writeln!(
+            out,
+            "{:<w$} {:>10} {:>8} {:>15}",
+            "active", "persons", "share", "95% CI"
+        );
         for i in 0..self.data.len() {
             let share = self.share[i].map_or("-".to_string(), |s| format!("{:.1}%", s * 100.0));
             let ci = self.ci95[i].map_or("-".to_string(), |(a, b)| {
