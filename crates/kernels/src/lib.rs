@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod grid;
 pub mod retention;
+pub mod sticky;
 
 pub use grid::PeriodGrid;
 pub use retention::{

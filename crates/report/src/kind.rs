@@ -252,6 +252,8 @@ macro_rules! kinds {
 kinds! {
     Retention => retention::Retention,
     Trends => trends::Trends,
+    Stickiness => stickiness::Stickiness,
+    Lifecycle => lifecycle::Lifecycle,
 }
 
 impl Report {

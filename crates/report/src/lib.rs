@@ -4,15 +4,18 @@
 //! Every kind goes through one pipeline ([`kind`]): parameters ([`params::Params`]), a plan with its [`Scan`], the
 //! engine's [`EventTable`]s, and a [`Report`] rendered as JSON, a table, CSV or SVG.
 
+mod activity;
 pub mod error;
 pub mod filter;
 pub mod kind;
+pub mod lifecycle;
 pub mod numeric;
 pub mod params;
 pub mod provenance;
 pub mod render;
 pub mod retention;
 pub mod stats;
+pub mod stickiness;
 pub mod svg;
 pub mod table;
 pub mod trends;
