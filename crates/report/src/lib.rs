@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod growth;
 pub mod kind;
 pub mod numeric;
 pub mod params;

@@ -557,7 +557,7 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
 }
 
 /// Per event name: does the entity's name list (or "any activity event") match?
-fn name_mask(names: &[String], entity: &Entity) -> Vec<bool> {
+pub(crate) fn name_mask(names: &[String], entity: &Entity) -> Vec<bool> {
     match entity.event.names() {
         None => names
             .iter()
@@ -567,7 +567,7 @@ fn name_mask(names: &[String], entity: &Entity) -> Vec<bool> {
     }
 }
 
-fn event_side(filters: &[Compiled], props: Option<&Map<String, Value>>) -> bool {
+pub(crate) fn event_side(filters: &[Compiled], props: Option<&Map<String, Value>>) -> bool {
     let empty = Map::new();
     let props = props.unwrap_or(&empty);
     filters
@@ -576,7 +576,7 @@ fn event_side(filters: &[Compiled], props: Option<&Map<String, Value>>) -> bool 
         .all(|f| f.matches(props))
 }
 
-fn all_match(
+pub(crate) fn all_match(
     filters: &[Compiled],
     _event: Option<&Map<String, Value>>,
     person: Option<&Map<String, Value>>,
@@ -648,7 +648,7 @@ pub fn definition(p: &RetentionParams) -> String {
     )
 }
 
-fn entity_text(e: &Entity) -> String {
+pub(crate) fn entity_text(e: &Entity) -> String {
     let names = match e.event.names() {
         None => "any activity event".to_string(),
         Some(list) => list
@@ -664,7 +664,7 @@ fn entity_text(e: &Entity) -> String {
     }
 }
 
-fn filters_text(filters: &[Filter]) -> String {
+pub(crate) fn filters_text(filters: &[Filter]) -> String {
     filters
         .iter()
         .map(|f| {
