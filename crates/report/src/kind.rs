@@ -251,6 +251,7 @@ macro_rules! kinds {
 
 kinds! {
     Retention => retention::Retention,
+    Growth => growth::Growth,
 }
 
 impl Report {

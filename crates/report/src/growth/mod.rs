@@ -354,7 +354,7 @@ fn project(
     let curve = (d0..n_days)
         .filter(|&d| {
             let since = (d - d0) as u64;
-            since <= DAILY_DAYS || (since - DAILY_DAYS) % 7 == 0 || d + 2 >= n_days
+            since <= DAILY_DAYS || (since - DAILY_DAYS).is_multiple_of(7) || d + 2 >= n_days
         })
         .map(|d| Point {
             day: local_date(starts[d], &plan.tz),
