@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod grid;
+pub mod growth;
 pub mod retention;
 pub mod sticky;
 

@@ -254,6 +254,7 @@ kinds! {
     Trends => trends::Trends,
     Stickiness => stickiness::Stickiness,
     Lifecycle => lifecycle::Lifecycle,
+    Growth => growth::Growth,
 }
 
 impl Report {
