@@ -66,7 +66,6 @@ impl Engine {
     pub fn retention(&self, params: RetentionParams, now: Timestamp) -> Result<RetentionReport> {
         match self.report(Request::Retention(params), now)? {
             Report::Retention(r) => Ok(r),
-            #[allow(unreachable_patterns)]
             _ => unreachable!("a retention request gives a retention report"),
         }
     }

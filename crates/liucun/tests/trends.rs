@@ -220,11 +220,7 @@ fn a_table_without_uuids_is_not_reused_for_a_report_that_needs_them() {
         .unwrap();
         engine.report(request, Timestamp(0)).unwrap().to_json()
     };
-    let cold = {
-        let other = tempfile::tempdir().unwrap();
-        drop(other);
-        run("first_ever")
-    };
+    let cold = run("first_ever");
     let _ = run("first_time");
     let warm = run("first_ever");
     assert_eq!(cold, warm);
