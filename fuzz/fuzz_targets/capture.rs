@@ -130,13 +130,16 @@ fuzz_target!(|data: &[u8]| {
 
 /// The server's capture chain for one request: payload, body, then the validated batch, which is checked.
 fn capture(path: Path, req: &WireRequest<'_>) -> Result<(), WireError> {
+    let limits = http::DecodeLimits::default();
+    // No memory budget beyond the decoder's own caps: the fuzzer checks the decoder, not the server's accounting.
+    let mut reserve = |_bytes: usize| Ok(());
     let text = match path {
-        Path::Posthog(p) => http::posthog_payload(req, p)?,
-        Path::Segment(_) => http::segment_payload(req)?,
+        Path::Posthog(p) => http::posthog_payload(req, p, &limits, &mut reserve)?,
+        Path::Segment(_) => http::segment_payload(req, &limits, &mut reserve)?,
     };
     let body = match path {
-        Path::Posthog(p) => http::posthog_body(&text, p)?,
-        Path::Segment(p) => http::segment_body(&text, p)?,
+        Path::Posthog(p) => http::posthog_body(&text, p, &limits)?,
+        Path::Segment(p) => http::segment_body(&text, p, &limits)?,
     };
     check_capture(path, body, req.query);
     Ok(())
