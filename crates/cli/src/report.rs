@@ -610,7 +610,7 @@ fn event_names(s: &str) -> Value {
     }
 }
 
-fn filters(list: &[String], flag: &str) -> anyhow::Result<Vec<Value>> {
+pub(crate) fn filters(list: &[String], flag: &str) -> anyhow::Result<Vec<Value>> {
     list.iter()
         .map(|f| parse_filter(f).map_err(|m| Invalid(format!("--{flag} {f:?}: {m}")).into()))
         .collect()

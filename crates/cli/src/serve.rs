@@ -172,6 +172,41 @@ enum ProjectsCommand {
     },
     /// List registered projects.
     List,
+    /// Change a project's settings, which every report of it applies unless the report names its own: time zone,
+    /// week start, non-activity events and test-account filters (works while a server runs; prints the settings).
+    ///
+    /// Example: liucun projects set chat --timezone Asia/Shanghai --test-account-filter 'person.email not_contains @chat.example'
+    Set(SetArgs),
+    /// Print a project's settings as JSON, defaults included.
+    Show {
+        /// The project name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SetArgs {
+    /// The project name.
+    name: String,
+    /// IANA time zone of reports that name none (`UTC` by default).
+    #[arg(long)]
+    timezone: Option<String>,
+    /// First day of a week for reports that name none.
+    #[arg(long, value_parser = ["monday", "sunday"])]
+    week_start: Option<String>,
+    /// Events "any activity event" leaves out, comma-separated; an empty value counts every event.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    non_activity_events: Option<Vec<String>>,
+    /// A test-account filter `KEY OP VALUE` (as `--where` of reports) that real users pass and test accounts fail;
+    /// repeat for several. Replaces the list.
+    #[arg(long = "test-account-filter")]
+    test_account_filters: Vec<String>,
+    /// Remove every test-account filter.
+    #[arg(long, conflicts_with = "test_account_filters")]
+    clear_test_account_filters: bool,
+    /// Start from the defaults (UTC, Monday, the default non-activity events, no test-account filters).
+    #[arg(long)]
+    reset: bool,
 }
 
 pub(crate) fn projects(data: &Path, args: ProjectsArgs) -> anyhow::Result<u8> {
@@ -186,8 +221,53 @@ pub(crate) fn projects(data: &Path, args: ProjectsArgs) -> anyhow::Result<u8> {
                 println!("{}\t{}", p.name, p.created_at);
             }
         }
+        ProjectsCommand::Set(a) => {
+            let filters = crate::report::filters(&a.test_account_filters, "test-account-filter")?
+                .into_iter()
+                .map(|f| serde_json::from_value(f).map_err(|e| Invalid(e.to_string())))
+                .collect::<Result<Vec<_>, _>>()?;
+            let week_start = a
+                .week_start
+                .as_deref()
+                .map(|w| serde_json::from_value(serde_json::Value::String(w.to_string())))
+                .transpose()
+                .map_err(|e| Invalid(e.to_string()))?;
+            let s = liucun::settings::update(data, &a.name, |s| {
+                if a.reset {
+                    *s = Default::default();
+                }
+                if let Some(tz) = a.timezone {
+                    s.timezone = Some(tz);
+                }
+                if week_start.is_some() {
+                    s.week_start = week_start;
+                }
+                if let Some(names) = a.non_activity_events {
+                    s.non_activity_events =
+                        Some(names.into_iter().filter(|n| !n.is_empty()).collect());
+                }
+                if !filters.is_empty() {
+                    s.test_account_filters = filters;
+                }
+                if a.clear_test_account_filters {
+                    s.test_account_filters.clear();
+                }
+            })
+            .map_err(|e| Invalid(e.to_string()))?;
+            println!("{}", settings_json(&s));
+        }
+        ProjectsCommand::Show { name } => {
+            liucun::model::Project::new(&name).map_err(|e| Invalid(e.to_string()))?;
+            let s = liucun::settings::get(data, &name)?;
+            println!("{}", settings_json(&s));
+        }
     }
     Ok(0)
+}
+
+/// A project's settings with every default spelled out.
+fn settings_json(s: &liucun::report::settings::ProjectSettings) -> String {
+    serde_json::to_string_pretty(&s.effective_json()).unwrap_or_default()
 }
 
 /// Manage keys: write tokens for capture, read keys for reports, admin keys for everything.

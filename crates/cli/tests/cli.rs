@@ -147,3 +147,103 @@ fn invalid_arguments_exit_2_with_a_hint() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a liucun data directory"));
 }
+
+#[test]
+fn project_settings_are_set_shown_and_applied_by_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let events = tmp.path().join("events.ndjson");
+    std::fs::write(
+        &events,
+        concat!(
+            r#"{"uuid":"00000000-0000-4000-8000-000000000001","distinct_id":"a","event":"chat","timestamp":"2025-06-02T23:30:00Z"}"#,
+            "\n",
+            r#"{"uuid":"00000000-0000-4000-8000-000000000002","distinct_id":"qa","event":"chat","timestamp":"2025-06-02T10:00:00Z","properties":{"internal":true}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let o = liucun(
+        &data,
+        &[
+            "import",
+            "--quiet",
+            "--project",
+            "chat",
+            events.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = liucun(
+        &data,
+        &[
+            "projects",
+            "set",
+            "chat",
+            "--timezone",
+            "Asia/Shanghai",
+            "--week-start",
+            "sunday",
+            "--non-activity-events",
+            "$set,$identify",
+            "--test-account-filter",
+            "internal is_not_set",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shown: serde_json::Value =
+        serde_json::from_slice(&liucun(&data, &["projects", "show", "chat"]).stdout).unwrap();
+    assert_eq!(shown["timezone"], "Asia/Shanghai");
+    assert_eq!(shown["week_start"], "sunday");
+    assert_eq!(
+        shown["non_activity_events"],
+        serde_json::json!(["$set", "$identify"])
+    );
+    assert_eq!(shown["test_account_filters"][0]["operator"], "is_not_set");
+
+    let trends = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "trends",
+            "--project",
+            "chat",
+            "--from",
+            "2025-06-01",
+            "--to",
+            "2025-06-04",
+            "--as-of",
+            "2025-06-10T00:00:00Z",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let o = liucun(&data, &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let r = trends(&[]);
+    assert_eq!(r["parameters"]["timezone"], "Asia/Shanghai");
+    assert_eq!(r["parameters"]["week_start"], "sunday");
+    let counts = |r: &serde_json::Value| -> Vec<u64> {
+        r["series"][0]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(counts(&r), [0, 1, 1, 0]);
+    assert_eq!(counts(&trends(&["--filter-test-accounts"])), [0, 0, 1, 0]);
+
+    // An invalid setting is refused naming the field, and nothing changes.
+    let o = liucun(
+        &data,
+        &["projects", "set", "chat", "--timezone", "Mars/Base"],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("timezone"));
+    let o = liucun(&data, &["projects", "set", "chat", "--reset"]);
+    assert!(o.status.success());
+    let shown: serde_json::Value =
+        serde_json::from_slice(&liucun(&data, &["projects", "show", "chat"]).stdout).unwrap();
+    assert_eq!(shown["timezone"], "UTC");
+}

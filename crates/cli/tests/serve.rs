@@ -243,7 +243,7 @@ fn only_the_documented_keys_reach_each_endpoint() {
             Who::Admin => Some(&k.admin),
         }
     };
-    let data_endpoints: [(&str, &str, &[u8]); 7] = [
+    let data_endpoints: [(&str, &str, &[u8]); 8] = [
         (
             "GET",
             "/api/v1/projects/p1/reports/retention?total_intervals=3",
@@ -259,6 +259,7 @@ fn only_the_documented_keys_reach_each_endpoint() {
         ("GET", "/api/v1/projects/p1/quarantine", b""),
         ("GET", "/api/v1/projects/p1/persons/u1", b""),
         ("GET", "/api/v1/projects/p1/persons/nobody", b""),
+        ("GET", "/api/v1/projects/p1/settings", b""),
     ];
     // Something to find, so the person lookups of p1 answer 200 or 404 on their merits.
     let r = send(
@@ -295,7 +296,7 @@ fn only_the_documented_keys_reach_each_endpoint() {
             }
         }
     }
-    let admin_endpoints: [(&str, &str, String, u16); 6] = [
+    let admin_endpoints: [(&str, &str, String, u16); 7] = [
         ("GET", "/api/v1/projects", String::new(), 200),
         (
             "POST",
@@ -311,6 +312,12 @@ fn only_the_documented_keys_reach_each_endpoint() {
             201,
         ),
         ("GET", "/metrics", String::new(), 200),
+        (
+            "PUT",
+            "/api/v1/projects/p1/settings",
+            json!({"timezone": "Asia/Shanghai"}).to_string(),
+            200,
+        ),
         (
             "POST",
             "/api/v1/projects/p1/quarantine/replay",
@@ -460,6 +467,7 @@ fn the_openapi_document_names_every_endpoint() {
             &["get", "post"],
         ),
         ("/api/v1/projects/{project}/events", &["get"]),
+        ("/api/v1/projects/{project}/settings", &["get", "put"]),
         ("/api/v1/projects/{project}/persons/{distinct_id}", &["get"]),
         ("/api/v1/projects/{project}/quarantine", &["get"]),
         ("/api/v1/projects/{project}/quarantine/replay", &["post"]),

@@ -13,6 +13,7 @@ pub mod identity;
 mod import;
 mod inspect;
 mod reports;
+pub mod settings;
 
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};

@@ -41,13 +41,15 @@ pub struct Verification {
 
 impl Engine {
     /// Computes a report of any kind. Unflushed events are flushed first so the report sees everything
-    /// acknowledged.
+    /// acknowledged. The projects' stored settings fill what the request leaves out (time zone, week start,
+    /// non-activity events, test-account filters) and are echoed in the report's parameters.
     ///
     /// # Errors
     /// [`Error::Report`] for invalid parameters (naming the field) or a report past the engine's limits, store
     /// errors for damaged data.
-    pub fn report(&self, request: Request, now: Timestamp) -> Result<Report> {
+    pub fn report(&self, mut request: Request, now: Timestamp) -> Result<Report> {
         self.flush()?;
+        request.apply_settings(&crate::settings::load(&self.dir)?)?;
         let limits = self.report_limits();
         let planned = request.plan(now.0, &limits)?;
         let scan = planned.scan();

@@ -464,7 +464,7 @@ fn scenario(
             date_from,
             date_to,
             timezone: Some(tz_name.into()),
-            week_start,
+            week_start: Some(week_start),
             properties: global,
             breakdown,
             personless: if include_personless {

@@ -5,16 +5,16 @@ use serde_json::Map;
 
 use crate::error::{Error, Result};
 use crate::filter::{self, Compiled};
-use crate::params::{DEFAULT_NON_ACTIVITY, Entity, Filter, Period, PropertyKind, WeekStart};
+use crate::params::{Common, Entity, Filter, Period, PropertyKind, WeekStart};
 use crate::table::EventTable;
 use crate::window;
 
-/// Per event: does it match the entity (names and filters) and the global filters, inside `[from, until)` and not
-/// after `as_of`?
+/// Per event: does it match the entity (names and filters) and the global filters of the table's project (test-account
+/// filters and non-activity events included), inside `[from, until)` and not after `as_of`?
 pub(crate) fn matching(
     t: &EventTable,
     entity: &Entity,
-    global: &[Filter],
+    common: &Common,
     from: i64,
     until: i64,
     as_of: i64,
@@ -24,7 +24,7 @@ pub(crate) fn matching(
             .map(|f| filter::compile(f).map_err(|m| Error::invalid(field, m)))
             .collect()
     };
-    let filters: Vec<Compiled> = compile("properties", global)?
+    let filters: Vec<Compiled> = compile("properties", &common.global_filters(&t.project))?
         .into_iter()
         .chain(compile("series.properties", &entity.properties)?)
         .collect();
@@ -32,7 +32,7 @@ pub(crate) fn matching(
         None => t
             .names
             .iter()
-            .map(|n| !DEFAULT_NON_ACTIVITY.contains(&n.as_str()))
+            .map(|n| !common.is_non_activity(&t.project, n))
             .collect(),
         Some(list) => t.names.iter().map(|n| list.contains(&n.as_str())).collect(),
     };
@@ -82,16 +82,12 @@ pub(crate) fn zone_text(period: Period, week_start: WeekStart, tz: &str) -> Stri
 }
 
 /// The entity with its filters and the global filters, for a definition sentence.
-pub(crate) fn entity_text(entity: &Entity, global: &[Filter]) -> String {
-    let e = crate::retention::entity_text(entity);
-    if global.is_empty() {
-        e
-    } else {
-        format!(
-            "{e}, counting only events where {}",
-            crate::retention::filters_text(global)
-        )
-    }
+pub(crate) fn entity_text(entity: &Entity, common: &Common) -> String {
+    format!(
+        "{}{}",
+        crate::retention::entity_text(entity),
+        crate::retention::global_text(common)
+    )
 }
 
 /// RFC 3339 with the local offset, with six fraction digits when the instant has any.

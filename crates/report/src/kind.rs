@@ -167,6 +167,23 @@ macro_rules! kinds {
                 }
             }
 
+            /// Applies the stored settings of the request's projects ([`Common::apply_settings`]), for the shared
+            /// parameters this kind accepts.
+            ///
+            /// # Errors
+            /// [`Error::Invalid`] naming `timezone` or `week_start` when the projects' settings differ.
+            pub fn apply_settings(
+                &mut self,
+                stored: &std::collections::BTreeMap<String, crate::settings::ProjectSettings>,
+            ) -> Result<()> {
+                match self {
+                    $(Request::$variant(p) => p.common.apply_settings(
+                        stored,
+                        <<crate::$module::$kind as ReportKind>::Fields as crate::params::KindParams>::COMMON,
+                    ),)+
+                }
+            }
+
             /// The flat parameters object.
             pub fn to_json(&self) -> Value {
                 match self {

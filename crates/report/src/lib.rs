@@ -15,6 +15,7 @@ pub mod params;
 pub mod provenance;
 pub mod render;
 pub mod retention;
+pub mod settings;
 pub mod stats;
 pub mod stickiness;
 pub mod svg;

@@ -54,6 +54,7 @@ impl KindParams for Fields {
         "properties",
         "filter_test_accounts",
         "as_of",
+        "project_settings",
     ];
 
     fn validate(&self, _common: &Common) -> Result<()> {
@@ -159,7 +160,7 @@ impl ReportKind for Lifecycle {
             Some(from) if !all => Some(read_window(
                 params.interval,
                 &r.tz,
-                params.common.week_start,
+                params.common.week_start(),
                 from,
                 date_to,
                 limits,
@@ -183,8 +184,7 @@ impl ReportKind for Lifecycle {
         let kinds: Vec<PropertyKind> = plan
             .params
             .common
-            .properties
-            .iter()
+            .all_global_filters()
             .chain(&plan.params.series.properties)
             .map(|f| f.kind)
             .collect();
@@ -196,7 +196,7 @@ impl ReportKind for Lifecycle {
                 plan.date_to,
                 plan.params.interval,
                 &plan.tz,
-                plan.params.common.week_start,
+                plan.params.common.week_start(),
             )
             .and_then(|l| window::next_period("date_to", l, plan.params.interval, &plan.tz))
             .unwrap_or(plan.date_to.saturating_add(1)),
@@ -218,16 +218,7 @@ impl ReportKind for Lifecycle {
         let p = &plan.params;
         let masks: Vec<Vec<bool>> = tables
             .iter()
-            .map(|t| {
-                matching(
-                    t,
-                    &p.series,
-                    &p.common.properties,
-                    i64::MIN,
-                    i64::MAX,
-                    plan.as_of,
-                )
-            })
+            .map(|t| matching(t, &p.series, &p.common, i64::MIN, i64::MAX, plan.as_of))
             .collect::<Result<_>>()?;
         let window = match &plan.window {
             Some(w) => w.clone(),
@@ -245,12 +236,12 @@ impl ReportKind for Lifecycle {
                     earliest,
                     Period::Day,
                     &plan.tz,
-                    p.common.week_start,
+                    p.common.week_start(),
                 )?;
                 read_window(
                     p.interval,
                     &plan.tz,
-                    p.common.week_start,
+                    p.common.week_start(),
                     day,
                     plan.date_to,
                     limits,
@@ -337,9 +328,9 @@ impl ReportKind for Lifecycle {
 pub fn definition(p: &LifecycleParams) -> String {
     format!(
         "Persons who did {}, classified per {} {} as new, returning, resurrecting or dormant.",
-        entity_text(&p.series, &p.common.properties),
+        entity_text(&p.series, &p.common),
         p.interval.noun(),
-        zone_text(p.interval, p.common.week_start, p.common.timezone()),
+        zone_text(p.interval, p.common.week_start(), p.common.timezone()),
     )
 }
 

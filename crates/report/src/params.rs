@@ -3,20 +3,14 @@
 //! The same object is accepted by the CLI (`--params FILE`), echoed in every report after defaults are resolved,
 //! and read back by `verify`, so a report can always be re-run exactly.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-/// Non-activity events excluded from "any event" (retention.md §5.4).
-pub const DEFAULT_NON_ACTIVITY: [&str; 6] = [
-    "$set",
-    "$set_once",
-    "$create_alias",
-    "$merge_dangerously",
-    "$groupidentify",
-    "payment",
-];
+pub use crate::settings::{DEFAULT_NON_ACTIVITY, ProjectRules, ProjectSettings};
 
 /// A period length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -228,9 +222,9 @@ pub struct Common {
     /// IANA time zone; `None` until resolved (the project's zone, else UTC).
     #[serde(default)]
     pub timezone: Option<String>,
-    /// First day of a week.
+    /// First day of a week; `None` until resolved (the project's, else Monday).
     #[serde(default)]
-    pub week_start: WeekStart,
+    pub week_start: Option<WeekStart>,
     /// Global filters.
     #[serde(default)]
     pub properties: Vec<Filter>,
@@ -246,11 +240,15 @@ pub struct Common {
     /// The moment the report describes (RFC 3339); defaults to now and is always echoed resolved.
     #[serde(default)]
     pub as_of: Option<String>,
+    /// What the report applies of each project's settings (non-activity events, test-account filters). Filled from
+    /// the stored settings of every project the request leaves out, and echoed, so `verify` needs nothing else.
+    #[serde(default)]
+    pub project_settings: BTreeMap<String, ProjectRules>,
 }
 
 impl Common {
     /// Every key of the shared core, as written in JSON.
-    pub const KEYS: [&'static str; 10] = [
+    pub const KEYS: [&'static str; 11] = [
         "projects",
         "date_from",
         "date_to",
@@ -261,11 +259,97 @@ impl Common {
         "breakdown",
         "personless",
         "as_of",
+        "project_settings",
     ];
 
     /// The resolved time zone name (`UTC` before resolution).
     pub fn timezone(&self) -> &str {
         self.timezone.as_deref().unwrap_or("UTC")
+    }
+
+    /// The resolved week start (Monday before resolution).
+    pub fn week_start(&self) -> WeekStart {
+        self.week_start.unwrap_or_default()
+    }
+
+    /// Applies the stored settings of the report's projects: each project the request's `project_settings` leaves
+    /// out gets its stored rules (or the defaults), and a request naming no `timezone` or `week_start` takes the
+    /// projects' own. Projects compared side by side must agree on those two, or the request must name them.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `timezone` or `week_start` when the projects' settings differ.
+    ///
+    /// `accepts` lists the shared keys of the report's kind; a setting the kind has no parameter for is left alone.
+    pub fn apply_settings(
+        &mut self,
+        stored: &BTreeMap<String, ProjectSettings>,
+        accepts: &[&str],
+    ) -> Result<()> {
+        let none = ProjectSettings::default();
+        let of = |p: &String| stored.get(p).unwrap_or(&none);
+        for p in &self.projects {
+            if !self.project_settings.contains_key(p) {
+                self.project_settings.insert(p.clone(), of(p).rules());
+            }
+        }
+        if self.timezone.is_none() && accepts.contains(&"timezone") {
+            self.timezone = agreed(&self.projects, "timezone", |p| of(p).timezone().to_string())?;
+        }
+        if self.week_start.is_none()
+            && accepts.contains(&"week_start")
+            && let Some(name) = agreed(&self.projects, "week_start", |p| {
+                match of(p).week_start() {
+                    WeekStart::Monday => "monday",
+                    WeekStart::Sunday => "sunday",
+                }
+                .to_string()
+            })?
+        {
+            self.week_start = Some(if name == "sunday" {
+                WeekStart::Sunday
+            } else {
+                WeekStart::Monday
+            });
+        }
+        Ok(())
+    }
+
+    /// What the report applies of `project`'s settings (the defaults for a project it does not hold).
+    pub fn rules(&self, project: &str) -> std::borrow::Cow<'_, ProjectRules> {
+        match self.project_settings.get(project) {
+            Some(r) => std::borrow::Cow::Borrowed(r),
+            None => std::borrow::Cow::Owned(ProjectRules::default()),
+        }
+    }
+
+    /// The global filters of `project`'s events: `properties`, and with `filter_test_accounts` the project's
+    /// test-account filters (retention.md §5.3).
+    pub fn global_filters(&self, project: &str) -> Vec<Filter> {
+        let mut out = self.properties.clone();
+        if self.filter_test_accounts
+            && let Some(r) = self.project_settings.get(project)
+        {
+            out.extend(r.test_account_filters.iter().cloned());
+        }
+        out
+    }
+
+    /// Every global filter of any project: what a scan must load columns for.
+    pub fn all_global_filters(&self) -> impl Iterator<Item = &Filter> {
+        let test = self
+            .project_settings
+            .iter()
+            .filter(|(p, _)| self.filter_test_accounts && self.projects.contains(p))
+            .flat_map(|(_, r)| &r.test_account_filters);
+        self.properties.iter().chain(test)
+    }
+
+    /// Whether `name` is one of `project`'s non-activity events (left out of "any activity event").
+    pub fn is_non_activity(&self, project: &str, name: &str) -> bool {
+        match self.project_settings.get(project) {
+            Some(r) => r.non_activity_events.iter().any(|n| n == name),
+            None => DEFAULT_NON_ACTIVITY.contains(&name),
+        }
     }
 
     /// Resolves `as_of` (default `now_us`), the time zone and the dates, and writes the resolved `as_of` and time
@@ -284,6 +368,13 @@ impl Common {
         crate::window::check_instant("as_of", as_of)?;
         self.as_of = Some(crate::window::format_utc(as_of));
         self.timezone = Some(tz_name);
+        self.week_start = Some(self.week_start());
+        for p in &self.projects {
+            if !self.project_settings.contains_key(p) {
+                self.project_settings
+                    .insert(p.clone(), ProjectRules::default());
+            }
+        }
         let date = |field: &str, text: &Option<String>| -> Result<Option<i64>> {
             text.as_deref()
                 .map(|t| crate::window::resolve_date(field, t, &tz, as_of))
@@ -345,7 +436,47 @@ impl Common {
                 return Err(Error::invalid("breakdown.property", "must not be empty"));
             }
         }
-        check_filters("properties", &self.properties)
+        check_filters("properties", &self.properties)?;
+        for (p, rules) in &self.project_settings {
+            let field = format!("project_settings.{p}");
+            if !self.projects.contains(p) {
+                return Err(Error::invalid(
+                    &field,
+                    "is not one of the report's projects",
+                ));
+            }
+            rules.validate(&field)?;
+        }
+        Ok(())
+    }
+}
+
+/// The one value every project gives for a setting, or an error naming the field when they differ.
+fn agreed(
+    projects: &[String],
+    field: &str,
+    value: impl Fn(&String) -> String,
+) -> Result<Option<String>> {
+    let mut seen: Vec<(String, &String)> = Vec::new();
+    for p in projects {
+        let v = value(p);
+        if !seen.iter().any(|(s, _)| *s == v) {
+            seen.push((v, p));
+        }
+    }
+    match seen.as_slice() {
+        [] => Ok(None),
+        [(v, _)] => Ok(Some(v.clone())),
+        many => Err(Error::invalid(
+            field,
+            format!(
+                "the projects' settings differ ({}); name one for the report",
+                many.iter()
+                    .map(|(v, p)| format!("{p}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
     }
 }
 
@@ -511,9 +642,28 @@ fn parse<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T> {
         let field = match (path.as_str(), named) {
             (".", Some(name)) => name.to_string(),
             (".", None) => "parameters".to_string(),
+            (p, Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
             (p, Some(name)) => format!("{p}.{name}"),
             (p, None) => p.to_string(),
         };
         Error::Invalid { field, message }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_key_is_named_once_with_its_path() {
+        let bad = serde_json::json!({"projects": ["p"], "series": [{"entity": {"event": null}, "event": "x"}]});
+        let e = crate::trends::params::TrendsParams::from_json(&bad).expect_err("unknown key");
+        let Error::Invalid { field, .. } = e else {
+            panic!("an invalid-parameter error")
+        };
+        assert_eq!(field, "series[0].event");
+        let bad = serde_json::json!({"projects": ["p"], "nonsense": 1});
+        let e = crate::trends::params::TrendsParams::from_json(&bad).expect_err("unknown key");
+        assert!(e.to_string().contains("nonsense"), "{e}");
+    }
 }

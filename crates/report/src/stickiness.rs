@@ -89,6 +89,7 @@ impl KindParams for Fields {
         "filter_test_accounts",
         "personless",
         "as_of",
+        "project_settings",
     ];
 
     fn validate(&self, _common: &Common) -> Result<()> {
@@ -168,7 +169,7 @@ impl ReportKind for Stickiness {
         }
         let r = params.common.resolve(now_us)?;
         let (tz, as_of) = (r.tz.clone(), r.as_of);
-        let ws = params.common.week_start;
+        let ws = params.common.week_start();
         let interval = params.interval;
         let date_to = r.date_to.unwrap_or(as_of);
         // Rule 1: to the end of date_to's local day, except for hours.
@@ -215,8 +216,7 @@ impl ReportKind for Stickiness {
         let all = plan
             .params
             .common
-            .properties
-            .iter()
+            .all_global_filters()
             .chain(&plan.params.series.properties);
         let (ev, pers): (Vec<_>, Vec<_>) = all
             .map(|f| f.kind)
@@ -252,7 +252,7 @@ impl ReportKind for Stickiness {
             let keep = matching(
                 t,
                 &p.series,
-                &p.common.properties,
+                &p.common,
                 plan.from,
                 plan.to_inclusive.saturating_add(1),
                 plan.as_of,
@@ -359,8 +359,8 @@ pub fn definition(p: &StickinessParams) -> String {
     };
     format!(
         "Persons by the number of {unit} {} in which they did {}{times}{cumulative}{persons}.",
-        zone_text(p.interval, p.common.week_start, p.common.timezone()),
-        entity_text(&p.series, &p.common.properties),
+        zone_text(p.interval, p.common.week_start(), p.common.timezone()),
+        entity_text(&p.series, &p.common),
     )
 }
 

@@ -38,6 +38,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             "/api/v1/projects/{project}/reports/{kind}",
             get(report).post(report),
         )
+        .route(
+            "/api/v1/projects/{project}/settings",
+            get(get_settings).put(put_settings),
+        )
         .route("/api/v1/projects/{project}/events", get(events))
         .route(
             "/api/v1/projects/{project}/persons/{distinct_id}",
@@ -198,6 +202,44 @@ async fn create_project(
         .map_err(|e| access_error(e, &rid))?;
     tracing::info!(project = %entry.name, "project created");
     Ok((StatusCode::CREATED, Json(json!(entry))).into_response())
+}
+
+/// A project's settings, defaults spelled out (a read key of the project or an admin key).
+async fn get_settings(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &rid, Some(&project))?;
+    let dir = state.engine.dir().to_path_buf();
+    let s = on_engine(&rid, move || liucun::settings::get(&dir, &project)).await?;
+    Ok(Json(s.effective_json()).into_response())
+}
+
+/// Replaces a project's settings with the body's (absent fields take the defaults); admin only.
+async fn put_settings(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    admin(&state, &headers, &rid)?;
+    let m = json_object(&body, &rid)?;
+    let new: liucun::report::settings::ProjectSettings =
+        serde_path_to_error::deserialize(Value::Object(m)).map_err(|e| {
+            let path = e.path().to_string();
+            ApiError::invalid(&path, e.into_inner().to_string()).with_id(&rid)
+        })?;
+    let dir = state.engine.dir().to_path_buf();
+    let p = project.clone();
+    let s = on_engine(&rid, move || {
+        liucun::settings::update(&dir, &p, |s| *s = new)
+    })
+    .await?;
+    tracing::info!(project = %project, "project settings changed");
+    Ok(Json(s.effective_json()).into_response())
 }
 
 async fn list_keys(

@@ -404,7 +404,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
     let cal = Cal {
         period: p.period,
         tz: TimeZone::get(p.common.timezone()).unwrap(),
-        week_start: p.common.week_start,
+        week_start: p.common.week_start(),
     };
     let last = cal.of_text(
         p.common

@@ -21,7 +21,7 @@ use crate::filter::{self, Compiled};
 use crate::kind::{Limits, ReportKind};
 use crate::params::{Params, Period, PropertyKind, WeekStart};
 use crate::provenance::{ProjectProvenance, Provenance};
-use crate::retention::{all_match, entity_text, event_side, filters_text, name_mask};
+use crate::retention::{all_match, entity_text, event_side, global_text, name_mask};
 use crate::table::{EventTable, Scan};
 use crate::window;
 
@@ -182,8 +182,7 @@ pub fn plan(mut params: GrowthParams, now_us: i64) -> Result<Plan> {
     let filters = || {
         params
             .common
-            .properties
-            .iter()
+            .all_global_filters()
             .chain(&params.entity.properties)
     };
     let needs_event_properties = filters().any(|f| f.kind == PropertyKind::Event);
@@ -210,10 +209,10 @@ pub fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Growt
             .map(|f| filter::compile(f).map_err(|m| Error::invalid(field, m)))
             .collect()
     };
-    let global = compile("properties", &p.common.properties)?;
     let own = compile("entity.properties", &p.entity.properties)?;
     let mut projects = Vec::with_capacity(tables.len());
     for &t in tables {
+        let global = compile("properties", &p.common.global_filters(&t.project))?;
         projects.push(project(plan, t, &global, &own, tables.len(), limits)?);
     }
     let last_complete = day_start("as_of", plan.as_of_day - 1, &plan.tz)?;
@@ -239,7 +238,7 @@ fn project(
     limits: &Limits,
 ) -> Result<ProjectGrowth> {
     let p = &plan.params;
-    let names = name_mask(&t.names, &p.entity);
+    let names = name_mask(&t.names, &p.entity, &p.common, &t.project);
     let person_ok: Vec<bool> = if t.person_properties.is_empty() {
         Vec::new()
     } else {
@@ -394,14 +393,7 @@ pub fn definition(p: &GrowthParams) -> String {
             format!("Persons who did {entity} in the {MAU_DAYS} local days ending with each day")
         }
     };
-    let global = if p.common.properties.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ", counting only events where {}",
-            filters_text(&p.common.properties)
-        )
-    };
+    let global = global_text(&p.common);
     let milestones = p
         .milestones
         .iter()

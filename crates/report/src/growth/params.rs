@@ -100,6 +100,7 @@ impl KindParams for Fields {
         "filter_test_accounts",
         "personless",
         "as_of",
+        "project_settings",
     ];
 
     fn validate(&self, common: &Common) -> Result<()> {

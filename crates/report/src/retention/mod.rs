@@ -16,8 +16,7 @@ use crate::error::{Error, Result};
 use crate::filter::{self, Compiled};
 use crate::kind::{Limits, ReportKind};
 use crate::params::{
-    DEFAULT_NON_ACTIVITY, Entity, Filter, Operator, Params, Period, PropertyKind, RetentionType,
-    WeekStart,
+    Common, Entity, Filter, Operator, Params, Period, PropertyKind, RetentionType, WeekStart,
 };
 pub use crate::provenance::{ENGINE, ProjectProvenance, Provenance};
 use crate::stats::{round6, wilson};
@@ -188,7 +187,7 @@ fn plan_with(mut params: RetentionParams, now_us: i64, limits: &Limits) -> Resul
     let window = window::resolve_window(
         params.period,
         &tz,
-        params.common.week_start,
+        params.common.week_start(),
         params.total_intervals,
         resolved.date_from,
         date_to,
@@ -201,8 +200,7 @@ fn plan_with(mut params: RetentionParams, now_us: i64, limits: &Limits) -> Resul
     let all_filters = || {
         params
             .common
-            .properties
-            .iter()
+            .all_global_filters()
             .chain(&params.target.properties)
             .chain(&params.returning.properties)
     };
@@ -281,7 +279,6 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
             .map(|f| filter::compile(f).map_err(|m| Error::invalid("properties", m)))
             .collect()
     };
-    let global = compile(&p.common.properties)?;
     let target_filters = compile(&p.target.properties)?;
     let returning_filters = compile(&p.returning.properties)?;
     let mut rows = Vec::new();
@@ -291,8 +288,9 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
         let n = t.ts.len();
         // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
         let in_time: Vec<bool> = t.ts.iter().map(|&ts| ts <= plan.as_of).collect();
-        let names_target = name_mask(&t.names, &p.target);
-        let names_returning = name_mask(&t.names, &p.returning);
+        let global = compile(&p.common.global_filters(&t.project))?;
+        let names_target = name_mask(&t.names, &p.target, &p.common, &t.project);
+        let names_returning = name_mask(&t.names, &p.returning, &p.common, &t.project);
         let person_cache: Vec<(bool, bool, bool)> = if t.person_properties.is_empty() {
             Vec::new()
         } else {
@@ -556,12 +554,18 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
     })
 }
 
-/// Per event name: does the entity's name list (or "any activity event") match?
-pub(crate) fn name_mask(names: &[String], entity: &Entity) -> Vec<bool> {
+/// Per event name of `project`'s table: does the entity's name list (or "any activity event", leaving out the
+/// project's non-activity events) match?
+pub(crate) fn name_mask(
+    names: &[String],
+    entity: &Entity,
+    common: &Common,
+    project: &str,
+) -> Vec<bool> {
     match entity.event.names() {
         None => names
             .iter()
-            .map(|n| !DEFAULT_NON_ACTIVITY.contains(&n.as_str()))
+            .map(|n| !common.is_non_activity(project, n))
             .collect(),
         Some(list) => names.iter().map(|n| list.contains(&n.as_str())).collect(),
     }
@@ -592,7 +596,7 @@ pub(crate) fn all_match(
 /// The one-sentence definition (retention.md §13.5).
 pub fn definition(p: &RetentionParams) -> String {
     let period = p.period.noun();
-    let week = match (p.period, p.common.week_start) {
+    let week = match (p.period, p.common.week_start()) {
         (Period::Week, WeekStart::Monday) => "weeks start Monday, ",
         (Period::Week, WeekStart::Sunday) => "weeks start Sunday, ",
         _ => "",
@@ -633,19 +637,28 @@ pub fn definition(p: &RetentionParams) -> String {
     } else {
         format!("in each later {period}")
     };
-    let global = if p.common.properties.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ", counting only events where {}",
-            filters_text(&p.common.properties)
-        )
-    };
+    let global = global_text(&p.common);
     format!(
         "{start} ({week}{}), the share who did {}{times} {later}{brackets}{windows}{global}.",
         p.common.timezone(),
         entity_text(&p.returning)
     )
+}
+
+/// The global filters in a definition: `, counting only events where …`, and `, leaving out test accounts` with
+/// `filter_test_accounts`; empty without either.
+pub(crate) fn global_text(c: &Common) -> String {
+    let mut out = String::new();
+    if !c.properties.is_empty() {
+        out = format!(
+            ", counting only events where {}",
+            filters_text(&c.properties)
+        );
+    }
+    if c.filter_test_accounts {
+        out.push_str(", leaving out test accounts (each project's test-account filters)");
+    }
+    out
 }
 
 pub(crate) fn entity_text(e: &Entity) -> String {

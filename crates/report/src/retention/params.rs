@@ -118,7 +118,7 @@ mod tests {
         let p = RetentionParams::default();
         assert_eq!(p.period, Period::Day);
         assert_eq!(p.total_intervals, 8);
-        assert_eq!(p.common.week_start, WeekStart::Monday);
+        assert_eq!(p.common.week_start(), WeekStart::Monday);
         assert_eq!(p.retention_type, RetentionType::Recurring);
         assert_eq!(p.target.event, EventNames::Any);
         assert_eq!(p.minimum_occurrences, 1);

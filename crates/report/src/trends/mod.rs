@@ -18,7 +18,7 @@ use crate::kind::{Limits, ReportKind};
 use crate::numeric::{Num, aggregate};
 use crate::params::{Entity, Filter, Period, PropertyKind};
 use crate::provenance::Provenance;
-use crate::retention::{all_match, entity_text, event_side, filters_text, name_mask};
+use crate::retention::{all_match, entity_text, event_side, global_text, name_mask};
 use crate::stats::{round6, wilson};
 use crate::table::{EventTable, Scan};
 use crate::window::{self, Window};
@@ -196,8 +196,7 @@ impl ReportKind for Trends {
         let p = &plan.params;
         let filters = || {
             p.common
-                .properties
-                .iter()
+                .all_global_filters()
                 .chain(p.series.iter().flat_map(|s| &s.entity.properties))
         };
         let breakdown = p.common.breakdown.as_ref().map(|b| b.kind);
@@ -232,21 +231,26 @@ impl Plan {
     /// The read window: `lookback` days before the period of `from`, to the period of `to`.
     fn window(&self, from: i64) -> Result<Window> {
         let p = &self.params;
-        let mut first =
-            window::period_start("date_from", from, p.interval, &self.tz, p.common.week_start)?;
+        let mut first = window::period_start(
+            "date_from",
+            from,
+            p.interval,
+            &self.tz,
+            p.common.week_start(),
+        )?;
         for _ in 0..self.lookback {
             first = window::period_start(
                 "date_from",
                 first - 1,
                 p.interval,
                 &self.tz,
-                p.common.week_start,
+                p.common.week_start(),
             )?;
         }
         window::resolve_window(
             p.interval,
             &self.tz,
-            p.common.week_start,
+            p.common.week_start(),
             1,
             Some(first),
             self.to.max(first),
@@ -260,7 +264,7 @@ impl Plan {
             self.to,
             p.interval,
             &self.tz,
-            p.common.week_start,
+            p.common.week_start(),
         )
         .and_then(|last| window::next_period("date_to", last, p.interval, &self.tz))
         .unwrap_or(i64::MAX)
@@ -296,7 +300,7 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
                 }
             }
             let e = earliest.unwrap_or(plan.to).min(plan.to);
-            window::period_start("date_from", e, Period::Day, &plan.tz, p.common.week_start)?
+            window::period_start("date_from", e, Period::Day, &plan.tz, p.common.week_start())?
         }
     };
     let w = plan.window(from)?;
@@ -447,12 +451,12 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
 fn matched(plan: &Plan, t: &EventTable, s: usize, w: Option<&Window>) -> Result<Matched> {
     let p = &plan.params;
     let spec = &p.series[s];
-    let global = compile(&p.common.properties, "properties")?;
+    let global = compile(&p.common.global_filters(&t.project), "properties")?;
     let own = compile(
         &spec.entity.properties,
         &format!("series[{s}].entity.properties"),
     )?;
-    let names = name_mask(&t.names, &spec.entity);
+    let names = name_mask(&t.names, &spec.entity, &p.common, &t.project);
     let persons: Vec<bool> = if t.person_properties.is_empty() {
         Vec::new()
     } else {
@@ -701,14 +705,7 @@ fn definition(p: &TrendsParams) -> String {
     if let Some(first) = text.get(..1) {
         text = first.to_uppercase() + &text[1..];
     }
-    let global = if p.common.properties.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ", counting only events where {}",
-            filters_text(&p.common.properties)
-        )
-    };
+    let global = global_text(&p.common);
     format!(
         "{text}, per {} ({}){global}.",
         p.interval.noun(),
