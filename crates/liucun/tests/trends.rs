@@ -190,40 +190,47 @@ fn invalid_series_are_refused_naming_the_field() {
 
 #[test]
 fn a_table_without_uuids_is_not_reused_for_a_report_that_needs_them() {
-    // Two events at the same instant: first-ever retention breaks the tie by uuid, so its table must hold uuids even
-    // when a first-time report over the same window loaded one without them first.
+    // One person with two distinct ids and two events at the same instant. Segments keep rows in
+    // (distinct_id, timestamp, uuid) order, so scan order puts `a`'s signup (uuid ffff…) before `b`'s chat
+    // (uuid 0000…), while first-ever retention breaks the tie by uuid: the chat is the anchor, it fails the target
+    // filter, and the person joins no cohort. A table loaded without uuids (by a first-time report over the same
+    // window) must not be reused for it.
     let tmp = tempfile::tempdir().unwrap();
     let engine = fixture::open(&tmp.path().join("data"));
     let t = "2025-06-01T10:00:00Z";
-    let mut text = String::new();
-    for (uuid, event) in [
-        ("ffffffff-0000-4000-8000-000000000001", "signup"),
-        ("00000000-0000-4000-8000-000000000002", "chat"),
-    ] {
-        text +=
-            &json!({"uuid": uuid, "distinct_id": "a", "event": event, "timestamp": t}).to_string();
-        text.push('\n');
-    }
-    text += &json!({"uuid": "00000000-0000-4000-8000-000000000003", "distinct_id": "a", "event": "chat",
-                    "timestamp": "2025-06-02T10:00:00Z"}).to_string();
-    engine
-        .import_batch(fixture::batch("p", &(text + "\n")))
-        .unwrap();
+    let rows = [
+        json!({"uuid": "00000000-0000-4000-8000-00000000000a", "distinct_id": "b", "event": "$identify",
+               "timestamp": "2025-05-01T10:00:00Z", "properties": {"$anon_distinct_id": "a"}}),
+        json!({"uuid": "ffffffff-0000-4000-8000-000000000001", "distinct_id": "a", "event": "signup",
+               "timestamp": t, "properties": {"src": "ad"}}),
+        json!({"uuid": "00000000-0000-4000-8000-000000000002", "distinct_id": "b", "event": "chat",
+               "timestamp": t}),
+        json!({"uuid": "00000000-0000-4000-8000-000000000003", "distinct_id": "a", "event": "chat",
+               "timestamp": "2025-06-02T10:00:00Z"}),
+    ];
+    let text: String = rows.iter().map(|r| r.to_string() + "\n").collect();
+    engine.import_batch(fixture::batch("p", &text)).unwrap();
     engine.flush().unwrap();
     let run = |ty: &str| {
         let request = Request::from_json(
             Kind::Retention,
-            &json!({"projects": ["p"], "retention_type": ty, "target": {"event": ["signup", "chat"]},
+            &json!({"projects": ["p"], "retention_type": ty,
+                    "target": {"event": ["signup", "chat"], "properties": [{"key": "src", "operator": "eq", "value": "ad"}]},
                     "date_from": "2025-06-01", "date_to": "2025-06-02", "total_intervals": 2,
                     "as_of": "2025-07-01T00:00:00Z"}),
         )
         .unwrap();
         engine.report(request, Timestamp(0)).unwrap().to_json()
     };
-    let cold = run("first_ever");
-    let _ = run("first_time");
+    let cohort = |r: &Value| r["rows"][0]["size"].clone();
+    let first_time = run("first_time");
+    assert_eq!(cohort(&first_time), 1, "first-time: the signup matches");
     let warm = run("first_ever");
-    assert_eq!(cold, warm);
+    assert_eq!(
+        cohort(&warm),
+        0,
+        "first-ever after first-time: the uuid-first event is the anchor"
+    );
 }
 
 /// The naive reference of trends' counting maths (§1.1–1.2) for one project, days in UTC.
