@@ -615,3 +615,13 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn stickiness_and_lifecycle_describe_one_project() {
+    for kind in [Kind::Stickiness, Kind::Lifecycle] {
+        let e = Request::from_json(kind, &json!({"projects": ["p", "q"]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("projects") && e.contains("one project"), "{e}");
+    }
+}

@@ -64,6 +64,21 @@ pub(crate) fn matching(
         .collect())
 }
 
+/// Stickiness and lifecycle describe one project (activity.md §2.3, §3.3): persons of different projects are
+/// different persons, so their counts do not add up.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `projects` when several are given.
+pub(crate) fn one_project(common: &Common, kind: &str) -> Result<()> {
+    if common.projects.len() > 1 {
+        return Err(Error::invalid(
+            "projects",
+            format!("a {kind} report describes one project; run one report per project"),
+        ));
+    }
+    Ok(())
+}
+
 /// The entity label (activity.md): the event name, names joined by ` or `, or `any activity`.
 pub(crate) fn label(entity: &Entity) -> String {
     match entity.event.names() {

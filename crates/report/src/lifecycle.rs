@@ -57,7 +57,8 @@ impl KindParams for Fields {
         "project_settings",
     ];
 
-    fn validate(&self, _common: &Common) -> Result<()> {
+    fn validate(&self, common: &Common) -> Result<()> {
+        crate::activity::one_project(common, Self::KIND)?;
         check_filters("series.properties", &self.series.properties)
     }
 }

@@ -92,7 +92,8 @@ impl KindParams for Fields {
         "project_settings",
     ];
 
-    fn validate(&self, _common: &Common) -> Result<()> {
+    fn validate(&self, common: &Common) -> Result<()> {
+        crate::activity::one_project(common, Self::KIND)?;
         if self.interval_count == 0 || self.interval_count as usize > window::MAX_PERIODS {
             return Err(Error::invalid(
                 "interval_count",
