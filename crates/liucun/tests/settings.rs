@@ -229,6 +229,18 @@ fn projects_that_disagree_must_name_the_setting() {
         e.contains("timezone") && e.contains("Europe/Berlin") && e.contains("UTC"),
         "{e}"
     );
+    // Growth over several projects is in UTC (activity.md §4.1); over one, in the project's zone.
+    let growth = |projects: Value| {
+        run(
+            &engine,
+            Kind::Growth,
+            &json!({"projects": projects, "milestones": [1], "as_of": "2025-06-10T00:00:00Z"}),
+        )
+        .unwrap()["parameters"]["timezone"]
+            .clone()
+    };
+    assert_eq!(growth(json!(["p", "q"])), "UTC");
+    assert_eq!(growth(json!(["q"])), "Europe/Berlin");
     let named = trends_params(json!({"projects": ["p", "q"], "timezone": "UTC"}));
     assert!(run(&engine, Kind::Trends, &named).is_ok());
     // Settings for a project the report does not hold are refused, naming the key.

@@ -180,6 +180,7 @@ macro_rules! kinds {
                     $(Request::$variant(p) => p.common.apply_settings(
                         stored,
                         <<crate::$module::$kind as ReportKind>::Fields as crate::params::KindParams>::COMMON,
+                        <<crate::$module::$kind as ReportKind>::Fields as crate::params::KindParams>::SEVERAL_PROJECTS_TIMEZONE,
                     ),)+
                 }
             }

@@ -280,10 +280,12 @@ impl Common {
     /// [`Error::Invalid`] naming `timezone` or `week_start` when the projects' settings differ.
     ///
     /// `accepts` lists the shared keys of the report's kind; a setting the kind has no parameter for is left alone.
+    /// `several_zone` is the kind's fixed zone for several projects ([`KindParams::SEVERAL_PROJECTS_TIMEZONE`]).
     pub fn apply_settings(
         &mut self,
         stored: &BTreeMap<String, ProjectSettings>,
         accepts: &[&str],
+        several_zone: Option<&str>,
     ) -> Result<()> {
         let none = ProjectSettings::default();
         let of = |p: &String| stored.get(p).unwrap_or(&none);
@@ -291,6 +293,9 @@ impl Common {
             if !self.project_settings.contains_key(p) {
                 self.project_settings.insert(p.clone(), of(p).rules());
             }
+        }
+        if let (None, Some(zone), true) = (&self.timezone, several_zone, self.projects.len() > 1) {
+            self.timezone = Some(zone.to_string());
         }
         if self.timezone.is_none() && accepts.contains(&"timezone") {
             self.timezone = agreed(&self.projects, "timezone", |p| of(p).timezone().to_string())?;
@@ -521,6 +526,9 @@ pub trait KindParams:
     const KIND: &'static str;
     /// The keys of [`Common`] this kind accepts; any other shared key is refused.
     const COMMON: &'static [&'static str];
+    /// The time zone of a report over several projects that names none, when the kind's spec fixes one (growth:
+    /// UTC); otherwise the projects' own zone, which they must agree on.
+    const SEVERAL_PROJECTS_TIMEZONE: Option<&'static str> = None;
 
     /// Checks ranges and combinations serde cannot, knowing the shared fields.
     ///

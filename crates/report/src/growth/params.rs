@@ -102,6 +102,7 @@ impl KindParams for Fields {
         "as_of",
         "project_settings",
     ];
+    const SEVERAL_PROJECTS_TIMEZONE: Option<&'static str> = Some("UTC");
 
     fn validate(&self, common: &Common) -> Result<()> {
         if self.milestones.is_empty() || self.milestones.len() > MAX_MILESTONES {
