@@ -78,6 +78,10 @@ pub(crate) struct ServeArgs {
     /// Reports and event, person and quarantine listings computed at once; others wait in line, one per key.
     #[arg(long, default_value_t = 2)]
     max_concurrent_reads: usize,
+    /// The most result cells one report may hold (counts: buckets × rows × columns, series × points, …); a report
+    /// past it is refused with 422 `report_too_large` before it allocates. About 8 bytes of memory per cell.
+    #[arg(long, default_value_t = liucun::report::Limits::default().max_cells, value_parser = clap::value_parser!(u64).range(1..))]
+    report_max_cells: u64,
 }
 
 pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
@@ -114,6 +118,9 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         liucun::OpenMode::CreateIfMissing,
         liucun::EngineConfig {
             tail_limit: Some(max_waiting),
+            report_limits: liucun::report::Limits {
+                max_cells: args.report_max_cells,
+            },
             ..liucun::EngineConfig::default()
         },
     )
