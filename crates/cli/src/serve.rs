@@ -120,6 +120,7 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
             tail_limit: Some(max_waiting),
             report_limits: liucun::report::Limits {
                 max_cells: args.report_max_cells,
+                ..Default::default()
             },
             ..liucun::EngineConfig::default()
         },

@@ -47,15 +47,33 @@ impl Engine {
     /// # Errors
     /// [`Error::Report`] for invalid parameters (naming the field) or a report past the engine's limits, store
     /// errors for damaged data.
-    pub fn report(&self, mut request: Request, now: Timestamp) -> Result<Report> {
+    pub fn report(&self, request: Request, now: Timestamp) -> Result<Report> {
+        self.report_within(request, now, None)
+    }
+
+    /// [`Engine::report`] that stops with [`report::Error::TimedOut`] once `deadline` has passed, checking between
+    /// segments, tables, projects and series; a table cut short is not cached.
+    ///
+    /// # Errors
+    /// As [`Engine::report`], and [`Error::Report`] with [`report::Error::TimedOut`] past the deadline.
+    pub fn report_within(
+        &self,
+        mut request: Request,
+        now: Timestamp,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Report> {
         self.flush()?;
         request.apply_settings(&crate::settings::load(&self.dir)?)?;
-        let limits = self.report_limits();
+        let limits = Limits {
+            deadline,
+            ..self.report_limits()
+        };
         let planned = request.plan(now.0, &limits)?;
         let scan = planned.scan();
         let mut tables = Vec::new();
         for project in planned.projects() {
-            tables.push(self.cached_table(project, &scan)?);
+            limits.check_time()?;
+            tables.push(self.cached_table(project, &scan, &limits)?);
         }
         let tables: Vec<&EventTable> = tables.iter().map(|t| t.as_ref()).collect();
         Ok(planned.run(&tables, &limits)?)
@@ -114,7 +132,7 @@ impl Engine {
     /// A table from the in-memory cache, or loaded and cached. The key holds the manifest generation, so any
     /// commit (flush, compaction) invalidates it, and the whole scan description, so a table is reused only for a
     /// report that reads exactly what it holds.
-    fn cached_table(&self, project: &str, scan: &Scan) -> Result<Arc<EventTable>> {
+    fn cached_table(&self, project: &str, scan: &Scan, limits: &Limits) -> Result<Arc<EventTable>> {
         let generation = self.with_store(|s| s.manifest().generation);
         let key = TableKey {
             project: project.to_string(),
@@ -129,7 +147,7 @@ impl Engine {
         {
             return Ok(t);
         }
-        let table = Arc::new(self.load_table(project, scan)?);
+        let table = Arc::new(self.load_table(project, scan, limits)?);
         let mut cache = self.table_cache();
         cache.retain(|(k, _)| k.generation == generation);
         if cache.len() >= TABLE_CACHE_ENTRIES {
@@ -160,7 +178,7 @@ impl Engine {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn load_table(&self, project: &str, plan: &Scan) -> Result<EventTable> {
+    fn load_table(&self, project: &str, plan: &Scan, limits: &Limits) -> Result<EventTable> {
         let as_of = Timestamp(plan.as_of);
         let started = std::time::Instant::now();
         let identity = self.identity(project, Some(as_of))?;
@@ -203,8 +221,13 @@ impl Engine {
         let dir = self.dir().to_path_buf();
         let scanned: Vec<std::result::Result<Vec<ScanChunk>, store::Error>> = chosen
             .par_iter()
-            .map(|s| store::segment::scan(&dir.join(&s.file), want))
+            .map(|s| match limits.check_time() {
+                // Past the deadline, the remaining segments are skipped and the report stops below.
+                Err(_) => Ok(Vec::new()),
+                Ok(()) => store::segment::scan(&dir.join(&s.file), want),
+            })
             .collect();
+        limits.check_time()?;
         let mut chunks = Vec::new();
         for c in scanned {
             chunks.extend(c?);
@@ -235,6 +258,7 @@ impl Engine {
         let mut person_of: Vec<u32> = Vec::new();
         let mut dict: Option<&store::segment::TextDict> = None;
         for c in &chunks {
+            limits.check_time()?;
             if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {
                 person_of.clear();
                 person_of.resize(c.distinct_ids.len(), u32::MAX);

@@ -217,6 +217,7 @@ fn engine(dir: &std::path::Path) -> Engine {
     let config = EngineConfig {
         report_limits: liucun::report::Limits {
             max_cells: 2_000_000,
+            ..Default::default()
         },
         ..EngineConfig::default()
     };

@@ -295,3 +295,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_report_past_its_deadline_stops_and_caches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = fixture::open(&tmp.path().join("data"));
+    let rows: Vec<(String, String)> = (0..50)
+        .map(|i| {
+            (
+                format!("u{i}"),
+                format!("2025-06-{:02}T10:00:00Z", 1 + i % 9),
+            )
+        })
+        .collect();
+    let rows: Vec<(&str, &str, &str, Value)> = rows
+        .iter()
+        .map(|(u, t)| (u.as_str(), "chat", t.as_str(), json!({})))
+        .collect();
+    import(&engine, "p", &rows);
+    let params = json!({"projects": ["p"], "date_from": "2025-06-01", "date_to": "2025-06-09",
+                        "as_of": "2025-06-20T00:00:00Z", "series": [{"entity": {"event": null}, "math": "dau"}]});
+    for kind_params in [
+        (Kind::Trends, params.clone()),
+        (
+            Kind::Retention,
+            json!({"projects": ["p"], "date_from": "2025-06-01", "as_of": "2025-06-20T00:00:00Z"}),
+        ),
+    ] {
+        let request = Request::from_json(kind_params.0, &kind_params.1).unwrap();
+        let e = engine
+            .report_within(request, Timestamp(0), Some(std::time::Instant::now()))
+            .unwrap_err();
+        assert!(
+            matches!(e, liucun::Error::Report(liucun::report::Error::TimedOut)),
+            "{e}"
+        );
+    }
+    // Nothing half-loaded was kept: the same report without a deadline counts every event.
+    let r = trends(&engine, params);
+    let total: u64 = values(&r, 0)
+        .iter()
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 50);
+}

@@ -19,6 +19,9 @@ pub enum Error {
         /// The size and the limit.
         message: String,
     },
+    /// The report ran past its deadline and was stopped ([`crate::Limits::deadline`]).
+    #[error("the report ran past its time limit and was stopped")]
+    TimedOut,
 }
 
 impl Error {

@@ -18,22 +18,38 @@ use crate::provenance::Provenance;
 use crate::render::Color;
 use crate::table::{EventTable, Scan};
 
-/// Bounds on what parameters may make a report allocate; refused before the allocation, with the field to change.
+/// Bounds on what parameters may make a report allocate, refused before the allocation with the field to change,
+/// and on how long it may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// The most result cells (counts a report holds: buckets × rows × columns, buckets × points, …).
     pub max_cells: u64,
+    /// When set, the report stops at its next check past this instant with [`Error::TimedOut`] (the engine checks
+    /// between segments and tables, each kind between projects and series).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_cells: 20_000_000,
+            deadline: None,
         }
     }
 }
 
 impl Limits {
+    /// Stops a report past its deadline.
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] once the deadline has passed.
+    pub fn check_time(&self) -> Result<()> {
+        match self.deadline {
+            Some(d) if std::time::Instant::now() >= d => Err(Error::TimedOut),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses a result of `cells` counts, naming `field` as the parameter that sizes it.
     ///
     /// # Errors

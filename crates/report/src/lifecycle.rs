@@ -216,6 +216,7 @@ impl ReportKind for Lifecycle {
     }
 
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<LifecycleReport> {
+        limits.check_time()?;
         let p = &plan.params;
         let masks: Vec<Vec<bool>> = tables
             .iter()

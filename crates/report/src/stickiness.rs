@@ -235,7 +235,7 @@ impl ReportKind for Stickiness {
         }
     }
 
-    fn run(plan: &Plan, tables: &[&EventTable], _limits: &Limits) -> Result<StickinessReport> {
+    fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<StickinessReport> {
         let p = &plan.params;
         let n_periods = plan.window.grid.len();
         let k = p.interval_count as usize;
@@ -250,6 +250,7 @@ impl ReportKind for Stickiness {
         };
         let mut exact = vec![0u64; n_buckets];
         for t in tables {
+            limits.check_time()?;
             let keep = matching(
                 t,
                 &p.series,

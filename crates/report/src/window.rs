@@ -682,6 +682,7 @@ mod tests {
                     Err(Error::Invalid { field, .. } | Error::TooLarge { field, .. }) => {
                         prop_assert!(field == "date_from" || field == "as_of", "{field}");
                     }
+                    Err(Error::TimedOut) => prop_assert!(false, "no deadline was set"),
                 }
             }
 

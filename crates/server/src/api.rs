@@ -395,7 +395,10 @@ async fn report(
     })?;
     let engine = state.engine.clone();
     let started = Instant::now();
-    let report = on_engine(&rid, move || engine.report(request, now())).await?;
+    // The report stops at the request's deadline, so a timed-out report frees its worker and its place in line.
+    let deadline = started + state.limits.request_timeout;
+    let report =
+        on_engine(&rid, move || engine.report_within(request, now(), Some(deadline))).await?;
     state
         .metrics
         .report

@@ -68,6 +68,11 @@ impl ApiError {
                 "report_too_large",
                 e.to_string(),
             ),
+            liucun::Error::Report(liucun::report::Error::TimedOut) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                "the report took longer than the server's request time limit and was stopped",
+            ),
             other => {
                 tracing::error!(error = %other, "engine failure; answering 500");
                 ApiError::internal()

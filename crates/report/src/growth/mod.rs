@@ -212,6 +212,7 @@ pub fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Growt
     let own = compile("entity.properties", &p.entity.properties)?;
     let mut projects = Vec::with_capacity(tables.len());
     for &t in tables {
+        limits.check_time()?;
         let global = compile("properties", &p.common.global_filters(&t.project))?;
         projects.push(project(plan, t, &global, &own, tables.len(), limits)?);
     }

@@ -285,6 +285,7 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
     let mut means = Vec::new();
     let mut kept_values = Vec::new();
     for &t in tables {
+        limits.check_time()?;
         let n = t.ts.len();
         // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
         let in_time: Vec<bool> = t.ts.iter().map(|&ts| ts <= plan.as_of).collect();

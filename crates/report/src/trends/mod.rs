@@ -311,6 +311,7 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
     let mut series_out = Vec::new();
     let mut kept_values = Vec::new();
     for t in tables {
+        limits.check_time()?;
         let by_person = ByPerson::new(&t.person, t.n_persons);
         let ctx = Ctx {
             plan,
@@ -398,6 +399,7 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
             groups.iter().map(|g| g.0.clone()).collect::<Vec<_>>(),
         ));
         for (s, spec) in p.series.iter().enumerate() {
+            limits.check_time()?;
             let kept = Buckets {
                 event: &eb,
                 person: &pb,
