@@ -104,7 +104,7 @@ fn retention_comparison(
     projects: &[String],
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use liucun::report::params::RetentionParams;
+    use report::params::RetentionParams;
 
     let params = RetentionParams::from_json(&serde_json::json!({
         "projects": projects,
@@ -146,14 +146,14 @@ fn retention_comparison(
         }
         println!();
     }
-    let json = serde_json::to_string_pretty(&liucun::report::render::to_json(&report))?;
+    let json = serde_json::to_string_pretty(&report::render::to_json(&report))?;
     let json_path = dir.join("retention.json");
     std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
     let svg_path = dir.join("retention-curves.svg");
-    std::fs::write(&svg_path, liucun::report::svg::curves(&report))
+    std::fs::write(&svg_path, report::svg::curves(&report))
         .with_context(|| format!("writing {}", svg_path.display()))?;
     let heatmap_path = dir.join("retention-heatmap.svg");
-    std::fs::write(&heatmap_path, liucun::report::svg::heatmap(&report))
+    std::fs::write(&heatmap_path, report::svg::heatmap(&report))
         .with_context(|| format!("writing {}", heatmap_path.display()))?;
     println!();
     println!("fingerprint {}", report.provenance.data_fingerprint);

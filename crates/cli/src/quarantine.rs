@@ -99,7 +99,7 @@ pub(crate) fn run(data: &Path, args: QuarantineArgs) -> anyhow::Result<u8> {
             }
         }
         QuarantineCommand::List { project } => {
-            let rows = engine.with_store(|s| s.read_rejections(project.as_deref()))?;
+            let rows = engine.rejections(project.as_deref())?;
             let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
             for (p, r) in &rows {
                 *counts
@@ -115,7 +115,7 @@ pub(crate) fn run(data: &Path, args: QuarantineArgs) -> anyhow::Result<u8> {
             }
         }
         QuarantineCommand::Export { project } => {
-            let rows = engine.with_store(|s| s.read_rejections(project.as_deref()))?;
+            let rows = engine.rejections(project.as_deref())?;
             for (p, r) in rows {
                 let v = serde_json::json!({
                     "project": p,

@@ -12,8 +12,8 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use liucun::Engine;
 use liucun::model::Timestamp;
-use liucun::report::render::Color;
-use liucun::report::{Kind, Report, Request};
+use report::render::Color;
+use report::{Kind, Report, Request};
 use serde_json::{Map, Value, json};
 
 use crate::{Invalid, open_existing};

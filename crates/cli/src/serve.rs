@@ -80,7 +80,7 @@ pub(crate) struct ServeArgs {
     max_concurrent_reads: usize,
     /// The most result cells one report may hold (counts: buckets × rows × columns, series × points, …); a report
     /// past it is refused with 422 `report_too_large` before it allocates. About 8 bytes of memory per cell.
-    #[arg(long, default_value_t = liucun::report::Limits::default().max_cells, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = report::Limits::default().max_cells, value_parser = clap::value_parser!(u64).range(1..))]
     report_max_cells: u64,
 }
 
@@ -118,7 +118,7 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         liucun::OpenMode::CreateIfMissing,
         liucun::EngineConfig {
             tail_limit: Some(max_waiting),
-            report_limits: liucun::report::Limits {
+            report_limits: report::Limits {
                 max_cells: args.report_max_cells,
                 ..Default::default()
             },
@@ -274,7 +274,7 @@ pub(crate) fn projects(data: &Path, args: ProjectsArgs) -> anyhow::Result<u8> {
 }
 
 /// A project's settings with every default spelled out.
-fn settings_json(s: &liucun::report::settings::ProjectSettings) -> String {
+fn settings_json(s: &report::settings::ProjectSettings) -> String {
     serde_json::to_string_pretty(&s.effective_json()).unwrap_or_default()
 }
 

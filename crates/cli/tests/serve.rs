@@ -203,8 +203,8 @@ fn assert_stored_exactly_once(data: &Path, project: &str, report: &LoadReport) {
     assert_eq!(counts.len() as u64, report.events_acked);
 }
 
-fn store_filter(project: &str) -> liucun::ScanFilter {
-    liucun::ScanFilter {
+fn store_filter(project: &str) -> store::ScanFilter {
+    store::ScanFilter {
         projects: vec![project.to_string()],
         days: None,
     }

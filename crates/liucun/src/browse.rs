@@ -204,6 +204,15 @@ impl Engine {
         Ok(self.lock().purge_quarantine(project, before)?)
     }
 
+    /// Every quarantined input, with its project, oldest first; of one project when given.
+    ///
+    /// # Errors
+    /// Store errors (a damaged side file).
+    pub fn rejections(&self, project: Option<&str>) -> Result<Vec<(String, Rejection)>> {
+        self.flush()?;
+        Ok(self.lock().read_rejections(project)?)
+    }
+
     /// Quarantined inputs of `project`, optionally of one reason, oldest first, with the total before `limit`.
     ///
     /// # Errors

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use model::{Event, EventBatch, Lsn, PersonRecord, Project, Record, Rejection, Timestamp};
-use store::{FlushInput, FlushStats, Store};
+use store::{FlushInput, FlushStats, ScanFilter, Store};
 use wal::{Wal, WalConfig};
 
 pub use browse::{EventPage, EventQuery, PersonView, ReplaySummary};
@@ -30,10 +30,7 @@ pub use identity::IdentityMap;
 pub use import::{Format, ImportOptions, ImportSummary};
 pub use inspect::{Inspection, ProjectInspection};
 pub use model;
-pub use report;
 pub use reports::Verification;
-pub use store::ScanFilter;
-pub use store::segment::MergeRow;
 
 /// How to open a data directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -508,8 +505,15 @@ impl Engine {
         Ok(IdentityMap::build(&persons, merges, as_of))
     }
 
-    /// Runs `f` with the store, for read paths (reports, inspect) that need the committed segments.
+    /// Runs `f` with the store: for tests that inspect what is stored (feature `test-support`). Callers above the
+    /// engine read through its methods.
+    #[cfg(feature = "test-support")]
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.lock())
+    }
+
+    #[cfg(not(feature = "test-support"))]
+    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
         f(&self.lock())
     }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use liucun::Engine;
 use liucun::model::Timestamp;
-use liucun::report::{Kind, Request};
+use report::{Kind, Request};
 use serde_json::{Value, json};
 
 /// An engine holding these (distinct_id, event, RFC 3339 instant) events in project `p`.
@@ -268,7 +268,7 @@ fn stickiness_verify_round_trip() {
     assert!(report.to_csv().starts_with("label,"));
     assert!(
         report
-            .to_table(liucun::report::render::Color::Plain)
+            .to_table(report::render::Color::Plain)
             .contains("1 day")
     );
 }

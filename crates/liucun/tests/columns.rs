@@ -4,9 +4,9 @@
 mod fixture;
 
 use liucun::model::Timestamp;
-use liucun::report::params::{RetentionParams, RetentionType, TimeWindowMode};
+use report::params::{RetentionParams, RetentionType, TimeWindowMode};
 
-fn report(cumulative: bool) -> liucun::report::RetentionReport {
+fn report(cumulative: bool) -> report::RetentionReport {
     let tmp = tempfile::tempdir().unwrap();
     let engine = fixture::open(&tmp.path().join("data"));
     let mut text = String::new();
@@ -58,10 +58,7 @@ fn cumulative_brackets_count_every_earlier_bracket() {
     assert_eq!(r.rows[0].counts, vec![Some(2), Some(2), Some(1)]);
 }
 
-fn windows_report(
-    mode: TimeWindowMode,
-    retention_type: RetentionType,
-) -> liucun::report::RetentionReport {
+fn windows_report(mode: TimeWindowMode, retention_type: RetentionType) -> report::RetentionReport {
     let tmp = tempfile::tempdir().unwrap();
     let engine = fixture::open(&tmp.path().join("data"));
     // The spec's example: an anchor at 05-01 22:00 and a return at 05-02 09:00, then one at 05-03 23:00.

@@ -501,7 +501,7 @@ fn a_large_day_is_written_as_several_sorted_segments_in_parallel() {
     let stats = pool.install(|| engine.flush()).unwrap();
     assert_eq!((stats.events_written, stats.segments_written), (1000, 3));
     // Each piece is a run of the day's segment order: sorted within, and every event stored once.
-    let (ok, bad) = engine.with_store(|s| s.read_events(&liucun::ScanFilter::default()));
+    let (ok, bad) = engine.with_store(|s| s.read_events(&store::ScanFilter::default()));
     assert!(bad.is_empty());
     assert_eq!(ok.len(), 3);
     let mut pieces = Vec::new();

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use liucun::Engine;
 use liucun::model::Timestamp;
-use liucun::report::{Kind, Request};
 use proptest::prelude::*;
+use report::{Kind, Request};
 use serde_json::{Value, json};
 
 /// One NDJSON event at an RFC 3339 instant.
@@ -186,7 +186,7 @@ fn spec_example_two_projects_side_by_side() {
             Timestamp(0),
         )
         .unwrap();
-    let table = report.to_table(liucun::report::render::Color::Plain);
+    let table = report.to_table(report::render::Color::Plain);
     assert!(table.contains("19 d"), "{table}");
     assert!(table.contains("- (now 6412)"), "{table}");
     let csv = report.to_csv();

@@ -10,8 +10,8 @@ mod fixture;
 use std::panic::AssertUnwindSafe;
 
 use liucun::model::Timestamp;
-use liucun::report::{Kind, Request};
 use liucun::{Engine, EngineConfig};
+use report::{Kind, Request};
 use serde_json::{Value, json};
 
 /// Peak resident memory the whole corpus may reach.
@@ -87,9 +87,7 @@ fn bases() -> Vec<(Kind, Value)> {
             p[k] = v.clone();
         }
         // Drop the shared keys this kind does not take (growth has no dates, lifecycle no personless).
-        while let Err(liucun::report::Error::Invalid { field, message }) =
-            Request::from_json(kind, &p)
-        {
+        while let Err(report::Error::Invalid { field, message }) = Request::from_json(kind, &p) {
             if !message.contains("is not a parameter of") {
                 break;
             }
@@ -215,7 +213,7 @@ fn combinations() -> Vec<(Kind, Value)> {
 /// cardinality, latencies, a persons' `$set`, and a test account.
 fn engine(dir: &std::path::Path) -> Engine {
     let config = EngineConfig {
-        report_limits: liucun::report::Limits {
+        report_limits: report::Limits {
             max_cells: 2_000_000,
             ..Default::default()
         },
@@ -262,7 +260,7 @@ fn run(engine: &Engine, kind: Kind, params: &Value) -> Result<(), String> {
             .map(|r| {
                 // Every renderer must cope with whatever the report holds.
                 let _ = r.to_json();
-                let _ = r.to_table(liucun::report::render::Color::Plain);
+                let _ = r.to_table(report::render::Color::Plain);
                 let _ = r.to_csv();
                 for chart in r.charts() {
                     let _ = r.to_svg(Some(chart));
@@ -273,8 +271,7 @@ fn run(engine: &Engine, kind: Kind, params: &Value) -> Result<(), String> {
         Err(_) => Err("panicked".into()),
         Ok(Ok(())) => Ok(()),
         Ok(Err(liucun::Error::Report(
-            liucun::report::Error::Invalid { field, .. }
-            | liucun::report::Error::TooLarge { field, .. },
+            report::Error::Invalid { field, .. } | report::Error::TooLarge { field, .. },
         ))) if !field.is_empty() => Ok(()),
         Ok(Err(liucun::Error::Invalid(m))) if !m.is_empty() => Ok(()),
         Ok(Err(e)) => Err(format!("not a refusal naming a field: {e}")),

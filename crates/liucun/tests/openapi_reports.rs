@@ -5,7 +5,7 @@
 mod fixture;
 
 use liucun::model::Timestamp;
-use liucun::report::{Kind, Request};
+use report::{Kind, Request};
 use serde_json::{Map, Value, json};
 
 const OPENAPI: &str = include_str!("../../server/src/openapi.json");

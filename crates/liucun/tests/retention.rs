@@ -10,15 +10,15 @@ use std::path::Path;
 use expect_test::expect_file;
 use liucun::Engine;
 use liucun::model::Record;
-use liucun::report::Common;
-use liucun::report::params::{
+use proptest::prelude::*;
+use report::Common;
+use report::params::{
     Breakdown, Entity, EventNames, Filter, Operator, Period, Personless, PropertyKind,
     RetentionParams, RetentionType, WeekStart,
 };
-use liucun::report::render::{self, Color};
-use liucun::report::retention::Fields;
-use liucun::report::retention::RetentionReport;
-use proptest::prelude::*;
+use report::render::{self, Color};
+use report::retention::Fields;
+use report::retention::RetentionReport;
 use serde_json::{Map, Value, json};
 
 use oracle::{Block, Ev};
@@ -488,7 +488,7 @@ fn scenario(
     };
     // `date_from` must not resolve after `date_to`; a date-only `date_to` is its local midnight.
     if p.common.date_from.is_some() && p.validate().is_ok() {
-        let plan = liucun::report::retention::plan(p.clone(), 0);
+        let plan = report::retention::plan(p.clone(), 0);
         if plan.is_err() {
             p.common.date_from = None;
         }
@@ -851,12 +851,12 @@ fn mean_curve_weights_rows_by_size_and_skips_incomplete_cells() {
     );
     assert_eq!((m.rows_used[1], m.persons[1]), (2, 160));
     // Wilson examples of §12.2 on single cells: 10 of 50 and 0 of 20.
-    let (lo, hi) = liucun::report::stats::wilson(10, 50).unwrap();
+    let (lo, hi) = report::stats::wilson(10, 50).unwrap();
     assert_eq!(
         (format!("{lo:.4}"), format!("{hi:.4}")),
         ("0.1124".into(), "0.3304".into())
     );
-    let (lo, hi) = liucun::report::stats::wilson(0, 20).unwrap();
+    let (lo, hi) = report::stats::wilson(0, 20).unwrap();
     assert_eq!(
         (format!("{lo:.4}"), format!("{hi:.4}")),
         ("0.0000".into(), "0.1611".into())

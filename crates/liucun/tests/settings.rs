@@ -6,9 +6,9 @@ mod fixture;
 
 use liucun::Engine;
 use liucun::model::Timestamp;
-use liucun::report::settings::ProjectSettings;
-use liucun::report::{Kind, Request};
 use liucun::settings;
+use report::settings::ProjectSettings;
+use report::{Kind, Request};
 use serde_json::{Value, json};
 
 /// Imports `(distinct_id, event, RFC 3339 time, properties)` rows into `project`.

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use liucun::Engine;
 use liucun::model::Timestamp;
-use liucun::report::trends::{PointValue, TrendsReport};
-use liucun::report::{Kind, Report, Request};
 use proptest::prelude::*;
+use report::trends::{PointValue, TrendsReport};
+use report::{Kind, Report, Request};
 use serde_json::{Value, json};
 
 /// Imports `(distinct_id, event, RFC 3339 time, properties)` rows into `project`.
@@ -327,7 +327,7 @@ fn a_report_past_its_deadline_stops_and_caches_nothing() {
             .report_within(request, Timestamp(0), Some(std::time::Instant::now()))
             .unwrap_err();
         assert!(
-            matches!(e, liucun::Error::Report(liucun::report::Error::TimedOut)),
+            matches!(e, liucun::Error::Report(report::Error::TimedOut)),
             "{e}"
         );
     }

@@ -14,8 +14,8 @@ use axum::{Extension, Json, Router};
 use serde_json::{Map, Value, json};
 
 use liucun::model::{Event, RejectReason, Timestamp, Uuid};
-use liucun::report::{Kind, Request};
 use liucun::{EventQuery, PersonView};
+use report::{Kind, Request};
 
 use crate::access::{AccessError, BearerCheck, KeyKind, Principal};
 use crate::error::ApiError;
@@ -227,8 +227,8 @@ async fn put_settings(
 ) -> Result<Response, ApiError> {
     admin(&state, &headers, &rid)?;
     let m = json_object(&body, &rid)?;
-    let new: liucun::report::settings::ProjectSettings =
-        serde_path_to_error::deserialize(Value::Object(m)).map_err(|e| {
+    let new: report::settings::ProjectSettings = serde_path_to_error::deserialize(Value::Object(m))
+        .map_err(|e| {
             let path = e.path().to_string();
             ApiError::invalid(&path, e.into_inner().to_string()).with_id(&rid)
         })?;
@@ -397,8 +397,10 @@ async fn report(
     let started = Instant::now();
     // The report stops at the request's deadline, so a timed-out report frees its worker and its place in line.
     let deadline = started + state.limits.request_timeout;
-    let report =
-        on_engine(&rid, move || engine.report_within(request, now(), Some(deadline))).await?;
+    let report = on_engine(&rid, move || {
+        engine.report_within(request, now(), Some(deadline))
+    })
+    .await?;
     state
         .metrics
         .report

@@ -60,15 +60,15 @@ impl ApiError {
             liucun::Error::Invalid(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", m)
             }
-            liucun::Error::Report(e @ liucun::report::Error::Invalid { .. }) => {
+            liucun::Error::Report(e @ report::Error::Invalid { .. }) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string())
             }
-            liucun::Error::Report(e @ liucun::report::Error::TooLarge { .. }) => ApiError::new(
+            liucun::Error::Report(e @ report::Error::TooLarge { .. }) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "report_too_large",
                 e.to_string(),
             ),
-            liucun::Error::Report(liucun::report::Error::TimedOut) => ApiError::new(
+            liucun::Error::Report(report::Error::TimedOut) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "request_timeout",
                 "the report took longer than the server's request time limit and was stopped",

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil::DateTime};
-use liucun::report::params::{
+use report::params::{
     Entity, EventNames, Filter, Operator, Period, Personless, PropertyKind, RetentionParams,
     RetentionType, WeekStart,
 };
