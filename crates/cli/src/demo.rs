@@ -90,12 +90,135 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     println!();
     retention_comparison(&engine, &projects, &args.dir)?;
     println!();
+    activity_comparison(&engine, &projects, &args.dir)?;
+    println!();
     println!(
         "data directory: {} (try: liucun --data {} inspect)",
         data.display(),
         data.display()
     );
     Ok(0)
+}
+
+/// Stickiness (DAU/MAU), AI usage (output tokens, p95 latency) and growth milestones of every app, with the reports'
+/// JSON and charts written next to the data.
+fn activity_comparison(
+    engine: &Engine,
+    projects: &[String],
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use report::trends::{PointValue, TrendsReport};
+    use report::{Kind, Report, Request};
+
+    let run = |kind: Kind, params: serde_json::Value| -> anyhow::Result<Report> {
+        let request = Request::from_json(kind, &params)?;
+        Ok(engine.report(request, liucun::model::Timestamp(0))?)
+    };
+    let as_of = "2025-04-01T00:00:00Z";
+    let daily = run(
+        Kind::Trends,
+        serde_json::json!({"projects": projects, "interval": "day", "date_from": "2025-02-01",
+                           "date_to": "2025-02-28", "as_of": as_of,
+                           "series": [{"entity": {"event": null}, "math": "dau_mau"}]}),
+    )?;
+    let february = run(
+        Kind::Trends,
+        serde_json::json!({"projects": projects, "interval": "month", "date_from": "2025-02-01",
+                           "date_to": "2025-02-28", "as_of": as_of,
+                           "series": [{"entity": {"event": "$ai_generation"}, "math": "sum",
+                                       "math_property": "$ai_output_tokens"},
+                                      {"entity": {"event": "$ai_generation"}, "math": "p95",
+                                       "math_property": "$ai_latency"}]}),
+    )?;
+    let growth = run(
+        Kind::Growth,
+        serde_json::json!({"projects": projects, "milestones": [100, 1000, 10000], "as_of": as_of}),
+    )?;
+    let (Report::Trends(d), Report::Trends(f), Report::Growth(g)) = (&daily, &february, &growth)
+    else {
+        anyhow::bail!("a trends and a growth report");
+    };
+    let value = |r: &TrendsReport, project: &str, series: usize| -> String {
+        r.series
+            .iter()
+            .find(|s| s.project == project && s.series == series)
+            .and_then(|s| s.points.first())
+            .map(|p| match &p.value {
+                PointValue::Number(Some(n)) => n.text(),
+                PointValue::Count(c) => c.to_string(),
+                _ => "-".to_string(),
+            })
+            .unwrap_or_else(|| "-".to_string())
+    };
+    println!(
+        "February 2025: stickiness (mean daily DAU/MAU), AI output tokens and p95 generation latency;"
+    );
+    println!("growth: days from each app's first event to 100, 1,000 and 10,000 persons.");
+    println!();
+    println!(
+        "{:<10} {:>8} {:>14} {:>12} {:>8} {:>8} {:>8}",
+        "app", "DAU/MAU", "output tokens", "p95 latency", "100", "1,000", "10,000"
+    );
+    for p in projects {
+        let stickiness = d
+            .series
+            .iter()
+            .find(|s| &s.project == p)
+            .and_then(|s| s.average)
+            .map_or("-".to_string(), |a| format!("{:.1}%", a * 100.0));
+        let days: Vec<String> = g
+            .projects
+            .iter()
+            .find(|x| &x.project == p)
+            .map(|x| {
+                x.milestones
+                    .iter()
+                    .map(|m| m.days.map_or("-".to_string(), |d| format!("{d}d")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "{:<10} {:>8} {:>14} {:>12} {:>8} {:>8} {:>8}",
+            p,
+            stickiness,
+            thousands(&value(f, p, 0)),
+            value(f, p, 1)
+                .parse::<f64>()
+                .map_or("-".to_string(), |s| format!("{s:.2} s")),
+            days.first().map_or("-", String::as_str),
+            days.get(1).map_or("-", String::as_str),
+            days.get(2).map_or("-", String::as_str),
+        );
+    }
+    let mut written = Vec::new();
+    for (report, name) in [(&daily, "dau-mau"), (&growth, "growth")] {
+        let json_path = dir.join(format!("{name}.json"));
+        std::fs::write(&json_path, serde_json::to_string_pretty(&report.to_json())?)
+            .with_context(|| format!("writing {}", json_path.display()))?;
+        let svg_path = dir.join(format!("{name}.svg"));
+        std::fs::write(&svg_path, report.to_svg(None)?)
+            .with_context(|| format!("writing {}", svg_path.display()))?;
+        written.push(json_path.display().to_string());
+        written.push(svg_path.display().to_string());
+    }
+    println!();
+    println!("wrote {}", written.join(", "));
+    Ok(())
+}
+
+/// `1575589` as `1,575,589`; anything else as it is.
+fn thousands(digits: &str) -> String {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return digits.to_string();
+    }
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Day-N retention of every app side by side, with the report's JSON and charts written next to the data.

@@ -196,6 +196,7 @@ fn title(s: &SeriesOut, several: bool) -> String {
 fn lines(r: &TrendsReport) -> String {
     let several = r.provenance.projects.len() > 1;
     let ratios = !r.series.is_empty() && r.series.iter().all(|s| s.math == Math::DauMau);
+    let one_series = r.params.series.len() == 1;
     let labels: Vec<String> = r
         .series
         .first()
@@ -232,7 +233,16 @@ fn lines(r: &TrendsReport) -> String {
             .series
             .iter()
             .map(|s| Series {
-                name: title(s, several),
+                name: if one_series && several {
+                    // The subtitle names the one series; the legend only tells the projects apart.
+                    let t = title(s, false);
+                    match t.strip_prefix(&s.label) {
+                        Some(rest) => format!("{}{rest}", s.project),
+                        None => format!("{} · {t}", s.project),
+                    }
+                } else {
+                    title(s, several)
+                },
                 values: s.points.iter().map(|p| p.value.as_f64()).collect(),
                 band: (s.math == Math::DauMau).then(|| s.points.iter().map(|p| p.ci95).collect()),
             })
