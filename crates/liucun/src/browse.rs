@@ -60,11 +60,26 @@ pub struct ReplaySummary {
     pub not_replayable: u64,
 }
 
+fn query_matches(query: &EventQuery, e: &Event) -> bool {
+    !(query.uuid.is_some_and(|u| u != e.uuid)
+        || query
+            .distinct_id
+            .as_ref()
+            .is_some_and(|d| d != e.distinct_id())
+        || query.event.as_ref().is_some_and(|n| n != e.event())
+        || (!query.distinct_ids.is_empty()
+            && !query.distinct_ids.iter().any(|d| d == e.distinct_id())))
+}
+
 impl Engine {
     /// Events of `project` matching `query`.
     ///
     /// # Errors
     /// Store errors; a damaged segment is an error here, since the answer would be incomplete.
+    ///
+    /// Memory is bounded by one segment and the page: segments are read one at a time, newest day first (a segment
+    /// holds one UTC day), only the newest `limit` matches are kept, and once more than `limit` have matched the
+    /// older days are not read at all.
     pub fn events(&self, project: &str, query: &EventQuery) -> Result<EventPage> {
         self.flush()?;
         let limit = if query.limit == 0 { 100 } else { query.limit };
@@ -72,39 +87,56 @@ impl Engine {
             projects: vec![project.to_string()],
             days: None,
         };
-        let (read, failed) = self.with_store(|s| s.read_events(&filter));
-        if let Some((_, e)) = failed.into_iter().next() {
-            return Err(Error::Store(e));
-        }
-        let mut by_uuid: FxHashMap<Uuid, Event> = FxHashMap::default();
-        for (_, events) in read {
-            for e in events {
-                if query.uuid.is_some_and(|u| u != e.uuid)
-                    || query
-                        .distinct_id
-                        .as_ref()
-                        .is_some_and(|d| d != e.distinct_id())
-                    || query.event.as_ref().is_some_and(|n| n != e.event())
-                    || (!query.distinct_ids.is_empty()
-                        && !query.distinct_ids.iter().any(|d| d == e.distinct_id()))
-                {
-                    continue;
-                }
-                match by_uuid.get(&e.uuid) {
-                    Some(kept) if kept.digest <= e.digest => {}
-                    _ => {
-                        by_uuid.insert(e.uuid, e);
+        let mut segments: Vec<(String, std::path::PathBuf)> = self.with_store(|s| {
+            s.segments(&filter)
+                .into_iter()
+                .map(|e| (e.day.clone(), s.path_of(&e.file)))
+                .collect()
+        });
+        segments.sort_by(|a, b| b.0.cmp(&a.0));
+        // The newest matches by (timestamp, uuid); a flush leaves one stored copy per uuid, and should two meet
+        // anyway the smaller digest wins (events.md §2.3).
+        let mut kept: BTreeMap<(i64, u128), Event> = BTreeMap::new();
+        let mut key_of: FxHashMap<Uuid, (i64, u128)> = FxHashMap::default();
+        let mut matched = 0usize;
+        let mut i = 0;
+        while i < segments.len() {
+            let day = segments[i].0.clone();
+            if matched > limit {
+                break;
+            }
+            while i < segments.len() && segments[i].0 == day {
+                let events = store::segment::read(&segments[i].1)?;
+                i += 1;
+                for e in events {
+                    if !query_matches(query, &e) {
+                        continue;
+                    }
+                    match key_of
+                        .get(&e.uuid)
+                        .and_then(|k| kept.get(k).map(|old| (*k, old)))
+                    {
+                        Some((_, old)) if old.digest <= e.digest => continue,
+                        Some((k, _)) => {
+                            kept.remove(&k);
+                        }
+                        None => matched += 1,
+                    }
+                    let key = (e.timestamp.0, e.uuid.as_u128());
+                    key_of.insert(e.uuid, key);
+                    kept.insert(key, e);
+                    if kept.len() > limit
+                        && let Some((_, dropped)) = kept.pop_first()
+                    {
+                        key_of.remove(&dropped.uuid);
                     }
                 }
             }
         }
-        let mut events: Vec<Event> = by_uuid.into_values().collect();
-        events.sort_by_key(|e| (e.timestamp, e.uuid.as_u128()));
-        let truncated = events.len() > limit;
-        if truncated {
-            events.drain(..events.len() - limit);
-        }
-        Ok(EventPage { events, truncated })
+        Ok(EventPage {
+            events: kept.into_values().collect(),
+            truncated: matched > limit,
+        })
     }
 
     /// The person of `distinct_id`, or `None` when the id has no person: it never appeared, or only in personless
