@@ -503,6 +503,16 @@ pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
         serde_json::from_str(&text).map_err(|e| Invalid(format!("the report is not JSON: {e}")))?;
     let engine = open_existing(data)?;
     let v = engine.verify(&published)?;
+    // The report's notes are part of what it says; show them beside the verdict.
+    for n in published["provenance"]["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(text) = n["text"].as_str() {
+            eprintln!("note: {text}");
+        }
+    }
     if v.matches {
         println!(
             "verified: every number and the data fingerprint of this {} report match ({})",

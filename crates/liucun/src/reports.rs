@@ -178,6 +178,42 @@ impl Engine {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The first and last stored event at or before `as_of` among `segments`: from the manifest's per-segment
+    /// bounds, reading the timestamps only of the segments that straddle `as_of`.
+    fn event_span(
+        &self,
+        segments: &[store::SegmentEntry],
+        as_of: i64,
+    ) -> Result<(Option<i64>, Option<i64>)> {
+        let first = segments
+            .iter()
+            .filter(|s| s.rows > 0 && s.min_ts <= as_of)
+            .map(|s| s.min_ts)
+            .min();
+        let mut last = segments
+            .iter()
+            .filter(|s| s.rows > 0 && s.max_ts <= as_of)
+            .map(|s| s.max_ts)
+            .max();
+        let want = ScanWant {
+            properties: false,
+            uuid: false,
+        };
+        for s in segments
+            .iter()
+            .filter(|s| s.rows > 0 && s.min_ts <= as_of && s.max_ts > as_of)
+        {
+            if last.is_some_and(|l| l >= s.max_ts) {
+                continue;
+            }
+            for chunk in store::segment::scan(&self.dir().join(&s.file), want)? {
+                let m = chunk.ts.iter().copied().filter(|&t| t <= as_of).max();
+                last = last.max(m);
+            }
+        }
+        Ok((first, last))
+    }
+
     fn load_table(&self, project: &str, plan: &Scan, limits: &Limits) -> Result<EventTable> {
         let as_of = Timestamp(plan.as_of);
         let started = std::time::Instant::now();
@@ -199,9 +235,13 @@ impl Engine {
             .iter()
             .filter(|s| Day::parse(&s.day).is_some_and(|d| d >= from_day && d <= to_day))
             .collect();
+        let (first_event, last_event) = self.event_span(&segments, plan.as_of)?;
         let mut data = DataProvenance {
             days: (from_day <= to_day).then(|| (from_day.to_string(), to_day.to_string())),
             identity_digest: identity.digest(),
+            first_event,
+            last_event,
+            read_until: plan.to,
             ..DataProvenance::default()
         };
         for s in &chosen {

@@ -339,3 +339,60 @@ fn a_report_past_its_deadline_stops_and_caches_nothing() {
         .sum();
     assert_eq!(total, 50);
 }
+
+#[test]
+fn notes_say_when_the_window_is_empty_the_data_ends_early_or_an_event_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = fixture::open(&tmp.path().join("data"));
+    import(
+        &engine,
+        "p",
+        &[("a", "chat", "2025-03-01T10:00:00Z", json!({}))],
+    );
+    let codes = |params: Value| -> Vec<String> {
+        let r = engine
+            .report(
+                Request::from_json(Kind::Trends, &params).unwrap(),
+                Timestamp(0),
+            )
+            .unwrap();
+        let table = r.to_table(report::render::Color::Plain);
+        let notes = &r.provenance().notes;
+        for n in notes {
+            assert!(table.contains(&n.text), "the table prints {:?}", n.text);
+        }
+        notes.iter().map(|n| n.code.to_string()).collect()
+    };
+    let series = json!([{"entity": {"event": "chat"}, "math": "total"}]);
+    // The README's mistake: no dates, as_of long after the data.
+    assert_eq!(
+        codes(json!({"projects": ["p"], "series": series, "as_of": "2026-12-01T00:00:00Z"})),
+        ["empty_window"]
+    );
+    assert_eq!(
+        codes(
+            json!({"projects": ["p"], "series": series, "date_from": "2025-02-25",
+                     "date_to": "2025-03-10", "as_of": "2026-12-01T00:00:00Z"})
+        ),
+        ["data_ends_before_window"]
+    );
+    assert_eq!(
+        codes(
+            json!({"projects": ["p"], "date_from": "2025-02-25", "date_to": "2025-03-01",
+                     "series": [{"entity": {"event": "chta"}, "math": "total"}],
+                     "as_of": "2025-03-01T12:00:00Z"})
+        ),
+        ["event_not_found"]
+    );
+    assert_eq!(
+        codes(json!({"projects": ["nope"], "series": series, "as_of": "2025-03-02T00:00:00Z"})),
+        ["no_data"]
+    );
+    assert!(
+        codes(
+            json!({"projects": ["p"], "series": series, "date_from": "2025-02-25",
+                     "date_to": "2025-03-01", "as_of": "2025-03-01T12:00:00Z"})
+        )
+        .is_empty()
+    );
+}

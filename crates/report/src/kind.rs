@@ -95,6 +95,27 @@ pub trait ReportKind {
     /// # Errors
     /// [`Error::TooLarge`] when the data makes the result exceed a limit (a breakdown with too many values).
     fn run(plan: &Self::Plan, tables: &[&EventTable], limits: &Limits) -> Result<Self::Output>;
+
+    /// The event names the report counts, for a note when the data holds none of one.
+    fn event_names(plan: &Self::Plan) -> Vec<String> {
+        let _ = plan;
+        Vec::new()
+    }
+}
+
+/// The event names of entities, each once, in order.
+pub(crate) fn entity_names<'a>(
+    entities: impl IntoIterator<Item = &'a crate::params::Entity>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in entities {
+        for n in e.event.names().unwrap_or_default() {
+            if !out.iter().any(|o| o == n) {
+                out.push(n.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// What every computed report offers its surfaces.
@@ -112,6 +133,8 @@ pub trait Output {
     fn to_svg(&self, chart: &str) -> Option<String>;
     /// Where the numbers came from.
     fn provenance(&self) -> &Provenance;
+    /// The provenance, to add notes to.
+    fn provenance_mut(&mut self) -> &mut Provenance;
 }
 
 macro_rules! kinds {
@@ -252,7 +275,14 @@ macro_rules! kinds {
                     return Err(Error::invalid("projects", "one table per project is needed"));
                 }
                 Ok(match self {
-                    $(Planned::$variant(p) => Report::$variant(<crate::$module::$kind as ReportKind>::run(p, tables, limits)?),)+
+                    $(Planned::$variant(p) => {
+                        let mut out = <crate::$module::$kind as ReportKind>::run(p, tables, limits)?;
+                        let names = <crate::$module::$kind as ReportKind>::event_names(p);
+                        for t in tables {
+                            out.provenance_mut().notes.extend(crate::provenance::event_notes(t, &names));
+                        }
+                        Report::$variant(out)
+                    })+
                 })
             }
         }
@@ -299,7 +329,18 @@ impl Report {
 
     /// A text table.
     pub fn to_table(&self, color: Color) -> String {
-        self.output().to_table(color)
+        let mut out = self.output().to_table(color);
+        let notes = &self.provenance().notes;
+        if !notes.is_empty() {
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str("\nNotes:\n");
+            for n in notes {
+                out.push_str(&format!("  ! {} ({})\n", n.text, n.code));
+            }
+        }
+        out
     }
 
     /// Comma-separated rows.

@@ -215,6 +215,10 @@ impl ReportKind for Lifecycle {
         }
     }
 
+    fn event_names(plan: &Plan) -> Vec<String> {
+        crate::kind::entity_names([&plan.params.series])
+    }
+
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<LifecycleReport> {
         limits.check_time()?;
         let p = &plan.params;
@@ -457,5 +461,9 @@ impl Output for LifecycleReport {
 
     fn provenance(&self) -> &Provenance {
         &self.provenance
+    }
+
+    fn provenance_mut(&mut self) -> &mut Provenance {
+        &mut self.provenance
     }
 }

@@ -21,6 +21,8 @@ pub struct Provenance {
     pub data_fingerprint: String,
     /// Per project.
     pub projects: Vec<ProjectProvenance>,
+    /// What a reader must know to read the numbers right.
+    pub notes: Vec<Note>,
 }
 
 /// Provenance of one project's data.
@@ -40,7 +42,33 @@ pub struct ProjectProvenance {
     pub personless_persons: u64,
     /// Their events.
     pub personless_events: u64,
+    /// The project's first stored event at or before `as_of`, RFC 3339 UTC.
+    pub first_event: Option<String>,
+    /// Its last stored event at or before `as_of`.
+    pub last_event: Option<String>,
 }
+
+/// Something a reader of the report must know to read its numbers right: the window holds no events, the data ends
+/// before the window does, a named event does not occur. The numbers do not change; the notes say why they look as
+/// they do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// A stable snake_case code: `no_data`, `empty_window`, `data_ends_before_window`, `event_not_found`.
+    pub code: &'static str,
+    /// The project it is about.
+    pub project: String,
+    /// One sentence for people.
+    pub text: String,
+}
+
+impl Note {
+    fn json(&self) -> Value {
+        json!({"code": self.code, "project": self.project, "text": self.text})
+    }
+}
+
+/// More than this between the data's last event and the end of the range read is worth a note.
+const DATA_GAP_US: i64 = 24 * 3_600_000_000;
 
 impl ProjectProvenance {
     /// The provenance of one loaded table.
@@ -53,8 +81,71 @@ impl ProjectProvenance {
             identity_digest: format!("sha256:{}", hex(&t.data.identity_digest)),
             personless_persons: t.data.personless_persons,
             personless_events: t.data.personless_events,
+            first_event: t.data.first_event.map(window::format_utc),
+            last_event: t.data.last_event.map(window::format_utc),
         }
     }
+}
+
+/// The notes the data of one table calls for (docs/report-json.md, `notes`).
+pub fn data_notes(t: &EventTable, as_of: i64) -> Vec<Note> {
+    let note = |code, text: String| Note {
+        code,
+        project: t.project.clone(),
+        text,
+    };
+    let Some(last) = t.data.last_event else {
+        return vec![note(
+            "no_data",
+            format!(
+                "project {:?} holds no events at or before {}: check the project name and as_of",
+                t.project,
+                window::format_utc(as_of)
+            ),
+        )];
+    };
+    let mut out = Vec::new();
+    if !t.ts.iter().any(|&ts| ts <= as_of) {
+        out.push(note(
+            "empty_window",
+            format!(
+                "the window holds no events of project {:?}, whose data runs from {} to {}: set the dates                  (date_from, date_to) to where the data is",
+                t.project,
+                t.data.first_event.map(window::format_utc).unwrap_or_default(),
+                window::format_utc(last)
+            ),
+        ));
+    } else if t.data.read_until.saturating_sub(last) > DATA_GAP_US {
+        out.push(note(
+            "data_ends_before_window",
+            format!(
+                "the data of project {:?} ends at {}, before the window does: periods after it are empty or                  partial because there is no data yet, not because persons left",
+                t.project,
+                window::format_utc(last)
+            ),
+        ));
+    }
+    out
+}
+
+/// Notes for event names a report counts that no event of the table carries.
+pub fn event_notes(t: &EventTable, names: &[String]) -> Vec<Note> {
+    // With no data or an empty window, the data notes already say why nothing is counted.
+    if t.data.last_event.is_none() || t.ts.is_empty() {
+        return Vec::new();
+    }
+    names
+        .iter()
+        .filter(|n| !t.names.iter().any(|m| m == *n))
+        .map(|n| Note {
+            code: "event_not_found",
+            project: t.project.clone(),
+            text: format!(
+                "no `{n}` events of project {:?} in the range the report read: check the event name",
+                t.project
+            ),
+        })
+        .collect()
 }
 
 impl Provenance {
@@ -77,6 +168,7 @@ impl Provenance {
             as_of: window::format_utc(as_of),
             data_fingerprint,
             projects,
+            notes: tables.iter().flat_map(|t| data_notes(t, as_of)).collect(),
         }
     }
 
@@ -103,7 +195,10 @@ impl Provenance {
                 "events_in_scope": p.events_in_scope,
                 "identity_digest": p.identity_digest,
                 "excluded": {"personless_persons": p.personless_persons, "personless_events": p.personless_events},
+                "first_event": p.first_event,
+                "last_event": p.last_event,
             })).collect::<Vec<_>>(),
+            "notes": self.notes.iter().map(Note::json).collect::<Vec<_>>(),
         })
     }
 }

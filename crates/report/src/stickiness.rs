@@ -235,6 +235,10 @@ impl ReportKind for Stickiness {
         }
     }
 
+    fn event_names(plan: &Plan) -> Vec<String> {
+        crate::kind::entity_names([&plan.params.series])
+    }
+
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<StickinessReport> {
         let p = &plan.params;
         let n_periods = plan.window.grid.len();
@@ -489,5 +493,9 @@ impl Output for StickinessReport {
 
     fn provenance(&self) -> &Provenance {
         &self.provenance
+    }
+
+    fn provenance_mut(&mut self) -> &mut Provenance {
+        &mut self.provenance
     }
 }

@@ -117,6 +117,12 @@ pub struct DataProvenance {
     pub personless_persons: u64,
     /// Their events.
     pub personless_events: u64,
+    /// The project's first stored event at or before `as_of` (UTC µs), if any.
+    pub first_event: Option<i64>,
+    /// The project's last stored event at or before `as_of`.
+    pub last_event: Option<i64>,
+    /// The end (exclusive, UTC µs) of the range the report read.
+    pub read_until: i64,
 }
 
 impl DataProvenance {

@@ -124,6 +124,7 @@ fn report_from_json(v: &Value) -> RetentionReport {
             as_of: s(&v["provenance"]["as_of"]),
             data_fingerprint: s(&v["provenance"]["data_fingerprint"]),
             projects: Vec::new(),
+            notes: Vec::new(),
         },
     }
 }

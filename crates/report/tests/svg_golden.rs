@@ -249,6 +249,7 @@ fn build(c: &Case<'_>) -> RetentionReport {
             as_of: "2025-03-01T00:00:00Z".to_string(),
             data_fingerprint: format!("lc1:sha256:5e1d{}c0ffee", "7".repeat(54)),
             projects: Vec::new(),
+            notes: Vec::new(),
         },
     }
 }

@@ -55,6 +55,10 @@ impl ReportKind for Growth {
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<GrowthReport> {
         run(plan, tables, limits)
     }
+
+    fn event_names(plan: &Plan) -> Vec<String> {
+        crate::kind::entity_names([&plan.params.entity])
+    }
 }
 
 /// A resolved growth request.

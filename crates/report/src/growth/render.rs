@@ -41,6 +41,10 @@ impl Output for GrowthReport {
     fn provenance(&self) -> &Provenance {
         &self.provenance
     }
+
+    fn provenance_mut(&mut self) -> &mut Provenance {
+        &mut self.provenance
+    }
 }
 
 fn project_json(g: &ProjectGrowth) -> Value {

@@ -48,6 +48,10 @@ impl ReportKind for Retention {
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<RetentionReport> {
         run_with(plan, tables, limits)
     }
+
+    fn event_names(plan: &Plan) -> Vec<String> {
+        crate::kind::entity_names([&plan.params.target, &plan.params.returning])
+    }
 }
 
 /// A resolved report request: what to scan and how to compute.

@@ -38,6 +38,10 @@ impl Output for RetentionReport {
     fn provenance(&self) -> &Provenance {
         &self.provenance
     }
+
+    fn provenance_mut(&mut self) -> &mut Provenance {
+        &mut self.provenance
+    }
 }
 
 /// The report as JSON (see `docs/report-json.md`).

@@ -59,6 +59,7 @@ fn report(series: &[(&str, &[Option<f64>])]) -> RetentionReport {
             as_of: "2025-02-01T00:00:00Z".to_string(),
             data_fingerprint: format!("lc1:sha256:9f2c{}ab12", "0".repeat(56)),
             projects: Vec::new(),
+            notes: Vec::new(),
         },
     }
 }

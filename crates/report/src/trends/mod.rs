@@ -225,6 +225,10 @@ impl ReportKind for Trends {
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsReport> {
         run(plan, tables, limits)
     }
+
+    fn event_names(plan: &Plan) -> Vec<String> {
+        crate::kind::entity_names(plan.params.series.iter().map(|s| &s.entity))
+    }
 }
 
 impl Plan {

@@ -120,6 +120,10 @@ impl Output for TrendsReport {
     fn provenance(&self) -> &Provenance {
         &self.provenance
     }
+
+    fn provenance_mut(&mut self) -> &mut Provenance {
+        &mut self.provenance
+    }
 }
 
 fn series_json(r: &TrendsReport, s: &SeriesOut) -> Value {
