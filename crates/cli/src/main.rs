@@ -18,7 +18,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Exit code for a failure of the environment or the data (IO, corruption).
 const EXIT_FAILURE: u8 = 1;
@@ -70,7 +71,10 @@ enum Command {
 
 fn main() -> ExitCode {
     alloc::keep_freed_memory();
-    let cli = Cli::parse();
+    quiet_on_broken_pipe();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let given = given_args(&Cli::command(), &matches);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()),
@@ -83,11 +87,11 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&cli.data, args),
         Command::Compact(args) => inspect::compact(&cli.data, args),
         Command::Quarantine(args) => quarantine::run(&cli.data, args),
-        Command::Retention(args) => report::retention(&cli.data, *args),
-        Command::Trends(args) => report::trends(&cli.data, *args),
-        Command::Stickiness(args) => report::stickiness(&cli.data, *args),
-        Command::Lifecycle(args) => report::lifecycle(&cli.data, *args),
-        Command::Growth(args) => report::growth(&cli.data, *args),
+        Command::Retention(args) => report::retention(&cli.data, *args, &given),
+        Command::Trends(args) => report::trends(&cli.data, *args, &given),
+        Command::Stickiness(args) => report::stickiness(&cli.data, *args, &given),
+        Command::Lifecycle(args) => report::lifecycle(&cli.data, *args, &given),
+        Command::Growth(args) => report::growth(&cli.data, *args, &given),
         Command::Verify(args) => report::verify(&cli.data, args),
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::serve(&cli.data, args),
@@ -127,6 +131,44 @@ impl std::fmt::Display for Invalid {
 }
 
 impl std::error::Error for Invalid {}
+
+/// The ids of the arguments given on the subcommand's command line (not defaults or the environment); argument
+/// groups are left out.
+fn given_args(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<String> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    let Some(sub_command) = command.find_subcommand(name) else {
+        return Vec::new();
+    };
+    sub_command
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| sub.value_source(id) == Some(ValueSource::CommandLine))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Makes a closed stdout end the process quietly with exit 0, as Unix tools do (`liucun … | head`).
+///
+/// Rust ignores SIGPIPE, so `println!` to a closed pipe panics with "failed printing to stdout: Broken pipe";
+/// that panic, and only that one, becomes a silent exit. Writes that return their error reach `main`, which
+/// treats a broken pipe the same way.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if payload.starts_with("failed printing to stdout") && payload.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {

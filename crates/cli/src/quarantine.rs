@@ -52,7 +52,7 @@ enum QuarantineCommand {
     /// Example: liucun quarantine purge --before 2025-01-01 --project chat
     Purge {
         /// Received before this UTC day (YYYY-MM-DD) are deleted.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         before: String,
         /// Only this project.
         #[arg(long, short)]

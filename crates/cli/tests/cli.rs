@@ -147,3 +147,137 @@ fn invalid_arguments_exit_2_with_a_hint() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a liucun data directory"));
 }
+
+/// A data directory holding one generated app's events; returns it with the project's name.
+fn small_data(tmp: &Path) -> (std::path::PathBuf, String) {
+    let data = tmp.join("data");
+    let out = tmp.join("ev.ndjson");
+    let o = liucun(
+        &data,
+        &[
+            "gen",
+            "--events",
+            "3000",
+            "--seed",
+            "5",
+            "--apps",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let line = stdout(&o);
+    let mut fields = line.lines().next().unwrap().split('\t');
+    let project = fields.next().unwrap().to_string();
+    let path = fields.next().unwrap().to_string();
+    let o = liucun(&data, &["import", "--quiet", "--project", &project, &path]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    (data, project)
+}
+
+#[test]
+fn issue_17_a_closed_stdout_ends_quietly_with_exit_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, _) = small_data(tmp.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_liucun"))
+        .arg("--data")
+        .arg(&data)
+        .args(["inspect", "--days"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the process writes, as `| head -0` would.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn issue_17_date_flags_take_values_that_start_with_a_hyphen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, project) = small_data(tmp.path());
+    for args in [
+        vec!["retention", "-p", &project, "--from", "-30d", "--to", "-1d"],
+        vec!["trends", "-p", &project, "--from", "-7d"],
+        vec!["stickiness", "-p", &project, "--from", "-2w"],
+    ] {
+        let o = liucun(&data, &args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn issue_17_an_unknown_filter_operator_lists_the_valid_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = liucun(
+        &data,
+        &["retention", "-p", "chat", "--where", "$ai_model like gpt"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("unknown operator \"like\"; expected one of eq, neq, contains"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is_not_set, regex"), "{stderr}");
+}
+
+#[test]
+fn issue_17_params_take_shared_flags_as_overrides_and_refuse_the_kinds_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, project) = small_data(tmp.path());
+    let params = tmp.path().join("r.json");
+    std::fs::write(
+        &params,
+        format!(
+            r#"{{"projects": ["{project}"], "period": "day", "total_intervals": 3,
+                "date_from": "2025-01-01", "date_to": "2025-01-10"}}"#
+        ),
+    )
+    .unwrap();
+    let params = params.to_str().unwrap();
+    let o = liucun(
+        &data,
+        &[
+            "retention",
+            "--params",
+            params,
+            "--from",
+            "2025-01-02",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["parameters"]["date_from"], "2025-01-02", "{v}");
+    assert_eq!(v["parameters"]["date_to"], "2025-01-10", "{v}");
+
+    let o = liucun(&data, &["retention", "--params", params, "-p", "nobody"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("\"nobody\""),
+        "{o:?}"
+    );
+
+    let o = liucun(
+        &data,
+        &["retention", "--params", params, "--intervals", "9"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("--intervals cannot be combined with --params"),
+        "{stderr}"
+    );
+}
