@@ -5,7 +5,7 @@ use std::path::Path;
 use clap::Args;
 use serde_json::json;
 
-use crate::open_existing;
+use crate::{open_for_reading, open_for_writing};
 
 /// Show projects, days, segments, events, WAL state, users, persons, merges and quarantined events.
 ///
@@ -27,8 +27,13 @@ pub(crate) struct InspectArgs {
 pub(crate) struct CompactArgs {}
 
 pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
-    let engine = open_existing(data)?;
-    let i = engine.inspect()?;
+    let engine = open_for_reading(data)?;
+    let mut i = engine.inspect()?;
+    if engine.is_read_only() && !i.damaged.is_empty() {
+        // A writer may have replaced a segment of the snapshot meanwhile: look once more at the latest one.
+        engine.reload()?;
+        i = engine.inspect()?;
+    }
     if args.json {
         let projects: Vec<serde_json::Value> = i
             .projects
@@ -55,6 +60,7 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
             .collect();
         let v = json!({
             "data_dir": i.dir,
+            "read_only": i.read_only,
             "manifest_generation": i.manifest_generation,
             "wal": {
                 "checkpoint_lsn": i.wal_checkpoint,
@@ -154,7 +160,11 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn compact(data: &Path, _args: CompactArgs) -> anyhow::Result<u8> {
-    let engine = open_existing(data)?;
+    let engine = open_for_writing(
+        data,
+        liucun::OpenMode::Existing,
+        "compaction has no HTTP API: stop `liucun serve` (SIGTERM flushes), run `liucun compact`, then start it again",
+    )?;
     let stats = engine.compact()?;
     println!(
         "compacted: {} segments merged into {} ({} events)",

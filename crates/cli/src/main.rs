@@ -177,13 +177,77 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Opens the engine on an existing data directory.
-fn open_existing(data: &std::path::Path) -> anyhow::Result<liucun::Engine> {
+/// Opens an existing data directory for a command that only reads: for writing when it is free (so that a WAL
+/// left by a crash is replayed and flushed first), read-only when another process (`liucun serve`, an import) holds
+/// it.
+fn open_for_reading(data: &std::path::Path) -> anyhow::Result<liucun::Engine> {
     use anyhow::Context;
-    liucun::Engine::open(
+    match liucun::Engine::open(
         data,
         liucun::OpenMode::Existing,
         liucun::EngineConfig::default(),
-    )
-    .with_context(|| format!("opening {}", data.display()))
+    ) {
+        Ok(engine) => Ok(engine),
+        Err(e) if e.is_locked() => {
+            let engine = liucun::Engine::open_read_only(data, liucun::EngineConfig::default())
+                .with_context(|| format!("opening {} read-only", data.display()))?;
+            eprintln!(
+                "note: {} is in use by another liucun process (serve or import); reading what it has committed, \
+                 read-only (events it has not flushed yet are left out)",
+                data.display()
+            );
+            Ok(engine)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("opening {}", data.display()))),
+    }
+}
+
+/// Opens an existing data directory for a command that writes. When another process holds it, the error says
+/// what to do instead (`instead`: the HTTP API call, or stopping the server first).
+fn open_for_writing(
+    data: &std::path::Path,
+    mode: liucun::OpenMode,
+    instead: &str,
+) -> anyhow::Result<liucun::Engine> {
+    match liucun::Engine::open(data, mode, liucun::EngineConfig::default()) {
+        Ok(engine) => Ok(engine),
+        Err(e) if e.is_locked() => Err(anyhow::Error::new(e).context(format!(
+            "this command writes to {}, which another liucun process (serve or import) holds; {instead}",
+            data.display()
+        ))),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("opening {}", data.display()))),
+    }
+}
+
+/// Runs a read on a read-only engine again on the latest snapshot when a file of its snapshot vanished (a writer
+/// replaced the segment), a few times; on an engine that writes, it runs once.
+fn on_snapshot<T>(
+    engine: &liucun::Engine,
+    mut read: impl FnMut() -> liucun::Result<T>,
+) -> liucun::Result<T> {
+    let mut attempts = 0;
+    loop {
+        match read() {
+            Err(e) if engine.is_read_only() && attempts < 3 && is_missing_file(&e) => {
+                attempts += 1;
+                tracing::info!(error = %e, "a file of the snapshot vanished; reading the latest snapshot");
+                engine.reload()?;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_missing_file(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }

@@ -16,7 +16,7 @@ use liucun::report::render::Color;
 use liucun::report::{Kind, Report, Request};
 use serde_json::{Map, Value, json};
 
-use crate::{Invalid, open_existing};
+use crate::{Invalid, on_snapshot, open_for_reading};
 
 /// Flags every report shares. Unset flags are left to the report's defaults (the project's time zone, say).
 #[derive(Debug, Args)]
@@ -440,13 +440,15 @@ fn run(
             Request::from_json(kind, &Value::Object(params)).map_err(|e| Invalid(e.to_string()))?
         }
     };
-    let engine = open_existing(data)?;
+    let engine = open_for_reading(data)?;
     warn_unknown_projects(&engine, &request.common().projects);
     let now = now();
     let mut report = None;
     for run in 1..=a.repeat.max(1) {
         let started = std::time::Instant::now();
-        report = Some(engine.report(request.clone(), now)?);
+        report = Some(on_snapshot(&engine, || {
+            engine.report(request.clone(), now)
+        })?);
         if a.repeat > 1 {
             eprintln!(
                 "run {run}/{}: {:.3} ms",
@@ -517,8 +519,8 @@ pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
     };
     let published: Value =
         serde_json::from_str(&text).map_err(|e| Invalid(format!("the report is not JSON: {e}")))?;
-    let engine = open_existing(data)?;
-    let v = engine.verify(&published)?;
+    let engine = open_for_reading(data)?;
+    let v = on_snapshot(&engine, || engine.verify(&published))?;
     if v.matches {
         println!(
             "verified: every number and the data fingerprint of this {} report match ({})",

@@ -281,3 +281,38 @@ fn issue_17_params_take_shared_flags_as_overrides_and_refuse_the_kinds_own() {
         "{stderr}"
     );
 }
+
+#[test]
+fn issue_17_quarantine_export_hands_back_the_bytes_kept_and_rfc3339_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("x.ndjson");
+    std::fs::write(
+        &file,
+        b"{\"event\":\"a\",\"distinct_id\":\"u1\",\"timestamp\":\"2025-01-01T00:00:00Z\"}\n\
+          not json \xc3\x28\n\
+          {\"event\": 5}\n",
+    )
+    .unwrap();
+    let o = liucun(&data, &["import", "-p", "chat", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    let o = liucun(&data, &["quarantine", "export"]);
+    assert!(o.status.success(), "{o:?}");
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // "not json \xc3\x28" in base64: the exact bytes, not U+FFFD.
+    assert_eq!(rows[0]["raw"], "bm90IGpzb24gwyg=", "{rows:?}");
+    assert_eq!(rows[0]["raw_encoding"], "base64");
+    assert_eq!(rows[1]["raw"], "{\"event\": 5}");
+    assert_eq!(rows[1]["raw_encoding"], "utf8");
+    for r in &rows {
+        let t = r["received_at"].as_str().unwrap();
+        assert!(
+            t.len() == 27 && t.as_bytes()[10] == b'T' && t.ends_with('Z'),
+            "{t}"
+        );
+    }
+}

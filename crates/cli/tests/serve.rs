@@ -893,6 +893,93 @@ fn every_acknowledged_event_survives_sigkills_under_load() {
     assert!(dupes.is_empty(), "stored more than once: {dupes:?}");
 }
 
+/// Runs the CLI and returns its exit code, stdout and stderr, whatever the outcome.
+fn cli_output(data: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let o = Command::new(bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run liucun");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn issue_17_the_cli_reads_a_live_servers_data_and_says_what_to_do_for_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    let events = tmp.path().join("e.ndjson");
+    std::fs::write(
+        &events,
+        "{\"event\":\"a\",\"distinct_id\":\"u1\",\"timestamp\":\"2025-01-01T00:00:00Z\"}\n\
+         {\"event\":\"a\",\"distinct_id\":\"u1\",\"timestamp\":\"2025-01-02T00:00:00Z\"}\nnot json\n",
+    )
+    .unwrap();
+    let (code, _, err) = cli_output(&data, &["import", "-p", "p1", events.to_str().unwrap()]);
+    assert_eq!(code, Some(3), "{err}");
+    let server = Server::start(&data, "127.0.0.1:0");
+    // The server acknowledges one more event; it is in its WAL until its next flush.
+    let mut c = server.client();
+    let r = send(
+        &mut c,
+        "POST",
+        "/batch/",
+        &[],
+        json!({"api_key": k.write1, "batch": [{"event": "b", "distinct_id": "u2",
+            "timestamp": "2025-01-03T00:00:00Z"}]})
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let (code, out, err) = cli_output(&data, &["inspect", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["projects"][0]["project"], "p1", "{v}");
+    let (code, out, err) = cli_output(
+        &data,
+        &[
+            "retention",
+            "-p",
+            "p1",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-01-05",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"kind\""), "{out}");
+    let (code, out, err) = cli_output(&data, &["quarantine", "export"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("not json"), "{out}");
+    let (code, _, err) = cli_output(&data, &["quarantine", "replay", "-p", "p1", "--dry-run"]);
+    assert_eq!(code, Some(0), "{err}");
+
+    // What needs the writer says what to do instead.
+    let (code, _, err) = cli_output(&data, &["compact"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("stop `liucun serve`"), "{err}");
+    let (code, _, err) = cli_output(&data, &["quarantine", "replay", "-p", "p1"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("/api/v1/projects/p1/quarantine/replay"),
+        "{err}"
+    );
+    let (code, _, err) = cli_output(&data, &["import", "-p", "p1", events.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("capture API"), "{err}");
+    assert_eq!(server.stop().code(), Some(0));
+}
+
 /// Whether this machine lets an unprivileged mount namespace mount a small tmpfs.
 fn can_mount_tmpfs() -> bool {
     Command::new("unshare")

@@ -38,6 +38,7 @@ use axum::routing::get;
 use liucun::Engine;
 
 pub use access::{Access, AccessError, KeyKind};
+pub use api::{raw_encoding, raw_text, rfc3339};
 pub use limits::Limits;
 
 use crate::error::ApiError;
