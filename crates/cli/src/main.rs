@@ -75,6 +75,10 @@ fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let given = given_args(&Cli::command(), &matches);
+    let data_given = matches!(
+        matches.value_source("data"),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    );
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()),
@@ -93,7 +97,7 @@ fn main() -> ExitCode {
         Command::Lifecycle(args) => report::lifecycle(&cli.data, *args, &given),
         Command::Growth(args) => report::growth(&cli.data, *args, &given),
         Command::Verify(args) => report::verify(&cli.data, args),
-        Command::Demo(args) => demo::run(args),
+        Command::Demo(args) => demo::run(args, data_given.then_some(cli.data.as_path())),
         Command::Serve(args) => serve::serve(&cli.data, args),
         Command::Projects(args) => serve::projects(&cli.data, args),
         Command::Keys(args) => serve::keys(&cli.data, args),

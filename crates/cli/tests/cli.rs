@@ -316,3 +316,44 @@ fn issue_17_quarantine_export_hands_back_the_bytes_kept_and_rfc3339_times() {
         );
     }
 }
+
+#[test]
+fn issue_17_demo_uses_the_global_data_directory_and_never_replaces_other_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let data = tmp.path().join("mine");
+    let demo = |data: &Path| {
+        liucun(
+            data,
+            &["demo", "--events", "3000", "--dir", dir.to_str().unwrap()],
+        )
+    };
+    let o = demo(&data);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(data.join("MANIFEST").exists());
+    assert!(!dir.join("data").exists());
+    assert!(stdout(&o).contains(&format!("--data {}", data.display())));
+    // A second demo replaces its own data …
+    let o = demo(&data);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // … but not a directory that holds other data.
+    let (other, _) = small_data(&tmp.path().join("other"));
+    let o = demo(&other);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no demo wrote"));
+    assert!(other.join("MANIFEST").exists());
+}
+
+#[test]
+fn issue_17_a_port_in_use_says_so_once_and_leaves_no_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tmp.path().join("new");
+    let o = liucun(&data, &["serve", "--bind", &addr]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.matches("in use").count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("binding {addr}")), "{stderr}");
+    assert!(!data.exists(), "a failed serve left {}", data.display());
+}
