@@ -64,9 +64,10 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
             "manifest_generation": i.manifest_generation,
             "wal": {
                 "checkpoint_lsn": i.wal_checkpoint,
-                "next_lsn": i.wal_next_lsn,
+                // Unknown read-only: the writer's log is not replayed.
+                "next_lsn": (!i.read_only).then_some(i.wal_next_lsn),
                 "files": i.wal_files.iter().map(|(n, b)| json!({"name": n, "bytes": b})).collect::<Vec<_>>(),
-                "unflushed_events": i.tail_events,
+                "unflushed_events": (!i.read_only).then_some(i.tail_events),
                 "recovery": i.replay_note,
             },
             "projects": projects,
@@ -80,14 +81,23 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
         i.dir, i.manifest_generation
     );
     let wal_bytes: u64 = i.wal_files.iter().map(|f| f.1).sum();
-    println!(
-        "wal: {} file(s), {} bytes, checkpoint lsn {}, next lsn {}, {} unflushed events",
-        i.wal_files.len(),
-        wal_bytes,
-        i.wal_checkpoint,
-        i.wal_next_lsn,
-        i.tail_events
-    );
+    if i.read_only {
+        println!(
+            "wal: {} file(s), {} bytes, checkpoint lsn {}; read-only, so its unflushed events are not counted",
+            i.wal_files.len(),
+            wal_bytes,
+            i.wal_checkpoint,
+        );
+    } else {
+        println!(
+            "wal: {} file(s), {} bytes, checkpoint lsn {}, next lsn {}, {} unflushed events",
+            i.wal_files.len(),
+            wal_bytes,
+            i.wal_checkpoint,
+            i.wal_next_lsn,
+            i.tail_events
+        );
+    }
     if let Some(note) = &i.replay_note {
         println!("wal recovery: {note}");
     }
