@@ -1,6 +1,6 @@
 //! `liucun demo`: generate the synthetic AI-apps dataset, import it into a fresh data directory and show it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -8,7 +8,12 @@ use clap::Args;
 use liucun::model::Project;
 use liucun::{Engine, EngineConfig, ImportOptions, OpenMode};
 
+use crate::Invalid;
+
 /// Generate a synthetic dataset of five AI chat apps, import it, and show what was stored.
+///
+/// The data directory is DIR/data, or the global --data (or LIUCUN_DATA) when given: it must then be new or hold
+/// a previous demo, which is replaced; a directory holding other liucun data is refused.
 ///
 /// Example: liucun demo --events 300000 --dir ./liucun-demo
 #[derive(Debug, Args)]
@@ -19,14 +24,28 @@ pub(crate) struct DemoArgs {
     /// Seed of the synthetic stream.
     #[arg(long, default_value_t = 2024)]
     seed: u64,
-    /// Where to put the generated files and the data directory (replaced if it holds a previous demo).
+    /// Where to put the generated files, the report and charts, and (without --data) the data directory
+    /// DIR/data (replaced if it holds a previous demo).
     #[arg(long, default_value = "./liucun-demo")]
     dir: PathBuf,
 }
 
-pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
-    let data = args.dir.join("data");
+/// A file the demo leaves in its data directory, so that a later demo replaces only a demo's data.
+const DEMO_MARKER: &str = "DEMO";
+
+/// Runs the demo; `data` is the global `--data` when the user gave it (flag or environment).
+pub(crate) fn run(args: DemoArgs, data: Option<&Path>) -> anyhow::Result<u8> {
+    let data = data.map_or_else(|| args.dir.join("data"), Path::to_path_buf);
     if data.join("MANIFEST").exists() {
+        if !data.join(DEMO_MARKER).exists() {
+            return Err(Invalid(format!(
+                "{} already holds liucun data that no demo wrote; the demo imports into a directory of its own: \
+                 pass another --data, or none to use {}",
+                data.display(),
+                args.dir.join("data").display()
+            ))
+            .into());
+        }
         std::fs::remove_dir_all(&data)
             .with_context(|| format!("removing the previous demo in {}", data.display()))?;
     }
@@ -47,6 +66,12 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
     );
     let engine = Engine::open(&data, OpenMode::CreateIfMissing, EngineConfig::default())
         .with_context(|| format!("opening {}", data.display()))?;
+    let marker = data.join(DEMO_MARKER);
+    std::fs::write(
+        &marker,
+        "written by `liucun demo`: a later demo replaces this directory\n",
+    )
+    .with_context(|| format!("writing {}", marker.display()))?;
     for f in &files {
         let t = Instant::now();
         let project =
@@ -88,7 +113,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<u8> {
         );
     }
     println!();
-    retention_comparison(&engine, &projects, &args.dir)?;
+    retention_comparison(&engine, &projects, &args.dir, &data)?;
     println!();
     activity_comparison(&engine, &projects, &args.dir)?;
     println!();
@@ -225,7 +250,8 @@ fn thousands(digits: &str) -> String {
 fn retention_comparison(
     engine: &Engine,
     projects: &[String],
-    dir: &std::path::Path,
+    dir: &Path,
+    data: &Path,
 ) -> anyhow::Result<()> {
     use report::params::RetentionParams;
 
@@ -288,7 +314,7 @@ fn retention_comparison(
     );
     println!(
         "check it: liucun --data {} verify {}",
-        dir.join("data").display(),
+        data.display(),
         json_path.display()
     );
     Ok(())

@@ -15,6 +15,11 @@ use crate::Invalid;
 /// chat_message and $ai_generation events (model, token counts), anonymous users later $identify, and a few pay.
 /// The same seed always gives the same bytes. The data is labelled synthetic in its metadata.
 /// With several apps, `--out events.parquet` writes events.<app>.parquet per app (or use {app} in the path).
+/// Beside each app's events it writes persons.<app>.ndjson, for `liucun import --persons`: a plan and a country for
+/// about a quarter of the users, each with their login and anonymous ids, and a few people who signed up twice
+/// (two login ids, merged on import).
+///
+/// Prints one line per app: project, events file, event count, persons file.
 ///
 /// Example: liucun gen --events 1000000 --seed 7 --out data/events.parquet
 #[derive(Debug, Args)]
@@ -45,8 +50,17 @@ pub(crate) fn run(args: GenArgs) -> anyhow::Result<u8> {
         args.days,
         true,
     )?;
+    let cfg = config(args.events, args.seed, args.apps, args.days)?;
     for f in files {
-        println!("{}\t{}\t{} events", f.project, f.path.display(), f.n_events);
+        let (persons, _) = synth::write_persons(&cfg, &f)
+            .with_context(|| format!("writing the persons file of {}", f.project))?;
+        println!(
+            "{}\t{}\t{} events\t{}",
+            f.project,
+            f.path.display(),
+            f.n_events,
+            persons.display()
+        );
     }
     Ok(0)
 }
@@ -60,17 +74,7 @@ pub(crate) fn write(
     days: Option<u32>,
     show_progress: bool,
 ) -> anyhow::Result<Vec<synth::GenFile>> {
-    let mut cfg = synth::GenConfig::new(events, seed);
-    if let Some(n) = apps {
-        if n == 0 || n > cfg.apps.len() {
-            return Err(Invalid(format!("--apps must be between 1 and {}", cfg.apps.len())).into());
-        }
-        cfg.apps.truncate(n);
-    }
-    if let Some(d) = days {
-        cfg.days = d;
-    }
-    cfg.validate().map_err(|e| Invalid(e.to_string()))?;
+    let cfg = config(events, seed, apps, days)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
@@ -92,4 +96,25 @@ pub(crate) fn write(
         .with_context(|| format!("writing {}", out.display()))?;
     bar.finish_and_clear();
     Ok(files)
+}
+
+/// The generator's config from the flags.
+fn config(
+    events: u64,
+    seed: u64,
+    apps: Option<usize>,
+    days: Option<u32>,
+) -> anyhow::Result<synth::GenConfig> {
+    let mut cfg = synth::GenConfig::new(events, seed);
+    if let Some(n) = apps {
+        if n == 0 || n > cfg.apps.len() {
+            return Err(Invalid(format!("--apps must be between 1 and {}", cfg.apps.len())).into());
+        }
+        cfg.apps.truncate(n);
+    }
+    if let Some(d) = days {
+        cfg.days = d;
+    }
+    cfg.validate().map_err(|e| Invalid(e.to_string()))?;
+    Ok(cfg)
 }

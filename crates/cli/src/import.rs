@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use liucun::model::{EventBatch, Project};
-use liucun::{Engine, EngineConfig, Format, ImportOptions, ImportSummary, OpenMode};
+use liucun::{Format, ImportOptions, ImportSummary, OpenMode};
 
 use crate::{EXIT_REJECTS, Invalid};
 
@@ -49,8 +49,14 @@ pub(crate) struct ImportArgs {
 pub(crate) fn run(data: &Path, args: ImportArgs) -> anyhow::Result<u8> {
     let project = Project::new(&args.project).map_err(|e| Invalid(format!("--project: {e}")))?;
     let format = args.format.as_deref().and_then(Format::parse);
-    let engine = Engine::open(data, OpenMode::CreateIfMissing, EngineConfig::default())
-        .with_context(|| format!("opening {}", data.display()))?;
+    let engine = crate::open_for_writing(
+        data,
+        OpenMode::CreateIfMissing,
+        "send the events to the server's capture API instead, e.g. `curl -X POST http://127.0.0.1:8000/batch/ \
+         -H 'Content-Type: application/json' -d '{\"api_key\": \"lcw_…\", \"batch\": [{\"event\": \"signup\", \
+         \"distinct_id\": \"u-1\", \"timestamp\": \"2025-01-01T00:00:00Z\"}]}'` with a write key from \
+         `liucun keys create --project P --kind write`, or import once the server stops",
+    )?;
     let mut rejects = match &args.rejects {
         Some(p) => Some(BufWriter::new(
             File::create(p).with_context(|| format!("creating {}", p.display()))?,

@@ -5,7 +5,7 @@ use std::path::Path;
 use clap::Args;
 use serde_json::json;
 
-use crate::open_existing;
+use crate::{open_for_reading, open_for_writing};
 
 /// Show projects, days, segments, events, WAL state, users, persons, merges and quarantined events.
 ///
@@ -27,8 +27,13 @@ pub(crate) struct InspectArgs {
 pub(crate) struct CompactArgs {}
 
 pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
-    let engine = open_existing(data)?;
-    let i = engine.inspect()?;
+    let engine = open_for_reading(data)?;
+    let mut i = engine.inspect()?;
+    if engine.is_read_only() && !i.damaged.is_empty() {
+        // A writer may have replaced a segment of the snapshot meanwhile: look once more at the latest one.
+        engine.reload()?;
+        i = engine.inspect()?;
+    }
     if args.json {
         let projects: Vec<serde_json::Value> = i
             .projects
@@ -55,12 +60,14 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
             .collect();
         let v = json!({
             "data_dir": i.dir,
+            "read_only": i.read_only,
             "manifest_generation": i.manifest_generation,
             "wal": {
                 "checkpoint_lsn": i.wal_checkpoint,
-                "next_lsn": i.wal_next_lsn,
+                // Unknown read-only: the writer's log is not replayed.
+                "next_lsn": (!i.read_only).then_some(i.wal_next_lsn),
                 "files": i.wal_files.iter().map(|(n, b)| json!({"name": n, "bytes": b})).collect::<Vec<_>>(),
-                "unflushed_events": i.tail_events,
+                "unflushed_events": (!i.read_only).then_some(i.tail_events),
                 "recovery": i.replay_note,
             },
             "projects": projects,
@@ -74,14 +81,23 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
         i.dir, i.manifest_generation
     );
     let wal_bytes: u64 = i.wal_files.iter().map(|f| f.1).sum();
-    println!(
-        "wal: {} file(s), {} bytes, checkpoint lsn {}, next lsn {}, {} unflushed events",
-        i.wal_files.len(),
-        wal_bytes,
-        i.wal_checkpoint,
-        i.wal_next_lsn,
-        i.tail_events
-    );
+    if i.read_only {
+        println!(
+            "wal: {} file(s), {} bytes, checkpoint lsn {}; read-only, so its unflushed events are not counted",
+            i.wal_files.len(),
+            wal_bytes,
+            i.wal_checkpoint,
+        );
+    } else {
+        println!(
+            "wal: {} file(s), {} bytes, checkpoint lsn {}, next lsn {}, {} unflushed events",
+            i.wal_files.len(),
+            wal_bytes,
+            i.wal_checkpoint,
+            i.wal_next_lsn,
+            i.tail_events
+        );
+    }
     if let Some(note) = &i.replay_note {
         println!("wal recovery: {note}");
     }
@@ -154,7 +170,11 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn compact(data: &Path, _args: CompactArgs) -> anyhow::Result<u8> {
-    let engine = open_existing(data)?;
+    let engine = open_for_writing(
+        data,
+        liucun::OpenMode::Existing,
+        "compaction has no HTTP API: stop `liucun serve` (SIGTERM flushes), run `liucun compact`, then start it again",
+    )?;
     let stats = engine.compact()?;
     println!(
         "compacted: {} segments merged into {} ({} events)",

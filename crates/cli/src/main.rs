@@ -18,7 +18,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Exit code for a failure of the environment or the data (IO, corruption).
 const EXIT_FAILURE: u8 = 1;
@@ -70,7 +71,14 @@ enum Command {
 
 fn main() -> ExitCode {
     alloc::keep_freed_memory();
-    let cli = Cli::parse();
+    quiet_on_broken_pipe();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let given = given_args(&Cli::command(), &matches);
+    let data_given = matches!(
+        matches.value_source("data"),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    );
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()),
@@ -83,13 +91,13 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&cli.data, args),
         Command::Compact(args) => inspect::compact(&cli.data, args),
         Command::Quarantine(args) => quarantine::run(&cli.data, args),
-        Command::Retention(args) => report::retention(&cli.data, *args),
-        Command::Trends(args) => report::trends(&cli.data, *args),
-        Command::Stickiness(args) => report::stickiness(&cli.data, *args),
-        Command::Lifecycle(args) => report::lifecycle(&cli.data, *args),
-        Command::Growth(args) => report::growth(&cli.data, *args),
+        Command::Retention(args) => report::retention(&cli.data, *args, &given),
+        Command::Trends(args) => report::trends(&cli.data, *args, &given),
+        Command::Stickiness(args) => report::stickiness(&cli.data, *args, &given),
+        Command::Lifecycle(args) => report::lifecycle(&cli.data, *args, &given),
+        Command::Growth(args) => report::growth(&cli.data, *args, &given),
         Command::Verify(args) => report::verify(&cli.data, args),
-        Command::Demo(args) => demo::run(args),
+        Command::Demo(args) => demo::run(args, data_given.then_some(cli.data.as_path())),
         Command::Serve(args) => serve::serve(&cli.data, args),
         Command::Projects(args) => serve::projects(&cli.data, args),
         Command::Keys(args) => serve::keys(&cli.data, args),
@@ -128,6 +136,44 @@ impl std::fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
+/// The ids of the arguments given on the subcommand's command line (not defaults or the environment); argument
+/// groups are left out.
+fn given_args(command: &clap::Command, matches: &clap::ArgMatches) -> Vec<String> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    let Some(sub_command) = command.find_subcommand(name) else {
+        return Vec::new();
+    };
+    sub_command
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| sub.value_source(id) == Some(ValueSource::CommandLine))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Makes a closed stdout end the process quietly with exit 0, as Unix tools do (`liucun … | head`).
+///
+/// Rust ignores SIGPIPE, so `println!` to a closed pipe panics with "failed printing to stdout: Broken pipe";
+/// that panic, and only that one, becomes a silent exit. Writes that return their error reach `main`, which
+/// treats a broken pipe the same way.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if payload.starts_with("failed printing to stdout") && payload.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -135,13 +181,77 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Opens the engine on an existing data directory.
-fn open_existing(data: &std::path::Path) -> anyhow::Result<liucun::Engine> {
+/// Opens an existing data directory for a command that only reads: for writing when it is free (so that a WAL
+/// left by a crash is replayed and flushed first), read-only when another process (`liucun serve`, an import) holds
+/// it.
+fn open_for_reading(data: &std::path::Path) -> anyhow::Result<liucun::Engine> {
     use anyhow::Context;
-    liucun::Engine::open(
+    match liucun::Engine::open(
         data,
         liucun::OpenMode::Existing,
         liucun::EngineConfig::default(),
-    )
-    .with_context(|| format!("opening {}", data.display()))
+    ) {
+        Ok(engine) => Ok(engine),
+        Err(e) if e.is_locked() => {
+            let engine = liucun::Engine::open_read_only(data, liucun::EngineConfig::default())
+                .with_context(|| format!("opening {} read-only", data.display()))?;
+            eprintln!(
+                "note: {} is in use by another liucun process (serve or import); reading what it has committed, \
+                 read-only (events it has not flushed yet are left out)",
+                data.display()
+            );
+            Ok(engine)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("opening {}", data.display()))),
+    }
+}
+
+/// Opens an existing data directory for a command that writes. When another process holds it, the error says
+/// what to do instead (`instead`: the HTTP API call, or stopping the server first).
+fn open_for_writing(
+    data: &std::path::Path,
+    mode: liucun::OpenMode,
+    instead: &str,
+) -> anyhow::Result<liucun::Engine> {
+    match liucun::Engine::open(data, mode, liucun::EngineConfig::default()) {
+        Ok(engine) => Ok(engine),
+        Err(e) if e.is_locked() => Err(anyhow::Error::new(e).context(format!(
+            "this command writes to {}, which another liucun process (serve or import) holds; {instead}",
+            data.display()
+        ))),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("opening {}", data.display()))),
+    }
+}
+
+/// Runs a read on a read-only engine again on the latest snapshot when a file of its snapshot vanished (a writer
+/// replaced the segment), a few times; on an engine that writes, it runs once.
+fn on_snapshot<T>(
+    engine: &liucun::Engine,
+    mut read: impl FnMut() -> liucun::Result<T>,
+) -> liucun::Result<T> {
+    let mut attempts = 0;
+    loop {
+        match read() {
+            Err(e) if engine.is_read_only() && attempts < 3 && is_missing_file(&e) => {
+                attempts += 1;
+                tracing::info!(error = %e, "a file of the snapshot vanished; reading the latest snapshot");
+                engine.reload()?;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_missing_file(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 use liucun::model::Timestamp;
 
-use crate::open_existing;
+use crate::{open_for_reading, open_for_writing};
 
 /// Show rejected inputs: counts by reason and day, or every record as NDJSON.
 ///
@@ -25,7 +25,9 @@ enum QuarantineCommand {
         #[arg(long, short)]
         project: Option<String>,
     },
-    /// Every quarantined record as NDJSON: project, reason, detail, source, received_at, raw.
+    /// Every quarantined record as NDJSON: project, reason, detail, source, received_at (RFC 3339), raw and
+    /// raw_encoding: raw is exactly the bytes kept, as text when they are UTF-8 (raw_encoding "utf8"), else as
+    /// base64 (raw_encoding "base64").
     Export {
         /// Only this project.
         #[arg(long, short)]
@@ -52,7 +54,7 @@ enum QuarantineCommand {
     /// Example: liucun quarantine purge --before 2025-01-01 --project chat
     Purge {
         /// Received before this UTC day (YYYY-MM-DD) are deleted.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         before: String,
         /// Only this project.
         #[arg(long, short)]
@@ -61,7 +63,26 @@ enum QuarantineCommand {
 }
 
 pub(crate) fn run(data: &Path, args: QuarantineArgs) -> anyhow::Result<u8> {
-    let engine = open_existing(data)?;
+    let writes = match &args.command {
+        QuarantineCommand::Purge { .. } => Some(
+            "purging has no HTTP API: stop `liucun serve` (SIGTERM flushes), run the purge, then start it again"
+                .to_string(),
+        ),
+        QuarantineCommand::Replay {
+            project,
+            dry_run: false,
+            ..
+        } => Some(format!(
+            "ask the server instead: `curl -H \"Authorization: Bearer $ADMIN_KEY\" -X POST \
+             http://127.0.0.1:8000/api/v1/projects/{project}/quarantine/replay -d '{{}}'` (the address `liucun serve` \
+             printed; `-d '{{\"dry_run\": true}}'` only counts)"
+        )),
+        _ => None,
+    };
+    let engine = match writes {
+        Some(instead) => open_for_writing(data, liucun::OpenMode::Existing, &instead)?,
+        None => open_for_reading(data)?,
+    };
     engine.flush()?;
     match args.command {
         QuarantineCommand::Purge { before, project } => {
@@ -122,8 +143,9 @@ pub(crate) fn run(data: &Path, args: QuarantineArgs) -> anyhow::Result<u8> {
                     "reason": r.reason.code(),
                     "detail": r.detail,
                     "source": r.source,
-                    "received_at": r.received_at.0,
-                    "raw": String::from_utf8_lossy(&r.raw),
+                    "received_at": server::rfc3339(r.received_at),
+                    "raw": server::raw_text(&r.raw),
+                    "raw_encoding": server::raw_encoding(&r.raw),
                 });
                 println!("{v}");
             }

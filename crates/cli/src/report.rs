@@ -16,7 +16,7 @@ use report::render::Color;
 use report::{Kind, Report, Request};
 use serde_json::{Map, Value, json};
 
-use crate::{Invalid, open_existing};
+use crate::{Invalid, on_snapshot, open_for_reading};
 
 /// Flags every report shares. Unset flags are left to the report's defaults (the project's time zone, say).
 #[derive(Debug, Args)]
@@ -24,12 +24,12 @@ pub(crate) struct CommonArgs {
     /// Project to report on; repeat to compare projects side by side.
     #[arg(long, short)]
     project: Vec<String>,
-    /// Start of the window: YYYY-MM-DD, a local time, an RFC 3339 instant, or -N[hdwmy].
-    #[arg(long)]
+    /// Start of the window: YYYY-MM-DD, a local time, an RFC 3339 instant, or -N[hdwmy] (`--from -7d`).
+    #[arg(long, allow_hyphen_values = true)]
     from: Option<String>,
     /// End of the window (default: as_of). For retention, the last cohort period; it also ends the returning
     /// window, so cells after it are empty.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     to: Option<String>,
     /// IANA time zone of the periods (default: the project's, else UTC).
     #[arg(long)]
@@ -53,9 +53,14 @@ pub(crate) struct CommonArgs {
     #[arg(long)]
     include_personless: bool,
     /// The moment the report describes (RFC 3339); default now.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     as_of: Option<String>,
-    /// Re-run a report: a JSON file holding a report or its `parameters` object (other report flags are ignored).
+    /// Re-run a report: a JSON file holding a report or its `parameters` object.
+    ///
+    /// The shared flags given with it (--project, --from, --to, --tz, --week-start, --where,
+    /// --filter-test-accounts, --breakdown, --breakdown-limit, --include-personless, --as-of) override the
+    /// file's parameters of the same name; the kind's own flags (--intervals, --series, …) are refused with it:
+    /// edit the file instead. Output flags (--format, --chart, --out) apply as usual.
     #[arg(long)]
     params: Option<PathBuf>,
     /// Output format.
@@ -277,7 +282,7 @@ pub(crate) struct VerifyArgs {
     report: PathBuf,
 }
 
-pub(crate) fn retention(data: &Path, a: RetentionArgs) -> anyhow::Result<u8> {
+pub(crate) fn retention(data: &Path, a: RetentionArgs, given: &[String]) -> anyhow::Result<u8> {
     let mut own = Map::new();
     own.insert("period".into(), json!(a.period.name()));
     own.insert("total_intervals".into(), json!(a.intervals));
@@ -305,10 +310,10 @@ pub(crate) fn retention(data: &Path, a: RetentionArgs) -> anyhow::Result<u8> {
     if let WindowArg::Hours24 = a.windows {
         own.insert("time_window_mode".into(), json!("24h"));
     }
-    run(data, "retention", &a.common, own)
+    run(data, "retention", &a.common, own, given)
 }
 
-pub(crate) fn trends(data: &Path, a: TrendsArgs) -> anyhow::Result<u8> {
+pub(crate) fn trends(data: &Path, a: TrendsArgs, given: &[String]) -> anyhow::Result<u8> {
     let mut own = Map::new();
     if let Some(i) = a.interval {
         own.insert("interval".into(), json!(i.name()));
@@ -342,10 +347,10 @@ pub(crate) fn trends(data: &Path, a: TrendsArgs) -> anyhow::Result<u8> {
             json!([{"entity": {"event": null, "properties": shared}}]),
         );
     }
-    run(data, "trends", &a.common, own)
+    run(data, "trends", &a.common, own, given)
 }
 
-pub(crate) fn stickiness(data: &Path, a: StickinessArgs) -> anyhow::Result<u8> {
+pub(crate) fn stickiness(data: &Path, a: StickinessArgs, given: &[String]) -> anyhow::Result<u8> {
     let mut own = Map::new();
     if let Some(i) = a.interval {
         own.insert("interval".into(), json!(i.name()));
@@ -367,10 +372,10 @@ pub(crate) fn stickiness(data: &Path, a: StickinessArgs) -> anyhow::Result<u8> {
     if a.cumulative {
         own.insert("cumulative".into(), json!(true));
     }
-    run(data, "stickiness", &a.common, own)
+    run(data, "stickiness", &a.common, own, given)
 }
 
-pub(crate) fn lifecycle(data: &Path, a: LifecycleArgs) -> anyhow::Result<u8> {
+pub(crate) fn lifecycle(data: &Path, a: LifecycleArgs, given: &[String]) -> anyhow::Result<u8> {
     let mut own = Map::new();
     if let Some(i) = a.interval {
         own.insert("interval".into(), json!(i.name()));
@@ -379,10 +384,10 @@ pub(crate) fn lifecycle(data: &Path, a: LifecycleArgs) -> anyhow::Result<u8> {
         "series".into(),
         entity(&a.event, &a.event_where, "event-where")?,
     );
-    run(data, "lifecycle", &a.common, own)
+    run(data, "lifecycle", &a.common, own, given)
 }
 
-pub(crate) fn growth(data: &Path, a: GrowthArgs) -> anyhow::Result<u8> {
+pub(crate) fn growth(data: &Path, a: GrowthArgs, given: &[String]) -> anyhow::Result<u8> {
     let mut own = Map::new();
     if !a.milestones.is_empty() {
         own.insert("milestones".into(), json!(a.milestones));
@@ -401,7 +406,7 @@ pub(crate) fn growth(data: &Path, a: GrowthArgs) -> anyhow::Result<u8> {
         }
         own.insert("launch_date".into(), Value::Object(dates));
     }
-    run(data, "growth", &a.common, own)
+    run(data, "growth", &a.common, own, given)
 }
 
 /// Builds the request (from `--params` or the flags), computes it, and writes it in the chosen format.
@@ -410,6 +415,7 @@ fn run(
     kind_name: &str,
     a: &CommonArgs,
     own: Map<String, Value>,
+    given: &[String],
 ) -> anyhow::Result<u8> {
     let kind = Kind::parse(kind_name).ok_or_else(|| {
         Invalid(format!(
@@ -417,20 +423,32 @@ fn run(
         ))
     })?;
     let request = match &a.params {
-        Some(path) => request_from_file(kind, path)?,
+        Some(path) => {
+            refuse_own_flags_with_params(kind, given)?;
+            let mut params = params_from_file(kind, path)?;
+            // The shared flags given override the file's parameters of the same name (see `--params`).
+            params.extend(common_json(a)?);
+            Request::from_json(kind, &Value::Object(params))
+                .map_err(|e| Invalid(format!("{}: {e}", path.display())))?
+        }
         None => {
+            if a.project.is_empty() {
+                return Err(Invalid("name at least one --project".into()).into());
+            }
             let mut params = common_json(a)?;
             params.extend(own);
             Request::from_json(kind, &Value::Object(params)).map_err(|e| Invalid(e.to_string()))?
         }
     };
-    let engine = open_existing(data)?;
+    let engine = open_for_reading(data)?;
     warn_unknown_projects(&engine, &request.common().projects);
     let now = now();
     let mut report = None;
     for run in 1..=a.repeat.max(1) {
         let started = std::time::Instant::now();
-        report = Some(engine.report(request.clone(), now)?);
+        report = Some(on_snapshot(&engine, || {
+            engine.report(request.clone(), now)
+        })?);
         if a.repeat > 1 {
             eprintln!(
                 "run {run}/{}: {:.3} ms",
@@ -501,8 +519,8 @@ pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
     };
     let published: Value =
         serde_json::from_str(&text).map_err(|e| Invalid(format!("the report is not JSON: {e}")))?;
-    let engine = open_existing(data)?;
-    let v = engine.verify(&published)?;
+    let engine = open_for_reading(data)?;
+    let v = on_snapshot(&engine, || engine.verify(&published))?;
     // The report's notes are part of what it says; show them beside the verdict.
     for n in published["provenance"]["notes"]
         .as_array()
@@ -533,7 +551,51 @@ pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
     }
 }
 
-fn request_from_file(kind: Kind, path: &Path) -> anyhow::Result<Request> {
+/// Argument ids (clap's, the field names) that `--params` combines with: the shared report flags, which override
+/// the file, and the output and global flags.
+const COMBINE_WITH_PARAMS: [&str; 18] = [
+    "project",
+    "from",
+    "to",
+    "tz",
+    "week_start",
+    "filters",
+    "filter_test_accounts",
+    "breakdown",
+    "breakdown_limit",
+    "include_personless",
+    "as_of",
+    "params",
+    "format",
+    "chart",
+    "out",
+    "repeat",
+    "data",
+    "log",
+];
+
+/// Refuses a kind's own flags next to `--params`: the file holds those parameters, and which of two differing
+/// values wins would be a guess.
+fn refuse_own_flags_with_params(kind: Kind, given: &[String]) -> anyhow::Result<()> {
+    let own: Vec<String> = given
+        .iter()
+        .filter(|id| !COMBINE_WITH_PARAMS.contains(&id.as_str()))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect();
+    if own.is_empty() {
+        return Ok(());
+    }
+    Err(Invalid(format!(
+        "{} cannot be combined with --params, which holds the {} parameters: edit the file, or drop --params \
+         (the shared flags --project, --from, --to, --where, … do override the file)",
+        own.join(", "),
+        kind.name()
+    ))
+    .into())
+}
+
+/// The parameters object of a report file (a whole report or its `parameters`), checked to be of `kind`.
+fn params_from_file(kind: Kind, path: &Path) -> anyhow::Result<Map<String, Value>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let v: Value = serde_json::from_str(&text)
@@ -547,17 +609,22 @@ fn request_from_file(kind: Kind, path: &Path) -> anyhow::Result<Request> {
         ))
         .into());
     }
-    let params = v.get("parameters").unwrap_or(&v);
-    Request::from_json(kind, params).map_err(|e| Invalid(format!("{}: {e}", path.display())).into())
+    match v.get("parameters").unwrap_or(&v) {
+        Value::Object(m) => Ok(m.clone()),
+        _ => Err(Invalid(format!(
+            "{}: the parameters are not a JSON object",
+            path.display()
+        ))
+        .into()),
+    }
 }
 
 /// The shared flags as parameters; only flags that were given, so each kind's and project's defaults apply.
 fn common_json(a: &CommonArgs) -> anyhow::Result<Map<String, Value>> {
-    if a.project.is_empty() {
-        return Err(Invalid("name at least one --project".into()).into());
-    }
     let mut m = Map::new();
-    m.insert("projects".into(), json!(a.project));
+    if !a.project.is_empty() {
+        m.insert("projects".into(), json!(a.project));
+    }
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
             m.insert(k.into(), v);
@@ -648,7 +715,10 @@ fn parse_filter(text: &str) -> Result<Value, String> {
         .ok_or("expected KEY OP VALUE")?;
     let op = parts.next().ok_or("expected an operator after the key")?;
     if !OPERATORS.contains(&op) {
-        return Err(format!("unknown operator {op:?}"));
+        return Err(format!(
+            "unknown operator {op:?}; expected one of {}",
+            OPERATORS.join(", ")
+        ));
     }
     let (kind, key) = match key.strip_prefix("person.") {
         Some(k) => ("person", k),

@@ -108,10 +108,35 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
+    // A serve that fails before it listens removes the directory it created, so that a typo in --bind or a port in
+    // use leaves nothing behind.
+    let created = !data.exists();
+    let result = serve_in(data, args, extra_admin.as_deref(), max_waiting);
+    if created
+        && let Err(e) = &result
+        && e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<server::ServeError>(),
+                Some(server::ServeError::Bind { .. })
+            )
+        })
+        && let Err(cleanup) = std::fs::remove_dir_all(data)
+    {
+        tracing::warn!(dir = %data.display(), error = %cleanup, "could not remove the data directory this serve created");
+    }
+    result
+}
+
+fn serve_in(
+    data: &Path,
+    args: ServeArgs,
+    extra_admin: Option<&str>,
+    max_waiting: usize,
+) -> anyhow::Result<u8> {
     // Events, raw quarantined bodies and the key registry live here: only its owner may enter, whatever the umask.
     server::access::create_private_dir(data)
         .with_context(|| format!("creating {}", data.display()))?;
-    let access = Access::open(data, extra_admin.as_deref())?;
+    let access = Access::open(data, extra_admin)?;
     access.check_private().map_err(|e| Invalid(e.to_string()))?;
     let engine = liucun::Engine::open(
         data,

@@ -247,3 +247,213 @@ fn project_settings_are_set_shown_and_applied_by_reports() {
         serde_json::from_slice(&liucun(&data, &["projects", "show", "chat"]).stdout).unwrap();
     assert_eq!(shown["timezone"], "UTC");
 }
+
+/// A data directory holding one generated app's events; returns it with the project's name.
+fn small_data(tmp: &Path) -> (std::path::PathBuf, String) {
+    let data = tmp.join("data");
+    let out = tmp.join("ev.ndjson");
+    let o = liucun(
+        &data,
+        &[
+            "gen",
+            "--events",
+            "3000",
+            "--seed",
+            "5",
+            "--apps",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let line = stdout(&o);
+    let mut fields = line.lines().next().unwrap().split('\t');
+    let project = fields.next().unwrap().to_string();
+    let path = fields.next().unwrap().to_string();
+    let o = liucun(&data, &["import", "--quiet", "--project", &project, &path]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    (data, project)
+}
+
+#[test]
+fn issue_17_a_closed_stdout_ends_quietly_with_exit_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, _) = small_data(tmp.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_liucun"))
+        .arg("--data")
+        .arg(&data)
+        .args(["inspect", "--days"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the process writes, as `| head -0` would.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn issue_17_date_flags_take_values_that_start_with_a_hyphen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, project) = small_data(tmp.path());
+    for args in [
+        vec!["retention", "-p", &project, "--from", "-30d", "--to", "-1d"],
+        vec!["trends", "-p", &project, "--from", "-7d"],
+        vec!["stickiness", "-p", &project, "--from", "-2w"],
+    ] {
+        let o = liucun(&data, &args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn issue_17_an_unknown_filter_operator_lists_the_valid_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = liucun(
+        &data,
+        &["retention", "-p", "chat", "--where", "$ai_model like gpt"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("unknown operator \"like\"; expected one of eq, neq, contains"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is_not_set, regex"), "{stderr}");
+}
+
+#[test]
+fn issue_17_params_take_shared_flags_as_overrides_and_refuse_the_kinds_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, project) = small_data(tmp.path());
+    let params = tmp.path().join("r.json");
+    std::fs::write(
+        &params,
+        format!(
+            r#"{{"projects": ["{project}"], "period": "day", "total_intervals": 3,
+                "date_from": "2025-01-01", "date_to": "2025-01-10"}}"#
+        ),
+    )
+    .unwrap();
+    let params = params.to_str().unwrap();
+    let o = liucun(
+        &data,
+        &[
+            "retention",
+            "--params",
+            params,
+            "--from",
+            "2025-01-02",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["parameters"]["date_from"], "2025-01-02", "{v}");
+    assert_eq!(v["parameters"]["date_to"], "2025-01-10", "{v}");
+
+    let o = liucun(&data, &["retention", "--params", params, "-p", "nobody"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("\"nobody\""),
+        "{o:?}"
+    );
+
+    let o = liucun(
+        &data,
+        &["retention", "--params", params, "--intervals", "9"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("--intervals cannot be combined with --params"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn issue_17_quarantine_export_hands_back_the_bytes_kept_and_rfc3339_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("x.ndjson");
+    std::fs::write(
+        &file,
+        b"{\"event\":\"a\",\"distinct_id\":\"u1\",\"timestamp\":\"2025-01-01T00:00:00Z\"}\n\
+          not json \xc3\x28\n\
+          {\"event\": 5}\n",
+    )
+    .unwrap();
+    let o = liucun(&data, &["import", "-p", "chat", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    let o = liucun(&data, &["quarantine", "export"]);
+    assert!(o.status.success(), "{o:?}");
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // "not json \xc3\x28" in base64: the exact bytes, not U+FFFD.
+    assert_eq!(rows[0]["raw"], "bm90IGpzb24gwyg=", "{rows:?}");
+    assert_eq!(rows[0]["raw_encoding"], "base64");
+    assert_eq!(rows[1]["raw"], "{\"event\": 5}");
+    assert_eq!(rows[1]["raw_encoding"], "utf8");
+    for r in &rows {
+        let t = r["received_at"].as_str().unwrap();
+        assert!(
+            t.len() == 27 && t.as_bytes()[10] == b'T' && t.ends_with('Z'),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn issue_17_demo_uses_the_global_data_directory_and_never_replaces_other_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let data = tmp.path().join("mine");
+    let demo = |data: &Path| {
+        liucun(
+            data,
+            &["demo", "--events", "3000", "--dir", dir.to_str().unwrap()],
+        )
+    };
+    let o = demo(&data);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(data.join("MANIFEST").exists());
+    assert!(!dir.join("data").exists());
+    assert!(stdout(&o).contains(&format!("--data {}", data.display())));
+    // A second demo replaces its own data …
+    let o = demo(&data);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // … but not a directory that holds other data.
+    let (other, _) = small_data(&tmp.path().join("other"));
+    let o = demo(&other);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no demo wrote"));
+    assert!(other.join("MANIFEST").exists());
+}
+
+#[test]
+fn issue_17_a_port_in_use_says_so_once_and_leaves_no_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tmp.path().join("new");
+    let o = liucun(&data, &["serve", "--bind", &addr]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.matches("in use").count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("binding {addr}")), "{stderr}");
+    assert!(!data.exists(), "a failed serve left {}", data.display());
+}

@@ -44,7 +44,7 @@ pub(crate) struct PreparedApp {
     pub(crate) profile: AppProfile,
     pub(crate) quota: u64,
     /// Keys every random stream of this app: the config seed mixed with the project name.
-    seed: u64,
+    pub(crate) seed: u64,
     start_us: i64,
     days: u32,
     /// Weekday of the window's first day, Monday = 0.
@@ -105,6 +105,19 @@ enum Kind {
 
 impl PreparedApp {
     /// Prepares every app of a validated config, with its quota.
+    /// The number in user `user_idx`'s anonymous id, `anon-<16 hex>`.
+    pub(crate) fn anon_hex(&self, user_idx: u64) -> u64 {
+        rng::mix(self.seed ^ ANON_KEY, user_idx)
+    }
+
+    /// The start (UTC midnight, µs) of user `user_idx`'s signup day: the first draw of the user's stream, as
+    /// `generate_user` makes it.
+    pub(crate) fn signup_day_start_us(&self, user_idx: u64) -> i64 {
+        let mut rng = Rng::new(rng::mix(self.seed, user_idx));
+        let signup_day = rng.pick(&self.signup_cdf) as i64;
+        self.start_us + signup_day * 86_400_000_000
+    }
+
     pub(crate) fn all(cfg: &GenConfig) -> Vec<PreparedApp> {
         let quotas = cfg.quotas();
         cfg.apps
@@ -355,7 +368,7 @@ fn generate_user(app: &PreparedApp, user_idx: u64, out: &mut UserBuf) {
         _ => None,
     };
     out.anon_id.push_str("anon-");
-    json::push_hex64(&mut out.anon_id, rng::mix(app.seed ^ ANON_KEY, user_idx));
+    json::push_hex64(&mut out.anon_id, app.anon_hex(user_idx));
     out.user_id.push_str("u-");
     json::push_u64(&mut out.user_id, user_idx + 1);
 

@@ -60,6 +60,9 @@ pub enum Error {
     /// The output path's extension names no format this crate writes.
     #[error("{0}: unknown output format; use a .parquet, .ndjson or .jsonl extension")]
     UnknownFormat(PathBuf),
+    /// A generated file names an app the config does not list.
+    #[error("app {0:?} is not in the generator config")]
+    UnknownApp(String),
     /// The operating system refused to create or write a file.
     #[error("{path}: {source}")]
     Io {

@@ -4,7 +4,8 @@
 //! benchmarks.
 //!
 //! [`write_files`] writes one NDJSON or Parquet file per app; [`Generator`] hands out events in memory. Both stop
-//! at exactly [`GenConfig::events`] events, split between apps by their shares.
+//! at exactly [`GenConfig::events`] events, split between apps by their shares. [`write_persons`] writes an app's
+//! persons file (properties and a few merges) for `liucun import --persons`.
 //!
 //! # Stability
 //!
@@ -30,12 +31,14 @@ mod config;
 mod error;
 mod generator;
 mod json;
+mod persons;
 mod rng;
 mod writer;
 
 pub use config::{AppProfile, GenConfig, ModelShare, Plan, RetentionProfile};
 pub use error::Error;
 pub use generator::{GenEvent, Generator};
+pub use persons::{persons_path, write_persons};
 pub use writer::{
     Format, GenFile, ROW_GROUP_ROWS, output_paths, parquet_schema, sidecar_path, write_files,
 };

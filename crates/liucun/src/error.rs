@@ -38,5 +38,16 @@ pub enum Error {
     Invalid(String),
 }
 
+impl Error {
+    /// Whether another process holds the data directory for writing (`liucun serve`, an import): opening it for
+    /// writing failed, and [`crate::Engine::open_read_only`] can still read it.
+    pub fn is_locked(&self) -> bool {
+        matches!(
+            self,
+            Error::Store(store::Error::Locked(_)) | Error::Wal(wal::Error::Locked { .. })
+        )
+    }
+}
+
 /// Result alias for the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -24,6 +24,9 @@ pub struct Inspection {
     pub tail_events: u64,
     /// A torn WAL tail cut at open, if any.
     pub replay_note: Option<String>,
+    /// The directory was opened read-only (another process holds it): the WAL was not replayed, so
+    /// `tail_events` is 0 and `wal_next_lsn` is unknown (0).
+    pub read_only: bool,
     /// One entry per project, by name.
     pub projects: Vec<ProjectInspection>,
     /// Segments or side files that could not be read, with the reason.
@@ -67,7 +70,18 @@ impl Engine {
     /// # Errors
     /// Only errors that make the whole directory unreadable.
     pub fn inspect(&self) -> Result<Inspection> {
-        let wal_state = self.wal.state();
+        let (wal_files, wal_next_lsn) = match &self.wal {
+            Some(wal) => {
+                let state = wal.state();
+                let files = state
+                    .files
+                    .iter()
+                    .map(|f| (f.name.clone(), f.size_bytes))
+                    .collect();
+                (files, state.next_lsn.0)
+            }
+            None => (list_wal_files(&self.dir.join("wal")), 0),
+        };
         let (manifest, tail_events) = {
             let store = self.lock();
             let n_tail = self.pending().tail.n_events as u64;
@@ -155,16 +169,30 @@ impl Engine {
             dir: self.dir.display().to_string(),
             manifest_generation: manifest.generation,
             wal_checkpoint: manifest.wal_checkpoint,
-            wal_files: wal_state
-                .files
-                .iter()
-                .map(|f| (f.name.clone(), f.size_bytes))
-                .collect(),
-            wal_next_lsn: wal_state.next_lsn.0,
+            wal_files,
+            wal_next_lsn,
             tail_events,
             replay_note: self.replay_note.clone(),
+            read_only: self.is_read_only(),
             projects: out,
             damaged,
         })
     }
+}
+
+/// The log files of a WAL directory another process writes, with their sizes at this moment, by name.
+fn list_wal_files(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, u64)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let size = e.metadata().ok()?.len();
+            name.ends_with(".wal").then_some((name, size))
+        })
+        .collect();
+    files.sort();
+    files
 }

@@ -75,7 +75,8 @@ impl Default for EngineConfig {
 pub struct Engine {
     dir: PathBuf,
     config: EngineConfig,
-    wal: Wal,
+    /// The log; `None` for an engine opened read-only, which never appends.
+    wal: Option<Wal>,
     /// The committed segments. Lock order: `store` before `pending`.
     store: Mutex<Store>,
     /// Accepted data not yet in segments; appends hold this lock only briefly, never during a flush's writes.
@@ -286,7 +287,7 @@ impl Engine {
         Ok(Engine {
             dir: dir.to_path_buf(),
             config,
-            wal,
+            wal: Some(wal),
             store: Mutex::new(store),
             pending: Mutex::new(Buffers {
                 tail,
@@ -295,6 +296,56 @@ impl Engine {
             replay_note,
             tables: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Opens an existing data directory read-only, for example while `liucun serve` or an import holds it.
+    ///
+    /// The engine sees a consistent snapshot: the segments of the manifest committed when it opened (see
+    /// [`Engine::reload`]). It takes no lock, does not read or replay the WAL, flushes nothing and writes nothing, so
+    /// events another process holds in its WAL and has not flushed yet are not included. Reports, inspect, events,
+    /// persons and the quarantine read as usual; appends, imports, compaction and purges fail with
+    /// [`store::Error::ReadOnly`].
+    ///
+    /// ```no_run
+    /// # fn main() -> liucun::Result<()> {
+    /// let engine = liucun::Engine::open_read_only(
+    ///     std::path::Path::new("liucun-data"),
+    ///     liucun::EngineConfig::default(),
+    /// )?;
+    /// assert!(engine.is_read_only());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the directory holds no liucun data or its manifest is damaged.
+    pub fn open_read_only(dir: &Path, config: EngineConfig) -> Result<Engine> {
+        let store = Store::open_read_only(dir)?;
+        tracing::info!(dir = %dir.display(), generation = store.manifest().generation,
+            "opened data directory read-only");
+        Ok(Engine {
+            dir: dir.to_path_buf(),
+            config,
+            wal: None,
+            store: Mutex::new(store),
+            pending: Mutex::new(Buffers::default()),
+            replay_note: None,
+            tables: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Whether the engine was opened with [`Engine::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.wal.is_none()
+    }
+
+    /// Moves a read-only engine to the latest committed snapshot of its directory: after a writer replaced a
+    /// segment the snapshot named (reading it then fails as not found), or to see what was flushed since.
+    ///
+    /// # Errors
+    /// [`Error::Store`]: the engine is not read-only, or the manifest cannot be read.
+    pub fn reload(&self) -> Result<()> {
+        Ok(self.lock().reload()?)
     }
 
     /// The data directory.
@@ -322,7 +373,10 @@ impl Engine {
                 return Err(Error::Overloaded { waiting, limit });
             }
         }
-        let lsn = self.wal.append(&record)?;
+        let Some(wal) = &self.wal else {
+            return Err(store::Error::ReadOnly(self.dir.clone()).into());
+        };
+        let lsn = wal.append(&record)?;
         let needs_flush = {
             let mut pending = self.pending();
             pending.tail.lsns.insert(lsn.0);
@@ -354,7 +408,7 @@ impl Engine {
     /// Whether appends can succeed: false once a failed WAL write (such as a full disk) poisoned the log, until the
     /// directory is reopened.
     pub fn can_append(&self) -> bool {
-        !self.wal.is_poisoned()
+        self.wal.as_ref().is_some_and(|w| !w.is_poisoned())
     }
 
     /// Buffers a validated batch on the bulk path (no WAL); it becomes durable at the next flush.
@@ -468,8 +522,10 @@ impl Engine {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "flushed"
         );
-        if checkpoint > base {
-            self.wal.truncate_through(Lsn(checkpoint))?;
+        if checkpoint > base
+            && let Some(wal) = &self.wal
+        {
+            wal.truncate_through(Lsn(checkpoint))?;
         }
         Ok(stats)
     }

@@ -279,6 +279,48 @@ fn a_second_process_cannot_open_a_locked_directory() {
     assert!(err.contains("locked"), "{err}");
 }
 
+#[test]
+fn issue_17_a_read_only_engine_sees_the_committed_snapshot_beside_the_writer_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let writer = open(&dir);
+    writer
+        .import_batch(batch("chat", &line(1, "ana", "a", 1, "{}")))
+        .unwrap();
+    writer.flush().unwrap();
+    writer
+        .append(Record::Events(batch("chat", &line(2, "ben", "a", 2, "{}"))))
+        .unwrap();
+    let files_before = walk(&dir);
+
+    let reader = Engine::open_read_only(&dir, EngineConfig::default()).unwrap();
+    assert!(reader.is_read_only());
+    // The committed segments, not the writer's unflushed WAL tail.
+    assert_eq!(stored(&reader).len(), 1);
+    let i = reader.inspect().unwrap();
+    assert!(i.read_only);
+    assert_eq!((i.tail_events, i.projects[0].events), (0, 1));
+    // Writes are refused, and nothing in the directory changed.
+    for err in [
+        reader.compact().unwrap_err(),
+        reader
+            .append(Record::Events(batch("chat", &line(3, "cy", "a", 3, "{}"))))
+            .unwrap_err(),
+        reader
+            .purge_quarantine(None, liucun::model::Timestamp(i64::MAX))
+            .unwrap_err(),
+    ] {
+        assert!(err.to_string().contains("read-only"), "{err}");
+    }
+    assert_eq!(walk(&dir), files_before);
+
+    // Once the writer flushes, a reload shows the new snapshot.
+    writer.flush().unwrap();
+    assert_eq!(stored(&reader).len(), 1);
+    reader.reload().unwrap();
+    assert_eq!(stored(&reader).len(), 2);
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

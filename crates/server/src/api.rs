@@ -562,7 +562,8 @@ async fn quarantine(
                 "detail": r.detail,
                 "source": r.source,
                 "received_at": rfc3339(r.received_at),
-                "raw": String::from_utf8_lossy(&r.raw),
+                "raw": raw_text(&r.raw),
+                "raw_encoding": raw_encoding(&r.raw),
             })
         })
         .collect();
@@ -637,8 +638,27 @@ fn parse_json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
+/// Quarantined raw bytes as JSON text, exactly: the text itself when the bytes are UTF-8, else their base64
+/// (standard alphabet, padded); [`raw_encoding`] says which.
+pub fn raw_text(raw: &[u8]) -> String {
+    use base64::Engine as _;
+    match std::str::from_utf8(raw) {
+        Ok(text) => text.to_string(),
+        Err(_) => base64::engine::general_purpose::STANDARD.encode(raw),
+    }
+}
+
+/// How [`raw_text`] wrote these bytes: `utf8` or `base64`.
+pub fn raw_encoding(raw: &[u8]) -> &'static str {
+    if std::str::from_utf8(raw).is_ok() {
+        "utf8"
+    } else {
+        "base64"
+    }
+}
+
 /// RFC 3339 in UTC with microseconds.
-pub(crate) fn rfc3339(t: Timestamp) -> String {
+pub fn rfc3339(t: Timestamp) -> String {
     match jiff::Timestamp::from_microsecond(t.0) {
         Ok(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         Err(_) => t.0.to_string(),

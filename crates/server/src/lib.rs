@@ -38,6 +38,7 @@ use axum::routing::get;
 use liucun::Engine;
 
 pub use access::{Access, AccessError, KeyKind};
+pub use api::{raw_encoding, raw_text, rfc3339};
 pub use limits::Limits;
 
 use crate::error::ApiError;
@@ -77,12 +78,22 @@ impl Default for ServerConfig {
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// Binding or serving failed.
-    #[error("{context}: {source}")]
+    /// The address could not be bound: nothing was served, nothing accepted.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
     /// The final flush failed; acknowledged events stay in the WAL and are replayed at the next start.
@@ -185,8 +196,8 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
-        .map_err(|source| ServeError::Io {
-            context: format!("binding {}", config.bind),
+        .map_err(|source| ServeError::Bind {
+            addr: config.bind,
             source,
         })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Io {

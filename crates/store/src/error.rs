@@ -51,6 +51,9 @@ pub enum Error {
     /// The data directory is already in use by another process.
     #[error("{0} is locked by another liucun process")]
     Locked(PathBuf),
+    /// A write was asked of a store opened read-only.
+    #[error("{0} is open read-only; writing needs the process that holds it")]
+    ReadOnly(PathBuf),
 }
 
 impl Error {

@@ -32,6 +32,11 @@ pub const SEGMENT_VERSION: u32 = 1;
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 
+/// The Arrow field metadata key naming an extension type.
+const UUID_EXTENSION_KEY: &str = "ARROW:extension:name";
+/// Arrow's canonical UUID extension type, which the Parquet writer maps to Parquet's UUID logical type.
+const UUID_EXTENSION: &str = "arrow.uuid";
+
 /// The Arrow schema of a segment, in column order.
 pub fn schema() -> SchemaRef {
     SCHEMA.clone()
@@ -40,7 +45,14 @@ pub fn schema() -> SchemaRef {
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let ts = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     Arc::new(Schema::new(vec![
-        Field::new("uuid", DataType::FixedSizeBinary(16), false),
+        // Arrow's canonical `arrow.uuid` extension: the Parquet writer annotates the column with Parquet's UUID
+        // logical type, so DuckDB, Polars, PyArrow and ClickHouse read a UUID rather than 16 bytes of binary.
+        Field::new("uuid", DataType::FixedSizeBinary(16), false).with_metadata(
+            std::collections::HashMap::from([(
+                UUID_EXTENSION_KEY.to_string(),
+                UUID_EXTENSION.to_string(),
+            )]),
+        ),
         Field::new("distinct_id", DataType::Utf8, false),
         Field::new("event", DataType::Utf8, false),
         Field::new("timestamp", ts(), false),
@@ -896,5 +908,56 @@ mod tests {
         assert_eq!(footer.len(), 2);
         assert_eq!(footer[0].merge.merged, "a\n1");
         assert_eq!(read(&path).unwrap(), events.to_vec());
+    }
+
+    #[test]
+    fn issue_17_the_uuid_column_is_a_parquet_uuid_and_segments_without_it_still_read() {
+        use parquet::basic::LogicalType;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let tmp = tempfile::tempdir().unwrap();
+        let events: Vec<Event> = (1..=3).map(|n| event(n, None)).collect();
+        let refs: Vec<&Event> = events.iter().collect();
+        let path = tmp.path().join("new.parquet");
+        write(&path, "chat", "2025-02-19", &refs).unwrap();
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let column = reader.metadata().file_metadata().schema_descr().column(0);
+        assert_eq!(column.name(), "uuid");
+        assert_eq!(column.logical_type_ref(), Some(&LogicalType::Uuid));
+        assert_eq!(read(&path).unwrap(), events);
+
+        // A segment written before the annotation: the same column as plain 16-byte binary.
+        let old = tmp.path().join("old.parquet");
+        let plain = Arc::new(Schema::new(
+            schema()
+                .fields()
+                .iter()
+                .map(|f| {
+                    f.as_ref()
+                        .clone()
+                        .with_metadata(std::collections::HashMap::new())
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(
+            plain.clone(),
+            to_record_batch(&refs).unwrap().columns().to_vec(),
+        )
+        .unwrap();
+        let mut writer = ArrowWriter::try_new(File::create(&old).unwrap(), plain, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let reader = SerializedFileReader::new(File::open(&old).unwrap()).unwrap();
+        let column = reader.metadata().file_metadata().schema_descr().column(0);
+        assert_eq!(column.logical_type_ref(), None);
+        assert_eq!(read(&old).unwrap(), events);
+        let keys = read_keys(&old).unwrap();
+        assert_eq!(keys.len(), 3);
+        let want = ScanWant {
+            uuid: true,
+            ..ScanWant::default()
+        };
+        let chunks = scan(&old, want).unwrap();
+        assert_eq!(chunks.iter().map(|c| c.uuid.len()).sum::<usize>(), 3);
     }
 }

@@ -38,7 +38,8 @@ type PartitionKey = (String, Day);
 /// Fx hashing: uuids are already well mixed, and SipHash costs more than the rest of a key check.
 type PartitionKeys = FxHashMap<u128, u64>;
 
-/// An open data directory. One process at a time holds it (an advisory lock on `LOCK`).
+/// An open data directory. One process at a time holds it for writing (an advisory lock on `LOCK`); any number
+/// may open it read-only ([`Store::open_read_only`]) meanwhile.
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
@@ -47,7 +48,8 @@ pub struct Store {
     keys: HashMap<(String, Day), PartitionKeys>,
     /// A flush writes a partition of at least twice this many new events as several segments, in parallel.
     split_rows: usize,
-    _lock: File,
+    /// The writer's lock; `None` for a read-only store.
+    lock: Option<File>,
 }
 
 /// Everything one flush makes durable, committed by a single manifest write.
@@ -110,7 +112,7 @@ impl Store {
             manifest,
             keys: HashMap::new(),
             split_rows: SPLIT_ROWS,
-            _lock: lock,
+            lock: Some(lock),
         })
     }
 
@@ -133,6 +135,47 @@ impl Store {
         Store::open_locked(dir, lock)
     }
 
+    /// Opens an existing data directory for reading only, whether or not another process holds it for writing.
+    ///
+    /// The store reads a snapshot: the manifest committed when it opened (the manifest is replaced by an atomic
+    /// rename, so the snapshot is always a whole one), until [`Store::reload`]. It takes no lock, deletes nothing
+    /// and writes nothing: [`Store::flush`], [`Store::compact`] and [`Store::purge_quarantine`] fail with
+    /// [`Error::ReadOnly`]. A writer may delete a segment the snapshot names (a compaction or rewrite replaced it);
+    /// reading it then fails with a not-found IO error, and reloading gives the newer snapshot.
+    ///
+    /// # Errors
+    /// [`Error::NotADataDir`], a damaged manifest, or IO errors.
+    pub fn open_read_only(dir: &Path) -> Result<Store> {
+        if !dir.join(MANIFEST).exists() {
+            return Err(Error::NotADataDir(dir.to_path_buf()));
+        }
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            manifest: Manifest::load(&dir.join(MANIFEST))?,
+            keys: HashMap::new(),
+            split_rows: SPLIT_ROWS,
+            lock: None,
+        })
+    }
+
+    /// Whether this store was opened with [`Store::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.lock.is_none()
+    }
+
+    /// Reads the manifest again: a read-only store's view moves to the latest committed snapshot.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`] for a writing store (its manifest is always the latest); a damaged manifest, or IO
+    /// errors.
+    pub fn reload(&mut self) -> Result<()> {
+        if !self.is_read_only() {
+            return Err(Error::ReadOnly(self.dir.clone()));
+        }
+        self.manifest = Manifest::load(&self.dir.join(MANIFEST))?;
+        Ok(())
+    }
+
     fn open_locked(dir: &Path, lock: File) -> Result<Store> {
         let manifest = Manifest::load(&dir.join(MANIFEST))?;
         let store = Store {
@@ -140,10 +183,17 @@ impl Store {
             manifest,
             keys: HashMap::new(),
             split_rows: SPLIT_ROWS,
-            _lock: lock,
+            lock: Some(lock),
         };
         store.remove_orphans()?;
         Ok(store)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::ReadOnly(self.dir.clone()));
+        }
+        Ok(())
     }
 
     /// The data directory.
@@ -271,7 +321,9 @@ impl Store {
     ///
     /// # Errors
     /// IO and Parquet errors. On error the manifest is unchanged and nothing written becomes visible.
+    /// [`Error::ReadOnly`] for a read-only store.
     pub fn flush(&mut self, input: &FlushInput) -> Result<FlushStats> {
+        self.check_writable()?;
         let result = self.flush_inner(input);
         if result.is_err() {
             // The key cache already counts this flush's events as stored; forget it so a retry writes them.
@@ -479,6 +531,7 @@ impl Store {
     /// # Errors
     /// IO errors and [`Error::Corruption`]; the manifest is unchanged on error.
     pub fn purge_quarantine(&mut self, project: Option<&str>, before: Timestamp) -> Result<u64> {
+        self.check_writable()?;
         let mut next = self.manifest.clone();
         let mut purged = 0u64;
         let mut doomed: Vec<String> = Vec::new();
@@ -546,6 +599,7 @@ impl Store {
     /// # Errors
     /// IO and Parquet errors; the manifest is unchanged on error.
     pub fn compact(&mut self) -> Result<FlushStats> {
+        self.check_writable()?;
         let mut groups: BTreeMap<(String, String), Vec<SegmentEntry>> = BTreeMap::new();
         for s in &self.manifest.segments {
             if s.rows < COMPACT_BELOW_ROWS {
