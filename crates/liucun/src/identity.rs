@@ -78,50 +78,61 @@ impl IdentityMap {
         merges.retain(|m| as_of.is_none_or(|t| m.timestamp <= t));
         merges.sort_by_key(|a| (a.timestamp, a.uuid));
         for m in merges {
-            let (kept, merged, source) = (&m.merge.kept, &m.merge.merged, m.merge.source);
+            let (kept, source) = (&m.merge.kept, m.merge.source);
             let kept_node = map.node(kept);
-            // The kept side of an identify, alias or Segment message is an identified user.
-            if source != MergeSource::MergeDangerously {
+            // The kept side of an identify, alias, Segment or Sensors login message is an identified user.
+            if source.identifies_kept() {
                 let r = map.find(kept_node);
                 map.mark_identified(r);
             }
-            if merged == kept {
-                // An identify without another id: nothing to merge (events.md §5.3.1).
-                continue;
-            }
-            if ingest::is_placeholder(merged) {
+            // A Sensors merge may join several ids at once (a `$BindID` with several identities); each is one
+            // request, applied in the order listed.
+            let ids: Vec<&str> = match source {
+                MergeSource::SensorsIds | MergeSource::SensorsBind => {
+                    m.merge.merged.split(MergeSource::ID_SEPARATOR).collect()
+                }
+                _ => vec![m.merge.merged.as_str()],
+            };
+            for merged in ids {
+                let merged = &merged.to_string();
+                if merged == kept {
+                    // An identify without another id: nothing to merge (events.md §5.3.1).
+                    continue;
+                }
+                if ingest::is_placeholder(merged) {
+                    map.log.push(MergeOutcome {
+                        uuid: Some(m.uuid),
+                        timestamp: m.timestamp,
+                        kept: kept.clone(),
+                        merged: merged.clone(),
+                        source: source.as_str(),
+                        applied: false,
+                        reason: Some("placeholder_id"),
+                    });
+                    continue;
+                }
+                map.in_merge[kept_node as usize] = true;
+                let merged_node = map.node(merged);
+                map.in_merge[merged_node as usize] = true;
+                let (rk, rm) = (map.find(kept_node), map.find(merged_node));
+                let (applied, reason) = if rk == rm {
+                    (false, Some("same_person"))
+                } else if source.is_guarded() && map.identified[rm as usize] {
+                    (false, Some("already_identified"))
+                } else {
+                    map.union(kept, merged);
+                    (true, None)
+                };
                 map.log.push(MergeOutcome {
                     uuid: Some(m.uuid),
                     timestamp: m.timestamp,
                     kept: kept.clone(),
                     merged: merged.clone(),
                     source: source.as_str(),
-                    applied: false,
-                    reason: Some("placeholder_id"),
+                    applied,
+                    reason,
                 });
-                continue;
             }
-            map.in_merge[kept_node as usize] = true;
-            let merged_node = map.node(merged);
-            map.in_merge[merged_node as usize] = true;
-            let (rk, rm) = (map.find(kept_node), map.find(merged_node));
-            let (applied, reason) = if rk == rm {
-                (false, Some("same_person"))
-            } else if source.is_guarded() && map.identified[rm as usize] {
-                (false, Some("already_identified"))
-            } else {
-                map.union(kept, merged);
-                (true, None)
-            };
-            map.log.push(MergeOutcome {
-                uuid: Some(m.uuid),
-                timestamp: m.timestamp,
-                kept: kept.clone(),
-                merged: merged.clone(),
-                source: source.as_str(),
-                applied,
-                reason,
-            });
         }
         map
     }

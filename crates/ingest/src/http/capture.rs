@@ -195,6 +195,13 @@ pub(super) fn capture_item(
             });
             d
         }
+        BodyKind::Sensors => {
+            let mut d = super::sensors::draft(obj, ctx.now)?;
+            for (k, v) in &body.meta {
+                d.meta.insert(k.clone(), v.clone());
+            }
+            d
+        }
     };
     if matches!(draft.uuid_rule, UuidRule::Content) {
         draft.uuid_rule = absent_uuid;

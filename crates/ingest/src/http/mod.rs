@@ -13,6 +13,7 @@ mod capture;
 mod posthog;
 mod replay;
 mod segment;
+mod sensors;
 mod transport;
 
 use serde_json::value::RawValue;
@@ -28,6 +29,7 @@ pub use capture::{CaptureBatch, CaptureContext, Quarantined, capture_batch};
 pub use posthog::{PosthogPath, posthog_body, posthog_payload};
 pub use replay::{Replayed, replay};
 pub use segment::{SegmentPath, segment_body, segment_payload};
+pub use sensors::{SensorsPath, SensorsPayload, sensors_body, sensors_payload};
 
 /// Largest wire body on a capture path (ingest.md §4).
 pub const MAX_BODY_BYTES: usize = 20 << 20;
@@ -228,6 +230,7 @@ pub struct CaptureBody<'a> {
 enum BodyKind {
     Posthog(PosthogPath),
     Segment,
+    Sensors,
 }
 
 /// The marker of the error [`ItemsSeed`] stops with, so the caller can tell it from a JSON error.

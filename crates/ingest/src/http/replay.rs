@@ -6,7 +6,9 @@ use serde_json::value::RawValue;
 use model::{Event, Project, RejectReason, Timestamp};
 
 use super::capture::{CaptureContext, capture_item};
-use super::{BodyKind, CaptureBody, Item, MAX_AI_EVENT_BYTES, Patch, PosthogPath, SegmentPath};
+use super::{
+    BodyKind, CaptureBody, Item, MAX_AI_EVENT_BYTES, Patch, PosthogPath, SegmentPath, SensorsPath,
+};
 use crate::Config;
 use crate::validate::{self, Reject, UuidRule};
 
@@ -49,6 +51,8 @@ pub fn replay(project: &Project, raw: &[u8], source: &str, received_at: Timestam
                 Some(p) => (BodyKind::Segment, Some(p)),
                 None => return Replayed::NotReplayable(format!("unknown capture path {path}")),
             }
+        } else if SensorsPath::from_path(path).is_some() {
+            (BodyKind::Sensors, None)
         } else {
             match PosthogPath::from_path(path) {
                 Some(p) => (BodyKind::Posthog(p), None),

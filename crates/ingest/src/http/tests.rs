@@ -427,3 +427,176 @@ fn issue_18_items_that_are_not_objects_share_one_quarantine_record() {
     let raws: Vec<&[u8]> = b.batch.rejections().iter().map(|r| &r.raw[..]).collect();
     assert_eq!(raws, vec![&b"1"[..], &b"\"x\""[..]]);
 }
+
+/// A Sensors request: `fields` form-encoded into the body, `query` as the query string.
+fn sensors(query: &str, fields: &[(&str, &str)]) -> Result<SensorsPayload, WireError> {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let r = WireRequest {
+        query: Some(query),
+        content_type: Some("application/x-www-form-urlencoded"),
+        body: body.as_bytes(),
+        ..WireRequest::default()
+    };
+    sensors_payload(&r, &DecodeLimits::default(), &mut no_reserve)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+const TOKEN: &str = "lcw_SensorsFixtureToken0000000000000";
+
+#[test]
+fn sensors_payload_forms_and_their_refusals() {
+    let msg = br#"{"type":"track","event":"E","distinct_id":"u-1","time":1796454801357,"properties":{"a":">>>?"}}"#;
+    let q = format!("project={TOKEN}");
+    let code = |r: Result<SensorsPayload, WireError>| r.map(|_| ()).map_err(|e| (e.status, e.code));
+    // `+` turned into spaces, and missing padding, still decode.
+    let spaced = b64(msg).replace('+', " ").trim_end_matches('=').to_string();
+    assert!(spaced.contains(' '), "{spaced}");
+    assert_eq!(code(sensors(&q, &[("data", &spaced)])), Ok(()));
+    // gzip without the flag is sniffed; the flag without gzip is refused.
+    assert_eq!(
+        code(sensors(&q, &[("data_list", &b64(&gzip(msg)))])),
+        Ok(())
+    );
+    assert_eq!(
+        code(sensors(&q, &[("data", &b64(msg)), ("gzip", "1")])),
+        Err((400, "invalid_gzip"))
+    );
+    for (fields, want) in [
+        (vec![("data", "x"), ("gzip", "9")], "encrypted_payload"),
+        (vec![("data", "x"), ("gzip", "13")], "encrypted_payload"),
+        (vec![("data", "x"), ("gzip", "2")], "invalid_gzip_flag"),
+        (
+            vec![("data", "eA=="), ("data_list", "eA==")],
+            "ambiguous_payload",
+        ),
+        (vec![("crc", "1")], "missing_payload"),
+        (vec![("data", "!!!")], "invalid_base64"),
+    ] {
+        assert_eq!(code(sensors(&q, &fields)), Err((400, want)), "{fields:?}");
+    }
+    let bad_form = WireRequest {
+        query: Some(&q),
+        body: b"data=%zz",
+        ..WireRequest::default()
+    };
+    let err = sensors_payload(&bad_form, &DecodeLimits::default(), &mut no_reserve).unwrap_err();
+    assert_eq!(err.code, "invalid_form");
+    // A wrong checksum is reported, not refused.
+    let p = sensors(&q, &[("data", &b64(msg)), ("crc", "12345")]).unwrap();
+    assert!(p.checksum_mismatch.is_some());
+    let text = b64(msg);
+    let h = text
+        .encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    let ext = format!("crc={h}");
+    let p = sensors(&q, &[("data", &text), ("ext", &ext)]).unwrap();
+    assert_eq!(p.checksum_mismatch, None);
+}
+
+#[test]
+fn sensors_tokens_follow_the_request_then_the_messages() {
+    let track = |extra: &str| {
+        format!(r#"{{"type":"track","event":"E","distinct_id":"u","time":1796454801357{extra}}}"#)
+    };
+    let token_of = |query: &str, msg: &str| {
+        let p = sensors(query, &[("data", &b64(msg.as_bytes()))]).unwrap();
+        sensors_body(&p, &DecodeLimits::default())
+            .map(|b| (b.token, b.meta.get("sensors_project").cloned()))
+            .map_err(|e| (e.status, e.code))
+    };
+    assert_eq!(token_of("", &track("")), Ok((None, None)));
+    assert_eq!(
+        token_of("", &track(&format!(r#","project":"{TOKEN}""#))),
+        Ok((Some(TOKEN.to_string()), None))
+    );
+    assert_eq!(
+        token_of(&format!("project={TOKEN}"), &track(r#","project":"other""#)),
+        Err((401, "inconsistent_api_key"))
+    );
+    assert_eq!(
+        token_of(
+            &format!("project=production&token={TOKEN}"),
+            &track(r#","project":"x""#)
+        ),
+        Ok((
+            Some(TOKEN.to_string()),
+            Some(Value::String("production".to_string()))
+        ))
+    );
+    let envelope = r#"{"pkv":1,"ekey":"k","payloads":["x"],"flush_time":1}"#;
+    assert_eq!(token_of("", envelope), Err((400, "encrypted_payload")));
+    assert_eq!(token_of("", "42"), Err((400, "unknown_shape")));
+}
+
+#[test]
+fn sensors_items_and_bad_profiles_are_quarantined_with_their_reason() {
+    let p = Project::new("p").unwrap();
+    let list = r#"[
+        {"type":"track","event":"A","distinct_id":"u","time":1796454801357},
+        {"type":"item_set","item_type":"book","item_id":"1","time":1796454801357,"properties":{}},
+        {"type":"track","event":"B","distinct_id":"u","time":1796454801357},
+        {"type":"profile_increment","distinct_id":"u","time":1796454801357,"properties":{"n":"3"}},
+        {"type":"profile_append","distinct_id":"u","time":1796454801357,"properties":{"l":[1]}},
+        {"type":"whatever","distinct_id":"u","time":1796454801357},
+        {"event":"no type","distinct_id":"u","time":1796454801357},
+        {"type":"track","event":"C","distinct_id":"null","time":1796454801357}
+    ]"#;
+    let payload = sensors("", &[("data_list", &b64(list.as_bytes()))]).unwrap();
+    let body = sensors_body(&payload, &DecodeLimits::default()).unwrap();
+    let ctx = CaptureContext {
+        now: Timestamp(1_796_454_900_000_000),
+        query_sent_at: None,
+        source: "http /sa r".to_string(),
+    };
+    let b = capture_batch(&p, body, &ctx);
+    assert_eq!(b.accepted(), 2);
+    let got: Vec<(usize, &str)> = b
+        .quarantined
+        .iter()
+        .map(|q| (q.index, q.reason.code()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "unsupported_event_type"),
+            (3, "invalid_properties"),
+            (4, "invalid_properties"),
+            (5, "invalid_sensors_type"),
+            (6, "invalid_sensors_type"),
+            (7, "placeholder_distinct_id"),
+        ]
+    );
+}
+
+#[test]
+fn sensors_flush_time_corrects_the_clock() {
+    let p = Project::new("p").unwrap();
+    let now_ms: i64 = 1_796_454_900_000;
+    let hour = 3_600_000;
+    let msg = format!(
+        r#"[{{"type":"track","event":"E","distinct_id":"u","time":{t},"_track_id":1,"_flush_time":{f}}},
+            {{"type":"track","event":"E","distinct_id":"u","time":{t},"_flush_time":{f},"time_free":true}}]"#,
+        t = now_ms + hour - 5000,
+        f = now_ms + hour
+    );
+    let payload = sensors("", &[("data_list", &b64(msg.as_bytes()))]).unwrap();
+    let body = sensors_body(&payload, &DecodeLimits::default()).unwrap();
+    let ctx = CaptureContext {
+        now: Timestamp(now_ms * 1000),
+        query_sent_at: None,
+        source: "http /sa r".to_string(),
+    };
+    let b = capture_batch(&p, body, &ctx);
+    let ts: Vec<i64> = b
+        .batch
+        .events()
+        .iter()
+        .map(|e| e.timestamp.0 / 1000)
+        .collect();
+    assert_eq!(ts, vec![now_ms - 5000, now_ms + hour - 5000]);
+}
