@@ -643,6 +643,8 @@ fn route_label(path: &str) -> &'static str {
         "api"
     } else if capture::is_posthog_path(p) {
         "posthog"
+    } else if capture::is_sensors_path(p) {
+        "sensors"
     } else {
         "other"
     }
