@@ -608,3 +608,52 @@ fn raw_http_answers_of_the_spec() {
         now - hour
     );
 }
+
+#[test]
+fn profile_messages_fold_into_person_properties() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data);
+    let q = format!("/sa?project={TOKEN}");
+    let t0 = now_ms() - 60_000;
+    let profile = |i: i64, ty: &str, props: &str| {
+        format!(
+            r#"{{"type":"{ty}","distinct_id":"fold-u","time":{},"_track_id":{i},"properties":{props}}}"#,
+            t0 + i
+        )
+    };
+    let person = || server.api("/api/v1/projects/sx/persons/fold-u")["properties"].clone();
+    let send = |msgs: &[String]| {
+        let list = format!("[{}]", msgs.join(","));
+        let a = form(
+            &server,
+            "POST",
+            &q,
+            &[],
+            &format!("data_list={}", b64(list.as_bytes())),
+        );
+        assert_eq!(
+            (a.status, a.json()["quarantined"].as_u64()),
+            (200, Some(0)),
+            "{}",
+            a.text()
+        );
+    };
+    send(&[
+        profile(1, "profile_set", r#"{"plan":"pro","n":1,"trial":true}"#),
+        profile(2, "profile_increment", r#"{"n":2.5,"fresh":3}"#),
+        profile(3, "profile_append", r#"{"tags":["a","b"]}"#),
+        profile(4, "profile_append", r#"{"tags":["b","c"]}"#),
+        profile(5, "profile_unset", r#"{"trial":true}"#),
+        profile(6, "profile_set_once", r#"{"plan":"free","first":"x"}"#),
+    ]);
+    assert_eq!(
+        person(),
+        json!({"plan": "pro", "n": 3.5, "fresh": 3, "tags": ["a", "b", "c"], "first": "x"})
+    );
+    send(&[
+        profile(7, "profile_delete", "{}"),
+        profile(8, "profile_set", r#"{"after":1}"#),
+    ]);
+    assert_eq!(person(), json!({"after": 1}));
+}
