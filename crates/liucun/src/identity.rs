@@ -290,6 +290,36 @@ mod tests {
     }
 
     #[test]
+    fn a_sensors_merge_joins_each_listed_id_and_an_anonymous_bind_identifies_nobody() {
+        let merges = vec![
+            merge(
+                1,
+                "u-42",
+                "cookie\u{1f}$identity_mobile+138",
+                MergeSource::SensorsIds,
+            ),
+            // Another user's device is guarded per id, not per event.
+            merge(2, "bob", "web\u{1f}cookie", MergeSource::SensorsIds),
+            merge(3, "device-9", "$identity_email+x", MergeSource::SensorsBind),
+            merge(4, "u-7", "u-7", MergeSource::SensorsIds),
+        ];
+        let m = IdentityMap::build(&[], merges, None);
+        let u42 = m.person_of("u-42");
+        assert_eq!(m.person_of("cookie"), u42);
+        assert_eq!(m.person_of("$identity_mobile+138"), u42);
+        assert_eq!(m.person_of("web"), m.person_of("bob"));
+        assert_ne!(m.person_of("bob"), u42);
+        assert_eq!(m.person_of("device-9"), m.person_of("$identity_email+x"));
+        assert!(!m.is_identified("device-9"));
+        assert!(m.is_identified("u-7") && m.is_identified("u-42"));
+        let reasons: Vec<Option<&str>> = m.log().iter().map(|o| o.reason).collect();
+        assert_eq!(
+            reasons,
+            vec![None, None, None, Some("already_identified"), None]
+        );
+    }
+
+    #[test]
     fn guard_keeps_a_shared_device_from_joining_two_users() {
         let merges = vec![
             merge(1, "alice", "device", MergeSource::Identify),

@@ -9,13 +9,15 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 
 /// Non-activity events excluded from "any event" (retention.md §5.4).
-pub const DEFAULT_NON_ACTIVITY: [&str; 6] = [
+pub const DEFAULT_NON_ACTIVITY: [&str; 8] = [
     "$set",
     "$set_once",
     "$create_alias",
     "$merge_dangerously",
     "$groupidentify",
     "payment",
+    "$BindID",
+    "$UnbindID",
 ];
 
 /// A period length.
