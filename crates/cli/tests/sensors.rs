@@ -657,3 +657,98 @@ fn profile_messages_fold_into_person_properties() {
     ]);
     assert_eq!(person(), json!({"after": 1}));
 }
+
+#[test]
+fn every_acknowledged_sensors_batch_survives_a_sigkill() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::start(&data);
+    let addr = server.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    // Android-shaped batches: 50 messages, gzip, `data_list`, each with its own `_track_id`.
+    let sender = std::thread::spawn(move || {
+        let mut acked: Vec<i64> = Vec::new();
+        let mut batch = 0i64;
+        while !stop2.load(Ordering::SeqCst) {
+            let now = now_ms();
+            let msgs: Vec<String> = (0..50)
+                .map(|j| {
+                    let id = batch * 50 + j;
+                    format!(
+                        r#"{{"type":"track","event":"Crash","distinct_id":"crash-u{}","time":{now},"_track_id":{id},"_flush_time":{now},"properties":{{"n":{id}}}}}"#,
+                        j % 7
+                    )
+                })
+                .collect();
+            let gz = b64(&gzip(format!("[{}]", msgs.join(",")).as_bytes()));
+            let body = format!(
+                "crc=0&gzip=1&data_list={}",
+                gz.replace('+', "%2B")
+                    .replace('/', "%2F")
+                    .replace('=', "%3D")
+            );
+            let req = format!(
+                "POST /sa?project={TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let Ok(mut s) = TcpStream::connect(addr) else {
+                break;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            if s.write_all(req.as_bytes()).is_err() {
+                break;
+            }
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            if out.starts_with(b"HTTP/1.1 200") {
+                acked.extend(batch * 50..batch * 50 + 50);
+            } else if out.is_empty() {
+                break;
+            }
+            batch += 1;
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // SIGKILL: no drain, no flush.
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    stop.store(true, Ordering::SeqCst);
+    let acked = sender.join().unwrap();
+    assert!(
+        acked.len() >= 50,
+        "nothing was acknowledged before the kill"
+    );
+
+    let engine = liucun::Engine::open(
+        &data,
+        liucun::OpenMode::Existing,
+        liucun::EngineConfig::default(),
+    )
+    .expect("reopen after SIGKILL");
+    // The WAL replays into the tail; a flush puts it in segments, where `read_events` looks.
+    engine.flush().expect("flush");
+    let (read, failed) = engine.with_store(|s| {
+        s.read_events(&liucun::ScanFilter {
+            projects: vec!["sx".to_string()],
+            days: None,
+        })
+    });
+    assert!(failed.is_empty());
+    let mut stored: BTreeMap<i64, u32> = BTreeMap::new();
+    for (_, events) in read {
+        for e in events {
+            let p: Value = serde_json::from_str(e.properties()).unwrap();
+            if let Some(id) = p["$sensors_track_id"].as_i64() {
+                *stored.entry(id).or_insert(0) += 1;
+            }
+        }
+    }
+    for id in &acked {
+        assert_eq!(stored.get(id), Some(&1), "acknowledged _track_id {id}");
+    }
+}
