@@ -33,6 +33,8 @@ PATHS = [
     "v1/screen",
     "v1/group",
     "v1/alias",
+    "sa",  # Sensors /sa, /sa.gif
+    "debug",  # Sensors /debug
 ]
 CONTENT_TYPES = [
     None,
@@ -529,6 +531,24 @@ def main():
     seed("bad-form-no-field", "legacy", b"just text", "application/x-www-form-urlencoded")
     seed("bad-form-invalid-utf8", "legacy", b"data=\xff", "application/x-www-form-urlencoded")
     seed("bad-query-invalid-percent", "legacy", b"", query="data=%E0%A4%A&compression=%FF")
+
+    # Sensors Data (ingest-sensors.md §3): form fields in the body or the query, base64 with or without gzip.
+    sa_track = {"type": "track", "event": "ChatSent", "distinct_id": "u-42", "time": 1750000000000,
+                "_track_id": 7, "_flush_time": 1750000000100, "properties": {"$lib": "js", "$url": "http://x/"},
+                "lib": {"$lib": "js", "$lib_version": "1.27.11"}}
+    sa_bind = {"type": "track_id_bind", "event": "$BindID", "distinct_id": "c-1", "time": 1750000000000,
+               "identities": {"$identity_login_id": "u-42", "$identity_mobile": "138", "$identity_cookie_id": "c-1"}}
+    sa_profile = {"type": "profile_increment", "distinct_id": "u-42", "time": 1750000000000,
+                  "properties": {"chats": 3, "$is_login_id": True}}
+    sa_form = "application/x-www-form-urlencoded"
+    sa_q = "project=" + TOKEN
+    seed("sa-data-gzip", "sa", "data=" + urllib.parse.quote(b64(gz(sa_track)), safe="") + "&gzip=1", sa_form, query=sa_q)
+    seed("sa-data-list", "sa", "data_list=" + b64([sa_track, sa_bind, sa_profile]), "text/plain", query=sa_q)
+    seed("sa-image-query", "sa", b"", query="data=" + b64(sa_track)[:200])
+    seed("sa-crc", "sa", "crc=-1&gzip=1&data_list=" + urllib.parse.quote(b64(gz([sa_bind])), safe=""), sa_form, query=sa_q)
+    seed("sa-debug", "debug", "data=" + b64(sa_profile), sa_form)
+    seed("sa-encrypted", "sa", "gzip=9&data_list=%7B%22ekey%22%3A1%7D", sa_form, query=sa_q)
+    seed("sa-both", "sa", "data=e30&data_list=W10", sa_form)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 //! Fuzzes the HTTP capture chain of `liucun_ingest::http` end to end: payload decoding, body classification and
-//! token lookup, then validation of every item into a `CaptureBatch`, on each PostHog and Segment path.
+//! token lookup, then validation of every item into a `CaptureBatch`, on each PostHog, Segment and Sensors path.
 //!
 //! Input layout (see `make_corpus.py`, which writes the seed corpus in the same layout):
 //!
@@ -18,8 +18,8 @@
 #![no_main]
 
 use ingest::http::{
-    self, CaptureBody, CaptureContext, MAX_TOKEN_CHARS, PosthogPath, SegmentPath, WireError,
-    WireRequest,
+    self, CaptureBody, CaptureContext, MAX_TOKEN_CHARS, PosthogPath, SegmentPath, SensorsPath,
+    WireError, WireRequest,
 };
 use libfuzzer_sys::fuzz_target;
 use model::{Project, Timestamp};
@@ -38,10 +38,11 @@ const MAX_ID_CHARS: usize = 200;
 enum Path {
     Posthog(PosthogPath),
     Segment(SegmentPath),
+    Sensors(SensorsPath),
 }
 
 /// Every capture path kind; the order is part of the input layout.
-const PATHS: [Path; 11] = [
+const PATHS: [Path; 13] = [
     Path::Posthog(PosthogPath::Batch),
     Path::Posthog(PosthogPath::Legacy),
     Path::Posthog(PosthogPath::Engage),
@@ -53,6 +54,8 @@ const PATHS: [Path; 11] = [
     Path::Segment(SegmentPath::Single("screen")),
     Path::Segment(SegmentPath::Single("group")),
     Path::Segment(SegmentPath::Single("alias")),
+    Path::Sensors(SensorsPath::Capture),
+    Path::Sensors(SensorsPath::Debug),
 ];
 
 /// `Content-Type` headers that change decoding (only the form type does), in the forms clients send them.
@@ -133,15 +136,22 @@ fn capture(path: Path, req: &WireRequest<'_>) -> Result<(), WireError> {
     let limits = http::DecodeLimits::default();
     // No memory budget beyond the decoder's own caps: the fuzzer checks the decoder, not the server's accounting.
     let mut reserve = |_bytes: usize| Ok(());
-    let text = match path {
-        Path::Posthog(p) => http::posthog_payload(req, p, &limits, &mut reserve)?,
-        Path::Segment(_) => http::segment_payload(req, &limits, &mut reserve)?,
-    };
-    let body = match path {
-        Path::Posthog(p) => http::posthog_body(&text, p, &limits)?,
-        Path::Segment(p) => http::segment_body(&text, p, &limits)?,
-    };
-    check_capture(path, body, req.query);
+    match path {
+        Path::Posthog(p) => {
+            let text = http::posthog_payload(req, p, &limits, &mut reserve)?;
+            check_capture(path, http::posthog_body(&text, p, &limits)?, req.query);
+        }
+        Path::Segment(p) => {
+            let text = http::segment_payload(req, &limits, &mut reserve)?;
+            check_capture(path, http::segment_body(&text, p, &limits)?, req.query);
+        }
+        // `/sa`, `/sa.gif` and `/debug` decode alike (ingest-sensors.md §3.1).
+        Path::Sensors(kind) => {
+            assert!(SensorsPath::ALL.iter().any(|(_, k)| *k == kind));
+            let payload = http::sensors_payload(req, &limits, &mut reserve)?;
+            check_capture(path, http::sensors_body(&payload, &limits)?, req.query);
+        }
+    }
     Ok(())
 }
 

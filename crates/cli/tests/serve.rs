@@ -410,7 +410,42 @@ fn only_the_documented_keys_reach_each_endpoint() {
             msg.to_string().as_bytes(),
         );
         assert_eq!(r.status, expect, "Segment capture as {who:?}: {}", r.text());
+        // Sensors paths take the token from the server URL's `project` (ingest-sensors.md §2).
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let msg = format!(r#"{{"type":"track","event":"e","distinct_id":"u","time":{now_ms}}}"#);
+        let form = format!("data={}", b64(&msg));
+        for path in ["/sa", "/sa.gif/", "/debug"] {
+            let target = if who == Who::Nobody {
+                path.to_string()
+            } else {
+                format!("{path}?project={token}")
+            };
+            let r = send(
+                &mut c,
+                "POST",
+                &target,
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                form.as_bytes(),
+            );
+            assert_eq!(r.status, expect, "Sensors {path} as {who:?}: {}", r.text());
+        }
     }
+    // A well-formed token that is not a write token is 403 on Sensors paths, which mobile SDKs retry.
+    let unknown = "lcw_NotRegistered000000000000000000";
+    let form = format!(
+        "data={}",
+        b64(r#"{"type":"track","event":"e","distinct_id":"u","time":1796454801357}"#)
+    );
+    let r = send(
+        &mut c,
+        "POST",
+        &format!("/sa?project={unknown}"),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
     // Open to all: health, readiness and the API description.
     for path in [
         "/healthz",
@@ -456,6 +491,9 @@ fn the_openapi_document_names_every_endpoint() {
         ("/v1/screen", &["post"]),
         ("/v1/group", &["post"]),
         ("/v1/alias", &["post"]),
+        ("/sa", &["get", "post", "options"]),
+        ("/sa.gif", &["get", "post", "options"]),
+        ("/debug", &["get", "post", "options"]),
         ("/healthz", &["get"]),
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),

@@ -10,6 +10,30 @@ pub(crate) struct Decimal {
     pub(crate) scale: i32,
 }
 
+/// The exact sum of two JSON number texts, as JSON number text at the finer of their two scales (`1.50` + `1`
+/// is `2.50`); `None` when either is not a number or the sum needs more than 38 digits.
+pub fn decimal_sum(a: &str, b: &str) -> Option<String> {
+    let (a, b) = (Decimal::parse(a)?, Decimal::parse(b)?);
+    let scale = a.scale.max(b.scale).max(0);
+    let at = |d: Decimal| -> Option<i128> {
+        let up = u32::try_from(scale - d.scale).ok()?;
+        let m = i128::try_from(d.digits)
+            .ok()?
+            .checked_mul(10i128.checked_pow(up)?)?;
+        Some(if d.neg { -m } else { m })
+    };
+    let sum = at(a)?.checked_add(at(b)?)?;
+    let digits = sum.unsigned_abs().to_string();
+    let scale = usize::try_from(scale).ok()?;
+    let sign = if sum < 0 { "-" } else { "" };
+    if scale == 0 {
+        return Some(format!("{sign}{digits}"));
+    }
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    Some(format!("{sign}{int}.{frac}"))
+}
+
 /// How a decimal failed to fit a scale.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum ScaleError {
@@ -147,6 +171,16 @@ enum Rounding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_are_exact_at_the_finer_scale() {
+        assert_eq!(decimal_sum("1.50", "1").as_deref(), Some("2.50"));
+        assert_eq!(decimal_sum("0.1", "0.2").as_deref(), Some("0.3"));
+        assert_eq!(decimal_sum("-3", "1").as_deref(), Some("-2"));
+        assert_eq!(decimal_sum("1e3", "-0.5").as_deref(), Some("999.5"));
+        assert_eq!(decimal_sum("-0.25", "0.2").as_deref(), Some("-0.05"));
+        assert_eq!(decimal_sum("x", "1"), None);
+    }
 
     fn scaled(text: &str, target: u32) -> Result<i64, ScaleError> {
         Decimal::parse(text).unwrap().to_scaled(target)

@@ -20,6 +20,7 @@ mod validate;
 
 pub use canonical::{NAMESPACE, canonical_json, event_digest};
 pub use csv_import::csv_file;
+pub use decimal::decimal_sum;
 pub use error::{FileError, SinkError};
 pub use ndjson::ndjson_chunk;
 pub use parquet_import::parquet_file;

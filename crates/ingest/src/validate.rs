@@ -105,6 +105,8 @@ pub(crate) enum UuidRule {
     Fresh,
     /// UUIDv5 of `project ␟ "replay" ␟ source`: a quarantined HTTP item replayed (idempotent).
     Replay(String),
+    /// UUIDv5 of `project ␟ parts…`: a name the wire gives (a Sensors `_track_id`, ingest-sensors.md §4.5).
+    Named(Vec<String>),
 }
 
 #[derive(Debug, Default)]
@@ -206,6 +208,10 @@ pub(crate) fn finish(
             UuidRule::Content => content_uuid(project, &distinct_id, &event, ts, &properties),
             UuidRule::Fresh => Uuid(*::uuid::Uuid::now_v7().as_bytes()),
             UuidRule::Replay(source) => named_uuid(project, &["replay", source.as_str()]),
+            UuidRule::Named(parts) => {
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                named_uuid(project, &parts)
+            }
         },
     };
     let merge = match d.merge {

@@ -78,50 +78,61 @@ impl IdentityMap {
         merges.retain(|m| as_of.is_none_or(|t| m.timestamp <= t));
         merges.sort_by_key(|a| (a.timestamp, a.uuid));
         for m in merges {
-            let (kept, merged, source) = (&m.merge.kept, &m.merge.merged, m.merge.source);
+            let (kept, source) = (&m.merge.kept, m.merge.source);
             let kept_node = map.node(kept);
-            // The kept side of an identify, alias or Segment message is an identified user.
-            if source != MergeSource::MergeDangerously {
+            // The kept side of an identify, alias, Segment or Sensors login message is an identified user.
+            if source.identifies_kept() {
                 let r = map.find(kept_node);
                 map.mark_identified(r);
             }
-            if merged == kept {
-                // An identify without another id: nothing to merge (events.md §5.3.1).
-                continue;
-            }
-            if ingest::is_placeholder(merged) {
+            // A Sensors merge may join several ids at once (a `$BindID` with several identities); each is one
+            // request, applied in the order listed.
+            let ids: Vec<&str> = match source {
+                MergeSource::SensorsIds | MergeSource::SensorsBind => {
+                    m.merge.merged.split(MergeSource::ID_SEPARATOR).collect()
+                }
+                _ => vec![m.merge.merged.as_str()],
+            };
+            for merged in ids {
+                let merged = &merged.to_string();
+                if merged == kept {
+                    // An identify without another id: nothing to merge (events.md §5.3.1).
+                    continue;
+                }
+                if ingest::is_placeholder(merged) {
+                    map.log.push(MergeOutcome {
+                        uuid: Some(m.uuid),
+                        timestamp: m.timestamp,
+                        kept: kept.clone(),
+                        merged: merged.clone(),
+                        source: source.as_str(),
+                        applied: false,
+                        reason: Some("placeholder_id"),
+                    });
+                    continue;
+                }
+                map.in_merge[kept_node as usize] = true;
+                let merged_node = map.node(merged);
+                map.in_merge[merged_node as usize] = true;
+                let (rk, rm) = (map.find(kept_node), map.find(merged_node));
+                let (applied, reason) = if rk == rm {
+                    (false, Some("same_person"))
+                } else if source.is_guarded() && map.identified[rm as usize] {
+                    (false, Some("already_identified"))
+                } else {
+                    map.union(kept, merged);
+                    (true, None)
+                };
                 map.log.push(MergeOutcome {
                     uuid: Some(m.uuid),
                     timestamp: m.timestamp,
                     kept: kept.clone(),
                     merged: merged.clone(),
                     source: source.as_str(),
-                    applied: false,
-                    reason: Some("placeholder_id"),
+                    applied,
+                    reason,
                 });
-                continue;
             }
-            map.in_merge[kept_node as usize] = true;
-            let merged_node = map.node(merged);
-            map.in_merge[merged_node as usize] = true;
-            let (rk, rm) = (map.find(kept_node), map.find(merged_node));
-            let (applied, reason) = if rk == rm {
-                (false, Some("same_person"))
-            } else if source.is_guarded() && map.identified[rm as usize] {
-                (false, Some("already_identified"))
-            } else {
-                map.union(kept, merged);
-                (true, None)
-            };
-            map.log.push(MergeOutcome {
-                uuid: Some(m.uuid),
-                timestamp: m.timestamp,
-                kept: kept.clone(),
-                merged: merged.clone(),
-                source: source.as_str(),
-                applied,
-                reason,
-            });
         }
         map
     }
@@ -276,6 +287,36 @@ mod tests {
         assert_eq!(m.person_of("a-17"), "a-17");
         assert_eq!(m.person_of("zzz"), "zzz");
         assert!(m.is_identified("a-17"));
+    }
+
+    #[test]
+    fn a_sensors_merge_joins_each_listed_id_and_an_anonymous_bind_identifies_nobody() {
+        let merges = vec![
+            merge(
+                1,
+                "u-42",
+                "cookie\u{1f}$identity_mobile+138",
+                MergeSource::SensorsIds,
+            ),
+            // Another user's device is guarded per id, not per event.
+            merge(2, "bob", "web\u{1f}cookie", MergeSource::SensorsIds),
+            merge(3, "device-9", "$identity_email+x", MergeSource::SensorsBind),
+            merge(4, "u-7", "u-7", MergeSource::SensorsIds),
+        ];
+        let m = IdentityMap::build(&[], merges, None);
+        let u42 = m.person_of("u-42");
+        assert_eq!(m.person_of("cookie"), u42);
+        assert_eq!(m.person_of("$identity_mobile+138"), u42);
+        assert_eq!(m.person_of("web"), m.person_of("bob"));
+        assert_ne!(m.person_of("bob"), u42);
+        assert_eq!(m.person_of("device-9"), m.person_of("$identity_email+x"));
+        assert!(!m.is_identified("device-9"));
+        assert!(m.is_identified("u-7") && m.is_identified("u-42"));
+        let reasons: Vec<Option<&str>> = m.log().iter().map(|o| o.reason).collect();
+        assert_eq!(
+            reasons,
+            vec![None, None, None, Some("already_identified"), None]
+        );
     }
 
     #[test]

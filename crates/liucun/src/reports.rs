@@ -551,7 +551,10 @@ impl Engine {
                     for i in 0..c.ts.len() {
                         let props = &c.properties[i];
                         if c.ts[i] > as_of
-                            || !(props.contains("\"$set") || props.contains("\"$unset"))
+                            || !(props.contains("\"$set")
+                                || props.contains("\"$unset")
+                                || props.contains("\"$increment")
+                                || props.contains("\"$append"))
                         {
                             continue;
                         }
@@ -619,8 +622,50 @@ impl Engine {
                     props.remove(k);
                 }
             }
+            fold_sensors_ops(props, &m);
         }
         Ok(out)
+    }
+}
+
+/// The fold operations of Sensors profile messages (events.md §5.4): `$increment`, `$append`, then `$unset_all`.
+///
+/// An event carries only one of them (each `profile_*` message is its own event), so their order within one event
+/// does not arise from the SDKs.
+fn fold_sensors_ops(props: &mut Map<String, Value>, m: &Map<String, Value>) {
+    if let Some(Value::Object(add)) = m.get("$increment") {
+        for (k, v) in add {
+            let Value::Number(n) = v else { continue };
+            let current = match props.get(k) {
+                Some(Value::Number(c)) => c.as_str().to_string(),
+                _ => "0".to_string(),
+            };
+            // Decimal on the number texts; a sum past 38 digits leaves the value as it was.
+            if let Some(sum) = ingest::decimal_sum(&current, n.as_str())
+                && let Ok(Value::Number(total)) = serde_json::from_str::<Value>(&sum)
+            {
+                props.insert(k.clone(), Value::Number(total));
+            }
+        }
+    }
+    if let Some(Value::Object(lists)) = m.get("$append") {
+        for (k, v) in lists {
+            let Value::Array(items) = v else { continue };
+            let entry = props.entry(k.clone()).or_insert(Value::Array(Vec::new()));
+            if !entry.is_array() {
+                *entry = Value::Array(Vec::new());
+            }
+            if let Value::Array(list) = entry {
+                for item in items {
+                    if !list.contains(item) {
+                        list.push(item.clone());
+                    }
+                }
+            }
+        }
+    }
+    if m.get("$unset_all") == Some(&Value::Bool(true)) {
+        props.clear();
     }
 }
 

@@ -103,6 +103,8 @@ pub enum RejectReason {
     InvalidSegmentType,
     /// `unsupported_event_type`
     UnsupportedEventType,
+    /// `invalid_sensors_type`: a Sensors message whose `type` is missing or unknown.
+    InvalidSensorsType,
     /// `malformed_event`: not JSON, not an object, not UTF-8, or a row that cannot be read.
     MalformedEvent,
     /// `invalid_person`: a persons-import record that cannot be read.
@@ -111,7 +113,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RejectReason; 19] = [
+    pub const ALL: [RejectReason; 20] = [
         RejectReason::MissingDistinctId,
         RejectReason::InvalidDistinctId,
         RejectReason::DistinctIdTooLong,
@@ -129,6 +131,7 @@ impl RejectReason {
         RejectReason::InvalidPayment,
         RejectReason::InvalidSegmentType,
         RejectReason::UnsupportedEventType,
+        RejectReason::InvalidSensorsType,
         RejectReason::MalformedEvent,
         RejectReason::InvalidPerson,
     ];
@@ -153,6 +156,7 @@ impl RejectReason {
             RejectReason::InvalidPayment => "invalid_payment",
             RejectReason::InvalidSegmentType => "invalid_segment_type",
             RejectReason::UnsupportedEventType => "unsupported_event_type",
+            RejectReason::InvalidSensorsType => "invalid_sensors_type",
             RejectReason::MalformedEvent => "malformed_event",
             RejectReason::InvalidPerson => "invalid_person",
         }

@@ -266,16 +266,24 @@ pub enum MergeSource {
     SegmentIds,
     /// A Segment `alias` message (`userId` keeps, `previousId` joins).
     SegmentAlias,
+    /// A Sensors message whose kept id is identified (ingest-sensors.md §5): `merged` lists the joining ids,
+    /// separated by U+001F, or is the kept id alone when the message only identifies it.
+    SensorsIds,
+    /// A Sensors `track_id_bind` without a login identity: guarded like the others, but its kept id is not thereby
+    /// identified. `merged` lists the joining ids as for [`MergeSource::SensorsIds`].
+    SensorsBind,
 }
 
 impl MergeSource {
     /// All sources, in declaration order.
-    pub const ALL: [MergeSource; 5] = [
+    pub const ALL: [MergeSource; 7] = [
         MergeSource::Identify,
         MergeSource::CreateAlias,
         MergeSource::MergeDangerously,
         MergeSource::SegmentIds,
         MergeSource::SegmentAlias,
+        MergeSource::SensorsIds,
+        MergeSource::SensorsBind,
     ];
 
     /// Stable name used on disk and in `inspect`.
@@ -286,12 +294,25 @@ impl MergeSource {
             MergeSource::MergeDangerously => "merge_dangerously",
             MergeSource::SegmentIds => "segment_ids",
             MergeSource::SegmentAlias => "segment_alias",
+            MergeSource::SensorsIds => "sensors_ids",
+            MergeSource::SensorsBind => "sensors_bind",
         }
     }
 
     /// Reads a stable name.
     pub fn parse(text: &str) -> Option<MergeSource> {
         MergeSource::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Separates the merged ids of a Sensors merge, which may join several ids at once.
+    pub const ID_SEPARATOR: char = '\u{1f}';
+
+    /// Whether the kept id of such a merge is an identified user (events.md §5.3.2).
+    pub fn identifies_kept(self) -> bool {
+        !matches!(
+            self,
+            MergeSource::MergeDangerously | MergeSource::SensorsBind
+        )
     }
 
     /// Guarded merges are refused when the merged id already belongs to another identified person.

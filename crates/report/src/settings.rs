@@ -11,13 +11,15 @@ use crate::error::{Error, Result};
 use crate::params::{Filter, WeekStart, check_filters};
 
 /// Non-activity events excluded from "any event" unless a project sets its own list (retention.md §5.4).
-pub const DEFAULT_NON_ACTIVITY: [&str; 6] = [
+pub const DEFAULT_NON_ACTIVITY: [&str; 8] = [
     "$set",
     "$set_once",
     "$create_alias",
     "$merge_dangerously",
     "$groupidentify",
     "payment",
+    "$BindID",
+    "$UnbindID",
 ];
 
 /// The most non-activity event names a project sets.
@@ -171,7 +173,7 @@ mod tests {
         assert_eq!(s.timezone(), "UTC");
         assert_eq!(s.week_start(), WeekStart::Monday);
         assert_eq!(s.rules(), ProjectRules::default());
-        assert_eq!(s.rules().non_activity_events.len(), 6);
+        assert_eq!(s.rules().non_activity_events.len(), 8);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Capture endpoints (ingest.md §1–§6): PostHog's paths and Segment's Tracking API.
+//! Capture endpoints (ingest.md §1–§6): PostHog's paths, Segment's Tracking API and the Sensors Data paths
+//! (ingest-sensors.md: `/sa`, `/sa.gif`, `/debug`).
 //!
 //! A request is decoded and validated on a blocking thread, then appended to the WAL as one record: the answer is
 //! 2xx only once that record is fsynced. Invalid events are quarantined in the same record, so the response counts
@@ -24,8 +25,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use ingest::http::{
-    self as wire, CaptureBody, CaptureContext, PosthogPath, Quarantined, SegmentPath, WireError,
-    WireRequest,
+    self as wire, CaptureBody, CaptureContext, PosthogPath, Quarantined, SegmentPath, SensorsPath,
+    WireError, WireRequest,
 };
 use model::{Project, Record, Timestamp};
 
@@ -44,6 +45,20 @@ const RETRY_AFTER_OVERLOADED: u32 = 1;
 /// Requests hold up to this many times their decoded payload while it is validated and appended: the events and
 /// rejections built from it, and the WAL record encoding them.
 const VALIDATE_FACTOR: usize = 3;
+
+/// The longest request target (path and query) a Sensors path reads (ingest-sensors.md §10).
+const MAX_TARGET_BYTES: usize = 64 << 10;
+/// A 1×1 transparent GIF, the answer to a Web SDK image request.
+const GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// Whether `path` (without a trailing slash) is a Sensors capture path.
+pub(crate) fn is_sensors_path(path: &str) -> bool {
+    SensorsPath::from_path(path).is_some()
+}
 
 /// Whether `path` (without a trailing slash) is a PostHog capture path.
 pub(crate) fn is_posthog_path(path: &str) -> bool {
@@ -77,6 +92,19 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         r = r
             .route(&format!("/v1/{name}"), post(handler))
             .route(&format!("/v1/{name}/"), post(handler));
+    }
+    for (path, kind) in SensorsPath::ALL {
+        let handler =
+            move |state: State<Arc<AppState>>,
+                  rid: Extension<RequestId>,
+                  method: Method,
+                  uri: Uri,
+                  headers: HeaderMap,
+                  body: Body| { sensors(kind, state, rid, method, uri, headers, body) };
+        // Both spellings are routes of their own: a Sensors path never redirects (ingest-sensors.md §1).
+        r = r
+            .route(path, any(handler))
+            .route(&format!("{path}/"), any(handler));
     }
     r
 }
@@ -419,6 +447,183 @@ fn segment_blocking(
         source: format!("http {path} {}", rid.0),
     };
     commit(state, &token, &project, body, &ctx)
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "an axum handler takes its extractors as arguments"
+)]
+async fn sensors(
+    kind: SensorsPath,
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let target_bytes = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    let mut resp = if method == Method::OPTIONS {
+        StatusCode::OK.into_response()
+    } else if method != Method::GET && method != Method::POST {
+        let r = Refusal::Wire(WireError {
+            status: 405,
+            code: "method_not_allowed",
+            detail: format!("{method} is not a capture method; use GET, POST or OPTIONS"),
+        });
+        let body = r.posthog_body();
+        let mut resp = r.into_response(body);
+        resp.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        resp
+    } else if target_bytes > MAX_TARGET_BYTES {
+        let r = Refusal::Wire(WireError {
+            status: 414,
+            code: "uri_too_long",
+            detail: format!(
+                "the request target is {target_bytes} bytes, the limit is {MAX_TARGET_BYTES}; send the payload in a POST body"
+            ),
+        });
+        log_refusal(&state, &r);
+        let body = r.posthog_body();
+        r.into_response(body)
+    } else {
+        let is_gif = method == Method::GET && uri.path().trim_end_matches('/').ends_with(".gif");
+        let dry_run = kind == SensorsPath::Debug
+            && header_str(&headers, header::HeaderName::from_static("dry-run"))
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let mut grant = state.memory.grant();
+        let result = match read_body(&headers, body, &mut grant).await {
+            Ok(bytes) => {
+                let st = state.clone();
+                let path = uri.path().to_string();
+                let query = uri.query().map(str::to_string);
+                let rid2 = rid.clone();
+                let headers2 = headers.clone();
+                tokio::task::spawn_blocking(move || {
+                    let req = wire_request(query.as_deref(), &headers2, &bytes);
+                    sensors_blocking(&st, dry_run, &path, &req, &rid2, grant)
+                })
+                .await
+                .unwrap_or_else(|e| Err(join_failure(e)))
+            }
+            Err(r) => Err(r),
+        };
+        match result {
+            // The debug mode shows the SDK's developer what would be lost (ingest-sensors.md §8).
+            Ok(outcome) if kind == SensorsPath::Debug && !outcome.quarantined.is_empty() => {
+                let mut m = serde_json::Map::new();
+                m.insert("type".into(), json!("validation_error"));
+                m.insert("code".into(), json!("quarantined"));
+                m.insert(
+                    "detail".into(),
+                    json!(format!(
+                        "{} of the messages would be quarantined (see `quarantine`)",
+                        outcome.quarantined.len()
+                    )),
+                );
+                m.insert("dry_run".into(), json!(dry_run));
+                m.extend(outcome.counts());
+                (StatusCode::BAD_REQUEST, Json(Value::Object(m))).into_response()
+            }
+            Ok(_) if is_gif => (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+                GIF,
+            )
+                .into_response(),
+            Ok(outcome) => {
+                let mut m = serde_json::Map::new();
+                m.insert("status".into(), json!(1));
+                m.extend(outcome.counts());
+                if dry_run {
+                    m.insert("dry_run".into(), json!(true));
+                }
+                (StatusCode::OK, Json(Value::Object(m))).into_response()
+            }
+            Err(r) => {
+                log_refusal(&state, &r);
+                // Android and iOS keep a batch answered 503 and drop one answered 429 (ingest-sensors.md §9).
+                let rate_limited = matches!(r, Refusal::RateLimited(_));
+                let body = r.posthog_body();
+                let mut resp = r.into_response(body);
+                if rate_limited {
+                    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                }
+                resp
+            }
+        }
+    };
+    cors(&headers, resp.headers_mut());
+    resp
+}
+
+/// Decodes, validates and (unless `dry_run`) appends one Sensors request; returns once it is fsynced.
+fn sensors_blocking(
+    state: &AppState,
+    dry_run: bool,
+    path: &str,
+    req: &WireRequest<'_>,
+    rid: &RequestId,
+    mut grant: Grant,
+) -> Result<Outcome, Refusal> {
+    let now = now();
+    let limits = state.decode_limits();
+    let payload = wire::sensors_payload(req, &limits, &mut reserver(&mut grant))?;
+    if let Some((sent, computed)) = &payload.checksum_mismatch {
+        // Not refused: what decodes is stored (ingest-sensors.md §3.3).
+        tracing::warn!(
+            request_id = %rid.0,
+            sent = %sent,
+            computed,
+            "Sensors payload checksum mismatch"
+        );
+        state.metrics.sensors_checksum_mismatch.inc();
+    }
+    reserve_for_validation(&mut grant, payload.text.len())?;
+    let body = wire::sensors_body(&payload, &limits)?;
+    let token = body.token.clone().ok_or_else(|| WireError {
+        status: 401,
+        code: "missing_api_key",
+        detail: "no token: put the write token in the server URL as `?project=<token>`".to_string(),
+    })?;
+    let project = sensors_project_of(state, &token)?;
+    let ctx = CaptureContext {
+        now,
+        query_sent_at: None,
+        source: format!("http {path} {}", rid.0),
+    };
+    if dry_run {
+        let batch = wire::capture_batch(&project, body, &ctx);
+        return Ok(Outcome {
+            accepted: batch.accepted(),
+            quarantined: batch.quarantined,
+            dropped: false,
+        });
+    }
+    commit(state, &token, &project, body, &ctx)
+}
+
+/// The project of a write token on a Sensors path: a well-formed token that is not an active write token is 403,
+/// which the mobile SDKs retry, where ingest.md answers 401, which they drop (ingest-sensors.md §2.1.5).
+fn sensors_project_of(state: &AppState, token: &str) -> Result<Project, Refusal> {
+    match project_of(state, token) {
+        Err(Refusal::Wire(e))
+            if e.code == "invalid_api_key" && !state.access.is_secret_key(token) =>
+        {
+            Err(Refusal::Wire(WireError {
+                status: 403,
+                code: "unknown_api_key",
+                detail: "the token is not an active write token of any project".to_string(),
+            }))
+        }
+        other => other,
+    }
 }
 
 /// The write key from `Authorization: Basic base64("<key>:")`; a Bearer token is ignored (Segment OAuth).

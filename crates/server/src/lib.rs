@@ -1,7 +1,8 @@
 //! `liucun serve`: the HTTP face of an engine.
 //!
-//! - **Capture** (`capture`): every PostHog path and Segment's Tracking API. A 2xx is sent only after the request's
-//!   events and rejections are fsynced in the WAL; concurrent requests share fsyncs through the WAL's group commit.
+//! - **Capture** (`capture`): every PostHog path, Segment's Tracking API and the Sensors Data paths. A 2xx is sent
+//!   only after the request's events and rejections are fsynced in the WAL; concurrent requests share fsyncs
+//!   through the WAL's group commit.
 //! - **API** (`api`): reports, events, persons and the quarantine with a read key; projects and keys with an admin
 //!   key; an OpenAPI document at `/api/v1/openapi.json`.
 //! - **Operations**: `/healthz` and `/readyz` (also PostHog's `/_liveness` and `/_readiness`), Prometheus `/metrics`
@@ -654,6 +655,8 @@ fn route_label(path: &str) -> &'static str {
         "api"
     } else if capture::is_posthog_path(p) {
         "posthog"
+    } else if capture::is_sensors_path(p) {
+        "sensors"
     } else {
         "other"
     }

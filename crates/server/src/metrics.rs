@@ -22,6 +22,7 @@ pub(crate) struct Metrics {
     pub(crate) report: Family<Labels, Histogram>,
     pub(crate) refused: Family<Labels, Counter>,
     pub(crate) quarantine_dropped: Family<Labels, Counter>,
+    pub(crate) sensors_checksum_mismatch: Counter,
     pub(crate) capture_memory: Gauge,
     pub(crate) connections: Gauge,
 }
@@ -69,6 +70,12 @@ impl Metrics {
         let refused = Family::<Labels, Counter>::default();
         let quarantine_dropped = Family::<Labels, Counter>::default();
         let capture_memory = Gauge::default();
+        let sensors_checksum_mismatch = Counter::default();
+        registry.register(
+            "sensors_checksum_mismatch",
+            "Sensors requests whose payload checksum (crc) differed from the payload; they are stored",
+            sensors_checksum_mismatch.clone(),
+        );
         let connections = Gauge::default();
         registry.register(
             "refused",
@@ -99,6 +106,7 @@ impl Metrics {
             report,
             refused,
             quarantine_dropped,
+            sensors_checksum_mismatch,
             capture_memory,
             connections,
         }

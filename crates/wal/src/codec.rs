@@ -287,6 +287,8 @@ fn merge_source_tag(source: MergeSource) -> u8 {
         MergeSource::MergeDangerously => 2,
         MergeSource::SegmentIds => 3,
         MergeSource::SegmentAlias => 4,
+        MergeSource::SensorsIds => 5,
+        MergeSource::SensorsBind => 6,
     }
 }
 
@@ -297,6 +299,8 @@ fn merge_source_from_tag(tag: u8) -> Option<MergeSource> {
         2 => MergeSource::MergeDangerously,
         3 => MergeSource::SegmentIds,
         4 => MergeSource::SegmentAlias,
+        5 => MergeSource::SensorsIds,
+        6 => MergeSource::SensorsBind,
         _ => return None,
     })
 }

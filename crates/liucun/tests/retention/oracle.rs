@@ -38,13 +38,15 @@ pub(crate) struct Block {
 }
 
 /// The spec's non-activity events (retention.md §5.4), written out again on purpose.
-const NON_ACTIVITY: [&str; 6] = [
+const NON_ACTIVITY: [&str; 8] = [
     "$set",
     "$set_once",
     "$create_alias",
     "$merge_dangerously",
     "$groupidentify",
     "payment",
+    "$BindID",
+    "$UnbindID",
 ];
 
 /// A period, identified so that periods order and subtract naturally: hours by the UTC instant of their start,
