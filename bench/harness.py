@@ -220,6 +220,43 @@ def cold_child(peers: dict[str, Peer], engine: str, parquet: str, case: str) -> 
     print(json.dumps({"ms": ms, "rows": rows}))
 
 
+class Mismatch(Exception):
+    """A peer's numbers differ from liucun's."""
+
+
+def time_peer(name: str, peer: Peer, script: str, parquet: Path, cases: list[Case], wants: dict, results: dict,
+              reps: int) -> None:
+    """Cold runs of every case (fresh processes), then one warm load and the warm runs; checks every answer."""
+    for case in cases:
+        cold_ms, cold_process_ms = [], []
+        for _ in range(reps):
+            started = time.perf_counter()
+            child = json.loads(run([sys.executable, script, "--cold", name, str(parquet), case.name]).stdout)
+            cold_process_ms.append((time.perf_counter() - started) * 1e3)
+            cold_ms.append(child["ms"])
+            diff = case.diff(f"{case.name}: {name} (cold)", case.got(child["rows"]), wants[case.name])
+            if diff:
+                raise Mismatch(diff)
+        results[case.name][name] = {"cold_ms": cold_ms, "cold_process_ms": cold_process_ms}
+        print(f"{case.name}: {name} cold {statistics.median(cold_ms):.0f} ms (identical)", flush=True)
+    query, close = peer[1](str(parquet))  # load the table / DataFrame (untimed)
+    try:
+        for case in cases:
+            # One untimed warm-up query first (like liucun's run 1); its result is checked too.
+            diff = case.diff(f"{case.name}: {name} (warm)", case.got(query(case.name)), wants[case.name])
+            if diff:
+                raise Mismatch(diff)
+            warm_ms = []
+            for _ in range(reps):
+                started = time.perf_counter()
+                query(case.name)
+                warm_ms.append((time.perf_counter() - started) * 1e3)
+            results[case.name][name]["warm_ms"] = warm_ms
+            print(f"{case.name}: {name} warm {statistics.median(warm_ms):.1f} ms (identical)", flush=True)
+    finally:
+        close()
+
+
 def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer], results_name: str,
          summary: Callable[[dict[str, Any]], dict] = lambda wants: {}) -> int:
     """Runs `cases` on liucun and on the chosen peers, checks the numbers, prints one table per case and writes
@@ -258,39 +295,21 @@ def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer
         print(f"{case.name}: liucun cold {statistics.median(cold):.0f} ms (in-process run 1: {run1:.0f} ms), "
               f"warm {statistics.median(warm):.2f} ms", flush=True)
 
+    failed = {}
     for name in engines:
-        for case in cases:
-            cold_ms, cold_process_ms = [], []
-            for _ in range(args.reps):
-                started = time.perf_counter()
-                child = json.loads(run([sys.executable, script, "--cold", name, str(parquet), case.name]).stdout)
-                cold_process_ms.append((time.perf_counter() - started) * 1e3)
-                cold_ms.append(child["ms"])
-                diff = case.diff(f"{case.name}: {name} (cold)", case.got(child["rows"]), wants[case.name])
-                if diff:
-                    print(diff, file=sys.stderr)
-                    return 1
-            results[case.name][name] = {"cold_ms": cold_ms, "cold_process_ms": cold_process_ms}
-        query, close = peers[name][1](str(parquet))  # load the table / DataFrame (untimed)
-        for case in cases:
-            # One untimed warm-up query first (like liucun's run 1); its result is checked too.
-            diff = case.diff(f"{case.name}: {name} (warm)", case.got(query(case.name)), wants[case.name])
-            if diff:
-                print(diff, file=sys.stderr)
-                return 1
-            warm_ms = []
-            for _ in range(args.reps):
-                started = time.perf_counter()
-                query(case.name)
-                warm_ms.append((time.perf_counter() - started) * 1e3)
-            r = results[case.name][name]
-            r["warm_ms"] = warm_ms
-            print(f"{case.name}: {name} cold {statistics.median(r['cold_ms']):.0f} ms, "
-                  f"warm {statistics.median(warm_ms):.1f} ms (identical)", flush=True)
-        close()
-        del query, close
+        try:
+            time_peer(name, peers[name], script, parquet, cases, wants, results, args.reps)
+        except Mismatch as e:
+            print(e, file=sys.stderr)
+            return 1
+        except Exception as e:  # an engine that cannot run a case (memory, say) leaves the others to run
+            detail = e.stderr.strip().splitlines()[-1] if isinstance(e, subprocess.CalledProcessError) and e.stderr \
+                else repr(e)
+            failed[name] = detail[:500]
+            print(f"{name} failed: {failed[name]}", file=sys.stderr, flush=True)
 
-    print(f"\nall {1 + len(engines)} engines give identical numbers in every case\n")
+    ran = 1 + len(engines) - len(failed)
+    print(f"\nall {ran} engines that ran give identical numbers in every case they ran\n")
     print(f"{meta['events']:,} events; median of {args.reps} (liucun warm: of {max(5, args.reps + 1) - 1})")
     for case in cases:
         per_engine = results[case.name]
@@ -301,10 +320,18 @@ def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer
         print("| engine | cold (ms) | cold vs liucun | warm (ms) | warm vs liucun | cold, whole process (ms) |")
         print("|---|---:|---:|---:|---:|---:|")
         for name, r in per_engine.items():
-            c, w = statistics.median(r["cold_ms"]), statistics.median(r["warm_ms"])
-            r.update(cold_median_ms=c, warm_median_ms=w, cold_ratio=c / base_cold, warm_ratio=w / base_warm)
+            c = statistics.median(r["cold_ms"])
+            r.update(cold_median_ms=c, cold_ratio=c / base_cold)
             process = statistics.median(r.get("cold_process_ms", r["cold_ms"]))
-            print(f"| {name} | {c:,.0f} | {c / base_cold:.2f}x | {w:,.2f} | {w / base_warm:.2f}x | {process:,.0f} |")
-    out = {"dataset": meta, "machine": machine(), "reps": args.reps, "results": results, **summary(wants)}
+            warm = "| – | – "
+            if "warm_ms" in r:  # an engine that failed on its warm load has cold figures only
+                w = statistics.median(r["warm_ms"])
+                r.update(warm_median_ms=w, warm_ratio=w / base_warm)
+                warm = f"| {w:,.2f} | {w / base_warm:.2f}x "
+            print(f"| {name} | {c:,.0f} | {c / base_cold:.2f}x {warm}| {process:,.0f} |")
+    for name, detail in failed.items():
+        print(f"\n{name} did not finish: {detail}")
+    out = {"dataset": meta, "machine": machine(), "reps": args.reps, "results": results, "failed": failed,
+           **summary(wants)}
     (BENCH / "data" / str(args.events) / results_name).write_text(json.dumps(out, indent=2, default=str) + "\n")
     return 0
