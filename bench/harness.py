@@ -257,6 +257,25 @@ def time_peer(name: str, peer: Peer, script: str, parquet: Path, cases: list[Cas
         close()
 
 
+def print_fastest_peer(results: dict[str, dict[str, dict]]) -> None:
+    """One line per case: liucun against the fastest peer that ran, cold and warm (ratio = peer / liucun)."""
+    print("\n| case | liucun cold (ms) | fastest peer cold | cold ratio | liucun warm (ms) | fastest peer warm "
+          "| warm ratio |")
+    print("|---|---:|---|---:|---:|---|---:|")
+    for case, per_engine in results.items():
+        lc, lw = per_engine["liucun"]["cold_median_ms"], per_engine["liucun"]["warm_median_ms"]
+        peers = {n: r for n, r in per_engine.items() if n != "liucun"}
+        cells = []
+        for key, base in (("cold_median_ms", lc), ("warm_median_ms", lw)):
+            timed = [(r[key], n) for n, r in peers.items() if key in r]
+            if timed:
+                t, n = min(timed)
+                cells += [f"{n} {t:,.1f} ms", f"{t / base:.2f}x"]
+            else:
+                cells += ["–", "–"]
+        print(f"| {case} | {lc:,.1f} | {cells[0]} | {cells[1]} | {lw:,.2f} | {cells[2]} | {cells[3]} |")
+
+
 def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer], results_name: str,
          summary: Callable[[dict[str, Any]], dict] = lambda wants: {}) -> int:
     """Runs `cases` on liucun and on the chosen peers, checks the numbers, prints one table per case and writes
@@ -329,6 +348,7 @@ def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer
                 r.update(warm_median_ms=w, warm_ratio=w / base_warm)
                 warm = f"| {w:,.2f} | {w / base_warm:.2f}x "
             print(f"| {name} | {c:,.0f} | {c / base_cold:.2f}x {warm}| {process:,.0f} |")
+    print_fastest_peer(results)
     for name, detail in failed.items():
         print(f"\n{name} did not finish: {detail}")
     out = {"dataset": meta, "machine": machine(), "reps": args.reps, "results": results, "failed": failed,
