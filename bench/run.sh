@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # liucun vs DuckDB, chDB and Polars on the retention report or the trends reports (see bench/README.md).
 #
-#   bench/run.sh [retention|trends] EVENTS [--reps N] [--engines duckdb,chdb,polars] [--cases A,B]
+#   bench/run.sh [retention|trends] EVENTS [--reps N] [--engines duckdb,chdb,polars] [--cases A,B] [--cold-only ENGINES]
 #
 # Builds the release binary, sets up bench/.venv with the pinned packages of bench/requirements.txt, then runs
 # bench/retention.py (the default) or bench/trends.py, which generate and import bench/data/EVENTS once and print
@@ -14,7 +14,7 @@ case "${1:-}" in
     retention | trends) report=$1; shift ;;
 esac
 if [ $# -lt 1 ]; then
-    echo "usage: bench/run.sh [retention|trends] EVENTS [--reps N] [--engines duckdb,chdb,polars] [--cases A,B]" >&2
+    echo "usage: bench/run.sh [retention|trends] EVENTS [--reps N] [--engines duckdb,chdb,polars] [--cases A,B] [--cold-only ENGINES]" >&2
     exit 2
 fi
 
