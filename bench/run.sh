@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# liucun vs DuckDB, chDB and Polars on one retention report (see bench/README.md).
+# liucun vs DuckDB, chDB and Polars on the retention report or the trends reports (see bench/README.md).
 #
-#   bench/run.sh EVENTS [--reps N] [--engines duckdb,chdb,polars]
+#   bench/run.sh [retention|trends] EVENTS [--reps N] [--engines duckdb,chdb,polars] [--cases A,B] [--cold-only ENGINES]
 #
 # Builds the release binary, sets up bench/.venv with the pinned packages of bench/requirements.txt, then runs
-# bench/retention.py, which generates and imports bench/data/EVENTS once and prints the timing table.
+# bench/retention.py (the default) or bench/trends.py, which generate and import bench/data/EVENTS once and print
+# the timing tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+report=retention
+case "${1:-}" in
+    retention | trends) report=$1; shift ;;
+esac
 if [ $# -lt 1 ]; then
-    echo "usage: bench/run.sh EVENTS [--reps N] [--engines duckdb,chdb,polars]" >&2
+    echo "usage: bench/run.sh [retention|trends] EVENTS [--reps N] [--engines duckdb,chdb,polars] [--cases A,B] [--cold-only ENGINES]" >&2
     exit 2
 fi
 
@@ -25,4 +30,4 @@ if ! cmp -s bench/requirements.txt "$venv/.installed-requirements.txt"; then
     cp bench/requirements.txt "$venv/.installed-requirements.txt"
 fi
 
-exec "$venv/bin/python" bench/retention.py "$@"
+exec "$venv/bin/python" "bench/$report.py" "$@"
