@@ -21,7 +21,7 @@ use report::retention::Fields;
 use report::retention::RetentionReport;
 use serde_json::{Map, Value, json};
 
-use oracle::{Block, Ev};
+use oracle::{Block, Ev, MeanCurve};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers: events to NDJSON, ingest plans, report to blocks.
@@ -146,16 +146,34 @@ fn report(engine: &Engine, params: &RetentionParams) -> RetentionReport {
         .unwrap_or_else(|e| panic!("retention failed: {e}\nparams: {params:?}"))
 }
 
-/// The report's counts in the oracle's shape.
+/// The report in the oracle's shape: one block per project and breakdown value, with its mean curve.
 fn blocks(r: &RetentionReport) -> Vec<Block> {
     let n = r.window.rows;
+    assert_eq!(r.rows.len(), n * r.mean.len(), "one mean curve per block");
     r.rows
         .chunks(n)
-        .map(|rows| Block {
-            project: rows[0].project.clone(),
-            value: rows[0].breakdown_value.clone(),
-            is_other: rows[0].is_other,
-            counts: rows.iter().map(|row| row.counts.clone()).collect(),
+        .zip(&r.mean)
+        .map(|(rows, mean)| {
+            assert_eq!(
+                (&mean.project, &mean.breakdown_value, mean.is_other),
+                (&rows[0].project, &rows[0].breakdown_value, rows[0].is_other),
+                "mean curves follow the blocks"
+            );
+            Block {
+                project: rows[0].project.clone(),
+                value: rows[0].breakdown_value.clone(),
+                is_other: rows[0].is_other,
+                counts: rows.iter().map(|row| row.counts.clone()).collect(),
+                incomplete: rows.iter().map(|row| row.incomplete.clone()).collect(),
+                rates: rows.iter().map(|row| row.rates.clone()).collect(),
+                ci95: rows.iter().map(|row| row.ci95.clone()).collect(),
+                mean: MeanCurve {
+                    rates: mean.rates.clone(),
+                    ci95: mean.ci95.clone(),
+                    rows_used: mean.rows_used.clone(),
+                    persons: mean.persons.clone(),
+                },
+            }
         })
         .collect()
 }
@@ -225,7 +243,21 @@ fn assert_matches_oracle(events: &[Ev], p: &RetentionParams, plan: &IngestPlan) 
     let engine = ingest(tmp.path(), events, plan);
     let got = blocks(&report(&engine, p));
     let want = oracle::retention(events, p);
-    assert_eq!(got, want, "params: {p:#?}");
+    assert_eq!(got.len(), want.len(), "blocks\nparams: {p:#?}");
+    // Field by field, so that a failure names what differs.
+    for (g, w) in got.iter().zip(&want) {
+        let at = format!("block {:?}/{:?}\nparams: {p:#?}", w.project, w.value);
+        assert_eq!(
+            (&g.project, &g.value, g.is_other),
+            (&w.project, &w.value, w.is_other),
+            "{at}"
+        );
+        assert_eq!(g.counts, w.counts, "counts of {at}");
+        assert_eq!(g.incomplete, w.incomplete, "incomplete of {at}");
+        assert_eq!(g.rates, w.rates, "rates of {at}");
+        assert_eq!(g.ci95, w.ci95, "ci95 of {at}");
+        assert_eq!(g.mean, w.mean, "mean of {at}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -592,7 +624,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn engine_counts_equal_the_oracle((s, plan) in with_plan()) {
+    fn engine_report_equals_the_oracle((s, plan) in with_plan()) {
         assert_matches_oracle(&s.events, &s.params, &plan);
     }
 }

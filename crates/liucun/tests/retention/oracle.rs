@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil::DateTime};
 use report::params::{
     Entity, EventNames, Filter, Operator, Period, Personless, PropertyKind, RetentionParams,
-    RetentionType, WeekStart,
+    RetentionType, TimeWindowMode, WeekStart,
 };
 use serde_json::{Map, Value};
 
@@ -28,13 +28,30 @@ pub(crate) struct Ev {
 }
 
 /// One (project, breakdown value) block: `None` value without breakdown or for Other.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Block {
     pub(crate) project: String,
     pub(crate) value: Option<String>,
     pub(crate) is_other: bool,
     /// `counts[k][j]`, `None` outside the window.
     pub(crate) counts: Vec<Vec<Option<u64>>>,
+    /// Whether a cell can still change (retention.md §12.1), `None` outside the window.
+    pub(crate) incomplete: Vec<Vec<Option<bool>>>,
+    /// Rates rounded half-even to 6 decimals (§13.3), `None` outside the window or for an empty row.
+    pub(crate) rates: Vec<Vec<Option<f64>>>,
+    /// Wilson 95% intervals (§12.2), rounded like the rates; `None` for column 0.
+    pub(crate) ci95: Vec<Vec<Option<(f64, f64)>>>,
+    /// The block's mean curve (§12.3).
+    pub(crate) mean: MeanCurve,
+}
+
+/// The cohort-size-weighted mean curve of one block.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MeanCurve {
+    pub(crate) rates: Vec<Option<f64>>,
+    pub(crate) ci95: Vec<Option<(f64, f64)>>,
+    pub(crate) rows_used: Vec<u64>,
+    pub(crate) persons: Vec<u64>,
 }
 
 /// The spec's non-activity events (retention.md §5.4), written out again on purpose.
@@ -124,6 +141,34 @@ impl Cal {
             Period::Day | Period::Month => P(a.0 + n),
             Period::Week => P(a.0 + 7 * n),
         }
+    }
+
+    /// The first instant of a period: its local midnight, or the first instant of its date when midnight does not
+    /// exist (retention.md §3.1.2).
+    fn start_us(&self, p: P) -> i64 {
+        let date = match self.period {
+            Period::Hour => return p.0,
+            Period::Day | Period::Week => Date::new(1970, 1, 1)
+                .unwrap()
+                .checked_add(jiff::Span::new().days(p.0))
+                .unwrap(),
+            Period::Month => Date::new(
+                i16::try_from(p.0.div_euclid(12)).unwrap(),
+                i8::try_from(p.0.rem_euclid(12) + 1).unwrap(),
+                1,
+            )
+            .unwrap(),
+        };
+        self.tz
+            .to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .unwrap()
+            .as_microsecond()
+    }
+
+    /// The instant a period ends (the next one's start).
+    fn end_us(&self, p: P) -> i64 {
+        self.start_us(self.add(p, 1))
     }
 
     /// The period holding a date string of §3.2 (absolute forms only).
@@ -391,7 +436,49 @@ fn all_match(filters: &[Filter], ev: &Map<String, Value>, person: &Map<String, V
     })
 }
 
-/// The counts blocks of the report, in report order.
+/// Rounds half-even to 6 decimals. Formatting works on the exact binary value, so a value that is exactly halfway
+/// in decimal (such as 1/128) goes to the even neighbour.
+fn round6(x: f64) -> f64 {
+    format!("{x:.6}").parse().unwrap()
+}
+
+/// The Wilson 95% interval of retention.md §12.2, unrounded.
+fn wilson(x: u64, n: u64) -> (f64, f64) {
+    let z = 1.959964f64;
+    let (x, n) = (x as f64, n as f64);
+    let p = x / n;
+    let denom = 1.0 + z * z / n;
+    let center = (p + z * z / (2.0 * n)) / denom;
+    let half = z / denom * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((center - half).max(0.0), (center + half).min(1.0))
+}
+
+fn rounded_wilson(x: u64, n: u64) -> (f64, f64) {
+    let (lo, hi) = wilson(x, n);
+    (round6(lo), round6(hi))
+}
+
+/// Period length of a 24-hour window (retention.md §14), in µs.
+fn fixed_len_us(period: Period) -> i64 {
+    let h = 3_600_000_000;
+    match period {
+        Period::Hour => h,
+        Period::Day => 24 * h,
+        Period::Week => 7 * 24 * h,
+        Period::Month => 30 * 24 * h,
+    }
+}
+
+/// One person's entry into a row: the bucket value, the row, the anchor instant and the events that may count as
+/// its returns.
+struct Join<'a> {
+    value: String,
+    row: usize,
+    t0: i64,
+    returns: Vec<&'a Ev>,
+}
+
+/// The blocks of the report, in report order.
 pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
     let as_of = p
         .common
@@ -417,12 +504,59 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
         None => cal.add(last, -(i64::from(p.total_intervals) - 1)),
     };
     let rows = (cal.diff(first, last) + 1) as usize;
-    let cols = p.total_intervals as usize;
+    let fixed = p.time_window_mode == TimeWindowMode::Hours24;
+    // Column j ≥ 1 covers these offsets from the row's start period (retention.md §14 for brackets).
+    let offsets: Vec<Vec<usize>> = match &p.custom_brackets {
+        None => (0..p.total_intervals as usize).map(|j| vec![j]).collect(),
+        Some(b) => {
+            let mut out = vec![vec![0]];
+            let mut s = 0usize;
+            for &len in b {
+                out.push((s + 1..=s + len as usize).collect());
+                s += len as usize;
+            }
+            out
+        }
+    };
+    let cols = offsets.len();
     let row_of = |ts: i64| -> Option<usize> {
         let k = cal.diff(first, cal.of(ts));
         let pp = cal.of(ts);
         (pp >= first && pp <= last).then_some(k as usize)
     };
+    let start_f = cal.start_us(first);
+    let end_l = cal.end_us(last);
+    let len = fixed_len_us(p.period);
+    // Window and incompleteness of every cell, shared by all blocks.
+    let in_window = |k: usize, j: usize| k + offsets[j][0] < rows;
+    let plain_incomplete = |k: usize, j: usize| -> bool {
+        if fixed {
+            // A row takes anchors from [F + kP, F + (k+1)P) and column j returns up to P·(j+1) after them; events
+            // past the window's end never count.
+            let reach = start_f + (k as i64 + 1 + if j == 0 { 0 } else { j as i64 + 1 }) * len;
+            return reach.min(end_l) > as_of;
+        }
+        let start = cal.add(first, k as i64);
+        cal.end_us(start) > as_of
+            || offsets[j]
+                .iter()
+                .any(|&o| k + o >= rows || cal.end_us(cal.add(start, o as i64)) > as_of)
+    };
+    let incomplete: Vec<Vec<Option<bool>>> = (0..rows)
+        .map(|k| {
+            (0..cols)
+                .map(|j| {
+                    in_window(k, j).then(|| {
+                        if p.cumulative {
+                            (j..cols).any(|i| in_window(k, i) && plain_incomplete(k, i))
+                        } else {
+                            plain_incomplete(k, j)
+                        }
+                    })
+                })
+                .collect()
+        })
+        .collect();
     let empty = Map::new();
     let mut blocks = Vec::new();
     for project in &p.common.projects {
@@ -471,14 +605,20 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 && all_match(&p.returning.properties, &e.props, pprops(e))
         };
         let bvalue = |e: &Ev| -> String {
-            let b = p.common.breakdown.as_ref().unwrap();
+            let Some(b) = p.common.breakdown.as_ref() else {
+                return String::new();
+            };
             let m = match b.kind {
                 PropertyKind::Event => &e.props,
                 PropertyKind::Person => pprops(e),
             };
             m.get(&b.property).and_then(string_form).unwrap_or_default()
         };
-        // (bucket value, person) -> rows joined; return events per person.
+        let event_bucket = p
+            .common
+            .breakdown
+            .as_ref()
+            .is_some_and(|b| b.kind == PropertyKind::Event);
         let mut cohorts: BTreeMap<String, Vec<Vec<u64>>> = BTreeMap::new();
         let by_person: BTreeMap<&str, Vec<&Ev>> =
             counted.iter().fold(BTreeMap::new(), |mut m, e| {
@@ -488,32 +628,35 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 m
             });
         for pevs in by_person.values() {
-            // Each "actor" joins rows; returns are the events that may count for it.
-            let mut joins: Vec<(String, usize, Vec<&Ev>)> = Vec::new();
+            let mut pevs = pevs.clone();
+            pevs.sort_by_key(|e| (e.ts, e.uuid));
+            let mut joins: Vec<Join<'_>> = Vec::new();
             match p.retention_type {
                 RetentionType::Recurring => {
                     let mut seen = BTreeSet::new();
                     for e in pevs.iter().filter(|e| is_start(e)) {
                         let Some(k) = row_of(e.ts) else { continue };
-                        let v = if p.common.breakdown.is_some() {
-                            bvalue(e)
+                        let v = bvalue(e);
+                        // In 24-hour mode a person has one anchor: the first start event in the window.
+                        let key = if fixed {
+                            (String::new(), 0)
                         } else {
-                            String::new()
+                            (v.clone(), k)
                         };
-                        if !seen.insert((v.clone(), k)) {
+                        if !seen.insert(key) {
                             continue;
                         }
-                        let event_bucket = p
-                            .common
-                            .breakdown
-                            .as_ref()
-                            .is_some_and(|b| b.kind == PropertyKind::Event);
-                        let rets: Vec<&Ev> = pevs
+                        let returns: Vec<&Ev> = pevs
                             .iter()
                             .copied()
                             .filter(|r| is_return(r) && (!event_bucket || bvalue(r) == v))
                             .collect();
-                        joins.push((v, k, rets));
+                        joins.push(Join {
+                            value: v,
+                            row: k,
+                            t0: e.ts,
+                            returns,
+                        });
                     }
                 }
                 RetentionType::FirstTime | RetentionType::FirstEver => {
@@ -529,27 +672,52 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                         && is_start(a)
                         && let Some(k) = row_of(a.ts)
                     {
-                        let v = if p.common.breakdown.is_some() {
-                            bvalue(a)
-                        } else {
-                            String::new()
-                        };
-                        let rets: Vec<&Ev> =
+                        let returns: Vec<&Ev> =
                             pevs.iter().copied().filter(|r| is_return(r)).collect();
-                        joins.push((v, k, rets));
+                        joins.push(Join {
+                            value: bvalue(a),
+                            row: k,
+                            t0: a.ts,
+                            returns,
+                        });
                     }
                 }
             }
-            for (v, k, rets) in joins {
+            for join in joins {
+                let Join {
+                    value,
+                    mut row,
+                    t0,
+                    returns,
+                } = join;
+                if fixed {
+                    row = usize::try_from((t0 - start_f) / len).unwrap();
+                    if row >= rows {
+                        continue;
+                    }
+                }
+                let k = row;
                 let m = cohorts
-                    .entry(v)
+                    .entry(value)
                     .or_insert_with(|| vec![vec![0; cols]; rows]);
                 m[k][0] += 1;
-                let qualifies = |j: usize| {
-                    k + j < rows
-                        && rets.iter().filter(|r| row_of(r.ts) == Some(k + j)).count()
+                let period_qualifies = |o: usize| {
+                    k + o < rows
+                        && returns
+                            .iter()
+                            .filter(|r| {
+                                if fixed {
+                                    row_of(r.ts).is_some()
+                                        && r.ts >= t0
+                                        && usize::try_from((r.ts - t0) / len).unwrap() == o
+                                } else {
+                                    row_of(r.ts) == Some(k + o)
+                                }
+                            })
+                            .count()
                             >= p.minimum_occurrences as usize
                 };
+                let qualifies = |j: usize| offsets[j].iter().any(|&o| period_qualifies(o));
                 if p.cumulative {
                     if let Some(mx) = (1..cols).filter(|&j| qualifies(j)).max() {
                         for c in &mut m[k][1..=mx] {
@@ -565,22 +733,15 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 }
             }
         }
-        let window = |m: &Vec<Vec<u64>>| -> Vec<Vec<Option<u64>>> {
-            (0..rows)
-                .map(|k| (0..cols).map(|j| (k + j < rows).then(|| m[k][j])).collect())
-                .collect()
+        let block = |value: Option<String>, is_other: bool, m: &Vec<Vec<u64>>| {
+            finish(project, value, is_other, m, &incomplete)
         };
         match &p.common.breakdown {
             None => {
                 let m = cohorts
                     .remove("")
                     .unwrap_or_else(|| vec![vec![0; cols]; rows]);
-                blocks.push(Block {
-                    project: project.clone(),
-                    value: None,
-                    is_other: false,
-                    counts: window(&m),
-                });
+                blocks.push(block(None, false, &m));
             }
             Some(b) => {
                 let mut ranked: Vec<(u64, String)> = cohorts
@@ -593,12 +754,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                         .then_with(|| x.1.as_bytes().cmp(y.1.as_bytes()))
                 });
                 for (_, v) in ranked.iter().take(b.limit) {
-                    blocks.push(Block {
-                        project: project.clone(),
-                        value: Some(v.clone()),
-                        is_other: false,
-                        counts: window(&cohorts[v]),
-                    });
+                    blocks.push(block(Some(v.clone()), false, &cohorts[v]));
                 }
                 if ranked.len() > b.limit {
                     let mut other = vec![vec![0; cols]; rows];
@@ -609,15 +765,87 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                             }
                         }
                     }
-                    blocks.push(Block {
-                        project: project.clone(),
-                        value: None,
-                        is_other: true,
-                        counts: window(&other),
-                    });
+                    blocks.push(block(None, true, &other));
                 }
             }
         }
     }
     blocks
+}
+
+/// Cells, rates, intervals and the mean curve of one block from its raw counts.
+fn finish(
+    project: &str,
+    value: Option<String>,
+    is_other: bool,
+    m: &[Vec<u64>],
+    incomplete: &[Vec<Option<bool>>],
+) -> Block {
+    let counts: Vec<Vec<Option<u64>>> = m
+        .iter()
+        .zip(incomplete)
+        .map(|(row, inc)| row.iter().zip(inc).map(|(c, i)| i.map(|_| *c)).collect())
+        .collect();
+    let rates = counts
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(j, c)| match (c, row[0]) {
+                    (Some(_), Some(0)) | (None, _) => None,
+                    (Some(_), _) if j == 0 => Some(1.0),
+                    (Some(x), Some(n)) => Some(round6(*x as f64 / n as f64)),
+                    (Some(_), None) => unreachable!("column 0 is always in the window"),
+                })
+                .collect()
+        })
+        .collect();
+    let ci95 = counts
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(j, c)| match (c, row[0]) {
+                    (Some(x), Some(n)) if j > 0 && n > 0 => Some(rounded_wilson(*x, n)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let cols = m.first().map_or(0, Vec::len);
+    let mut mean = MeanCurve {
+        rates: Vec::new(),
+        ci95: Vec::new(),
+        rows_used: Vec::new(),
+        persons: Vec::new(),
+    };
+    for j in 0..cols {
+        let used: Vec<usize> = (0..m.len())
+            .filter(|&k| incomplete[k][j] == Some(false) && m[k][0] > 0)
+            .collect();
+        let x: u64 = used.iter().map(|&k| m[k][j]).sum();
+        let n: u64 = used.iter().map(|&k| m[k][0]).sum();
+        mean.rows_used.push(used.len() as u64);
+        mean.persons.push(n);
+        if n == 0 {
+            mean.rates.push(None);
+            mean.ci95.push(None);
+        } else if j == 0 {
+            mean.rates.push(Some(1.0));
+            mean.ci95.push(None);
+        } else {
+            mean.rates.push(Some(round6(x as f64 / n as f64)));
+            mean.ci95.push(Some(rounded_wilson(x, n)));
+        }
+    }
+    Block {
+        project: project.to_string(),
+        value,
+        is_other,
+        counts,
+        incomplete: incomplete.to_vec(),
+        rates,
+        ci95,
+        mean,
+    }
 }
