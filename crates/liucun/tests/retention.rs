@@ -670,6 +670,13 @@ fn scenario(
         Layout::Hours24 => {
             p.fields.time_window_mode = TimeWindowMode::Hours24;
             p.fields.cumulative = false;
+            // A recurring person starts in several event-property buckets (§10.3) but has one 24-hour anchor
+            // (§14); the spec does not say which bucket that anchor goes to, so these scenarios split by person.
+            if p.fields.retention_type == RetentionType::Recurring
+                && let Some(b) = &mut p.common.breakdown
+            {
+                b.kind = PropertyKind::Person;
+            }
         }
     }
     // `date_from` must not resolve after `date_to`; a date-only `date_to` is its local midnight.

@@ -595,10 +595,12 @@ pub(crate) fn retention_with_persons(
     let in_window = |k: usize, j: usize| k + offsets[j][0] < rows;
     let plain_incomplete = |k: usize, j: usize| -> bool {
         if fixed {
-            // A row takes anchors from [F + kP, F + (k+1)P) and column j returns up to P·(j+1) after them; events
-            // past the window's end never count.
+            // A row takes anchors from [F + kP, F + (k+1)P) and column j returns up to P·(j+1) after them: the cell
+            // is final once that span has ended (§12.1). The spec does not say whether a span that reaches past the
+            // window's end, where returns are ignored, makes the cell incomplete; it does not, as for calendar
+            // columns, whose periods never lie outside the window.
             let reach = start_f + (k as i64 + 1 + if j == 0 { 0 } else { j as i64 + 1 }) * len;
-            return reach.min(end_l) > as_of;
+            return reach > as_of;
         }
         let start = cal.add(first, k as i64);
         cal.end_us(start) > as_of
