@@ -589,7 +589,6 @@ pub(crate) fn retention_with_persons(
         (pp >= first && pp <= last).then_some(k as usize)
     };
     let start_f = cal.start_us(first);
-    let end_l = cal.end_us(last);
     let len = fixed_len_us(p.period);
     // Window and incompleteness of every cell, shared by all blocks.
     let in_window = |k: usize, j: usize| k + offsets[j][0] < rows;
