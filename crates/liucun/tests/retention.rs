@@ -1153,6 +1153,90 @@ fn an_identify_without_a_merge_still_identifies_its_user() {
 }
 
 #[test]
+fn a_24_hour_window_counts_a_return_by_its_distance_from_the_anchor() {
+    // retention.md §14: t0 = 05-01 22:00 and a return at 05-02 09:00 make offset 0 in 24-hour mode; calendar mode
+    // counts the return in column 1.
+    let events = vec![
+        ev(1, "ann", "a", "2025-05-01T22:00:00Z", json!({})),
+        ev(2, "ann", "a", "2025-05-02T09:00:00Z", json!({})),
+    ];
+    let p = |mode: &str| {
+        params(json!({
+            "period": "day", "date_from": "2025-05-01", "date_to": "2025-05-03", "total_intervals": 3,
+            "as_of": "2025-05-10T00:00:00Z", "time_window_mode": mode,
+        }))
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = ingest(tmp.path(), &events, &[], &in_order(&events));
+    assert_eq!(cells(&report(&engine, &p("24h"))), "1 0 0 | 0 0 – | 0 – –");
+    assert_eq!(
+        cells(&report(&engine, &p("calendar"))),
+        "1 1 0 | 1 0 – | 0 – –"
+    );
+    assert_matches_oracle(&events, &p("24h"), &in_order(&events));
+}
+
+#[test]
+fn a_persons_import_merges_ids_identifies_them_and_sets_properties() {
+    // The import joins a and b without a guard and identifies the person, so the later $identify of b by c is
+    // refused (events.md §5.3.3). Its `plan` applies at `updated_at`, before the $set of a later `plan`, which wins;
+    // d's import record is stamped after as_of, so its property does not apply (retention.md §15.1). Both buckets
+    // score 2, so "" ranks first (§10.5).
+    let events = vec![
+        ev(1, "a", "x", "2025-05-01T10:00:00Z", json!({})),
+        ev(2, "b", "x", "2025-05-02T10:00:00Z", json!({})),
+        ev(
+            3,
+            "c",
+            "$identify",
+            "2025-05-02T11:00:00Z",
+            json!({"$anon_distinct_id": "b"}),
+        ),
+        ev(
+            4,
+            "b",
+            "$set",
+            "2025-05-03T10:00:00Z",
+            json!({"$set": {"plan": "pro"}}),
+        ),
+        ev(5, "d", "x", "2025-05-01T10:00:00Z", json!({})),
+        ev(6, "c", "x", "2025-05-03T12:00:00Z", json!({})),
+    ];
+    let persons = vec![
+        PersonImport {
+            project: "p".into(),
+            distinct_ids: vec!["a".into(), "b".into()],
+            properties: obj(json!({"plan": "free"})),
+            updated_at: Some(us("2025-05-01T00:00:00Z")),
+        },
+        PersonImport {
+            project: "p".into(),
+            distinct_ids: vec!["d".into()],
+            properties: obj(json!({"plan": "pro"})),
+            updated_at: Some(us("2025-06-01T00:00:00Z")),
+        },
+    ];
+    let p = params(json!({
+        "period": "day", "date_from": "2025-05-01", "date_to": "2025-05-03", "total_intervals": 3,
+        "as_of": "2025-05-10T00:00:00Z", "target": {"event": "x"}, "returning": {"event": "x"},
+        "breakdown": {"type": "person", "property": "plan"},
+    }));
+    for via in [Via::Bulk, Via::Wal] {
+        let plan = IngestPlan {
+            persons_via: via,
+            ..in_order(&events)
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = ingest(tmp.path(), &events, &persons, &plan);
+        assert_eq!(
+            cells(&report(&engine, &p)),
+            ": 1 0 0 | 0 0 – | 1 – –\npro: 1 1 0 | 1 0 – | 0 – –"
+        );
+        assert_matches_oracle_with_persons(&events, &persons, &p, &plan);
+    }
+}
+
+#[test]
 fn overlap_date_to_reads_as_the_earlier_instant() {
     // 01:30 on 2025-11-02 happens twice in New York; date_to takes the first (EDT), so the last row is the
     // first 01:00 hour and an event in the second 01:00 hour is outside the window.
