@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil::DateTime};
 use report::params::{
     Entity, EventNames, Filter, Operator, Period, Personless, PropertyKind, RetentionParams,
-    RetentionType, WeekStart,
+    RetentionType, TimeWindowMode, WeekStart,
 };
 use serde_json::{Map, Value};
 
@@ -27,14 +27,41 @@ pub(crate) struct Ev {
     pub(crate) props: Map<String, Value>,
 }
 
+/// One record of a persons import (events.md §5.5), in file order.
+#[derive(Debug, Clone)]
+pub(crate) struct PersonImport {
+    pub(crate) project: String,
+    pub(crate) distinct_ids: Vec<String>,
+    pub(crate) properties: Map<String, Value>,
+    /// UTC µs; `None` means the import time, which is after every `as_of` the tests use.
+    pub(crate) updated_at: Option<i64>,
+}
+
 /// One (project, breakdown value) block: `None` value without breakdown or for Other.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Block {
     pub(crate) project: String,
     pub(crate) value: Option<String>,
     pub(crate) is_other: bool,
     /// `counts[k][j]`, `None` outside the window.
     pub(crate) counts: Vec<Vec<Option<u64>>>,
+    /// Whether a cell can still change (retention.md §12.1), `None` outside the window.
+    pub(crate) incomplete: Vec<Vec<Option<bool>>>,
+    /// Rates rounded half-even to 6 decimals (§13.3), `None` outside the window or for an empty row.
+    pub(crate) rates: Vec<Vec<Option<f64>>>,
+    /// Wilson 95% intervals (§12.2), rounded like the rates; `None` for column 0.
+    pub(crate) ci95: Vec<Vec<Option<(f64, f64)>>>,
+    /// The block's mean curve (§12.3).
+    pub(crate) mean: MeanCurve,
+}
+
+/// The cohort-size-weighted mean curve of one block.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MeanCurve {
+    pub(crate) rates: Vec<Option<f64>>,
+    pub(crate) ci95: Vec<Option<(f64, f64)>>,
+    pub(crate) rows_used: Vec<u64>,
+    pub(crate) persons: Vec<u64>,
 }
 
 /// The spec's non-activity events (retention.md §5.4), written out again on purpose.
@@ -128,6 +155,34 @@ impl Cal {
         }
     }
 
+    /// The first instant of a period: its local midnight, or the first instant of its date when midnight does not
+    /// exist (retention.md §3.1.2).
+    fn start_us(&self, p: P) -> i64 {
+        let date = match self.period {
+            Period::Hour => return p.0,
+            Period::Day | Period::Week => Date::new(1970, 1, 1)
+                .unwrap()
+                .checked_add(jiff::Span::new().days(p.0))
+                .unwrap(),
+            Period::Month => Date::new(
+                i16::try_from(p.0.div_euclid(12)).unwrap(),
+                i8::try_from(p.0.rem_euclid(12) + 1).unwrap(),
+                1,
+            )
+            .unwrap(),
+        };
+        self.tz
+            .to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .unwrap()
+            .as_microsecond()
+    }
+
+    /// The instant a period ends (the next one's start).
+    fn end_us(&self, p: P) -> i64 {
+        self.start_us(self.add(p, 1))
+    }
+
     /// The period holding a date string of §3.2 (absolute forms only).
     fn of_text(&self, text: &str) -> P {
         if let Ok(t) = text.parse::<Timestamp>() {
@@ -211,12 +266,29 @@ impl Persons {
     }
 }
 
-fn build_persons(events: &[&Ev]) -> (Persons, BTreeSet<String>) {
+fn build_persons(events: &[&Ev], imports: &[&PersonImport]) -> (Persons, BTreeSet<String>) {
     let mut persons = Persons {
         sets: Vec::new(),
         identified: Vec::new(),
     };
     let mut mentioned = BTreeSet::new();
+    // Persons imports first, in file order, whatever their `updated_at` (retention.md §15.1–2): every listed id is
+    // merged without a guard and the person is identified. Every listed id takes part in a merge, even alone.
+    for rec in imports {
+        let d = persons.set_of(&rec.distinct_ids[0]);
+        persons.identified[d] = true;
+        for id in &rec.distinct_ids {
+            mentioned.insert(id.clone());
+            let d = persons.set_of(&rec.distinct_ids[0]);
+            let a = persons.set_of(id);
+            if a != d {
+                let moved = std::mem::take(&mut persons.sets[a]);
+                persons.sets[d].extend(moved);
+                persons.identified[d] = true;
+                persons.identified[a] = false;
+            }
+        }
+    }
     let mut merges: Vec<&Ev> = events
         .iter()
         .copied()
@@ -265,27 +337,55 @@ fn build_persons(events: &[&Ev]) -> (Persons, BTreeSet<String>) {
     (persons, mentioned)
 }
 
-/// Person properties: the fold of `$set`, `$set_once`, `$unset` in (timestamp, uuid) order.
+/// Person properties: the fold of `$set`, `$set_once`, `$unset` in (timestamp, uuid) order, with each persons
+/// import record acting as a `$set` at its `updated_at` (events.md §5.4–5.5). Records with equal `updated_at` apply
+/// in file order. An import and an event at the same microsecond are left unordered by the spec; the tests never
+/// generate one, and the oracle applies the import first.
 fn fold_properties(
     events: &[&Ev],
-    person_of: &HashMap<String, String>,
+    imports: &[&PersonImport],
+    as_of: i64,
+    persons: &mut Persons,
 ) -> HashMap<String, Map<String, Value>> {
-    let mut sorted: Vec<&Ev> = events.to_vec();
-    sorted.sort_by_key(|e| (e.ts, e.uuid));
+    enum Op<'a> {
+        Import(&'a Map<String, Value>),
+        Event(&'a Map<String, Value>),
+    }
+    let mut ops: Vec<((i64, u8, u128), String, Op<'_>)> = Vec::new();
+    for (i, rec) in imports.iter().enumerate() {
+        if let Some(t) = rec.updated_at.filter(|&t| t <= as_of) {
+            let key = persons.key(&rec.distinct_ids[0]);
+            ops.push(((t, 0, i as u128), key, Op::Import(&rec.properties)));
+        }
+    }
+    for e in events {
+        let key = persons.key(&e.distinct_id);
+        ops.push(((e.ts, 1, e.uuid), key, Op::Event(&e.props)));
+    }
+    ops.sort_by_key(|(order, _, _)| *order);
     let mut out: HashMap<String, Map<String, Value>> = HashMap::new();
-    for e in sorted {
-        let props = out.entry(person_of[&e.distinct_id].clone()).or_default();
-        if let Some(Value::Object(set)) = e.props.get("$set") {
+    for (_, key, op) in ops {
+        let props = out.entry(key).or_default();
+        let e = match op {
+            Op::Import(set) => {
+                for (k, v) in set {
+                    props.insert(k.clone(), v.clone());
+                }
+                continue;
+            }
+            Op::Event(e) => e,
+        };
+        if let Some(Value::Object(set)) = e.get("$set") {
             for (k, v) in set {
                 props.insert(k.clone(), v.clone());
             }
         }
-        if let Some(Value::Object(once)) = e.props.get("$set_once") {
+        if let Some(Value::Object(once)) = e.get("$set_once") {
             for (k, v) in once {
                 props.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        if let Some(Value::Array(keys)) = e.props.get("$unset") {
+        if let Some(Value::Array(keys)) = e.get("$unset") {
             for k in keys {
                 if let Value::String(k) = k {
                     props.remove(k);
@@ -393,8 +493,59 @@ fn all_match(filters: &[Filter], ev: &Map<String, Value>, person: &Map<String, V
     })
 }
 
-/// The counts blocks of the report, in report order.
+/// Rounds half-even to 6 decimals. Formatting works on the exact binary value, so a value that is exactly halfway
+/// in decimal (such as 1/128) goes to the even neighbour.
+fn round6(x: f64) -> f64 {
+    format!("{x:.6}").parse().unwrap()
+}
+
+/// The Wilson 95% interval of retention.md §12.2, unrounded.
+fn wilson(x: u64, n: u64) -> (f64, f64) {
+    let z = 1.959964f64;
+    let (x, n) = (x as f64, n as f64);
+    let p = x / n;
+    let denom = 1.0 + z * z / n;
+    let center = (p + z * z / (2.0 * n)) / denom;
+    let half = z / denom * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((center - half).max(0.0), (center + half).min(1.0))
+}
+
+fn rounded_wilson(x: u64, n: u64) -> (f64, f64) {
+    let (lo, hi) = wilson(x, n);
+    (round6(lo), round6(hi))
+}
+
+/// Period length of a 24-hour window (retention.md §14), in µs.
+fn fixed_len_us(period: Period) -> i64 {
+    let h = 3_600_000_000;
+    match period {
+        Period::Hour => h,
+        Period::Day => 24 * h,
+        Period::Week => 7 * 24 * h,
+        Period::Month => 30 * 24 * h,
+    }
+}
+
+/// One person's entry into a row: the bucket value, the row, the anchor instant and the events that may count as
+/// its returns.
+struct Join<'a> {
+    value: String,
+    row: usize,
+    t0: i64,
+    returns: Vec<&'a Ev>,
+}
+
+/// The blocks of the report on events alone, in report order.
 pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
+    retention_with_persons(events, &[], p)
+}
+
+/// The blocks of the report on events and a persons import, in report order.
+pub(crate) fn retention_with_persons(
+    events: &[Ev],
+    imports: &[PersonImport],
+    p: &RetentionParams,
+) -> Vec<Block> {
     let as_of = p
         .common
         .as_of
@@ -419,12 +570,60 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
         None => cal.add(last, -(i64::from(p.total_intervals) - 1)),
     };
     let rows = (cal.diff(first, last) + 1) as usize;
-    let cols = p.total_intervals as usize;
+    let fixed = p.time_window_mode == TimeWindowMode::Hours24;
+    // Column j ≥ 1 covers these offsets from the row's start period (retention.md §14 for brackets).
+    let offsets: Vec<Vec<usize>> = match &p.custom_brackets {
+        None => (0..p.total_intervals as usize).map(|j| vec![j]).collect(),
+        Some(b) => {
+            let mut out = vec![vec![0]];
+            let mut s = 0usize;
+            for &len in b {
+                out.push((s + 1..=s + len as usize).collect());
+                s += len as usize;
+            }
+            out
+        }
+    };
+    let cols = offsets.len();
     let row_of = |ts: i64| -> Option<usize> {
         let k = cal.diff(first, cal.of(ts));
         let pp = cal.of(ts);
         (pp >= first && pp <= last).then_some(k as usize)
     };
+    let start_f = cal.start_us(first);
+    let len = fixed_len_us(p.period);
+    // Window and incompleteness of every cell, shared by all blocks.
+    let in_window = |k: usize, j: usize| k + offsets[j][0] < rows;
+    let plain_incomplete = |k: usize, j: usize| -> bool {
+        if fixed {
+            // A row takes anchors from [F + kP, F + (k+1)P) and column j returns up to P·(j+1) after them: the cell
+            // is final once that span has ended (§12.1). The spec does not say whether a span that reaches past the
+            // window's end, where returns are ignored, makes the cell incomplete; it does not, as for calendar
+            // columns, whose periods never lie outside the window.
+            let reach = start_f + (k as i64 + 1 + if j == 0 { 0 } else { j as i64 + 1 }) * len;
+            return reach > as_of;
+        }
+        let start = cal.add(first, k as i64);
+        cal.end_us(start) > as_of
+            || offsets[j]
+                .iter()
+                .any(|&o| k + o >= rows || cal.end_us(cal.add(start, o as i64)) > as_of)
+    };
+    let incomplete: Vec<Vec<Option<bool>>> = (0..rows)
+        .map(|k| {
+            (0..cols)
+                .map(|j| {
+                    in_window(k, j).then(|| {
+                        if p.cumulative {
+                            (j..cols).any(|i| in_window(k, i) && plain_incomplete(k, i))
+                        } else {
+                            plain_incomplete(k, j)
+                        }
+                    })
+                })
+                .collect()
+        })
+        .collect();
     let empty = Map::new();
     let mut blocks = Vec::new();
     for project in &p.common.projects {
@@ -432,12 +631,14 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
             .iter()
             .filter(|e| &e.project == project && e.ts <= as_of)
             .collect();
-        let (mut persons, mentioned) = build_persons(&evs);
+        let imports: Vec<&PersonImport> =
+            imports.iter().filter(|r| &r.project == project).collect();
+        let (mut persons, mentioned) = build_persons(&evs, &imports);
         let person_of: HashMap<String, String> = evs
             .iter()
             .map(|e| (e.distinct_id.clone(), persons.key(&e.distinct_id)))
             .collect();
-        let person_props = fold_properties(&evs, &person_of);
+        let person_props = fold_properties(&evs, &imports, as_of, &mut persons);
         // Personless persons (§5.4): every event personless and no id in a merge.
         let mut personless: BTreeMap<&str, bool> = BTreeMap::new();
         for e in &evs {
@@ -473,14 +674,20 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 && all_match(&p.returning.properties, &e.props, pprops(e))
         };
         let bvalue = |e: &Ev| -> String {
-            let b = p.common.breakdown.as_ref().unwrap();
+            let Some(b) = p.common.breakdown.as_ref() else {
+                return String::new();
+            };
             let m = match b.kind {
                 PropertyKind::Event => &e.props,
                 PropertyKind::Person => pprops(e),
             };
             m.get(&b.property).and_then(string_form).unwrap_or_default()
         };
-        // (bucket value, person) -> rows joined; return events per person.
+        let event_bucket = p
+            .common
+            .breakdown
+            .as_ref()
+            .is_some_and(|b| b.kind == PropertyKind::Event);
         let mut cohorts: BTreeMap<String, Vec<Vec<u64>>> = BTreeMap::new();
         let by_person: BTreeMap<&str, Vec<&Ev>> =
             counted.iter().fold(BTreeMap::new(), |mut m, e| {
@@ -490,32 +697,35 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 m
             });
         for pevs in by_person.values() {
-            // Each "actor" joins rows; returns are the events that may count for it.
-            let mut joins: Vec<(String, usize, Vec<&Ev>)> = Vec::new();
+            let mut pevs = pevs.clone();
+            pevs.sort_by_key(|e| (e.ts, e.uuid));
+            let mut joins: Vec<Join<'_>> = Vec::new();
             match p.retention_type {
                 RetentionType::Recurring => {
                     let mut seen = BTreeSet::new();
                     for e in pevs.iter().filter(|e| is_start(e)) {
                         let Some(k) = row_of(e.ts) else { continue };
-                        let v = if p.common.breakdown.is_some() {
-                            bvalue(e)
+                        let v = bvalue(e);
+                        // In 24-hour mode a person has one anchor: the first start event in the window.
+                        let key = if fixed {
+                            (String::new(), 0)
                         } else {
-                            String::new()
+                            (v.clone(), k)
                         };
-                        if !seen.insert((v.clone(), k)) {
+                        if !seen.insert(key) {
                             continue;
                         }
-                        let event_bucket = p
-                            .common
-                            .breakdown
-                            .as_ref()
-                            .is_some_and(|b| b.kind == PropertyKind::Event);
-                        let rets: Vec<&Ev> = pevs
+                        let returns: Vec<&Ev> = pevs
                             .iter()
                             .copied()
                             .filter(|r| is_return(r) && (!event_bucket || bvalue(r) == v))
                             .collect();
-                        joins.push((v, k, rets));
+                        joins.push(Join {
+                            value: v,
+                            row: k,
+                            t0: e.ts,
+                            returns,
+                        });
                     }
                 }
                 RetentionType::FirstTime | RetentionType::FirstEver => {
@@ -531,27 +741,52 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                         && is_start(a)
                         && let Some(k) = row_of(a.ts)
                     {
-                        let v = if p.common.breakdown.is_some() {
-                            bvalue(a)
-                        } else {
-                            String::new()
-                        };
-                        let rets: Vec<&Ev> =
+                        let returns: Vec<&Ev> =
                             pevs.iter().copied().filter(|r| is_return(r)).collect();
-                        joins.push((v, k, rets));
+                        joins.push(Join {
+                            value: bvalue(a),
+                            row: k,
+                            t0: a.ts,
+                            returns,
+                        });
                     }
                 }
             }
-            for (v, k, rets) in joins {
+            for join in joins {
+                let Join {
+                    value,
+                    mut row,
+                    t0,
+                    returns,
+                } = join;
+                if fixed {
+                    row = usize::try_from((t0 - start_f) / len).unwrap();
+                    if row >= rows {
+                        continue;
+                    }
+                }
+                let k = row;
                 let m = cohorts
-                    .entry(v)
+                    .entry(value)
                     .or_insert_with(|| vec![vec![0; cols]; rows]);
                 m[k][0] += 1;
-                let qualifies = |j: usize| {
-                    k + j < rows
-                        && rets.iter().filter(|r| row_of(r.ts) == Some(k + j)).count()
+                let period_qualifies = |o: usize| {
+                    k + o < rows
+                        && returns
+                            .iter()
+                            .filter(|r| {
+                                if fixed {
+                                    row_of(r.ts).is_some()
+                                        && r.ts >= t0
+                                        && usize::try_from((r.ts - t0) / len).unwrap() == o
+                                } else {
+                                    row_of(r.ts) == Some(k + o)
+                                }
+                            })
+                            .count()
                             >= p.minimum_occurrences as usize
                 };
+                let qualifies = |j: usize| offsets[j].iter().any(|&o| period_qualifies(o));
                 if p.cumulative {
                     if let Some(mx) = (1..cols).filter(|&j| qualifies(j)).max() {
                         for c in &mut m[k][1..=mx] {
@@ -567,22 +802,15 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                 }
             }
         }
-        let window = |m: &Vec<Vec<u64>>| -> Vec<Vec<Option<u64>>> {
-            (0..rows)
-                .map(|k| (0..cols).map(|j| (k + j < rows).then(|| m[k][j])).collect())
-                .collect()
+        let block = |value: Option<String>, is_other: bool, m: &Vec<Vec<u64>>| {
+            finish(project, value, is_other, m, &incomplete)
         };
         match &p.common.breakdown {
             None => {
                 let m = cohorts
                     .remove("")
                     .unwrap_or_else(|| vec![vec![0; cols]; rows]);
-                blocks.push(Block {
-                    project: project.clone(),
-                    value: None,
-                    is_other: false,
-                    counts: window(&m),
-                });
+                blocks.push(block(None, false, &m));
             }
             Some(b) => {
                 let mut ranked: Vec<(u64, String)> = cohorts
@@ -595,12 +823,7 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                         .then_with(|| x.1.as_bytes().cmp(y.1.as_bytes()))
                 });
                 for (_, v) in ranked.iter().take(b.limit) {
-                    blocks.push(Block {
-                        project: project.clone(),
-                        value: Some(v.clone()),
-                        is_other: false,
-                        counts: window(&cohorts[v]),
-                    });
+                    blocks.push(block(Some(v.clone()), false, &cohorts[v]));
                 }
                 if ranked.len() > b.limit {
                     let mut other = vec![vec![0; cols]; rows];
@@ -611,15 +834,87 @@ pub(crate) fn retention(events: &[Ev], p: &RetentionParams) -> Vec<Block> {
                             }
                         }
                     }
-                    blocks.push(Block {
-                        project: project.clone(),
-                        value: None,
-                        is_other: true,
-                        counts: window(&other),
-                    });
+                    blocks.push(block(None, true, &other));
                 }
             }
         }
     }
     blocks
+}
+
+/// Cells, rates, intervals and the mean curve of one block from its raw counts.
+fn finish(
+    project: &str,
+    value: Option<String>,
+    is_other: bool,
+    m: &[Vec<u64>],
+    incomplete: &[Vec<Option<bool>>],
+) -> Block {
+    let counts: Vec<Vec<Option<u64>>> = m
+        .iter()
+        .zip(incomplete)
+        .map(|(row, inc)| row.iter().zip(inc).map(|(c, i)| i.map(|_| *c)).collect())
+        .collect();
+    let rates = counts
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(j, c)| match (c, row[0]) {
+                    (Some(_), Some(0)) | (None, _) => None,
+                    (Some(_), _) if j == 0 => Some(1.0),
+                    (Some(x), Some(n)) => Some(round6(*x as f64 / n as f64)),
+                    (Some(_), None) => unreachable!("column 0 is always in the window"),
+                })
+                .collect()
+        })
+        .collect();
+    let ci95 = counts
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(j, c)| match (c, row[0]) {
+                    (Some(x), Some(n)) if j > 0 && n > 0 => Some(rounded_wilson(*x, n)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let cols = m.first().map_or(0, Vec::len);
+    let mut mean = MeanCurve {
+        rates: Vec::new(),
+        ci95: Vec::new(),
+        rows_used: Vec::new(),
+        persons: Vec::new(),
+    };
+    for j in 0..cols {
+        let used: Vec<usize> = (0..m.len())
+            .filter(|&k| incomplete[k][j] == Some(false) && m[k][0] > 0)
+            .collect();
+        let x: u64 = used.iter().map(|&k| m[k][j]).sum();
+        let n: u64 = used.iter().map(|&k| m[k][0]).sum();
+        mean.rows_used.push(used.len() as u64);
+        mean.persons.push(n);
+        if n == 0 {
+            mean.rates.push(None);
+            mean.ci95.push(None);
+        } else if j == 0 {
+            mean.rates.push(Some(1.0));
+            mean.ci95.push(None);
+        } else {
+            mean.rates.push(Some(round6(x as f64 / n as f64)));
+            mean.ci95.push(Some(rounded_wilson(x, n)));
+        }
+    }
+    Block {
+        project: project.to_string(),
+        value,
+        is_other,
+        counts,
+        incomplete: incomplete.to_vec(),
+        rates,
+        ci95,
+        mean,
+    }
 }
