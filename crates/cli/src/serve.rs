@@ -79,7 +79,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 2)]
     max_concurrent_reads: usize,
     /// The most result cells one report may hold (counts: buckets × rows × columns, series × points, …); a report
-    /// past it is refused with 422 `report_too_large` before it allocates. About 8 bytes of memory per cell.
+    /// past it is refused with 422 `report_too_large` before it allocates. Each cell is at least one 64-bit count.
     #[arg(long, default_value_t = report::Limits::default().max_cells, value_parser = clap::value_parser!(u64).range(1..))]
     report_max_cells: u64,
 }

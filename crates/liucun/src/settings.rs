@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use report::settings::ProjectSettings;
@@ -99,24 +98,9 @@ pub fn update(
     let mut bytes = serde_json::to_vec_pretty(&file)
         .map_err(|e| Error::Invalid(format!("settings do not serialise: {e}")))?;
     bytes.push(b'\n');
-    write_atomic(&dir.join(FILE_NAME), &bytes)?;
+    store::write_atomic(&dir.join(FILE_NAME), &bytes)?;
     drop(lock);
     Ok(settings)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| io(&tmp, e))?;
-    f.sync_all().map_err(|e| io(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
-    if let Some(parent) = path.parent() {
-        File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io(parent, e))?;
-    }
-    Ok(())
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {

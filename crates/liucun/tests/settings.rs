@@ -11,19 +11,6 @@ use report::settings::ProjectSettings;
 use report::{Kind, Request};
 use serde_json::{Value, json};
 
-/// Imports `(distinct_id, event, RFC 3339 time, properties)` rows into `project`.
-fn import(engine: &Engine, project: &str, rows: &[(&str, &str, &str, Value)]) {
-    let mut text = String::new();
-    for (n, (who, event, ts, props)) in rows.iter().enumerate() {
-        let uuid = format!("00000000-0000-4000-8000-{:012x}", n + 1);
-        text += &json!({"uuid": uuid, "distinct_id": who, "event": event, "timestamp": ts, "properties": props})
-            .to_string();
-        text.push('\n');
-    }
-    engine.import_batch(fixture::batch(project, &text)).unwrap();
-    engine.flush().unwrap();
-}
-
 fn run(engine: &Engine, kind: Kind, params: &Value) -> Result<Value, String> {
     let request = Request::from_json(kind, params).map_err(|e| e.to_string())?;
     engine
@@ -54,7 +41,7 @@ fn trends_params(extra: Value) -> Value {
 
 fn engine(dir: &std::path::Path) -> Engine {
     let engine = fixture::open(dir);
-    import(
+    fixture::import_rows(
         &engine,
         "p",
         &[
@@ -217,7 +204,7 @@ fn projects_that_disagree_must_name_the_setting() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let engine = engine(&dir);
-    import(
+    fixture::import_rows(
         &engine,
         "q",
         &[("z", "$pageview", "2025-06-02T10:00:00Z", json!({}))],

@@ -12,19 +12,6 @@ use report::trends::{PointValue, TrendsReport};
 use report::{Kind, Report, Request};
 use serde_json::{Value, json};
 
-/// Imports `(distinct_id, event, RFC 3339 time, properties)` rows into `project`.
-fn import(engine: &Engine, project: &str, rows: &[(&str, &str, &str, Value)]) {
-    let mut text = String::new();
-    for (n, (who, event, ts, props)) in rows.iter().enumerate() {
-        let uuid = format!("00000000-0000-4000-8000-{:012x}", n + 1);
-        text += &json!({"uuid": uuid, "distinct_id": who, "event": event, "timestamp": ts, "properties": props})
-            .to_string();
-        text.push('\n');
-    }
-    engine.import_batch(fixture::batch(project, &text)).unwrap();
-    engine.flush().unwrap();
-}
-
 /// Runs a trends report from its JSON parameters, and checks that `verify` re-derives it.
 #[track_caller]
 fn trends(engine: &Engine, params: Value) -> TrendsReport {
@@ -54,7 +41,7 @@ fn the_rolling_windows_of_the_spec_example() {
     let tmp = tempfile::tempdir().unwrap();
     let engine = fixture::open(&tmp.path().join("data"));
     let at = |d: u32| format!("2025-06-{d:02}T10:00:00Z");
-    import(
+    fixture::import_rows(
         &engine,
         "p",
         &[
@@ -90,7 +77,7 @@ fn property_math_is_exact_and_counts_missing_values() {
     let tmp = tempfile::tempdir().unwrap();
     let engine = fixture::open(&tmp.path().join("data"));
     let t = "2025-06-01T10:00:00Z";
-    import(
+    fixture::import_rows(
         &engine,
         "p",
         &[
@@ -312,7 +299,7 @@ fn a_report_past_its_deadline_stops_and_caches_nothing() {
         .iter()
         .map(|(u, t)| (u.as_str(), "chat", t.as_str(), json!({})))
         .collect();
-    import(&engine, "p", &rows);
+    fixture::import_rows(&engine, "p", &rows);
     let params = json!({"projects": ["p"], "date_from": "2025-06-01", "date_to": "2025-06-09",
                         "as_of": "2025-06-20T00:00:00Z", "series": [{"entity": {"event": null}, "math": "dau"}]});
     for kind_params in [
@@ -344,7 +331,7 @@ fn a_report_past_its_deadline_stops_and_caches_nothing() {
 fn notes_say_when_the_window_is_empty_the_data_ends_early_or_an_event_is_missing() {
     let tmp = tempfile::tempdir().unwrap();
     let engine = fixture::open(&tmp.path().join("data"));
-    import(
+    fixture::import_rows(
         &engine,
         "p",
         &[("a", "chat", "2025-03-01T10:00:00Z", json!({}))],

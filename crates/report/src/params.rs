@@ -319,14 +319,6 @@ impl Common {
         Ok(())
     }
 
-    /// What the report applies of `project`'s settings (the defaults for a project it does not hold).
-    pub fn rules(&self, project: &str) -> std::borrow::Cow<'_, ProjectRules> {
-        match self.project_settings.get(project) {
-            Some(r) => std::borrow::Cow::Borrowed(r),
-            None => std::borrow::Cow::Owned(ProjectRules::default()),
-        }
-    }
-
     /// The global filters of `project`'s events: `properties`, and with `filter_test_accounts` the project's
     /// test-account filters (retention.md §5.3).
     pub fn global_filters(&self, project: &str) -> Vec<Filter> {

@@ -19,7 +19,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 /// Writes `bytes` to `path` atomically: write a temporary file, fsync it, rename it over `path`, fsync the directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .expect("atomic writes target a file inside the data directory");

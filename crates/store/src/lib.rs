@@ -12,6 +12,7 @@ pub mod sidefile;
 mod store;
 
 pub use error::{Error, Result};
+pub use fsutil::write_atomic;
 pub use manifest::{Manifest, SegmentEntry, SideFile, SideKind};
 pub use store::{
     COMPACT_BELOW_ROWS, FlushInput, FlushStats, SPLIT_ROWS, ScanFilter, SegmentFailure,
