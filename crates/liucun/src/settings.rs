@@ -30,29 +30,34 @@ struct SettingsFile {
 /// Every project's stored settings (an absent file holds none).
 ///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read, [`Error::Invalid`] when it does not parse (naming the file).
+/// [`Error::Io`] when the file cannot be read, [`Error::Store`] with a corruption naming the file when it does
+/// not parse: the data directory's fault, not the request's, so the server answers it as an internal error.
 pub fn load(dir: &Path) -> Result<BTreeMap<String, ProjectSettings>> {
     let path = dir.join(FILE_NAME);
     let bytes = match std::fs::metadata(&path) {
         Ok(m) if m.len() > MAX_FILE_BYTES => {
-            return Err(Error::Invalid(format!(
-                "{}: {} bytes is more than a settings file holds ({MAX_FILE_BYTES})",
-                path.display(),
-                m.len()
-            )));
+            return Err(damaged(
+                &path,
+                format!(
+                    "{} bytes is more than a settings file holds ({MAX_FILE_BYTES})",
+                    m.len()
+                ),
+            ));
         }
         Ok(_) => std::fs::read(&path).map_err(|e| io(&path, e))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(io(&path, e)),
     };
-    let file: SettingsFile = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let file: SettingsFile =
+        serde_json::from_slice(&bytes).map_err(|e| damaged(&path, e.to_string()))?;
     if file.version != VERSION {
-        return Err(Error::Invalid(format!(
-            "{}: version {} is not one this liucun reads ({VERSION})",
-            path.display(),
-            file.version
-        )));
+        return Err(damaged(
+            &path,
+            format!(
+                "version {} is not one this liucun reads ({VERSION})",
+                file.version
+            ),
+        ));
     }
     Ok(file.projects)
 }
@@ -60,8 +65,9 @@ pub fn load(dir: &Path) -> Result<BTreeMap<String, ProjectSettings>> {
 /// One project's stored settings (the defaults when it has none).
 ///
 /// # Errors
-/// As [`load`].
+/// [`Error::Invalid`] for a name no project can have; as [`load`].
 pub fn get(dir: &Path, project: &str) -> Result<ProjectSettings> {
+    model::Project::new(project).map_err(|e| Error::Invalid(e.to_string()))?;
     Ok(load(dir)?.remove(project).unwrap_or_default())
 }
 
@@ -103,6 +109,14 @@ pub fn update(
     Ok(settings)
 }
 
+fn damaged(path: &Path, reason: String) -> Error {
+    Error::Store(store::Error::Corruption {
+        path: PathBuf::from(path),
+        offset: 0,
+        reason,
+    })
+}
+
 fn io(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: PathBuf::from(path),
@@ -140,5 +154,10 @@ mod tests {
         std::fs::write(dir.path().join(FILE_NAME), b"{not json").expect("write");
         let e = load(dir.path()).expect_err("damaged");
         assert!(e.to_string().contains("settings.json"), "{e}");
+        assert!(
+            matches!(e, Error::Store(_)),
+            "the directory's fault, not the request's: {e}"
+        );
+        assert!(matches!(get(dir.path(), ".."), Err(Error::Invalid(_))));
     }
 }

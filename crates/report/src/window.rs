@@ -16,8 +16,12 @@ use crate::params::{Period, WeekStart};
 /// # Errors
 /// [`Error::Invalid`] for an unknown name.
 pub fn time_zone(name: &str) -> Result<TimeZone> {
-    TimeZone::get(name)
-        .map_err(|_| Error::invalid("timezone", format!("unknown time zone {name:?}")))
+    TimeZone::get(name).map_err(|_| {
+        // A name can be as long as a request allows; the message quotes a bounded prefix.
+        let shown: String = name.chars().take(64).collect();
+        let more = if shown.len() < name.len() { "…" } else { "" };
+        Error::invalid("timezone", format!("unknown time zone {shown:?}{more}"))
+    })
 }
 
 /// Checks that an instant (UTC µs) lies in the range every date computation can represent.
