@@ -252,18 +252,7 @@ async fn posthog(
     let mut resp = if method == Method::OPTIONS {
         StatusCode::OK.into_response()
     } else if method != Method::GET && method != Method::POST {
-        let r = Refusal::Wire(WireError {
-            status: 405,
-            code: "method_not_allowed",
-            detail: format!("{method} is not a capture method; use GET, POST or OPTIONS"),
-        });
-        let body = r.posthog_body();
-        let mut resp = r.into_response(body);
-        resp.headers_mut().insert(
-            header::ALLOW,
-            HeaderValue::from_static("GET, POST, OPTIONS"),
-        );
-        resp
+        method_not_allowed(&method)
     } else {
         let beacon = query_flag(uri.query(), "beacon");
         let mut grant = state.memory.grant();
@@ -466,18 +455,7 @@ async fn sensors(
     let mut resp = if method == Method::OPTIONS {
         StatusCode::OK.into_response()
     } else if method != Method::GET && method != Method::POST {
-        let r = Refusal::Wire(WireError {
-            status: 405,
-            code: "method_not_allowed",
-            detail: format!("{method} is not a capture method; use GET, POST or OPTIONS"),
-        });
-        let body = r.posthog_body();
-        let mut resp = r.into_response(body);
-        resp.headers_mut().insert(
-            header::ALLOW,
-            HeaderValue::from_static("GET, POST, OPTIONS"),
-        );
-        resp
+        method_not_allowed(&method)
     } else if target_bytes > MAX_TARGET_BYTES {
         let r = Refusal::Wire(WireError {
             status: 414,
@@ -933,4 +911,20 @@ impl RateLimiter {
             Err(((1.0 - *level) / self.rate).ceil().max(1.0) as u32)
         }
     }
+}
+
+/// 405 for a method the PostHog-style and Sensors capture paths do not take, naming the ones they do.
+fn method_not_allowed(method: &Method) -> Response {
+    let r = Refusal::Wire(WireError {
+        status: 405,
+        code: "method_not_allowed",
+        detail: format!("{method} is not a capture method; use GET, POST or OPTIONS"),
+    });
+    let body = r.posthog_body();
+    let mut resp = r.into_response(body);
+    resp.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    resp
 }
