@@ -319,6 +319,7 @@ kinds! {
     Stickiness => stickiness::Stickiness,
     Lifecycle => lifecycle::Lifecycle,
     Growth => growth::Growth,
+    Funnels => funnels::Funnels,
 }
 
 impl Report {

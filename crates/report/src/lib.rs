@@ -7,6 +7,7 @@
 mod activity;
 pub mod error;
 pub mod filter;
+pub mod funnels;
 pub mod growth;
 pub mod kind;
 pub mod lifecycle;

@@ -211,6 +211,7 @@ impl ReportKind for Lifecycle {
             person_properties: kinds.contains(&PropertyKind::Person),
             numeric: Vec::new(),
             created_at: true,
+            person_ids: false,
             personless: Personless::Exclude,
         }
     }

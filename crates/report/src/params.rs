@@ -521,6 +521,8 @@ pub trait KindParams:
     /// The time zone of a report over several projects that names none, when the kind's spec fixes one (growth:
     /// UTC); otherwise the projects' own zone, which they must agree on.
     const SEVERAL_PROJECTS_TIMEZONE: Option<&'static str> = None;
+    /// Keys of [`Common`] the kind defines itself, with its own meaning (funnels: `breakdown`).
+    const OWN_KEYS: &'static [&'static str] = &[];
 
     /// Checks ranges and combinations serde cannot, knowing the shared fields.
     ///
@@ -575,7 +577,7 @@ impl<K: KindParams> Params<K> {
         let mut shared = Map::new();
         let mut own = Map::new();
         for (k, v) in all {
-            if Common::KEYS.contains(&k.as_str()) {
+            if Common::KEYS.contains(&k.as_str()) && !K::OWN_KEYS.contains(&k.as_str()) {
                 if !K::COMMON.contains(&k.as_str()) {
                     return Err(Error::invalid(
                         k,

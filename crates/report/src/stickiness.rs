@@ -231,6 +231,7 @@ impl ReportKind for Stickiness {
             person_properties: !pers.is_empty(),
             numeric: Vec::new(),
             created_at: false,
+            person_ids: false,
             personless: plan.params.common.personless,
         }
     }

@@ -29,6 +29,8 @@ pub struct Scan {
     pub numeric: Vec<String>,
     /// Load each person's creation instant (lifecycle's `new`).
     pub created_at: bool,
+    /// Load each person's distinct ids (persons listings).
+    pub person_ids: bool,
     /// Leave personless persons out.
     pub personless: Personless,
 }
@@ -51,6 +53,7 @@ impl Scan {
             person_properties: self.person_properties || other.person_properties,
             numeric,
             created_at: self.created_at || other.created_at,
+            person_ids: self.person_ids || other.person_ids,
             personless: self.personless,
         }
     }
@@ -82,6 +85,8 @@ pub struct EventTable {
     /// Per person, the creation instant (only when the scan asks for it): the imported `created_at`, else the
     /// person's earliest event of any kind up to `as_of`.
     pub created_at: Vec<i64>,
+    /// Per person, every distinct id, sorted (only when the scan asks for them).
+    pub person_ids: Vec<Vec<String>>,
     /// Where the events came from.
     pub data: DataProvenance,
 }

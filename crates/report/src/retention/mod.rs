@@ -170,6 +170,7 @@ impl Plan {
             person_properties: self.needs_person_properties,
             numeric: Vec::new(),
             created_at: false,
+            person_ids: false,
             personless: self.params.common.personless,
         }
     }

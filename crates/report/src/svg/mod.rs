@@ -23,6 +23,7 @@ macro_rules! put {
 mod bars;
 mod cohort;
 mod curves;
+mod funnel;
 mod heatmap;
 mod layout;
 mod lines;
@@ -34,6 +35,7 @@ mod tests;
 
 pub use bars::bars;
 pub use curves::curves;
+pub use funnel::funnel;
 pub use heatmap::heatmap;
 pub use layout::Footer;
 pub use lines::lines;
@@ -102,6 +104,37 @@ pub struct LineChart {
     pub incomplete: Vec<bool>,
     /// How values are printed.
     pub format: ValueFormat,
+    /// The provenance line.
+    pub footer: Footer,
+}
+
+/// One series of a [`FunnelChart`]: per step, the persons, the share of step 1 with its interval, and the median
+/// time from the step before.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunnelSeries {
+    /// The legend name.
+    pub name: String,
+    /// Persons per step.
+    pub counts: Vec<u64>,
+    /// Share of step 1 per step.
+    pub rates: Vec<Option<f64>>,
+    /// The share's 95% interval per step.
+    pub bands: Vec<Option<(f64, f64)>>,
+    /// Median seconds from the step before, per step.
+    pub median_s: Vec<Option<f64>>,
+}
+
+/// A funnel: one row per step, a horizontal bar per series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunnelChart {
+    /// The chart title.
+    pub title: String,
+    /// The report's definition sentence, drawn under the title.
+    pub definition: String,
+    /// Step labels.
+    pub steps: Vec<String>,
+    /// The series, in legend order.
+    pub series: Vec<FunnelSeries>,
     /// The provenance line.
     pub footer: Footer,
 }

@@ -218,6 +218,7 @@ impl ReportKind for Trends {
                 || breakdown == Some(PropertyKind::Person),
             numeric,
             created_at: false,
+            person_ids: false,
             personless: p.common.personless,
         }
     }
