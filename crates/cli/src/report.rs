@@ -1,4 +1,5 @@
-//! `liucun retention|trends|stickiness|lifecycle|growth` and `liucun verify`: one path for every report kind.
+//! `liucun retention|trends|stickiness|lifecycle|growth|funnels`, `liucun funnel-persons` and `liucun verify`: one
+//! path for every report kind.
 //!
 //! Each subcommand turns its flags into the kind's flat JSON parameters object (the same object the HTTP API takes
 //! and every report echoes), or reads it from `--params FILE`; the engine computes the report and it is rendered in
@@ -219,6 +220,117 @@ pub(crate) struct GrowthArgs {
     launch_date: Vec<String>,
 }
 
+/// Funnels (funnels.md): how many persons did a sequence of steps within a conversion window, where the rest
+/// dropped off and how long the survivors took; conversion by entry period (`--viz trends`) and a histogram of
+/// conversion times (`--viz time-to-convert`).
+///
+/// Examples:
+///   liucun funnels -p lanting --step signup --step chat_message --step subscription_paid --window 14d
+///   liucun funnels -p a -p b --step signup --step 'chat_message' --step-where '2:$ai_model contains gpt' --exclude cancel:1-2
+///   liucun funnels -p lanting --step signup --step subscription_paid --viz trends --interval week --format svg --out f.svg
+#[derive(Debug, Args)]
+pub(crate) struct FunnelsArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// A step: event name(s), comma-separated, or "any"; repeat in funnel order (2 to 30 steps).
+    #[arg(long)]
+    step: Vec<String>,
+    /// A filter on one step, `K:KEY OP VALUE` (K is the 1-based step), repeatable.
+    #[arg(long)]
+    step_where: Vec<String>,
+    /// Only the person's first qualifying event counts for step K (`first_time`), repeatable.
+    #[arg(long)]
+    first_time: Vec<usize>,
+    /// The conversion window: N followed by s, min, h, d, w or mo (`14d`, `30min`, `1mo`).
+    #[arg(long)]
+    window: Option<String>,
+    /// The order mode.
+    #[arg(long, value_enum)]
+    order: Option<OrderArg>,
+    /// An exclusion `EVENT:FROM-TO`: anyone who did EVENT between step FROM and step TO is removed (`cancel:1-2`).
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Which result: steps, conversion by entry period, or the time to convert.
+    #[arg(long, value_enum)]
+    viz: Option<VizArg>,
+    /// The period of `--viz trends`.
+    #[arg(long, value_enum)]
+    interval: Option<PeriodArg>,
+    /// The entering step of `--viz trends` and `--viz time-to-convert` (default 1).
+    #[arg(long)]
+    from_step: Option<usize>,
+    /// The converting step (default the last).
+    #[arg(long)]
+    to_step: Option<usize>,
+    /// Histogram bins of `--viz time-to-convert` (1–90; default automatic).
+    #[arg(long)]
+    bins: Option<u32>,
+    /// How a breakdown value is attributed to a person.
+    #[arg(long, value_enum)]
+    attribution: Option<AttributionArg>,
+    /// The step whose event gives the value with `--attribution step`.
+    #[arg(long)]
+    attribution_step: Option<usize>,
+}
+
+/// The persons behind a funnel's numbers (funnels.md §12): who reached step K, or who dropped off at it, with
+/// their distinct ids and step times; paged. Takes the `funnels` flags (or `--params` with a funnel report).
+///
+/// Examples:
+///   liucun funnel-persons -p lanting --step signup --step subscription_paid --dropped-at 2
+///   liucun funnel-persons --params funnel.json --reached 3 --limit 20 --format json
+#[derive(Debug, Args)]
+pub(crate) struct FunnelPersonsArgs {
+    #[command(flatten)]
+    funnel: FunnelsArgs,
+    /// Persons who reached step K.
+    #[arg(long, conflicts_with = "dropped_at")]
+    reached: Option<i64>,
+    /// Persons who dropped off at step K (reached K − 1, not K).
+    #[arg(long)]
+    dropped_at: Option<i64>,
+    /// Only the runs of this breakdown value (JSON for a list value).
+    #[arg(long)]
+    breakdown_value: Option<String>,
+    /// Only the runs of the values merged into Other.
+    #[arg(long)]
+    other: bool,
+    /// With `--viz trends`: the entry period containing this date.
+    #[arg(long)]
+    entrance_period: Option<String>,
+    /// With `--viz trends`: only those who did not convert (`true`) or did (`false`).
+    #[arg(long)]
+    dropped_off: Option<bool>,
+    /// Page size.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Page start.
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OrderArg {
+    Ordered,
+    Strict,
+    Unordered,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum VizArg {
+    Steps,
+    Trends,
+    TimeToConvert,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AttributionArg {
+    FirstTouch,
+    LastTouch,
+    AllEvents,
+    Step,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum PeriodArg {
     Hour,
@@ -407,6 +519,297 @@ pub(crate) fn growth(data: &Path, a: GrowthArgs, given: &[String]) -> anyhow::Re
         own.insert("launch_date".into(), Value::Object(dates));
     }
     run(data, "growth", &a.common, own, given)
+}
+
+/// `14d`, `30min`, `1mo`, `2 weeks` as a conversion window object.
+fn window_json(text: &str) -> anyhow::Result<Value> {
+    let t = text.trim();
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    let (n, unit) = t.split_at(digits);
+    let value: u64 = n.parse().map_err(|_| {
+        Invalid(format!(
+            "--window {text:?}: expected N followed by a unit, e.g. 14d"
+        ))
+    })?;
+    let unit = match unit.trim() {
+        "s" | "sec" | "second" | "seconds" => "second",
+        "min" | "minute" | "minutes" => "minute",
+        "h" | "hour" | "hours" => "hour",
+        "d" | "day" | "days" => "day",
+        "w" | "week" | "weeks" => "week",
+        "mo" | "month" | "months" => "month",
+        other => {
+            return Err(Invalid(format!(
+                "--window {text:?}: unknown unit {other:?}; use s, min, h, d, w or mo (e.g. 14d)"
+            ))
+            .into());
+        }
+    };
+    Ok(json!({"value": value, "unit": unit}))
+}
+
+fn funnel_json(a: &FunnelsArgs) -> anyhow::Result<Map<String, Value>> {
+    let mut own = Map::new();
+    if !a.step.is_empty() {
+        let mut steps: Vec<Value> = a
+            .step
+            .iter()
+            .map(|s| json!({"event": event_names(s), "properties": []}))
+            .collect();
+        for w in &a.step_where {
+            let (k, f) = w
+                .split_once(':')
+                .ok_or_else(|| Invalid(format!("--step-where {w:?}: expected K:KEY OP VALUE")))?;
+            let k: usize = k
+                .trim()
+                .parse()
+                .ok()
+                .filter(|k| (1..=steps.len()).contains(k))
+                .ok_or_else(|| {
+                    Invalid(format!(
+                        "--step-where {w:?}: K is a step number from 1 to {}",
+                        steps.len()
+                    ))
+                })?;
+            let filter =
+                parse_filter(f).map_err(|m| Invalid(format!("--step-where {w:?}: {m}")))?;
+            if let Some(list) = steps[k - 1]["properties"].as_array_mut() {
+                list.push(filter);
+            }
+        }
+        for &k in &a.first_time {
+            let step = steps
+                .get_mut(k.wrapping_sub(1))
+                .ok_or_else(|| Invalid(format!("--first-time {k}: not a step number")))?;
+            step["occurrence"] = json!("first_time");
+        }
+        own.insert("steps".into(), Value::Array(steps));
+    }
+    if let Some(w) = &a.window {
+        own.insert("conversion_window".into(), window_json(w)?);
+    }
+    if let Some(o) = a.order {
+        let name = match o {
+            OrderArg::Ordered => "ordered",
+            OrderArg::Strict => "strict",
+            OrderArg::Unordered => "unordered",
+        };
+        own.insert("order".into(), json!(name));
+    }
+    if !a.exclude.is_empty() {
+        let list: Vec<Value> = a
+            .exclude
+            .iter()
+            .map(|x| {
+                let bad = || {
+                    Invalid(format!(
+                        "--exclude {x:?}: expected EVENT:FROM-TO, e.g. cancel:1-2"
+                    ))
+                };
+                let (event, range) = x.rsplit_once(':').ok_or_else(bad)?;
+                let (from, to) = range.split_once('-').ok_or_else(bad)?;
+                let from: usize = from.trim().parse().map_err(|_| bad())?;
+                let to: usize = to.trim().parse().map_err(|_| bad())?;
+                Ok(json!({"event": event_names(event), "from_step": from, "to_step": to}))
+            })
+            .collect::<Result<_, Invalid>>()?;
+        own.insert("exclusions".into(), Value::Array(list));
+    }
+    if let Some(v) = a.viz {
+        let name = match v {
+            VizArg::Steps => "steps",
+            VizArg::Trends => "trends",
+            VizArg::TimeToConvert => "time_to_convert",
+        };
+        own.insert("viz".into(), json!(name));
+    }
+    if let Some(i) = a.interval {
+        own.insert("interval".into(), json!(i.name()));
+    }
+    if let Some(k) = a.from_step {
+        own.insert("from_step".into(), json!(k));
+    }
+    if let Some(k) = a.to_step {
+        own.insert("to_step".into(), json!(k));
+    }
+    if let Some(b) = a.bins {
+        own.insert("bin_count".into(), json!(b));
+    }
+    Ok(own)
+}
+
+/// Adds the attribution flags to the breakdown of the parameters (`--breakdown` sets it).
+fn attribution(a: &FunnelsArgs, params: &mut Map<String, Value>) -> anyhow::Result<()> {
+    if a.attribution.is_none() && a.attribution_step.is_none() {
+        return Ok(());
+    }
+    let Some(Value::Object(b)) = params.get_mut("breakdown") else {
+        return Err(Invalid("--attribution needs --breakdown".into()).into());
+    };
+    if let Some(at) = a.attribution {
+        let name = match at {
+            AttributionArg::FirstTouch => "first_touch",
+            AttributionArg::LastTouch => "last_touch",
+            AttributionArg::AllEvents => "all_events",
+            AttributionArg::Step => "step",
+        };
+        b.insert("attribution".into(), json!(name));
+    }
+    if let Some(s) = a.attribution_step {
+        b.insert("attribution_step".into(), json!(s));
+    }
+    Ok(())
+}
+
+pub(crate) fn funnels(data: &Path, a: FunnelsArgs, given: &[String]) -> anyhow::Result<u8> {
+    let own = funnel_json(&a)?;
+    if a.common.params.is_none() && a.step.len() < 2 {
+        return Err(Invalid(
+            "name the funnel's steps in order: --step A --step B (at least two)".into(),
+        )
+        .into());
+    }
+    let mut own = own;
+    if a.attribution.is_some() || a.attribution_step.is_some() {
+        let mut probe = common_json(&a.common)?;
+        attribution(&a, &mut probe)?;
+        if let Some(b) = probe.remove("breakdown") {
+            own.insert("breakdown".into(), b);
+        }
+    }
+    run(data, "funnels", &a.common, own, given)
+}
+
+pub(crate) fn funnel_persons(
+    data: &Path,
+    a: FunnelPersonsArgs,
+    given: &[String],
+) -> anyhow::Result<u8> {
+    let f = &a.funnel;
+    let mut params = match &f.common.params {
+        Some(path) => {
+            let kind = Kind::parse("funnels").expect("the funnels kind");
+            let persons_flags = [
+                "reached",
+                "dropped_at",
+                "breakdown_value",
+                "other",
+                "entrance_period",
+                "dropped_off",
+                "limit",
+                "offset",
+            ];
+            let given: Vec<String> = given
+                .iter()
+                .filter(|g| !persons_flags.contains(&g.as_str()))
+                .cloned()
+                .collect();
+            refuse_own_flags_with_params(kind, &given)?;
+            let mut params = params_from_file(kind, path)?;
+            params.extend(common_json(&f.common)?);
+            params
+        }
+        None => {
+            if f.common.project.is_empty() {
+                return Err(Invalid("name at least one --project".into()).into());
+            }
+            if f.step.len() < 2 {
+                return Err(Invalid(
+                    "name the funnel's steps in order: --step A --step B (at least two)".into(),
+                )
+                .into());
+            }
+            let mut params = common_json(&f.common)?;
+            params.extend(funnel_json(f)?);
+            params
+        }
+    };
+    attribution(f, &mut params)?;
+    let step = match (a.reached, a.dropped_at) {
+        (Some(k), _) => Some(k),
+        (None, Some(k)) => Some(-k),
+        (None, None) => None,
+    };
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            params.insert(k.into(), v);
+        }
+    };
+    put("step", step.map(Value::from));
+    put(
+        "breakdown_value",
+        a.breakdown_value.as_ref().map(|v| {
+            serde_json::from_str::<Value>(v)
+                .ok()
+                .filter(Value::is_array)
+                .unwrap_or_else(|| json!(v))
+        }),
+    );
+    put("other", a.other.then_some(json!(true)));
+    put(
+        "entrance_period",
+        a.entrance_period.as_ref().map(|v| json!(v)),
+    );
+    put("dropped_off", a.dropped_off.map(Value::from));
+    put("limit", Some(json!(a.limit)));
+    put("offset", Some(json!(a.offset)));
+    let engine = open_for_reading(data)?;
+    let out = on_snapshot(&engine, || {
+        engine.funnel_persons(&Value::Object(params.clone()), now(), None)
+    })?;
+    let text = match f.common.format {
+        FormatArg::Json => format!("{}\n", serde_json::to_string_pretty(&out).expect("json")),
+        FormatArg::Table => persons_table(&out),
+        other => {
+            return Err(Invalid(format!(
+                "--format {other:?}: a persons listing is written as table or json"
+            ))
+            .into());
+        }
+    };
+    match &f.common.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(0)
+}
+
+fn persons_table(out: &Value) -> String {
+    let mut s = format!(
+        "{} persons match; showing {} from {}\n",
+        out["total"],
+        out["persons"].as_array().map_or(0, Vec::len),
+        out["parameters"]["offset"]
+    );
+    for p in out["persons"].as_array().into_iter().flatten() {
+        let ids: Vec<&str> = p["distinct_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let detail = match p.get("converted") {
+            Some(c) => format!("converted: {c}"),
+            None => format!(
+                "steps: {}  first: {}  last: {}",
+                p["steps_completed"],
+                p["step_times"][0].as_str().unwrap_or("-"),
+                p["step_times"]
+                    .as_array()
+                    .and_then(|t| t.last())
+                    .and_then(Value::as_str)
+                    .unwrap_or("-")
+            ),
+        };
+        s.push_str(&format!(
+            "  {}  {}  {detail}\n",
+            p["project"].as_str().unwrap_or(""),
+            ids.join(", ")
+        ));
+    }
+    s
 }
 
 /// Builds the request (from `--params` or the flags), computes it, and writes it in the chosen format.

@@ -180,6 +180,22 @@ impl IdentityMap {
         out
     }
 
+    /// Every person that merges mention, named as [`IdentityMap::person_of`] names it, with all its distinct ids
+    /// sorted: [`IdentityMap::members`] for all persons at once.
+    pub fn groups(&self) -> std::collections::HashMap<&str, Vec<&str>> {
+        let mut out: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+        for n in 0..self.ids.len() as u32 {
+            let root = self.find(n);
+            out.entry(self.ids[self.smallest[root as usize] as usize].as_str())
+                .or_default()
+                .push(self.ids[n as usize].as_str());
+        }
+        for ids in out.values_mut() {
+            ids.sort_unstable();
+        }
+        out
+    }
+
     /// Distinct ids that merges mention.
     pub fn ids_known(&self) -> usize {
         self.ids.len()

@@ -79,6 +79,39 @@ impl Engine {
         Ok(planned.run(&tables, &limits)?)
     }
 
+    /// Lists the persons behind a funnel's numbers (funnels.md §12): the funnel's parameters plus the selection keys
+    /// (`step`, `breakdown_value`, `other`, `entrance_period`, `dropped_off`, `limit`, `offset`), as one object.
+    ///
+    /// # Errors
+    /// As [`Engine::report`].
+    pub fn funnel_persons(
+        &self,
+        params: &Value,
+        now: Timestamp,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Value> {
+        self.flush()?;
+        let (funnel, selection) = report::funnels::params::split_persons(params)?;
+        let mut request = Request::Funnels(funnel);
+        request.apply_settings(&crate::settings::load(&self.dir)?)?;
+        let limits = Limits {
+            deadline,
+            ..self.report_limits()
+        };
+        let report::Planned::Funnels(plan) = request.plan(now.0, &limits)? else {
+            unreachable!("a funnel request plans a funnel")
+        };
+        let mut scan = report::Planned::Funnels(plan.clone()).scan();
+        scan.person_ids = true;
+        let mut tables = Vec::new();
+        for project in &plan.params.common.projects {
+            limits.check_time()?;
+            tables.push(self.cached_table(project, &scan, &limits)?);
+        }
+        let tables: Vec<&EventTable> = tables.iter().map(|t| t.as_ref()).collect();
+        Ok(report::funnels::persons::list(&plan, &tables, &selection, &limits)?.to_json())
+    }
+
     /// Computes a retention report: [`Engine::report`] for retention parameters.
     ///
     /// # Errors
@@ -451,6 +484,16 @@ impl Engine {
         }
         if plan.created_at {
             table.created_at = self.created_at(project, &identity, &persons, plan.as_of)?;
+        }
+        if plan.person_ids {
+            let groups = identity.groups();
+            table.person_ids = vec![Vec::new(); table.n_persons];
+            for (key, &p) in &persons {
+                table.person_ids[p as usize] = match groups.get(key.as_str()) {
+                    Some(ids) => ids.iter().map(|s| s.to_string()).collect(),
+                    None => vec![key.clone()],
+                };
+            }
         }
         Ok(table)
     }
