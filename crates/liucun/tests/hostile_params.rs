@@ -119,6 +119,17 @@ fn bases() -> Vec<(Kind, Value)> {
             Kind::Growth,
             json!({"milestones": [1, 5, 100], "entity": {"event": "chat"}}),
         ),
+        with(
+            Kind::Funnels,
+            json!({"steps": [{"event": "signup", "properties": [{"key": "model", "operator": "is_set"}]},
+                             {"event": "chat", "occurrence": "first_time", "name": "first chat"},
+                             {"event": ["chat", "payment"]}],
+                   "order": "ordered", "conversion_window": {"value": 3, "unit": "day"},
+                   "exclusions": [{"event": "refund", "from_step": 1, "to_step": 2}],
+                   "breakdown": {"type": "event", "property": ["model", "plan"], "limit": 3,
+                                 "attribution": "step", "attribution_step": 2},
+                   "viz": "trends", "interval": "day", "from_step": 1, "to_step": 3, "bin_count": 5}),
+        ),
     ]
 }
 
@@ -205,6 +216,17 @@ fn combinations() -> Vec<(Kind, Value)> {
         (
             Kind::Growth,
             json!({"projects": ["p"], "milestones": [u64::MAX], "as_of": "9999-12-31T23:59:59Z"}),
+        ),
+        (
+            Kind::Funnels,
+            json!({"projects": ["p"], "interval": "hour", "date_from": "all", "viz": "trends",
+                   "steps": [{"event": null}, {"event": null}], "conversion_window": {"value": 1000000, "unit": "month"}}),
+        ),
+        (
+            Kind::Funnels,
+            json!({"projects": ["p"], "order": "unordered", "date_from": "-99999999d",
+                   "steps": [{"event": null}, {"event": null}, {"event": null}],
+                   "breakdown": {"property": "session", "limit": 1000, "attribution": "all_events"}}),
         ),
     ]
 }

@@ -132,6 +132,19 @@ fn every_report_kind_is_documented_as_it_is() {
             Kind::Growth,
             json!({"date_from": null, "date_to": null, "milestones": [1, 10, 1000]}),
         ),
+        (
+            Kind::Funnels,
+            json!({"steps": [{"event": "signup"}, {"event": "chat"}, {"event": "payment"}],
+                   "breakdown": {"property": "model", "limit": 2}}),
+        ),
+        (
+            Kind::Funnels,
+            json!({"steps": [{"event": "signup"}, {"event": "payment"}], "viz": "trends"}),
+        ),
+        (
+            Kind::Funnels,
+            json!({"steps": [{"event": "signup"}, {"event": "payment"}], "viz": "time_to_convert"}),
+        ),
     ];
     let mut problems = Vec::new();
     for (kind, own) in cases {

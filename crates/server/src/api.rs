@@ -26,7 +26,7 @@ use crate::{AppState, RequestId};
 pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
 /// Report kinds the API names: those liucun computes ([`Kind::ALL`]) and those still to come, answered 501.
-const PLANNED_REPORTS: [&str; 2] = ["economics", "funnels"];
+const PLANNED_REPORTS: [&str; 1] = ["economics"];
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -37,6 +37,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route(
             "/api/v1/projects/{project}/reports/{kind}",
             get(report).post(report),
+        )
+        .route(
+            "/api/v1/projects/{project}/reports/funnels/persons",
+            get(funnel_persons).post(funnel_persons),
         )
         .route(
             "/api/v1/projects/{project}/settings",
@@ -369,27 +373,7 @@ async fn report(
         )
         .with_id(&rid));
     };
-    let mut params = if method == Method::POST {
-        json_object(&body, &rid)?
-    } else {
-        params_from_query(&query)
-    };
-    // A report published by liucun can be posted back as it is: its `parameters` are the request.
-    if let Some(Value::Object(inner)) = params.remove("parameters") {
-        params = inner;
-    }
-    match params.get("projects") {
-        None => {}
-        Some(Value::Array(a)) if a.len() == 1 && a[0] == Value::String(project.clone()) => {}
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "projects",
-                format!("a report over this path reads project {project:?} only; omit `projects`"),
-            )
-            .with_id(&rid));
-        }
-    }
-    params.insert("projects".into(), json!([project]));
+    let params = report_params(&project, &method, &query, &body, &rid)?;
     let request = Request::from_json(report_kind, &Value::Object(params)).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string()).with_id(&rid)
     })?;
@@ -407,6 +391,65 @@ async fn report(
         .get_or_create(&labels(&[("kind", report_kind.name())]))
         .observe(started.elapsed().as_secs_f64());
     Ok(Json(report.to_json()).into_response())
+}
+
+/// A report's parameters from the query string (GET) or the JSON body (POST), for the project of the path.
+fn report_params(
+    project: &str,
+    method: &Method,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+    rid: &RequestId,
+) -> Result<Map<String, Value>, ApiError> {
+    let mut params = if *method == Method::POST {
+        json_object(body, rid)?
+    } else {
+        params_from_query(query)
+    };
+    // A report published by liucun can be posted back as it is: its `parameters` are the request.
+    if let Some(Value::Object(inner)) = params.remove("parameters") {
+        params = inner;
+    }
+    match params.get("projects") {
+        None => {}
+        Some(Value::Array(a)) if a.len() == 1 && a[0] == Value::String(project.to_string()) => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "projects",
+                format!("a report over this path reads project {project:?} only; omit `projects`"),
+            )
+            .with_id(rid));
+        }
+    }
+    params.insert("projects".into(), json!([project]));
+    Ok(params)
+}
+
+/// The persons behind a funnel's numbers (funnels.md §12): the funnel's parameters plus the selection keys.
+async fn funnel_persons(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    Path(project): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &rid, Some(&project))?;
+    let params = Value::Object(report_params(&project, &method, &query, &body, &rid)?);
+    let engine = state.engine.clone();
+    let started = Instant::now();
+    let deadline = started + state.limits.request_timeout;
+    let out = on_engine(&rid, move || {
+        engine.funnel_persons(&params, now(), Some(deadline))
+    })
+    .await?;
+    state
+        .metrics
+        .report
+        .get_or_create(&labels(&[("kind", "funnel_persons")]))
+        .observe(started.elapsed().as_secs_f64());
+    Ok(Json(out).into_response())
 }
 
 /// Query parameters as report parameters: each value is read as JSON when it parses, else as a string.
