@@ -243,7 +243,7 @@ fn only_the_documented_keys_reach_each_endpoint() {
             Who::Admin => Some(&k.admin),
         }
     };
-    let data_endpoints: [(&str, &str, &[u8]); 8] = [
+    let data_endpoints: [(&str, &str, &[u8]); 10] = [
         (
             "GET",
             "/api/v1/projects/p1/reports/retention?total_intervals=3",
@@ -253,6 +253,16 @@ fn only_the_documented_keys_reach_each_endpoint() {
             "POST",
             "/api/v1/projects/p1/reports/retention",
             b"{\"total_intervals\": 3}",
+        ),
+        (
+            "POST",
+            "/api/v1/projects/p1/reports/funnels",
+            b"{\"steps\": [{\"event\": \"e\"}, {\"event\": \"e\"}]}",
+        ),
+        (
+            "POST",
+            "/api/v1/projects/p1/reports/funnels/persons",
+            b"{\"steps\": [{\"event\": \"e\"}, {\"event\": \"e\"}], \"step\": 1}",
         ),
         ("GET", "/api/v1/projects/p1/events", b""),
         ("GET", "/api/v1/projects/p1/events?distinct_id=u1", b""),
@@ -502,6 +512,11 @@ fn the_openapi_document_names_every_endpoint() {
         ("/api/v1/keys/{prefix}", &["delete"]),
         (
             "/api/v1/projects/{project}/reports/{kind}",
+            &["get", "post"],
+        ),
+        ("/api/v1/projects/{project}/reports/funnels", &["get", "post"]),
+        (
+            "/api/v1/projects/{project}/reports/funnels/persons",
             &["get", "post"],
         ),
         ("/api/v1/projects/{project}/events", &["get"]),
