@@ -125,8 +125,8 @@ pub(crate) fn run(args: DemoArgs, data: Option<&Path>) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Stickiness (DAU/MAU), AI usage (output tokens, p95 latency) and growth milestones of every app, with the reports'
-/// JSON and charts written next to the data.
+/// Stickiness (DAU/MAU), AI usage (output tokens, p95 latency), growth milestones and the visit → sign-up → chat →
+/// paid funnel of every app, with the reports' JSON and charts written next to the data.
 fn activity_comparison(
     engine: &Engine,
     projects: &[String],
@@ -215,8 +215,50 @@ fn activity_comparison(
             days.get(2).map_or("-", String::as_str),
         );
     }
+    let funnel = run(
+        Kind::Funnels,
+        serde_json::json!({"projects": projects, "date_from": "2025-01-01", "date_to": "2025-02-28",
+                           "as_of": as_of, "conversion_window": {"value": 30, "unit": "day"},
+                           "steps": [{"event": "$pageview", "occurrence": "first_time", "name": "first visit"},
+                                     {"event": "$identify", "name": "sign-up"},
+                                     {"event": "chat_message", "name": "chat"},
+                                     {"event": "payment", "name": "paid"}]}),
+    )?;
+    let Report::Funnels(fr) = &funnel else {
+        anyhow::bail!("a funnel report");
+    };
+    println!();
+    println!(
+        "Funnel, first visits January–February 2025: first visit → sign-up → chat → paid within 30 days."
+    );
+    println!();
+    println!(
+        "{:<10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>16}",
+        "app", "visited", "signed up", "chatted", "paid", "visit→paid", "median chat→paid"
+    );
+    for s in fr.series.iter().flatten() {
+        let count = |k: usize| s.steps.get(k).map_or(0, |r| r.count);
+        let paid = s.steps.get(3);
+        println!(
+            "{:<10} {:>9} {:>9} {:>9} {:>9} {:>10} {:>16}",
+            s.project,
+            count(0),
+            count(1),
+            count(2),
+            count(3),
+            paid.and_then(|r| r.rate_from_first)
+                .map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0)),
+            paid.and_then(|r| r.median_time_s).map_or("-".to_string(), |t| {
+                if t < 3600.0 {
+                    format!("{:.0} min", t / 60.0)
+                } else {
+                    format!("{:.1} h", t / 3600.0)
+                }
+            }),
+        );
+    }
     let mut written = Vec::new();
-    for (report, name) in [(&daily, "dau-mau"), (&growth, "growth")] {
+    for (report, name) in [(&daily, "dau-mau"), (&growth, "growth"), (&funnel, "funnel")] {
         let json_path = dir.join(format!("{name}.json"));
         std::fs::write(&json_path, serde_json::to_string_pretty(&report.to_json())?)
             .with_context(|| format!("writing {}", json_path.display()))?;
