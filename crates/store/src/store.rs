@@ -264,28 +264,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Visits quarantined inputs in arrival order, one side file at a time: memory follows the largest file (one
-    /// flush of one project), not the whole quarantine.
-    ///
-    /// # Errors
-    /// IO errors and [`Error::Corruption`].
-    pub fn for_each_rejection(
-        &self,
-        project: Option<&str>,
-        mut visit: impl FnMut(&str, Rejection),
-    ) -> Result<()> {
-        for f in self.side_files(SideKind::Quarantine, project) {
-            let path = self.path_of(&f.file);
-            let bytes = sidefile::read_checked(&path, f.crc32)?;
-            let rows = sidefile::decode_rejections(&path, &bytes)?;
-            drop(bytes);
-            for r in rows {
-                visit(&f.project, r);
-            }
-        }
-        Ok(())
-    }
-
     /// The first `limit` quarantined inputs of `project` in arrival order, of one reason code when given, and the
     /// counts by reason code of its whole quarantine.
     ///
