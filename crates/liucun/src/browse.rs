@@ -77,9 +77,9 @@ impl Engine {
     /// # Errors
     /// Store errors; a damaged segment is an error here, since the answer would be incomplete.
     ///
-    /// Memory is bounded by one segment and the page: segments are read one at a time, newest day first (a segment
-    /// holds one UTC day), only the newest `limit` matches are kept, and once more than `limit` have matched the
-    /// older days are not read at all.
+    /// Memory is bounded by the page: segments are read one at a time and a few thousand events at a time, newest
+    /// day first (a segment holds one UTC day), only the newest `limit` matches are kept, and once more than `limit`
+    /// have matched the older days are not read at all.
     pub fn events(&self, project: &str, query: &EventQuery) -> Result<EventPage> {
         self.flush()?;
         let limit = if query.limit == 0 { 100 } else { query.limit };
@@ -106,17 +106,15 @@ impl Engine {
                 break;
             }
             while i < segments.len() && segments[i].0 == day {
-                let events = store::segment::read(&segments[i].1)?;
-                i += 1;
-                for e in events {
+                store::segment::for_each(&segments[i].1, |e| {
                     if !query_matches(query, &e) {
-                        continue;
+                        return;
                     }
                     match key_of
                         .get(&e.uuid)
                         .and_then(|k| kept.get(k).map(|old| (*k, old)))
                     {
-                        Some((_, old)) if old.digest <= e.digest => continue,
+                        Some((_, old)) if old.digest <= e.digest => return,
                         Some((k, _)) => {
                             kept.remove(&k);
                         }
@@ -130,7 +128,8 @@ impl Engine {
                     {
                         key_of.remove(&dropped.uuid);
                     }
-                }
+                })?;
+                i += 1;
             }
         }
         Ok(EventPage {
@@ -245,7 +244,11 @@ impl Engine {
         Ok(self.lock().read_rejections(project)?)
     }
 
-    /// Quarantined inputs of `project`, optionally of one reason, oldest first, with the total before `limit`.
+    /// Quarantined inputs of `project`, optionally of one reason, oldest first, with the total before `limit` and
+    /// the counts by reason.
+    ///
+    /// The counts come from the manifest and only the side files the page shows are read, so a page of a large
+    /// quarantine costs its own files in memory and time.
     ///
     /// # Errors
     /// Store errors (a damaged side file).
@@ -256,22 +259,16 @@ impl Engine {
         limit: usize,
     ) -> Result<(Vec<Rejection>, usize, BTreeMap<&'static str, u64>)> {
         self.flush()?;
-        let mut by_reason = BTreeMap::new();
-        let mut out = Vec::new();
-        let mut total = 0;
-        // One side file at a time, keeping only the page: a large quarantine costs its largest file, not its size.
-        self.with_store(|s| {
-            s.for_each_rejection(Some(project), |_, r| {
-                *by_reason.entry(r.reason.code()).or_insert(0u64) += 1;
-                if reason.is_some_and(|x| x != r.reason) {
-                    return;
-                }
-                total += 1;
-                if out.len() < limit {
-                    out.push(r);
-                }
-            })
-        })?;
-        Ok((out, total, by_reason))
+        let (page, counts) =
+            self.with_store(|s| s.rejection_page(project, reason.map(RejectReason::code), limit))?;
+        let by_reason: BTreeMap<&'static str, u64> = counts
+            .iter()
+            .filter_map(|(code, n)| Some((RejectReason::from_code(code)?.code(), *n)))
+            .collect();
+        let total = match reason {
+            Some(r) => by_reason.get(r.code()).copied().unwrap_or(0),
+            None => by_reason.values().sum(),
+        };
+        Ok((page, total as usize, by_reason))
     }
 }

@@ -446,6 +446,59 @@ fn purging_the_quarantine_deletes_only_what_was_received_before() {
 }
 
 #[test]
+fn issue_18_a_quarantine_page_reads_only_the_files_it_shows() {
+    use liucun::model::{EventBatch, RejectReason, Rejection, Timestamp};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let engine = open(&dir);
+    let rejection = |reason: RejectReason, i: usize| Rejection {
+        reason,
+        detail: "test".to_string(),
+        raw: format!(r#"{{"n":{i}}}"#).into_bytes(),
+        source: format!("f.ndjson:{i}"),
+        received_at: Timestamp(1_740_000_000_000_000),
+    };
+    // Three side files: two of missing distinct ids, then one of bad timestamps.
+    for (file, reason) in [
+        RejectReason::MissingDistinctId,
+        RejectReason::MissingDistinctId,
+        RejectReason::InvalidTimestamp,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rejections = (0..3).map(|i| rejection(reason, file * 3 + i)).collect();
+        let batch = EventBatch::new(Project::new("a").unwrap(), Vec::new(), rejections);
+        engine.append(Record::Events(batch)).unwrap();
+        engine.flush().unwrap();
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("quarantine/a"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3);
+    // Damage the last two files: a page that does not reach them still answers, with counts from the manifest.
+    std::fs::write(&files[1], b"damaged").unwrap();
+    std::fs::write(&files[2], b"damaged").unwrap();
+    let (page, total, by_reason) = engine.quarantine("a", None, 2).unwrap();
+    let sources: Vec<&str> = page.iter().map(|r| r.source.as_str()).collect();
+    assert_eq!(sources, ["f.ndjson:0", "f.ndjson:1"]);
+    assert_eq!(total, 9);
+    assert_eq!(
+        by_reason.into_iter().collect::<Vec<_>>(),
+        [("invalid_timestamp", 3), ("missing_distinct_id", 6)]
+    );
+    // A page that needs a damaged file reads it, and says so.
+    assert!(engine.quarantine("a", None, 4).is_err());
+    assert!(
+        engine
+            .quarantine("a", Some(RejectReason::InvalidTimestamp), 1)
+            .is_err()
+    );
+}
+
+#[test]
 fn an_import_flushed_many_times_while_reading_counts_and_stores_the_same() {
     let tmp = tempfile::tempdir().unwrap();
     let mut text = String::new();

@@ -384,7 +384,13 @@ async fn report(
     let report = on_engine(&rid, move || {
         engine.report_within(request, now(), Some(deadline))
     })
-    .await?;
+    .await
+    .inspect_err(|e| {
+        // The report's own limits: its size, checked before it allocates, and its deadline.
+        if matches!(e.code(), "report_too_large" | "request_timeout") {
+            state.metrics.refuse(e.code());
+        }
+    })?;
     state
         .metrics
         .report

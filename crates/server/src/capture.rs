@@ -557,7 +557,8 @@ fn sensors_blocking(
         // Not refused: what decodes is stored (ingest-sensors.md §3.3).
         tracing::warn!(
             request_id = %rid.0,
-            sent = %sent,
+            // Client text: logged escaped, so a newline in it cannot forge a log line.
+            sent = ?sent,
             computed,
             "Sensors payload checksum mismatch"
         );

@@ -31,6 +31,11 @@ impl ApiError {
         }
     }
 
+    /// The code answered, which names the limit when the error is a refusal by one.
+    pub(crate) fn code(&self) -> &'static str {
+        self.code
+    }
+
     pub(crate) fn with_id(mut self, id: &RequestId) -> ApiError {
         self.request_id = id.0.clone();
         self

@@ -301,8 +301,11 @@ async fn accept_loop(
             loop {
                 tokio::select! {
                     result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!(error = %e, "connection ended with an error");
+                        match result {
+                            // The header timeout: a slow client, or an idle keep-alive connection closed.
+                            Err(e) if e.is_timeout() => conn_state.metrics.refuse("header_timeout"),
+                            Err(e) => tracing::debug!(error = %e, "connection ended with an error"),
+                            Ok(()) => {}
                         }
                         break;
                     }

@@ -335,18 +335,34 @@ fn to_record_batch(
 /// # Errors
 /// IO and Parquet errors; [`Error::Corruption`] when a column has the wrong type or an impossible value.
 pub fn read(path: &Path) -> Result<Vec<Event>> {
+    let mut out = Vec::new();
+    visit_in_batches(path, 64 * 1024, |e| out.push(e))?;
+    Ok(out)
+}
+
+/// Visits every event of a segment in file order, decoding a few thousand at a time: memory follows the caller's
+/// use of the events, not the segment's size.
+///
+/// # Errors
+/// As [`read`]; events before the error have been visited.
+pub fn for_each(path: &Path, visit: impl FnMut(Event)) -> Result<()> {
+    visit_in_batches(path, 8 * 1024, visit)
+}
+
+fn visit_in_batches(path: &Path, batch_rows: usize, mut visit: impl FnMut(Event)) -> Result<()> {
     let file = File::open(path).map_err(Error::io(path))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(Error::parquet(path))?
-        .with_batch_size(64 * 1024)
+        .with_batch_size(batch_rows)
         .build()
         .map_err(Error::parquet(path))?;
-    let mut out = Vec::new();
+    let mut decoded = Vec::new();
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
-        decode_batch(path, &batch, &mut out)?;
+        decode_batch(path, &batch, &mut decoded)?;
+        decoded.drain(..).for_each(&mut visit);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads only the `uuid` and `digest` columns, for deduplication.

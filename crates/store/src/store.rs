@@ -264,26 +264,53 @@ impl Store {
         Ok(out)
     }
 
-    /// Visits quarantined inputs in arrival order, one side file at a time: memory follows the largest file (one
-    /// flush of one project), not the whole quarantine.
+    /// The first `limit` quarantined inputs of `project` in arrival order, of one reason code when given, and the
+    /// counts by reason code of its whole quarantine.
+    ///
+    /// The counts come from the manifest, and side files are read only until the page is full (skipping those
+    /// holding none of the reason), so a page costs the files it shows, not the quarantine. A file listed without
+    /// counts (written before the manifest kept them) is read to count it.
     ///
     /// # Errors
     /// IO errors and [`Error::Corruption`].
-    pub fn for_each_rejection(
+    pub fn rejection_page(
         &self,
-        project: Option<&str>,
-        mut visit: impl FnMut(&str, Rejection),
-    ) -> Result<()> {
-        for f in self.side_files(SideKind::Quarantine, project) {
+        project: &str,
+        reason: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Rejection>, BTreeMap<String, u64>)> {
+        let read = |f: &SideFile| -> Result<Vec<Rejection>> {
             let path = self.path_of(&f.file);
             let bytes = sidefile::read_checked(&path, f.crc32)?;
-            let rows = sidefile::decode_rejections(&path, &bytes)?;
-            drop(bytes);
-            for r in rows {
-                visit(&f.project, r);
+            sidefile::decode_rejections(&path, &bytes)
+        };
+        let mut page = Vec::new();
+        let mut by_reason = BTreeMap::new();
+        for f in self.side_files(SideKind::Quarantine, Some(project)) {
+            let uncounted = f.by_reason.is_empty() && f.rows > 0;
+            let holds_reason = reason.is_none_or(|r| f.by_reason.contains_key(r));
+            let rows = if uncounted || (page.len() < limit && holds_reason) {
+                read(f)?
+            } else {
+                Vec::new()
+            };
+            if uncounted {
+                for (code, n) in count_by_reason(&rows) {
+                    *by_reason.entry(code).or_insert(0) += n;
+                }
+            } else {
+                for (code, n) in &f.by_reason {
+                    *by_reason.entry(code.clone()).or_insert(0) += n;
+                }
             }
+            let room = limit.saturating_sub(page.len());
+            page.extend(
+                rows.into_iter()
+                    .filter(|r| reason.is_none_or(|code| code == r.reason.code()))
+                    .take(room),
+            );
         }
-        Ok(())
+        Ok((page, by_reason))
     }
 
     /// Reads persons-import records in import order.
