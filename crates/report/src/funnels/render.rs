@@ -740,7 +740,11 @@ impl Output for FunnelReport {
     fn to_svg(&self, chart: &str) -> Option<String> {
         match (chart, &self.series, &self.time_to_convert, &self.trends) {
             ("steps", Some(all), _, _) => Some(crate::svg::funnel(&crate::svg::FunnelChart {
-                title: "Funnel".to_string(),
+                title: format!(
+                    "Funnel · {} → {}",
+                    self.labels.first().map_or("", String::as_str),
+                    self.labels.last().map_or("", String::as_str)
+                ),
                 definition: self.definition.clone(),
                 steps: self.labels.clone(),
                 series: all

@@ -36,7 +36,9 @@ pub fn funnel(chart: &FunnelChart) -> String {
     let top = frame.bottom + 24.0;
     let row = k as f64 * (BAR_H + BAR_GAP) - BAR_GAP;
     let n = chart.steps.len();
-    let body = n as f64 * row + n.saturating_sub(1) as f64 * BETWEEN;
+    // One series writes what was lost between the rows; several write it at each bar's end.
+    let between = if k > 1 { 14.0 } else { BETWEEN };
+    let body = n as f64 * row + n.saturating_sub(1) as f64 * between;
     let legend_h = if legend {
         Legend::height(chart.series.len())
     } else {
@@ -70,7 +72,7 @@ pub fn funnel(chart: &FunnelChart) -> String {
         );
     }
     for (j, label) in chart.steps.iter().enumerate() {
-        let y0 = top + j as f64 * (row + BETWEEN);
+        let y0 = top + j as f64 * (row + between);
         put!(
             out,
             "<text x=\"24\" y=\"{}\" font-size=\"12.5\" fill=\"{TEXT}\" dominant-baseline=\"middle\">{}. {}<title>{}</title></text>\n",
@@ -88,19 +90,14 @@ pub fn funnel(chart: &FunnelChart) -> String {
                 left,
                 width,
                 y0 + i as f64 * (BAR_H + BAR_GAP),
+                k > 1,
             );
         }
-        if j + 1 < n {
+        if let (Some(s), true, 1) = (chart.series.first(), j + 1 < n, k) {
             let y = y0 + row + BETWEEN / 2.0;
             let mut text = String::new();
-            for (i, s) in chart.series.iter().enumerate() {
+            {
                 let (before, after) = (s.counts[j], s.counts[j + 1]);
-                if i > 0 {
-                    text.push_str("   ");
-                }
-                if k > 1 {
-                    put!(text, "{}: ", ellipsize(&s.name, 16));
-                }
                 put!(text, "↓ {} dropped", group(before - after.min(before)));
                 if before > 0 {
                     put!(
@@ -147,7 +144,16 @@ pub fn funnel(chart: &FunnelChart) -> String {
     out
 }
 
-fn bar(out: &mut String, s: &FunnelSeries, i: usize, j: usize, left: f64, width: f64, y: f64) {
+fn bar(
+    out: &mut String,
+    s: &FunnelSeries,
+    i: usize,
+    j: usize,
+    left: f64,
+    width: f64,
+    y: f64,
+    several: bool,
+) {
     let color = style(i).color;
     let count = s.counts.get(j).copied().unwrap_or(0);
     let rate = s.rates.get(j).copied().flatten().filter(|r| r.is_finite());
@@ -198,10 +204,14 @@ fn bar(out: &mut String, s: &FunnelSeries, i: usize, j: usize, left: f64, width:
         .map_or(w, |(_, hi)| (hi * width).max(w));
     put!(
         out,
-        "<text x=\"{}\" y=\"{}\" font-size=\"11.5\" fill=\"{TEXT}\" dominant-baseline=\"middle\">{}{}</text>\n",
+        "<text x=\"{}\" y=\"{}\" font-size=\"11.5\" fill=\"{TEXT}\" dominant-baseline=\"middle\">{}{}{}</text>\n",
         f1(left + end + 6.0),
         f1(y + BAR_H / 2.0),
         group(count),
-        rate.map_or(String::new(), |r| format!(" · {}", pct(r)))
+        rate.map_or(String::new(), |r| format!(" · {}", pct(r))),
+        match (several, j.checked_sub(1).and_then(|p| s.counts.get(p))) {
+            (true, Some(&before)) if before > count => format!(" · ↓{}", group(before - count)),
+            _ => String::new(),
+        }
     );
 }
