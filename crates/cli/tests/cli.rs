@@ -457,3 +457,73 @@ fn issue_17_a_port_in_use_says_so_once_and_leaves_no_data_directory() {
     assert!(stderr.contains(&format!("binding {addr}")), "{stderr}");
     assert!(!data.exists(), "a failed serve left {}", data.display());
 }
+
+#[test]
+fn funnels_from_flags_verify_and_list_the_persons_behind_each_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, project) = small_data(tmp.path());
+    let report = tmp.path().join("funnel.json");
+    let args = [
+        "funnels",
+        "-p",
+        project.as_str(),
+        "--step",
+        "$identify",
+        "--step",
+        "chat_message",
+        "--step",
+        "payment",
+        "--window",
+        "30d",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-03-31",
+        "--as-of",
+        "2025-04-01T00:00:00Z",
+    ];
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json", "--out", report.to_str().unwrap()]);
+    let o = liucun(&data, &json_args);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["kind"], "funnels");
+    let steps = r["series"][0]["steps"].as_array().unwrap();
+    let counts: Vec<u64> = steps.iter().map(|s| s["count"].as_u64().unwrap()).collect();
+    assert_eq!(counts.len(), 3);
+    assert!(
+        counts[0] > 0 && counts[0] >= counts[1] && counts[1] >= counts[2],
+        "{counts:?}"
+    );
+    let o = liucun(&data, &["verify", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // The persons listing agrees with every count and drop-off.
+    for (flag, k, want) in [
+        ("--reached", 1, counts[0]),
+        ("--reached", 3, counts[2]),
+        ("--dropped-at", 2, counts[0] - counts[1]),
+        ("--dropped-at", 3, counts[1] - counts[2]),
+    ] {
+        let mut list = vec!["funnel-persons"];
+        list.extend_from_slice(&args[1..]);
+        let k = k.to_string();
+        list.extend([flag, k.as_str(), "--format", "json", "--limit", "2"]);
+        let o = liucun(&data, &list);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let page: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(page["total"].as_u64(), Some(want), "{flag} {k}");
+        assert!(page["persons"].as_array().unwrap().len() <= 2);
+    }
+    // A table names every step; a bad window names the flag.
+    let o = liucun(&data, &args);
+    assert!(stdout(&o).contains("chat_message"), "{o:?}");
+    let mut bad = args.to_vec();
+    bad[10] = "30x";
+    let o = liucun(&data, &bad);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--window"),
+        "{o:?}"
+    );
+}
