@@ -248,17 +248,22 @@ fn activity_comparison(
             count(3),
             paid.and_then(|r| r.rate_from_first)
                 .map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0)),
-            paid.and_then(|r| r.median_time_s).map_or("-".to_string(), |t| {
-                if t < 3600.0 {
-                    format!("{:.0} min", t / 60.0)
-                } else {
-                    format!("{:.1} h", t / 3600.0)
-                }
-            }),
+            paid.and_then(|r| r.median_time_s)
+                .map_or("-".to_string(), |t| {
+                    if t < 3600.0 {
+                        format!("{:.0} min", t / 60.0)
+                    } else {
+                        format!("{:.1} h", t / 3600.0)
+                    }
+                }),
         );
     }
     let mut written = Vec::new();
-    for (report, name) in [(&daily, "dau-mau"), (&growth, "growth"), (&funnel, "funnel")] {
+    for (report, name) in [
+        (&daily, "dau-mau"),
+        (&growth, "growth"),
+        (&funnel, "funnel"),
+    ] {
         let json_path = dir.join(format!("{name}.json"));
         std::fs::write(&json_path, serde_json::to_string_pretty(&report.to_json())?)
             .with_context(|| format!("writing {}", json_path.display()))?;

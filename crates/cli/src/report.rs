@@ -1,4 +1,4 @@
-//! `liucun retention|trends|stickiness|lifecycle|growth|funnels`, `liucun funnel-persons` and `liucun verify`: one
+//! `liucun retention|trends|stickiness|lifecycle|growth|funnels|economics`, `liucun funnel-persons` and `liucun verify`: one
 //! path for every report kind.
 //!
 //! Each subcommand turns its flags into the kind's flat JSON parameters object (the same object the HTTP API takes
@@ -307,6 +307,60 @@ pub(crate) struct FunnelPersonsArgs {
     /// Page start.
     #[arg(long, default_value_t = 0)]
     offset: usize,
+}
+
+/// Unit economics per cohort (economics.md): revenue, refunds, fees and inference cost per age, gross profit and
+/// margin, LTV to date, CAC and payback, with an unattributed line and totals that reconcile with the events.
+///
+/// Examples:
+///   liucun economics -p lanting --from 2025-01-01 --to 2025-03-31 --intervals 3
+///   liucun economics -p lanting --spend 2025-01=2400 --spend 2025-02=1800 --fx rates.json --currency CNY
+#[derive(Debug, Args)]
+pub(crate) struct EconomicsArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Cohort period (default month).
+    #[arg(long, value_enum)]
+    period: Option<PeriodArg>,
+    /// Ages per cohort (default 12).
+    #[arg(long)]
+    intervals: Option<u32>,
+    /// The event whose first occurrence places a person in a cohort, comma-separated names; "any" for any activity.
+    #[arg(long, default_value = "any")]
+    target: String,
+    /// A filter on the target event, repeatable.
+    #[arg(long)]
+    target_where: Vec<String>,
+    /// The report currency (ISO 4217; default USD).
+    #[arg(long)]
+    currency: Option<String>,
+    /// Fees as a cost of revenue (default) or subtracted from revenue.
+    #[arg(long, value_enum)]
+    fee_treatment: Option<FeeArg>,
+    /// Acquisition spend of a cohort: `DATE=AMOUNT[:CURRENCY]`, DATE in the cohort's period; repeatable.
+    #[arg(long)]
+    spend: Vec<String>,
+    /// One CAC per user for every cohort.
+    #[arg(long)]
+    cac_per_user: Option<String>,
+    /// Other variable cost per active user and age.
+    #[arg(long)]
+    cost_per_active_user: Option<String>,
+    /// Other variable cost per event: `EVENT=AMOUNT`, repeatable.
+    #[arg(long)]
+    cost_per_event: Vec<String>,
+    /// Exchange rates: a JSON file holding `[{date, from, to, rate, source}]`.
+    #[arg(long)]
+    fx: Option<PathBuf>,
+    /// A price table (TOML or JSON) searched before the built-in one; repeatable.
+    #[arg(long)]
+    prices: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FeeArg {
+    Cogs,
+    ContraRevenue,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -659,6 +713,111 @@ fn attribution(a: &FunnelsArgs, params: &mut Map<String, Value>) -> anyhow::Resu
         b.insert("attribution_step".into(), json!(s));
     }
     Ok(())
+}
+
+pub(crate) fn economics(data: &Path, a: EconomicsArgs, given: &[String]) -> anyhow::Result<u8> {
+    let mut own = Map::new();
+    if let Some(p) = a.period {
+        own.insert("period".into(), json!(p.name()));
+    }
+    if let Some(n) = a.intervals {
+        own.insert("total_intervals".into(), json!(n));
+    }
+    own.insert(
+        "target".into(),
+        entity(&a.target, &a.target_where, "target-where")?,
+    );
+    if let Some(c) = &a.currency {
+        own.insert("currency".into(), json!(c.to_ascii_uppercase()));
+    }
+    if let Some(f) = a.fee_treatment {
+        let name = match f {
+            FeeArg::Cogs => "cogs",
+            FeeArg::ContraRevenue => "contra_revenue",
+        };
+        own.insert("fee_treatment".into(), json!(name));
+    }
+    if !a.spend.is_empty() {
+        let list: Vec<Value> = a
+            .spend
+            .iter()
+            .map(|s| {
+                let bad = || {
+                    Invalid(format!(
+                        "--spend {s:?}: expected DATE=AMOUNT[:CURRENCY], e.g. 2025-01=2400"
+                    ))
+                };
+                let (date, rest) = s.split_once('=').ok_or_else(bad)?;
+                let (amount, currency) = match rest.split_once(':') {
+                    Some((a, c)) => (a, Some(c.to_ascii_uppercase())),
+                    None => (rest, None),
+                };
+                // A month (`2025-01`) means its first day.
+                let date = if date.len() == 7 {
+                    format!("{date}-01")
+                } else {
+                    date.to_string()
+                };
+                Ok(json!({"period_start": date, "amount": amount, "currency": currency}))
+            })
+            .collect::<Result<_, Invalid>>()?;
+        own.insert("acquisition_spend".into(), Value::Array(list));
+    }
+    if let Some(c) = &a.cac_per_user {
+        own.insert("cac_per_user".into(), json!(c));
+    }
+    let mut other = Map::new();
+    if let Some(c) = &a.cost_per_active_user {
+        other.insert("per_active_user".into(), json!(c));
+    }
+    if !a.cost_per_event.is_empty() {
+        let mut per = Map::new();
+        for e in &a.cost_per_event {
+            let (name, amount) = e
+                .rsplit_once('=')
+                .ok_or_else(|| Invalid(format!("--cost-per-event {e:?}: expected EVENT=AMOUNT")))?;
+            per.insert(name.to_string(), json!(amount));
+        }
+        other.insert("per_event".into(), Value::Object(per));
+    }
+    if !other.is_empty() {
+        own.insert("other_costs".into(), Value::Object(other));
+    }
+    if let Some(path) = &a.fx {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| Invalid(format!("--fx {}: not JSON: {e}", path.display())))?;
+        let list = match v {
+            Value::Array(_) => v,
+            Value::Object(mut m) => m
+                .remove("rate")
+                .or_else(|| m.remove("fx_rates"))
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        if !list.is_array() {
+            return Err(Invalid(format!(
+                "--fx {}: expected a list of {{date, from, to, rate, source}}",
+                path.display()
+            ))
+            .into());
+        }
+        own.insert("fx_rates".into(), list);
+    }
+    if !a.prices.is_empty() {
+        let tables: Vec<Value> = a
+            .prices
+            .iter()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))
+                    .map(Value::from)
+            })
+            .collect::<anyhow::Result<_>>()?;
+        own.insert("prices".into(), Value::Array(tables));
+    }
+    run(data, "economics", &a.common, own, given)
 }
 
 pub(crate) fn funnels(data: &Path, a: FunnelsArgs, given: &[String]) -> anyhow::Result<u8> {

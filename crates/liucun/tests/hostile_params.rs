@@ -130,6 +130,15 @@ fn bases() -> Vec<(Kind, Value)> {
                                  "attribution": "step", "attribution_step": 2},
                    "viz": "trends", "interval": "day", "from_step": 1, "to_step": 3, "bin_count": 5}),
         ),
+        with(
+            Kind::Economics,
+            json!({"period": "week", "total_intervals": 3, "target": {"event": "signup", "properties": [{"key": "model", "operator": "is_set"}]},
+                   "currency": "CNY", "fee_treatment": "contra_revenue",
+                   "other_costs": {"per_active_user": "0.05", "per_event": {"chat": "0.01"}},
+                   "acquisition_spend": [{"period_start": "2025-06-02", "amount": "100", "currency": "USD"}],
+                   "fx_rates": [{"date": "2025-01-01", "from": "USD", "to": "CNY", "rate": "7.1", "source": "test"}],
+                   "prices": []}),
+        ),
     ]
 }
 
@@ -227,6 +236,11 @@ fn combinations() -> Vec<(Kind, Value)> {
             json!({"projects": ["p"], "order": "unordered", "date_from": "-99999999d",
                    "steps": [{"event": null}, {"event": null}, {"event": null}],
                    "breakdown": {"property": "session", "limit": 1000, "attribution": "all_events"}}),
+        ),
+        (
+            Kind::Economics,
+            json!({"projects": ["p"], "period": "hour", "total_intervals": 120, "date_from": "-99999999d",
+                   "cac_per_user": "99999999999999999999999999.99"}),
         ),
     ]
 }

@@ -145,6 +145,12 @@ fn every_report_kind_is_documented_as_it_is() {
             Kind::Funnels,
             json!({"steps": [{"event": "signup"}, {"event": "payment"}], "viz": "time_to_convert"}),
         ),
+        (
+            Kind::Economics,
+            json!({"period": "week", "total_intervals": 2, "target": {"event": "signup"},
+                   "acquisition_spend": [{"period_start": "2025-06-02", "amount": "10"}],
+                   "other_costs": {"per_active_user": "0.01", "per_event": {"chat": "0.001"}}}),
+        ),
     ];
     let mut problems = Vec::new();
     for (kind, own) in cases {

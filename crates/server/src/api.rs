@@ -25,9 +25,6 @@ use crate::{AppState, RequestId};
 /// The OpenAPI document of every endpoint.
 pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
-/// Report kinds the API names: those liucun computes ([`Kind::ALL`]) and those still to come, answered 501.
-const PLANNED_REPORTS: [&str; 1] = ["economics"];
-
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
@@ -352,17 +349,6 @@ async fn report(
     authorize(&state, &headers, &rid, Some(&project))?;
     let built: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
     let Some(report_kind) = Kind::parse(&kind) else {
-        if PLANNED_REPORTS.contains(&kind.as_str()) {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "report_not_available",
-                format!(
-                    "{kind} reports are not computed by this version; available: {}",
-                    built.join(", ")
-                ),
-            )
-            .with_id(&rid));
-        }
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_report",

@@ -513,9 +513,9 @@ impl Output for EconomicsReport {
                 let _ = writeln!(
                     out,
                     "  {:<5} {:>7} {:>7} {:>12} {:>12} {:>12} {:>8} {:>12}{}",
-                    c["age"],
-                    c["active_users"],
-                    c["paying_users"],
+                    c["age"].to_string(),
+                    c["active_users"].to_string(),
+                    c["paying_users"].to_string(),
                     c["net_revenue"].as_str().unwrap_or("-"),
                     short(c["inference_cost"].as_str()),
                     short(c["gross_profit"].as_str()),
