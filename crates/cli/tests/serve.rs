@@ -526,7 +526,10 @@ fn the_openapi_document_names_every_endpoint() {
             "/api/v1/projects/{project}/reports/{kind}",
             &["get", "post"],
         ),
-        ("/api/v1/projects/{project}/reports/funnels", &["get", "post"]),
+        (
+            "/api/v1/projects/{project}/reports/funnels",
+            &["get", "post"],
+        ),
         (
             "/api/v1/projects/{project}/reports/funnels/persons",
             &["get", "post"],
