@@ -87,7 +87,7 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
     }
 }
 
-/// The first format version whose merge sources include the Sensors tags 5 and 6.
+/// The first format version whose merge sources include the Sensors tags 5 to 7.
 const SENSORS_MERGES_SINCE: u16 = 2;
 
 /// Decodes one record body as written by [`encode`] in the current [`FORMAT_VERSION`](crate::FORMAT_VERSION); the
@@ -101,7 +101,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
 
 /// Decodes one record body from a file of format `version`, which the caller has checked is one this build reads.
 ///
-/// Versions differ only in their tag tables: version 1 knows merge sources 0 to 4, so a tag 5 or 6 in a version-1
+/// Versions differ only in their tag tables: version 1 knows merge sources 0 to 4, so a tag 5 to 7 in a version-1
 /// file is damage, not a Sensors merge.
 ///
 /// # Errors
@@ -312,6 +312,7 @@ fn merge_source_tag(source: MergeSource) -> u8 {
         MergeSource::SegmentAlias => 4,
         MergeSource::SensorsIds => 5,
         MergeSource::SensorsBind => 6,
+        MergeSource::SensorsUnbind => 7,
     }
 }
 
@@ -327,6 +328,7 @@ fn merge_source_from_tag(tag: u8, version: u16) -> Option<MergeSource> {
         4 => MergeSource::SegmentAlias,
         5 => MergeSource::SensorsIds,
         6 => MergeSource::SensorsBind,
+        7 => MergeSource::SensorsUnbind,
         _ => return None,
     })
 }

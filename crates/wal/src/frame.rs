@@ -19,7 +19,7 @@ use crate::error::Damage;
 
 /// The first eight bytes of every log file.
 pub const MAGIC: [u8; 8] = *b"LIUCUNWL";
-/// The format version this build writes. Version 2 added the Sensors merge sources (tags 5 and 6).
+/// The format version this build writes. Version 2 added the Sensors merge sources (tags 5 to 7).
 pub const FORMAT_VERSION: u16 = 2;
 /// The oldest format version this build still reads; files from `OLDEST_FORMAT_VERSION..=FORMAT_VERSION` open.
 pub const OLDEST_FORMAT_VERSION: u16 = 1;

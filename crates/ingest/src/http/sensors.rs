@@ -648,6 +648,38 @@ fn merges(
     let original = valid_id(obj.get("original_id"));
     let identities = obj.get("identities").and_then(Value::as_object);
     let login_identity = identities.and_then(|i| valid_id(i.get(LOGIN_KEY)));
+    let wire_ids = [Some(distinct_id), anonymous.as_deref(), original.as_deref()];
+    // §5.3: the distinct id an identity names.
+    let identity_id = |key: &str, value: String| {
+        if key == LOGIN_KEY
+            || DEVICE_KEYS.contains(&key)
+            || wire_ids.contains(&Some(value.as_str()))
+        {
+            value
+        } else {
+            format!("{key}+{value}")
+        }
+    };
+
+    // §5.4: an unbind has no identity effect. It is kept as a request that the identity log records as not applied.
+    if kind == Kind::Unbind {
+        let ids: Vec<String> = identities
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, value)| Some(identity_id(key, valid_id(Some(value))?)))
+            .filter(|id| !id.contains(MergeSource::ID_SEPARATOR))
+            .collect();
+        let merged = if ids.is_empty() {
+            distinct_id.to_string()
+        } else {
+            ids.join(&MergeSource::ID_SEPARATOR.to_string())
+        };
+        return Some(Merge {
+            kept: distinct_id.to_string(),
+            merged,
+            source: MergeSource::SensorsUnbind,
+        });
+    }
 
     // §5.1: ids this message marks as identified.
     let mut identified: Vec<String> = Vec::new();
@@ -667,9 +699,7 @@ fn merges(
     {
         pairs.push((distinct_id.to_string(), o.clone()));
     }
-    if kind != Kind::Unbind
-        && let (Some(l), Some(a)) = (&login, &anonymous)
-    {
+    if let (Some(l), Some(a)) = (&login, &anonymous) {
         pairs.push((l.clone(), a.clone()));
     }
     if kind == Kind::Bind {
@@ -683,14 +713,7 @@ fn merges(
             let Some(v) = valid_id(Some(value)) else {
                 continue;
             };
-            let is_wire_id = [Some(distinct_id), anonymous.as_deref(), original.as_deref()]
-                .contains(&Some(v.as_str()));
-            let id = if DEVICE_KEYS.contains(&key.as_str()) || is_wire_id {
-                v
-            } else {
-                format!("{key}+{v}")
-            };
-            pairs.push((kept.clone(), id));
+            pairs.push((kept.clone(), identity_id(key, v)));
         }
         if distinct_id != kept {
             pairs.push((kept.clone(), distinct_id.to_string()));

@@ -266,19 +266,23 @@ pub fn v1_records() -> Vec<Record> {
     ]
 }
 
-/// An events record whose two events carry the Sensors merge sources, new in format version 2.
+/// An events record whose events carry the Sensors merge sources, new in format version 2.
 pub fn sensors_record(n: u64) -> Record {
     let project = Project::new("app").expect("valid name");
-    let events = [MergeSource::SensorsIds, MergeSource::SensorsBind]
-        .into_iter()
-        .map(|source| {
-            merge_event(
-                n,
-                format!("login-{n}"),
-                format!("anon-{n}\u{1f}device-{n}"),
-                source,
-            )
-        })
-        .collect();
+    let events = [
+        MergeSource::SensorsIds,
+        MergeSource::SensorsBind,
+        MergeSource::SensorsUnbind,
+    ]
+    .into_iter()
+    .map(|source| {
+        merge_event(
+            n,
+            format!("login-{n}"),
+            format!("anon-{n}\u{1f}device-{n}"),
+            source,
+        )
+    })
+    .collect();
     Record::Events(EventBatch::new(project, events, Vec::new()))
 }
