@@ -350,6 +350,15 @@ fn recorded_sdk_requests_store_their_expectations_once() {
         p77["person_id"],
         server.api("/api/v1/projects/sx/persons/u-77")["person_id"]
     );
+
+    // §5.4: each unbind (one identity each, from the Web and Python fixtures) is in the identity log, not applied.
+    let inspection: Value = serde_json::from_str(&cli(&data, &["inspect", "--json"])).unwrap();
+    let sx = &inspection["projects"][0];
+    assert_eq!(sx["project"], "sx", "{inspection}");
+    assert_eq!(
+        sx["merges_refused"]["unbind_not_applied"], 2,
+        "{inspection}"
+    );
 }
 
 /// Epoch milliseconds of an RFC 3339 timestamp as the API writes it (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).

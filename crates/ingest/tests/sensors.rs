@@ -177,9 +177,21 @@ fn check_event(at: &str, e: &Event, again: &Event, msg: &Value, want: &Value) {
             )
         })
         .collect();
+    // An unbind is recorded, never applied (§5.4): it is no merge the fixtures list.
+    let is_unbind = e
+        .merge
+        .as_ref()
+        .is_some_and(|m| m.source == MergeSource::SensorsUnbind);
+    let note = want["note"].as_str().unwrap_or("");
+    assert_eq!(
+        is_unbind,
+        note.contains("unbind_not_applied"),
+        "{at}: unbind recorded for the identity log"
+    );
     let got_pairs: BTreeSet<(String, String)> = e
         .merge
         .iter()
+        .filter(|m| m.source != MergeSource::SensorsUnbind)
         .flat_map(|m| {
             m.merged
                 .split(MergeSource::ID_SEPARATOR)

@@ -39,7 +39,7 @@ pub struct MergeOutcome {
     pub source: &'static str,
     /// Whether the two ids now belong to one person because of this merge.
     pub applied: bool,
-    /// Why it was not applied: `already_identified` or `same_person`.
+    /// Why it was not applied: `already_identified`, `same_person`, `placeholder_id` or `unbind_not_applied`.
     pub reason: Option<&'static str>,
 }
 
@@ -79,6 +79,22 @@ impl IdentityMap {
         merges.sort_by_key(|a| (a.timestamp, a.uuid));
         for m in merges {
             let (kept, source) = (&m.merge.kept, m.merge.source);
+            if source == MergeSource::SensorsUnbind {
+                // Persons are never split, because merges form a union-find; an unbind is only recorded
+                // (ingest-sensors.md §5.4), once per id it names.
+                for merged in m.merge.merged.split(MergeSource::ID_SEPARATOR) {
+                    map.log.push(MergeOutcome {
+                        uuid: Some(m.uuid),
+                        timestamp: m.timestamp,
+                        kept: kept.clone(),
+                        merged: merged.to_string(),
+                        source: source.as_str(),
+                        applied: false,
+                        reason: Some("unbind_not_applied"),
+                    });
+                }
+                continue;
+            }
             let kept_node = map.node(kept);
             // The kept side of an identify, alias, Segment or Sensors login message is an identified user.
             if source.identifies_kept() {
@@ -332,6 +348,38 @@ mod tests {
         assert_eq!(
             reasons,
             vec![None, None, None, Some("already_identified"), None]
+        );
+    }
+
+    #[test]
+    fn an_unbind_splits_nobody_and_is_logged_as_not_applied() {
+        let merges = vec![
+            merge(1, "u-42", "cookie", MergeSource::SensorsIds),
+            merge(
+                2,
+                "cookie",
+                "cookie\u{1f}$identity_mobile+138",
+                MergeSource::SensorsUnbind,
+            ),
+            merge(3, "anon-7", "anon-7", MergeSource::SensorsUnbind),
+        ];
+        let m = IdentityMap::build(&[], merges, None);
+        assert_eq!(m.person_of("cookie"), m.person_of("u-42"));
+        assert!(!m.is_identified("anon-7") && !m.is_merged("anon-7"));
+        assert_eq!(m.ids_known(), 2, "an unbind adds no ids to the map");
+        let log: Vec<(&str, Option<&str>)> = m
+            .log()
+            .iter()
+            .map(|o| (o.merged.as_str(), o.reason))
+            .collect();
+        assert_eq!(
+            log,
+            vec![
+                ("cookie", None),
+                ("cookie", Some("unbind_not_applied")),
+                ("$identity_mobile+138", Some("unbind_not_applied")),
+                ("anon-7", Some("unbind_not_applied")),
+            ]
         );
     }
 

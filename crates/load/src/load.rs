@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::http::Client;
+use crate::wire::EncodedBatch;
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -90,6 +91,28 @@ impl LoadReport {
         self.latencies_ms[i]
     }
 
+    /// The workers' reports as one, timed from `started` until now.
+    fn merge(workers: impl IntoIterator<Item = LoadReport>, started: Instant) -> LoadReport {
+        let mut report = LoadReport::default();
+        for r in workers {
+            report.requests += r.requests;
+            report.events_acked += r.events_acked;
+            report.events_failed += r.events_failed;
+            report.quarantined += r.quarantined;
+            for (k, v) in r.failures {
+                *report.failures.entry(k).or_default() += v;
+            }
+            for (k, v) in r.retried {
+                *report.retried.entry(k).or_default() += v;
+            }
+            report.latencies_ms.extend(r.latencies_ms);
+            report.acked_uuids.extend(r.acked_uuids);
+        }
+        report.elapsed = started.elapsed();
+        report.latencies_ms.sort_by(f64::total_cmp);
+        report
+    }
+
     /// Acknowledged events per second.
     pub fn events_per_second(&self) -> f64 {
         self.events_acked as f64 / self.elapsed.as_secs_f64().max(1e-9)
@@ -140,25 +163,7 @@ pub fn run(cfg: &LoadConfig, stop: &Arc<AtomicBool>) -> LoadReport {
             })
         })
         .collect();
-    let mut report = LoadReport::default();
-    for h in handles {
-        let Ok(r) = h.join() else { continue };
-        report.requests += r.requests;
-        report.events_acked += r.events_acked;
-        report.events_failed += r.events_failed;
-        report.quarantined += r.quarantined;
-        for (k, v) in r.failures {
-            *report.failures.entry(k).or_default() += v;
-        }
-        for (k, v) in r.retried {
-            *report.retried.entry(k).or_default() += v;
-        }
-        report.latencies_ms.extend(r.latencies_ms);
-        report.acked_uuids.extend(r.acked_uuids);
-    }
-    report.elapsed = started.elapsed();
-    report.latencies_ms.sort_by(f64::total_cmp);
-    report
+    LoadReport::merge(handles.into_iter().filter_map(|h| h.join().ok()), started)
 }
 
 fn worker_loop(
@@ -237,6 +242,57 @@ fn worker_loop(
         }
     }
     out
+}
+
+/// Sends every batch once, from `connections` connections taking the next unsent batch as soon as their previous
+/// one is answered, and reports how fast they were acknowledged. A refusal with a `Retry-After` is retried with the
+/// same batch; any other failure counts the batch as failed.
+pub fn run_encoded(batches: &[EncodedBatch], connections: usize, addr: SocketAddr) -> LoadReport {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let reports: Vec<LoadReport> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..connections.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut client = Client::new(addr);
+                    let mut out = LoadReport::default();
+                    while let Some(b) = batches.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let sent = Instant::now();
+                        let headers = [
+                            ("Content-Type", b.content_type),
+                            ("User-Agent", "liucun-load"),
+                        ];
+                        out.requests += 1;
+                        let mut answer = client.request("POST", &b.path, &headers, &b.body);
+                        while let Ok(resp) = &answer
+                            && let Some(wait) = retry_wait(resp)
+                        {
+                            *out.retried.entry(resp.status.to_string()).or_default() += 1;
+                            std::thread::sleep(wait);
+                            answer = client.request("POST", &b.path, &headers, &b.body);
+                        }
+                        match answer {
+                            Ok(resp) if resp.status == 200 => {
+                                out.events_acked += b.n_events as u64;
+                                out.latencies_ms.push(sent.elapsed().as_secs_f64() * 1e3);
+                            }
+                            Ok(resp) => {
+                                out.events_failed += b.n_events as u64;
+                                *out.failures.entry(resp.status.to_string()).or_default() += 1;
+                            }
+                            Err(e) => {
+                                out.events_failed += b.n_events as u64;
+                                *out.failures.entry(format!("{:?}", e.kind())).or_default() += 1;
+                            }
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    LoadReport::merge(reports, started)
 }
 
 /// The wait a refusal asks for before the same request is sent again: 429 or 503 with `Retry-After` in seconds.

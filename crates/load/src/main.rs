@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use liucun_load::load::{self, LoadConfig};
+use liucun_load::wire::{PropsSize, Wire, encode_batches};
 
 /// Send capture load to liucun serve: posthog-python-shaped /batch/ requests with fresh uuids, paced at a target
 /// rate, with latency measured from each request's scheduled start.
@@ -48,6 +49,32 @@ struct Args {
     /// Write every acknowledged uuid to this file, one per line.
     #[arg(long)]
     acked_out: Option<std::path::PathBuf>,
+    /// Send exactly this many batches, encoded before the clock starts, as fast as acknowledgements return; `--rate`,
+    /// `--duration` and `--path` are then ignored.
+    #[arg(long)]
+    batches: Option<usize>,
+    /// With `--batches`: the wire the batches use.
+    #[arg(long, value_enum, default_value_t = WireArg::Posthog)]
+    wire: WireArg,
+    /// With `--batches`: how many properties each event carries.
+    #[arg(long, value_enum, default_value_t = PropsArg::Small)]
+    props: PropsArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum WireArg {
+    /// posthog-python's `POST /batch/` JSON.
+    Posthog,
+    /// Sensors Data `POST /sa` with gzipped, base64 `data_list`.
+    Sensors,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PropsArg {
+    /// Five properties.
+    Small,
+    /// Sensors Android preset properties and a 400-character text, about 1 KB.
+    Large,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,6 +85,40 @@ fn main() -> anyhow::Result<()> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     });
+    if let Some(n_batches) = a.batches {
+        let wire = match a.wire {
+            WireArg::Posthog => Wire::PostHog,
+            WireArg::Sensors => Wire::Sensors,
+        };
+        let props = match a.props {
+            PropsArg::Small => PropsSize::Small,
+            PropsArg::Large => PropsSize::Large,
+        };
+        let batches = encode_batches(wire, props, n_batches, a.batch.max(1), &a.token, seed);
+        let body_bytes: usize = batches.iter().map(|b| b.body.len()).sum();
+        let report = load::run_encoded(&batches, a.connections, a.addr);
+        let mut summary = serde_json::json!({
+            "wire": format!("{:?}", a.wire).to_lowercase(),
+            "props": format!("{:?}", a.props).to_lowercase(),
+            "batches": n_batches,
+            "batch": a.batch.max(1),
+            "connections": a.connections.max(1),
+            "mean_body_bytes": body_bytes / n_batches.max(1),
+            "elapsed_s": report.elapsed.as_secs_f64(),
+            "requests": report.requests,
+            "events_acked": report.events_acked,
+            "events_failed": report.events_failed,
+            "acked_events_per_second": report.events_per_second(),
+            "failures": report.failures,
+            "retried": report.retried,
+        });
+        summary["latency_ms"] = serde_json::json!({
+            "p50": report.percentile(0.50),
+            "p99": report.percentile(0.99),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
     let cfg = LoadConfig {
         addr: a.addr,
         token: a.token,

@@ -272,11 +272,15 @@ pub enum MergeSource {
     /// A Sensors `track_id_bind` without a login identity: guarded like the others, but its kept id is not thereby
     /// identified. `merged` lists the joining ids as for [`MergeSource::SensorsIds`].
     SensorsBind,
+    /// A Sensors `track_id_unbind` (ingest-sensors.md §5.4): the message's `distinct_id` is kept and `merged` lists
+    /// the ids of its identities (or is the kept id alone). Persons are never split, so it is never applied; the
+    /// identity log records it with the reason `unbind_not_applied`, and it identifies nobody.
+    SensorsUnbind,
 }
 
 impl MergeSource {
     /// All sources, in declaration order.
-    pub const ALL: [MergeSource; 7] = [
+    pub const ALL: [MergeSource; 8] = [
         MergeSource::Identify,
         MergeSource::CreateAlias,
         MergeSource::MergeDangerously,
@@ -284,6 +288,7 @@ impl MergeSource {
         MergeSource::SegmentAlias,
         MergeSource::SensorsIds,
         MergeSource::SensorsBind,
+        MergeSource::SensorsUnbind,
     ];
 
     /// Stable name used on disk and in `inspect`.
@@ -296,6 +301,7 @@ impl MergeSource {
             MergeSource::SegmentAlias => "segment_alias",
             MergeSource::SensorsIds => "sensors_ids",
             MergeSource::SensorsBind => "sensors_bind",
+            MergeSource::SensorsUnbind => "sensors_unbind",
         }
     }
 
@@ -311,7 +317,7 @@ impl MergeSource {
     pub fn identifies_kept(self) -> bool {
         !matches!(
             self,
-            MergeSource::MergeDangerously | MergeSource::SensorsBind
+            MergeSource::MergeDangerously | MergeSource::SensorsBind | MergeSource::SensorsUnbind
         )
     }
 

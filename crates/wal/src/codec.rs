@@ -87,12 +87,35 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
     }
 }
 
-/// Decodes one record body as written by [`encode`]; the whole of `bytes` must be consumed.
+/// The first format version whose merge sources include the Sensors tags 5 to 7.
+const SENSORS_MERGES_SINCE: u16 = 2;
+
+/// Decodes one record body as written by [`encode`] in the current [`FORMAT_VERSION`](crate::FORMAT_VERSION); the
+/// whole of `bytes` must be consumed.
 ///
 /// # Errors
 /// [`DecodeError`] for a short body, trailing bytes, bad UTF-8, an unknown tag or reason, or an invalid project.
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
-    let mut r = Reader { bytes, pos: 0 };
+    decode_version(bytes, crate::FORMAT_VERSION)
+}
+
+/// Decodes one record body from a file of format `version`, which the caller has checked is one this build reads.
+///
+/// Versions differ only in their tag tables: version 1 knows merge sources 0 to 4, so a tag 5 to 7 in a version-1
+/// file is damage, not a Sensors merge.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_version(bytes: &[u8], version: u16) -> Result<Record, DecodeError> {
+    debug_assert!(
+        (crate::OLDEST_FORMAT_VERSION..=crate::FORMAT_VERSION).contains(&version),
+        "the header check refuses version {version}"
+    );
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        version,
+    };
     let record = match r.u8()? {
         KIND_EVENTS => {
             let project = r.project()?;
@@ -289,10 +312,14 @@ fn merge_source_tag(source: MergeSource) -> u8 {
         MergeSource::SegmentAlias => 4,
         MergeSource::SensorsIds => 5,
         MergeSource::SensorsBind => 6,
+        MergeSource::SensorsUnbind => 7,
     }
 }
 
-fn merge_source_from_tag(tag: u8) -> Option<MergeSource> {
+fn merge_source_from_tag(tag: u8, version: u16) -> Option<MergeSource> {
+    if tag > 4 && version < SENSORS_MERGES_SINCE {
+        return None;
+    }
     Some(match tag {
         0 => MergeSource::Identify,
         1 => MergeSource::CreateAlias,
@@ -301,6 +328,7 @@ fn merge_source_from_tag(tag: u8) -> Option<MergeSource> {
         4 => MergeSource::SegmentAlias,
         5 => MergeSource::SensorsIds,
         6 => MergeSource::SensorsBind,
+        7 => MergeSource::SensorsUnbind,
         _ => return None,
     })
 }
@@ -309,6 +337,8 @@ fn merge_source_from_tag(tag: u8) -> Option<MergeSource> {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// The format version of the file the body comes from, which selects the tag tables.
+    version: u16,
 }
 
 impl<'a> Reader<'a> {
@@ -436,7 +466,7 @@ impl<'a> Reader<'a> {
             let merged = self.string()?;
             let at = self.pos;
             let tag = self.u8()?;
-            let source = merge_source_from_tag(tag).ok_or_else(|| {
+            let source = merge_source_from_tag(tag, self.version).ok_or_else(|| {
                 self.error_at(
                     at,
                     DecodeReason::UnknownTag {

@@ -32,8 +32,13 @@ pub enum Error {
         /// What is wrong there.
         reason: Damage,
     },
-    /// A log file was written by a format version this build does not read.
-    #[error("wal file {path}: unsupported format version {version}")]
+    /// A log file was written by a format version this build does not read, typically by a newer liucun.
+    #[error(
+        "wal file {path}: unsupported format version {version} (this build reads versions {oldest} to {current}; \
+         a file from a newer version needs that version of liucun)",
+        oldest = crate::OLDEST_FORMAT_VERSION,
+        current = crate::FORMAT_VERSION
+    )]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,

@@ -19,9 +19,11 @@ use crate::error::Damage;
 
 /// The first eight bytes of every log file.
 pub const MAGIC: [u8; 8] = *b"LIUCUNWL";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
-/// Length of a version-1 file header.
+/// The format version this build writes. Version 2 added the Sensors merge sources (tags 5 to 7).
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this build still reads; files from `OLDEST_FORMAT_VERSION..=FORMAT_VERSION` open.
+pub const OLDEST_FORMAT_VERSION: u16 = 1;
+/// Length of a file header, the same in every version so far.
 pub const HEADER_LEN: usize = 8 + 2 + 8 + 4;
 /// Bytes before a frame's body: crc, len and lsn.
 pub(crate) const FRAME_PREFIX_LEN: usize = 4 + 4 + 8;
@@ -84,12 +86,12 @@ pub(crate) fn frame_lsn(frame: &[u8]) -> Lsn {
     Lsn(read_u64(frame, 8).expect("a sealed frame has a full prefix"))
 }
 
-/// Why a file's bytes cannot be read as a version-1 log file.
+/// Why a file's bytes cannot be read as a log file.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ScanError {
     /// Damage at a byte offset.
     Corrupt { offset: u64, reason: Damage },
-    /// A well-formed magic followed by a version this build does not know.
+    /// A well-formed magic followed by a version this build does not read.
     UnsupportedVersion(u16),
 }
 
@@ -98,6 +100,8 @@ pub(crate) enum ScanError {
 pub(crate) struct Scanned {
     /// The lsn from the header.
     pub(crate) first_lsn: Lsn,
+    /// The format version from the header; appends go only to a file of the current version.
+    pub(crate) version: u16,
     /// Every good record, in order.
     pub(crate) records: Vec<(Lsn, Record)>,
     /// Bytes up to the end of the last good frame; less than the file length only for a torn tail.
@@ -120,8 +124,18 @@ pub(crate) enum Position {
     Last,
 }
 
-/// Reads the header and returns the first lsn.
-pub(crate) fn decode_header(bytes: &[u8]) -> Result<Lsn, ScanError> {
+/// The fields of a file header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) version: u16,
+    pub(crate) first_lsn: Lsn,
+}
+
+/// Reads and checks the header.
+///
+/// The version is checked right after the magic, before the checksum, because a future version may lay out the
+/// rest of its header differently.
+pub(crate) fn decode_header(bytes: &[u8]) -> Result<Header, ScanError> {
     let corrupt = |reason| ScanError::Corrupt { offset: 0, reason };
     let short = || {
         corrupt(Damage::ShortHeader {
@@ -133,7 +147,7 @@ pub(crate) fn decode_header(bytes: &[u8]) -> Result<Lsn, ScanError> {
         return Err(corrupt(Damage::BadMagic));
     }
     let version = read_u16(bytes, 8).ok_or_else(short)?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(ScanError::UnsupportedVersion(version));
     }
     let first_lsn = read_u64(bytes, 10).ok_or_else(short)?;
@@ -141,7 +155,10 @@ pub(crate) fn decode_header(bytes: &[u8]) -> Result<Lsn, ScanError> {
     if crc32fast::hash(&bytes[..18]) != crc {
         return Err(corrupt(Damage::HeaderChecksum));
     }
-    Ok(Lsn(first_lsn))
+    Ok(Header {
+        version,
+        first_lsn: Lsn(first_lsn),
+    })
 }
 
 /// Reads a whole file: header, then frames until the end.
@@ -150,7 +167,7 @@ pub(crate) fn decode_header(bytes: &[u8]) -> Result<Lsn, ScanError> {
 /// [`Position::Last`] and no valid frame starts anywhere after it; then the scan stops and `valid_len` marks the
 /// cut. Any other bad frame, and any damage inside a frame whose checksum holds, is an error.
 pub(crate) fn scan(bytes: &[u8], position: Position) -> Result<Scanned, ScanError> {
-    let first_lsn = decode_header(bytes)?;
+    let Header { version, first_lsn } = decode_header(bytes)?;
     let mut records = Vec::new();
     let mut pos = HEADER_LEN;
     let mut expected = first_lsn;
@@ -171,7 +188,7 @@ pub(crate) fn scan(bytes: &[u8], position: Position) -> Result<Scanned, ScanErro
                     ));
                 }
                 let body_at = pos + FRAME_PREFIX_LEN;
-                let record = codec::decode(&bytes[body_at..frame.end])
+                let record = codec::decode_version(&bytes[body_at..frame.end], version)
                     .map_err(|e| corrupt(body_at + e.offset as usize, Damage::Record(e.reason)))?;
                 records.push((frame.lsn, record));
                 expected = Lsn(expected.0 + 1);
@@ -187,6 +204,7 @@ pub(crate) fn scan(bytes: &[u8], position: Position) -> Result<Scanned, ScanErro
     }
     Ok(Scanned {
         first_lsn,
+        version,
         records,
         valid_len: pos as u64,
     })
@@ -322,11 +340,13 @@ mod tests {
 
     #[test]
     fn unknown_versions_are_refused_before_anything_else() {
-        let mut bytes = file(1, 1);
-        bytes[8] = 2;
-        assert_eq!(
-            scan(&bytes, Position::Last).expect_err("v2"),
-            ScanError::UnsupportedVersion(2)
-        );
+        for version in [0, FORMAT_VERSION + 1, u16::MAX] {
+            let mut bytes = file(1, 1);
+            bytes[8..10].copy_from_slice(&version.to_le_bytes());
+            assert_eq!(
+                scan(&bytes, Position::Last).expect_err("unknown version"),
+                ScanError::UnsupportedVersion(version)
+            );
+        }
     }
 }

@@ -16,5 +16,5 @@ mod frame;
 mod wal;
 
 pub use error::{Damage, Error};
-pub use frame::{FORMAT_VERSION, HEADER_LEN, MAGIC};
+pub use frame::{FORMAT_VERSION, HEADER_LEN, MAGIC, OLDEST_FORMAT_VERSION};
 pub use wal::{Replay, TornTail, Wal, WalConfig, WalFileState, WalState};

@@ -153,7 +153,10 @@ impl Wal {
     ///
     /// # Errors
     /// - [`Error::Corruption`] for damage anywhere but a torn tail; nothing is skipped or changed then.
-    /// - [`Error::UnsupportedVersion`] for a file from another format version.
+    /// - [`Error::UnsupportedVersion`] for a file from a format version this build does not read (a newer one).
+    ///
+    /// Files of an older format version that this build still reads are replayed and left as they are; when the
+    /// newest file is one of them, appends go to a new file of the current version.
     /// - [`Error::Locked`] when another open `Wal` holds the directory.
     /// - [`Error::Io`] when the file system fails.
     pub fn open(dir: &Path, config: WalConfig) -> Result<(Wal, Replay), Error> {
@@ -173,6 +176,7 @@ impl Wal {
         let mut files = Vec::with_capacity(paths.len());
         let mut torn_tail = None;
         let mut next_lsn: Option<Lsn> = None;
+        let mut last_version = frame::FORMAT_VERSION;
         for (i, (name_lsn, path)) in paths.iter().enumerate() {
             let position = if i + 1 == paths.len() {
                 Position::Last
@@ -209,6 +213,7 @@ impl Wal {
                 }));
             }
             next_lsn = Some(scanned.next_lsn());
+            last_version = scanned.version;
             if scanned.valid_len < bytes.len() as u64 {
                 let tail = TornTail {
                     path: path.clone(),
@@ -237,10 +242,23 @@ impl Wal {
 
         let next_lsn = next_lsn.unwrap_or(Lsn(1));
         let active = match files.last() {
-            Some(last) => OpenOptions::new()
+            Some(last) if last_version == frame::FORMAT_VERSION => OpenOptions::new()
                 .append(true)
                 .open(&last.path)
                 .map_err(Error::io(&last.path))?,
+            Some(last) => {
+                // Frames are only ever appended to a file of the current version, so that every file is read
+                // with the tag tables of the version in its header. An older file stays as it is until truncated.
+                tracing::info!(path = %last.path.display(), version = last_version,
+                    "starting a new wal file after one of an older format version");
+                if last.last_lsn.is_none() {
+                    // An empty older file has the name the new one needs; create_file renames over it.
+                    files.pop();
+                }
+                let (file, meta) = create_file(dir, next_lsn, &mut fsyncs)?;
+                files.push(meta);
+                file
+            }
             None => {
                 let (file, meta) = create_file(dir, next_lsn, &mut fsyncs)?;
                 files.push(meta);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use liucun_wal::codec::{decode, encode};
+use liucun_wal::codec::{DecodeReason, decode, decode_version, encode};
 use proptest::prelude::*;
 
 proptest! {
@@ -31,5 +31,30 @@ proptest! {
         if let Err(e) = decode(&bytes) {
             prop_assert!(e.offset <= bytes.len() as u64);
         }
+    }
+}
+
+#[test]
+fn sensors_merge_sources_are_damage_in_a_version_1_body() {
+    let mut bytes = Vec::new();
+    encode(&common::sensors_record(1), &mut bytes);
+    assert_eq!(decode_version(&bytes, 2), Ok(common::sensors_record(1)));
+    let err = decode_version(&bytes, 1).expect_err("version 1 has merge sources 0 to 4");
+    assert_eq!(
+        err.reason,
+        DecodeReason::UnknownTag {
+            field: "merge source",
+            tag: 5
+        }
+    );
+}
+
+#[test]
+fn version_1_bodies_decode_in_the_current_version() {
+    for record in common::v1_records() {
+        let mut bytes = Vec::new();
+        encode(&record, &mut bytes);
+        assert_eq!(decode_version(&bytes, 1).as_ref(), Ok(&record));
+        assert_eq!(decode(&bytes), Ok(record));
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use liucun_wal::{Damage, Error, HEADER_LEN, Wal, WalConfig};
+use liucun_wal::{Damage, Error, FORMAT_VERSION, HEADER_LEN, Wal, WalConfig};
 use model::{Lsn, Record};
 
 /// A closed log with `n` small records, rotated so that there are several files.
@@ -165,16 +165,25 @@ fn a_missing_middle_file_is_a_gap() {
 
 #[test]
 fn a_file_from_an_unknown_version_is_refused_and_left_alone() {
+    let future = FORMAT_VERSION + 1;
     let dir = tempfile::tempdir().expect("tempdir");
     write_log(dir.path(), 2, 1 << 20);
     let path = wal_files(dir.path()).remove(0);
     let mut bytes = fs::read(&path).expect("read");
-    bytes[8..10].copy_from_slice(&7u16.to_le_bytes());
+    bytes[8..10].copy_from_slice(&future.to_le_bytes());
     bytes.extend_from_slice(b"future frames");
     fs::write(&path, &bytes).expect("write");
     match open(dir.path()) {
-        Err(Error::UnsupportedVersion { path: at, version }) => {
-            assert_eq!((at, version), (path.clone(), 7))
+        Err(e @ Error::UnsupportedVersion { .. }) => {
+            let message = e.to_string();
+            let Error::UnsupportedVersion { path: at, version } = e else {
+                unreachable!("matched above")
+            };
+            assert_eq!((at, version), (path.clone(), future));
+            assert!(
+                message.contains(&format!("unsupported format version {future}")),
+                "the message names the version: {message}"
+            );
         }
         other => panic!("expected unsupported version, got {other:?}"),
     }
@@ -182,6 +191,101 @@ fn a_file_from_an_unknown_version_is_refused_and_left_alone() {
         fs::read(&path).expect("read"),
         bytes,
         "an unknown file is never cut"
+    );
+}
+
+/// The header version of a log file.
+fn file_version(path: &Path) -> u16 {
+    let bytes = fs::read(path).expect("read");
+    u16::from_le_bytes([bytes[8], bytes[9]])
+}
+
+#[test]
+fn current_logs_round_trip_the_sensors_merge_sources() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records: Vec<(Lsn, Record)> = {
+        let (wal, _) = open(dir.path()).expect("open");
+        (1..=3)
+            .map(|i| {
+                let record = common::sensors_record(i);
+                (wal.append(&record).expect("append"), record)
+            })
+            .collect()
+    };
+    let (_wal, replay) = open(dir.path()).expect("reopen");
+    assert_eq!(replay.records, records);
+    assert_eq!(
+        file_version(&wal_files(dir.path())[0]),
+        FORMAT_VERSION,
+        "new files carry the current version"
+    );
+}
+
+#[test]
+fn a_version_1_log_still_opens_and_new_records_go_to_a_new_file() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for path in wal_files(&fixture) {
+        fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
+    }
+    let old_file = wal_files(dir.path()).remove(0);
+    let old_bytes = fs::read(&old_file).expect("read");
+    assert_eq!(file_version(&old_file), 1, "the fixture is a version-1 log");
+
+    let v1_records: Vec<(Lsn, Record)> = (1..).map(Lsn).zip(common::v1_records()).collect();
+    let (wal, replay) = open(dir.path()).expect("a version-1 log opens");
+    assert_eq!(replay.records, v1_records);
+    let next = Lsn(v1_records.len() as u64 + 1);
+    assert_eq!(
+        wal.append(&common::sensors_record(9)).expect("append"),
+        next
+    );
+    drop(wal);
+
+    let files = wal_files(dir.path());
+    assert_eq!(
+        files.len(),
+        2,
+        "appends start a file of the current version"
+    );
+    assert_eq!(
+        fs::read(&files[0]).expect("read"),
+        old_bytes,
+        "the old file is left as it was"
+    );
+    assert_eq!(file_version(&files[1]), FORMAT_VERSION);
+    let (wal, replay) = open(dir.path()).expect("a mixed log opens");
+    let mut all = v1_records.clone();
+    all.push((next, common::sensors_record(9)));
+    assert_eq!(replay.records, all);
+
+    wal.truncate_through(next).expect("truncate");
+    assert_eq!(
+        wal_files(dir.path()).len(),
+        1,
+        "the old file goes with truncation"
+    );
+    assert_eq!(file_version(&wal_files(dir.path())[0]), FORMAT_VERSION);
+}
+
+#[test]
+fn an_empty_version_1_file_is_replaced_by_a_current_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(dir.path()).expect("create"));
+    let path = wal_files(dir.path()).remove(0);
+    let mut header = fs::read(&path).expect("read");
+    header[8..10].copy_from_slice(&1u16.to_le_bytes());
+    let crc = crc32fast::hash(&header[..18]);
+    header[18..22].copy_from_slice(&crc.to_le_bytes());
+    fs::write(&path, &header).expect("write");
+
+    let (wal, replay) = open(dir.path()).expect("open");
+    assert!(replay.records.is_empty());
+    assert_eq!(wal_files(dir.path()), vec![path.clone()]);
+    assert_eq!(file_version(&path), FORMAT_VERSION);
+    assert_eq!(
+        wal.append(&common::sensors_record(1)).expect("append"),
+        Lsn(1)
     );
 }
 

@@ -195,19 +195,19 @@ pub fn sensors_body<'a>(
         )
     };
     let mut found: Option<String> = None;
-    // Each message is parsed on its own and dropped before the next, so the search holds one at a time.
+    // Each message is read on its own, so the search holds one at a time.
     for item in items.iter().filter(|i| !i.is_trivially_invalid()) {
-        let Ok(Value::Object(obj)) = parse_item(item.raw) else {
+        let Some(fields) = TokenFields::read(item.raw) else {
             continue;
         };
-        if obj.contains_key("ekey") && obj.contains_key("payloads") {
+        if fields.is_encrypted {
             return Err(WireError::bad(
                 "encrypted_payload",
                 "the payload is an encrypted envelope; turn off the SDK's encryption",
             ));
         }
-        let message_token = obj.get("token").filter(|v| !v.is_null());
-        let message_project = obj.get("project").filter(|v| !v.is_null());
+        let message_token = fields.token.as_ref();
+        let message_project = fields.project.as_ref();
         match (&request_token, request) {
             (Some(t), Some(r)) => {
                 if let Some(v) = message_token
@@ -252,6 +252,68 @@ pub fn sensors_body<'a>(
         batch_sent_at: None,
         kind: BodyKind::Sensors,
     })
+}
+
+/// What the token search of [`sensors_body`] needs from a message: its non-null `token` and `project`, and whether
+/// it is an encrypted envelope (both `ekey` and `payloads`).
+struct TokenFields {
+    token: Option<Value>,
+    project: Option<Value>,
+    is_encrypted: bool,
+}
+
+/// Only the fields the search needs, borrowed from the message's text; the rest is skipped without building values.
+#[derive(serde::Deserialize)]
+struct BorrowedTokenFields<'a> {
+    #[serde(borrow, default)]
+    token: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    project: Option<&'a RawValue>,
+    #[serde(default)]
+    ekey: Present,
+    #[serde(default)]
+    payloads: Present,
+}
+
+/// Whether a key is there at all, even with `null`, as `Map::contains_key` tells.
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> serde::Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Present, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(Present(true))
+    }
+}
+
+impl TokenFields {
+    /// The fields of a message that is a JSON object, else `None`.
+    ///
+    /// Parsing the whole message into a [`Value`] here, and again when it becomes an event, made `/sa` markedly
+    /// slower than `/batch` (bench/capture_sensors.sh), so the fields are read from a borrowed view first. A
+    /// message that view refuses (a repeated key, where the last one counts, or anything not an object) is parsed
+    /// in full, so both paths agree.
+    fn read(raw: &str) -> Option<TokenFields> {
+        let value = |v: Option<&RawValue>| {
+            v.and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+                .filter(|v| !v.is_null())
+        };
+        if let Ok(f) = serde_json::from_str::<BorrowedTokenFields<'_>>(raw) {
+            return Some(TokenFields {
+                token: value(f.token),
+                project: value(f.project),
+                is_encrypted: f.ekey.0 && f.payloads.0,
+            });
+        }
+        let Ok(Value::Object(obj)) = parse_item(raw) else {
+            return None;
+        };
+        Some(TokenFields {
+            token: obj.get("token").filter(|v| !v.is_null()).cloned(),
+            project: obj.get("project").filter(|v| !v.is_null()).cloned(),
+            is_encrypted: obj.contains_key("ekey") && obj.contains_key("payloads"),
+        })
+    }
 }
 
 /// Java's `String.hashCode` of an ASCII or BMP text, as the SDKs compute their checksum (§3.3).
@@ -648,6 +710,38 @@ fn merges(
     let original = valid_id(obj.get("original_id"));
     let identities = obj.get("identities").and_then(Value::as_object);
     let login_identity = identities.and_then(|i| valid_id(i.get(LOGIN_KEY)));
+    let wire_ids = [Some(distinct_id), anonymous.as_deref(), original.as_deref()];
+    // §5.3: the distinct id an identity names.
+    let identity_id = |key: &str, value: String| {
+        if key == LOGIN_KEY
+            || DEVICE_KEYS.contains(&key)
+            || wire_ids.contains(&Some(value.as_str()))
+        {
+            value
+        } else {
+            format!("{key}+{value}")
+        }
+    };
+
+    // §5.4: an unbind has no identity effect. It is kept as a request that the identity log records as not applied.
+    if kind == Kind::Unbind {
+        let ids: Vec<String> = identities
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, value)| Some(identity_id(key, valid_id(Some(value))?)))
+            .filter(|id| !id.contains(MergeSource::ID_SEPARATOR))
+            .collect();
+        let merged = if ids.is_empty() {
+            distinct_id.to_string()
+        } else {
+            ids.join(&MergeSource::ID_SEPARATOR.to_string())
+        };
+        return Some(Merge {
+            kept: distinct_id.to_string(),
+            merged,
+            source: MergeSource::SensorsUnbind,
+        });
+    }
 
     // §5.1: ids this message marks as identified.
     let mut identified: Vec<String> = Vec::new();
@@ -667,9 +761,7 @@ fn merges(
     {
         pairs.push((distinct_id.to_string(), o.clone()));
     }
-    if kind != Kind::Unbind
-        && let (Some(l), Some(a)) = (&login, &anonymous)
-    {
+    if let (Some(l), Some(a)) = (&login, &anonymous) {
         pairs.push((l.clone(), a.clone()));
     }
     if kind == Kind::Bind {
@@ -683,14 +775,7 @@ fn merges(
             let Some(v) = valid_id(Some(value)) else {
                 continue;
             };
-            let is_wire_id = [Some(distinct_id), anonymous.as_deref(), original.as_deref()]
-                .contains(&Some(v.as_str()));
-            let id = if DEVICE_KEYS.contains(&key.as_str()) || is_wire_id {
-                v
-            } else {
-                format!("{key}+{v}")
-            };
-            pairs.push((kept.clone(), id));
+            pairs.push((kept.clone(), identity_id(key, v)));
         }
         if distinct_id != kept {
             pairs.push((kept.clone(), distinct_id.to_string()));

@@ -531,6 +531,18 @@ fn sensors_tokens_follow_the_request_then_the_messages() {
     let envelope = r#"{"pkv":1,"ekey":"k","payloads":["x"],"flush_time":1}"#;
     assert_eq!(token_of("", envelope), Err((400, "encrypted_payload")));
     assert_eq!(token_of("", "42"), Err((400, "unknown_shape")));
+    // The borrowed read of the token fields agrees with a full parse: a null key is still present, a repeated key
+    // counts by its last value, and a null token is no token.
+    let envelope = r#"{"ekey":null,"payloads":null}"#;
+    assert_eq!(token_of("", envelope), Err((400, "encrypted_payload")));
+    assert_eq!(
+        token_of(
+            "",
+            &track(&format!(r#","project":"other","project":"{TOKEN}""#))
+        ),
+        Ok((Some(TOKEN.to_string()), None))
+    );
+    assert_eq!(token_of("", &track(r#","token":null"#)), Ok((None, None)));
 }
 
 #[test]

@@ -202,3 +202,87 @@ pub fn small_record(n: u64) -> Record {
     };
     Record::Events(EventBatch::new(project, vec![event], Vec::new()))
 }
+
+/// The event of [`small_record`] `n`, carrying a merge.
+fn merge_event(n: u64, kept: String, merged: String, source: MergeSource) -> Event {
+    let Record::Events(batch) = small_record(n) else {
+        unreachable!("small_record is an events record")
+    };
+    let mut event = batch.events()[0].clone();
+    event.merge = Some(Box::new(Merge {
+        kept,
+        merged,
+        source,
+    }));
+    event
+}
+
+/// The records in `tests/data/v1/`, a log written by the version-1 format (before the Sensors merge sources).
+///
+/// Every merge source version 1 knows appears once, and so do a persons record and a rejection.
+pub fn v1_records() -> Vec<Record> {
+    let project = Project::new("app").expect("valid name");
+    let v1_sources = [
+        MergeSource::Identify,
+        MergeSource::CreateAlias,
+        MergeSource::MergeDangerously,
+        MergeSource::SegmentIds,
+        MergeSource::SegmentAlias,
+    ];
+    let merges = v1_sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, source)| {
+            merge_event(
+                10 + i as u64,
+                format!("user-{i}"),
+                format!("anon-{i}"),
+                source,
+            )
+        })
+        .collect();
+    let rejection = Rejection {
+        reason: RejectReason::ALL[0],
+        detail: "detail".into(),
+        raw: b"{}".to_vec(),
+        source: "test".into(),
+        received_at: Timestamp(1_700_000_000_000_000),
+    };
+    let persons = PersonBatch {
+        project: project.clone(),
+        persons: vec![PersonRecord {
+            distinct_ids: vec!["user-0".into(), "anon-0".into()],
+            properties: r#"{"plan":"pro"}"#.into(),
+            created_at: Some(Timestamp(1_700_000_000_000_000)),
+            updated_at: Timestamp(1_700_000_000_000_001),
+            source: "test".into(),
+        }],
+        rejections: vec![rejection.clone()],
+    };
+    vec![
+        small_record(1),
+        Record::Events(EventBatch::new(project, merges, vec![rejection])),
+        Record::Persons(persons),
+    ]
+}
+
+/// An events record whose events carry the Sensors merge sources, new in format version 2.
+pub fn sensors_record(n: u64) -> Record {
+    let project = Project::new("app").expect("valid name");
+    let events = [
+        MergeSource::SensorsIds,
+        MergeSource::SensorsBind,
+        MergeSource::SensorsUnbind,
+    ]
+    .into_iter()
+    .map(|source| {
+        merge_event(
+            n,
+            format!("login-{n}"),
+            format!("anon-{n}\u{1f}device-{n}"),
+            source,
+        )
+    })
+    .collect();
+    Record::Events(EventBatch::new(project, events, Vec::new()))
+}
