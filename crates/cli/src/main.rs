@@ -10,6 +10,7 @@ mod demo;
 mod gen_cmd;
 mod import;
 mod inspect;
+mod prices;
 mod quarantine;
 mod report;
 mod serve;
@@ -69,6 +70,7 @@ enum Command {
     Serve(serve::ServeArgs),
     Projects(serve::ProjectsArgs),
     Keys(serve::KeysArgs),
+    Prices(prices::PricesArgs),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&cli.data, args),
         Command::Projects(args) => serve::projects(&cli.data, args),
         Command::Keys(args) => serve::keys(&cli.data, args),
+        Command::Prices(args) => prices::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use model::{Day, Timestamp};
 use rayon::prelude::*;
 use report::numeric::Num;
-use report::table::{DataProvenance, EventTable, NumericColumn, Scan};
+use report::table::{DataProvenance, EventTable, NumericColumn, PaymentRow, Scan};
 use report::{Kind, Limits, Report, Request, RetentionParams, RetentionReport};
 use serde_json::{Map, Value};
 use store::ScanFilter;
@@ -231,6 +231,7 @@ impl Engine {
         let want = ScanWant {
             properties: false,
             uuid: false,
+            payments: false,
         };
         for s in segments
             .iter()
@@ -290,6 +291,7 @@ impl Engine {
         let want = ScanWant {
             properties: plan.event_properties || !plan.numeric.is_empty(),
             uuid: plan.uuid,
+            payments: plan.payments,
         };
         let dir = self.dir().to_path_buf();
         let scanned: Vec<std::result::Result<Vec<ScanChunk>, store::Error>> = chosen
@@ -387,6 +389,17 @@ impl Engine {
                 if let Some(&u) = c.uuid.get(i) {
                     table.uuid.push(u);
                 }
+                if plan.payments {
+                    table
+                        .payments
+                        .push(c.payments.get(i).cloned().flatten().map(|p| PaymentRow {
+                            amount_minor: p.amount_minor,
+                            currency: p.currency,
+                            kind: p.kind,
+                            tax_minor: p.tax_minor,
+                            fee_minor: p.fee_minor,
+                        }));
+                }
                 table.name.push(name_of[c.name_key[i] as usize]);
             }
             if plan.event_properties || !plan.numeric.is_empty() {
@@ -470,6 +483,9 @@ impl Engine {
                 retain(&mut table.ts, &keep);
                 retain(&mut table.uuid, &keep);
                 retain(&mut table.name, &keep);
+                if !table.payments.is_empty() {
+                    retain(&mut table.payments, &keep);
+                }
                 if !table.properties.is_empty() {
                     retain(&mut table.properties, &keep);
                 }
@@ -584,6 +600,7 @@ impl Engine {
         let want = ScanWant {
             properties: true,
             uuid: true,
+            payments: false,
         };
         let scanned: Vec<std::result::Result<Vec<PropertyUpdate>, store::Error>> = segments
             .par_iter()

@@ -5,11 +5,13 @@
 //! renamed field can never silently change a file format or an API.
 
 mod batch;
+mod currency;
 mod event;
 mod ids;
 mod time;
 
 pub use batch::{EventBatch, PersonBatch, PersonRecord, Record, RejectReason, Rejection};
+pub use currency::currency_exponent;
 pub use event::{Event, EventText, Merge, MergeSource, Payment, PaymentKind, TypedProps};
 pub use ids::{Digest, Lsn, Project, ProjectError, Uuid, UuidError};
 pub use time::{Day, MICROS_PER_DAY, Timestamp};

@@ -320,6 +320,7 @@ kinds! {
     Lifecycle => lifecycle::Lifecycle,
     Growth => growth::Growth,
     Funnels => funnels::Funnels,
+    Economics => economics::Economics,
 }
 
 impl Report {

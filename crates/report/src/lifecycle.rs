@@ -212,6 +212,7 @@ impl ReportKind for Lifecycle {
             numeric: Vec::new(),
             created_at: true,
             person_ids: false,
+            payments: false,
             personless: Personless::Exclude,
         }
     }

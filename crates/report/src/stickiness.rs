@@ -232,6 +232,7 @@ impl ReportKind for Stickiness {
             numeric: Vec::new(),
             created_at: false,
             person_ids: false,
+            payments: false,
             personless: plan.params.common.personless,
         }
     }

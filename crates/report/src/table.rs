@@ -31,6 +31,8 @@ pub struct Scan {
     pub created_at: bool,
     /// Load each person's distinct ids (persons listings).
     pub person_ids: bool,
+    /// Load each `payment` event's payment (economics).
+    pub payments: bool,
     /// Leave personless persons out.
     pub personless: Personless,
 }
@@ -54,6 +56,7 @@ impl Scan {
             numeric,
             created_at: self.created_at || other.created_at,
             person_ids: self.person_ids || other.person_ids,
+            payments: self.payments || other.payments,
             personless: self.personless,
         }
     }
@@ -87,6 +90,8 @@ pub struct EventTable {
     pub created_at: Vec<i64>,
     /// Per person, every distinct id, sorted (only when the scan asks for them).
     pub person_ids: Vec<Vec<String>>,
+    /// Per event, its payment (only when the scan asks for payments).
+    pub payments: Vec<Option<PaymentRow>>,
     /// Where the events came from.
     pub data: DataProvenance,
 }
@@ -96,6 +101,21 @@ impl EventTable {
     pub fn numeric(&self, key: &str) -> Option<&NumericColumn> {
         self.numeric.iter().find(|c| c.key == key)
     }
+}
+
+/// The payment of a `payment` event (events.md §7), validated at ingest: amounts in minor units of `currency`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    /// Gross amount including tax, ≥ 0.
+    pub amount_minor: i64,
+    /// ISO 4217 code, uppercase.
+    pub currency: String,
+    /// `new`, `renewal`, `one_time`, `usage`, `refund` or `chargeback`.
+    pub kind: String,
+    /// Tax contained in the amount.
+    pub tax_minor: i64,
+    /// Processor or store fee.
+    pub fee_minor: i64,
 }
 
 /// A numeric event property: its value per event, `None` where the event has no numeric value.

@@ -694,6 +694,23 @@ pub struct ScanWant {
     pub properties: bool,
     /// Read `uuid` (otherwise `ScanChunk::uuid` is empty).
     pub uuid: bool,
+    /// Read the payment columns (otherwise `ScanChunk::payments` is empty).
+    pub payments: bool,
+}
+
+/// The payment of a `payment` event as stored (events.md §7): minor units of its currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPayment {
+    /// Gross amount including tax.
+    pub amount_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `new`, `renewal`, `one_time`, `usage`, `refund` or `chargeback`.
+    pub kind: String,
+    /// Tax contained in the amount.
+    pub tax_minor: i64,
+    /// Processor or store fee.
+    pub fee_minor: i64,
 }
 
 /// The dictionary of a text column, borrowed from the decoded Parquet page without copying its strings.
@@ -750,6 +767,8 @@ pub struct ScanChunk {
     pub personless: Vec<bool>,
     /// Properties JSON per event, when asked for.
     pub properties: Vec<String>,
+    /// Per event, its payment, when asked for.
+    pub payments: Vec<Option<ScanPayment>>,
 }
 
 /// Reads the columns reports need, with text columns kept dictionary-encoded.
@@ -790,6 +809,15 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
     if want.properties {
         cols.push("properties");
     }
+    if want.payments {
+        cols.extend([
+            "payment_amount_minor",
+            "payment_currency",
+            "payment_kind",
+            "payment_tax_minor",
+            "payment_fee_minor",
+        ]);
+    }
     let mask = ProjectionMask::columns(builder.parquet_schema(), cols);
     let reader = builder
         .with_projection(mask)
@@ -829,7 +857,30 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
             name_key,
             personless: (0..batch.num_rows()).map(|i| personless.value(i)).collect(),
             properties: Vec::new(),
+            payments: Vec::new(),
         };
+        if want.payments {
+            let amount = column::<Int64Array>(path, &batch, "payment_amount_minor")?;
+            let currency = column::<StringArray>(path, &batch, "payment_currency")?;
+            let kind = column::<StringArray>(path, &batch, "payment_kind")?;
+            let tax = column::<Int64Array>(path, &batch, "payment_tax_minor")?;
+            let fee = column::<Int64Array>(path, &batch, "payment_fee_minor")?;
+            chunk.payments = (0..batch.num_rows())
+                .map(|i| {
+                    (!amount.is_null(i) && !currency.is_null(i)).then(|| ScanPayment {
+                        amount_minor: amount.value(i),
+                        currency: currency.value(i).to_string(),
+                        kind: if kind.is_null(i) {
+                            "one_time".to_string()
+                        } else {
+                            kind.value(i).to_string()
+                        },
+                        tax_minor: if tax.is_null(i) { 0 } else { tax.value(i) },
+                        fee_minor: if fee.is_null(i) { 0 } else { fee.value(i) },
+                    })
+                })
+                .collect();
+        }
         if want.uuid {
             let raw = column::<FixedSizeBinaryArray>(path, &batch, "uuid")?.value_data();
             if raw.len() != batch.num_rows() * 16 {

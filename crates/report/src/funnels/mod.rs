@@ -186,6 +186,7 @@ impl ReportKind for Funnels {
             numeric: Vec::new(),
             created_at: false,
             person_ids: false,
+            payments: false,
             personless: p.common.personless,
         }
     }

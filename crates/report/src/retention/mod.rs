@@ -171,6 +171,7 @@ impl Plan {
             numeric: Vec::new(),
             created_at: false,
             person_ids: false,
+            payments: false,
             personless: self.params.common.personless,
         }
     }

@@ -219,6 +219,7 @@ impl ReportKind for Trends {
             numeric,
             created_at: false,
             person_ids: false,
+            payments: false,
             personless: p.common.personless,
         }
     }

@@ -1,0 +1,646 @@
+//! The unit-economics report (economics.md): for each cohort of persons and each age, what serving them cost in
+//! inference, what they paid, the gross profit and margin, LTV to date, CAC and payback, with the unattributed line
+//! and totals that reconcile with the events.
+//!
+//! Money is exact ([`money`]): payments in minor units and costs in nano-units become pico-units of the report
+//! currency through dated rates, sums are i128, and only ratios and intervals use floats.
+
+mod cost;
+pub mod money;
+pub mod params;
+mod render;
+
+use std::collections::{BTreeMap, BinaryHeap};
+
+use jiff::tz::TimeZone;
+use kernels::activity::ByPerson;
+use kernels::grid::Locate;
+use serde_json::{Map, Value};
+
+use self::cost::Coster;
+use self::money::{PICO, Rates, minor_to_pico, parse_decimal, utc_day};
+use self::params::{EconomicsParams, FeeTreatment};
+use crate::error::{Error, Result};
+use crate::filter::{self, Compiled};
+use crate::kind::{Limits, ReportKind};
+use crate::params::{Filter, PropertyKind};
+use crate::table::{EventTable, Scan};
+use crate::window::{self, Window};
+
+pub use self::render::EconomicsReport;
+
+/// The economics report kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Economics;
+
+/// A resolved economics request.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Parameters with defaults resolved.
+    pub params: EconomicsParams,
+    /// The query time zone.
+    pub tz: TimeZone,
+    /// Cohort periods F..=L; ages run past L only up to the window's end.
+    pub window: Window,
+    /// The moment the report describes, UTC µs.
+    pub as_of: i64,
+}
+
+impl ReportKind for Economics {
+    type Fields = params::Fields;
+    type Plan = Plan;
+    type Output = EconomicsReport;
+
+    fn plan(mut params: EconomicsParams, now_us: i64, limits: &Limits) -> Result<Plan> {
+        params.validate()?;
+        let r = params.common.resolve(now_us)?;
+        let date_to = r.date_to.unwrap_or(r.as_of);
+        let window = window::resolve_window(
+            params.period,
+            &r.tz,
+            params.common.week_start(),
+            params.total_intervals,
+            r.date_from,
+            date_to,
+        )?;
+        limits.check_cells(
+            "date_from",
+            window.grid.len() as u64
+                * u64::from(params.total_intervals)
+                * params.common.projects.len() as u64
+                * 32,
+        )?;
+        Ok(Plan {
+            params,
+            tz: r.tz,
+            window,
+            as_of: r.as_of,
+        })
+    }
+
+    fn params(plan: &Plan) -> &EconomicsParams {
+        &plan.params
+    }
+
+    fn scan(plan: &Plan) -> Scan {
+        let p = &plan.params;
+        let person = p
+            .common
+            .all_global_filters()
+            .chain(&p.target.properties)
+            .any(|f| f.kind == PropertyKind::Person);
+        Scan {
+            // First-time anchors search all history.
+            from: None,
+            to: plan.window.end.min(plan.as_of.saturating_add(1)),
+            as_of: plan.as_of,
+            uuid: true,
+            event_properties: true,
+            person_properties: person,
+            numeric: Vec::new(),
+            created_at: false,
+            person_ids: false,
+            payments: true,
+            personless: p.common.personless,
+        }
+    }
+
+    fn event_names(plan: &Plan) -> Vec<String> {
+        crate::kind::entity_names([&plan.params.target])
+    }
+
+    fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<EconomicsReport> {
+        let coster = Coster::new(&plan.params.prices)?;
+        let rates = Rates::new(&plan.params.fx_rates);
+        let mut projects = Vec::new();
+        for t in tables {
+            limits.check_time()?;
+            projects.push(project(plan, t, &coster, &rates)?);
+        }
+        render::build(plan, tables, projects, &coster, &rates)
+    }
+}
+
+/// The money fields of a cell, an unattributed period or the totals, in pico-units of the report currency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Money {
+    /// Σ (amount − tax) of `new`, `renewal`, `one_time` and `usage` payments.
+    pub gross_revenue: i128,
+    /// Σ (amount − tax) of refunds and chargebacks.
+    pub refunds: i128,
+    /// Σ fee when fees are a cost of revenue.
+    pub fees: i128,
+    /// Σ fee whatever the treatment.
+    pub fees_paid: i128,
+    /// Σ cost of AI events.
+    pub inference_cost: i128,
+    /// Other variable costs.
+    pub other_variable_cost: i128,
+}
+
+impl Money {
+    /// gross − refunds, less fees when they are contra-revenue.
+    pub fn net_revenue(&self, t: FeeTreatment) -> i128 {
+        let contra = match t {
+            FeeTreatment::ContraRevenue => self.fees_paid,
+            FeeTreatment::Cogs => 0,
+        };
+        self.gross_revenue - self.refunds - contra
+    }
+
+    /// Net revenue − inference cost − fees − other costs.
+    pub fn gross_profit(&self, t: FeeTreatment) -> i128 {
+        self.net_revenue(t) - self.inference_cost - self.fees - self.other_variable_cost
+    }
+
+    fn add(&mut self, o: &Money) {
+        self.gross_revenue += o.gross_revenue;
+        self.refunds += o.refunds;
+        self.fees += o.fees;
+        self.fees_paid += o.fees_paid;
+        self.inference_cost += o.inference_cost;
+        self.other_variable_cost += o.other_variable_cost;
+    }
+}
+
+/// A per-user mean with its interval (economics.md §2.2, §9.10), from per-person amounts.
+#[derive(Debug, Clone, Default)]
+pub struct MeanAcc {
+    /// Persons (U₀, counting those with 0).
+    pub n: u64,
+    /// Σ amounts, pico.
+    pub sum: i128,
+    /// Σ squares of amounts in major units.
+    pub sum_sq: f64,
+    /// The ⌈n/100⌉ largest amounts (a min-heap), pico.
+    top: BinaryHeap<std::cmp::Reverse<i128>>,
+    top_k: usize,
+}
+
+impl MeanAcc {
+    fn new(n: u64) -> MeanAcc {
+        MeanAcc {
+            n: 0,
+            sum: 0,
+            sum_sq: 0.0,
+            top: BinaryHeap::new(),
+            top_k: (n as usize).div_ceil(100).max(1),
+        }
+    }
+
+    fn add(&mut self, v: i128) {
+        self.n += 1;
+        self.sum += v;
+        let x = v as f64 / PICO as f64;
+        self.sum_sq += x * x;
+        self.top.push(std::cmp::Reverse(v));
+        if self.top.len() > self.top_k {
+            self.top.pop();
+        }
+    }
+
+    /// (mean pico, interval in major units, heavy tail).
+    pub fn stats(&self) -> (Option<i128>, Option<(f64, f64)>, Option<bool>) {
+        if self.n == 0 {
+            return (None, None, None);
+        }
+        let n = self.n as i128;
+        let mean = money::div_half_even(self.sum, n);
+        if self.n < 2 {
+            return (Some(mean), None, None);
+        }
+        let m = self.sum as f64 / PICO as f64 / self.n as f64;
+        let var = ((self.sum_sq - self.n as f64 * m * m) / (self.n as f64 - 1.0)).max(0.0);
+        let half = 1.96 * var.sqrt() / (self.n as f64).sqrt();
+        let top: i128 = self.top.iter().map(|r| r.0).sum();
+        let heavy = self.sum > 0 && 2 * top > self.sum;
+        (Some(mean), Some((m - half, m + half)), Some(heavy))
+    }
+}
+
+/// One cohort cell (c, k).
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    /// Money of the age.
+    pub money: Money,
+    /// Aₖ.
+    pub active: u64,
+    /// Pₖ.
+    pub paying: u64,
+    /// Persons who paid at some age ≤ k.
+    pub ever_paid: u64,
+    /// AI events of the age without a price.
+    pub unpriced: u64,
+    /// Per acquired user: net revenue, inference cost, gross profit, gross profit to date, net revenue to date.
+    pub revenue: MeanAcc,
+    /// Inference cost per person.
+    pub cost: MeanAcc,
+    /// Gross profit per person.
+    pub profit: MeanAcc,
+    /// Gross profit to date per person.
+    pub ltv: MeanAcc,
+    /// Net revenue to date per person.
+    pub ltv_revenue: MeanAcc,
+}
+
+/// One window period of the unattributed line.
+#[derive(Debug, Clone, Default)]
+pub struct Unattributed {
+    /// Its money.
+    pub money: Money,
+    /// Distinct persons with money in it.
+    pub persons: u64,
+    /// Events with money in it.
+    pub events: u64,
+}
+
+/// Amounts that had no rate into the report currency, in their own currency (pico).
+#[derive(Debug, Clone, Default)]
+pub struct Unconverted {
+    /// Events.
+    pub events: u64,
+    /// As in [`Money`].
+    pub gross_revenue: i128,
+    /// As in [`Money`].
+    pub refunds: i128,
+    /// As in [`Money`].
+    pub fees_paid: i128,
+    /// As in [`Money`].
+    pub inference_cost: i128,
+}
+
+/// How the report's AI events were costed.
+#[derive(Debug, Clone, Default)]
+pub struct Costing {
+    /// AI events by cost source.
+    pub by_source: BTreeMap<&'static str, u64>,
+    /// Price versions used: events and cost (pico of the report currency).
+    pub versions: BTreeMap<String, (u64, i128)>,
+    /// Unpriced events by model string and reason.
+    pub unpriced: BTreeMap<(String, &'static str), u64>,
+    /// Events with some bucket unpriced.
+    pub partially_priced: u64,
+}
+
+/// One project's cohorts.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectEconomics {
+    /// The project.
+    pub project: String,
+    /// U₀ per cohort period.
+    pub users: Vec<u64>,
+    /// Cells per cohort and age; `None` past the window's end.
+    pub cells: Vec<Vec<Option<Cell>>>,
+    /// Per window period.
+    pub unattributed: Vec<Unattributed>,
+    /// Over the window.
+    pub totals: Money,
+    /// Per currency without a rate.
+    pub unconverted: BTreeMap<String, Unconverted>,
+    /// AI costing.
+    pub costing: Costing,
+}
+
+fn compile(field: &str, list: &[Filter]) -> Result<Vec<Compiled>> {
+    list.iter()
+        .map(|f| filter::compile(f).map_err(|m| Error::invalid(field, m)))
+        .collect()
+}
+
+fn passes(filters: &[Compiled], t: &EventTable, i: usize, empty: &Map<String, Value>) -> bool {
+    filters.iter().all(|f| match f.kind {
+        PropertyKind::Event => f.matches(t.properties.get(i).unwrap_or(empty)),
+        PropertyKind::Person => f.matches(
+            t.person_properties
+                .get(t.person[i] as usize)
+                .unwrap_or(empty),
+        ),
+    })
+}
+
+/// The money of one event, converted, or where it could not be.
+enum EventMoney {
+    None,
+    /// Money, whether it is a payment with positive net revenue, whether it is an unpriced AI event.
+    Converted(Money, bool, bool),
+    Unconverted(String, Unconverted),
+}
+
+const AI_EVENTS: [&str; 2] = ["$ai_generation", "$ai_embedding"];
+
+fn project(
+    plan: &Plan,
+    t: &EventTable,
+    coster: &Coster,
+    rates: &Rates,
+) -> Result<ProjectEconomics> {
+    let p = &plan.params;
+    let c = &p.common;
+    let empty = Map::new();
+    let global = compile("properties", &c.global_filters(&t.project))?;
+    let target = compile("target.properties", &p.target.properties)?;
+    let target_name = crate::retention::name_mask(&t.names, &p.target, c, &t.project);
+    let activity: Vec<bool> = t
+        .names
+        .iter()
+        .map(|n| !c.is_non_activity(&t.project, n))
+        .collect();
+    let is_ai: Vec<bool> = t
+        .names
+        .iter()
+        .map(|n| AI_EVENTS.contains(&n.as_str()))
+        .collect();
+    let per_event: Vec<i128> = t
+        .names
+        .iter()
+        .map(|n| {
+            p.other_costs
+                .per_event
+                .get(n)
+                .and_then(|v| parse_decimal(v))
+                .and_then(|d| d.to_pico())
+                .unwrap_or(0)
+        })
+        .collect();
+    let per_active = p
+        .other_costs
+        .per_active_user
+        .as_deref()
+        .and_then(parse_decimal)
+        .and_then(|d| d.to_pico())
+        .unwrap_or(0);
+    let grid = &plan.window.grid;
+    let n_periods = grid.len();
+    let ages = p.total_intervals as usize;
+    let uuid = |i: usize| t.uuid.get(i).copied().unwrap_or(0);
+
+    // Anchors: each person's first target event (names, target and global filters), over all history.
+    let mut anchor = vec![u32::MAX; t.n_persons];
+    for i in 0..t.ts.len() {
+        if t.ts[i] > plan.as_of
+            || !target_name[t.name[i] as usize]
+            || !passes(&target, t, i, &empty)
+            || !passes(&global, t, i, &empty)
+        {
+            continue;
+        }
+        let a = &mut anchor[t.person[i] as usize];
+        if *a == u32::MAX || (t.ts[i], uuid(i)) < (t.ts[*a as usize], uuid(*a as usize)) {
+            *a = i as u32;
+        }
+    }
+    let cohort: Vec<Option<usize>> = anchor
+        .iter()
+        .map(|&a| match a {
+            u32::MAX => None,
+            a => match grid.locate(t.ts[a as usize]) {
+                Locate::In(k) => Some(k as usize),
+                _ => None,
+            },
+        })
+        .collect();
+    let mut users = vec![0u64; n_periods];
+    for k in cohort.iter().flatten() {
+        users[*k] += 1;
+    }
+    let mut cells: Vec<Vec<Option<Cell>>> = (0..n_periods)
+        .map(|ci| {
+            (0..ages)
+                .map(|k| {
+                    (ci + k < n_periods).then(|| Cell {
+                        revenue: MeanAcc::new(users[ci]),
+                        cost: MeanAcc::new(users[ci]),
+                        profit: MeanAcc::new(users[ci]),
+                        ltv: MeanAcc::new(users[ci]),
+                        ltv_revenue: MeanAcc::new(users[ci]),
+                        ..Cell::default()
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let mut unattributed = vec![Unattributed::default(); n_periods];
+    let mut totals = Money::default();
+    let mut unconverted: BTreeMap<String, Unconverted> = BTreeMap::new();
+    let mut costing = Costing::default();
+    let report_currency = p.currency.as_str();
+
+    let money_of = |i: usize, costing: &mut Costing| -> EventMoney {
+        let day = utc_day(t.ts[i]);
+        if let Some(Some(pay)) = t.payments.get(i) {
+            let Some(exp) = model::currency_exponent(&pay.currency) else {
+                return EventMoney::None;
+            };
+            let net = minor_to_pico(pay.amount_minor - pay.tax_minor, exp);
+            let fee = minor_to_pico(pay.fee_minor, exp);
+            let refund = matches!(pay.kind.as_str(), "refund" | "chargeback");
+            let conv = |v: i128| rates.convert(v, &pay.currency, report_currency, day);
+            return match (conv(net), conv(fee)) {
+                (Some(net), Some(fee)) => {
+                    let mut m = Money {
+                        fees_paid: fee,
+                        fees: if p.fee_treatment == FeeTreatment::Cogs {
+                            fee
+                        } else {
+                            0
+                        },
+                        ..Money::default()
+                    };
+                    if refund {
+                        m.refunds = net;
+                    } else {
+                        m.gross_revenue = net;
+                    }
+                    m.other_variable_cost = per_event[t.name[i] as usize];
+                    EventMoney::Converted(m, !refund && net > 0, false)
+                }
+                _ => {
+                    let mut u = Unconverted {
+                        events: 1,
+                        fees_paid: fee,
+                        ..Unconverted::default()
+                    };
+                    if refund {
+                        u.refunds = net;
+                    } else {
+                        u.gross_revenue = net;
+                    }
+                    EventMoney::Unconverted(pay.currency.clone(), u)
+                }
+            };
+        }
+        let other = per_event[t.name[i] as usize];
+        if is_ai[t.name[i] as usize] {
+            let cost = coster.cost(t.properties.get(i).unwrap_or(&empty), t.ts[i]);
+            *costing.by_source.entry(cost.source).or_default() += 1;
+            if cost.partial {
+                costing.partially_priced += 1;
+            }
+            let Some(pico) = cost.pico else {
+                *costing
+                    .unpriced
+                    .entry((
+                        cost.model.clone().unwrap_or_default(),
+                        cost.reason.unwrap_or("unknown_model"),
+                    ))
+                    .or_default() += 1;
+                return EventMoney::Converted(
+                    Money {
+                        other_variable_cost: other,
+                        ..Money::default()
+                    },
+                    false,
+                    true,
+                );
+            };
+            return match rates.convert(pico, &cost.currency, report_currency, day) {
+                Some(v) => {
+                    if let Some(ver) = &cost.version {
+                        let e = costing.versions.entry(ver.clone()).or_default();
+                        e.0 += 1;
+                        e.1 += v;
+                    }
+                    EventMoney::Converted(
+                        Money {
+                            inference_cost: v,
+                            other_variable_cost: other,
+                            ..Money::default()
+                        },
+                        false,
+                        false,
+                    )
+                }
+                None => EventMoney::Unconverted(
+                    cost.currency.clone(),
+                    Unconverted {
+                        events: 1,
+                        inference_cost: pico,
+                        ..Unconverted::default()
+                    },
+                ),
+            };
+        }
+        if other != 0 {
+            return EventMoney::Converted(
+                Money {
+                    other_variable_cost: other,
+                    ..Money::default()
+                },
+                false,
+                false,
+            );
+        }
+        EventMoney::None
+    };
+
+    let by = ByPerson::new(&t.person, t.n_persons);
+    // Per person and age: money, paid, active, unpriced AI events.
+    let mut age_money = vec![Money::default(); ages];
+    let mut age_paid = vec![false; ages];
+    let mut age_active = vec![false; ages];
+    let mut age_unpriced = vec![0u64; ages];
+    let mut touched: Vec<usize> = Vec::new();
+    for person in 0..t.n_persons {
+        let home = cohort[person];
+        age_money.iter_mut().for_each(|m| *m = Money::default());
+        age_paid.iter_mut().for_each(|x| *x = false);
+        age_active.iter_mut().for_each(|x| *x = false);
+        age_unpriced.iter_mut().for_each(|x| *x = 0);
+        touched.clear();
+        for &ev in by.of(person) {
+            let i = ev as usize;
+            let ts = t.ts[i];
+            if ts > plan.as_of {
+                continue;
+            }
+            let Locate::In(period) = grid.locate(ts) else {
+                continue;
+            };
+            let period = period as usize;
+            let age = home
+                .and_then(|h| period.checked_sub(h))
+                .filter(|&a| a < ages);
+            if let Some(a) = age
+                && activity[t.name[i] as usize]
+                && passes(&global, t, i, &empty)
+            {
+                age_active[a] = true;
+            }
+            match money_of(i, &mut costing) {
+                EventMoney::None => {}
+                EventMoney::Unconverted(cur, u) => {
+                    let e = unconverted.entry(cur).or_default();
+                    e.events += u.events;
+                    e.gross_revenue += u.gross_revenue;
+                    e.refunds += u.refunds;
+                    e.fees_paid += u.fees_paid;
+                    e.inference_cost += u.inference_cost;
+                }
+                EventMoney::Converted(m, paid, unpriced) => {
+                    totals.add(&m);
+                    match age {
+                        Some(a) => {
+                            age_money[a].add(&m);
+                            age_paid[a] |= paid;
+                            age_unpriced[a] += u64::from(unpriced);
+                        }
+                        None => {
+                            let u = &mut unattributed[period];
+                            u.money.add(&m);
+                            u.events += 1;
+                            if !touched.contains(&period) {
+                                touched.push(period);
+                                u.persons += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let Some(h) = home else {
+            continue;
+        };
+        // A₀ = U₀ (§9.8).
+        age_active[0] = true;
+        let mut ever = false;
+        let (mut to_date, mut revenue_to_date) = (0i128, 0i128);
+        for a in 0..ages {
+            let Some(cell) = cells[h][a].as_mut() else {
+                break;
+            };
+            let mut m = age_money[a];
+            if age_active[a] {
+                m.other_variable_cost += per_active;
+                totals.other_variable_cost += per_active;
+            }
+            let net = m.net_revenue(p.fee_treatment);
+            // Pₖ: net revenue > 0 in the age (a payment of the age makes it so unless refunds outweigh it).
+            let paid = net > 0 && (age_paid[a] || m.gross_revenue > 0);
+            ever |= paid;
+            to_date += m.gross_profit(p.fee_treatment);
+            revenue_to_date += net;
+            cell.money.add(&m);
+            cell.active += u64::from(age_active[a]);
+            cell.paying += u64::from(paid);
+            cell.ever_paid += u64::from(ever);
+            cell.unpriced += age_unpriced[a];
+            cell.revenue.add(net);
+            cell.cost.add(m.inference_cost);
+            cell.profit.add(m.gross_profit(p.fee_treatment));
+            cell.ltv.add(to_date);
+            cell.ltv_revenue.add(revenue_to_date);
+        }
+    }
+    Ok(ProjectEconomics {
+        project: t.project.clone(),
+        users,
+        cells,
+        unattributed,
+        totals,
+        unconverted,
+        costing,
+    })
+}
+
+#[cfg(test)]
+mod tests;
