@@ -45,7 +45,8 @@ pub struct Costing {
     pub unpriced_reason: Option<&'static str>,
     /// The cost in nano-units (10⁻⁹) of `currency`: the sum of the bucket costs.
     pub nano: i128,
-    /// `USD` for supplied costs and custom prices; the matched entry's currency for a table price.
+    /// `USD` for supplied costs and custom prices; the matched entry's currency once a table entry matched (also
+    /// for `no_price_version`); `USD` for other unpriced events, whose `nano` is 0.
     pub currency: String,
     /// The name of the price table that matched.
     pub table: Option<String>,
@@ -170,7 +171,10 @@ impl<'a> Pricing<'a> {
         &self.tables
     }
 
-    /// Costs one `$ai_generation` or `$ai_embedding` event stamped `ts_us` (microseconds since the epoch).
+    /// Costs one `$ai_generation` or `$ai_embedding` event from its properties; `ts_us` (microseconds since the
+    /// epoch) picks the price version.
+    ///
+    /// Matching runs on every call: a hash lookup, then every `match` regex of a table when no name matches.
     pub fn cost(&self, props: &Map<String, Value>, ts_us: i64, options: &Options) -> Costing {
         let mut c = Costing {
             source: Source::Unpriced,
