@@ -339,7 +339,7 @@ fn matching_table() -> String {
             r#"output = "4""#,
         ),
         model(
-            "c/family",
+            "0/family",
             r"match = '(?i)FAM-\d+|fam-x'",
             r#"output = "5""#,
         ),
@@ -424,26 +424,27 @@ fn matching_stages() {
         Some("azure"),
         r#"openai/gpt-x suffix_after_slash via "GPT-X" [openai/gpt-x]"#,
     );
-    // Stage 3: regexes match the whole string; ties go to provider, then priority, then the smaller id.
+    // Stage 3: regexes match the whole string; ties go to provider, then priority (0/family has 0), then the
+    // smaller id.
     assert_match(
         "fam-12",
         None,
-        r#"a/family regex via "fam-\\d+" [a/family, b/family, c/family]"#,
+        r#"a/family regex via "fam-\\d+" [a/family, b/family, 0/family]"#,
     );
     assert_match(
         "fam-12",
-        Some("c"),
-        r#"c/family regex via "(?i)FAM-\\d+|fam-x" [c/family, a/family, b/family]"#,
+        Some("0"),
+        r#"0/family regex via "(?i)FAM-\\d+|fam-x" [0/family, a/family, b/family]"#,
     );
     assert_match(
         "fam-12",
         Some("b"),
-        r#"b/family regex via "fam-\\d+" [b/family, a/family, c/family]"#,
+        r#"b/family regex via "fam-\\d+" [b/family, a/family, 0/family]"#,
     );
     assert_match(
         "FAM-12",
         None,
-        r#"c/family regex via "(?i)FAM-\\d+|fam-x" [c/family]"#,
+        r#"0/family regex via "(?i)FAM-\\d+|fam-x" [0/family]"#,
     );
     // Whole match: neither a prefix nor a suffix is enough, also across an alternation.
     assert_match("fam-12-turbo", None, "unknown_model");
@@ -452,7 +453,7 @@ fn matching_stages() {
     assert_match(
         "fam-x",
         None,
-        r#"c/family regex via "(?i)FAM-\\d+|fam-x" [c/family]"#,
+        r#"0/family regex via "(?i)FAM-\\d+|fam-x" [0/family]"#,
     );
     assert_match("  ", None, "no_model");
 }
