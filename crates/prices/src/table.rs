@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -22,6 +22,11 @@ pub struct PriceTable {
     entries: Vec<Entry>,
     /// Lower-cased ids and aliases to entry positions; unique by validation.
     by_name: HashMap<String, usize>,
+    /// Every `match` regex in one automaton, so stage 3 is one pass over the model string however many entries
+    /// have a regex; `None` when the set exceeds the regex size limit, and each regex is tried in turn instead.
+    regexes: Option<RegexSet>,
+    /// The entry position of each pattern in `regexes`.
+    regex_entries: Vec<usize>,
 }
 
 /// How a model string reached an entry (economics.md §4.3 step 3).
@@ -125,6 +130,14 @@ impl PriceTable {
                 by_name.insert(n.to_lowercase(), i);
             }
         }
+        let regex_entries: Vec<usize> = (0..entries.len())
+            .filter(|&i| entries[i].pattern.is_some())
+            .collect();
+        let regexes = RegexSet::new(regex_entries.iter().filter_map(|&i| {
+            let (_, regex) = entries[i].pattern.as_ref()?;
+            Some(regex.as_str())
+        }))
+        .ok();
         let mut sha256 = String::with_capacity(64);
         for byte in Sha256::digest(text.as_bytes()).iter() {
             write!(sha256, "{byte:02x}").expect("writing to a String cannot fail");
@@ -134,6 +147,8 @@ impl PriceTable {
             sha256,
             entries,
             by_name,
+            regexes,
+            regex_entries,
         })
     }
 
@@ -193,10 +208,23 @@ impl PriceTable {
             }
         }
         if found.is_empty() {
-            for (i, e) in self.entries.iter().enumerate() {
-                if let Some((pattern, regex)) = &e.pattern
-                    && regex.is_match(m)
-                {
+            let matching: Vec<usize> = match &self.regexes {
+                Some(set) => set
+                    .matches(m)
+                    .iter()
+                    .map(|k| self.regex_entries[k])
+                    .collect(),
+                None => (self.regex_entries.iter().copied())
+                    .filter(|&i| {
+                        self.entries[i]
+                            .pattern
+                            .as_ref()
+                            .is_some_and(|(_, r)| r.is_match(m))
+                    })
+                    .collect(),
+            };
+            for i in matching {
+                if let Some((pattern, _)) = &self.entries[i].pattern {
                     found.push((i, Stage::Regex, pattern.clone()));
                 }
             }
@@ -718,4 +746,42 @@ fn load_entry(ctx: &Ctx<'_>, node: Node) -> Result<Entry, Error> {
         checked,
         versions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_regex_set_and_one_regex_at_a_time_agree() {
+        let mut text = String::from("schema_version = 1\n");
+        for (id, pattern, priority) in [
+            ("a/x", r"x-\d+", 0),
+            ("b/x", r"(?i)X-\d+|x-beta", 2),
+            ("c/y", r"y(-mini)?", 0),
+            ("d/x", r"x-1\d", 1),
+        ] {
+            let provider = &id[..1];
+            text += &format!(
+                "[[model]]\nid = \"{id}\"\nprovider = \"{provider}\"\nmatch = '{pattern}'\npriority = {priority}\n\
+                 currency = \"USD\"\nsource = \"s\"\nchecked = 2025-01-01\n\
+                 [[model.price]]\neffective_from = 2025-01-01\noutput = \"1\"\n"
+            );
+        }
+        let set = PriceTable::parse("t.toml", &text).unwrap();
+        let mut one_by_one = PriceTable::parse("t.toml", &text).unwrap();
+        assert!(set.regexes.is_some());
+        one_by_one.regexes = None;
+        for m in [
+            "x-1", "x-12", "X-12", "x-beta", "y", "y-mini", "y-max", "x-", "zz", "",
+        ] {
+            for p in [None, Some("a"), Some("b"), Some("d")] {
+                let ids = |t: &PriceTable| t.candidates(m, p).map(|(c, _)| c);
+                assert_eq!(ids(&set), ids(&one_by_one), "{m:?} {p:?}");
+            }
+        }
+        let (candidates, _) = set.candidates("x-12", None).unwrap();
+        let ids: Vec<&str> = candidates.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["b/x", "d/x", "a/x"]);
+    }
 }
