@@ -2,9 +2,10 @@
 //! tables (overrides first, then the built-in one), else unpriced with a reason.
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::decimal::Decimal;
-use crate::table::{Candidate, Entry, PriceTable, Tier, Variant, Version, price_key};
+use crate::table::{Candidate, Entry, PriceTable, Tier, Variant, Version, hex, price_key};
 use crate::usage::{Bucket, Usage, buckets, text};
 
 /// The price tables in the order they are searched: override files first, then the built-in table.
@@ -169,6 +170,17 @@ impl<'a> Pricing<'a> {
     /// The tables in search order.
     pub fn tables(&self) -> &[&'a PriceTable] {
         &self.tables
+    }
+
+    /// Hex SHA-256 over the digests of the tables in search order: the price-table part of a costing record's key,
+    /// which changes whenever any table or their order changes.
+    pub fn sha256(&self) -> String {
+        let mut hasher = Sha256::new();
+        for table in &self.tables {
+            hasher.update(table.sha256().as_bytes());
+            hasher.update(b"\n");
+        }
+        hex(&hasher.finalize())
     }
 
     /// Costs one `$ai_generation` or `$ai_embedding` event from its properties; `ts_us` (microseconds since the
@@ -580,6 +592,23 @@ fn unpriced(mut c: Costing, reason: &'static str, usage: Option<&Usage>) -> Cost
 mod tests {
     use super::*;
     use crate::table::PRICE_KEYS;
+
+    #[test]
+    fn the_digest_covers_every_table_and_their_order() {
+        let a = PriceTable::parse("a.toml", "schema_version = 1\n").unwrap();
+        let b = PriceTable::parse("b.toml", "schema_version = 1 # b\n").unwrap();
+        let digests = [
+            Pricing::new(vec![]).sha256(),
+            Pricing::new(vec![&a]).sha256(),
+            Pricing::new(vec![&a, &b]).sha256(),
+            Pricing::new(vec![&b, &a]).sha256(),
+        ];
+        for (i, d) in digests.iter().enumerate() {
+            assert_eq!(d.len(), 64);
+            assert!(digests[..i].iter().all(|e| e != d), "{i}");
+        }
+        assert_eq!(Pricing::new(vec![&a]).sha256(), digests[1]);
+    }
 
     #[test]
     fn price_keys_cover_every_bucket() {

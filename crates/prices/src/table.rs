@@ -138,10 +138,7 @@ impl PriceTable {
             Some(regex.as_str())
         }))
         .ok();
-        let mut sha256 = String::with_capacity(64);
-        for byte in Sha256::digest(text.as_bytes()).iter() {
-            write!(sha256, "{byte:02x}").expect("writing to a String cannot fail");
-        }
+        let sha256 = hex(&Sha256::digest(text.as_bytes()));
         Ok(PriceTable {
             name: name.to_string(),
             sha256,
@@ -294,6 +291,15 @@ impl Prices {
             .filter_map(|(k, p)| Some((*k, p.as_ref()?.to_string())))
             .collect()
     }
+}
+
+/// Lower-case hex of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        write!(out, "{byte:02x}").expect("writing to a String cannot fail");
+    }
+    out
 }
 
 /// The price key that prices `bucket` (economics.md §4.2).
