@@ -10,6 +10,7 @@ mod demo;
 mod gen_cmd;
 mod import;
 mod inspect;
+mod prices;
 mod quarantine;
 mod report;
 mod serve;
@@ -70,6 +71,7 @@ enum Command {
     Serve(serve::ServeArgs),
     Projects(serve::ProjectsArgs),
     Keys(serve::KeysArgs),
+    Prices(prices::PricesArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&cli.data, args),
         Command::Projects(args) => serve::projects(&cli.data, args),
         Command::Keys(args) => serve::keys(&cli.data, args),
+        Command::Prices(args) => prices::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

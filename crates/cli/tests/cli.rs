@@ -527,3 +527,52 @@ fn funnels_from_flags_verify_and_list_the_persons_behind_each_step() {
         "{o:?}"
     );
 }
+
+#[test]
+fn prices_lookup_names_the_table_stage_and_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("mine.toml");
+    std::fs::write(
+        &file,
+        "schema_version = 1\n[[model]]\nid = \"mine/chat\"\nprovider = \"mine\"\nmatch = 'chat-\\d+'\n\
+         currency = \"EUR\"\nsource = \"https://mine.example\"\nchecked = 2025-01-01\n\
+         [[model.price]]\neffective_from = 2025-01-01\noutput = \"2.50\"\n",
+    )
+    .unwrap();
+    let lookup = |args: &[&str]| {
+        let mut all = vec![
+            "prices",
+            "lookup",
+            "chat-7",
+            "--prices",
+            file.to_str().unwrap(),
+        ];
+        all.extend(args);
+        liucun(tmp.path(), &all)
+    };
+    let o = lookup(&["--at", "2025-06-01"]);
+    assert!(o.status.success(), "{o:?}");
+    let out = stdout(&o);
+    assert!(
+        out.contains("searched   mine.toml, default.toml\n"),
+        "{out}"
+    );
+    let stage = "match      mine/chat (stage 3 regex: chat-\\d+; provider mine, priority 0)\n";
+    assert!(out.contains(stage), "{out}");
+    assert!(
+        out.contains("version    2025-01-01\nper 1M     output 2.5\n"),
+        "{out}"
+    );
+    let o = lookup(&["--at", "2024-06-01", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["unpriced_reason"], "no_price_version");
+    assert_eq!(lookup(&["--at", "June"]).status.code(), Some(2));
+    std::fs::write(&file, "schema_version = 1\n[[model]]\nid = \"x\"\n").unwrap();
+    let o = lookup(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("price file mine.toml: model x: provider: missing"),
+        "{err}"
+    );
+}

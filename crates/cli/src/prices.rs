@@ -1,0 +1,177 @@
+//! `liucun prices lookup`: which price-table entry a model string matches, by which stage, and the prices in
+//! effect at an instant.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use prices::{Lookup, PriceTable, Pricing};
+use serde_json::json;
+
+use crate::Invalid;
+
+/// Price tables: what a model string would be priced with, and why.
+///
+/// Example: liucun prices lookup claude-sonnet-4-20250514 --at 2025-06-01
+#[derive(Debug, Args)]
+pub(crate) struct PricesArgs {
+    #[command(subcommand)]
+    command: PricesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum PricesCommand {
+    /// Show the entry a model string matches (table, stage, id), its price version at an instant and its prices.
+    ///
+    /// Override files are searched first, in the order given, then the built-in table; the first table with any
+    /// match decides.
+    ///
+    /// Example: liucun prices lookup gpt-4o --provider openai --at 2025-06-01 --prices my-prices.toml
+    Lookup {
+        /// The model string, as sent in `$ai_model`.
+        model: String,
+        /// The provider, as sent in `$ai_provider`.
+        #[arg(long)]
+        provider: Option<String>,
+        /// The instant to price at: a date (00:00 UTC) or an RFC 3339 instant. Default: now.
+        #[arg(long, allow_hyphen_values = true)]
+        at: Option<String>,
+        /// An override price file (TOML, or JSON of the same structure); may be given several times.
+        #[arg(long = "prices", value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(args: PricesArgs) -> anyhow::Result<u8> {
+    let PricesCommand::Lookup {
+        model,
+        provider,
+        at,
+        files,
+        json,
+    } = args.command;
+    let at_us = match &at {
+        Some(text) => prices::parse_instant(text).ok_or_else(|| {
+            Invalid(format!(
+                "--at {text:?} is not a date (2025-06-01) or an RFC 3339 instant (2025-06-01T12:00:00Z)"
+            ))
+        })?,
+        None => {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+        }
+    };
+    let mut tables = Vec::with_capacity(files.len());
+    for path in &files {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        tables.push(PriceTable::parse(&name, &text).map_err(|e| Invalid(e.to_string()))?);
+    }
+    let lookup = Pricing::new(tables.iter().collect()).lookup(&model, provider.as_deref(), at_us);
+    let out = if json {
+        format!("{:#}\n", to_json(&lookup))
+    } else {
+        render(&lookup, at.as_deref().unwrap_or("now"))
+    };
+    std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes())?;
+    Ok(0)
+}
+
+fn render(l: &Lookup, at: &str) -> String {
+    let mut out = String::new();
+    let mut line = |key: &str, value: &str| {
+        writeln!(out, "{key:<10} {value}").expect("writing to a String cannot fail");
+    };
+    line("model", &l.model);
+    line("provider", l.provider.as_deref().unwrap_or("-"));
+    line("at", at);
+    line("searched", &l.searched.join(", "));
+    if let Some(table) = &l.table {
+        line("table", table);
+    }
+    for (i, c) in l.candidates.iter().enumerate() {
+        let why = format!(
+            "{} (stage {} {}: {}; provider {}, priority {})",
+            c.id,
+            c.stage.number(),
+            c.stage.as_str(),
+            c.matched,
+            c.provider,
+            c.priority
+        );
+        line(if i == 0 { "match" } else { "also" }, &why);
+    }
+    if let (Some(currency), Some(source), Some(checked)) = (&l.currency, &l.source, &l.checked) {
+        line("currency", currency);
+        line("source", &format!("{source} (checked {checked})"));
+        line("versions", &l.versions.join(", "));
+    }
+    if let Some(version) = &l.version {
+        line("version", version);
+        let list = |prices: &[(&str, String)]| {
+            prices
+                .iter()
+                .map(|(k, p)| format!("{k} {p}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        line("per 1M", &list(&l.prices));
+        for (above, prices) in &l.tiers {
+            line("tier", &format!("input > {above}: {}", list(prices)));
+        }
+        for v in &l.variants {
+            let mut text = format!(
+                "service_tier {}: {}",
+                v.service_tiers.join("|"),
+                list(&v.prices)
+            );
+            if !v.tiers.is_empty() {
+                let tiers: Vec<String> = v.tiers.iter().map(|t| format!("> {t}")).collect();
+                write!(text, "; own tiers {}", tiers.join(", "))
+                    .expect("writing to a String cannot fail");
+            }
+            line("variant", &text);
+        }
+    }
+    if let Some(reason) = l.unpriced_reason {
+        line("unpriced", reason);
+    }
+    out
+}
+
+fn to_json(l: &Lookup) -> serde_json::Value {
+    let prices = |p: &[(&str, String)]| -> serde_json::Map<String, serde_json::Value> {
+        p.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()
+    };
+    json!({
+        "model": l.model,
+        "provider": l.provider,
+        "searched": l.searched,
+        "table": l.table,
+        "candidates": l.candidates.iter().map(|c| json!({
+            "id": c.id, "provider": c.provider, "priority": c.priority,
+            "stage": c.stage.number(), "how": c.stage.as_str(), "matched": c.matched,
+        })).collect::<Vec<_>>(),
+        "currency": l.currency,
+        "source": l.source,
+        "checked": l.checked,
+        "versions": l.versions,
+        "version": l.version,
+        "prices_per_million": prices(&l.prices),
+        "tiers": l.tiers.iter().map(|(above, p)| json!({"above_input_tokens": above, "prices_per_million": prices(p)}))
+            .collect::<Vec<_>>(),
+        "variants": l.variants.iter().map(|v| json!({
+            "service_tier": v.service_tiers, "prices_per_million": prices(&v.prices), "tiers": v.tiers,
+        })).collect::<Vec<_>>(),
+        "unpriced_reason": l.unpriced_reason,
+    })
+}

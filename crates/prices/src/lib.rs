@@ -1,0 +1,19 @@
+//! Prices of LLM usage and the cost of one AI event (economics.md §3–§4, events.md §6.1–6.2).
+//!
+//! A [`PriceTable`] is one validated price file; [`Pricing`] searches override tables before the built-in one and
+//! turns an event's properties into a [`Costing`]. Money is exact: prices are decimals read from text and costs
+//! are integer nano-units, rounded half-even once per bucket. The crate does no IO; callers hand in file text.
+
+mod currency;
+mod decimal;
+mod error;
+mod pricing;
+mod table;
+mod time;
+mod usage;
+
+pub use error::{Error, Problem};
+pub use pricing::{BucketCost, Costing, Lookup, LookupVariant, Options, Pricing, Source};
+pub use table::{Candidate, PriceTable, Stage};
+pub use time::parse_instant;
+pub use usage::{Bucket, Usage, UsageInvalid, buckets};
