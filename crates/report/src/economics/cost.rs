@@ -1,9 +1,9 @@
-//! The cost of one AI event (economics.md §3), as the report reads it.
+//! The cost of one AI event (economics.md §3), as the report reads it: the `prices` crate costs it in nano-units
+//! of its price currency, the report keeps pico-units.
 
 use serde_json::{Map, Value};
 
-use super::money::{PICO, parse_decimal};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// What one `$ai_generation` or `$ai_embedding` event cost.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,66 +24,58 @@ pub(crate) struct AiCost {
     pub partial: bool,
 }
 
-/// Costs AI events with the price tables of a report.
+/// Costs AI events with the price tables of a report: the ones given with it, then the built-in table.
 pub(crate) struct Coster {
+    overrides: Vec<prices::PriceTable>,
     tables: Vec<(String, String)>,
-}
-
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 impl Coster {
     /// The tables given with the report (each TOML or JSON text), searched before the built-in one.
     ///
     /// # Errors
-    /// [`crate::Error::Invalid`] naming `prices` when a table does not load.
-    pub(crate) fn new(_tables: &[String]) -> Result<Coster> {
-        Ok(Coster { tables: Vec::new() })
+    /// [`Error::Invalid`] naming `prices[i]` when a table does not load.
+    pub(crate) fn new(texts: &[String]) -> Result<Coster> {
+        let overrides = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                prices::PriceTable::parse(&format!("prices[{i}]"), text)
+                    .map_err(|e| Error::invalid(&format!("prices[{i}]"), e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let tables = {
+            let pricing = prices::Pricing::new(overrides.iter().collect());
+            pricing
+                .tables()
+                .iter()
+                .map(|t| (t.name().to_string(), t.sha256()))
+                .collect()
+        };
+        Ok(Coster { overrides, tables })
     }
 
-    /// The tables read: (name, sha256).
+    /// The tables read, in search order: (name, sha256).
     pub(crate) fn tables(&self) -> &[(String, String)] {
         &self.tables
     }
 
     /// The cost of one AI event from its properties, at its time.
-    pub(crate) fn cost(&self, props: &Map<String, Value>, _ts_us: i64) -> AiCost {
-        let model = text(props.get("$ai_model")).map(|m| m.trim().to_string());
-        let supplied = text(props.get("$ai_total_cost_usd"))
-            .and_then(|t| parse_decimal(&t))
-            .filter(|d| !d.negative())
-            .and_then(|d| d.to_pico());
-        match supplied {
-            Some(pico) => AiCost {
-                pico: Some(pico),
-                currency: "USD".to_string(),
-                source: "provided",
-                model,
-                version: None,
-                reason: None,
-                partial: false,
+    pub(crate) fn cost(&self, props: &Map<String, Value>, ts_us: i64) -> AiCost {
+        let pricing = prices::Pricing::new(self.overrides.iter().collect());
+        let c = pricing.cost(props, ts_us, &prices::Options::default());
+        let priced = c.source != prices::Source::Unpriced;
+        AiCost {
+            pico: priced.then(|| c.nano.saturating_mul(1000)),
+            currency: c.currency,
+            source: c.source.as_str(),
+            model: c.model,
+            version: match (c.model_id, c.version) {
+                (Some(id), Some(v)) => Some(format!("{id}@{v}")),
+                _ => None,
             },
-            None => AiCost {
-                pico: None,
-                currency: "USD".to_string(),
-                source: "unpriced",
-                reason: Some(if model.is_none() {
-                    "no_model"
-                } else {
-                    "unknown_model"
-                }),
-                model,
-                version: None,
-                partial: false,
-            },
+            reason: c.unpriced_reason,
+            partial: c.partially_priced,
         }
     }
 }
-
-#[allow(dead_code)]
-const _: i128 = PICO;
