@@ -328,6 +328,8 @@ enum EventMoney {
 
 const AI_EVENTS: [&str; 2] = ["$ai_generation", "$ai_embedding"];
 
+// Cohort, age and person indexes address several parallel arrays at once.
+#[allow(clippy::needless_range_loop)]
 fn project(
     plan: &Plan,
     t: &EventTable,

@@ -151,6 +151,11 @@ impl Rates {
     pub fn len(&self) -> usize {
         self.by_pair.values().map(Vec::len).sum()
     }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_pair.is_empty()
+    }
 }
 
 #[cfg(test)]

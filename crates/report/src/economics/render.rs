@@ -112,6 +112,8 @@ fn spend(plan: &Plan, rates: &Rates, notes: &mut Vec<String>) -> Vec<Option<i128
     out
 }
 
+// Cohort, age and person indexes address several parallel arrays at once.
+#[allow(clippy::needless_range_loop)]
 pub(super) fn build(
     plan: &Plan,
     tables: &[&EventTable],

@@ -425,9 +425,9 @@ impl<'a> Prepared<'a> {
                 continue;
             }
             let mut s = 0u32;
-            for k in 0..n {
+            for (k, anchor) in anchor.iter().enumerate() {
                 if m.step(t, i, k)
-                    && anchor[k]
+                    && anchor
                         .as_ref()
                         .is_none_or(|a| a[t.person[i] as usize] == i as u32)
                 {
@@ -555,7 +555,7 @@ impl<'a> Prepared<'a> {
                 let pick = if b.attribution == Attribution::FirstTouch {
                     non_empty.next()
                 } else {
-                    non_empty.last()
+                    non_empty.next_back()
                 };
                 let value = pick.map_or_else(|| self.empty_value(evs), |e| e.value);
                 f(value, evs, None);

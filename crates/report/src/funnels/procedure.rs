@@ -25,7 +25,8 @@ pub(crate) struct Ev {
     pub period: u32,
 }
 
-/// What a run of §5 or §7 found.
+/// What a run of §5 or §7 found. The step times live inline: runs are made and consumed one at a time.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Level 0: not in the funnel.

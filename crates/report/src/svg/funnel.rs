@@ -144,6 +144,7 @@ pub fn funnel(chart: &FunnelChart) -> String {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn bar(
     out: &mut String,
     s: &FunnelSeries,
