@@ -125,8 +125,8 @@ pub(crate) fn run(args: DemoArgs, data: Option<&Path>) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Stickiness (DAU/MAU), AI usage (output tokens, p95 latency), growth milestones and the visit → sign-up → chat →
-/// paid funnel of every app, with the reports' JSON and charts written next to the data.
+/// Stickiness (DAU/MAU), AI usage (output tokens, p95 latency), growth milestones, the visit → sign-up → chat → paid
+/// funnel and the unit economics of every app, with the reports' JSON and charts written next to the data.
 fn activity_comparison(
     engine: &Engine,
     projects: &[String],
@@ -258,11 +258,22 @@ fn activity_comparison(
                 }),
         );
     }
+    let economics = run(
+        Kind::Economics,
+        serde_json::json!({"projects": projects, "period": "month", "total_intervals": 3,
+                           "date_from": "2025-01-01", "date_to": "2025-03-31", "as_of": as_of,
+                           "currency": "USD",
+                           // One illustrative rate for the demo's CNY payments; real reports take dated rates.
+                           "fx_rates": [{"date": "2024-12-01", "from": "CNY", "to": "USD", "rate": "0.1375",
+                                         "source": "illustrative demo rate"}]}),
+    )?;
+    economics_table(&economics.to_json(), projects);
     let mut written = Vec::new();
     for (report, name) in [
         (&daily, "dau-mau"),
         (&growth, "growth"),
         (&funnel, "funnel"),
+        (&economics, "economics"),
     ] {
         let json_path = dir.join(format!("{name}.json"));
         std::fs::write(&json_path, serde_json::to_string_pretty(&report.to_json())?)
@@ -276,6 +287,77 @@ fn activity_comparison(
     println!();
     println!("wrote {}", written.join(", "));
     Ok(())
+}
+
+/// Prints each app's cohorts' users, conversion, net revenue, inference cost and gross margin from an economics
+/// report.
+fn economics_table(e: &serde_json::Value, projects: &[String]) {
+    println!();
+    println!(
+        "Unit economics, monthly cohorts January–March 2025 (USD; inference priced from the model price table):"
+    );
+    println!();
+    println!(
+        "{:<10} {:>7} {:>9} {:>12} {:>12} {:>8} {:>14}",
+        "app", "users", "ever paid", "net revenue", "AI cost", "margin", "unpriced calls"
+    );
+    for p in projects {
+        let mine = |list: &serde_json::Value| -> Vec<serde_json::Value> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter(|r| r["project"] == p.as_str())
+                .cloned()
+                .collect()
+        };
+        let (mut users, mut paid, mut unpriced) = (0u64, 0u64, 0u64);
+        for r in mine(&e["rows"]) {
+            users += r["cohort_users"].as_u64().unwrap_or(0);
+            let cells: Vec<&serde_json::Value> = r["cells"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| !c.is_null())
+                .collect();
+            paid += cells
+                .last()
+                .and_then(|c| c["ever_paid_to_date"].as_u64())
+                .unwrap_or(0);
+            unpriced += cells
+                .iter()
+                .filter_map(|c| c["unpriced_ai_events"].as_u64())
+                .sum::<u64>();
+        }
+        let totals = mine(&e["totals"]);
+        let num = |k: &str| {
+            totals
+                .first()
+                .and_then(|t| t[k].as_str())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        let (revenue, cost, profit) = (
+            num("net_revenue"),
+            num("inference_cost"),
+            num("gross_profit"),
+        );
+        println!(
+            "{:<10} {:>7} {:>9} {:>12} {:>12} {:>8} {:>14}",
+            p,
+            users,
+            if users > 0 {
+                format!("{:.1}%", paid as f64 * 100.0 / users as f64)
+            } else {
+                "-".into()
+            },
+            revenue.map_or("-".into(), |v| format!("{v:.2}")),
+            cost.map_or("-".into(), |v| format!("{v:.2}")),
+            match (profit, revenue) {
+                (Some(g), Some(r)) if r > 0.0 => format!("{:.1}%", g * 100.0 / r),
+                _ => "-".into(),
+            },
+            unpriced,
+        );
+    }
 }
 
 /// `1575589` as `1,575,589`; anything else as it is.

@@ -431,10 +431,14 @@ fn definition(p: &EconomicsParams) -> String {
         FeeTreatment::Cogs => "fees as a cost",
         FeeTreatment::ContraRevenue => "fees subtracted from revenue",
     };
+    let target = match p.target.event.names() {
+        None if p.target.properties.is_empty() => "activity event".to_string(),
+        _ => crate::retention::entity_text(&p.target),
+    };
     format!(
         "Per {} cohort of persons by their first {}{}: net revenue, inference cost, {fee} and gross profit per age in {}, realised only (no projections) ({}).",
         p.period.noun(),
-        crate::retention::entity_text(&p.target),
+        target,
         crate::retention::global_text(&p.common),
         p.currency,
         p.common.timezone()
