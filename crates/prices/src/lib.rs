@@ -7,6 +7,7 @@
 mod currency;
 mod decimal;
 mod error;
+pub mod import;
 mod pricing;
 mod table;
 mod time;
