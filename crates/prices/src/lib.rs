@@ -7,13 +7,14 @@
 mod currency;
 mod decimal;
 mod error;
-pub mod import;
+mod import;
 mod pricing;
 mod table;
 mod time;
 mod usage;
 
 pub use error::{Error, Problem};
+pub use import::{ImportSummary, LITELLM_SOURCE, import_litellm, import_litellm_filtered};
 pub use pricing::{BucketCost, Costing, Lookup, LookupVariant, Options, Pricing, Source};
 pub use table::{Candidate, PriceTable, Stage};
 pub use time::parse_instant;

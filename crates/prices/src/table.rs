@@ -19,7 +19,7 @@ use crate::{currency, time};
 pub struct PriceTable {
     name: String,
     sha256: String,
-    entries: Vec<Entry>,
+    pub(crate) entries: Vec<Entry>,
     /// Lower-cased ids and aliases to entry positions; unique by validation.
     by_name: HashMap<String, usize>,
     /// Every `match` regex in one automaton, so stage 3 is one pass over the model string however many entries
@@ -96,9 +96,9 @@ pub(crate) struct Version {
 pub(crate) struct Entry {
     pub(crate) id: String,
     pub(crate) provider: String,
-    aliases: Vec<String>,
-    pattern: Option<(String, Regex)>,
-    priority: i64,
+    pub(crate) aliases: Vec<String>,
+    pub(crate) pattern: Option<(String, Regex)>,
+    pub(crate) priority: i64,
     pub(crate) currency: String,
     pub(crate) source: String,
     pub(crate) checked: String,
