@@ -160,11 +160,16 @@ pub fn import_litellm_filtered(
             id.clone(),
             Model {
                 id,
-                provider,
-                aliases: if key.contains('/') {
-                    Vec::new()
-                } else {
-                    vec![key.clone()]
+                provider: provider.clone(),
+                aliases: match key.split_once('/') {
+                    // `dashscope/qwen-max` is also known as `qwen-max`; other prefixes name a route, not the model.
+                    Some((prefix, rest))
+                        if prefix.eq_ignore_ascii_case(&provider) && !rest.contains('/') =>
+                    {
+                        vec![rest.to_owned()]
+                    }
+                    Some(_) => Vec::new(),
+                    None => vec![key.clone()],
                 },
                 pattern: None,
                 priority: 0,

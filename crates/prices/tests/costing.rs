@@ -523,9 +523,9 @@ output = "1"
     assert_cost(
         &[],
         props(),
-        "2025-06-01",
+        "2027-01-01",
         NONE,
-        "table 10000000 USD default.toml:openai/gpt-4o@2024-10-01 | output 1000x10=10000000",
+        "table 10000000 USD default.toml:openai/gpt-4o@2026-12-05 | output 1000x10=10000000",
     );
     assert_cost(
         &[ACME, cheap],
@@ -893,11 +893,13 @@ fn the_builtin_table_is_valid_and_its_entries_have_sources() {
     for model in [
         "gpt-4o",
         "gpt-4o-2024-08-06",
-        "claude-sonnet-4-20250514",
+        "claude-opus-4-5-20251101",
         "gemini-2.5-pro",
         "gpt-4o-mini",
+        "deepseek-chat",
+        "qwen-max",
     ] {
-        let l = pricing.lookup(model, None, parse_instant("2025-07-01").unwrap());
+        let l = pricing.lookup(model, None, parse_instant("2027-01-01").unwrap());
         assert!(l.version.is_some(), "{model}: {l:?}");
         assert!(
             l.source
