@@ -576,3 +576,53 @@ fn prices_lookup_names_the_table_stage_and_version() {
         "{err}"
     );
 }
+
+#[test]
+fn prices_import_writes_a_loadable_table_and_prints_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("litellm.json");
+    std::fs::write(
+        &src,
+        r#"{"gpt-4o": {"litellm_provider": "openai", "mode": "chat",
+            "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05},
+            "text-embedding-3-small": {"litellm_provider": "openai", "mode": "embedding"}}"#,
+    )
+    .unwrap();
+    let out_file = tmp.path().join("out.toml");
+    let o = liucun(
+        tmp.path(),
+        &[
+            "prices",
+            "import",
+            "--from",
+            "litellm",
+            src.to_str().unwrap(),
+            "--date",
+            "2026-01-02",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let out = stdout(&o);
+    assert!(out.contains("models     1 (1 new"), "{out}");
+    assert!(
+        out.contains("skipped    1 entries: mode=embedding"),
+        "{out}"
+    );
+    let table = std::fs::read_to_string(&out_file).unwrap();
+    assert!(table.contains("uncached_input = \"2.5\""), "{table}");
+    let o = liucun(
+        tmp.path(),
+        &[
+            "prices",
+            "lookup",
+            "gpt-4o",
+            "--at",
+            "2026-02-01",
+            "--prices",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert!(stdout(&o).contains("match      openai/gpt-4o"), "{o:?}");
+}
