@@ -362,7 +362,7 @@ impl Report {
     pub fn to_svg(&self, chart: Option<&str>) -> Result<String> {
         let out = self.output();
         let name = chart.unwrap_or(out.charts()[0]);
-        out.to_svg(name).ok_or_else(|| {
+        let svg = out.to_svg(name).ok_or_else(|| {
             Error::invalid(
                 "chart",
                 format!(
@@ -371,7 +371,14 @@ impl Report {
                     out.charts().join(", ")
                 ),
             )
-        })
+        })?;
+        let notes: Vec<String> = self
+            .provenance()
+            .notes
+            .iter()
+            .map(|n| format!("! {}", n.text))
+            .collect();
+        Ok(crate::svg::with_notes(svg, &notes))
     }
 
     /// Where the numbers came from.

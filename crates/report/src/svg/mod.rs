@@ -42,6 +42,73 @@ pub use lines::lines;
 
 use crate::retention::RetentionReport;
 
+/// Adds the report's notes under a chart's footer (the canvas grows to hold them), so a chart seen on its own says
+/// what its reader must know, such as a window that holds no data.
+pub fn with_notes(svg: String, notes: &[String]) -> String {
+    if notes.is_empty() {
+        return svg;
+    }
+    let head_end = svg.find('>').unwrap_or(0);
+    let head = &svg[..head_end];
+    let number = |attr: &str| -> Option<f64> {
+        let start = head.find(attr)? + attr.len();
+        let end = head[start..].find('"')? + start;
+        head[start..end].parse().ok()
+    };
+    let (Some(width), Some(height)) = (number("width=\""), number("height=\"")) else {
+        return svg;
+    };
+    let lines: Vec<String> = notes
+        .iter()
+        .flat_map(|n| text::wrap(n, text::chars_within(width - 48.0, 11.5)))
+        .collect();
+    let grown = height + 8.0 + lines.len() as f64 * 16.0;
+    let mut out = svg.replacen(
+        &format!(
+            "height=\"{}\" viewBox=\"0 0 {} {}\"",
+            scale::f1(height),
+            scale::f1(width),
+            scale::f1(height)
+        ),
+        &format!(
+            "height=\"{}\" viewBox=\"0 0 {} {}\"",
+            scale::f1(grown),
+            scale::f1(width),
+            scale::f1(grown)
+        ),
+        1,
+    );
+    // The white background grows with the canvas.
+    out = out.replacen(
+        &format!(
+            "<rect width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
+            scale::f1(width),
+            scale::f1(height)
+        ),
+        &format!(
+            "<rect width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
+            scale::f1(width),
+            scale::f1(grown)
+        ),
+        1,
+    );
+    let mut block = String::from("<g class=\"notes\" font-size=\"11.5\" fill=\"#a04000\">\n");
+    for (i, line) in lines.iter().enumerate() {
+        put!(
+            block,
+            "<text x=\"24\" y=\"{}\">{}</text>\n",
+            scale::f1(height + 12.0 + i as f64 * 16.0),
+            text::esc(line)
+        );
+    }
+    block.push_str("</g>\n");
+    match out.rfind("</svg>") {
+        Some(at) => out.insert_str(at, &block),
+        None => out.push_str(&block),
+    }
+    out
+}
+
 /// Which chart [`chart`] draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartKind {
