@@ -494,6 +494,20 @@ pub struct Resolved {
     pub to_relative: Option<char>,
 }
 
+/// The shared keys of a kind that takes no shared `breakdown` (stickiness, funnels, economics).
+pub const KEYS_WITHOUT_BREAKDOWN: &[&str] = &[
+    "projects",
+    "date_from",
+    "date_to",
+    "timezone",
+    "week_start",
+    "properties",
+    "filter_test_accounts",
+    "personless",
+    "as_of",
+    "project_settings",
+];
+
 /// The most projects one report compares.
 pub const MAX_PROJECTS: usize = 50;
 /// The most breakdown values a report keeps before Other.

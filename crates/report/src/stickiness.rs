@@ -79,18 +79,7 @@ fn one() -> u32 {
 
 impl KindParams for Fields {
     const KIND: &'static str = "stickiness";
-    const COMMON: &'static [&'static str] = &[
-        "projects",
-        "date_from",
-        "date_to",
-        "timezone",
-        "week_start",
-        "properties",
-        "filter_test_accounts",
-        "personless",
-        "as_of",
-        "project_settings",
-    ];
+    const COMMON: &'static [&'static str] = crate::params::KEYS_WITHOUT_BREAKDOWN;
 
     fn validate(&self, common: &Common) -> Result<()> {
         crate::activity::one_project(common, Self::KIND)?;

@@ -150,18 +150,7 @@ fn currency(field: &str, code: &str) -> Result<()> {
 
 impl KindParams for Fields {
     const KIND: &'static str = "economics";
-    const COMMON: &'static [&'static str] = &[
-        "projects",
-        "date_from",
-        "date_to",
-        "timezone",
-        "week_start",
-        "properties",
-        "filter_test_accounts",
-        "personless",
-        "as_of",
-        "project_settings",
-    ];
+    const COMMON: &'static [&'static str] = crate::params::KEYS_WITHOUT_BREAKDOWN;
 
     fn validate(&self, _common: &Common) -> Result<()> {
         if self.total_intervals == 0 || self.total_intervals > MAX_INTERVALS {

@@ -306,18 +306,7 @@ impl Fields {
 
 impl KindParams for Fields {
     const KIND: &'static str = "funnels";
-    const COMMON: &'static [&'static str] = &[
-        "projects",
-        "date_from",
-        "date_to",
-        "timezone",
-        "week_start",
-        "properties",
-        "filter_test_accounts",
-        "personless",
-        "as_of",
-        "project_settings",
-    ];
+    const COMMON: &'static [&'static str] = crate::params::KEYS_WITHOUT_BREAKDOWN;
     const OWN_KEYS: &'static [&'static str] = &["breakdown"];
 
     fn validate(&self, common: &Common) -> Result<()> {
