@@ -111,7 +111,8 @@ def prepare(events: int) -> tuple[Path, Path, str, dict]:
         started = time.perf_counter()
         out = run([str(LIUCUN), "gen", "--events", str(events), "--seed", "42", "--apps", "1",
                    "--out", str(parquet)]).stdout
-        project, _path, n = out.strip().split("\t")
+        # One line per app: project, events file, "N events", persons file.
+        project, _path, n = out.strip().split("\t")[:3]
         meta = {"project": project, "events": int(n.split()[0]), "gen_s": time.perf_counter() - started,
                 "parquet_bytes": parquet.stat().st_size}
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")

@@ -265,7 +265,11 @@ fn activity_comparison(
                            "currency": "USD",
                            // One illustrative rate for the demo's CNY payments; real reports take dated rates.
                            "fx_rates": [{"date": "2024-12-01", "from": "CNY", "to": "USD", "rate": "0.1375",
-                                         "source": "illustrative demo rate"}]}),
+                                         "source": "illustrative demo rate"}],
+                           // The default table's versions start at its import date, after these 2025 events:
+                           // the demo prices its seven models with early-2025 list prices, carried in the
+                           // report's parameters so `verify` re-derives the costs.
+                           "prices": [DEMO_PRICES]}),
     )?;
     economics_table(&economics.to_json(), projects);
     let mut written = Vec::new();
@@ -289,12 +293,15 @@ fn activity_comparison(
     Ok(())
 }
 
+/// The demo's price table (illustrative early-2025 list prices of the models its apps call).
+const DEMO_PRICES: &str = include_str!("demo_prices.toml");
+
 /// Prints each app's cohorts' users, conversion, net revenue, inference cost and gross margin from an economics
 /// report.
 fn economics_table(e: &serde_json::Value, projects: &[String]) {
     println!();
     println!(
-        "Unit economics, monthly cohorts January–March 2025 (USD; inference priced from the model price table):"
+        "Unit economics, monthly cohorts January–March 2025 (USD; inference at early-2025 list prices, demo_prices.toml):"
     );
     println!();
     println!(
@@ -431,7 +438,7 @@ fn retention_comparison(
     std::fs::write(&svg_path, report::svg::curves(&report))
         .with_context(|| format!("writing {}", svg_path.display()))?;
     let heatmap_path = dir.join("retention-heatmap.svg");
-    std::fs::write(&heatmap_path, report::svg::heatmap(&report))
+    std::fs::write(&heatmap_path, report::svg::heatmap(&report, None))
         .with_context(|| format!("writing {}", heatmap_path.display()))?;
     println!();
     println!("fingerprint {}", report.provenance.data_fingerprint);

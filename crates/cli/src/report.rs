@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use liucun::Engine;
 use liucun::model::Timestamp;
-use report::render::Color;
+use report::render::{ChartOptions, Color, TableOptions};
 use report::{Kind, Report, Request};
 use serde_json::{Map, Value, json};
 
@@ -73,6 +73,17 @@ pub(crate) struct CommonArgs {
     /// Write the output to this file instead of stdout.
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Table: show every period column, however wide. By default a retention table fits the terminal (or
+    /// $COLUMNS) by showing the columns that matter: periods 1, 2, 3, 7, 14, 30, … and the last.
+    #[arg(long, conflicts_with = "columns")]
+    all_columns: bool,
+    /// Heatmap: the rate, in percent, at which the colour scale saturates (e.g. 50), so heatmaps drawn with the
+    /// same value compare cell for cell; default: from the data, a rounded 95th percentile.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_color_max)]
+    color_max: Option<f64>,
+    /// Table: show exactly these retention period columns, by index (e.g. 1,7,30).
+    #[arg(long, value_delimiter = ',', value_name = "J,…")]
+    columns: Option<Vec<usize>>,
     /// Compute the report N times in one process and print each run's time to stderr; runs after the first read
     /// the engine's in-memory tables (warm).
     #[arg(long, default_value_t = 1)]
@@ -121,6 +132,10 @@ pub(crate) struct RetentionArgs {
     /// Returning events needed in a period.
     #[arg(long, default_value_t = 1)]
     min_occurrences: u32,
+    /// Leave out of the mean the cells whose periods end after the data's last event (history imported up to a
+    /// date, then nothing): they are marked `~` either way, and by default count in the mean (retention.md §12.3).
+    #[arg(long)]
+    exclude_partial_periods: bool,
     /// Custom brackets: comma-separated period counts, e.g. 1,3,10 gives columns Day 1, Day 2-4, Day 5-14.
     #[arg(long, value_delimiter = ',')]
     brackets: Vec<u32>,
@@ -470,6 +485,9 @@ pub(crate) fn retention(data: &Path, a: RetentionArgs, given: &[String]) -> anyh
     );
     own.insert("cumulative".into(), json!(a.cumulative));
     own.insert("minimum_occurrences".into(), json!(a.min_occurrences));
+    if a.exclude_partial_periods {
+        own.insert("exclude_partial_periods".into(), json!(true));
+    }
     if !a.brackets.is_empty() {
         own.insert("custom_brackets".into(), json!(a.brackets));
     }
@@ -1020,12 +1038,20 @@ fn run(
         }
     }
     let report = report.expect("at least one run");
-    let color = if a.out.is_none() && std::io::stdout().is_terminal() {
-        Color::Ansi
-    } else {
-        Color::Plain
+    let terminal = a.out.is_none() && std::io::stdout().is_terminal();
+    let table = TableOptions {
+        color: if terminal { Color::Ansi } else { Color::Plain },
+        width: if a.all_columns || a.out.is_some() {
+            None
+        } else {
+            table_width(terminal)
+        },
+        columns: a.columns.clone(),
     };
-    let text = render_as(&report, a.format, a.chart.as_deref(), color)?;
+    let chart = ChartOptions {
+        color_max: a.color_max.map(|p| p / 100.0),
+    };
+    let text = render_as(&report, a.format, a.chart.as_deref(), table, &chart)?;
     match &a.out {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
@@ -1050,24 +1076,47 @@ fn warn_unknown_projects(engine: &Engine, projects: &[String]) {
     }
 }
 
+fn parse_color_max(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of percent, such as 50"))?;
+    if v.is_finite() && v > 0.0 && v <= 100.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s} must be above 0 and at most 100 (percent)"))
+    }
+}
+
+/// The width a table fits: the terminal's, else `$COLUMNS`; `None` (every column) when neither is known.
+fn table_width(terminal: bool) -> Option<usize> {
+    let term = terminal
+        .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+        .flatten();
+    term.or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+        .filter(|&w| w >= 20)
+}
+
 fn render_as(
     report: &Report,
     format: FormatArg,
     chart: Option<&str>,
-    color: Color,
+    table: TableOptions,
+    chart_opts: &ChartOptions,
 ) -> anyhow::Result<String> {
     Ok(match format {
-        FormatArg::Table => report.to_table(color),
+        FormatArg::Table => report.to_table(table),
         FormatArg::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&report.to_json()).expect("json")
         ),
         FormatArg::Csv => report.to_csv(),
         FormatArg::Svg => report
-            .to_svg(chart)
+            .to_svg_with(chart, chart_opts)
             .map_err(|e| Invalid(format!("--chart: {e}")))?,
         FormatArg::Heatmap => report
-            .to_svg(Some("heatmap"))
+            .to_svg_with(Some("heatmap"), chart_opts)
             .map_err(|e| Invalid(format!("--format heatmap: {e}")))?,
     })
 }
@@ -1115,7 +1164,7 @@ pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
 
 /// Argument ids (clap's, the field names) that `--params` combines with: the shared report flags, which override
 /// the file, and the output and global flags.
-const COMBINE_WITH_PARAMS: [&str; 18] = [
+const COMBINE_WITH_PARAMS: [&str; 21] = [
     "project",
     "from",
     "to",
@@ -1134,6 +1183,9 @@ const COMBINE_WITH_PARAMS: [&str; 18] = [
     "repeat",
     "data",
     "log",
+    "all_columns",
+    "columns",
+    "color_max",
 ];
 
 /// Refuses a kind's own flags next to `--params`: the file holds those parameters, and which of two differing

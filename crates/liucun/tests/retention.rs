@@ -1275,3 +1275,73 @@ fn golden_weekly_shanghai_report() {
     expect_file!["golden/retention_weekly.json"].assert_eq(&json);
     expect_file!["golden/retention_weekly.txt"].assert_eq(&render::to_table(&r, Color::Plain));
 }
+
+/// Example B's data ends on 2025-05-03 at 11:00 and `date_to` is 2025-05-04, both before `as_of`: cells whose
+/// periods reach past the last event are flagged and noted, counted in the mean unless `exclude_partial_periods`,
+/// and the cells after `date_to` are marked as cut, not zero.
+#[test]
+fn cells_past_the_data_s_last_event_and_past_date_to_are_marked() {
+    let events = example_b_events();
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = ingest(tmp.path(), &events, &[], &in_order(&events));
+    let base = json!({
+        "period": "day", "timezone": "UTC", "date_from": "2025-05-01", "date_to": "2025-05-04",
+        "total_intervals": 4, "as_of": "2025-05-10T00:00:00Z",
+        "target": {"event": "chat_message", "properties": [{"key": "tier", "operator": "eq", "value": "pro"}]},
+    });
+    let r = report(&engine, &params(base.clone()));
+    let flags: Vec<Vec<Option<bool>>> = r.rows.iter().map(|row| row.beyond_data.clone()).collect();
+    assert_eq!(
+        flags,
+        vec![
+            vec![Some(false), Some(false), Some(true), Some(true)],
+            vec![Some(false), Some(true), Some(true), None],
+            vec![Some(true), Some(true), None, None],
+            vec![Some(true), None, None, None],
+        ]
+    );
+    assert!(r.window.ends_before_as_of);
+    let codes: Vec<&str> = r.provenance.notes.iter().map(|n| n.code).collect();
+    assert!(codes.contains(&"partial_periods"), "{codes:?}");
+    assert!(codes.contains(&"window_ends_before_as_of"), "{codes:?}");
+    // By default the flagged cells count in the mean, as §12.3 says (the oracle agrees, see example B).
+    assert_eq!(r.mean[0].rows_used, vec![3, 3, 2, 1]);
+    let table = render::to_table(&r, Color::Plain);
+    assert!(table.contains("50.0%~"), "{table}");
+    assert!(table.contains('·'), "{table}");
+    assert!(table.contains("~ partial data"), "{table}");
+    assert!(table.contains("· after the window's end"), "{table}");
+
+    let mut excluding = base;
+    excluding["exclude_partial_periods"] = json!(true);
+    let x = report(&engine, &params(excluding));
+    assert_eq!(x.rows, r.rows, "cells do not change, only the mean");
+    assert_eq!(x.mean[0].rows_used, vec![2, 1, 0, 0]);
+    assert_eq!(x.mean[0].persons, vec![3, 2, 0, 0]);
+    assert_eq!(x.mean[0].rates[1], Some(0.5));
+    assert_eq!(x.mean[0].rates[2], None);
+    assert!(
+        x.definition
+            .contains("leaving out periods that end after the data's last event")
+    );
+
+    // A window that reaches as_of, with data up to it, flags nothing.
+    let live = json!({
+        "period": "day", "timezone": "UTC", "date_from": "2025-05-01", "total_intervals": 3,
+        "as_of": "2025-05-03T11:00:00Z",
+    });
+    let l = report(&engine, &params(live));
+    assert!(!l.window.ends_before_as_of);
+    assert!(
+        l.rows
+            .iter()
+            .flat_map(|row| &row.beyond_data)
+            .all(|b| *b != Some(true))
+    );
+    assert!(
+        l.provenance
+            .notes
+            .iter()
+            .all(|n| n.code != "partial_periods" && n.code != "window_ends_before_as_of")
+    );
+}

@@ -70,3 +70,20 @@ pub fn currency_exponent(code: &str) -> Option<u32> {
         .ok()
         .map(|i| CURRENCIES[i].1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_table_is_sorted_and_covers_the_required_codes() {
+        assert!(CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
+        let required = "USD EUR CNY JPY KRW GBP HKD TWD SGD INR BRL CAD AUD CHF RUB MXN IDR VND THB MYR PHP TRY SEK \
+                        NOK DKK PLN ZAR AED SAR KWD BHD JOD OMR TND";
+        for code in required.split_whitespace() {
+            assert!(currency_exponent(code).is_some(), "{code}");
+        }
+        assert_eq!(currency_exponent("JPY"), Some(0));
+        assert_eq!(currency_exponent("KWD"), Some(3));
+    }
+}

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::params::{Common, KindParams, Params};
 use crate::provenance::Provenance;
-use crate::render::Color;
+use crate::render::{ChartOptions, TableOptions};
 use crate::table::{EventTable, Scan};
 
 /// Bounds on what parameters may make a report allocate, refused before the allocation with the field to change,
@@ -123,14 +123,14 @@ pub trait Output {
     /// The documented JSON (docs/report-json.md), with `kind`, `definition`, `parameters`, `window` and
     /// `provenance`.
     fn to_json(&self) -> Value;
-    /// A text table (coloured on a terminal).
-    fn to_table(&self, color: Color) -> String;
+    /// A text table (coloured on a terminal, fitted to its width).
+    fn to_table(&self, opts: &TableOptions) -> String;
     /// Comma-separated rows.
     fn to_csv(&self) -> String;
     /// The names of the kind's charts; the first is the default.
     fn charts(&self) -> &'static [&'static str];
     /// One chart as SVG; `None` for a name not in [`Output::charts`].
-    fn to_svg(&self, chart: &str) -> Option<String>;
+    fn to_svg(&self, chart: &str, opts: &ChartOptions) -> Option<String>;
     /// Where the numbers came from.
     fn provenance(&self) -> &Provenance;
     /// The provenance, to add notes to.
@@ -329,9 +329,9 @@ impl Report {
         self.output().to_json()
     }
 
-    /// A text table.
-    pub fn to_table(&self, color: Color) -> String {
-        let mut out = self.output().to_table(color);
+    /// A text table: a [`Color`](crate::render::Color) alone gives every column.
+    pub fn to_table(&self, opts: impl Into<TableOptions>) -> String {
+        let mut out = self.output().to_table(&opts.into());
         let notes = &self.provenance().notes;
         if !notes.is_empty() {
             if !out.ends_with('\n') {
@@ -360,9 +360,17 @@ impl Report {
     /// # Errors
     /// [`Error::Invalid`] naming `chart` for a name the kind does not draw.
     pub fn to_svg(&self, chart: Option<&str>) -> Result<String> {
+        self.to_svg_with(chart, &ChartOptions::default())
+    }
+
+    /// A chart as SVG, drawn with `opts` (such as a fixed colour scale to compare heatmaps).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `chart` for a name the kind does not draw.
+    pub fn to_svg_with(&self, chart: Option<&str>, opts: &ChartOptions) -> Result<String> {
         let out = self.output();
         let name = chart.unwrap_or(out.charts()[0]);
-        let svg = out.to_svg(name).ok_or_else(|| {
+        let svg = out.to_svg(name, opts).ok_or_else(|| {
             Error::invalid(
                 "chart",
                 format!(

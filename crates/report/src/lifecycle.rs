@@ -19,7 +19,7 @@ use crate::params::{
     Common, Entity, KindParams, Params, Period, Personless, PropertyKind, WeekStart, check_filters,
 };
 use crate::provenance::Provenance;
-use crate::render::{Color, csv_field};
+use crate::render::{ChartOptions, TableOptions, csv_field};
 use crate::stats::round6;
 use crate::table::{EventTable, Scan};
 use crate::window::{self, Window};
@@ -372,7 +372,7 @@ impl Output for LifecycleReport {
         })
     }
 
-    fn to_table(&self, _color: Color) -> String {
+    fn to_table(&self, _opts: &TableOptions) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.definition);
         let _ = writeln!(
@@ -429,7 +429,7 @@ impl Output for LifecycleReport {
         &["bars"]
     }
 
-    fn to_svg(&self, chart: &str) -> Option<String> {
+    fn to_svg(&self, chart: &str, _opts: &ChartOptions) -> Option<String> {
         if chart != "bars" {
             return None;
         }

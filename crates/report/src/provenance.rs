@@ -53,9 +53,10 @@ pub struct ProjectProvenance {
 /// they do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
-    /// A stable snake_case code: `no_data`, `empty_window`, `data_ends_before_window`, `event_not_found`.
+    /// A stable snake_case code: `no_data`, `empty_window`, `data_ends_before_window`, `event_not_found`, and the
+    /// kinds' own (retention's `partial_periods` and `window_ends_before_as_of`).
     pub code: &'static str,
-    /// The project it is about.
+    /// The project it is about (empty for a note about the whole report).
     pub project: String,
     /// One sentence for people.
     pub text: String,
@@ -63,7 +64,8 @@ pub struct Note {
 
 impl Note {
     fn json(&self) -> Value {
-        json!({"code": self.code, "project": self.project, "text": self.text})
+        let project = (!self.project.is_empty()).then_some(&self.project);
+        json!({"code": self.code, "project": project, "text": self.text})
     }
 }
 
@@ -109,7 +111,7 @@ pub fn data_notes(t: &EventTable, as_of: i64) -> Vec<Note> {
         out.push(note(
             "empty_window",
             format!(
-                "the window holds no events of project {:?}, whose data runs from {} to {}: set the dates                  (date_from, date_to) to where the data is",
+                "the window holds no events of project {:?}, whose data runs from {} to {}: set the dates (date_from, date_to) to where the data is",
                 t.project,
                 t.data.first_event.map(window::format_utc).unwrap_or_default(),
                 window::format_utc(last)
@@ -119,7 +121,7 @@ pub fn data_notes(t: &EventTable, as_of: i64) -> Vec<Note> {
         out.push(note(
             "data_ends_before_window",
             format!(
-                "the data of project {:?} ends at {}, before the window does: periods after it are empty or                  partial because there is no data yet, not because persons left",
+                "the data of project {:?} ends at {}, before the window does: periods after it are empty or partial because there is no data yet, not because persons left",
                 t.project,
                 window::format_utc(last)
             ),

@@ -1,12 +1,42 @@
 //! What every report's renderings share: colour on a terminal, CSV quoting, and the width of coloured text.
 
 /// How to draw a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Color {
     /// ANSI background shades by rate.
     Ansi,
     /// Plain text (golden-testable).
+    #[default]
     Plain,
+}
+
+/// How to lay out a text table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableOptions {
+    /// Colour or plain text.
+    pub color: Color,
+    /// Fit this many characters per line by showing the columns that matter most (retention: periods 1, 2, 3, 7,
+    /// 14, 30, …); `None` shows every column.
+    pub width: Option<usize>,
+    /// Show exactly these columns (retention: period columns by index), whatever the width.
+    pub columns: Option<Vec<usize>>,
+}
+
+/// How to draw a chart.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ChartOptions {
+    /// The rate in (0, 1] at which the retention heatmap's colour scale saturates, the same for every chart drawn
+    /// with it so two heatmaps compare; `None` takes it from the data (a rounded 95th percentile).
+    pub color_max: Option<f64>,
+}
+
+impl From<Color> for TableOptions {
+    fn from(color: Color) -> Self {
+        TableOptions {
+            color,
+            ..TableOptions::default()
+        }
+    }
 }
 
 /// Renders a retention report as JSON (kept for callers that hold a [`RetentionReport`] itself).
@@ -16,7 +46,7 @@ pub fn to_json(r: &crate::retention::RetentionReport) -> serde_json::Value {
 
 /// A retention report as a text table.
 pub fn to_table(r: &crate::retention::RetentionReport, color: Color) -> String {
-    crate::kind::Output::to_table(r, color)
+    crate::kind::Output::to_table(r, &color.into())
 }
 
 /// A retention report as CSV.

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::kind::{Limits, Output, ReportKind};
 use crate::params::{Common, Entity, KindParams, Params, Period, Personless, check_filters};
 use crate::provenance::Provenance;
-use crate::render::{Color, csv_field};
+use crate::render::{ChartOptions, TableOptions, csv_field};
 use crate::stats::{round6, wilson};
 use crate::table::{EventTable, Scan};
 use crate::window::{self, Window};
@@ -386,7 +386,7 @@ impl Output for StickinessReport {
         })
     }
 
-    fn to_table(&self, _color: Color) -> String {
+    fn to_table(&self, _opts: &TableOptions) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.definition);
         let _ = writeln!(
@@ -454,7 +454,7 @@ impl Output for StickinessReport {
         &["bars"]
     }
 
-    fn to_svg(&self, chart: &str) -> Option<String> {
+    fn to_svg(&self, chart: &str, _opts: &ChartOptions) -> Option<String> {
         if chart != "bars" {
             return None;
         }

@@ -14,7 +14,7 @@ fn charts_of_a_published_report() {
     let curves = svg::chart(&report, ChartKind::Curves);
     let heat = svg::chart(&report, ChartKind::Heatmap);
     assert_eq!(curves, svg::curves(&report));
-    assert_eq!(heat, svg::heatmap(&report));
+    assert_eq!(heat, svg::heatmap(&report, None));
     for text in [&curves, &heat] {
         assert!(text.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(text.ends_with("</svg>\n"));
@@ -89,6 +89,7 @@ fn report_from_json(v: &Value) -> RetentionReport {
             end_exclusive: s(&w["end_exclusive"]),
             rows: w["rows"].as_u64().unwrap_or(0) as usize,
             columns: w["columns"].as_u64().unwrap_or(0) as usize,
+            ends_before_as_of: w["ends_before_as_of"].as_bool().unwrap_or(false),
         },
         columns: list(&v["columns"]).iter().map(s).collect(),
         rows: list(&v["rows"])
@@ -104,6 +105,7 @@ fn report_from_json(v: &Value) -> RetentionReport {
                 rates: rates(&r["rates"]),
                 ci95: ci(&r["ci95"]),
                 incomplete: list(&r["incomplete"]).iter().map(Value::as_bool).collect(),
+                beyond_data: list(&r["beyond_data"]).iter().map(Value::as_bool).collect(),
             })
             .collect(),
         mean: list(&v["mean"])

@@ -109,7 +109,7 @@ fn no_cohorts() {
 #[track_caller]
 fn check(name: &str, r: &RetentionReport) {
     expect_file![format!("golden/svg/{name}.curves.svg")].assert_eq(&svg::curves(r));
-    expect_file![format!("golden/svg/{name}.heatmap.svg")].assert_eq(&svg::heatmap(r));
+    expect_file![format!("golden/svg/{name}.heatmap.svg")].assert_eq(&svg::heatmap(r, None));
 }
 
 struct Case<'a> {
@@ -171,6 +171,7 @@ fn build(c: &Case<'_>) -> RetentionReport {
                 rates: Vec::new(),
                 ci95: Vec::new(),
                 incomplete: Vec::new(),
+                beyond_data: Vec::new(),
             };
             for (j, sum) in sums.iter_mut().enumerate() {
                 if k + j >= c.rows.max(c.columns) {
@@ -178,6 +179,7 @@ fn build(c: &Case<'_>) -> RetentionReport {
                     r.rates.push(None);
                     r.ci95.push(None);
                     r.incomplete.push(None);
+                    r.beyond_data.push(None);
                     continue;
                 }
                 let rate = if j == 0 {
@@ -193,6 +195,7 @@ fn build(c: &Case<'_>) -> RetentionReport {
                     .push((j > 0).then(|| ((rate - 0.04).max(0.0), (rate + 0.05).min(1.0))));
                 let incomplete = k + j + 1 >= c.rows.max(c.columns);
                 r.incomplete.push(Some(incomplete));
+                r.beyond_data.push(Some(false));
                 if !incomplete {
                     sum.0 += x;
                     sum.1 += size;
@@ -239,6 +242,7 @@ fn build(c: &Case<'_>) -> RetentionReport {
             end_exclusive: start(c.rows),
             rows: c.rows,
             columns: c.columns,
+            ends_before_as_of: false,
         },
         columns: (0..c.columns).map(|j| format!("{title} {j}")).collect(),
         rows,

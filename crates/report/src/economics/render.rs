@@ -12,7 +12,7 @@ use super::{Cell, Costing, MeanAcc, Money, Plan, ProjectEconomics};
 use crate::error::Result;
 use crate::kind::Output;
 use crate::provenance::{Note, Provenance};
-use crate::render::{Color, csv_field};
+use crate::render::{ChartOptions, TableOptions, csv_field};
 use crate::stats::{round6, wilson};
 use crate::table::EventTable;
 
@@ -465,7 +465,7 @@ impl Output for EconomicsReport {
         out
     }
 
-    fn to_table(&self, _color: Color) -> String {
+    fn to_table(&self, _opts: &TableOptions) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.definition);
         let _ = writeln!(
@@ -595,7 +595,7 @@ impl Output for EconomicsReport {
         &["ltv", "revenue_cost"]
     }
 
-    fn to_svg(&self, chart: &str) -> Option<String> {
+    fn to_svg(&self, chart: &str, _opts: &ChartOptions) -> Option<String> {
         let footer = crate::svg::Footer {
             scope: format!(
                 "cohorts {} to {}",

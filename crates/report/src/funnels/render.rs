@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::kind::Output;
 use crate::params::{Period, PropertyKind};
 use crate::provenance::Provenance;
-use crate::render::{Color, csv_field};
+use crate::render::{ChartOptions, TableOptions, csv_field};
 use crate::table::EventTable;
 use crate::window::Window;
 
@@ -542,7 +542,7 @@ impl Output for FunnelReport {
         })
     }
 
-    fn to_table(&self, _color: Color) -> String {
+    fn to_table(&self, _opts: &TableOptions) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.definition);
         let _ = writeln!(
@@ -737,7 +737,7 @@ impl Output for FunnelReport {
         }
     }
 
-    fn to_svg(&self, chart: &str) -> Option<String> {
+    fn to_svg(&self, chart: &str, _opts: &ChartOptions) -> Option<String> {
         match (chart, &self.series, &self.time_to_convert, &self.trends) {
             ("steps", Some(all), _, _) => Some(crate::svg::funnel(&crate::svg::FunnelChart {
                 title: format!(

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::growth::{GrowthReport, Metric, ProjectGrowth};
 use crate::kind::Output;
 use crate::provenance::Provenance;
-use crate::render::{Color, csv_field};
+use crate::render::{ChartOptions, TableOptions, csv_field};
 use crate::svg::{BarChart, BarMode, Footer, LineChart, Series, ValueFormat};
 
 impl Output for GrowthReport {
@@ -18,7 +18,7 @@ impl Output for GrowthReport {
         to_json(self)
     }
 
-    fn to_table(&self, _color: Color) -> String {
+    fn to_table(&self, _opts: &TableOptions) -> String {
         to_table(self)
     }
 
@@ -30,7 +30,7 @@ impl Output for GrowthReport {
         &["curves", "milestones"]
     }
 
-    fn to_svg(&self, chart: &str) -> Option<String> {
+    fn to_svg(&self, chart: &str, _opts: &ChartOptions) -> Option<String> {
         match chart {
             "curves" => Some(crate::svg::lines(&curves(self))),
             "milestones" => Some(crate::svg::bars(&milestones(self))),

@@ -18,7 +18,7 @@ use crate::kind::{Limits, ReportKind};
 use crate::params::{
     Common, Entity, Filter, Operator, Params, Period, PropertyKind, RetentionType, WeekStart,
 };
-pub use crate::provenance::{ENGINE, ProjectProvenance, Provenance};
+pub use crate::provenance::{ENGINE, Note, ProjectProvenance, Provenance};
 use crate::stats::{round6, wilson};
 use crate::table::Scan;
 pub use crate::table::{DataProvenance, EventTable};
@@ -112,6 +112,9 @@ pub struct WindowInfo {
     pub rows: usize,
     /// Number of columns.
     pub columns: usize,
+    /// The window ends before `as_of` (`date_to` in the past): returning events after its end are not counted
+    /// either, so the cells after it are blank although their periods may have passed.
+    pub ends_before_as_of: bool,
 }
 
 /// One cohort row.
@@ -137,6 +140,10 @@ pub struct Row {
     pub ci95: Vec<Option<(f64, f64)>>,
     /// Whether the cell can still change.
     pub incomplete: Vec<Option<bool>>,
+    /// Whether a complete cell's last period ends after the project's last stored event: the data stops inside
+    /// it, so it is measured on part of a period (imported history). Such cells leave the mean with
+    /// `exclude_partial_periods`.
+    pub beyond_data: Vec<Option<bool>>,
 }
 
 /// The cohort-size-weighted mean curve (retention.md §12.3).
@@ -290,8 +297,10 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
     let mut rows = Vec::new();
     let mut means = Vec::new();
     let mut kept_values = Vec::new();
+    let mut notes = Vec::new();
     for &t in tables {
         limits.check_time()?;
+        let mut beyond_cells = 0u64;
         let n = t.ts.len();
         // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
         let in_time: Vec<bool> = t.ts.iter().map(|&ts| ts <= plan.as_of).collect();
@@ -463,6 +472,7 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
                     rates: Vec::with_capacity(cols_n),
                     ci95: Vec::with_capacity(cols_n),
                     incomplete: Vec::with_capacity(cols_n),
+                    beyond_data: Vec::with_capacity(cols_n),
                 };
                 let span = |j: usize| if j == 0 { (0, 0) } else { spans[j - 1] };
                 // The row's last column that starts inside the window, and the last period it reaches.
@@ -476,6 +486,7 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
                         r.rates.push(None);
                         r.ci95.push(None);
                         r.incomplete.push(None);
+                        r.beyond_data.push(None);
                         continue;
                     }
                     let x = cell(k, j);
@@ -485,16 +496,22 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
                     } else {
                         span(j).1
                     };
-                    let incomplete = match window_length {
-                        None => until >= rows_n || plan.window.grid.end_of(until) > plan.as_of,
+                    let period_end = match window_length {
+                        None => (until < rows_n).then(|| plan.window.grid.end_of(until)),
                         // An anchor anywhere in row k puts offset j inside [F + (k+j)·P, F + (k+j+2)·P).
                         Some(len) => {
                             let periods = if j == 0 { k + 1 } else { k + j + 2 };
-                            plan.window.first + periods as i64 * len > plan.as_of
+                            Some(plan.window.first + periods as i64 * len)
                         }
                     };
+                    let incomplete = period_end.is_none_or(|end| end > plan.as_of);
+                    // Complete, yet the data stops before the period ends (docs/retention.md).
+                    let beyond = !incomplete
+                        && matches!((period_end, t.data.last_event), (Some(end), Some(last)) if end > last + 1);
+                    beyond_cells += u64::from(beyond && size > 0);
                     r.counts.push(Some(x));
                     r.incomplete.push(Some(incomplete));
+                    r.beyond_data.push(Some(beyond));
                     if size == 0 {
                         r.rates.push(None);
                         r.ci95.push(None);
@@ -506,7 +523,8 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
                         r.ci95
                             .push(wilson(x, size).map(|(a, b)| (round6(a), round6(b))));
                     }
-                    if !incomplete && size > 0 {
+                    let left_out = incomplete || (beyond && p.exclude_partial_periods);
+                    if !left_out && size > 0 {
                         mean_x[j] += x;
                         mean_n[j] += size;
                         rows_used[j] += 1;
@@ -534,7 +552,39 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
                 persons: mean_n,
             });
         }
+        if let (true, Some(last)) = (beyond_cells > 0, t.data.last_event) {
+            notes.push(Note {
+                code: "partial_periods",
+                project: t.project.clone(),
+                text: format!(
+                    "the data of project {:?} ends at {}, inside the periods of {beyond_cells} cells: they are \
+                     measured on part of a period and marked `~`; {}",
+                    t.project,
+                    window::format_utc(last),
+                    if p.exclude_partial_periods {
+                        "they are left out of the mean"
+                    } else {
+                        "they count in the mean (retention.md §12.3); exclude_partial_periods \
+                         (--exclude-partial-periods) leaves them out"
+                    }
+                ),
+            });
+        }
     }
+    let ends_before_as_of = plan.window.end <= plan.as_of;
+    if ends_before_as_of {
+        notes.push(Note {
+            code: "window_ends_before_as_of",
+            project: String::new(),
+            text: format!(
+                "the window ends at {} (date_to), before as_of: returning events after it are not counted \
+                 either, so the cells after it are blank (marked `·`), not zero",
+                window::format_local(plan.window.end, &plan.tz)
+            ),
+        });
+    }
+    let mut provenance = Provenance::of(plan.as_of, tables);
+    provenance.notes.extend(notes);
     Ok(RetentionReport {
         definition: definition(p),
         params: p.clone(),
@@ -544,6 +594,7 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
             end_exclusive: window::format_local(plan.window.end, &plan.tz),
             rows: rows_n,
             columns: cols_n,
+            ends_before_as_of,
         },
         columns: (0..cols_n)
             .map(|j| match j {
@@ -557,7 +608,7 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
         rows,
         mean: means,
         breakdown_values: p.common.breakdown.as_ref().map(|_| kept_values),
-        provenance: Provenance::of(plan.as_of, tables),
+        provenance,
     })
 }
 
@@ -645,8 +696,13 @@ pub fn definition(p: &RetentionParams) -> String {
         format!("in each later {period}")
     };
     let global = global_text(&p.common);
+    let partial = if p.exclude_partial_periods {
+        ", the mean leaving out periods that end after the data's last event"
+    } else {
+        ""
+    };
     format!(
-        "{start} ({week}{}), the share who did {}{times} {later}{brackets}{windows}{global}.",
+        "{start} ({week}{}), the share who did {}{times} {later}{brackets}{windows}{global}{partial}.",
         p.common.timezone(),
         entity_text(&p.returning)
     )

@@ -44,6 +44,10 @@ pub struct Fields {
     /// Custom column brackets.
     #[serde(default)]
     pub custom_brackets: Option<Vec<u32>>,
+    /// Leave out of the mean the complete cells whose periods end after the project's last stored event (data that
+    /// stops before `as_of`, such as imported history); by default they count, as retention.md §12.3 says.
+    #[serde(default)]
+    pub exclude_partial_periods: bool,
 }
 
 fn default_intervals() -> u32 {

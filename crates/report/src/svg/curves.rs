@@ -6,26 +6,39 @@ use super::layout::{
     Sample, Style, WIDTH, band_run, dash_attr, marker, style,
 };
 use super::scale::{Linear, Points, f1, group, pct, trim_num};
-use super::text::esc;
+use super::text::{ellipsize, esc};
 use crate::retention::{Mean, RetentionReport};
 
 /// Retention curves: one line per project and breakdown value, with interval bands.
 ///
-/// The y axis shows the mean rate of each column (retention.md §12.3) from 0 to 100%. When every rate after
-/// column 0 stays below 20%, the axis is zoomed to a rounded maximum and column 0 (always 100%) is left out; both
-/// axis labels say so. A column without a mean (no complete row) is a gap in the line, never a zero.
+/// The y axis shows the mean rate of each column (retention.md §12.3) from 0 to a rounded maximum above the data.
+/// Column 0 (always 100%) is left out, so the curves after it use the whole height; the x axis title says so. A
+/// column without a mean (no complete row) is a gap in the line, never a zero. Series are ordered by their last
+/// value, highest first, in the legend and in the palette (so curves that end close together get distinct
+/// colours), and each line is labelled at its end.
 pub fn curves(r: &RetentionReport) -> String {
-    let series: Vec<Series<'_>> = r
+    let n_cols = r.columns.len();
+    let mut order: Vec<(usize, Option<f64>)> = r
         .mean
         .iter()
         .enumerate()
-        .map(|(i, m)| Series {
-            mean: m,
-            name: series_name(m),
-            style: style(i),
+        .map(|(i, m)| (i, last_value(m)))
+        .collect();
+    order.sort_by(|a, b| match (a.1, b.1) {
+        (Some(x), Some(y)) => y.total_cmp(&x).then(a.0.cmp(&b.0)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.0.cmp(&b.0),
+    });
+    let series: Vec<Series<'_>> = order
+        .iter()
+        .enumerate()
+        .map(|(rank, &(i, _))| Series {
+            mean: &r.mean[i],
+            name: series_name(&r.mean[i]),
+            style: style(rank),
         })
         .collect();
-    let n_cols = r.columns.len();
     let frame = cohort::frame(r, "", WIDTH);
 
     // The y scale: full 0–100%, or zoomed when every rate after column 0 is small.
@@ -39,13 +52,13 @@ pub fn curves(r: &RetentionReport) -> String {
             })
         })
         .fold(0.0_f64, f64::max);
-    let zoom = (n_cols > 1 && top_after_0 < ZOOM_BELOW).then(|| zoom_scale(top_after_0));
+    let zoom = (n_cols > 1).then(|| zoom_scale(top_after_0));
     let (y_max, y_step) = zoom.unwrap_or((1.0, 0.1));
     let first_col = usize::from(zoom.is_some());
 
-    // Layout: plot on the left, legend on the right, footer at the bottom.
+    // Layout: plot on the left, the lines' end labels, legend on the right, footer at the bottom.
     let left = 72.0;
-    let right = WIDTH - LEGEND_W - 16.0;
+    let right = WIDTH - LEGEND_W - 16.0 - END_LABEL_W;
     let top = frame.bottom + 20.0;
     let legend_h = Legend::height(series.len());
     let height = (top + legend_h.max(MIN_PLOT_H) + BELOW_PLOT)
@@ -92,13 +105,7 @@ pub fn curves(r: &RetentionReport) -> String {
             trim_num(v * 100.0)
         );
     }
-    let y_label = match zoom {
-        Some(_) => format!(
-            "Mean retention, % of cohort (zoomed to 0–{}%)",
-            trim_num(y_max * 100.0)
-        ),
-        None => "Mean retention, % of cohort".to_string(),
-    };
+    let y_label = "Mean retention, % of cohort".to_string();
     put!(
         out,
         "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 {} {})\" font-size=\"13\">{}</text>\n",
@@ -271,7 +278,48 @@ pub fn curves(r: &RetentionReport) -> String {
         put!(out, "</g>\n");
     }
 
-    // Legend: sample, name, cohort size.
+    // End labels: each line's name and last value beside its last point, nudged apart so none overlap.
+    let mut ends: Vec<(f64, f64, &Series<'_>, f64)> = series
+        .iter()
+        .filter_map(|s| {
+            let j = (first_col..n_cols)
+                .rev()
+                .find(|&j| s.mean.rates.get(j).copied().flatten().is_some())?;
+            let v = s.mean.rates.get(j).copied().flatten()?;
+            Some((x_of(j), y_of(v), s, v))
+        })
+        .collect();
+    let placed = spread(
+        &ends.iter().map(|e| e.1).collect::<Vec<_>>(),
+        13.0,
+        top,
+        bottom,
+    );
+    put!(out, "<g class=\"end-labels\" font-size=\"11\">\n");
+    for (e, y) in ends.iter_mut().zip(placed) {
+        let (x, y0, s, v) = *e;
+        put!(
+            out,
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"1\" stroke-opacity=\"0.6\"/>\n",
+            f1(x + 4.0),
+            f1(y0),
+            f1(right + 8.0),
+            f1(y),
+            s.style.color
+        );
+        put!(
+            out,
+            "<text x=\"{}\" y=\"{}\" fill=\"{}\" dominant-baseline=\"middle\">{} <tspan fill=\"{AXIS_TEXT}\">{}</tspan></text>\n",
+            f1(right + 11.0),
+            f1(y),
+            s.style.color,
+            esc(&ellipsize(&s.name, 11)),
+            pct(v)
+        );
+    }
+    put!(out, "</g>\n");
+
+    // Legend: sample, name, cohort size, in the order of the curves' last values.
     let entries: Vec<LegendEntry<'_>> = series
         .iter()
         .map(|s| LegendEntry {
@@ -294,8 +342,43 @@ pub fn curves(r: &RetentionReport) -> String {
     out
 }
 
-/// Below this top rate (after column 0) the curve chart zooms its y axis.
-const ZOOM_BELOW: f64 = 0.2;
+/// Room right of the plot for the lines' end labels.
+const END_LABEL_W: f64 = 104.0;
+
+/// A series' last mean rate after column 0 (column 0 when it has no other).
+fn last_value(m: &Mean) -> Option<f64> {
+    m.rates
+        .iter()
+        .skip(1)
+        .rev()
+        .find_map(|v| *v)
+        .or(m.rates.first().copied().flatten())
+}
+
+/// Label positions near `want` (any order), at least `gap` apart and inside [top, bottom], moved as little as a
+/// simple sweep allows: down from the top, then back up from the bottom.
+pub(super) fn spread(want: &[f64], gap: f64, top: f64, bottom: f64) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..want.len()).collect();
+    idx.sort_by(|&a, &b| want[a].total_cmp(&want[b]).then(a.cmp(&b)));
+    let mut ys: Vec<f64> = idx.iter().map(|&i| want[i]).collect();
+    for k in 0..ys.len() {
+        let floor = if k == 0 { top } else { ys[k - 1] + gap };
+        ys[k] = ys[k].max(floor);
+    }
+    for k in (0..ys.len()).rev() {
+        let ceil = if k + 1 == ys.len() {
+            bottom
+        } else {
+            ys[k + 1] - gap
+        };
+        ys[k] = ys[k].min(ceil);
+    }
+    let mut out = vec![0.0; want.len()];
+    for (k, &i) in idx.iter().enumerate() {
+        out[i] = ys[k];
+    }
+    out
+}
 
 #[derive(Debug)]
 struct Series<'a> {
@@ -304,9 +387,9 @@ struct Series<'a> {
     style: Style,
 }
 
-/// The rounded y maximum and tick step for a zoomed axis whose data reach `top`.
+/// The rounded y maximum and tick step for an axis whose data (after column 0) reach `top`.
 fn zoom_scale(top: f64) -> (f64, f64) {
-    const NICE: [(f64, f64); 8] = [
+    const NICE: [(f64, f64); 15] = [
         (0.01, 0.002),
         (0.02, 0.005),
         (0.025, 0.005),
@@ -315,8 +398,15 @@ fn zoom_scale(top: f64) -> (f64, f64) {
         (0.10, 0.02),
         (0.15, 0.03),
         (0.20, 0.05),
+        (0.25, 0.05),
+        (0.30, 0.05),
+        (0.40, 0.1),
+        (0.50, 0.1),
+        (0.60, 0.1),
+        (0.80, 0.2),
+        (1.00, 0.2),
     ];
     NICE.into_iter()
         .find(|(max, _)| top <= *max + 1e-9)
-        .unwrap_or((0.2, 0.05))
+        .unwrap_or((1.0, 0.2))
 }

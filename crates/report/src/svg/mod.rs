@@ -28,10 +28,10 @@ mod heatmap;
 mod layout;
 mod lines;
 mod scale;
-mod text;
+pub(crate) mod text;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use bars::bars;
 pub use curves::curves;
@@ -122,7 +122,7 @@ pub enum ChartKind {
 pub fn chart(r: &RetentionReport, kind: ChartKind) -> String {
     match kind {
         ChartKind::Curves => curves(r),
-        ChartKind::Heatmap => heatmap(r),
+        ChartKind::Heatmap => heatmap(r, None),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::params::RetentionParams;
 use crate::retention::{Mean, Provenance, Row, WindowInfo};
 
 /// A report with one mean per `(project, rates)` and a one-row triangle behind each.
-fn report(series: &[(&str, &[Option<f64>])]) -> RetentionReport {
+pub(crate) fn report(series: &[(&str, &[Option<f64>])]) -> RetentionReport {
     let n = series.first().map_or(0, |s| s.1.len());
     let ci = |rates: &[Option<f64>]| -> Vec<Option<(f64, f64)>> {
         rates
@@ -24,6 +24,7 @@ fn report(series: &[(&str, &[Option<f64>])]) -> RetentionReport {
             end_exclusive: "2025-01-02T00:00:00+00:00".to_string(),
             rows: 1,
             columns: n,
+            ends_before_as_of: false,
         },
         columns: (0..n).map(|j| format!("Day {j}")).collect(),
         rows: series
@@ -39,6 +40,7 @@ fn report(series: &[(&str, &[Option<f64>])]) -> RetentionReport {
                 rates: rates.to_vec(),
                 ci95: ci(rates),
                 incomplete: rates.iter().map(|r| r.map(|_| false)).collect(),
+                beyond_data: rates.iter().map(|r| r.map(|_| false)).collect(),
             })
             .collect(),
         mean: series
@@ -108,7 +110,7 @@ fn curves_are_well_formed_with_one_line_per_series() {
 #[test]
 fn heatmap_is_well_formed() {
     let r = report(&[("lanting", A), ("baicao", GAP)]);
-    let svg = heatmap(&r);
+    let svg = heatmap(&r, None);
     assert_well_formed(&svg);
     assert_eq!(svg.matches("class=\"block\"").count(), 2);
     // Four cells in the first row, three in the second (one outside the window).
@@ -120,7 +122,7 @@ fn heatmap_is_well_formed() {
 fn output_is_deterministic() {
     let r = report(&[("lanting", A), ("baicao", GAP)]);
     assert_eq!(curves(&r), curves(&r.clone()));
-    assert_eq!(heatmap(&r), heatmap(&r.clone()));
+    assert_eq!(heatmap(&r, None), heatmap(&r.clone(), None));
 }
 
 #[test]
@@ -128,7 +130,7 @@ fn names_are_escaped() {
     let mut r = report(&[("a<b&\"c\"", A)]);
     r.mean[0].breakdown_value = Some("x'>y".to_string());
     r.rows[0].breakdown_value = Some("x'>y".to_string());
-    for svg in [curves(&r), heatmap(&r)] {
+    for svg in [curves(&r), heatmap(&r, None)] {
         assert_well_formed(&svg);
         assert!(
             svg.contains("a&lt;b&amp;&quot;c&quot; · x&#39;&gt;y"),
@@ -152,9 +154,10 @@ fn a_missing_mean_is_a_gap_not_a_zero() {
         .split('"')
         .next()
         .unwrap();
+    // Day 0 is not drawn; days 1 and 3 are two runs with no line across the missing day 2.
     assert_eq!(d.matches('M').count(), 2, "{d}");
-    assert_eq!(d.matches('L').count(), 1, "{d}");
-    // Three markers, none at the missing column.
+    assert_eq!(d.matches('L').count(), 0, "{d}");
+    // Two markers, none at the missing column.
     let markers = svg.split("class=\"markers\"").nth(1).unwrap();
     assert_eq!(
         markers
@@ -163,24 +166,65 @@ fn a_missing_mean_is_a_gap_not_a_zero() {
             .unwrap()
             .matches("<circle")
             .count(),
-        3
+        2
     );
 }
 
 #[test]
-fn small_rates_zoom_the_y_axis() {
+fn the_y_axis_fits_the_data_after_day_0() {
     let small: &[Option<f64>] = &[Some(1.0), Some(0.06), Some(0.04), Some(0.03)];
     let svg = curves(&report(&[("qiuyue", small)]));
-    assert!(svg.contains("zoomed to 0–15%"), "{svg}");
+    assert!(svg.contains(">15%</text>"), "{svg}");
+    assert!(!svg.contains(">20%</text>"), "{svg}");
     assert!(svg.contains("Day 0 = 100%, not drawn"));
+    // Rates up to 40% (45% with the band): an axis to 50%, never to 100%.
     let svg = curves(&report(&[("qiuyue", A)]));
-    assert!(!svg.contains("zoomed"));
+    assert!(svg.contains(">50%</text>"), "{svg}");
+    assert!(!svg.contains(">100%</text>"), "{svg}");
+}
+
+#[test]
+fn the_legend_follows_the_curves_last_values_and_lines_are_labelled_at_their_end() {
+    let low: &[Option<f64>] = &[Some(1.0), Some(0.2), Some(0.1), Some(0.05)];
+    let high: &[Option<f64>] = &[Some(1.0), Some(0.5), Some(0.4), Some(0.35)];
+    let svg = curves(&report(&[("low", low), ("high", high)]));
+    let legend = svg.split("class=\"legend\"").nth(1).unwrap_or(&svg);
+    let (h, l) = (
+        legend.find(">high<").unwrap(),
+        legend.find(">low<").unwrap(),
+    );
+    assert!(h < l, "high ends higher, so it comes first");
+    // The first in that order takes the palette's first colour.
+    assert!(
+        svg.contains("stroke=\"#0072B2\"><title>high</title>"),
+        "{svg}"
+    );
+    let labels = svg.split("class=\"end-labels\"").nth(1).unwrap();
+    assert!(
+        labels.contains("high <tspan") && labels.contains("35.0%"),
+        "{labels}"
+    );
+}
+
+#[test]
+fn end_labels_never_overlap() {
+    let ys = curves::spread(&[100.0, 101.0, 102.0, 300.0], 13.0, 50.0, 400.0);
+    let mut sorted = ys.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert!(
+        sorted.windows(2).all(|w| w[1] - w[0] >= 13.0 - 1e-9),
+        "{ys:?}"
+    );
+    assert_eq!(ys[3], 300.0);
+    // Crowded at the bottom: pushed back up inside the plot.
+    let ys = curves::spread(&[399.0, 399.5, 400.0], 13.0, 50.0, 400.0);
+    assert!(ys.iter().all(|&y| (50.0..=400.0).contains(&y)), "{ys:?}");
 }
 
 #[test]
 fn an_empty_report_still_draws() {
     let r = report(&[]);
-    for svg in [curves(&r), heatmap(&r)] {
+    for svg in [curves(&r), heatmap(&r, None)] {
         assert_well_formed(&svg);
         assert!(svg.contains("No cohorts in this window"));
     }

@@ -35,7 +35,7 @@ pub(super) fn esc(s: &str) -> String {
 }
 
 /// Greedy word wrap at `max` characters; a word longer than a line is cut.
-pub(super) fn wrap(text: &str, max: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, max: usize) -> Vec<String> {
     let max = max.max(8);
     let mut lines = Vec::new();
     let mut line = String::new();

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::kind::Output;
 use crate::provenance::Provenance;
-use crate::render::{Color, csv_field};
+use crate::render::{ChartOptions, TableOptions, csv_field};
 use crate::svg::{self, Footer, LineChart, Series, ValueFormat};
 use crate::trends::{Math, Point, PointValue, SeriesOut, TrendsReport};
 
@@ -30,7 +30,7 @@ impl Output for TrendsReport {
         })
     }
 
-    fn to_table(&self, _color: Color) -> String {
+    fn to_table(&self, _opts: &TableOptions) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.definition);
         let _ = writeln!(
@@ -113,7 +113,7 @@ impl Output for TrendsReport {
         &["lines"]
     }
 
-    fn to_svg(&self, chart: &str) -> Option<String> {
+    fn to_svg(&self, chart: &str, _opts: &ChartOptions) -> Option<String> {
         (chart == "lines").then(|| lines(self))
     }
 
