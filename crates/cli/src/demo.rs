@@ -28,6 +28,12 @@ pub(crate) struct DemoArgs {
     /// DIR/data (replaced if it holds a previous demo).
     #[arg(long, default_value = "./liucun-demo")]
     dir: PathBuf,
+    /// Then serve the demo data and its dashboard, with a read key per app, and print the dashboard's address.
+    #[arg(long)]
+    serve: bool,
+    /// Where --serve listens (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8000", requires = "serve")]
+    bind: std::net::SocketAddr,
 }
 
 /// A file the demo leaves in its data directory, so that a later demo replaces only a demo's data.
@@ -122,7 +128,33 @@ pub(crate) fn run(args: DemoArgs, data: Option<&Path>) -> anyhow::Result<u8> {
         data.display(),
         data.display()
     );
-    Ok(0)
+    if !args.serve {
+        return Ok(0);
+    }
+    drop(engine);
+    let keys = read_keys(&data, &projects)?;
+    println!();
+    println!(
+        "serving the demo with a read key per app (liucun --data {} keys list)",
+        data.display()
+    );
+    crate::serve::serve_dashboard(&data, crate::serve::default_args(args.bind)?, &keys)
+}
+
+/// Registers each demo app as a project and creates a read key for it, for the dashboard.
+fn read_keys(data: &Path, projects: &[String]) -> anyhow::Result<Vec<String>> {
+    use server::access::{Access, AccessError, KeyKind};
+    let access = Access::open(data, None)?;
+    let mut keys = Vec::new();
+    for p in projects {
+        match access.create_project(p) {
+            Ok(_) | Err(AccessError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let (key, _) = access.create_key(KeyKind::Read, Some(p))?;
+        keys.push(key);
+    }
+    Ok(keys)
 }
 
 /// Stickiness (DAU/MAU), AI usage (output tokens, p95 latency), growth milestones, the visit → sign-up → chat → paid

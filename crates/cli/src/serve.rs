@@ -85,6 +85,20 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
+    serve_dashboard(data, args, &[])
+}
+
+/// The server's flags at their defaults, listening on `bind`.
+pub(crate) fn default_args(bind: SocketAddr) -> anyhow::Result<ServeArgs> {
+    use clap::{Args as _, FromArgMatches as _};
+    let command = ServeArgs::augment_args(clap::Command::new("serve"));
+    let matches = command.try_get_matches_from(["serve", "--bind", &bind.to_string()])?;
+    Ok(ServeArgs::from_arg_matches(&matches)?)
+}
+
+/// Serves `data`; once listening, prints the dashboard's address with `keys` in its fragment (never sent to the
+/// server, which the page keeps in the browser's storage).
+pub(crate) fn serve_dashboard(data: &Path, args: ServeArgs, keys: &[String]) -> anyhow::Result<u8> {
     let extra_admin = match (&args.admin_key, &args.admin_key_file) {
         (Some(k), _) => Some(k.trim().to_string()),
         (None, Some(f)) => Some(
@@ -111,7 +125,7 @@ pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
     // A serve that fails before it listens removes the directory it created, so that a typo in --bind or a port in
     // use leaves nothing behind.
     let created = !data.exists();
-    let result = serve_in(data, args, extra_admin.as_deref(), max_waiting);
+    let result = serve_in(data, args, extra_admin.as_deref(), max_waiting, keys);
     if created
         && let Err(e) = &result
         && e.chain().any(|c| {
@@ -132,6 +146,7 @@ fn serve_in(
     args: ServeArgs,
     extra_admin: Option<&str>,
     max_waiting: usize,
+    keys: &[String],
 ) -> anyhow::Result<u8> {
     // Events, raw quarantined bodies and the key registry live here: only its owner may enter, whatever the umask.
     server::access::create_private_dir(data)
@@ -176,12 +191,18 @@ fn serve_in(
         .build()
         .context("starting the async runtime")?;
     let shown = data.display().to_string();
+    let fragment = if keys.is_empty() {
+        String::new()
+    } else {
+        format!("#keys={}", keys.join(","))
+    };
     runtime.block_on(server::serve(
         Arc::new(engine),
         Arc::new(access),
         config,
         move |addr| {
-            eprintln!("liucun serving {shown} on http://{addr} (stop with Ctrl-C or SIGTERM)")
+            eprintln!("liucun serving {shown} on http://{addr} (stop with Ctrl-C or SIGTERM)");
+            eprintln!("dashboard: http://{addr}/{fragment}");
         },
     ))?;
     Ok(0)

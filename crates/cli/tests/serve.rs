@@ -489,6 +489,61 @@ fn only_the_documented_keys_reach_each_endpoint() {
 }
 
 #[test]
+fn the_dashboard_is_served_without_a_key_and_whoami_names_what_a_key_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    let server = Server::start(&data, "127.0.0.1:0");
+    let mut c = server.client();
+    // The page and its files load without a key, from this server only.
+    let page = get(&mut c, "/", None);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    for file in [
+        "app.js",
+        "charts.js",
+        "i18n.js",
+        "style.css",
+        "echarts.min.js",
+    ] {
+        let r = get(&mut c, &format!("/dashboard/{file}"), None);
+        assert_eq!(r.status, 200, "{file}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{file}"
+        );
+    }
+    for missing in [
+        "/dashboard/secret.txt",
+        "/dashboard/..%2Faccess.json",
+        "/dashboard/",
+    ] {
+        assert_eq!(get(&mut c, missing, None).status, 404, "{missing}");
+    }
+    // whoami: a read key reads its project; an admin key every project; anything else is refused.
+    let r = get(&mut c, "/api/v1/whoami", Some(&k.read1)).json();
+    assert_eq!(r["kind"], "read");
+    assert_eq!(r["projects"], json!(["p1"]));
+    let r = get(&mut c, "/api/v1/whoami", Some(&k.admin)).json();
+    assert_eq!(r["kind"], "admin");
+    assert_eq!(r["projects"], json!(["p1", "p2"]));
+    assert_eq!(get(&mut c, "/api/v1/whoami", None).status, 401);
+    assert_eq!(get(&mut c, "/api/v1/whoami", Some(&k.write1)).status, 401);
+    assert_eq!(get(&mut c, "/api/v1/whoami", Some("lcr_nope")).status, 401);
+    assert!(server.stop().success());
+}
+
+#[test]
 fn the_openapi_document_names_every_endpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -520,6 +575,9 @@ fn the_openapi_document_names_every_endpoint() {
         ("/readyz", &["get"]),
         ("/metrics", &["get"]),
         ("/api/v1/projects", &["get", "post"]),
+        ("/api/v1/whoami", &["get"]),
+        ("/", &["get"]),
+        ("/dashboard/{file}", &["get"]),
         ("/api/v1/keys", &["get", "post"]),
         ("/api/v1/keys/{prefix}", &["delete"]),
         (

@@ -28,6 +28,7 @@ pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/projects", get(list_projects).post(create_project))
         .route("/api/v1/keys", get(list_keys).post(create_key))
         .route("/api/v1/keys/{prefix}", delete(revoke_key))
@@ -176,6 +177,34 @@ fn string_field<'a>(
         Some(_) => Err(ApiError::invalid(field, "must be a string").with_id(rid)),
         None => Err(ApiError::invalid(field, "is required").with_id(rid)),
     }
+}
+
+/// `GET /api/v1/whoami`: what the presented read or admin key is and which projects it reads (an admin key: every
+/// registered project and every project holding events), so a client such as the dashboard knows what to offer.
+async fn whoami(
+    State(state): State<Arc<AppState>>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = authorize(&state, &headers, &rid, None)?;
+    let (kind, projects) = match &principal {
+        Principal::Reader { project, .. } => ("read", vec![project.clone()]),
+        Principal::Admin { .. } => {
+            let mut all: std::collections::BTreeSet<String> = state
+                .access
+                .registry()
+                .projects
+                .iter()
+                .map(|p| p.name.clone())
+                .collect();
+            all.extend(state.engine.projects_with_events());
+            ("admin", all.into_iter().collect())
+        }
+    };
+    Ok(
+        Json(json!({"kind": kind, "projects": projects, "key_prefix": principal.prefix()}))
+            .into_response(),
+    )
 }
 
 async fn list_projects(

@@ -17,6 +17,7 @@
 pub mod access;
 mod api;
 mod capture;
+mod dashboard;
 mod error;
 mod limits;
 mod metrics;
@@ -165,6 +166,8 @@ fn build(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ready))
         .route("/_readiness", get(ready))
         .route("/metrics", get(metrics_text))
+        .route("/", get(dashboard::index))
+        .route("/dashboard/{file}", get(dashboard::asset))
         .fallback(not_found)
         // Innermost first: heavy reads wait in line, panics become a 500, every request has a deadline, and the
         // request id is set before all of them.
@@ -207,8 +210,9 @@ pub async fn serve(
     })?;
     let state = new_state(engine.clone(), access.clone(), config.clone());
     if !access.has_admin() {
-        tracing::warn!(
-            "no admin key exists: capture works, the API does not; create one with `liucun keys create-admin`"
+        tracing::info!(
+            "no admin key exists: capture and read keys work; the admin API (projects, keys, replay, /metrics) needs \
+             one: `liucun keys create-admin`"
         );
     }
     let flusher = spawn_flusher(engine.clone(), config.flush_interval, config.flush_events)
