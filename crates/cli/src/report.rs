@@ -56,10 +56,13 @@ pub(crate) struct CommonArgs {
     /// The moment the report describes (RFC 3339); default now.
     #[arg(long, allow_hyphen_values = true)]
     as_of: Option<String>,
+    /// The language of the report's definition sentence: en (default) or zh-CN.
+    #[arg(long, value_name = "LANG")]
+    lang: Option<String>,
     /// Re-run a report: a JSON file holding a report or its `parameters` object.
     ///
     /// The shared flags given with it (--project, --from, --to, --tz, --week-start, --where,
-    /// --filter-test-accounts, --breakdown, --breakdown-limit, --include-personless, --as-of) override the
+    /// --filter-test-accounts, --breakdown, --breakdown-limit, --include-personless, --as-of, --lang) override the
     /// file's parameters of the same name; the kind's own flags (--intervals, --series, …) are refused with it:
     /// edit the file instead. Output flags (--format, --chart, --out) apply as usual.
     #[arg(long)]
@@ -1164,7 +1167,7 @@ pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
 
 /// Argument ids (clap's, the field names) that `--params` combines with: the shared report flags, which override
 /// the file, and the output and global flags.
-const COMBINE_WITH_PARAMS: [&str; 21] = [
+const COMBINE_WITH_PARAMS: [&str; 22] = [
     "project",
     "from",
     "to",
@@ -1186,6 +1189,7 @@ const COMBINE_WITH_PARAMS: [&str; 21] = [
     "all_columns",
     "columns",
     "color_max",
+    "lang",
 ];
 
 /// Refuses a kind's own flags next to `--params`: the file holds those parameters, and which of two differing
@@ -1255,6 +1259,7 @@ fn common_json(a: &CommonArgs) -> anyhow::Result<Map<String, Value>> {
         }),
     );
     put("as_of", a.as_of.as_ref().map(|v| json!(v)));
+    put("lang", a.lang.as_ref().map(|v| json!(v)));
     put(
         "filter_test_accounts",
         a.filter_test_accounts.then_some(json!(true)),

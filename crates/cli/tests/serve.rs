@@ -540,6 +540,31 @@ fn the_dashboard_is_served_without_a_key_and_whoami_names_what_a_key_reads() {
     assert_eq!(get(&mut c, "/api/v1/whoami", None).status, 401);
     assert_eq!(get(&mut c, "/api/v1/whoami", Some(&k.write1)).status, 401);
     assert_eq!(get(&mut c, "/api/v1/whoami", Some("lcr_nope")).status, 401);
+    // A report's words follow `lang`, else Accept-Language.
+    let auth = bearer(&k.read1);
+    let path = "/api/v1/projects/p1/reports/retention";
+    let zh = c
+        .request(
+            "GET",
+            path,
+            &[
+                ("Authorization", auth.as_str()),
+                ("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8"),
+            ],
+            b"",
+        )
+        .expect("request")
+        .json();
+    assert!(zh["definition"].as_str().unwrap().contains("用户"), "{zh}");
+    assert_eq!(zh["parameters"]["lang"], "zh-CN");
+    let en = get(&mut c, &format!("{path}?lang=en"), Some(&k.read1)).json();
+    assert!(
+        en["definition"].as_str().unwrap().starts_with("Of persons"),
+        "{en}"
+    );
+    let bad = get(&mut c, &format!("{path}?lang=fr"), Some(&k.read1));
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("lang"), "{}", bad.text());
     assert!(server.stop().success());
 }
 

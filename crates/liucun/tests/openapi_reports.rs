@@ -203,3 +203,76 @@ fn every_report_kind_is_documented_as_it_is() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `lang: zh-CN` changes a report's words and nothing else: every kind's definition is Chinese, and the rest of the
+/// report (numbers, notes' codes, provenance) equals the English one.
+#[test]
+fn a_report_in_chinese_differs_only_in_its_words() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let engine = engine(&tmp.path().join("data"));
+    let base = json!({"projects": ["p"], "date_from": "2025-06-01", "date_to": "2025-06-14",
+                      "as_of": "2025-06-20T00:00:00Z", "properties": [{"key": "model", "operator": "neq", "value": "m9"}]});
+    let cases = [
+        (
+            Kind::Retention,
+            json!({"target": {"event": "signup"}, "cumulative": true}),
+        ),
+        (
+            Kind::Trends,
+            json!({"series": [{"entity": {"event": "chat"}, "math": "p95", "math_property": "latency_ms"},
+                                        {"entity": {"event": null}, "math": "dau"}]}),
+        ),
+        (Kind::Stickiness, json!({})),
+        (Kind::Lifecycle, json!({})),
+        (
+            Kind::Growth,
+            json!({"date_from": null, "date_to": null, "milestones": [1, 10]}),
+        ),
+        (
+            Kind::Funnels,
+            json!({"steps": [{"event": "signup"}, {"event": "chat"}],
+                               "exclusions": [{"event": "payment", "from_step": 1, "to_step": 2}]}),
+        ),
+        (
+            Kind::Economics,
+            json!({"period": "week", "total_intervals": 2, "target": {"event": "signup"}}),
+        ),
+    ];
+    for (kind, own) in cases {
+        let mut params: Map<String, Value> = base.as_object().expect("object").clone();
+        for (k, v) in own.as_object().expect("object") {
+            if v.is_null() {
+                params.remove(k);
+            } else {
+                params.insert(k.clone(), v.clone());
+            }
+        }
+        let run = |lang: &str| {
+            let mut p = params.clone();
+            p.insert("lang".into(), json!(lang));
+            let request = Request::from_json(kind, &Value::Object(p)).expect("valid parameters");
+            engine
+                .report(request, Timestamp(0))
+                .expect("report")
+                .to_json()
+        };
+        let (en, zh) = (run("en"), run("zh-CN"));
+        let definition = zh["definition"].as_str().expect("a definition");
+        assert!(
+            definition
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{}: {definition}",
+            kind.name()
+        );
+        assert!(definition.ends_with('。'), "{}: {definition}", kind.name());
+        assert_ne!(en["definition"], zh["definition"]);
+        assert_eq!(zh["parameters"]["lang"], "zh-CN");
+        let strip = |mut v: Value| {
+            v["definition"] = Value::Null;
+            v["parameters"]["lang"] = Value::Null;
+            v
+        };
+        assert_eq!(strip(en), strip(zh), "{}", kind.name());
+    }
+}

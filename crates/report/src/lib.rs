@@ -11,6 +11,7 @@ pub mod filter;
 pub mod funnels;
 pub mod growth;
 pub mod kind;
+mod lang;
 pub mod lifecycle;
 pub mod numeric;
 pub mod params;

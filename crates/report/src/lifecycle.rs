@@ -55,6 +55,7 @@ impl KindParams for Fields {
         "filter_test_accounts",
         "as_of",
         "project_settings",
+        "lang",
     ];
 
     fn validate(&self, common: &Common) -> Result<()> {
@@ -332,8 +333,18 @@ impl ReportKind for Lifecycle {
     }
 }
 
-/// The one-sentence definition.
+/// The one-sentence definition, in the report's language.
 pub fn definition(p: &LifecycleParams) -> String {
+    if p.common.lang == crate::params::Lang::ZhCn {
+        use crate::lang;
+        return format!(
+            "做过{}{}的用户，按每{}{}分为新增、留存、回流或沉睡。",
+            lang::entity(&p.series),
+            lang::global(&p.common),
+            lang::period(p.interval),
+            lang::zone(p.interval, p.common.week_start(), p.common.timezone()),
+        );
+    }
     format!(
         "Persons who did {}, classified per {} {} as new, returning, resurrecting or dormant.",
         entity_text(&p.series, &p.common),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+pub use crate::lang::Lang;
 
 pub use crate::settings::{DEFAULT_NON_ACTIVITY, ProjectRules, ProjectSettings};
 
@@ -244,11 +245,15 @@ pub struct Common {
     /// the stored settings of every project the request leaves out, and echoed, so `verify` needs nothing else.
     #[serde(default)]
     pub project_settings: BTreeMap<String, ProjectRules>,
+    /// The language of the report's words (its definition sentence): `en` (the default) or `zh-CN`. The numbers
+    /// never depend on it.
+    #[serde(default)]
+    pub lang: Lang,
 }
 
 impl Common {
     /// Every key of the shared core, as written in JSON.
-    pub const KEYS: [&'static str; 11] = [
+    pub const KEYS: [&'static str; 12] = [
         "projects",
         "date_from",
         "date_to",
@@ -260,6 +265,7 @@ impl Common {
         "personless",
         "as_of",
         "project_settings",
+        "lang",
     ];
 
     /// The resolved time zone name (`UTC` before resolution).
@@ -506,6 +512,7 @@ pub const KEYS_WITHOUT_BREAKDOWN: &[&str] = &[
     "personless",
     "as_of",
     "project_settings",
+    "lang",
 ];
 
 /// The most projects one report compares.

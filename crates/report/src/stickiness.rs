@@ -322,8 +322,11 @@ impl ReportKind for Stickiness {
     }
 }
 
-/// The one-sentence definition.
+/// The one-sentence definition, in the report's language.
 pub fn definition(p: &StickinessParams) -> String {
+    if p.common.lang == crate::params::Lang::ZhCn {
+        return definition_zh(p);
+    }
     let noun = p.interval.noun();
     let unit = if p.interval_count == 1 {
         format!("{noun}s")
@@ -358,6 +361,39 @@ pub fn definition(p: &StickinessParams) -> String {
         "Persons by the number of {unit} {} in which they did {}{times}{cumulative}{persons}.",
         zone_text(p.interval, p.common.week_start(), p.common.timezone()),
         entity_text(&p.series, &p.common),
+    )
+}
+
+fn definition_zh(p: &StickinessParams) -> String {
+    use crate::lang;
+    let noun = lang::period(p.interval);
+    let unit = if p.interval_count == 1 {
+        noun.to_string()
+    } else {
+        format!("{} {noun}周期", p.interval_count)
+    };
+    let times = match p.criteria {
+        None => String::new(),
+        Some(c) => {
+            let op = match c.operator {
+                CriteriaOperator::Gte => "至少",
+                CriteriaOperator::Lte => "至多",
+                CriteriaOperator::Exact => "恰好",
+            };
+            format!("{op} {} 次", c.value)
+        }
+    };
+    let cumulative = if p.cumulative {
+        "，累计（该数量或更多）"
+    } else {
+        ""
+    };
+    format!(
+        "按做过{}{times}的{unit}数{}划分的用户{}{cumulative}{}。",
+        lang::entity(&p.series),
+        lang::zone(p.interval, p.common.week_start(), p.common.timezone()),
+        lang::global(&p.common),
+        lang::personless(&p.common),
     )
 }
 

@@ -388,7 +388,16 @@ async fn report(
         )
         .with_id(&rid));
     };
-    let params = report_params(&project, &method, &query, &body, &rid)?;
+    let mut params = report_params(&project, &method, &query, &body, &rid)?;
+    // The words follow `lang`, else the client's Accept-Language (the numbers never depend on it).
+    if !params.contains_key("lang")
+        && let Some(accept) = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+        && report::params::Lang::from_accept_language(accept) == report::params::Lang::ZhCn
+    {
+        params.insert("lang".into(), json!("zh-CN"));
+    }
     let request = Request::from_json(report_kind, &Value::Object(params)).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string()).with_id(&rid)
     })?;

@@ -427,6 +427,24 @@ fn pooled_json(f: &Fmt, c: &Cell, u0: u64, k: usize) -> Value {
 }
 
 fn definition(p: &EconomicsParams) -> String {
+    if p.common.lang == crate::params::Lang::ZhCn {
+        use crate::lang;
+        let fee = match p.fee_treatment {
+            FeeTreatment::Cogs => "手续费计入成本",
+            FeeTreatment::ContraRevenue => "手续费冲减收入",
+        };
+        let target = match p.target.event.names() {
+            None if p.target.properties.is_empty() => "活跃事件".to_string(),
+            _ => lang::entity(&p.target),
+        };
+        return format!(
+            "按首次{target}{}所在{}划分的用户群：各月龄的净收入、推理成本与毛利（{}，{fee}），仅计已实现的金额，不作预测（{}）。",
+            lang::global(&p.common),
+            lang::period(p.period),
+            p.currency,
+            p.common.timezone()
+        );
+    }
     let fee = match p.fee_treatment {
         FeeTreatment::Cogs => "fees as a cost",
         FeeTreatment::ContraRevenue => "fees subtracted from revenue",

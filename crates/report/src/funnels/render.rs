@@ -367,8 +367,11 @@ fn ttc(plan: &Plan, acc: &StepAcc) -> TimeToConvert {
     }
 }
 
-/// The one-sentence definition (§13.7).
+/// The one-sentence definition (§13.7), in the report's language.
 pub(super) fn definition(p: &FunnelParams) -> String {
+    if p.common.lang == crate::params::Lang::ZhCn {
+        return definition_zh(p);
+    }
     let names: Vec<String> = p
         .steps
         .iter()
@@ -429,6 +432,73 @@ pub(super) fn definition(p: &FunnelParams) -> String {
             crate::params::Personless::Exclude => "",
             crate::params::Personless::Include => ", personless persons included",
         },
+        p.common.timezone()
+    );
+    out
+}
+
+fn definition_zh(p: &FunnelParams) -> String {
+    use crate::lang;
+    let names: Vec<String> = p
+        .steps
+        .iter()
+        .map(|s| {
+            let e = lang::entity(&s.entity());
+            match s.occurrence {
+                super::params::Occurrence::Any => e,
+                super::params::Occurrence::FirstEver => format!("{e}（有史以来第一次）"),
+                super::params::Occurrence::FirstTime => format!("{e}（首次）"),
+            }
+        })
+        .collect();
+    let steps = match p.order {
+        Order::Ordered => format!("依次做过{}", names.join("，然后")),
+        Order::Strict => format!("依次做过{}，且中间没有其他活动", names.join("，然后")),
+        Order::Unordered => format!("以任意顺序做过{}", names.join("、")),
+    };
+    let w = &p.conversion_window;
+    let unit = match w.unit {
+        super::params::WindowUnit::Second => "秒",
+        super::params::WindowUnit::Minute => "分钟",
+        super::params::WindowUnit::Hour => "小时",
+        super::params::WindowUnit::Day => "天",
+        super::params::WindowUnit::Week => "周",
+        super::params::WindowUnit::Month => "个月",
+    };
+    let mut out = format!("在 {} {unit}内{steps}的用户", w.value);
+    for x in &p.exclusions {
+        let e = lang::entity(&crate::params::Entity {
+            event: x.event.clone(),
+            properties: x.properties.clone(),
+        });
+        let _ = write!(
+            out,
+            "，排除在第 {} 步与第 {} 步之间做过{e}的用户",
+            x.from_step, x.to_step
+        );
+    }
+    if let Some(b) = &p.breakdown {
+        let side = match b.kind {
+            PropertyKind::Event => "事件",
+            PropertyKind::Person => "用户",
+        };
+        let attribution = match b.attribution {
+            Attribution::FirstTouch => "首次触达".to_string(),
+            Attribution::LastTouch => "末次触达".to_string(),
+            Attribution::AllEvents => "全部事件".to_string(),
+            Attribution::Step => format!("第 {} 步", b.attribution_step.unwrap_or(1)),
+        };
+        let _ = write!(
+            out,
+            "，按{side}属性 {} 细分（{attribution}）",
+            b.property.names().join("、")
+        );
+    }
+    let _ = write!(
+        out,
+        "{}{}（{}）。",
+        lang::global(&p.common),
+        lang::personless(&p.common),
         p.common.timezone()
     );
     out

@@ -391,8 +391,27 @@ fn local_date(us: i64, tz: &TimeZone) -> String {
     s.split_once('T').map_or(s.clone(), |(d, _)| d.to_string())
 }
 
-/// The one-sentence definition (retention.md §13.5).
+/// The one-sentence definition (retention.md §13.5), in the report's language.
 pub fn definition(p: &GrowthParams) -> String {
+    if p.common.lang == crate::params::Lang::ZhCn {
+        use crate::lang;
+        let entity = lang::entity(&p.entity);
+        let counted = match p.metric {
+            Metric::CumulativePersons => format!("截至每个本地日已做过{entity}的用户数"),
+            Metric::Mau => format!("截至每天的 {MAU_DAYS} 个本地日内做过{entity}的用户数"),
+        };
+        let milestones = p
+            .milestones
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join("、");
+        return format!(
+            "{counted}（{}）{}，自第 0 天（上线日，或项目首个此类事件之日）起，以及各项目达到 {milestones} 所用的天数。",
+            p.common.timezone(),
+            lang::global(&p.common)
+        );
+    }
     let entity = entity_text(&p.entity);
     let counted = match p.metric {
         Metric::CumulativePersons => format!("Persons who had done {entity} by each local day"),

@@ -101,6 +101,7 @@ impl KindParams for Fields {
         "personless",
         "as_of",
         "project_settings",
+        "lang",
     ];
     const SEVERAL_PROJECTS_TIMEZONE: Option<&'static str> = Some("UTC");
 

@@ -651,8 +651,11 @@ pub(crate) fn all_match(
         .all(|f| f.matches(person))
 }
 
-/// The one-sentence definition (retention.md §13.5).
+/// The one-sentence definition (retention.md §13.5), in the report's language.
 pub fn definition(p: &RetentionParams) -> String {
+    if p.common.lang == crate::params::Lang::ZhCn {
+        return definition_zh(p);
+    }
     let period = p.period.noun();
     let week = match (p.period, p.common.week_start()) {
         (Period::Week, WeekStart::Monday) => "weeks start Monday, ",
@@ -705,6 +708,50 @@ pub fn definition(p: &RetentionParams) -> String {
         "{start} ({week}{}), the share who did {}{times} {later}{brackets}{windows}{global}{partial}.",
         p.common.timezone(),
         entity_text(&p.returning)
+    )
+}
+
+fn definition_zh(p: &RetentionParams) -> String {
+    use crate::lang;
+    let period = lang::period(p.period);
+    let target = lang::entity(&p.target);
+    let start = match p.retention_type {
+        RetentionType::Recurring => format!("在某{period}做过{target}的用户中"),
+        RetentionType::FirstTime => format!("首次{target}发生在某{period}的用户中"),
+        RetentionType::FirstEver => format!("有史以来首次{target}发生在某{period}的用户中"),
+    };
+    let zone = lang::zone(p.period, p.common.week_start(), p.common.timezone());
+    let later = if p.cumulative {
+        format!("在此后每{period}或更晚的任一{period}")
+    } else {
+        format!("在此后每{period}")
+    };
+    let times = if p.minimum_occurrences > 1 {
+        format!("至少 {} 次", p.minimum_occurrences)
+    } else {
+        String::new()
+    };
+    let brackets = match &p.custom_brackets {
+        Some(b) => format!(
+            "（按 {} 个{period}分段）",
+            b.iter().map(u32::to_string).collect::<Vec<_>>().join("、")
+        ),
+        None => String::new(),
+    };
+    let windows = if p.time_window_mode == crate::params::TimeWindowMode::Hours24 {
+        format!("（以每人首次起始事件起、长一{period}的窗口计）")
+    } else {
+        String::new()
+    };
+    let partial = if p.exclude_partial_periods {
+        "，均值不计在数据最后一个事件之后才结束的周期"
+    } else {
+        ""
+    };
+    format!(
+        "{start}{zone}，{later}做过{}{times}的比例{brackets}{windows}{}{partial}。",
+        lang::entity(&p.returning),
+        lang::global(&p.common)
     )
 }
 

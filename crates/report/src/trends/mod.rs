@@ -684,8 +684,11 @@ pub(crate) fn entity_label(e: &Entity) -> String {
     }
 }
 
-/// The one-sentence definition.
+/// The one-sentence definition, in the report's language.
 fn definition(p: &TrendsParams) -> String {
+    if p.common.lang == crate::params::Lang::ZhCn {
+        return definition_zh(p);
+    }
     let clauses: Vec<String> = p
         .series
         .iter()
@@ -694,7 +697,8 @@ fn definition(p: &TrendsParams) -> String {
             match s.math {
                 Math::Total => format!("the number of {what} events"),
                 Math::UniquePersons => format!("distinct persons who did {what}"),
-                Math::Dau | Math::Wau | Math::Mau => format!(
+                Math::Dau => format!("distinct persons who did {what} on each day"),
+                Math::Wau | Math::Mau => format!(
                     "distinct persons who did {what} in the {} days up to each day",
                     s.math.window_days().unwrap_or(1)
                 ),
@@ -718,5 +722,40 @@ fn definition(p: &TrendsParams) -> String {
         "{text}, per {} ({}){global}.",
         p.interval.noun(),
         p.common.timezone()
+    )
+}
+
+fn definition_zh(p: &TrendsParams) -> String {
+    use crate::lang;
+    let clauses: Vec<String> = p
+        .series
+        .iter()
+        .map(|s| {
+            let what = lang::entity(&s.entity);
+            match s.math {
+                Math::Total => format!("{what}事件数"),
+                Math::UniquePersons => format!("做过{what}的去重用户数"),
+                Math::Dau => format!("每天做过{what}的去重用户数"),
+                Math::Wau | Math::Mau => format!(
+                    "截至每天的 {} 天内做过{what}的去重用户数",
+                    s.math.window_days().unwrap_or(1)
+                ),
+                Math::DauMau => {
+                    format!("{what}的 DAU/MAU（当天用户数除以截至当天 30 天内的用户数）")
+                }
+                m => format!(
+                    "有数值的{what}事件中 `{}` 的 {}",
+                    s.math_property.as_deref().unwrap_or_default(),
+                    m.name()
+                ),
+            }
+        })
+        .collect();
+    format!(
+        "{}，按{}统计（{}）{}。",
+        clauses.join("；"),
+        lang::period(p.interval),
+        p.common.timezone(),
+        lang::global(&p.common)
     )
 }
