@@ -326,6 +326,7 @@ impl Engine {
             ..EventTable::default()
         };
         let mut all_personless: Vec<bool> = Vec::new();
+        let mut in_range = 0u64;
         let mut merged: Vec<bool> = Vec::new();
         let lo = plan.from.unwrap_or(i64::MIN);
         // Dictionary key → person, resolved lazily (a chunk uses only part of its row group's dictionary) and kept
@@ -355,6 +356,16 @@ impl Engine {
                 merged[p as usize] |= identity.is_merged(d);
                 p
             };
+            // The scan's event-name filter, per dictionary entry of the chunk.
+            let wanted: Vec<bool> = c
+                .names
+                .iter()
+                .map(|n| {
+                    plan.events
+                        .as_ref()
+                        .is_none_or(|e| e.binary_search(n).is_ok())
+                })
+                .collect();
             let name_of: Vec<u32> = c
                 .names
                 .iter()
@@ -384,6 +395,10 @@ impl Engine {
                 if ts < lo || ts >= plan.to {
                     continue;
                 }
+                in_range += 1;
+                if !wanted[c.name_key[i] as usize] {
+                    continue;
+                }
                 table.person.push(p);
                 table.ts.push(ts);
                 if let Some(&u) = c.uuid.get(i) {
@@ -404,7 +419,12 @@ impl Engine {
             }
             if plan.event_properties || !plan.numeric.is_empty() {
                 let kept: Vec<&String> = (0..c.ts.len())
-                    .filter(|&i| c.ts[i] <= plan.as_of && c.ts[i] >= lo && c.ts[i] < plan.to)
+                    .filter(|&i| {
+                        c.ts[i] <= plan.as_of
+                            && c.ts[i] >= lo
+                            && c.ts[i] < plan.to
+                            && wanted[c.name_key[i] as usize]
+                    })
                     .map(|i| &c.properties[i])
                     .collect();
                 let parsed: Vec<Map<String, Value>> =
@@ -420,6 +440,9 @@ impl Engine {
             }
         }
         table.n_persons = persons.len();
+        if plan.events.is_some() {
+            table.data.in_range = Some(in_range);
+        }
         tracing::debug!(
             project,
             events = table.ts.len(),

@@ -1541,3 +1541,32 @@ fn events_and_merges_after_as_of_are_ignored() {
         json!(3600.0)
     );
 }
+
+/// A funnel of named steps reads only those events: steps that never occur are named in the notes, and the
+/// window is not called empty while other events fill it; strict order, which needs every event, still sees the
+/// activity between two steps.
+#[test]
+fn named_steps_read_only_their_events_and_the_notes_still_tell_the_truth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = engine_with(tmp.path(), &example_a());
+    let base = json!({"projects": ["p"], "date_from": "2025-06-01", "date_to": "2025-06-10",
+                      "as_of": "2025-06-20T00:00:00Z", "conversion_window": {"value": 14, "unit": "day"}});
+    let mut missing = base.clone();
+    missing["steps"] = json!([{"event": "signup"}, {"event": "refund"}]);
+    let out = funnels(&engine, &missing);
+    let codes: Vec<Value> = list(&out["provenance"]["notes"])
+        .iter()
+        .map(|n| n["code"].clone())
+        .collect();
+    assert!(codes.contains(&json!("event_not_found")), "{out:#}");
+    assert!(!codes.contains(&json!("empty_window")), "{out:#}");
+    // Strict order: ana's chat_message between signup and upgrade breaks a signup → upgrade attempt.
+    let mut strict = base.clone();
+    strict["steps"] = json!([{"event": "signup"}, {"event": "upgrade"}]);
+    let ordered = funnels(&engine, &strict);
+    strict["order"] = json!("strict");
+    let strict = funnels(&engine, &strict);
+    let reached = |v: &Value| v["series"][0]["steps"][1]["count"].as_u64();
+    assert_eq!(reached(&ordered), Some(2), "{ordered:#}");
+    assert_eq!(reached(&strict), Some(0), "{strict:#}");
+}

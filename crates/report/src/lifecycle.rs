@@ -214,6 +214,7 @@ impl ReportKind for Lifecycle {
             created_at: true,
             person_ids: false,
             payments: false,
+            events: None,
             personless: Personless::Exclude,
         }
     }

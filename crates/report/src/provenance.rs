@@ -107,7 +107,11 @@ pub fn data_notes(t: &EventTable, as_of: i64) -> Vec<Note> {
         )];
     };
     let mut out = Vec::new();
-    if !t.ts.iter().any(|&ts| ts <= as_of) {
+    let window_empty = match t.data.in_range {
+        Some(n) => n == 0,
+        None => !t.ts.iter().any(|&ts| ts <= as_of),
+    };
+    if window_empty {
         out.push(note(
             "empty_window",
             format!(
@@ -133,7 +137,11 @@ pub fn data_notes(t: &EventTable, as_of: i64) -> Vec<Note> {
 /// Notes for event names a report counts that no event of the table carries.
 pub fn event_notes(t: &EventTable, names: &[String]) -> Vec<Note> {
     // With no data or an empty window, the data notes already say why nothing is counted.
-    if t.data.last_event.is_none() || t.ts.is_empty() {
+    let nothing_read = match t.data.in_range {
+        Some(n) => n == 0,
+        None => t.ts.is_empty(),
+    };
+    if t.data.last_event.is_none() || nothing_read {
         return Vec::new();
     }
     names

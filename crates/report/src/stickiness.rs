@@ -222,6 +222,7 @@ impl ReportKind for Stickiness {
             created_at: false,
             person_ids: false,
             payments: false,
+            events: None,
             personless: plan.params.common.personless,
         }
     }

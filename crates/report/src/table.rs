@@ -33,8 +33,26 @@ pub struct Scan {
     pub person_ids: bool,
     /// Load each `payment` event's payment (economics).
     pub payments: bool,
+    /// Load only events with one of these names (sorted, without duplicates); `None` loads every event. A kind
+    /// that counts named events only (a funnel of named steps) says so, and the table holds a fraction of the
+    /// data. Persons, personless flags and the data fingerprint still cover every event read.
+    pub events: Option<Vec<String>>,
     /// Leave personless persons out.
     pub personless: Personless,
+}
+
+/// The names of entities as a scan's event filter: sorted, without duplicates; `None` when any of them is "any
+/// activity event", which needs every event.
+pub(crate) fn event_filter<'a>(
+    entities: impl IntoIterator<Item = &'a crate::params::Entity>,
+) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for e in entities {
+        out.extend(e.event.names()?.into_iter().map(str::to_string));
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
 }
 
 impl Scan {
@@ -57,6 +75,15 @@ impl Scan {
             created_at: self.created_at || other.created_at,
             person_ids: self.person_ids || other.person_ids,
             payments: self.payments || other.payments,
+            events: match (&self.events, &other.events) {
+                (Some(a), Some(b)) => {
+                    let mut all: Vec<String> = a.iter().chain(b).cloned().collect();
+                    all.sort();
+                    all.dedup();
+                    Some(all)
+                }
+                _ => None,
+            },
             personless: self.personless,
         }
     }
@@ -148,6 +175,8 @@ pub struct DataProvenance {
     pub last_event: Option<i64>,
     /// The end (exclusive, UTC µs) of the range the report read.
     pub read_until: i64,
+    /// Events of any name in the range read, when the scan kept only some names (`None`: the table holds them all).
+    pub in_range: Option<u64>,
 }
 
 impl DataProvenance {

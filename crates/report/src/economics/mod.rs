@@ -101,6 +101,7 @@ impl ReportKind for Economics {
             created_at: false,
             person_ids: false,
             payments: true,
+            events: None,
             personless: p.common.personless,
         }
     }

@@ -187,6 +187,22 @@ impl ReportKind for Funnels {
             created_at: false,
             person_ids: false,
             payments: false,
+            // Strict order needs every event (any other activity between two steps breaks the attempt).
+            events: if p.order == Order::Strict {
+                None
+            } else {
+                let exclusions: Vec<crate::params::Entity> = p
+                    .exclusions
+                    .iter()
+                    .map(|x| crate::params::Entity {
+                        event: x.event.clone(),
+                        properties: Vec::new(),
+                    })
+                    .collect();
+                let steps: Vec<crate::params::Entity> =
+                    p.steps.iter().map(params::Step::entity).collect();
+                crate::table::event_filter(steps.iter().chain(&exclusions))
+            },
             personless: p.common.personless,
         }
     }

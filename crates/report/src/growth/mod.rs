@@ -160,6 +160,7 @@ impl Plan {
             created_at: false,
             person_ids: false,
             payments: false,
+            events: None,
             personless: self.params.common.personless,
         }
     }

@@ -179,6 +179,7 @@ impl Plan {
             created_at: false,
             person_ids: false,
             payments: false,
+            events: crate::table::event_filter([&self.params.target, &self.params.returning]),
             personless: self.params.common.personless,
         }
     }

@@ -220,6 +220,7 @@ impl ReportKind for Trends {
             created_at: false,
             person_ids: false,
             payments: false,
+            events: None,
             personless: p.common.personless,
         }
     }
