@@ -138,7 +138,19 @@ pub(crate) fn run(args: DemoArgs, data: Option<&Path>) -> anyhow::Result<u8> {
         "serving the demo with a read key per app (liucun --data {} keys list)",
         data.display()
     );
-    crate::serve::serve_dashboard(&data, crate::serve::default_args(args.bind)?, &keys)
+    // The dashboard's economics use the demo's prices and rate, as the demo's own report does.
+    let mut serve = crate::serve::default_args(args.bind)?;
+    serve.set_economics_files(
+        vec![args.dir.join(DEMO_PRICES_FILE)],
+        Some(args.dir.join(DEMO_FX_FILE)),
+    );
+    crate::serve::serve_dashboard(&data, serve, &keys)
+}
+
+/// The one illustrative CNY → USD rate of the demo's economics.
+fn demo_fx() -> serde_json::Value {
+    serde_json::json!([{"date": "2024-12-01", "from": "CNY", "to": "USD", "rate": "0.1375",
+                        "source": "illustrative demo rate"}])
 }
 
 /// Registers each demo app as a project and creates a read key for it, for the dashboard.
@@ -290,14 +302,20 @@ fn activity_comparison(
                 }),
         );
     }
+    // Beside the reports, for `liucun economics --prices … --fx …` and `liucun serve --prices … --fx …`.
+    let prices_path = dir.join(DEMO_PRICES_FILE);
+    std::fs::write(&prices_path, DEMO_PRICES)
+        .with_context(|| format!("writing {}", prices_path.display()))?;
+    let fx_path = dir.join(DEMO_FX_FILE);
+    std::fs::write(&fx_path, serde_json::to_string_pretty(&demo_fx())?)
+        .with_context(|| format!("writing {}", fx_path.display()))?;
     let economics = run(
         Kind::Economics,
         serde_json::json!({"projects": projects, "period": "month", "total_intervals": 3,
                            "date_from": "2025-01-01", "date_to": "2025-03-31", "as_of": as_of,
                            "currency": "USD",
                            // One illustrative rate for the demo's CNY payments; real reports take dated rates.
-                           "fx_rates": [{"date": "2024-12-01", "from": "CNY", "to": "USD", "rate": "0.1375",
-                                         "source": "illustrative demo rate"}],
+                           "fx_rates": demo_fx(),
                            // The default table's versions start at its import date, after these 2025 events:
                            // the demo prices its seven models with early-2025 list prices, carried in the
                            // report's parameters so `verify` re-derives the costs.
@@ -320,6 +338,8 @@ fn activity_comparison(
         written.push(json_path.display().to_string());
         written.push(svg_path.display().to_string());
     }
+    written.push(prices_path.display().to_string());
+    written.push(fx_path.display().to_string());
     println!();
     println!("wrote {}", written.join(", "));
     Ok(())
@@ -327,6 +347,9 @@ fn activity_comparison(
 
 /// The demo's price table (illustrative early-2025 list prices of the models its apps call).
 const DEMO_PRICES: &str = include_str!("demo_prices.toml");
+/// Where the demo writes its price table and exchange rate, in its directory.
+const DEMO_PRICES_FILE: &str = "demo-prices.toml";
+const DEMO_FX_FILE: &str = "demo-fx.json";
 
 /// Prints each app's cohorts' users, conversion, net revenue, inference cost and gross margin from an economics
 /// report.

@@ -805,40 +805,50 @@ pub(crate) fn economics(data: &Path, a: EconomicsArgs, given: &[String]) -> anyh
         own.insert("other_costs".into(), Value::Object(other));
     }
     if let Some(path) = &a.fx {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|e| Invalid(format!("--fx {}: not JSON: {e}", path.display())))?;
-        let list = match v {
-            Value::Array(_) => v,
-            Value::Object(mut m) => m
-                .remove("rate")
-                .or_else(|| m.remove("fx_rates"))
-                .unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        if !list.is_array() {
-            return Err(Invalid(format!(
-                "--fx {}: expected a list of {{date, from, to, rate, source}}",
-                path.display()
-            ))
-            .into());
-        }
-        own.insert("fx_rates".into(), list);
+        own.insert("fx_rates".into(), fx_rates(path)?);
     }
     if !a.prices.is_empty() {
-        let tables: Vec<Value> = a
-            .prices
-            .iter()
-            .map(|p| {
-                std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))
-                    .map(Value::from)
-            })
-            .collect::<anyhow::Result<_>>()?;
-        own.insert("prices".into(), Value::Array(tables));
+        own.insert("prices".into(), price_tables(&a.prices)?);
     }
     run(data, "economics", &a.common, own, given)
+}
+
+/// The dated exchange rates of an `--fx` file: a JSON list of `{date, from, to, rate, source}`, or an object holding
+/// it under `rate` or `fx_rates`.
+pub(crate) fn fx_rates(path: &Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| Invalid(format!("--fx {}: not JSON: {e}", path.display())))?;
+    let list = match v {
+        Value::Array(_) => v,
+        Value::Object(mut m) => m
+            .remove("rate")
+            .or_else(|| m.remove("fx_rates"))
+            .unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    if !list.is_array() {
+        return Err(Invalid(format!(
+            "--fx {}: expected a list of {{date, from, to, rate, source}}",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(list)
+}
+
+/// The texts of `--prices` files, as the `prices` parameter of an economics report.
+pub(crate) fn price_tables(paths: &[PathBuf]) -> anyhow::Result<Value> {
+    let tables: Vec<Value> = paths
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading {}", p.display()))
+                .map(Value::from)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Value::Array(tables))
 }
 
 pub(crate) fn funnels(data: &Path, a: FunnelsArgs, given: &[String]) -> anyhow::Result<u8> {

@@ -82,10 +82,26 @@ pub(crate) struct ServeArgs {
     /// past it is refused with 422 `report_too_large` before it allocates. Each cell is at least one 64-bit count.
     #[arg(long, default_value_t = report::Limits::default().max_cells, value_parser = clap::value_parser!(u64).range(1..))]
     report_max_cells: u64,
+    /// A price table (TOML or JSON, economics.md §4.2) that economics reports over the API use when they bring
+    /// none of their own, searched before the built-in one; repeatable. Echoed in each report's parameters.
+    #[arg(long, value_name = "FILE")]
+    prices: Vec<PathBuf>,
+    /// Dated exchange rates (a JSON list of {date, from, to, rate, source}) that economics reports over the API use
+    /// when they bring none of their own.
+    #[arg(long, value_name = "FILE")]
+    fx: Option<PathBuf>,
 }
 
 pub(crate) fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<u8> {
     serve_dashboard(data, args, &[])
+}
+
+impl ServeArgs {
+    /// Sets the price tables and exchange rates economics reports over the API fall back to.
+    pub(crate) fn set_economics_files(&mut self, prices: Vec<PathBuf>, fx: Option<PathBuf>) {
+        self.prices = prices;
+        self.fx = fx;
+    }
 }
 
 /// The server's flags at their defaults, listening on `bind`.
@@ -169,7 +185,28 @@ fn serve_in(
     if let Some(note) = engine.replay_note() {
         eprintln!("warning: {note}");
     }
+    let mut economics_defaults = serde_json::Map::new();
+    if !args.prices.is_empty() {
+        let tables = crate::report::price_tables(&args.prices)?;
+        // Refuse a bad table now rather than on every report.
+        for (path, text) in args
+            .prices
+            .iter()
+            .zip(tables.as_array().into_iter().flatten())
+        {
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            prices::PriceTable::parse(&name, text.as_str().unwrap_or_default())
+                .map_err(|e| Invalid(format!("--prices {}: {e}", path.display())))?;
+        }
+        economics_defaults.insert("prices".into(), tables);
+    }
+    if let Some(path) = &args.fx {
+        economics_defaults.insert("fx_rates".into(), crate::report::fx_rates(path)?);
+    }
     let config = ServerConfig {
+        economics_defaults,
         bind: args.bind,
         addr_file: args.addr_file,
         rate_limit: args.rate_limit,

@@ -569,6 +569,68 @@ fn the_dashboard_is_served_without_a_key_and_whoami_names_what_a_key_reads() {
 }
 
 #[test]
+fn economics_over_the_api_take_the_servers_prices_and_rates_unless_they_bring_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let k = setup(&data);
+    let prices = tmp.path().join("prices.toml");
+    std::fs::write(
+        &prices,
+        "schema_version = 1\n[[model]]\nid = \"acme/m1\"\nprovider = \"acme\"\ncurrency = \"USD\"\n\
+         source = \"test\"\nchecked = 2025-01-01\n  [[model.price]]\n  effective_from = 2024-01-01\n  output = \"1\"\n",
+    )
+    .unwrap();
+    let fx = tmp.path().join("fx.json");
+    std::fs::write(
+        &fx,
+        r#"[{"date": "2024-12-01", "from": "CNY", "to": "USD", "rate": "0.14", "source": "test"}]"#,
+    )
+    .unwrap();
+    // A table that does not parse is refused at start, naming the file.
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "schema_version = 1\n[[model]]\n").unwrap();
+    let o = Command::new(bin())
+        .arg("--data")
+        .arg(&data)
+        .args(["serve", "--bind", "127.0.0.1:0", "--prices"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.toml"));
+
+    let server = Server::start_args(
+        &data,
+        "127.0.0.1:0",
+        &[
+            "--prices",
+            prices.to_str().unwrap(),
+            "--fx",
+            fx.to_str().unwrap(),
+        ],
+    );
+    let mut c = server.client();
+    let path = "/api/v1/projects/p1/reports/economics";
+    let r = get(&mut c, path, Some(&k.read1)).json();
+    assert_eq!(r["parameters"]["fx_rates"][0]["rate"], "0.14", "{r}");
+    assert!(
+        r["parameters"]["prices"][0]
+            .as_str()
+            .unwrap()
+            .contains("acme/m1")
+    );
+    // A request's own rates win.
+    let own = get(&mut c, &format!("{path}?fx_rates=[]"), Some(&k.read1)).json();
+    assert_eq!(own["parameters"]["fx_rates"], json!([]), "{own}");
+    assert!(server.stop().success());
+}
+
+#[test]
 fn the_openapi_document_names_every_endpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

@@ -81,6 +81,7 @@ const MESSAGES = {
     'ctl.limit': 'Entries',
     'ctl.apply': 'Apply',
     'ctl.dates_hint': 'Dates left empty follow the data: the window ends on the last day with events.',
+    'col.hour': 'Hour {n}', 'col.day': 'Day {n}', 'col.week': 'Week {n}', 'col.month': 'Month {n}',
     'period.hour': 'hour', 'period.day': 'day', 'period.week': 'week', 'period.month': 'month',
     'unit.second': 'seconds', 'unit.minute': 'minutes', 'unit.hour': 'hours', 'unit.day': 'days', 'unit.week': 'weeks', 'unit.month': 'months',
     'type.recurring': 'recurring', 'type.first_time': 'first time', 'type.first_ever': 'first ever',
@@ -103,6 +104,7 @@ const MESSAGES = {
     'evidence.fingerprint': 'Data fingerprint',
     'evidence.in_scope': 'Events read',
     'evidence.cohorts': 'Cohort sizes',
+    'evidence.cohort_line': '{project}: {persons} persons in {cohorts} cohorts of {min} to {max}; {small} under 20 persons',
     'evidence.engine': 'Engine',
     'evidence.copy': 'copy',
     'note.show_data': 'Show where the data is: {from} → {to}',
@@ -110,6 +112,7 @@ const MESSAGES = {
     'common.project': 'Project',
     'common.persons': 'persons',
     'common.none': '—',
+    'common.other': 'Other',
     'common.incomplete': 'incomplete',
     'common.total': 'Total',
     'common.average': 'Average',
@@ -133,6 +136,7 @@ const MESSAGES = {
     'overview.dau_mau.chart': 'DAU/MAU per day',
     'overview.econ.chart': 'Net revenue vs AI cost',
     'overview.unpriced': '{n} AI events have no price',
+    'overview.unconverted': '+ {amount} not converted (no exchange rate)',
     'retention.curves': 'Mean retention by {period} since first activity',
     'retention.heatmap': 'Cohorts: {project}',
     'retention.mean': 'Mean',
@@ -261,6 +265,7 @@ const MESSAGES = {
     'ctl.limit': '条数',
     'ctl.apply': '应用',
     'ctl.dates_hint': '日期留空时跟随数据：窗口结束于最后一个有事件的日期。',
+    'col.hour': '第 {n} 小时', 'col.day': '第 {n} 天', 'col.week': '第 {n} 周', 'col.month': '第 {n} 月',
     'period.hour': '小时', 'period.day': '天', 'period.week': '周', 'period.month': '月',
     'unit.second': '秒', 'unit.minute': '分钟', 'unit.hour': '小时', 'unit.day': '天', 'unit.week': '周', 'unit.month': '月',
     'type.recurring': '循环留存', 'type.first_time': '首次', 'type.first_ever': '史上首次',
@@ -283,6 +288,7 @@ const MESSAGES = {
     'evidence.fingerprint': '数据指纹',
     'evidence.in_scope': '读取事件数',
     'evidence.cohorts': '同期群规模',
+    'evidence.cohort_line': '{project}：{cohorts} 个同期群共 {persons} 人，每群 {min}–{max} 人；{small} 个不足 20 人',
     'evidence.engine': '引擎',
     'evidence.copy': '复制',
     'note.show_data': '查看有数据的区间：{from} → {to}',
@@ -290,6 +296,7 @@ const MESSAGES = {
     'common.project': '项目',
     'common.persons': '人',
     'common.none': '—',
+    'common.other': '其他',
     'common.incomplete': '未完成',
     'common.total': '合计',
     'common.average': '平均',
@@ -313,6 +320,7 @@ const MESSAGES = {
     'overview.dau_mau.chart': '每日 日活/月活',
     'overview.econ.chart': '净收入与 AI 成本',
     'overview.unpriced': '{n} 个 AI 事件没有价格',
+    'overview.unconverted': '另有 {amount} 未换算（缺少汇率）',
     'retention.curves': '首次活跃后每{period}的平均留存',
     'retention.heatmap': '同期群：{project}',
     'retention.mean': '均值',
@@ -455,15 +463,15 @@ export function fmtMoney(amount, currency) {
 }
 
 /// A period start such as "2025-01-06T00:00:00+08:00" shown as its local calendar date (the offset is the report's
-/// time zone, so the written date is the one the report means).
-export function fmtPeriod(iso, period) {
+/// time zone, so the written date is the one the report means); the year only when `withYear` (months always).
+export function fmtPeriod(iso, period, withYear = false) {
   if (!iso) return t('common.none');
   const [y, m, d] = iso.slice(0, 10).split('-').map(Number);
   const date = new Date(Date.UTC(y, m - 1, d, Number(iso.slice(11, 13)) || 0));
   const opts = { timeZone: 'UTC' };
   if (period === 'month') Object.assign(opts, { year: 'numeric', month: 'short' });
   else if (period === 'hour') Object.assign(opts, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-  else Object.assign(opts, { year: '2-digit', month: 'short', day: 'numeric' });
+  else Object.assign(opts, { month: 'short', day: 'numeric', ...(withYear ? { year: 'numeric' } : {}) });
   return new Intl.DateTimeFormat(current, opts).format(date);
 }
 

@@ -398,6 +398,11 @@ async fn report(
     {
         params.insert("lang".into(), json!("zh-CN"));
     }
+    if report_kind == Kind::Economics {
+        for (k, v) in &state.economics_defaults {
+            params.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
     let request = Request::from_json(report_kind, &Value::Object(params)).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string()).with_id(&rid)
     })?;

@@ -62,6 +62,9 @@ pub struct ServerConfig {
     pub flush_events: usize,
     /// The resource budget per request, connection and key.
     pub limits: Limits,
+    /// Parameters an economics report over the API takes when it names none of its own (`prices`, `fx_rates`):
+    /// the operator's price tables and exchange rates. They are echoed in the report, so `verify` needs nothing else.
+    pub economics_defaults: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +73,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             addr_file: None,
             rate_limit: None,
+            economics_defaults: serde_json::Map::new(),
             flush_interval: Duration::from_secs(10),
             flush_events: 500_000,
             limits: Limits::default(),
@@ -111,6 +115,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Metrics,
     pub(crate) limiter: Option<capture::RateLimiter>,
     pub(crate) limits: Limits,
+    /// Economics parameters a request that names none of them takes (see [`ServerConfig::economics_defaults`]).
+    pub(crate) economics_defaults: serde_json::Map<String, serde_json::Value>,
     /// Bytes capture requests hold while they are read, decoded and validated.
     pub(crate) memory: Arc<MemoryBudget>,
     pub(crate) quarantine_budget: QuarantineBudget,
@@ -151,6 +157,7 @@ fn new_state(engine: Arc<Engine>, access: Arc<Access>, config: ServerConfig) -> 
         ),
         reads: ReadQueue::new(config.limits.max_concurrent_reads),
         limits: config.limits,
+        economics_defaults: config.economics_defaults,
         stopping: AtomicBool::new(false),
         next_request: AtomicU64::new(1),
         request_salt: u32::from_le_bytes(salt),
