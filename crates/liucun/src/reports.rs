@@ -333,6 +333,14 @@ impl Engine {
         // while consecutive chunks share one dictionary.
         let mut person_of: Vec<u32> = Vec::new();
         let mut dict: Option<&store::segment::TextDict> = None;
+        // At most every scanned row is kept: reserve once instead of regrowing (untouched capacity costs no pages).
+        let upper: usize = chunks.iter().map(|c| c.ts.len()).sum();
+        table.person.reserve(upper);
+        table.ts.reserve(upper);
+        table.name.reserve(upper);
+        if plan.uuid {
+            table.uuid.reserve(upper);
+        }
         for c in &chunks {
             limits.check_time()?;
             if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {

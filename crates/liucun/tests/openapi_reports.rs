@@ -204,8 +204,8 @@ fn every_report_kind_is_documented_as_it_is() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// `lang: zh-CN` changes a report's words and nothing else: every kind's definition is Chinese, and the rest of the
-/// report (numbers, notes' codes, provenance) equals the English one.
+/// `lang: zh-CN` changes a report's words and nothing else: every kind's definition and notes are Chinese, and the
+/// rest of the report (numbers, notes' codes, provenance) equals the English one.
 #[test]
 fn a_report_in_chinese_differs_only_in_its_words() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -268,9 +268,24 @@ fn a_report_in_chinese_differs_only_in_its_words() {
         assert!(definition.ends_with('。'), "{}: {definition}", kind.name());
         assert_ne!(en["definition"], zh["definition"]);
         assert_eq!(zh["parameters"]["lang"], "zh-CN");
+        for note in zh["provenance"]["notes"].as_array().into_iter().flatten() {
+            let text = note["text"].as_str().unwrap_or_default();
+            assert!(
+                text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{}: note {text}",
+                kind.name()
+            );
+        }
         let strip = |mut v: Value| {
             v["definition"] = Value::Null;
             v["parameters"]["lang"] = Value::Null;
+            for note in v["provenance"]["notes"]
+                .as_array_mut()
+                .into_iter()
+                .flatten()
+            {
+                note["text"] = Value::Null;
+            }
             v
         };
         assert_eq!(strip(en), strip(zh), "{}", kind.name());

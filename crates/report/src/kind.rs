@@ -278,8 +278,9 @@ macro_rules! kinds {
                     $(Planned::$variant(p) => {
                         let mut out = <crate::$module::$kind as ReportKind>::run(p, tables, limits)?;
                         let names = <crate::$module::$kind as ReportKind>::event_names(p);
+                        let lang = <crate::$module::$kind as ReportKind>::params(p).common.lang;
                         for t in tables {
-                            out.provenance_mut().notes.extend(crate::provenance::event_notes(t, &names));
+                            out.provenance_mut().notes.extend(crate::provenance::event_notes(t, &names, lang));
                         }
                         Report::$variant(out)
                     })+

@@ -329,7 +329,7 @@ impl ReportKind for Lifecycle {
                 .map(|k| period_label(window.grid.start(k), p.interval, &plan.tz))
                 .collect(),
             data,
-            provenance: Provenance::of(plan.as_of, tables),
+            provenance: Provenance::of(plan.as_of, tables, p.common.lang),
         })
     }
 }

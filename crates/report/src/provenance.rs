@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+use crate::params::Lang;
 use crate::table::{EventTable, hex, put};
 use crate::window;
 
@@ -89,21 +90,29 @@ impl ProjectProvenance {
     }
 }
 
-/// The notes the data of one table calls for (docs/report-json.md, `notes`).
-pub fn data_notes(t: &EventTable, as_of: i64) -> Vec<Note> {
+/// The notes the data of one table calls for (docs/report-json.md, `notes`), in the report's language.
+pub fn data_notes(t: &EventTable, as_of: i64, lang: Lang) -> Vec<Note> {
+    let zh = lang == Lang::ZhCn;
     let note = |code, text: String| Note {
         code,
         project: t.project.clone(),
         text,
     };
     let Some(last) = t.data.last_event else {
+        let at = window::format_utc(as_of);
         return vec![note(
             "no_data",
-            format!(
-                "project {:?} holds no events at or before {}: check the project name and as_of",
-                t.project,
-                window::format_utc(as_of)
-            ),
+            if zh {
+                format!(
+                    "项目 {:?} 在 {at} 及之前没有任何事件：请检查项目名称和 as_of",
+                    t.project
+                )
+            } else {
+                format!(
+                    "project {:?} holds no events at or before {at}: check the project name and as_of",
+                    t.project
+                )
+            },
         )];
     };
     let mut out = Vec::new();
@@ -111,31 +120,56 @@ pub fn data_notes(t: &EventTable, as_of: i64) -> Vec<Note> {
         Some(n) => n == 0,
         None => !t.ts.iter().any(|&ts| ts <= as_of),
     };
+    let (first, last) = (
+        t.data
+            .first_event
+            .map(window::format_utc)
+            .unwrap_or_default(),
+        window::format_utc(last),
+    );
     if window_empty {
         out.push(note(
             "empty_window",
-            format!(
-                "the window holds no events of project {:?}, whose data runs from {} to {}: set the dates (date_from, date_to) to where the data is",
-                t.project,
-                t.data.first_event.map(window::format_utc).unwrap_or_default(),
-                window::format_utc(last)
-            ),
+            if zh {
+                format!(
+                    "窗口内没有项目 {:?} 的事件，其数据从 {first} 到 {last}：请把日期（date_from、date_to）设在数据所在的范围",
+                    t.project
+                )
+            } else {
+                format!(
+                    "the window holds no events of project {:?}, whose data runs from {first} to {last}: set the \
+                     dates (date_from, date_to) to where the data is",
+                    t.project
+                )
+            },
         ));
-    } else if t.data.read_until.saturating_sub(last) > DATA_GAP_US {
+    } else if t
+        .data
+        .read_until
+        .saturating_sub(t.data.last_event.unwrap_or(0))
+        > DATA_GAP_US
+    {
         out.push(note(
             "data_ends_before_window",
-            format!(
-                "the data of project {:?} ends at {}, before the window does: periods after it are empty or partial because there is no data yet, not because persons left",
-                t.project,
-                window::format_utc(last)
-            ),
+            if zh {
+                format!(
+                    "项目 {:?} 的数据止于 {last}，早于窗口的结束：此后的周期为空或不完整，是因为还没有数据，而不是用户流失",
+                    t.project
+                )
+            } else {
+                format!(
+                    "the data of project {:?} ends at {last}, before the window does: periods after it are empty \
+                     or partial because there is no data yet, not because persons left",
+                    t.project
+                )
+            },
         ));
     }
     out
 }
 
-/// Notes for event names a report counts that no event of the table carries.
-pub fn event_notes(t: &EventTable, names: &[String]) -> Vec<Note> {
+/// Notes for event names a report counts that no event of the table carries, in the report's language.
+pub fn event_notes(t: &EventTable, names: &[String], lang: Lang) -> Vec<Note> {
     // With no data or an empty window, the data notes already say why nothing is counted.
     let nothing_read = match t.data.in_range {
         Some(n) => n == 0,
@@ -150,17 +184,24 @@ pub fn event_notes(t: &EventTable, names: &[String]) -> Vec<Note> {
         .map(|n| Note {
             code: "event_not_found",
             project: t.project.clone(),
-            text: format!(
-                "no `{n}` events of project {:?} in the range the report read: check the event name",
-                t.project
-            ),
+            text: if lang == Lang::ZhCn {
+                format!(
+                    "在报告读取的范围内，项目 {:?} 没有 `{n}` 事件：请检查事件名称",
+                    t.project
+                )
+            } else {
+                format!(
+                    "no `{n}` events of project {:?} in the range the report read: check the event name",
+                    t.project
+                )
+            },
         })
         .collect()
 }
 
 impl Provenance {
-    /// The provenance of a report computed at `as_of` (UTC µs) over these tables.
-    pub fn of(as_of: i64, tables: &[&EventTable]) -> Provenance {
+    /// The provenance of a report computed at `as_of` (UTC µs) over these tables, its notes in `lang`.
+    pub fn of(as_of: i64, tables: &[&EventTable], lang: Lang) -> Provenance {
         let projects: Vec<ProjectProvenance> =
             tables.iter().map(|t| ProjectProvenance::of(t)).collect();
         let data_fingerprint = if projects.len() == 1 {
@@ -178,7 +219,10 @@ impl Provenance {
             as_of: window::format_utc(as_of),
             data_fingerprint,
             projects,
-            notes: tables.iter().flat_map(|t| data_notes(t, as_of)).collect(),
+            notes: tables
+                .iter()
+                .flat_map(|t| data_notes(t, as_of, lang))
+                .collect(),
         }
     }
 

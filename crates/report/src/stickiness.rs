@@ -318,7 +318,7 @@ impl ReportKind for Stickiness {
             share,
             ci95,
             incomplete: plan.window.end > plan.as_of,
-            provenance: Provenance::of(plan.as_of, tables),
+            provenance: Provenance::of(plan.as_of, tables, p.common.lang),
         })
     }
 }

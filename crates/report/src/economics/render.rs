@@ -300,7 +300,7 @@ pub(super) fn build(
             "{unpriced_total} AI events have no price and count no inference cost; see provenance.costing.unpriced"
         ));
     }
-    let mut provenance = Provenance::of(plan.as_of, tables);
+    let mut provenance = Provenance::of(plan.as_of, tables, p.common.lang);
     for n in &notes {
         provenance.notes.push(Note {
             code: "economics",

@@ -346,7 +346,7 @@ pub(super) fn build(
         trends: (p.viz == Viz::Trends).then_some(trends),
         breakdown_values: (plan.breakdown().is_some() && p.viz != Viz::TimeToConvert)
             .then_some(shown),
-        provenance: Provenance::of(plan.as_of, tables),
+        provenance: Provenance::of(plan.as_of, tables, p.common.lang),
     })
 }
 

@@ -232,7 +232,7 @@ pub fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Growt
         last_complete_day: local_date(last_complete, &plan.tz),
         metric: p.metric,
         projects,
-        provenance: Provenance::of(plan.as_of, tables),
+        provenance: Provenance::of(plan.as_of, tables, p.common.lang),
     })
 }
 

@@ -554,37 +554,56 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
             });
         }
         if let (true, Some(last)) = (beyond_cells > 0, t.data.last_event) {
-            notes.push(Note {
-                code: "partial_periods",
-                project: t.project.clone(),
-                text: format!(
-                    "the data of project {:?} ends at {}, inside the periods of {beyond_cells} cells: they are \
+            let last = window::format_utc(last);
+            let zh = p.common.lang == crate::params::Lang::ZhCn;
+            let text = match (zh, p.exclude_partial_periods) {
+                (false, excluded) => format!(
+                    "the data of project {:?} ends at {last}, inside the periods of {beyond_cells} cells: they are \
                      measured on part of a period and marked `~`; {}",
                     t.project,
-                    window::format_utc(last),
-                    if p.exclude_partial_periods {
+                    if excluded {
                         "they are left out of the mean"
                     } else {
                         "they count in the mean (retention.md §12.3); exclude_partial_periods \
                          (--exclude-partial-periods) leaves them out"
                     }
                 ),
+                (true, excluded) => format!(
+                    "项目 {:?} 的数据止于 {last}，落在 {beyond_cells} 个单元格的周期之内：它们只覆盖了周期的一部分，标为 `~`；{}",
+                    t.project,
+                    if excluded {
+                        "均值不计入它们"
+                    } else {
+                        "均值仍计入它们（retention.md §12.3），exclude_partial_periods（--exclude-partial-periods）可将其排除"
+                    }
+                ),
+            };
+            notes.push(Note {
+                code: "partial_periods",
+                project: t.project.clone(),
+                text,
             });
         }
     }
     let ends_before_as_of = plan.window.end <= plan.as_of;
     if ends_before_as_of {
+        let end = window::format_local(plan.window.end, &plan.tz);
         notes.push(Note {
             code: "window_ends_before_as_of",
             project: String::new(),
-            text: format!(
-                "the window ends at {} (date_to), before as_of: returning events after it are not counted \
-                 either, so the cells after it are blank (marked `·`), not zero",
-                window::format_local(plan.window.end, &plan.tz)
-            ),
+            text: if p.common.lang == crate::params::Lang::ZhCn {
+                format!(
+                    "窗口止于 {end}（date_to），早于 as_of：此后的回访事件同样不计，所以之后的单元格留空（标为 `·`），而不是零"
+                )
+            } else {
+                format!(
+                    "the window ends at {end} (date_to), before as_of: returning events after it are not counted \
+                     either, so the cells after it are blank (marked `·`), not zero"
+                )
+            },
         });
     }
-    let mut provenance = Provenance::of(plan.as_of, tables);
+    let mut provenance = Provenance::of(plan.as_of, tables, p.common.lang);
     provenance.notes.extend(notes);
     Ok(RetentionReport {
         definition: definition(p),

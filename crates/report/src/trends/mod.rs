@@ -451,7 +451,7 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
         },
         series: series_out,
         breakdown_values: p.common.breakdown.as_ref().map(|_| kept_values),
-        provenance: Provenance::of(plan.as_of, tables),
+        provenance: Provenance::of(plan.as_of, tables, p.common.lang),
     })
 }
 
