@@ -82,6 +82,7 @@ fn per(v: i128, n: u64) -> Option<i128> {
 /// Acquisition spend per cohort period, converted at the UTC day the period starts; `None` for a cohort without.
 fn spend(plan: &Plan, rates: &Rates, notes: &mut Vec<String>) -> Vec<Option<i128>> {
     let p = &plan.params;
+    let zh = p.common.lang == crate::params::Lang::ZhCn;
     let grid = &plan.window.grid;
     let mut out: Vec<Option<i128>> = vec![None; grid.len()];
     for s in p.acquisition_spend.iter().flatten() {
@@ -91,10 +92,14 @@ fn spend(plan: &Plan, rates: &Rates, notes: &mut Vec<String>) -> Vec<Option<i128
             continue;
         };
         let kernels::grid::Locate::In(k) = grid.locate(at) else {
-            notes.push(format!(
-                "acquisition spend for {} falls outside the window's cohorts and is not used",
-                s.period_start
-            ));
+            notes.push(if zh {
+                format!("{} 的获客花费不在窗口的用户群之内，未使用", s.period_start)
+            } else {
+                format!(
+                    "acquisition spend for {} falls outside the window's cohorts and is not used",
+                    s.period_start
+                )
+            });
             continue;
         };
         let cur = s.currency.as_deref().unwrap_or(&p.currency);
@@ -103,10 +108,17 @@ fn spend(plan: &Plan, rates: &Rates, notes: &mut Vec<String>) -> Vec<Option<i128
         };
         match rates.convert(v, cur, &p.currency, utc_day(grid.start(k as usize))) {
             Some(v) => *out[k as usize].get_or_insert(0) += v,
-            None => notes.push(format!(
-                "acquisition spend of {} {cur} for {} has no rate into {} and is left out",
-                s.amount, s.period_start, p.currency
-            )),
+            None => notes.push(if zh {
+                format!(
+                    "{} 的获客花费 {} {cur} 没有换算成 {} 的汇率，未计入",
+                    s.period_start, s.amount, p.currency
+                )
+            } else {
+                format!(
+                    "acquisition spend of {} {cur} for {} has no rate into {} and is left out",
+                    s.amount, s.period_start, p.currency
+                )
+            }),
         }
     }
     out
@@ -129,6 +141,7 @@ pub(super) fn build(
     let grid = &plan.window.grid;
     let ages = p.total_intervals as usize;
     let mut notes: Vec<String> = Vec::new();
+    let zh = p.common.lang == crate::params::Lang::ZhCn;
     let spends = spend(plan, rates, &mut notes);
     let cac_const = p
         .cac_per_user
@@ -276,10 +289,18 @@ pub(super) fn build(
                 "fees_paid": format_pico(u.fees_paid, 6),
                 "inference_cost": format_pico(u.inference_cost, 6),
             }));
-            notes.push(format!(
-                "{} events of project {:?} in {cur} have no exchange rate into {} and are left out of every total",
-                u.events, pe.project, p.currency
-            ));
+            notes.push(if zh {
+                format!(
+                    "项目 {:?} 的 {} 个 {cur} 事件没有换算成 {} 的汇率，不计入任何合计",
+                    pe.project, u.events, p.currency
+                )
+            } else {
+                format!(
+                    "{} events of project {:?} in {cur} have no exchange rate into {} and are left out of every \
+                     total",
+                    u.events, pe.project, p.currency
+                )
+            });
         }
         for (k, v) in &pe.costing.by_source {
             *costing.by_source.entry(k).or_default() += v;
@@ -296,9 +317,16 @@ pub(super) fn build(
     }
     let unpriced_total: u64 = costing.unpriced.values().sum();
     if unpriced_total > 0 {
-        notes.push(format!(
-            "{unpriced_total} AI events have no price and count no inference cost; see provenance.costing.unpriced"
-        ));
+        notes.push(if zh {
+            format!(
+                "{unpriced_total} 个 AI 事件没有价格，不计推理成本；见 provenance.costing.unpriced"
+            )
+        } else {
+            format!(
+                "{unpriced_total} AI events have no price and count no inference cost; see \
+                 provenance.costing.unpriced"
+            )
+        });
     }
     let mut provenance = Provenance::of(plan.as_of, tables, p.common.lang);
     for n in &notes {
