@@ -76,8 +76,8 @@ pub(crate) struct CommonArgs {
     /// Write the output to this file instead of stdout.
     #[arg(long, short)]
     out: Option<PathBuf>,
-    /// Table: show every period column, however wide. By default a retention table fits the terminal (or
-    /// $COLUMNS) by showing the columns that matter: periods 1, 2, 3, 7, 14, 30, … and the last.
+    /// Table: show every period column, however wide. By default a retention table on a terminal fits its width
+    /// by showing the columns that matter: periods 1, 2, 3, 7, 14, 30, … and the last (a file or pipe gets all).
     #[arg(long, conflicts_with = "columns")]
     all_columns: bool,
     /// Heatmap: the rate, in percent, at which the colour scale saturates (e.g. 50), so heatmaps drawn with the
@@ -1102,12 +1102,15 @@ fn parse_color_max(s: &str) -> Result<f64, String> {
     }
 }
 
-/// The width a table fits: the terminal's, else `$COLUMNS`; `None` (every column) when neither is known.
+/// The width a table fits on a terminal: its size, else `$COLUMNS`. `None` (every column) when stdout is not a
+/// terminal: a file or a pipe gets the whole table.
 fn table_width(terminal: bool) -> Option<usize> {
-    let term = terminal
-        .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
-        .flatten();
-    term.or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
+    if !terminal {
+        return None;
+    }
+    terminal_size::terminal_size()
+        .map(|(w, _)| usize::from(w.0))
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
         .filter(|&w| w >= 20)
 }
 

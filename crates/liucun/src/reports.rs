@@ -325,8 +325,14 @@ impl Engine {
                 .collect(),
             ..EventTable::default()
         };
+        let names_kept: Option<Vec<String>> = plan.events.as_ref().map(|e| {
+            let mut e = e.clone();
+            e.sort();
+            e
+        });
         let mut all_personless: Vec<bool> = Vec::new();
-        let mut in_range = 0u64;
+        // Per person, events in the range read, of every name (the name filter keeps fewer rows in the table).
+        let mut in_range: Vec<u64> = Vec::new();
         let mut merged: Vec<bool> = Vec::new();
         let lo = plan.from.unwrap_or(i64::MIN);
         // Dictionary key → person, resolved lazily (a chunk uses only part of its row group's dictionary) and kept
@@ -369,7 +375,7 @@ impl Engine {
                 .names
                 .iter()
                 .map(|n| {
-                    plan.events
+                    names_kept
                         .as_ref()
                         .is_none_or(|e| e.binary_search(n).is_ok())
                 })
@@ -397,13 +403,14 @@ impl Engine {
                     person_of[k] = p;
                     if all_personless.len() <= p as usize {
                         all_personless.resize(p as usize + 1, true);
+                        in_range.resize(p as usize + 1, 0);
                     }
                 }
                 all_personless[p as usize] &= c.personless[i];
                 if ts < lo || ts >= plan.to {
                     continue;
                 }
-                in_range += 1;
+                in_range[p as usize] += 1;
                 if !wanted[c.name_key[i] as usize] {
                     continue;
                 }
@@ -448,9 +455,7 @@ impl Engine {
             }
         }
         table.n_persons = persons.len();
-        if plan.events.is_some() {
-            table.data.in_range = Some(in_range);
-        }
+        in_range.resize(table.n_persons, 0);
         tracing::debug!(
             project,
             events = table.ts.len(),
@@ -509,7 +514,15 @@ impl Engine {
                     .map(|&p| !excluded[p as usize])
                     .collect();
                 table.data.personless_persons = n_excluded;
-                table.data.personless_events = keep.iter().filter(|&&k| !k).count() as u64;
+                table.data.personless_events = (0..table.n_persons)
+                    .filter(|&p| excluded[p])
+                    .map(|p| in_range[p])
+                    .sum();
+                for (p, n) in in_range.iter_mut().enumerate() {
+                    if excluded[p] {
+                        *n = 0;
+                    }
+                }
                 retain(&mut table.person, &keep);
                 retain(&mut table.ts, &keep);
                 retain(&mut table.uuid, &keep);
@@ -524,6 +537,15 @@ impl Engine {
                     retain(&mut column.values, &keep);
                 }
             }
+        }
+        // What the notes judge the window by: every name, personless persons left out as the table leaves them.
+        table.data.in_range = Some(in_range.iter().sum());
+        if plan.events.is_some() {
+            // The columns were reserved for every scanned row; a filtered table keeps only part of them.
+            table.person.shrink_to_fit();
+            table.ts.shrink_to_fit();
+            table.name.shrink_to_fit();
+            table.uuid.shrink_to_fit();
         }
         if plan.person_properties {
             table.person_properties =

@@ -1309,7 +1309,10 @@ fn cells_past_the_data_s_last_event_and_past_date_to_are_marked() {
     let table = render::to_table(&r, Color::Plain);
     assert!(table.contains("50.0%~"), "{table}");
     assert!(table.contains('·'), "{table}");
-    assert!(table.contains("~ partial data"), "{table}");
+    assert!(
+        table.contains("~ the period ends after the data's last event"),
+        "{table}"
+    );
     assert!(table.contains("· after the window's end"), "{table}");
 
     let mut excluding = base;
@@ -1343,5 +1346,59 @@ fn cells_past_the_data_s_last_event_and_past_date_to_are_marked() {
             .notes
             .iter()
             .all(|n| n.code != "partial_periods" && n.code != "window_ends_before_as_of")
+    );
+}
+
+/// A report that reads only its named events counts what it leaves out, and judges its window, over every event
+/// read: the personless exclusions and the notes equal those of a report over any event.
+#[test]
+fn the_name_filter_changes_neither_the_exclusions_nor_the_notes() {
+    let personless = || json!({"$process_person_profile": false});
+    let events = vec![
+        ev(1, "ann", "a", "2025-05-01T10:00:00Z", json!({})),
+        ev(2, "ann", "a", "2025-05-02T10:00:00Z", json!({})),
+        // bob is a personless person: three events of two names, all personless.
+        ev(3, "bob", "a", "2025-05-01T11:00:00Z", personless()),
+        ev(4, "bob", "b", "2025-05-01T12:00:00Z", personless()),
+        ev(5, "bob", "b", "2025-05-02T12:00:00Z", personless()),
+        // cid's only events in the window are of another name, and personless.
+        ev(6, "cid", "c", "2025-05-01T13:00:00Z", personless()),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = ingest(tmp.path(), &events, &[], &in_order(&events));
+    let base = json!({"period": "day", "date_from": "2025-05-01", "date_to": "2025-05-02", "total_intervals": 2,
+                      "as_of": "2025-05-02T23:00:00Z"});
+    let mut named = base.clone();
+    named["target"] = json!({"event": "a"});
+    named["returning"] = json!({"event": "a"});
+    let (any, named) = (
+        report(&engine, &params(base)),
+        report(&engine, &params(named)),
+    );
+    let excluded = |r: &RetentionReport| {
+        let p = &r.provenance.projects[0];
+        (p.personless_persons, p.personless_events)
+    };
+    assert_eq!(excluded(&any), (2, 4));
+    assert_eq!(excluded(&named), excluded(&any));
+    let codes = |r: &RetentionReport| {
+        r.provenance
+            .notes
+            .iter()
+            .map(|n| n.code)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(codes(&named), codes(&any));
+    // Only personless persons in the window of names the report counts: not an empty window for either.
+    let mut only_b = json!({"period": "day", "date_from": "2025-05-01", "date_to": "2025-05-02",
+                            "total_intervals": 2, "as_of": "2025-05-02T23:00:00Z"});
+    only_b["target"] = json!({"event": "b"});
+    only_b["returning"] = json!({"event": "b"});
+    let b = report(&engine, &params(only_b));
+    assert_eq!(excluded(&b), (2, 4));
+    assert!(
+        codes(&b).iter().all(|&c| c != "empty_window"),
+        "{:?}",
+        codes(&b)
     );
 }

@@ -1,5 +1,5 @@
-//! The language of a report's words: its definition sentence (and, later, its labels). English is the default;
-//! Simplified Chinese (`zh-CN`) is the second. The numbers never depend on it.
+//! The language of a report's words: its definition sentence and its notes. English is the default; Simplified
+//! Chinese (`zh-CN`) is the second. The numbers never depend on it.
 //!
 //! The language is a report parameter (`lang`), echoed in `parameters`, so `verify` re-derives the same sentence. This module holds the Chinese phrases the kinds share; each kind writes its own
 //! sentence in both languages beside the English one.
@@ -66,12 +66,30 @@ pub(crate) fn period(p: Period) -> &'static str {
     }
 }
 
+/// The unit to count periods with: `3 天`, `3 周`, `3 个月`, `3 小时`.
+pub(crate) fn unit(p: Period) -> &'static str {
+    match p {
+        Period::Hour => "小时",
+        Period::Day => "天",
+        Period::Week => "周",
+        Period::Month => "个月",
+    }
+}
+
 /// `（周一为一周之始，Asia/Shanghai）` for weeks, else `（UTC）`.
 pub(crate) fn zone(p: Period, week_start: WeekStart, tz: &str) -> String {
     match (p, week_start) {
         (Period::Week, WeekStart::Monday) => format!("（周一为一周之始，{tz}）"),
         (Period::Week, WeekStart::Sunday) => format!("（周日为一周之始，{tz}）"),
         _ => format!("（{tz}）"),
+    }
+}
+
+/// What a first occurrence is of: `活跃事件` for any activity event (`首次活跃事件`), else the entity.
+pub(crate) fn first_of(e: &Entity) -> String {
+    match (e.event.names(), e.properties.is_empty()) {
+        (None, true) => "活跃事件".to_string(),
+        _ => entity(e),
     }
 }
 

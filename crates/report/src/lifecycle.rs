@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use jiff::tz::TimeZone;
-use kernels::activity::{ByPerson, NONE};
+use kernels::activity::NONE;
 use kernels::grid::Locate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -280,8 +280,8 @@ impl ReportKind for Lifecycle {
                     },
                 )
                 .collect();
-            let by = ByPerson::new(&t.person, t.n_persons);
-            let c = kernels::sticky::lifecycle(&by, &period, &created, n_read);
+            let by = t.by_person();
+            let c = kernels::sticky::lifecycle(by, &period, &created, n_read);
             for (acc, got) in counts
                 .iter_mut()
                 .zip([c.new, c.returning, c.resurrecting, c.dormant])
@@ -339,11 +339,11 @@ pub fn definition(p: &LifecycleParams) -> String {
     if p.common.lang == crate::params::Lang::ZhCn {
         use crate::lang;
         return format!(
-            "做过{}{}的用户，按每{}{}分为新增、留存、回流或沉睡。",
+            "做过{}的用户，按每{}{}分为新增、回访、复活或沉睡{}。",
             lang::entity(&p.series),
-            lang::global(&p.common),
             lang::period(p.interval),
             lang::zone(p.interval, p.common.week_start(), p.common.timezone()),
+            lang::global(&p.common),
         );
     }
     format!(

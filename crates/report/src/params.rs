@@ -245,8 +245,8 @@ pub struct Common {
     /// the stored settings of every project the request leaves out, and echoed, so `verify` needs nothing else.
     #[serde(default)]
     pub project_settings: BTreeMap<String, ProjectRules>,
-    /// The language of the report's words (its definition sentence): `en` (the default) or `zh-CN`. The numbers
-    /// never depend on it.
+    /// The language of the report's words (its definition sentence and notes): `en` (the default) or `zh-CN`.
+    /// The numbers never depend on it.
     #[serde(default)]
     pub lang: Lang,
 }

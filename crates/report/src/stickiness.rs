@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use jiff::tz::TimeZone;
-use kernels::activity::{ByPerson, NONE};
+use kernels::activity::NONE;
 use kernels::grid::Locate;
 use kernels::sticky::{self, CountRule};
 use serde::{Deserialize, Serialize};
@@ -261,10 +261,10 @@ impl ReportKind for Stickiness {
                     _ => NONE,
                 })
                 .collect();
-            let by = ByPerson::new(&t.person, t.n_persons);
+            let by = t.by_person();
             for (acc, n) in exact
                 .iter_mut()
-                .zip(sticky::stickiness(&by, &period, n_periods, k, rule))
+                .zip(sticky::stickiness(by, &period, n_periods, k, rule))
             {
                 *acc += n;
             }

@@ -121,9 +121,17 @@ pub struct EventTable {
     pub payments: Vec<Option<PaymentRow>>,
     /// Where the events came from.
     pub data: DataProvenance,
+    /// The events grouped by person, built on first use and kept with the table, so warm reports reuse it.
+    pub by_person: std::sync::OnceLock<kernels::activity::ByPerson>,
 }
 
 impl EventTable {
+    /// The events grouped by person (built once; the table must not change after its first use).
+    pub fn by_person(&self) -> &kernels::activity::ByPerson {
+        self.by_person
+            .get_or_init(|| kernels::activity::ByPerson::new(&self.person, self.n_persons))
+    }
+
     /// The numeric column of a property, if the scan loaded it.
     pub fn numeric(&self, key: &str) -> Option<&NumericColumn> {
         self.numeric.iter().find(|c| c.key == key)

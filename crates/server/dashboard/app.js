@@ -26,7 +26,15 @@ const KEYS_STORAGE = 'liucun.keys';
 const SMALL_COHORT = 20;
 const PERIODS = ['hour', 'day', 'week', 'month'];
 const DEFAULT_INTERVALS = { hour: 24, day: 31, week: 12, month: 6 };
-const COMMON_KEYS = ['projects', 'from', 'to', 'tz'];
+// The global filters (`where`) follow the page from tab to tab, like the projects and the window.
+const COMMON_KEYS = ['projects', 'from', 'to', 'tz', 'where'];
+// Property filters in the address, one parameter per filter (repeated), written like the CLI's --where:
+// `where=$os eq iOS`, `where=person.plan eq pro`; `target_where` and `returning_where` are retention's filters of the
+// start and returning events. A value is JSON when it parses (3, true, ["a","b"]) and text otherwise.
+const FILTER_KEYS = ['where', 'target_where', 'returning_where'];
+const FILTER_LABELS = { where: 'ctl.filters', target_where: 'ctl.target_filters', returning_where: 'ctl.returning_filters' };
+const OPERATORS = ['eq', 'neq', 'contains', 'not_contains', 'gt', 'gte', 'lt', 'lte', 'is_set', 'is_not_set', 'regex'];
+const NO_VALUE = ['is_set', 'is_not_set'];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small DOM helpers.
@@ -211,7 +219,10 @@ let state = {};
 function readState() {
   const params = new URLSearchParams(location.search);
   const next = {};
-  for (const [name, value] of params) next[name] = value;
+  for (const [name, value] of params) {
+    if (!FILTER_KEYS.includes(name)) next[name] = value;
+    else if (value.trim()) (next[name] ??= []).push(value.trim());
+  }
   next.view = VIEWS[next.view] ? next.view : 'overview';
   next.projects = (next.projects ?? '')
     .split(',')
@@ -224,15 +235,18 @@ function stateQuery(s) {
   const view = VIEWS[s.view];
   const params = [['view', s.view]];
   if (s.projects?.length) params.push(['projects', s.projects.join(',')]);
-  const keys = [...(view.dated ? ['from', 'to', 'tz'] : ['tz']), ...view.controls.map((c) => c.key)];
+  const keys = [...(view.dated ? ['from', 'to', 'tz'] : ['tz']), ...view.controls.map((c) => c.key), ...view.filters];
   for (const key of [...new Set(keys)]) {
     if (key === 'projects') continue;
     const value = s[key];
     if (value === undefined || value === null || value === '') continue;
-    params.push([key, String(value)]);
+    if (Array.isArray(value)) value.forEach((v) => params.push([key, String(v)]));
+    else params.push([key, String(value)]);
   }
-  // Commas, slashes and dollar signs stay readable: the address is meant to be read and shared.
-  const enc = (v) => encodeURIComponent(v).replace(/%2C/g, ',').replace(/%2F/g, '/').replace(/%24/g, '$');
+  // Commas, slashes, colons and dollar signs stay readable, and spaces are `+`: the address is meant to be read and
+  // shared (`where=$os+eq+iOS`).
+  const enc = (v) =>
+    encodeURIComponent(v).replace(/%2C/g, ',').replace(/%2F/g, '/').replace(/%24/g, '$').replace(/%3A/g, ':').replace(/%20/g, '+');
   return `?${params.map(([k, v]) => `${k}=${enc(v)}`).join('&')}`;
 }
 
@@ -333,11 +347,87 @@ function spanBack(period, end, { day = 27, week = 12, month = 6, hour = 1 } = {}
 function common(s) {
   const params = { date_from: s.from || null, date_to: s.to || null };
   if (s.tz) params.timezone = s.tz;
-  return params;
+  return { ...params, ...globalFilters(s) };
 }
 
-function entity(event) {
-  return { event: event ? event : null };
+/// `properties` of the page's global filters, or nothing when there are none.
+function globalFilters(s) {
+  const properties = filtersOf(s, 'where');
+  return properties.length ? { properties } : {};
+}
+
+function entity(event, properties = []) {
+  return { event: event ? event : null, ...(properties.length ? { properties } : {}) };
+}
+
+/// A breakdown property as the CLI reads it: `KEY` or `event:KEY` for an event property, `person:KEY` for a
+/// person property.
+function breakdownOf(text) {
+  if (!text) return null;
+  const m = /^(event|person):(.+)$/.exec(text);
+  return m ? { type: m[1], property: m[2] } : { property: text };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Property filters: a row `{type, key, op, value}` (value as typed) and its text in the address.
+
+/// Reads `[person.]KEY OP [VALUE]`; a KEY with spaces (or one that would read otherwise) is a JSON string. Leniently:
+/// an unknown or missing operator is kept, so the API names what is wrong instead of the filter vanishing.
+function parseWhere(text) {
+  let rest = String(text).trim();
+  let type = 'event';
+  if (rest.startsWith('person.')) {
+    type = 'person';
+    rest = rest.slice('person.'.length);
+  }
+  const word = /^\S*/.exec(rest)[0];
+  const quoted = /^"(?:[^"\\]|\\.)*"/.exec(rest)?.[0];
+  let key = word;
+  let used = word.length;
+  if (quoted) {
+    try {
+      key = JSON.parse(quoted);
+      used = quoted.length;
+    } catch {
+      // Not a JSON string after all: the first word is the key.
+    }
+  }
+  rest = rest.slice(used);
+  rest = rest.trimStart();
+  const op = /^\S*/.exec(rest)[0];
+  const value = rest.slice(op.length).trim();
+  return { type, key, op, value };
+}
+
+function formatWhere(row) {
+  const plain = row.key && !/\s/.test(row.key) && !row.key.startsWith('"') && !row.key.startsWith('person.');
+  const key = plain ? row.key : JSON.stringify(row.key);
+  const value = NO_VALUE.includes(row.op) || row.value === '' ? '' : ` ${row.value}`;
+  return `${row.type === 'person' ? 'person.' : ''}${key} ${row.op}${value}`;
+}
+
+/// A value as the CLI reads it: JSON when it parses, else the text.
+function parseValue(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function toFilter(row) {
+  const f = { type: row.type, key: row.key, operator: row.op };
+  if (!NO_VALUE.includes(row.op) && row.value !== '') f.value = parseValue(row.value);
+  return f;
+}
+
+/// Whether a row says enough to be applied: a key, and a value unless the operator takes none.
+function rowComplete(row) {
+  return row.key !== '' && row.op !== '' && (NO_VALUE.includes(row.op) || row.value !== '');
+}
+
+function filtersOf(s, group) {
+  return (s[group] ?? []).map(parseWhere).map(toFilter);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -352,14 +442,19 @@ function vocabularyOf(project) {
         const events = new Map();
         const properties = new Set();
         const numeric = new Set();
+        const person = new Set();
         for (const e of json.events ?? []) {
           events.set(e.event, (events.get(e.event) ?? 0) + 1);
           for (const [name, value] of Object.entries(e.properties ?? {})) {
             properties.add(name);
             if (typeof value === 'number') numeric.add(name);
+            // Person properties: what the events set on their person.
+            if ((name === '$set' || name === '$set_once') && value && typeof value === 'object' && !Array.isArray(value)) {
+              Object.keys(value).forEach((k) => person.add(k));
+            }
           }
         }
-        return { events, properties, numeric };
+        return { events, properties, numeric, person };
       },
     );
     promise.catch(() => vocabularies.delete(project));
@@ -373,14 +468,16 @@ async function vocabulary(projects) {
   const events = new Map();
   const properties = new Set();
   const numeric = new Set();
+  const person = new Set();
   for (const v of all) {
     if (!v) continue;
     for (const [name, n] of v.events) events.set(name, (events.get(name) ?? 0) + n);
     v.properties.forEach((p) => properties.add(p));
     v.numeric.forEach((p) => numeric.add(p));
+    v.person.forEach((p) => person.add(p));
   }
   const byCount = [...events.entries()].sort((a, b) => b[1] - a[1]).map(([name]) => name);
-  return { events: byCount, properties: [...properties].sort(), numeric: [...numeric].sort() };
+  return { events: byCount, properties: [...properties].sort(), numeric: [...numeric].sort(), person: [...person].sort() };
 }
 
 function fillDatalists(projects) {
@@ -393,6 +490,8 @@ function fillDatalists(projects) {
     fill('dl-events', v.events);
     fill('dl-properties', v.properties);
     fill('dl-numeric', v.numeric);
+    fill('dl-person-properties', v.person);
+    fill('dl-breakdown', [...v.properties, ...v.person.map((p) => `person:${p}`)]);
   });
 }
 
@@ -441,10 +540,156 @@ function renderControls(view) {
     h('datalist', { id: 'dl-events' }),
     h('datalist', { id: 'dl-properties' }),
     h('datalist', { id: 'dl-numeric' }),
+    h('datalist', { id: 'dl-person-properties' }),
+    h('datalist', { id: 'dl-breakdown' }),
     h('datalist', { id: 'dl-timezones' }, ...timeZones().map((z) => h('option', { value: z }))),
   );
-  box.replaceChildren(...fields, lists, ...(view.dated ? [h('div', { class: 'hint', text: t('ctl.dates_hint') })] : []));
-  if (view.controls.some((c) => c.type === 'event' || c.type === 'property' || c.type === 'numeric')) fillDatalists(state.projects);
+  const filters = view.filters.length ? [filtersBar(view)] : [];
+  box.replaceChildren(...fields, ...filters, lists, ...(view.dated ? [h('div', { class: 'hint', text: t('ctl.dates_hint') })] : []));
+  // The datalists sample the projects' events; a view without such inputs samples them once a filter is edited.
+  const eager = view.controls.some((c) => c.type === 'event' || c.type === 'property' || c.type === 'numeric');
+  if (eager || FILTER_KEYS.some((k) => state[k]?.length)) fillDatalists(state.projects);
+  else if (filters.length) filters[0].addEventListener('focusin', () => fillDatalists(state.projects), { once: true });
+}
+
+// Filter rows. The rows on screen are the address's filters plus any row still being written (no key, or no value
+// for an operator that needs one): those are kept here, not in the address, until they say enough to be applied.
+const filterDrafts = new Map();
+
+function sameList(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function shownRows(group) {
+  const applied = state[group] ?? [];
+  const draft = filterDrafts.get(group);
+  if (draft && sameList(draft.filter(rowComplete).map(formatWhere), applied)) return draft;
+  return applied.map(parseWhere);
+}
+
+function filtersBar(view) {
+  return h('div', { class: 'filters' }, ...view.filters.map((group) => filterGroup(group)));
+}
+
+function filterGroup(group) {
+  const rows = h('div', { class: 'filter-rows' });
+  const read = () =>
+    [...rows.querySelectorAll('.filter-row')].map((el) => ({
+      type: el.querySelector('select[data-part="type"]').value,
+      key: el.querySelector('input[data-part="key"]').value.trim(),
+      op: el.querySelector('select[data-part="op"]').value,
+      value: el.querySelector('input[data-part="value"]').value.trim(),
+    }));
+  // Applies the rows that say enough; the others wait on screen.
+  const sync = () => {
+    const all = read();
+    filterDrafts.set(group, all);
+    const applied = all.filter(rowComplete).map(formatWhere);
+    if (!sameList(applied, state[group] ?? [])) update({ [group]: applied });
+  };
+  rows.append(...shownRows(group).map((row) => filterRow(group, row, sync)));
+  const add = h(
+    'button',
+    {
+      type: 'button',
+      class: 'quiet add',
+      'data-testid': `add-${group}`,
+      onclick: () => {
+        const el = filterRow(group, { type: 'event', key: '', op: 'eq', value: '' }, sync);
+        rows.append(el);
+        filterDrafts.set(group, read());
+        el.querySelector('input[data-part="key"]').focus();
+      },
+    },
+    t('filter.add'),
+  );
+  return h(
+    'div',
+    { class: 'filter-group', 'data-testid': `filters-${group}` },
+    h('span', { class: 'filter-label', text: t(FILTER_LABELS[group]) }),
+    rows,
+    add,
+  );
+}
+
+function filterRow(group, row, sync) {
+  const listOf = (type) => (type === 'person' ? 'dl-person-properties' : 'dl-properties');
+  const key = h('input', {
+    type: 'text',
+    name: `${group}-key`,
+    dataset: { part: 'key' },
+    list: listOf(row.type),
+    value: row.key,
+    placeholder: t('filter.key'),
+    'aria-label': t('filter.key'),
+    size: 16,
+    autocomplete: 'off',
+    onchange: sync,
+  });
+  const type = h(
+    'select',
+    {
+      name: `${group}-type`,
+      dataset: { part: 'type' },
+      'aria-label': t('filter.type'),
+      onchange: (e) => {
+        key.setAttribute('list', listOf(e.target.value));
+        sync();
+      },
+    },
+    ...['event', 'person'].map((v) => h('option', { value: v, selected: v === row.type ? true : undefined }, t(`filter.type.${v}`))),
+  );
+  const value = h('input', {
+    type: 'text',
+    name: `${group}-value`,
+    dataset: { part: 'value' },
+    value: row.value,
+    placeholder: t('filter.value'),
+    title: t('filter.value_hint'),
+    'aria-label': t('filter.value'),
+    size: 14,
+    autocomplete: 'off',
+    hidden: NO_VALUE.includes(row.op),
+    onchange: sync,
+  });
+  // An operator the address names but the page does not know stays as it is, so the API can say what is wrong.
+  const ops = OPERATORS.includes(row.op) ? OPERATORS : [...OPERATORS, row.op];
+  const op = h(
+    'select',
+    {
+      name: `${group}-op`,
+      dataset: { part: 'op' },
+      'aria-label': t('filter.operator'),
+      onchange: (e) => {
+        value.hidden = NO_VALUE.includes(e.target.value);
+        sync();
+      },
+    },
+    ...ops.map((o) => h('option', { value: o, selected: o === row.op ? true : undefined }, OPERATORS.includes(o) ? t(`op.${o}`) : o || '?')),
+  );
+  const el = h(
+    'div',
+    { class: 'filter-row', 'data-testid': `filter-${group}` },
+    type,
+    key,
+    op,
+    value,
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'quiet remove',
+        title: t('filter.remove'),
+        'aria-label': t('filter.remove'),
+        onclick: () => {
+          el.remove();
+          sync();
+        },
+      },
+      '×',
+    ),
+  );
+  return el;
 }
 
 function timeZones() {
@@ -517,7 +762,7 @@ function controlField(control) {
     case 'property':
     case 'numeric':
     case 'text': {
-      const list = { event: 'dl-events', property: 'dl-properties', numeric: 'dl-numeric' }[control.type];
+      const list = { event: 'dl-events', property: 'dl-breakdown', numeric: 'dl-numeric' }[control.type];
       const placeholder =
         control.type === 'event' ? t('ctl.any_event') : control.type === 'property' ? t('ctl.breakdown.none') : control.placeholder ?? '';
       return field(
@@ -528,6 +773,7 @@ function controlField(control) {
           list,
           value,
           placeholder,
+          title: control.type === 'property' ? t('ctl.breakdown.hint') : undefined,
           size: control.size ?? 18,
           autocomplete: 'off',
           onchange: (e) => update({ [name]: e.target.value.trim() }),
@@ -738,6 +984,7 @@ function projectColor(project) {
 
 const VIEWS = {
   overview: {
+    filters: ['where'],
     dated: true,
     zoned: false,
     controls: [],
@@ -745,6 +992,7 @@ const VIEWS = {
     render: renderOverview,
   },
   retention: {
+    filters: FILTER_KEYS,
     dated: true,
     zoned: true,
     controls: [
@@ -767,6 +1015,7 @@ const VIEWS = {
     render: renderRetention,
   },
   trends: {
+    filters: ['where'],
     dated: true,
     zoned: true,
     controls: [
@@ -787,6 +1036,7 @@ const VIEWS = {
     render: renderTrends,
   },
   stickiness: {
+    filters: ['where'],
     dated: true,
     zoned: true,
     controls: [periodControl('interval', 'day', 'ctl.interval'), eventControl('event')],
@@ -794,6 +1044,7 @@ const VIEWS = {
     render: renderStickiness,
   },
   lifecycle: {
+    filters: ['where'],
     dated: true,
     zoned: true,
     controls: [periodControl('interval', 'week', 'ctl.interval'), eventControl('event')],
@@ -801,6 +1052,7 @@ const VIEWS = {
     render: renderLifecycle,
   },
   growth: {
+    filters: ['where'],
     dated: false,
     zoned: true,
     controls: [
@@ -818,6 +1070,7 @@ const VIEWS = {
     render: renderGrowth,
   },
   funnels: {
+    filters: ['where'],
     dated: true,
     zoned: true,
     controls: [
@@ -836,6 +1089,7 @@ const VIEWS = {
     render: renderFunnels,
   },
   economics: {
+    filters: ['where'],
     dated: true,
     zoned: true,
     controls: [periodControl('period', 'month'), { key: 'currency', type: 'text', label: 'ctl.currency', default: 'USD', size: 5 }],
@@ -843,6 +1097,7 @@ const VIEWS = {
     render: renderEconomics,
   },
   quarantine: {
+    filters: [],
     dated: false,
     zoned: false,
     controls: [
@@ -1077,9 +1332,9 @@ function retentionParams(s) {
     period: s.period,
     total_intervals: Number(s.intervals),
     retention_type: s.type,
-    target: entity(s.target),
-    returning: entity(s.returning),
-    breakdown: s.breakdown ? { property: s.breakdown } : null,
+    target: entity(s.target, filtersOf(s, 'target_where')),
+    returning: entity(s.returning, filtersOf(s, 'returning_where')),
+    breakdown: breakdownOf(s.breakdown),
     cumulative: s.cumulative === '1',
   };
 }
@@ -1242,7 +1497,7 @@ async function renderTrends(ctx) {
     ...common(s),
     interval: s.interval,
     series: [{ entity: entity(s.event), math: s.math, math_property: PROPERTY_MATH.includes(s.math) ? s.prop || null : null }],
-    breakdown: s.breakdown ? { property: s.breakdown } : null,
+    breakdown: breakdownOf(s.breakdown),
   };
   const reports = await Promise.all(s.projects.map((p) => fetchReport(p, 'trends', params)));
   ctx.check();
@@ -1418,7 +1673,7 @@ async function renderGrowth(ctx) {
     .split(/[\s,]+/)
     .map(Number)
     .filter((n) => Number.isInteger(n) && n > 0);
-  const params = { metric: s.metric, entity: entity(s.event), ...(milestones.length ? { milestones } : {}) };
+  const params = { metric: s.metric, entity: entity(s.event), ...(milestones.length ? { milestones } : {}), ...globalFilters(s) };
   if (s.tz) params.timezone = s.tz;
   const reports = await Promise.all(s.projects.map((p) => fetchReport(p, 'growth', params)));
   ctx.check();

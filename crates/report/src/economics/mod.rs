@@ -13,7 +13,7 @@ mod render;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use jiff::tz::TimeZone;
-use kernels::activity::ByPerson;
+
 use kernels::grid::Locate;
 use serde_json::{Map, Value};
 
@@ -536,7 +536,7 @@ fn project(
         EventMoney::None
     };
 
-    let by = ByPerson::new(&t.person, t.n_persons);
+    let by = t.by_person();
     // Per person and age: money, paid, active, unpriced AI events.
     let mut age_money = vec![Money::default(); ages];
     let mut age_paid = vec![false; ages];

@@ -461,16 +461,13 @@ fn definition(p: &EconomicsParams) -> String {
             FeeTreatment::Cogs => "手续费计入成本",
             FeeTreatment::ContraRevenue => "手续费冲减收入",
         };
-        let target = match p.target.event.names() {
-            None if p.target.properties.is_empty() => "活跃事件".to_string(),
-            _ => lang::entity(&p.target),
-        };
+        let target = lang::first_of(&p.target);
+        let unit = lang::period(p.period);
         return format!(
-            "按首次{target}{}所在{}划分的用户群：各月龄的净收入、推理成本与毛利（{}，{fee}），仅计已实现的金额，不作预测（{}）。",
-            lang::global(&p.common),
-            lang::period(p.period),
+            "按首次{target}所在{unit}划分的同期群，自进入起每{unit}的净收入、推理成本与毛利（{}，{fee}），仅计已实现的金额，不作预测（{}）{}。",
             p.currency,
-            p.common.timezone()
+            p.common.timezone(),
+            lang::global(&p.common)
         );
     }
     let fee = match p.fee_treatment {

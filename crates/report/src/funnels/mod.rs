@@ -383,7 +383,7 @@ impl Matcher {
 /// One table read for a funnel: each event's roles, whether it is read, its breakdown value, and its trend period.
 struct Prepared<'a> {
     table: &'a EventTable,
-    by: ByPerson,
+    by: &'a ByPerson,
     steps: Vec<u32>,
     excl: Vec<u32>,
     read: Vec<bool>,
@@ -404,7 +404,7 @@ impl<'a> Prepared<'a> {
         let n = p.n();
         let m = Matcher::new(plan, t)?;
         let len = t.ts.len();
-        let by = ByPerson::new(&t.person, t.n_persons);
+        let by = t.by_person();
         let uuid = |i: usize| t.uuid.get(i).copied().unwrap_or(0);
         // §4.3: each occurrence step's anchor per person, over the whole history loaded.
         let mut anchor: Vec<Option<Vec<u32>>> = vec![None; n];

@@ -446,14 +446,14 @@ fn definition_zh(p: &FunnelParams) -> String {
             let e = lang::entity(&s.entity());
             match s.occurrence {
                 super::params::Occurrence::Any => e,
-                super::params::Occurrence::FirstEver => format!("{e}（有史以来第一次）"),
+                super::params::Occurrence::FirstEver => format!("{e}（史上首次）"),
                 super::params::Occurrence::FirstTime => format!("{e}（首次）"),
             }
         })
         .collect();
     let steps = match p.order {
-        Order::Ordered => format!("依次做过{}", names.join("，然后")),
-        Order::Strict => format!("依次做过{}，且中间没有其他活动", names.join("，然后")),
+        Order::Ordered => format!("依次做过 {} ", names.join(" → ")),
+        Order::Strict => format!("依次做过 {} 且中间没有其他活动", names.join(" → ")),
         Order::Unordered => format!("以任意顺序做过{}", names.join("、")),
     };
     let w = &p.conversion_window;

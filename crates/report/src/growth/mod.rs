@@ -13,7 +13,7 @@ pub use params::{Fields, GrowthParams, LaunchDate, Metric};
 use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
-use kernels::activity::{ByPerson, Days, NONE, rolling_distinct};
+use kernels::activity::{Days, NONE, rolling_distinct};
 use kernels::growth::cumulative_first_days;
 
 use crate::error::{Error, Result};
@@ -323,14 +323,14 @@ fn project(
     let values = match p.metric {
         Metric::CumulativePersons => cumulative_first_days(&t.person, &day, t.n_persons, n_days),
         Metric::Mau => {
-            let by_person = ByPerson::new(&t.person, t.n_persons);
+            let by_person = t.by_person();
             let days = Days {
                 windows: vec![MAU_DAYS],
                 first: 0,
                 n_days,
                 n_buckets: 1,
             };
-            rolling_distinct(&by_person, &day, &[], &[], &days)
+            rolling_distinct(by_person, &day, &[], &[], &days)
                 .pop()
                 .unwrap_or_default()
         }
@@ -398,8 +398,12 @@ pub fn definition(p: &GrowthParams) -> String {
         use crate::lang;
         let entity = lang::entity(&p.entity);
         let counted = match p.metric {
-            Metric::CumulativePersons => format!("截至每个本地日已做过{entity}的用户数"),
-            Metric::Mau => format!("截至每天的 {MAU_DAYS} 个本地日内做过{entity}的用户数"),
+            Metric::CumulativePersons => {
+                format!("截至每个自然日（当地时间）已做过{entity}的用户数")
+            }
+            Metric::Mau => {
+                format!("截至每天的 {MAU_DAYS} 个自然日（当地时间）内做过{entity}的用户数")
+            }
         };
         let milestones = p
             .milestones
@@ -408,7 +412,7 @@ pub fn definition(p: &GrowthParams) -> String {
             .collect::<Vec<_>>()
             .join("、");
         return format!(
-            "{counted}（{}）{}，自第 0 天（上线日，或项目首个此类事件之日）起，以及各项目达到 {milestones} 所用的天数。",
+            "{counted}（{}）{}，自第 0 天（上线日，或项目首个此类事件之日）起，以及各项目达到 {milestones} 名用户所用的天数。",
             p.common.timezone(),
             lang::global(&p.common)
         );

@@ -558,8 +558,8 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
             let zh = p.common.lang == crate::params::Lang::ZhCn;
             let text = match (zh, p.exclude_partial_periods) {
                 (false, excluded) => format!(
-                    "the data of project {:?} ends at {last}, inside the periods of {beyond_cells} cells: they are \
-                     measured on part of a period and marked `~`; {}",
+                    "the data of project {:?} ends at {last}, before the periods of {beyond_cells} cells end: the \
+                     data may cover them only in part, or not at all, so they are marked `~`; {}",
                     t.project,
                     if excluded {
                         "they are left out of the mean"
@@ -569,7 +569,7 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
                     }
                 ),
                 (true, excluded) => format!(
-                    "项目 {:?} 的数据止于 {last}，落在 {beyond_cells} 个单元格的周期之内：它们只覆盖了周期的一部分，标为 `~`；{}",
+                    "项目 {:?} 的数据止于 {last}，早于 {beyond_cells} 个单元格的周期结束：数据可能只覆盖这些周期的一部分，甚至完全没有覆盖，因此标为 `~`；{}",
                     t.project,
                     if excluded {
                         "均值不计入它们"
@@ -734,11 +734,13 @@ pub fn definition(p: &RetentionParams) -> String {
 fn definition_zh(p: &RetentionParams) -> String {
     use crate::lang;
     let period = lang::period(p.period);
-    let target = lang::entity(&p.target);
+    let first = lang::first_of(&p.target);
     let start = match p.retention_type {
-        RetentionType::Recurring => format!("在某{period}做过{target}的用户中"),
-        RetentionType::FirstTime => format!("首次{target}发生在某{period}的用户中"),
-        RetentionType::FirstEver => format!("有史以来首次{target}发生在某{period}的用户中"),
+        RetentionType::Recurring => {
+            format!("在某{period}做过{}的用户中", lang::entity(&p.target))
+        }
+        RetentionType::FirstTime => format!("首次{first}发生在某{period}的用户中"),
+        RetentionType::FirstEver => format!("史上首次{first}发生在某{period}的用户中"),
     };
     let zone = lang::zone(p.period, p.common.week_start(), p.common.timezone());
     let later = if p.cumulative {
@@ -753,13 +755,17 @@ fn definition_zh(p: &RetentionParams) -> String {
     };
     let brackets = match &p.custom_brackets {
         Some(b) => format!(
-            "（按 {} 个{period}分段）",
-            b.iter().map(u32::to_string).collect::<Vec<_>>().join("、")
+            "（按 {} {}分段）",
+            b.iter().map(u32::to_string).collect::<Vec<_>>().join("、"),
+            lang::unit(p.period)
         ),
         None => String::new(),
     };
     let windows = if p.time_window_mode == crate::params::TimeWindowMode::Hours24 {
-        format!("（以每人首次起始事件起、长一{period}的窗口计）")
+        format!(
+            "（以每人首次起始事件起、长为 1 {}的窗口计）",
+            lang::unit(p.period)
+        )
     } else {
         String::new()
     };

@@ -216,7 +216,7 @@ pub(crate) fn to_table(r: &RetentionReport, opts: &TableOptions) -> String {
             .max()
             .unwrap_or("");
         legend.push(format!(
-            "~ partial data: the period ends after the data's last event ({last}); {}",
+            "~ the period ends after the data's last event ({last}), so the data may not cover it; {}",
             if r.params.exclude_partial_periods {
                 "not used in the mean."
             } else {
@@ -227,7 +227,7 @@ pub(crate) fn to_table(r: &RetentionReport, opts: &TableOptions) -> String {
     if marks.cut {
         legend.push(format!(
             "· after the window's end ({}, date_to): returning events after it are not counted; a later --to \
-             fills these cells.",
+             counts them.",
             r.window.end_exclusive
         ));
     }
@@ -284,7 +284,8 @@ fn shown_columns(r: &RetentionReport, opts: &TableOptions, w: usize) -> Vec<usiz
     let Some(width) = opts.width else {
         return all;
     };
-    let fits = |k: usize| 21 + k * (w + 1) <= width;
+    // Period 1 always shows, however narrow the width.
+    let fits = |k: usize| k <= 1 || 21 + k * (w + 1) <= width;
     if fits(all.len()) {
         return all;
     }

@@ -319,12 +319,12 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
     let mut kept_values = Vec::new();
     for t in tables {
         limits.check_time()?;
-        let by_person = ByPerson::new(&t.person, t.n_persons);
+        let by_person = t.by_person();
         let ctx = Ctx {
             plan,
             t,
             w: &w,
-            by_person: &by_person,
+            by_person,
             n_read,
             first_shown,
         };
