@@ -123,6 +123,8 @@ pub struct EventTable {
     pub data: DataProvenance,
     /// The events grouped by person, built on first use and kept with the table, so warm reports reuse it.
     pub by_person: std::sync::OnceLock<kernels::activity::ByPerson>,
+    /// The same, each person's events in (timestamp, uuid) order (funnels walk them in time).
+    pub by_person_in_time: std::sync::OnceLock<kernels::activity::ByPerson>,
 }
 
 impl EventTable {
@@ -130,6 +132,22 @@ impl EventTable {
     pub fn by_person(&self) -> &kernels::activity::ByPerson {
         self.by_person
             .get_or_init(|| kernels::activity::ByPerson::new(&self.person, self.n_persons))
+    }
+
+    /// The events grouped by person, each person's in (timestamp, uuid) order (built once, like
+    /// [`EventTable::by_person`]).
+    pub fn by_person_in_time(&self) -> &kernels::activity::ByPerson {
+        self.by_person_in_time.get_or_init(|| {
+            let mut by = self.by_person().clone();
+            for p in 0..by.n_persons() {
+                let (lo, hi) = (by.offsets[p] as usize, by.offsets[p + 1] as usize);
+                by.events[lo..hi].sort_unstable_by_key(|&i| {
+                    let i = i as usize;
+                    (self.ts[i], self.uuid.get(i).copied().unwrap_or(0))
+                });
+            }
+            by
+        })
     }
 
     /// The numeric column of a property, if the scan loaded it.

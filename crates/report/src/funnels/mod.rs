@@ -404,7 +404,7 @@ impl<'a> Prepared<'a> {
         let n = p.n();
         let m = Matcher::new(plan, t)?;
         let len = t.ts.len();
-        let by = t.by_person();
+        let by = t.by_person_in_time();
         let uuid = |i: usize| t.uuid.get(i).copied().unwrap_or(0);
         // §4.3: each occurrence step's anchor per person, over the whole history loaded.
         let mut anchor: Vec<Option<Vec<u32>>> = vec![None; n];
@@ -540,7 +540,8 @@ impl<'a> Prepared<'a> {
                     period: self.period[i],
                 }),
         );
-        out.sort_unstable_by_key(|e| (e.ts, e.uuid));
+        // `by_person_in_time` keeps each person's events in (timestamp, uuid) order: no sort per run.
+        debug_assert!(out.is_sorted_by_key(|e| (e.ts, e.uuid)));
     }
 
     /// The runs of one person (§9.2): `f(value, events, only)` for each, where `only` restricts the attribution
