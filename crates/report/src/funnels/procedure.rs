@@ -51,10 +51,17 @@ pub(crate) struct StepValue {
     pub value: u32,
 }
 
+/// The 1-based roles set in `mask`, highest first (one step per set bit, not per possible role).
 fn roles_desc(mask: u32) -> impl Iterator<Item = usize> {
-    (1..=32usize)
-        .rev()
-        .filter(move |k| mask & (1 << (k - 1)) != 0)
+    let mut rest = mask;
+    std::iter::from_fn(move || {
+        if rest == 0 {
+            return None;
+        }
+        let k = 32 - rest.leading_zeros() as usize;
+        rest &= !(1u32 << (k - 1));
+        Some(k)
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -514,6 +521,17 @@ mod tests {
             Outcome::Removed => -1,
             Outcome::Reached { level, .. } => level as i64,
         }
+    }
+
+    #[test]
+    fn roles_come_highest_first() {
+        assert_eq!(roles_desc(0).count(), 0);
+        assert_eq!(roles_desc(0b1011).collect::<Vec<_>>(), vec![4, 2, 1]);
+        assert_eq!(
+            roles_desc(u32::MAX).collect::<Vec<_>>(),
+            (1..=32).rev().collect::<Vec<_>>()
+        );
+        assert_eq!(roles_desc(1 << 31).collect::<Vec<_>>(), vec![32]);
     }
 
     #[test]
