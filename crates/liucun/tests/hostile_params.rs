@@ -79,7 +79,7 @@ fn bases() -> Vec<(Kind, Value)> {
     let shared = json!({
         "projects": ["p"], "date_from": "2025-06-01", "date_to": "2025-06-10", "timezone": "Europe/Berlin",
         "week_start": "sunday", "properties": [{"key": "plan", "operator": "neq", "value": "free"}],
-        "filter_test_accounts": true, "personless": "include", "as_of": "2025-06-20T00:00:00Z",
+        "filter_test_accounts": true, "personless": "include", "as_of": "2025-06-20T00:00:00Z", "lang": "zh-CN",
     });
     let with = |kind: Kind, own: Value| {
         let mut p = shared.clone();
@@ -99,6 +99,7 @@ fn bases() -> Vec<(Kind, Value)> {
         with(
             Kind::Retention,
             json!({"period": "day", "total_intervals": 5, "retention_type": "first_time",
+                   "exclude_partial_periods": true,
                    "target": {"event": "signup", "properties": [{"key": "model", "operator": "is_set"}]},
                    "returning": {"event": null},
                    "breakdown": {"type": "event", "property": "model", "limit": 3}}),
