@@ -26,8 +26,11 @@ fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
                     (Some(va), None) => {
                         out.push(format!("{p}: published {va}, missing when recomputed"))
                     }
+                    // A key added after the report was published: its default says nothing new.
+                    (None, Some(vb)) if is_default(vb) => {}
                     (None, Some(vb)) => out.push(format!(
-                        "{p}: missing in the published report, recomputed {vb}"
+                        "{p}: missing in the published report, recomputed {} (a report from an older liucun?)",
+                        short(vb)
                     )),
                     (None, None) => {}
                 }
@@ -54,6 +57,18 @@ fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
             short(a),
             short(b)
         )),
+    }
+}
+
+/// Whether a value is what an absent key means: null, false, an empty list or object, `en` (the default language),
+/// or a list of such values.
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s == "en",
+        Value::Array(a) => a.iter().all(is_default),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
     }
 }
 
@@ -84,5 +99,20 @@ mod tests {
             vec!["rows[0].counts[1]: published 1, recomputed 2".to_string()]
         );
         assert!(diff(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn a_report_from_before_a_key_existed_still_verifies_when_the_key_holds_its_default() {
+        let old = json!({"parameters": {"period": "day"}, "rows": [{"counts": [3]}]});
+        let new = json!({"parameters": {"period": "day", "lang": "en", "exclude_partial_periods": false},
+                         "rows": [{"counts": [3], "beyond_data": [false, null]}]});
+        assert!(diff(&old, &new).is_empty(), "{:?}", diff(&old, &new));
+        // A new key that says something is still a difference, and a key the published report has is compared.
+        let flagged = json!({"parameters": {"period": "day"}, "rows": [{"counts": [3], "beyond_data": [true]}]});
+        assert_eq!(diff(&old, &flagged).len(), 1);
+        let zh = json!({"parameters": {"period": "day", "lang": "en"}, "rows": [{"counts": [3]}]});
+        let published_zh =
+            json!({"parameters": {"period": "day", "lang": "zh-CN"}, "rows": [{"counts": [3]}]});
+        assert_eq!(diff(&published_zh, &zh).len(), 1);
     }
 }
