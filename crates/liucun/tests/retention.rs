@@ -878,16 +878,21 @@ fn example_b_events() -> Vec<Ev> {
     ]
 }
 
+/// Example B's parameters: daily cohorts of `pro` chat messages, 2025-05-01 to 05-04, as of 05-10.
+fn example_b_params() -> Value {
+    json!({
+        "period": "day", "timezone": "UTC", "date_from": "2025-05-01", "date_to": "2025-05-04",
+        "total_intervals": 4, "as_of": "2025-05-10T00:00:00Z",
+        "target": {"event": "chat_message", "properties": [{"key": "tier", "operator": "eq", "value": "pro"}]},
+    })
+}
+
 #[test]
 fn example_b_all_five_modes_match_the_spec_table() {
     let events = example_b_events();
     let tmp = tempfile::tempdir().unwrap();
     let engine = ingest(tmp.path(), &events, &[], &in_order(&events));
-    let base = json!({
-        "period": "day", "timezone": "UTC", "date_from": "2025-05-01", "date_to": "2025-05-04",
-        "total_intervals": 4, "as_of": "2025-05-10T00:00:00Z",
-        "target": {"event": "chat_message", "properties": [{"key": "tier", "operator": "eq", "value": "pro"}]},
-    });
+    let base = example_b_params();
     let with = |extra: Value| {
         let mut v = base.clone();
         for (k, x) in extra.as_object().unwrap() {
@@ -1284,11 +1289,7 @@ fn cells_past_the_data_s_last_event_and_past_date_to_are_marked() {
     let events = example_b_events();
     let tmp = tempfile::tempdir().unwrap();
     let engine = ingest(tmp.path(), &events, &[], &in_order(&events));
-    let base = json!({
-        "period": "day", "timezone": "UTC", "date_from": "2025-05-01", "date_to": "2025-05-04",
-        "total_intervals": 4, "as_of": "2025-05-10T00:00:00Z",
-        "target": {"event": "chat_message", "properties": [{"key": "tier", "operator": "eq", "value": "pro"}]},
-    });
+    let base = example_b_params();
     let r = report(&engine, &params(base.clone()));
     let flags: Vec<Vec<Option<bool>>> = r.rows.iter().map(|row| row.beyond_data.clone()).collect();
     assert_eq!(

@@ -44,49 +44,18 @@ pub struct Scan {
 /// The names of entities as a scan's event filter: sorted, without duplicates; `None` when any of them is "any
 /// activity event", which needs every event.
 pub(crate) fn event_filter<'a>(
-    entities: impl IntoIterator<Item = &'a crate::params::Entity>,
+    entities: impl IntoIterator<Item = &'a crate::params::Entity> + Clone,
 ) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    for e in entities {
-        out.extend(e.event.names()?.into_iter().map(str::to_string));
+    if entities
+        .clone()
+        .into_iter()
+        .any(|e| e.event.names().is_none())
+    {
+        return None;
     }
-    out.sort();
-    out.dedup();
-    Some(out)
-}
-
-impl Scan {
-    /// The scan that loads everything either of two scans needs (one table for a report reading both).
-    pub fn union(&self, other: &Scan) -> Scan {
-        let mut numeric: Vec<String> = self.numeric.iter().chain(&other.numeric).cloned().collect();
-        numeric.sort();
-        numeric.dedup();
-        Scan {
-            from: match (self.from, other.from) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                _ => None,
-            },
-            to: self.to.max(other.to),
-            as_of: self.as_of,
-            uuid: self.uuid || other.uuid,
-            event_properties: self.event_properties || other.event_properties,
-            person_properties: self.person_properties || other.person_properties,
-            numeric,
-            created_at: self.created_at || other.created_at,
-            person_ids: self.person_ids || other.person_ids,
-            payments: self.payments || other.payments,
-            events: match (&self.events, &other.events) {
-                (Some(a), Some(b)) => {
-                    let mut all: Vec<String> = a.iter().chain(b).cloned().collect();
-                    all.sort();
-                    all.dedup();
-                    Some(all)
-                }
-                _ => None,
-            },
-            personless: self.personless,
-        }
-    }
+    let mut names = crate::kind::entity_names(entities);
+    names.sort();
+    Some(names)
 }
 
 /// One project's events, as the engine loaded them for a [`Scan`]: one entry per event in every per-event column.
