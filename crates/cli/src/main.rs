@@ -6,6 +6,7 @@
 )]
 
 mod alloc;
+mod cost;
 mod demo;
 mod gen_cmd;
 mod import;
@@ -72,6 +73,7 @@ enum Command {
     Projects(serve::ProjectsArgs),
     Keys(serve::KeysArgs),
     Prices(prices::PricesArgs),
+    Cost(cost::CostArgs),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +112,7 @@ fn main() -> ExitCode {
         Command::Projects(args) => serve::projects(&cli.data, args),
         Command::Keys(args) => serve::keys(&cli.data, args),
         Command::Prices(args) => prices::run(args),
+        Command::Cost(args) => cost::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,9 @@
 //! A [`PriceTable`] is one validated price file; [`Pricing`] searches override tables before the built-in one and
 //! turns an event's properties into a [`Costing`]. Money is exact: prices are decimals read from text and costs
 //! are integer nano-units, rounded half-even once per bucket. The crate does no IO; callers hand in file text.
+//!
+//! [`train`] estimates what one final training run costs (economics.md §7) from a hardware table of peak FLOP/s; it
+//! is an order-of-magnitude estimate in `f64`, the one place in the crate with floats.
 
 mod currency;
 mod decimal;
@@ -11,6 +14,7 @@ mod import;
 mod pricing;
 mod table;
 mod time;
+pub mod train;
 mod usage;
 
 pub use error::{Error, Problem};
