@@ -3,7 +3,8 @@
 //! LiteLLM states prices per token as JSON numbers such as `2.5e-06`; liucun tables state them per 1M units as
 //! decimal strings. The conversion works on the number's text (serde_json keeps it with `arbitrary_precision`) so
 //! that no price ever passes through a float. LiteLLM keeps no history, so each import stamps the import date and
-//! a previous table supplies the older versions.
+//! a previous table supplies the older versions. The genai-prices import (`genai`) writes through the same `Model`,
+//! `PriceSet` and `scaled`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -34,6 +35,9 @@ pub struct ImportSummary {
     pub skipped_entries: BTreeMap<String, usize>,
     /// Price fields the schema has no place for, by field name, with how many entries had them.
     pub skipped_fields: BTreeMap<String, usize>,
+    /// Other parts of imported entries the table cannot hold (a match clause, a variant, a time-of-day price), by
+    /// kind, with how many entries had them; each entry's `notes` names its own.
+    pub notes: BTreeMap<String, usize>,
 }
 
 /// Imports LiteLLM's `model_prices_and_context_window.json` as a liucun price file.
@@ -174,6 +178,8 @@ pub fn import_litellm_filtered(
                 pattern: None,
                 priority: 0,
                 source,
+                checked: None,
+                notes: Vec::new(),
                 versions: Vec::new(),
                 imported: Some(prices),
             },
@@ -199,6 +205,13 @@ pub fn import_litellm_filtered(
 ///
 /// Returns `None` when `text` is not a plain non-negative decimal number (optionally with an exponent).
 pub(crate) fn per_million(text: &str) -> Option<String> {
+    scaled(text, 6)
+}
+
+/// The decimal `text` × 10^`shift` as a plain decimal string, worked out on the digits, never through a float.
+///
+/// Returns `None` when `text` is not a plain non-negative decimal number (optionally with an exponent).
+pub(crate) fn scaled(text: &str, shift: i64) -> Option<String> {
     let text = text.trim();
     let (mantissa, exponent) = match text.find(['e', 'E']) {
         Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
@@ -213,7 +226,7 @@ pub(crate) fn per_million(text: &str) -> Option<String> {
     // value = digits × 10^(point), with `point` counting the decimal shift of the whole digit string.
     let digits = format!("{int_part}{frac_part}");
     let point = exponent
-        .checked_add(6)?
+        .checked_add(shift)?
         .checked_sub(i64::try_from(frac_part.len()).ok()?)?;
     let digits = digits.trim_start_matches('0');
     if digits.is_empty() {
@@ -245,27 +258,31 @@ pub(crate) fn per_million(text: &str) -> Option<String> {
 
 /// Prices of one version as decimal strings per 1M units, keyed by [`PRICE_KEYS`] name.
 #[derive(Clone, Default, PartialEq, Eq, Debug)]
-struct PriceSet {
-    base: BTreeMap<&'static str, String>,
+pub(crate) struct PriceSet {
+    pub(crate) base: BTreeMap<&'static str, String>,
     /// `above_input_tokens` → prices.
-    tiers: BTreeMap<u64, BTreeMap<&'static str, String>>,
-    /// `priority` / `flex` / `batch` → prices and tiers.
-    variants: BTreeMap<&'static str, PriceSet>,
+    pub(crate) tiers: BTreeMap<u64, BTreeMap<&'static str, String>>,
+    /// Service tier (`priority`, `flex`, `batch`, …) → prices and tiers.
+    pub(crate) variants: BTreeMap<String, PriceSet>,
 }
 
 /// One model of the output: from the source, the previous table, or both.
 #[derive(Debug)]
-struct Model {
-    id: String,
-    provider: String,
-    aliases: Vec<String>,
-    pattern: Option<String>,
-    priority: i64,
-    source: String,
-    /// `(effective_from, prices)` kept from the previous table.
-    versions: Vec<(String, PriceSet)>,
+pub(crate) struct Model {
+    pub(crate) id: String,
+    pub(crate) provider: String,
+    pub(crate) aliases: Vec<String>,
+    pub(crate) pattern: Option<String>,
+    pub(crate) priority: i64,
+    pub(crate) source: String,
+    /// `checked`; `None` for the import date.
+    pub(crate) checked: Option<String>,
+    /// Sentences for the entry's `notes`.
+    pub(crate) notes: Vec<String>,
+    /// `(effective_from, prices)`: kept from the previous table, or dated by the source.
+    pub(crate) versions: Vec<(String, PriceSet)>,
     /// The source's current prices; `None` for a model only the previous table has.
-    imported: Option<PriceSet>,
+    pub(crate) imported: Option<PriceSet>,
 }
 
 /// LiteLLM's base price fields and the bucket keys they become.
@@ -311,7 +328,7 @@ fn read_prices(
             continue;
         };
         let target = match variant {
-            Some(v) => set.variants.entry(v).or_default(),
+            Some(v) => set.variants.entry(v.to_owned()).or_default(),
             None => &mut set,
         };
         let prices = match tier {
@@ -443,6 +460,8 @@ fn merge_previous(
                         pattern: e.pattern.as_ref().map(|(p, _)| p.clone()),
                         priority: e.priority,
                         source: e.source.clone(),
+                        checked: None,
+                        notes: Vec::new(),
                         versions,
                         imported: None,
                     },
@@ -469,7 +488,7 @@ fn price_set(v: &Version) -> PriceSet {
                     .map(|(_, n)| *n)
                     .find(|n| var.service_tiers.iter().any(|t| t == n))?;
                 Some((
-                    name,
+                    name.to_owned(),
                     PriceSet {
                         base: bucket_map(&var.prices),
                         tiers: tier_map(&var.tiers),
@@ -514,7 +533,7 @@ fn dedupe_aliases(models: &mut BTreeMap<String, Model>) {
     }
 }
 
-fn write_model(out: &mut String, m: &Model, date: &str) {
+pub(crate) fn write_model(out: &mut String, m: &Model, date: &str) {
     let _ = writeln!(
         out,
         "\n[[model]]\nid = {}\nprovider = {}",
@@ -531,11 +550,15 @@ fn write_model(out: &mut String, m: &Model, date: &str) {
     if m.priority != 0 {
         let _ = writeln!(out, "priority = {}", m.priority);
     }
+    let checked = m.checked.as_deref().unwrap_or(date);
     let _ = writeln!(
         out,
-        "currency = \"USD\"\nsource = {}\nchecked = {date}",
+        "currency = \"USD\"\nsource = {}\nchecked = {checked}",
         quote(&m.source)
     );
+    if !m.notes.is_empty() {
+        let _ = writeln!(out, "notes = {}", quote(&m.notes.join(" ")));
+    }
     for (from, prices) in &m.versions {
         write_version(out, from, prices);
     }

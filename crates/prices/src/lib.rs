@@ -10,6 +10,7 @@
 mod currency;
 mod decimal;
 mod error;
+mod genai;
 mod import;
 mod pricing;
 mod table;
@@ -18,6 +19,7 @@ pub mod train;
 mod usage;
 
 pub use error::{Error, Problem};
+pub use genai::{GENAI_PRICES_SOURCE, import_genai_prices};
 pub use import::{ImportSummary, LITELLM_SOURCE, import_litellm, import_litellm_filtered};
 pub use pricing::{BucketCost, Costing, Lookup, LookupVariant, Options, Pricing, Source};
 pub use table::{Candidate, PriceTable, Stage};
