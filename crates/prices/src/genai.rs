@@ -10,14 +10,12 @@
 //! silently. Numbers are read as text and scaled by moving the decimal point, never through a float.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fmt::Write as _;
 
 use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Problem};
-use crate::import::{ImportSummary, Model, PriceSet, scaled, write_model};
-use crate::table::PriceTable;
+use crate::import::{ImportSummary, Model, PriceSet, scaled, write_table};
 
 /// The genai-prices repository this importer reads the data of.
 pub const GENAI_PRICES_SOURCE: &str = "https://github.com/pydantic/genai-prices";
@@ -63,16 +61,7 @@ pub fn import_genai_prices(
     summary.n_models = models.len();
     summary.n_new = models.len();
 
-    let mut out = String::new();
-    for line in header.lines() {
-        let _ = writeln!(out, "# {line}");
-    }
-    out.push_str("schema_version = 1\n");
-    for m in models.values() {
-        write_model(&mut out, m, date);
-    }
-    PriceTable::parse(file, &out)?;
-    Ok((out, summary))
+    Ok((write_table(file, header, &models, date)?, summary))
 }
 
 /// Keys of a provider that the import reads or knowingly leaves aside (matching by provider or API URL, usage

@@ -189,6 +189,16 @@ pub fn import_litellm_filtered(
     dedupe_aliases(&mut models);
     summary.n_models = models.len();
 
+    Ok((write_table(file, header, &models, date)?, summary))
+}
+
+/// A price file's text: the header as comments, then every model; refused unless it parses as a table.
+pub(crate) fn write_table(
+    file: &str,
+    header: &str,
+    models: &BTreeMap<String, Model>,
+    date: &str,
+) -> Result<String, Error> {
     let mut out = String::new();
     for line in header.lines() {
         let _ = writeln!(out, "# {line}");
@@ -198,7 +208,7 @@ pub fn import_litellm_filtered(
         write_model(&mut out, m, date);
     }
     PriceTable::parse(file, &out)?;
-    Ok((out, summary))
+    Ok(out)
 }
 
 /// Converts a non-negative per-unit price, written as a JSON number, to the per-1M decimal string of a table.
