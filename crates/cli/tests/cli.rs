@@ -529,6 +529,79 @@ fn funnels_from_flags_verify_and_list_the_persons_behind_each_step() {
 }
 
 #[test]
+fn economics_by_model_splits_the_cost_and_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, project) = small_data(tmp.path());
+    let report = tmp.path().join("economics.json");
+    let prices = concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo_prices.toml");
+    let args = [
+        "economics",
+        "-p",
+        project.as_str(),
+        "--prices",
+        prices,
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-03-31",
+        "--as-of",
+        "2025-04-01T00:00:00Z",
+        "--breakdown",
+        "$ai_model",
+    ];
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json", "--out", report.to_str().unwrap()]);
+    let o = liucun(&data, &json_args);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let values = r["breakdown_values"][0]["values"].as_array().unwrap();
+    assert!(values.len() >= 2, "{values:?}");
+    // Each model's cost adds up to the cost of the whole cohort.
+    let cost = |r: &serde_json::Value| -> f64 {
+        r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|row| row["cells"].as_array().unwrap())
+            .filter_map(|c| c["inference_cost"].as_str())
+            .map(|v| v.parse::<f64>().unwrap())
+            .sum()
+    };
+    let o = liucun(
+        &data,
+        &[&json_args[..11], &["--format", "json"][..]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let whole: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(cost(&whole) > 0.0);
+    assert!(
+        (cost(&r) - cost(&whole)).abs() < 1e-4,
+        "{} vs {}",
+        cost(&r),
+        cost(&whole)
+    );
+    let o = liucun(&data, &["verify", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // The table names the value of each block; CSV carries it in a column.
+    let table = stdout(&liucun(&data, &args));
+    assert!(
+        table.contains(&format!(
+            "{project} · {}",
+            values[0].as_str().unwrap_or("(none)")
+        )) || table.contains(&format!("{project} · (none)")),
+        "{table}"
+    );
+    let mut csv_args = args.to_vec();
+    csv_args.extend(["--format", "csv"]);
+    let csv = stdout(&liucun(&data, &csv_args));
+    assert!(
+        csv.starts_with("project,breakdown_value,is_other,"),
+        "{csv}"
+    );
+}
+
+#[test]
 fn prices_lookup_names_the_table_stage_and_version() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("mine.toml");

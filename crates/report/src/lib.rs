@@ -5,6 +5,7 @@
 //! engine's [`EventTable`]s, and a [`Report`] rendered as JSON, a table, CSV or SVG.
 
 mod activity;
+pub mod breakdown;
 pub mod economics;
 pub mod error;
 pub mod filter;

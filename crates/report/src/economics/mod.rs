@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use self::cost::Coster;
 use self::money::{PICO, Rates, minor_to_pico, parse_decimal, utc_day};
 use self::params::{EconomicsParams, FeeTreatment};
+use crate::breakdown::{self, Ranked, Values};
 use crate::error::{Error, Result};
 use crate::filter::{self, Compiled};
 use crate::kind::{Limits, ReportKind};
@@ -88,7 +89,8 @@ impl ReportKind for Economics {
             .common
             .all_global_filters()
             .chain(&p.target.properties)
-            .any(|f| f.kind == PropertyKind::Person);
+            .any(|f| f.kind == PropertyKind::Person)
+            || p.common.breakdown.as_ref().map(|b| b.kind) == Some(PropertyKind::Person);
         Scan {
             // First-time anchors search all history.
             from: None,
@@ -116,7 +118,7 @@ impl ReportKind for Economics {
         let mut projects = Vec::new();
         for t in tables {
             limits.check_time()?;
-            projects.push(project(plan, t, &coster, &rates)?);
+            projects.push(project(plan, t, &coster, &rates, limits)?);
         }
         render::build(plan, tables, projects, &coster, &rates)
     }
@@ -173,7 +175,9 @@ pub struct MeanAcc {
     pub sum: i128,
     /// Σ squares of amounts in major units.
     pub sum_sq: f64,
-    /// The ⌈n/100⌉ largest amounts (a min-heap), pico.
+    /// Persons with a non-zero amount.
+    nonzero: u64,
+    /// The ⌈n/100⌉ largest non-zero amounts (a min-heap), pico; zeros are counted in `n` only.
     top: BinaryHeap<std::cmp::Reverse<i128>>,
     top_k: usize,
 }
@@ -184,6 +188,7 @@ impl MeanAcc {
             n: 0,
             sum: 0,
             sum_sq: 0.0,
+            nonzero: 0,
             top: BinaryHeap::new(),
             top_k: (n as usize).div_ceil(100).max(1),
         }
@@ -191,13 +196,32 @@ impl MeanAcc {
 
     fn add(&mut self, v: i128) {
         self.n += 1;
+        if v == 0 {
+            return;
+        }
         self.sum += v;
+        self.nonzero += 1;
         let x = v as f64 / PICO as f64;
         self.sum_sq += x * x;
         self.top.push(std::cmp::Reverse(v));
         if self.top.len() > self.top_k {
             self.top.pop();
         }
+    }
+
+    /// Σ of the ⌈n/100⌉ largest amounts, zeros included.
+    fn top_sum(&self) -> i128 {
+        let mut desc: Vec<i128> = self.top.iter().map(|r| r.0).collect();
+        desc.sort_unstable_by(|a, b| b.cmp(a));
+        let zeros = self.n - self.nonzero;
+        let positive: Vec<i128> = desc.iter().copied().filter(|&v| v > 0).collect();
+        let k = self.top_k.min(self.n as usize);
+        let mut sum: i128 = positive.iter().take(k).sum();
+        // After the positives come the zeros, then the negatives.
+        let rest = k.saturating_sub(positive.len());
+        let rest = rest.saturating_sub(usize::try_from(zeros).unwrap_or(usize::MAX));
+        sum += desc.iter().filter(|&&v| v < 0).take(rest).sum::<i128>();
+        sum
     }
 
     /// (mean pico, interval in major units, heavy tail).
@@ -213,8 +237,7 @@ impl MeanAcc {
         let m = self.sum as f64 / PICO as f64 / self.n as f64;
         let var = ((self.sum_sq - self.n as f64 * m * m) / (self.n as f64 - 1.0)).max(0.0);
         let half = 1.96 * var.sqrt() / (self.n as f64).sqrt();
-        let top: i128 = self.top.iter().map(|r| r.0).sum();
-        let heavy = self.sum > 0 && 2 * top > self.sum;
+        let heavy = self.sum > 0 && 2 * self.top_sum() > self.sum;
         (Some(mean), Some((m - half, m + half)), Some(heavy))
     }
 }
@@ -283,15 +306,28 @@ pub struct Costing {
     pub partially_priced: u64,
 }
 
+/// The cohorts of one breakdown value (or of every person, without a breakdown).
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    /// The value; `None` without a breakdown and for Other.
+    pub value: Option<String>,
+    /// The values past the breakdown's limit, folded.
+    pub is_other: bool,
+    /// U₀ per cohort period: the value's persons (a person breakdown), else every cohort person.
+    pub users: Vec<u64>,
+    /// Cells per cohort and age; `None` past the window's end.
+    pub cells: Vec<Vec<Option<Cell>>>,
+}
+
 /// One project's cohorts.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectEconomics {
     /// The project.
     pub project: String,
-    /// U₀ per cohort period.
+    /// U₀ per cohort period, every cohort person.
     pub users: Vec<u64>,
-    /// Cells per cohort and age; `None` past the window's end.
-    pub cells: Vec<Vec<Option<Cell>>>,
+    /// One group per kept breakdown value then Other; one group without a breakdown.
+    pub groups: Vec<Group>,
     /// Per window period.
     pub unattributed: Vec<Unattributed>,
     /// Over the window.
@@ -336,6 +372,7 @@ fn project(
     t: &EventTable,
     coster: &Coster,
     rates: &Rates,
+    limits: &Limits,
 ) -> Result<ProjectEconomics> {
     let p = &plan.params;
     let c = &p.common;
@@ -406,22 +443,109 @@ fn project(
     for k in cohort.iter().flatten() {
         users[*k] += 1;
     }
-    let mut cells: Vec<Vec<Option<Cell>>> = (0..n_periods)
-        .map(|ci| {
-            (0..ages)
-                .map(|k| {
-                    (ci + k < n_periods).then(|| Cell {
-                        revenue: MeanAcc::new(users[ci]),
-                        cost: MeanAcc::new(users[ci]),
-                        profit: MeanAcc::new(users[ci]),
-                        ltv: MeanAcc::new(users[ci]),
-                        ltv_revenue: MeanAcc::new(users[ci]),
-                        ..Cell::default()
-                    })
-                })
-                .collect()
+    // Breakdown groups (economics.md §8): a person property splits the cohorts, an event property splits the money.
+    let mode = c.breakdown.as_ref().map(|b| b.kind);
+    let mut values = Values::of(c.breakdown.as_ref(), t);
+    let bears_money = |i: usize| {
+        matches!(t.payments.get(i), Some(Some(_)))
+            || is_ai[t.name[i] as usize]
+            || per_event[t.name[i] as usize] != 0
+    };
+    let in_window =
+        |i: usize| t.ts[i] <= plan.as_of && matches!(grid.locate(t.ts[i]), Locate::In(_));
+    // Per-active-user costs belong to no event: under an event breakdown they go to the empty value.
+    let mut empty_value = None;
+    let ranked = match &c.breakdown {
+        None => Ranked {
+            groups: vec![(None, false)],
+            group_of: vec![0],
+        },
+        Some(b) => {
+            let mut score = vec![0u64; values.values.len()];
+            match b.kind {
+                PropertyKind::Person => {
+                    for (person, h) in cohort.iter().enumerate() {
+                        if h.is_some() {
+                            score[values.person[person] as usize] += 1;
+                        }
+                    }
+                }
+                PropertyKind::Event => {
+                    for i in 0..t.ts.len() {
+                        if in_window(i) && bears_money(i) {
+                            score[values.event[i] as usize] += 1;
+                        }
+                    }
+                    if per_active != 0 && users.iter().any(|&u| u > 0) {
+                        let v = match values.values.iter().position(String::is_empty) {
+                            Some(v) => v,
+                            None => {
+                                values.values.push(String::new());
+                                score.push(0);
+                                values.values.len() - 1
+                            }
+                        };
+                        score[v] += 1;
+                        empty_value = Some(v);
+                    }
+                }
+            }
+            breakdown::rank(&values.values, &score, b.limit)
+        }
+    };
+    let n_groups = ranked.groups.len();
+    limits.check_cells("breakdown", (n_groups * n_periods * ages) as u64 * 32)?;
+    let person_group = |person: usize| -> usize {
+        match mode {
+            Some(PropertyKind::Person) => ranked.group_of[values.person[person] as usize] as usize,
+            _ => 0,
+        }
+    };
+    let event_group = |i: usize, person_group: usize| -> usize {
+        match mode {
+            Some(PropertyKind::Event) => ranked.group_of[values.event[i] as usize] as usize,
+            _ => person_group,
+        }
+    };
+    let active_cost_group = empty_value.map(|v| ranked.group_of[v] as usize);
+    let mut groups: Vec<Group> = ranked
+        .groups
+        .iter()
+        .map(|(value, is_other)| Group {
+            value: value.clone(),
+            is_other: *is_other,
+            users: match mode {
+                Some(PropertyKind::Person) => vec![0; n_periods],
+                _ => users.clone(),
+            },
+            cells: Vec::new(),
         })
         .collect();
+    if mode == Some(PropertyKind::Person) {
+        for (person, h) in cohort.iter().enumerate() {
+            if let Some(h) = h {
+                groups[person_group(person)].users[*h] += 1;
+            }
+        }
+    }
+    for g in &mut groups {
+        g.cells = (0..n_periods)
+            .map(|ci| {
+                (0..ages)
+                    .map(|k| {
+                        (ci + k < n_periods).then(|| Cell {
+                            revenue: MeanAcc::new(g.users[ci]),
+                            cost: MeanAcc::new(g.users[ci]),
+                            profit: MeanAcc::new(g.users[ci]),
+                            ltv: MeanAcc::new(g.users[ci]),
+                            ltv_revenue: MeanAcc::new(g.users[ci]),
+                            ..Cell::default()
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+    }
     let mut unattributed = vec![Unattributed::default(); n_periods];
     let mut totals = Money::default();
     let mut unconverted: BTreeMap<String, Unconverted> = BTreeMap::new();
@@ -537,19 +661,36 @@ fn project(
     };
 
     let by = t.by_person();
-    // Per person and age: money, paid, active, unpriced AI events.
-    let mut age_money = vec![Money::default(); ages];
+    // Per person: money and unpriced AI events per group and age; paid and active per age; money per age over
+    // every group.
+    let slots = n_groups.max(1) * ages;
+    let mut age_money = vec![Money::default(); slots];
+    let mut age_unpriced = vec![0u64; slots];
+    let mut is_touched = vec![false; n_groups.max(1)];
+    let mut touched_groups: Vec<usize> = Vec::new();
     let mut age_paid = vec![false; ages];
     let mut age_active = vec![false; ages];
-    let mut age_unpriced = vec![0u64; ages];
+    let mut whole = vec![Money::default(); ages];
+    // Active, paying and ever-paid persons per cohort and age, for every group but a person breakdown's.
+    let mut counts = vec![vec![(0u64, 0u64, 0u64); ages]; n_periods];
     let mut touched: Vec<usize> = Vec::new();
     for person in 0..t.n_persons {
         let home = cohort[person];
-        age_money.iter_mut().for_each(|m| *m = Money::default());
-        age_paid.iter_mut().for_each(|x| *x = false);
-        age_active.iter_mut().for_each(|x| *x = false);
-        age_unpriced.iter_mut().for_each(|x| *x = 0);
+        for &g in &touched_groups {
+            age_money[g * ages..(g + 1) * ages].fill(Money::default());
+            age_unpriced[g * ages..(g + 1) * ages].fill(0);
+            is_touched[g] = false;
+        }
+        touched_groups.clear();
+        age_paid.fill(false);
+        age_active.fill(false);
+        whole.fill(Money::default());
         touched.clear();
+        let pg = if home.is_some() {
+            person_group(person)
+        } else {
+            0
+        };
         for &ev in by.of(person) {
             let i = ev as usize;
             let ts = t.ts[i];
@@ -583,9 +724,15 @@ fn project(
                     totals.add(&m);
                     match age {
                         Some(a) => {
-                            age_money[a].add(&m);
+                            let g = event_group(i, pg);
+                            if !is_touched[g] {
+                                is_touched[g] = true;
+                                touched_groups.push(g);
+                            }
+                            age_money[g * ages + a].add(&m);
+                            age_unpriced[g * ages + a] += u64::from(unpriced);
+                            whole[a].add(&m);
                             age_paid[a] |= paid;
-                            age_unpriced[a] += u64::from(unpriced);
                         }
                         None => {
                             let u = &mut unattributed[period];
@@ -606,38 +753,82 @@ fn project(
         // A₀ = U₀ (§9.8).
         age_active[0] = true;
         let mut ever = false;
-        let (mut to_date, mut revenue_to_date) = (0i128, 0i128);
-        for a in 0..ages {
-            let Some(cell) = cells[h][a].as_mut() else {
-                break;
-            };
-            let mut m = age_money[a];
-            if age_active[a] {
-                m.other_variable_cost += per_active;
+        for a in 0..ages.min(n_periods - h) {
+            if age_active[a] && per_active != 0 {
+                let g = active_cost_group.unwrap_or(pg);
+                if !is_touched[g] {
+                    is_touched[g] = true;
+                    touched_groups.push(g);
+                }
+                age_money[g * ages + a].other_variable_cost += per_active;
+                whole[a].other_variable_cost += per_active;
                 totals.other_variable_cost += per_active;
             }
-            let net = m.net_revenue(p.fee_treatment);
+            let net = whole[a].net_revenue(p.fee_treatment);
             // Pₖ: net revenue > 0 in the age (a payment of the age makes it so unless refunds outweigh it).
-            let paid = net > 0 && (age_paid[a] || m.gross_revenue > 0);
+            let paid = net > 0 && (age_paid[a] || whole[a].gross_revenue > 0);
             ever |= paid;
-            to_date += m.gross_profit(p.fee_treatment);
-            revenue_to_date += net;
-            cell.money.add(&m);
-            cell.active += u64::from(age_active[a]);
-            cell.paying += u64::from(paid);
-            cell.ever_paid += u64::from(ever);
-            cell.unpriced += age_unpriced[a];
-            cell.revenue.add(net);
-            cell.cost.add(m.inference_cost);
-            cell.profit.add(m.gross_profit(p.fee_treatment));
-            cell.ltv.add(to_date);
-            cell.ltv_revenue.add(revenue_to_date);
+            let (active, paid, ever) = (u64::from(age_active[a]), u64::from(paid), u64::from(ever));
+            if mode == Some(PropertyKind::Person) {
+                if let Some(cell) = groups[pg].cells[h][a].as_mut() {
+                    cell.active += active;
+                    cell.paying += paid;
+                    cell.ever_paid += ever;
+                }
+            } else {
+                let n = &mut counts[h][a];
+                n.0 += active;
+                n.1 += paid;
+                n.2 += ever;
+            }
+        }
+        // Money per group; a person who touched no group adds zeros, counted when the cells are closed.
+        for &g in &touched_groups {
+            let (mut to_date, mut revenue_to_date) = (0i128, 0i128);
+            for a in 0..ages {
+                let Some(cell) = groups[g].cells[h][a].as_mut() else {
+                    break;
+                };
+                let m = age_money[g * ages + a];
+                let net = m.net_revenue(p.fee_treatment);
+                to_date += m.gross_profit(p.fee_treatment);
+                revenue_to_date += net;
+                cell.money.add(&m);
+                cell.unpriced += age_unpriced[g * ages + a];
+                cell.revenue.add(net);
+                cell.cost.add(m.inference_cost);
+                cell.profit.add(m.gross_profit(p.fee_treatment));
+                cell.ltv.add(to_date);
+                cell.ltv_revenue.add(revenue_to_date);
+            }
+        }
+    }
+    for g in &mut groups {
+        for (ci, row) in g.cells.iter_mut().enumerate() {
+            for (a, cell) in row.iter_mut().enumerate() {
+                let Some(cell) = cell.as_mut() else {
+                    continue;
+                };
+                let zeros = g.users[ci].saturating_sub(cell.revenue.n);
+                for acc in [
+                    &mut cell.revenue,
+                    &mut cell.cost,
+                    &mut cell.profit,
+                    &mut cell.ltv,
+                    &mut cell.ltv_revenue,
+                ] {
+                    acc.n += zeros;
+                }
+                if mode != Some(PropertyKind::Person) {
+                    (cell.active, cell.paying, cell.ever_paid) = counts[ci][a];
+                }
+            }
         }
     }
     Ok(ProjectEconomics {
         project: t.project.clone(),
         users,
-        cells,
+        groups,
         unattributed,
         totals,
         unconverted,

@@ -150,7 +150,7 @@ fn currency(field: &str, code: &str) -> Result<()> {
 
 impl KindParams for Fields {
     const KIND: &'static str = "economics";
-    const COMMON: &'static [&'static str] = crate::params::KEYS_WITHOUT_BREAKDOWN;
+    const COMMON: &'static [&'static str] = &Common::KEYS;
 
     fn validate(&self, _common: &Common) -> Result<()> {
         if self.total_intervals == 0 || self.total_intervals > MAX_INTERVALS {

@@ -11,6 +11,7 @@ use super::params::{EconomicsParams, FeeTreatment};
 use super::{Cell, Costing, MeanAcc, Money, Plan, ProjectEconomics};
 use crate::error::Result;
 use crate::kind::Output;
+use crate::params::PropertyKind;
 use crate::provenance::{Note, Provenance};
 use crate::render::{ChartOptions, TableOptions, csv_field};
 use crate::stats::{round6, wilson};
@@ -155,114 +156,148 @@ pub(super) fn build(
     let mut totals = Vec::new();
     let mut unconverted = Vec::new();
     let mut costing = Costing::default();
+    let mode = p.common.breakdown.as_ref().map(|b| b.kind);
+    match mode {
+        Some(PropertyKind::Person) if p.acquisition_spend.is_some() => notes.push(if zh {
+            "按用户属性拆分时，每行使用其整个同期群的获客成本（获客花费 ÷ 同期群全部用户）；花费本身不拆分".to_string()
+        } else {
+            "with a person breakdown each row uses its whole cohort's CAC (acquisition spend ÷ every cohort user); \
+             the spend itself is not split"
+                .to_string()
+        }),
+        Some(PropertyKind::Event) => notes.push(if zh {
+            "按事件属性拆分时只拆分金额：用户数是整个同期群的，获客成本、回本期与 LTV/CAC 不适用；按活跃用户计的其他成本归入空值"
+                .to_string()
+        } else {
+            "an event breakdown splits the money only: user counts are the whole cohort's, CAC, payback and LTV/CAC \
+             do not apply, and per-active-user costs go to the empty value"
+                .to_string()
+        }),
+        _ => {}
+    }
+    let mut kept_values = Vec::new();
     for pe in &projects {
-        // Pooled per age over complete cells (§2.3).
-        let mut pooled: Vec<(Cell, u64, u64)> =
-            (0..ages).map(|_| (Cell::default(), 0, 0)).collect();
+        // The project's pooled CAC: Σ spend ÷ Σ U₀ over cohorts with users, only when each has a spend (§9.12).
         let mut pooled_spend: (i128, bool, u64) = (0, true, 0);
-        for ci in 0..grid.len() {
-            let u0 = pe.users[ci];
-            let spend = spends[ci];
-            let cac = match (spend, cac_const) {
-                (_, Some(c)) => Some(c),
-                (Some(s), None) => per(s, u0),
-                (None, None) => None,
-            };
+        for (ci, &u0) in pe.users.iter().enumerate() {
             if u0 > 0 {
-                pooled_spend.0 += spend.unwrap_or(0);
-                pooled_spend.1 &= spend.is_some();
+                pooled_spend.0 += spends[ci].unwrap_or(0);
+                pooled_spend.1 &= spends[ci].is_some();
                 pooled_spend.2 += u0;
             }
-            let mut cells = Vec::new();
-            let (mut payback, mut last_complete): (Option<usize>, Option<(usize, i128)>) =
-                (None, None);
-            for k in 0..ages {
-                let Some(cell) = pe.cells[ci][k].as_ref() else {
-                    cells.push(Value::Null);
-                    continue;
-                };
-                let inc = incomplete(ci, k);
-                let ltv = per(cell.ltv.sum, u0);
-                if let (Some(c), Some(l), None) = (cac, ltv, payback)
-                    && l >= c
-                {
-                    payback = Some(k);
-                }
-                if !inc && let Some(l) = ltv {
-                    last_complete = Some((k, l));
-                }
-                if !inc && u0 > 0 {
-                    let pc = &mut pooled[k];
-                    pc.0.money.add(&cell.money);
-                    pc.0.active += cell.active;
-                    pc.0.paying += cell.paying;
-                    pc.0.ever_paid += cell.ever_paid;
-                    pc.0.unpriced += cell.unpriced;
-                    pc.0.ltv.sum += cell.ltv.sum;
-                    pc.0.ltv_revenue.sum += cell.ltv_revenue.sum;
-                    pc.1 += u0;
-                    pc.2 += 1;
-                }
-                cells.push(cell_json(&f, cell, u0, ci + k, inc, plan, k));
-            }
-            let (ltv_to_cac, ltv_to_cac_age) = match (cac, last_complete) {
-                (Some(c), Some((k, l))) if c > 0 => (ratio(l, c), Some(k)),
-                _ => (None, None),
-            };
-            rows.push(json!({
-                "project": pe.project,
-                "breakdown_value": null,
-                "label": crate::activity::period_label(grid.start(ci), p.period, &plan.tz),
-                "cohort_start": crate::window::format_local(grid.start(ci), &plan.tz),
-                "cohort_users": u0,
-                "acquisition_spend": spend.map(|s| format_pico(s, f.minor)),
-                "cac": cac.map(|c| format_pico(c, 6)),
-                "payback_age": payback,
-                "payback_incomplete": payback.map(|k| incomplete(ci, k)),
-                "ltv_to_cac": ltv_to_cac,
-                "ltv_to_cac_age": ltv_to_cac_age,
-                "cells": cells,
-            }));
         }
-        let pooled_cac = match cac_const {
-            Some(c) => Some(c),
-            None if pooled_spend.1 && pooled_spend.2 > 0 && p.acquisition_spend.is_some() => {
+        let pooled_cac = match (mode, cac_const) {
+            (Some(PropertyKind::Event), _) => None,
+            (_, Some(c)) => Some(c),
+            _ if pooled_spend.1 && pooled_spend.2 > 0 && p.acquisition_spend.is_some() => {
                 per(pooled_spend.0, pooled_spend.2)
             }
-            None => None,
+            _ => None,
         };
-        let mut payback = None;
-        let mut last: Option<(usize, i128)> = None;
-        let pooled_cells: Vec<Value> = pooled
-            .iter()
-            .enumerate()
-            .map(|(k, (cell, u0, used))| {
-                if *used == 0 {
-                    return Value::Null;
-                }
-                let ltv = per(cell.ltv.sum, *u0);
-                if let (Some(c), Some(l), None) = (pooled_cac, ltv, payback)
-                    && l >= c
-                {
-                    payback = Some(k);
-                }
-                if let Some(l) = ltv {
-                    last = Some((k, l));
-                }
-                let mut v = pooled_json(&f, cell, *u0, k);
-                v["cohorts_used"] = json!(used);
-                v
-            })
-            .collect();
-        all.push(json!({
+        kept_values.push(json!({
             "project": pe.project,
-            "cohort_users": pooled.first().map_or(0, |x| x.1),
-            "cac": pooled_cac.map(|c| format_pico(c, 6)),
-            "payback_age": payback,
-            "ltv_to_cac": match (pooled_cac, last) { (Some(c), Some((_, l))) if c > 0 => ratio(l, c), _ => None },
-            "ltv_to_cac_age": last.map(|x| x.0),
-            "cells": pooled_cells,
+            "values": pe.groups.iter().map(|g| g.value.clone()).collect::<Vec<_>>(),
         }));
+        for g in &pe.groups {
+            // Pooled per age over complete cells (§2.3).
+            let mut pooled: Vec<(Cell, u64, u64)> =
+                (0..ages).map(|_| (Cell::default(), 0, 0)).collect();
+            for ci in 0..grid.len() {
+                let u0 = g.users[ci];
+                let spend = spends[ci];
+                let cac = match (mode, spend, cac_const) {
+                    (Some(PropertyKind::Event), _, _) => None,
+                    (_, _, Some(c)) => Some(c),
+                    (_, Some(s), None) => per(s, pe.users[ci]),
+                    (_, None, None) => None,
+                };
+                let mut cells = Vec::new();
+                let (mut payback, mut last_complete): (Option<usize>, Option<(usize, i128)>) =
+                    (None, None);
+                for k in 0..ages {
+                    let Some(cell) = g.cells[ci][k].as_ref() else {
+                        cells.push(Value::Null);
+                        continue;
+                    };
+                    let inc = incomplete(ci, k);
+                    let ltv = per(cell.ltv.sum, u0);
+                    if let (Some(c), Some(l), None) = (cac, ltv, payback)
+                        && l >= c
+                    {
+                        payback = Some(k);
+                    }
+                    if !inc && let Some(l) = ltv {
+                        last_complete = Some((k, l));
+                    }
+                    if !inc && u0 > 0 {
+                        let pc = &mut pooled[k];
+                        pc.0.money.add(&cell.money);
+                        pc.0.active += cell.active;
+                        pc.0.paying += cell.paying;
+                        pc.0.ever_paid += cell.ever_paid;
+                        pc.0.unpriced += cell.unpriced;
+                        pc.0.ltv.sum += cell.ltv.sum;
+                        pc.0.ltv_revenue.sum += cell.ltv_revenue.sum;
+                        pc.1 += u0;
+                        pc.2 += 1;
+                    }
+                    cells.push(cell_json(&f, cell, u0, ci + k, inc, plan, k));
+                }
+                let (ltv_to_cac, ltv_to_cac_age) = match (cac, last_complete) {
+                    (Some(c), Some((k, l))) if c > 0 => (ratio(l, c), Some(k)),
+                    _ => (None, None),
+                };
+                rows.push(json!({
+                    "project": pe.project,
+                    "breakdown_value": g.value,
+                    "is_other": g.is_other,
+                    "label": crate::activity::period_label(grid.start(ci), p.period, &plan.tz),
+                    "cohort_start": crate::window::format_local(grid.start(ci), &plan.tz),
+                    "cohort_users": u0,
+                    "acquisition_spend": spend.filter(|_| mode.is_none()).map(|s| format_pico(s, f.minor)),
+                    "cac": cac.map(|c| format_pico(c, 6)),
+                    "payback_age": payback,
+                    "payback_incomplete": payback.map(|k| incomplete(ci, k)),
+                    "ltv_to_cac": ltv_to_cac,
+                    "ltv_to_cac_age": ltv_to_cac_age,
+                    "cells": cells,
+                }));
+            }
+            let mut payback = None;
+            let mut last: Option<(usize, i128)> = None;
+            let pooled_cells: Vec<Value> = pooled
+                .iter()
+                .enumerate()
+                .map(|(k, (cell, u0, used))| {
+                    if *used == 0 {
+                        return Value::Null;
+                    }
+                    let ltv = per(cell.ltv.sum, *u0);
+                    if let (Some(c), Some(l), None) = (pooled_cac, ltv, payback)
+                        && l >= c
+                    {
+                        payback = Some(k);
+                    }
+                    if let Some(l) = ltv {
+                        last = Some((k, l));
+                    }
+                    let mut v = pooled_json(&f, cell, *u0, k);
+                    v["cohorts_used"] = json!(used);
+                    v
+                })
+                .collect();
+            all.push(json!({
+                "project": pe.project,
+                "breakdown_value": g.value,
+                "is_other": g.is_other,
+                "cohort_users": pooled.first().map_or(0, |x| x.1),
+                "cac": pooled_cac.map(|c| format_pico(c, 6)),
+                "payback_age": payback,
+                "ltv_to_cac": match (pooled_cac, last) { (Some(c), Some((_, l))) if c > 0 => ratio(l, c), _ => None },
+                "ltv_to_cac_age": last.map(|x| x.0),
+                "cells": pooled_cells,
+            }));
+        }
         for (i, u) in pe.unattributed.iter().enumerate() {
             let mut o = f.money(&u.money);
             o.insert("project".into(), json!(pe.project));
@@ -359,6 +394,7 @@ pub(super) fn build(
         "currency": p.currency,
         "rows": rows,
         "all_cohorts": all,
+        "breakdown_values": p.common.breakdown.as_ref().map(|_| kept_values),
         "unattributed": unattributed,
         "totals": totals,
         "unconverted": unconverted,
@@ -521,8 +557,9 @@ impl Output for EconomicsReport {
             let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "{} {}: {} users{}{}",
+                "{}{} {}: {} users{}{}",
                 row["project"].as_str().unwrap_or(""),
+                group_name(row),
                 row["label"].as_str().unwrap_or(""),
                 row["cohort_users"],
                 row["cac"]
@@ -597,7 +634,7 @@ impl Output for EconomicsReport {
 
     fn to_csv(&self) -> String {
         let mut out = String::from(
-            "project,cohort_start,cohort_users,age,incomplete,active_users,paying_users,gross_revenue,refunds,net_revenue,inference_cost,fees,other_variable_cost,gross_profit,gross_margin,ltv_to_date\n",
+            "project,breakdown_value,is_other,cohort_start,cohort_users,age,incomplete,active_users,paying_users,gross_revenue,refunds,net_revenue,inference_cost,fees,other_variable_cost,gross_profit,gross_margin,ltv_to_date\n",
         );
         for row in self.body["rows"].as_array().into_iter().flatten() {
             for c in row["cells"]
@@ -609,8 +646,10 @@ impl Output for EconomicsReport {
                 let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     csv_field(row["project"].as_str().unwrap_or("")),
+                    csv_field(row["breakdown_value"].as_str().unwrap_or("")),
+                    row["is_other"] == json!(true),
                     s(&row["cohort_start"]),
                     row["cohort_users"],
                     c["age"],
@@ -658,7 +697,11 @@ impl Output for EconomicsReport {
                 let mut series = Vec::new();
                 for row in self.body["all_cohorts"].as_array().into_iter().flatten() {
                     series.push(crate::svg::Series {
-                        name: format!("{} · all cohorts", row["project"].as_str().unwrap_or("")),
+                        name: format!(
+                            "{}{} · all cohorts",
+                            row["project"].as_str().unwrap_or(""),
+                            group_name(row)
+                        ),
                         values: row["cells"]
                             .as_array()
                             .into_iter()
@@ -667,9 +710,13 @@ impl Output for EconomicsReport {
                             .collect(),
                         band: None,
                     });
-                    if let Some(cac) = num(&row["cac"]) {
+                    let cac_name = format!("{} · CAC", row["project"].as_str().unwrap_or(""));
+                    // Every breakdown value of a project shares its CAC: one line.
+                    if let Some(cac) = num(&row["cac"])
+                        && !series.iter().any(|s| s.name == cac_name)
+                    {
                         series.push(crate::svg::Series {
-                            name: format!("{} · CAC", row["project"].as_str().unwrap_or("")),
+                            name: cac_name,
                             values: vec![Some(cac); self.columns.len()],
                             band: None,
                         });
@@ -754,6 +801,16 @@ impl Output for EconomicsReport {
 
     fn provenance_mut(&mut self) -> &mut Provenance {
         &mut self.provenance
+    }
+}
+
+/// " · value" of a breakdown row (" · Other" for the folded values); empty without a breakdown.
+fn group_name(row: &Value) -> String {
+    match (&row["breakdown_value"], row["is_other"] == json!(true)) {
+        (_, true) => " · Other".to_string(),
+        (Value::String(v), _) if v.is_empty() => " · (none)".to_string(),
+        (Value::String(v), _) => format!(" · {v}"),
+        _ => String::new(),
     }
 }
 

@@ -6,8 +6,6 @@ mod render;
 
 pub use params::{Fields, RetentionParams};
 
-use std::collections::HashMap;
-
 use jiff::tz::TimeZone;
 use kernels::{BucketMode, Mode, RetentionColumns, RetentionConfig};
 use serde_json::{Map, Value};
@@ -349,49 +347,16 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
             }
         }
         // Breakdown buckets: dense ids per distinct string form.
-        let (mode, mut values, event_bucket, person_bucket) = match &p.common.breakdown {
-            None => (
-                BucketMode::None,
-                vec![String::new()],
-                Vec::new(),
-                Vec::new(),
-            ),
-            Some(b) => {
-                let mut ids: HashMap<String, u32> = HashMap::new();
-                let mut values = Vec::new();
-                let mut id_of = |v: String| -> u32 {
-                    let next = ids.len() as u32;
-                    *ids.entry(v.clone()).or_insert_with(|| {
-                        values.push(v);
-                        next
-                    })
-                };
-                let value = |m: &Map<String, Value>| {
-                    m.get(&b.property)
-                        .and_then(filter::string_form)
-                        .unwrap_or_default()
-                };
-                match b.kind {
-                    PropertyKind::Event => {
-                        let eb: Vec<u32> = (0..n)
-                            .map(|i| id_of(t.properties.get(i).map(value).unwrap_or_default()))
-                            .collect();
-                        (BucketMode::Event, values, eb, Vec::new())
-                    }
-                    PropertyKind::Person => {
-                        let pb: Vec<u32> = (0..t.n_persons)
-                            .map(|i| {
-                                id_of(t.person_properties.get(i).map(value).unwrap_or_default())
-                            })
-                            .collect();
-                        (BucketMode::Person, values, Vec::new(), pb)
-                    }
-                }
-            }
+        let crate::breakdown::Values {
+            values,
+            event: event_bucket,
+            person: person_bucket,
+        } = crate::breakdown::Values::of(p.common.breakdown.as_ref(), t);
+        let mode = match p.common.breakdown.as_ref().map(|b| b.kind) {
+            None => BucketMode::None,
+            Some(PropertyKind::Event) => BucketMode::Event,
+            Some(PropertyKind::Person) => BucketMode::Person,
         };
-        if values.is_empty() {
-            values.push(String::new());
-        }
         let cfg = RetentionConfig {
             mode: match p.retention_type {
                 RetentionType::Recurring => Mode::Recurring,
@@ -430,24 +395,15 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
         let groups: Vec<(Option<String>, bool, Vec<usize>)> = match &p.common.breakdown {
             None => vec![(None, false, vec![0])],
             Some(b) => {
-                let mut scored: Vec<(u64, usize)> = (0..values.len())
-                    .map(|v| ((0..rows_n).map(|k| counts.get(v, k, 0)).sum(), v))
-                    .filter(|(s, _)| *s > 0)
+                let scores: Vec<u64> = (0..values.len())
+                    .map(|v| (0..rows_n).map(|k| counts.get(v, k, 0)).sum())
                     .collect();
-                scored.sort_by(|a, b| {
-                    b.0.cmp(&a.0)
-                        .then_with(|| values[a.1].as_bytes().cmp(values[b.1].as_bytes()))
-                });
-                let mut g: Vec<(Option<String>, bool, Vec<usize>)> = scored
-                    .iter()
-                    .take(b.limit)
-                    .map(|&(_, v)| (Some(values[v].clone()), false, vec![v]))
-                    .collect();
-                let rest: Vec<usize> = scored.iter().skip(b.limit).map(|&(_, v)| v).collect();
-                if !rest.is_empty() {
-                    g.push((None, true, rest));
-                }
-                g
+                let r = crate::breakdown::rank(&values, &scores, b.limit);
+                r.members()
+                    .into_iter()
+                    .zip(r.groups)
+                    .map(|(m, (value, other))| (value, other, m))
+                    .collect()
             }
         };
         kept_values.push((

@@ -5,12 +5,9 @@
 pub mod params;
 mod render;
 
-use std::collections::HashMap;
-
 use jiff::tz::TimeZone;
 use kernels::activity::{self, ByPerson, Days, NONE};
 use kernels::grid::Locate;
-use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::filter::{self, Compiled};
@@ -332,7 +329,11 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
             .map(|s| matched(plan, t, s, Some(&w)))
             .collect::<Result<_>>()?;
         // Breakdown buckets: dense ids per distinct string form of the value.
-        let (values, event_bucket, person_bucket) = buckets(p, t);
+        let crate::breakdown::Values {
+            values,
+            event: event_bucket,
+            person: person_bucket,
+        } = crate::breakdown::Values::of(p.common.breakdown.as_ref(), t);
         limits.check_cells(
             "breakdown",
             values.len() as u64 * n_read as u64 * p.series.len() as u64,
@@ -347,34 +348,12 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
                     n: values.len(),
                 };
                 let first = compute(&ctx, 0, &matched[0], &all);
-                let mut scored: Vec<(f64, usize)> = (0..values.len())
-                    .map(|v| {
-                        let s: f64 = first[v].iter().filter_map(|pt| pt.value.as_f64()).sum();
-                        (s, v)
-                    })
-                    .filter(|(s, _)| *s > 0.0)
-                    .collect();
-                scored.sort_by(|a, b| {
-                    b.0.total_cmp(&a.0)
-                        .then_with(|| values[a.1].as_bytes().cmp(values[b.1].as_bytes()))
-                });
-                let kept: Vec<usize> = scored.iter().take(b.limit).map(|&(_, v)| v).collect();
-                let other = scored.len() > kept.len();
-                let mut remap = vec![NONE; values.len()];
-                for (rank, &v) in kept.iter().enumerate() {
-                    remap[v] = rank as u32;
-                }
-                for &(_, v) in scored.iter().skip(b.limit) {
-                    remap[v] = kept.len() as u32;
-                }
-                let mut g: Vec<(Option<String>, bool)> = kept
+                let scores: Vec<f64> = first
                     .iter()
-                    .map(|&v| (Some(values[v].clone()), false))
+                    .map(|pts| pts.iter().filter_map(|pt| pt.value.as_f64()).sum())
                     .collect();
-                if other {
-                    g.push((None, true));
-                }
-                (g, remap)
+                let r = crate::breakdown::rank(&values, &scores, b.limit);
+                (r.groups, r.group_of)
             }
         };
         let (eb, pb): (Vec<u32>, Vec<u32>) = if remap.is_empty() {
@@ -494,45 +473,6 @@ fn matched(plan: &Plan, t: &EventTable, s: usize, w: Option<&Window>) -> Result<
         })
         .collect();
     Ok(Matched { period })
-}
-
-/// Breakdown value strings, and each event's (event breakdown) or person's (person breakdown) value id.
-fn buckets(p: &TrendsParams, t: &EventTable) -> (Vec<String>, Vec<u32>, Vec<u32>) {
-    let Some(b) = &p.common.breakdown else {
-        return (vec![String::new()], Vec::new(), Vec::new());
-    };
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut values = Vec::new();
-    let mut id_of = |v: String| -> u32 {
-        let next = ids.len() as u32;
-        *ids.entry(v.clone()).or_insert_with(|| {
-            values.push(v);
-            next
-        })
-    };
-    let value = |m: &Map<String, Value>| {
-        m.get(&b.property)
-            .and_then(filter::string_form)
-            .unwrap_or_default()
-    };
-    let (eb, pb) = match b.kind {
-        PropertyKind::Event => (
-            (0..t.ts.len())
-                .map(|i| id_of(t.properties.get(i).map(value).unwrap_or_default()))
-                .collect(),
-            Vec::new(),
-        ),
-        PropertyKind::Person => (
-            Vec::new(),
-            (0..t.n_persons)
-                .map(|i| id_of(t.person_properties.get(i).map(value).unwrap_or_default()))
-                .collect(),
-        ),
-    };
-    if values.is_empty() {
-        values.push(String::new());
-    }
-    (values, eb, pb)
 }
 
 /// What every series of one table shares.
