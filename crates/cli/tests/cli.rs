@@ -627,7 +627,7 @@ fn prices_lookup_names_the_table_stage_and_version() {
     assert!(o.status.success(), "{o:?}");
     let out = stdout(&o);
     assert!(
-        out.contains("searched   mine.toml, default.toml\n"),
+        out.contains("searched   mine.toml, default.toml, history.toml\n"),
         "{out}"
     );
     let stage = "match      mine/chat (stage 3 regex: chat-\\d+; provider mine, priority 0)\n";

@@ -433,17 +433,37 @@ impl Engine {
                 table.name.push(name_of[c.name_key[i] as usize]);
             }
             if plan.event_properties || !plan.numeric.is_empty() {
-                let kept: Vec<&String> = (0..c.ts.len())
+                // Numeric columns need every event's properties; otherwise the scan may name the events and keys.
+                let narrow = plan.numeric.is_empty();
+                let with_properties: Vec<bool> = c
+                    .names
+                    .iter()
+                    .map(|n| {
+                        !narrow
+                            || plan
+                                .property_events
+                                .as_ref()
+                                .is_none_or(|e| e.binary_search(n).is_ok())
+                    })
+                    .collect();
+                let keys = plan.property_keys.as_deref().filter(|_| narrow);
+                let kept: Vec<Option<&String>> = (0..c.ts.len())
                     .filter(|&i| {
                         c.ts[i] <= plan.as_of
                             && c.ts[i] >= lo
                             && c.ts[i] < plan.to
                             && wanted[c.name_key[i] as usize]
                     })
-                    .map(|i| &c.properties[i])
+                    .map(|i| with_properties[c.name_key[i] as usize].then(|| &c.properties[i]))
                     .collect();
-                let parsed: Vec<Map<String, Value>> =
-                    kept.par_iter().map(|s| parse_object(s)).collect();
+                let parsed: Vec<Map<String, Value>> = kept
+                    .par_iter()
+                    .map(|s| match (s, keys) {
+                        (None, _) => Map::new(),
+                        (Some(s), None) => parse_object(s),
+                        (Some(s), Some(keys)) => parse_object_keys(s, keys),
+                    })
+                    .collect();
                 for (column, key) in table.numeric.iter_mut().zip(&plan.numeric) {
                     column
                         .values
@@ -795,6 +815,64 @@ struct PropertyUpdate {
     props: Map<String, Value>,
 }
 
+/// The object's entries whose key is one of `keys` (an entry ending in `*` is a prefix); the other values are
+/// skipped without being built. Not an object, or not JSON: empty.
+fn parse_object_keys(text: &str, keys: &[String]) -> Map<String, Value> {
+    use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    fn kept(keys: &[String], key: &str) -> bool {
+        keys.iter().any(|k| match k.strip_suffix('*') {
+            Some(prefix) => key.starts_with(prefix),
+            None => k == key,
+        })
+    }
+    struct Key<'k>(&'k [String]);
+    impl<'de> DeserializeSeed<'de> for Key<'_> {
+        type Value = Option<String>;
+        fn deserialize<D: serde::Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl Visitor<'_> for Key<'_> {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a property name")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            Ok(kept(self.0, v).then(|| v.to_owned()))
+        }
+    }
+    struct Object<'k>(&'k [String]);
+    impl<'de> Visitor<'de> for Object<'_> {
+        type Value = Map<String, Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut m = Map::new();
+            while let Some(key) = a.next_key_seed(Key(self.0))? {
+                match key {
+                    Some(k) => {
+                        m.insert(k, a.next_value::<Value>()?);
+                    }
+                    None => {
+                        a.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(m)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.deserialize_map(Object(keys)).unwrap_or_default()
+}
+
 fn parse_object(text: &str) -> Map<String, Value> {
     match serde_json::from_str(text) {
         Ok(Value::Object(m)) => m,
@@ -815,4 +893,36 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
     (0..hex.len() / 2)
         .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::{parse_object, parse_object_keys};
+
+    #[test]
+    fn only_the_named_keys_and_prefixes_are_kept() {
+        let text = r#"{"$ai_model": "m", "$ai_input_tokens": 12, "plan": {"a": [1, 2]}, "big": "\u00e9x",
+                       "$ai_\u006dodel_parameters": {"service_tier": "flex"}, "n": null}"#;
+        let keys = ["$ai_*".to_string(), "plan".to_string()];
+        let m = parse_object_keys(text, &keys);
+        let mut want = parse_object(text);
+        want.remove("big");
+        want.remove("n");
+        assert_eq!(
+            serde_json::Value::Object(m),
+            serde_json::Value::Object(want)
+        );
+        assert!(parse_object_keys(text, &[]).is_empty());
+    }
+
+    #[test]
+    fn what_is_not_an_object_is_empty() {
+        for text in ["[1]", "3", "{", "", "{\"a\": }", "null"] {
+            assert!(
+                parse_object_keys(text, &["a".to_string()]).is_empty(),
+                "{text}"
+            );
+        }
+    }
 }

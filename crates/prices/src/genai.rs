@@ -644,13 +644,16 @@ fn read_constraint(value: Option<&Value>) -> Result<Constraint, &'static str> {
     };
     let c = value.as_object().ok_or("unknown price constraint")?;
     let text = |key: &str| c.get(key).and_then(Value::as_str);
-    let keys: BTreeSet<&str> = c.keys().map(String::as_str).collect();
-    if keys == BTreeSet::from(["start_date"]) {
+    // The npm package's copy of the data tags each constraint with its `type`; data.json does not.
+    let mut keys: BTreeSet<&str> = c.keys().map(String::as_str).collect();
+    let tagged = keys.remove("type");
+    let tag_fits = |tag: &str| !tagged || text("type") == Some(tag);
+    if keys == BTreeSet::from(["start_date"]) && tag_fits("start_date") {
         let d = text("start_date")
             .filter(|d| d.len() == 10 && crate::time::parse_instant(d).is_some())
             .ok_or("unknown price constraint")?;
         Ok(Constraint::From(d.to_owned()))
-    } else if keys == BTreeSet::from(["start_time", "end_time"]) {
+    } else if keys == BTreeSet::from(["start_time", "end_time"]) && tag_fits("time_of_date") {
         let (Some(start), Some(end)) = (text("start_time"), text("end_time")) else {
             return Err("unknown price constraint");
         };

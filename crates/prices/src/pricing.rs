@@ -1,6 +1,9 @@
 //! The cost of one AI event (economics.md §3): supplied cost, then custom prices on the event, then the price
 //! tables (overrides first, then the built-in one), else unpriced with a reason.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -12,7 +15,15 @@ use crate::usage::{Bucket, Usage, buckets, text};
 #[derive(Debug)]
 pub struct Pricing<'a> {
     tables: Vec<&'a PriceTable>,
+    /// Each (model, provider) costed so far: its match in each table that has one, in search order.
+    memo: RefCell<HashMap<(String, Option<String>), Matches<'a>>>,
 }
+
+/// A model's match in each table that has one: (table index, entry), in search order.
+type Matches<'a> = Vec<(usize, &'a Entry)>;
+
+/// The most (model, provider) pairs a [`Pricing`] remembers the matches of.
+const MEMO_MODELS: usize = 4096;
 
 /// Project options that change costing.
 #[derive(Clone, Copy, Default, Debug)]
@@ -160,11 +171,15 @@ const NANO_EXP: i32 = 9;
 const MILLION_EXP: i32 = 6;
 
 impl<'a> Pricing<'a> {
-    /// Searches `overrides` in order, then the built-in table.
+    /// Searches `overrides` in order, then the built-in default table: current prices, then their history.
     pub fn new(overrides: Vec<&'a PriceTable>) -> Pricing<'a> {
         let mut tables = overrides;
         tables.push(PriceTable::builtin());
-        Pricing { tables }
+        tables.push(PriceTable::history());
+        Pricing {
+            tables,
+            memo: RefCell::new(HashMap::new()),
+        }
     }
 
     /// The tables in search order.
@@ -267,7 +282,7 @@ impl<'a> Pricing<'a> {
         let Some(model) = c.model.clone() else {
             return unpriced(c, "no_model", Some(&usage));
         };
-        let Some((table, _, entry)) = self.find(&model, provider.as_deref()) else {
+        let Some((table, entry)) = self.find_entry(&model, provider.as_deref(), ts_us) else {
             return unpriced(c, "unknown_model", Some(&usage));
         };
         c.table = Some(table.name().to_string());
@@ -332,7 +347,7 @@ impl<'a> Pricing<'a> {
             out.unpriced_reason = Some("no_model");
             return out;
         }
-        let Some((table, candidates, entry)) = self.find(model, provider.as_deref()) else {
+        let Some((table, candidates, entry)) = self.find(model, provider.as_deref(), at_us) else {
             out.unpriced_reason = Some("unknown_model");
             return out;
         };
@@ -371,16 +386,78 @@ impl<'a> Pricing<'a> {
         out
     }
 
-    /// The first table with any match decides (economics.md §4.3 step 2).
+    /// The first table with any match decides (economics.md §4.3 step 2). The two built-in files are one default
+    /// table: current prices, stamped with their import date, then the price history that comes before it. When the
+    /// current file's match has no version at `at_us`, the history's match decides if it has one.
     fn find(
         &self,
         model: &str,
         provider: Option<&str>,
+        at_us: i64,
     ) -> Option<(&'a PriceTable, Vec<Candidate>, &'a Entry)> {
-        self.tables.iter().find_map(|&table| {
-            let (candidates, entry) = table.candidates(model, provider)?;
-            Some((table, candidates, entry))
-        })
+        let matches: Vec<(usize, Vec<Candidate>, &'a Entry)> = self
+            .tables
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.candidates(model, provider).map(|(c, e)| (i, c, e)))
+            .collect();
+        let pick = self.pick(matches.iter().map(|(i, _, e)| (*i, *e)), at_us)?;
+        let (i, candidates, entry) = matches.into_iter().nth(pick)?;
+        Some((self.tables[i], candidates, entry))
+    }
+
+    /// [`Pricing::find`] without the candidates, remembered per model and provider: a report costs many events of
+    /// few models.
+    fn find_entry(
+        &self,
+        model: &str,
+        provider: Option<&str>,
+        at_us: i64,
+    ) -> Option<(&'a PriceTable, &'a Entry)> {
+        let key = (model.to_owned(), provider.map(str::to_owned));
+        let mut memo = self.memo.borrow_mut();
+        let fresh;
+        let matches = match memo.get(&key) {
+            Some(m) => m,
+            None => {
+                let m: Vec<(usize, &'a Entry)> = self
+                    .tables
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| t.candidates(model, provider).map(|(_, e)| (i, e)))
+                    .collect();
+                // Distinct model strings come from events: remember a bounded number.
+                if memo.len() < MEMO_MODELS {
+                    memo.entry(key).or_insert(m)
+                } else {
+                    fresh = m;
+                    &fresh
+                }
+            }
+        };
+        let pick = self.pick(matches.iter().copied(), at_us)?;
+        let (i, entry) = matches[pick];
+        Some((self.tables[i], entry))
+    }
+
+    /// Which of a model's matches, one per table in search order, decides at `at_us` (see [`Pricing::find`]).
+    fn pick(&self, matches: impl Iterator<Item = (usize, &'a Entry)>, at_us: i64) -> Option<usize> {
+        let history = PriceTable::history();
+        let is = |i: usize, t: &PriceTable| std::ptr::eq(self.tables[i], t);
+        let matches: Vec<(usize, &Entry)> = matches.collect();
+        let in_history = matches.iter().position(|&(i, _)| is(i, history));
+        let Some(first) = matches.iter().position(|&(i, _)| !is(i, history)) else {
+            return in_history;
+        };
+        let (i, entry) = matches[first];
+        if is(i, PriceTable::builtin())
+            && entry.version_at(at_us).is_none()
+            && let Some(h) = in_history
+            && matches[h].1.version_at(at_us).is_some()
+        {
+            return Some(h);
+        }
+        Some(first)
     }
 }
 

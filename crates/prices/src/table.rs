@@ -158,6 +158,16 @@ impl PriceTable {
         })
     }
 
+    /// The price history built into liucun (`data/history.toml`), searched after [`PriceTable::builtin`] for events
+    /// that table has no price version for.
+    pub fn history() -> &'static PriceTable {
+        static HISTORY: OnceLock<PriceTable> = OnceLock::new();
+        HISTORY.get_or_init(|| {
+            PriceTable::parse("history.toml", include_str!("../data/history.toml"))
+                .expect("the shipped price table is checked by a test")
+        })
+    }
+
     /// The name the table was parsed under (usually its file name).
     pub fn name(&self) -> &str {
         &self.name

@@ -527,6 +527,22 @@ output = "1"
         NONE,
         "table 10000000 USD default.toml:openai/gpt-4o@2026-12-05 | output 1000x10=10000000",
     );
+    // Before the current prices' import date, the built-in history prices the event.
+    assert_cost(
+        &[],
+        props(),
+        "2025-06-01",
+        NONE,
+        "table 10000000 USD history.toml:openai/gpt-4o@1970-01-01 | output 1000x10=10000000",
+    );
+    // A model the history does not hold stays unpriced before the current prices' date.
+    assert_cost(
+        &[],
+        json!({"$ai_model": "qwen-max", "$ai_output_tokens": 1000}),
+        "2025-06-01",
+        NONE,
+        "unpriced 0 USD reason=no_price_version default.toml:dashscope/qwen-max | unpriced output 1000",
+    );
     assert_cost(
         &[ACME, cheap],
         props(),
@@ -882,6 +898,31 @@ fn json_tables_read_decimals_exactly() {
     );
     assert_eq!(c.nano, 1_000_000_000 + 30_000_000_100);
     assert_eq!(t.sha256().len(), 64);
+}
+
+#[test]
+fn the_builtin_history_is_valid_dated_and_sourced() {
+    let t = PriceTable::history();
+    assert_eq!(t.name(), "history.toml");
+    assert!(t.len() > 100, "{}", t.len());
+    let pricing = Pricing::new(Vec::new());
+    for model in [
+        "gpt-4o",
+        "claude-3-5-sonnet",
+        "gemini-2.0-flash",
+        "deepseek-chat",
+        "kimi-k2",
+    ] {
+        let l = pricing.lookup(model, None, parse_instant("2024-06-01").unwrap());
+        assert_eq!(l.table.as_deref(), Some("history.toml"), "{model}: {l:?}");
+        assert!(l.version.is_some(), "{model}: {l:?}");
+        assert!(
+            l.source
+                .as_deref()
+                .is_some_and(|s| s.starts_with("https://")),
+            "{model}"
+        );
+    }
 }
 
 #[test]

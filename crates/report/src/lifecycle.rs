@@ -209,6 +209,8 @@ impl ReportKind for Lifecycle {
             as_of: plan.as_of,
             uuid: false,
             event_properties: kinds.contains(&PropertyKind::Event),
+            property_keys: None,
+            property_events: None,
             person_properties: kinds.contains(&PropertyKind::Person),
             numeric: Vec::new(),
             created_at: true,

@@ -217,6 +217,8 @@ impl ReportKind for Stickiness {
             as_of: plan.as_of,
             uuid: false,
             event_properties: !ev.is_empty(),
+            property_keys: None,
+            property_events: None,
             person_properties: !pers.is_empty(),
             numeric: Vec::new(),
             created_at: false,

@@ -23,6 +23,12 @@ pub struct Scan {
     pub uuid: bool,
     /// Load event properties (event filters or an event breakdown).
     pub event_properties: bool,
+    /// With `event_properties`: keep only these keys of each event's properties (sorted, without duplicates; an
+    /// entry ending in `*` keeps every key with that prefix); `None` keeps every key. Parsing skips the rest.
+    pub property_keys: Option<Vec<String>>,
+    /// With `event_properties`: load properties only for events with these names (sorted, without duplicates); the
+    /// others get none. `None` loads them for every event.
+    pub property_events: Option<Vec<String>>,
     /// Fold person properties (person filters or a person breakdown).
     pub person_properties: bool,
     /// Event properties read as numbers, sorted and without duplicates (property math).

@@ -276,6 +276,28 @@ fn dated_prices_become_versions_from_their_start_dates() {
 }
 
 #[test]
+fn constraints_tagged_with_their_type_as_in_the_npm_package_read_the_same() {
+    let (_, summary, table) = import_models(
+        "anthropic",
+        r#"[{"id": "m", "match": {"equals": "m"},
+             "prices": [{"prices": {"input_mtok": 3}},
+                        {"constraint": {"type": "start_date", "start_date": "2026-03-13"}, "prices": {"input_mtok": 2}}]},
+            {"id": "n", "match": {"equals": "n"},
+             "prices": [{"prices": {"input_mtok": 3}},
+                        {"constraint": {"type": "time_of_date", "start_date": "2026-03-13"}, "prices": {"input_mtok": 2}}]}]"#,
+    );
+    assert_eq!(
+        lookup(&table, "m", None, "2026-03-13").versions,
+        ["1970-01-01", "2026-03-13"]
+    );
+    // A tag that does not fit its fields is refused, as any unknown constraint.
+    assert_eq!(
+        summary.skipped_entries.get("unknown price constraint"),
+        Some(&1)
+    );
+}
+
+#[test]
 fn a_dated_first_price_also_applies_before_its_date_as_in_genai_prices() {
     let (_, _, table) = import_models(
         "x",

@@ -24,18 +24,17 @@ pub(crate) struct AiCost {
     pub partial: bool,
 }
 
-/// Costs AI events with the price tables of a report: the ones given with it, then the built-in table.
-pub(crate) struct Coster {
+/// The price tables given with a report (each TOML or JSON text), searched before the built-in ones.
+pub(crate) struct Tables {
     overrides: Vec<prices::PriceTable>,
-    tables: Vec<(String, String)>,
 }
 
-impl Coster {
-    /// The tables given with the report (each TOML or JSON text), searched before the built-in one.
+impl Tables {
+    /// Loads the tables given with the report.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming `prices[i]` when a table does not load.
-    pub(crate) fn new(texts: &[String]) -> Result<Coster> {
+    pub(crate) fn load(texts: &[String]) -> Result<Tables> {
         let overrides = texts
             .iter()
             .enumerate()
@@ -44,17 +43,29 @@ impl Coster {
                     .map_err(|e| Error::invalid(&format!("prices[{i}]"), e.to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
-        let tables = {
-            let pricing = prices::Pricing::new(overrides.iter().collect());
-            pricing
-                .tables()
-                .iter()
-                .map(|t| (t.name().to_string(), t.sha256()))
-                .collect()
-        };
-        Ok(Coster { overrides, tables })
+        Ok(Tables { overrides })
     }
 
+    /// A coster over these tables and the built-in ones.
+    pub(crate) fn coster(&self) -> Coster<'_> {
+        let pricing = prices::Pricing::new(self.overrides.iter().collect());
+        let tables = pricing
+            .tables()
+            .iter()
+            .map(|t| (t.name().to_string(), t.sha256()))
+            .collect();
+        Coster { pricing, tables }
+    }
+}
+
+/// Costs AI events with the price tables of a report: the ones given with it, then the built-in ones. It remembers
+/// each model's match, so one coster serves a whole report.
+pub(crate) struct Coster<'a> {
+    pricing: prices::Pricing<'a>,
+    tables: Vec<(String, String)>,
+}
+
+impl Coster<'_> {
     /// The tables read, in search order: (name, sha256).
     pub(crate) fn tables(&self) -> &[(String, String)] {
         &self.tables
@@ -62,8 +73,7 @@ impl Coster {
 
     /// The cost of one AI event from its properties, at its time.
     pub(crate) fn cost(&self, props: &Map<String, Value>, ts_us: i64) -> AiCost {
-        let pricing = prices::Pricing::new(self.overrides.iter().collect());
-        let c = pricing.cost(props, ts_us, &prices::Options::default());
+        let c = self.pricing.cost(props, ts_us, &prices::Options::default());
         let priced = c.source != prices::Source::Unpriced;
         AiCost {
             pico: priced.then(|| c.nano.saturating_mul(1000)),

@@ -91,6 +91,23 @@ impl ReportKind for Economics {
             .chain(&p.target.properties)
             .any(|f| f.kind == PropertyKind::Person)
             || p.common.breakdown.as_ref().map(|b| b.kind) == Some(PropertyKind::Person);
+        // Properties are read for costing (every `$ai_` key), filters and an event breakdown only; for AI events
+        // only, unless a filter or the breakdown reads events' properties.
+        let filters = || p.common.all_global_filters().chain(&p.target.properties);
+        let event_breakdown = p
+            .common
+            .breakdown
+            .as_ref()
+            .filter(|b| b.kind == PropertyKind::Event);
+        let mut keys: Vec<String> = filters()
+            .map(|f| f.key.clone())
+            .chain(event_breakdown.map(|b| b.property.clone()))
+            .chain(["$ai_*".to_string()])
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let every_event =
+            event_breakdown.is_some() || filters().any(|f| f.kind == PropertyKind::Event);
         Scan {
             // First-time anchors search all history.
             from: None,
@@ -98,6 +115,12 @@ impl ReportKind for Economics {
             as_of: plan.as_of,
             uuid: true,
             event_properties: true,
+            property_keys: Some(keys),
+            property_events: (!every_event).then(|| {
+                let mut names: Vec<String> = AI_EVENTS.iter().map(|n| (*n).to_string()).collect();
+                names.sort();
+                names
+            }),
             person_properties: person,
             numeric: Vec::new(),
             created_at: false,
@@ -113,7 +136,8 @@ impl ReportKind for Economics {
     }
 
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<EconomicsReport> {
-        let coster = Coster::new(&plan.params.prices)?;
+        let price_tables = cost::Tables::load(&plan.params.prices)?;
+        let coster = price_tables.coster();
         let rates = Rates::new(&plan.params.fx_rates);
         let mut projects = Vec::new();
         for t in tables {
@@ -370,7 +394,7 @@ const AI_EVENTS: [&str; 2] = ["$ai_generation", "$ai_embedding"];
 fn project(
     plan: &Plan,
     t: &EventTable,
-    coster: &Coster,
+    coster: &Coster<'_>,
     rates: &Rates,
     limits: &Limits,
 ) -> Result<ProjectEconomics> {

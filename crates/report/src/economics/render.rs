@@ -131,7 +131,7 @@ pub(super) fn build(
     plan: &Plan,
     tables: &[&EventTable],
     projects: Vec<ProjectEconomics>,
-    coster: &Coster,
+    coster: &Coster<'_>,
     rates: &Rates,
 ) -> Result<EconomicsReport> {
     let p = &plan.params;

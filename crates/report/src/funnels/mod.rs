@@ -182,6 +182,8 @@ impl ReportKind for Funnels {
             as_of: plan.as_of,
             uuid: true,
             event_properties: kinds.contains(&PropertyKind::Event),
+            property_keys: None,
+            property_events: None,
             person_properties: kinds.contains(&PropertyKind::Person),
             numeric: Vec::new(),
             created_at: false,

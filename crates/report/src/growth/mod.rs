@@ -155,6 +155,8 @@ impl Plan {
             as_of: self.as_of,
             uuid: false,
             event_properties: self.needs_event_properties,
+            property_keys: None,
+            property_events: None,
             person_properties: self.needs_person_properties,
             numeric: Vec::new(),
             created_at: false,

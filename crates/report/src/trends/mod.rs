@@ -211,6 +211,8 @@ impl ReportKind for Trends {
             uuid: false,
             event_properties: filters().any(|f| f.kind == PropertyKind::Event)
                 || breakdown == Some(PropertyKind::Event),
+            property_keys: None,
+            property_events: None,
             person_properties: filters().any(|f| f.kind == PropertyKind::Person)
                 || breakdown == Some(PropertyKind::Person),
             numeric,
