@@ -870,7 +870,13 @@ fn parse_object_keys(text: &str, keys: &[String]) -> Map<String, Value> {
         }
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    de.deserialize_map(Object(keys)).unwrap_or_default()
+    match de
+        .deserialize_map(Object(keys))
+        .and_then(|m| de.end().map(|()| m))
+    {
+        Ok(m) => m,
+        Err(_) => Map::new(),
+    }
 }
 
 fn parse_object(text: &str) -> Map<String, Value> {
@@ -918,7 +924,7 @@ mod tests {
 
     #[test]
     fn what_is_not_an_object_is_empty() {
-        for text in ["[1]", "3", "{", "", "{\"a\": }", "null"] {
+        for text in ["[1]", "3", "{", "", "{\"a\": }", "null", "{\"a\": 1} x"] {
             assert!(
                 parse_object_keys(text, &["a".to_string()]).is_empty(),
                 "{text}"

@@ -475,8 +475,14 @@ fn project(
             || is_ai[t.name[i] as usize]
             || per_event[t.name[i] as usize] != 0
     };
-    let in_window =
-        |i: usize| t.ts[i] <= plan.as_of && matches!(grid.locate(t.ts[i]), Locate::In(_));
+    // Whether event i lands in a cohort cell: its person's cohort, at an age the report shows.
+    let in_cell = |i: usize| {
+        let (Some(h), Locate::In(period)) = (cohort[t.person[i] as usize], grid.locate(t.ts[i]))
+        else {
+            return false;
+        };
+        t.ts[i] <= plan.as_of && (period as usize).checked_sub(h).is_some_and(|a| a < ages)
+    };
     // Per-active-user costs belong to no event: under an event breakdown they go to the empty value.
     let mut empty_value = None;
     let ranked = match &c.breakdown {
@@ -496,7 +502,8 @@ fn project(
                 }
                 PropertyKind::Event => {
                     for i in 0..t.ts.len() {
-                        if in_window(i) && bears_money(i) {
+                        // Ranked on what the cells show, as retention ranks on its triangle.
+                        if bears_money(i) && in_cell(i) {
                             score[values.event[i] as usize] += 1;
                         }
                     }
