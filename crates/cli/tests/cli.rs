@@ -585,13 +585,17 @@ fn economics_by_model_splits_the_cost_and_verifies() {
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     // The table names the value of each block; CSV carries it in a column.
     let table = stdout(&liucun(&data, &args));
-    assert!(
-        table.contains(&format!(
-            "{project} · {}",
-            values[0].as_str().unwrap_or("(none)")
-        )) || table.contains(&format!("{project} · (none)")),
-        "{table}"
-    );
+    for v in values {
+        let name = match v.as_str() {
+            Some("") => "(none)",
+            Some(v) => v,
+            None => "Other",
+        };
+        assert!(
+            table.contains(&format!("{project} · {name} ")),
+            "{name}: {table}"
+        );
+    }
     let mut csv_args = args.to_vec();
     csv_args.extend(["--format", "csv"]);
     let csv = stdout(&liucun(&data, &csv_args));

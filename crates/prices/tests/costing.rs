@@ -900,21 +900,13 @@ fn json_tables_read_decimals_exactly() {
     assert_eq!(t.sha256().len(), 64);
 }
 
-#[test]
-fn the_builtin_history_is_valid_dated_and_sourced() {
-    let t = PriceTable::history();
-    assert_eq!(t.name(), "history.toml");
-    assert!(t.len() > 100, "{}", t.len());
+/// Each model is priced from `table` at `day`, with a source URL.
+#[track_caller]
+fn assert_priced_from(table: &str, day: &str, models: &[&str]) {
     let pricing = Pricing::new(Vec::new());
-    for model in [
-        "gpt-4o",
-        "claude-3-5-sonnet",
-        "gemini-2.0-flash",
-        "deepseek-chat",
-        "kimi-k2",
-    ] {
-        let l = pricing.lookup(model, None, parse_instant("2024-06-01").unwrap());
-        assert_eq!(l.table.as_deref(), Some("history.toml"), "{model}: {l:?}");
+    for model in models {
+        let l = pricing.lookup(model, None, parse_instant(day).unwrap());
+        assert_eq!(l.table.as_deref(), Some(table), "{model}: {l:?}");
         assert!(l.version.is_some(), "{model}: {l:?}");
         assert!(
             l.source
@@ -926,29 +918,41 @@ fn the_builtin_history_is_valid_dated_and_sourced() {
 }
 
 #[test]
+fn the_builtin_history_is_valid_dated_and_sourced() {
+    let t = PriceTable::history();
+    assert_eq!(t.name(), "history.toml");
+    assert!(t.len() > 100, "{}", t.len());
+    assert_priced_from(
+        "history.toml",
+        "2024-06-01",
+        &[
+            "gpt-4o",
+            "claude-3-5-sonnet",
+            "gemini-2.0-flash",
+            "deepseek-chat",
+            "kimi-k2",
+        ],
+    );
+}
+
+#[test]
 fn the_builtin_table_is_valid_and_its_entries_have_sources() {
     let t = PriceTable::builtin();
     assert_eq!(t.name(), "default.toml");
     assert!(!t.is_empty());
-    let pricing = Pricing::new(Vec::new());
-    for model in [
-        "gpt-4o",
-        "gpt-4o-2024-08-06",
-        "claude-opus-4-5-20251101",
-        "gemini-2.5-pro",
-        "gpt-4o-mini",
-        "deepseek-chat",
-        "qwen-max",
-    ] {
-        let l = pricing.lookup(model, None, parse_instant("2027-01-01").unwrap());
-        assert!(l.version.is_some(), "{model}: {l:?}");
-        assert!(
-            l.source
-                .as_deref()
-                .is_some_and(|s| s.starts_with("https://")),
-            "{model}"
-        );
-    }
+    assert_priced_from(
+        "default.toml",
+        "2027-01-01",
+        &[
+            "gpt-4o",
+            "gpt-4o-2024-08-06",
+            "claude-opus-4-5-20251101",
+            "gemini-2.5-pro",
+            "gpt-4o-mini",
+            "deepseek-chat",
+            "qwen-max",
+        ],
+    );
 }
 
 /// The error text of refusing `table`.

@@ -476,12 +476,20 @@ fn project(
             || per_event[t.name[i] as usize] != 0
     };
     // Whether event i lands in a cohort cell: its person's cohort, at an age the report shows.
-    let in_cell = |i: usize| {
-        let (Some(h), Locate::In(period)) = (cohort[t.person[i] as usize], grid.locate(t.ts[i]))
-        else {
-            return false;
+    // An event's window period and, when it lands in a cohort cell, its age (its person's cohort, an age the
+    // report shows); `None` after `as_of` or outside the window.
+    let period_age = |i: usize| -> Option<(usize, Option<usize>)> {
+        if t.ts[i] > plan.as_of {
+            return None;
+        }
+        let Locate::In(period) = grid.locate(t.ts[i]) else {
+            return None;
         };
-        t.ts[i] <= plan.as_of && (period as usize).checked_sub(h).is_some_and(|a| a < ages)
+        let period = period as usize;
+        let age = cohort[t.person[i] as usize]
+            .and_then(|h| period.checked_sub(h))
+            .filter(|&a| a < ages);
+        Some((period, age))
     };
     // Per-active-user costs belong to no event: under an event breakdown they go to the empty value.
     let mut empty_value = None;
@@ -503,7 +511,7 @@ fn project(
                 PropertyKind::Event => {
                     for i in 0..t.ts.len() {
                         // Ranked on what the cells show, as retention ranks on its triangle.
-                        if bears_money(i) && in_cell(i) {
+                        if bears_money(i) && matches!(period_age(i), Some((_, Some(_)))) {
                             score[values.event[i] as usize] += 1;
                         }
                     }
@@ -724,17 +732,9 @@ fn project(
         };
         for &ev in by.of(person) {
             let i = ev as usize;
-            let ts = t.ts[i];
-            if ts > plan.as_of {
-                continue;
-            }
-            let Locate::In(period) = grid.locate(ts) else {
+            let Some((period, age)) = period_age(i) else {
                 continue;
             };
-            let period = period as usize;
-            let age = home
-                .and_then(|h| period.checked_sub(h))
-                .filter(|&a| a < ages);
             if let Some(a) = age
                 && activity[t.name[i] as usize]
                 && passes(&global, t, i, &empty)
