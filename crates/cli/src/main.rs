@@ -6,6 +6,7 @@
 )]
 
 mod alloc;
+mod clickhouse;
 mod cost;
 mod demo;
 mod gen_cmd;
@@ -59,6 +60,7 @@ enum Command {
     Inspect(inspect::InspectArgs),
     Compact(inspect::CompactArgs),
     Quarantine(quarantine::QuarantineArgs),
+    Export(clickhouse::ExportArgs),
     Retention(Box<report::RetentionArgs>),
     Trends(Box<report::TrendsArgs>),
     Stickiness(Box<report::StickinessArgs>),
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&cli.data, args),
         Command::Compact(args) => inspect::compact(&cli.data, args),
         Command::Quarantine(args) => quarantine::run(&cli.data, args),
+        Command::Export(args) => clickhouse::export(&cli.data, args),
         Command::Retention(args) => report::retention(&cli.data, *args, &given),
         Command::Trends(args) => report::trends(&cli.data, *args, &given),
         Command::Stickiness(args) => report::stickiness(&cli.data, *args, &given),

@@ -17,6 +17,7 @@ use report::render::{ChartOptions, Color, TableOptions};
 use report::{Kind, Report, Request};
 use serde_json::{Map, Value, json};
 
+use crate::clickhouse::{ClickHouseArgs, EngineArg};
 use crate::{Invalid, on_snapshot, open_for_reading};
 
 /// Flags every report shares. Unset flags are left to the report's defaults (the project's time zone, say).
@@ -87,6 +88,15 @@ pub(crate) struct CommonArgs {
     /// Table: show exactly these retention period columns, by index (e.g. 1,7,30).
     #[arg(long, value_delimiter = ',', value_name = "J,…")]
     columns: Option<Vec<usize>>,
+    /// Which engine computes the report: liucun's own over the data directory, or ClickHouse over the tables
+    /// `liucun export clickhouse` fills (retention so far; docs/clickhouse.md).
+    #[arg(long, value_enum, default_value_t = EngineArg::Embedded)]
+    engine: EngineArg,
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+    /// With --engine clickhouse: print the SQL the report sends, with its bound parameters, instead of running it.
+    #[arg(long)]
+    explain: bool,
     /// Compute the report N times in one process and print each run's time to stderr; runs after the first read
     /// the engine's in-memory tables (warm).
     #[arg(long, default_value_t = 1)]
@@ -1033,15 +1043,29 @@ fn run(
             Request::from_json(kind, &Value::Object(params)).map_err(|e| Invalid(e.to_string()))?
         }
     };
-    let engine = open_for_reading(data)?;
-    warn_unknown_projects(&engine, &request.common().projects);
     let now = now();
+    if a.explain {
+        if a.engine != EngineArg::Clickhouse {
+            return Err(Invalid("--explain prints the SQL of --engine clickhouse".into()).into());
+        }
+        print!("{}", crate::clickhouse::explain(data, request, now.0)?);
+        return Ok(0);
+    }
+    let engine = match a.engine {
+        EngineArg::Embedded => {
+            let engine = open_for_reading(data)?;
+            warn_unknown_projects(&engine, &request.common().projects);
+            Some(engine)
+        }
+        EngineArg::Clickhouse => None,
+    };
     let mut report = None;
     for run in 1..=a.repeat.max(1) {
         let started = std::time::Instant::now();
-        report = Some(on_snapshot(&engine, || {
-            engine.report(request.clone(), now)
-        })?);
+        report = Some(match &engine {
+            Some(engine) => on_snapshot(engine, || engine.report(request.clone(), now))?,
+            None => crate::clickhouse::report(data, request.clone(), &a.clickhouse, now.0)?,
+        });
         if a.repeat > 1 {
             eprintln!(
                 "run {run}/{}: {:.3} ms",
@@ -1180,7 +1204,13 @@ pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
 
 /// Argument ids (clap's, the field names) that `--params` combines with: the shared report flags, which override
 /// the file, and the output and global flags.
-const COMBINE_WITH_PARAMS: [&str; 22] = [
+const COMBINE_WITH_PARAMS: [&str; 28] = [
+    "engine",
+    "explain",
+    "clickhouse_url",
+    "clickhouse_database",
+    "clickhouse_user",
+    "clickhouse_password",
     "project",
     "from",
     "to",

@@ -276,15 +276,33 @@ impl IdentityMap {
     pub fn digest(&self) -> [u8; 32] {
         use sha2::Digest as _;
         let mut h = sha2::Sha256::new();
-        h.update(b"lcid1");
+        h.update(DIGEST_PREFIX);
         for m in &self.log {
-            for part in [m.kept.as_bytes(), m.merged.as_bytes(), m.source.as_bytes()] {
-                h.update((part.len() as u32).to_be_bytes());
-                h.update(part);
-            }
-            h.update([u8::from(m.applied)]);
+            h.update(m.digest_entry());
         }
         h.finalize().into()
+    }
+}
+
+/// What [`IdentityMap::digest`] hashes before the log's entries.
+pub const DIGEST_PREFIX: &[u8] = b"lcid1";
+
+impl MergeOutcome {
+    /// The bytes the identity digest hashes for this request: kept id, merged id and source, each prefixed by its
+    /// length (u32, big-endian), then 1 if it was applied, else 0.
+    pub fn digest_entry(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(self.kept.len() + self.merged.len() + self.source.len() + 13);
+        for part in [
+            self.kept.as_bytes(),
+            self.merged.as_bytes(),
+            self.source.as_bytes(),
+        ] {
+            out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            out.extend_from_slice(part);
+        }
+        out.push(u8::from(self.applied));
+        out
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod browse;
 mod error;
+pub mod export;
 pub mod identity;
 mod import;
 mod inspect;

@@ -277,11 +277,7 @@ macro_rules! kinds {
                 Ok(match self {
                     $(Planned::$variant(p) => {
                         let mut out = <crate::$module::$kind as ReportKind>::run(p, tables, limits)?;
-                        let names = <crate::$module::$kind as ReportKind>::event_names(p);
-                        let lang = <crate::$module::$kind as ReportKind>::params(p).common.lang;
-                        for t in tables {
-                            out.provenance_mut().notes.extend(crate::provenance::event_notes(t, &names, lang));
-                        }
+                        event_notes::<crate::$module::$kind>(p, &mut out, tables);
                         Report::$variant(out)
                     })+
                 })
@@ -312,6 +308,39 @@ macro_rules! kinds {
             }
         }
     };
+}
+
+/// Adds a note for each named event a table does not hold (the last step of every report).
+fn event_notes<K: ReportKind>(plan: &K::Plan, out: &mut K::Output, tables: &[&EventTable]) {
+    let names = K::event_names(plan);
+    let lang = K::params(plan).common.lang;
+    for t in tables {
+        out.provenance_mut()
+            .notes
+            .extend(crate::provenance::event_notes(t, &names, lang));
+    }
+}
+
+/// A retention report from counts another engine computed ([`crate::retention::from_counts`]), finished as
+/// [`Planned::run`] finishes one.
+///
+/// # Errors
+/// [`Error::TimedOut`] past the deadline.
+pub fn retention_from_counts(
+    plan: &crate::retention::Plan,
+    tables: &[&EventTable],
+    counted: Vec<crate::retention::Counted>,
+    limits: &Limits,
+) -> Result<Report> {
+    if tables.len() != plan.params.common.projects.len() || counted.len() != tables.len() {
+        return Err(Error::invalid(
+            "projects",
+            "one table and one count per project are needed",
+        ));
+    }
+    let mut out = crate::retention::from_counts(plan, tables, counted, limits)?;
+    event_notes::<crate::retention::Retention>(plan, &mut out, tables);
+    Ok(Report::Retention(out))
 }
 
 kinds! {

@@ -347,6 +347,14 @@ impl Common {
         self.properties.iter().chain(test)
     }
 
+    /// `project`'s non-activity events (left out of "any activity event"): its setting, else the default list.
+    pub fn non_activity_events(&self, project: &str) -> Vec<String> {
+        match self.project_settings.get(project) {
+            Some(r) => r.non_activity_events.clone(),
+            None => DEFAULT_NON_ACTIVITY.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
     /// Whether `name` is one of `project`'s non-activity events (left out of "any activity event").
     pub fn is_non_activity(&self, project: &str, name: &str) -> bool {
         match self.project_settings.get(project) {

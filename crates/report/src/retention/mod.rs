@@ -255,10 +255,28 @@ pub fn run(plan: &Plan, tables: &[&EventTable]) -> Result<RetentionReport> {
 }
 
 fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<RetentionReport> {
-    let p = &plan.params;
-    let rows_n = plan.window.grid.len();
-    // Column j ≥ 1 covers the period offsets spans[j - 1] (inclusive): one offset each, or custom brackets (§14).
-    let spans: Vec<(usize, usize)> = match &p.custom_brackets {
+    let mut counted = Vec::with_capacity(tables.len());
+    for &t in tables {
+        limits.check_time()?;
+        counted.push(count(plan, t, limits)?);
+    }
+    from_counts(plan, tables, counted, limits)
+}
+
+/// One project's retention counts, however they were computed (this crate's kernel, or SQL on another engine):
+/// the breakdown values (bucket `b` is `values[b]`; one unnamed bucket without a breakdown) and the counts per
+/// bucket, row and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// The breakdown value of each bucket.
+    pub values: Vec<String>,
+    /// Persons per bucket, row and column (column 0: the cohort size).
+    pub counts: kernels::CohortCounts,
+}
+
+/// Per column j ≥ 1, the period offsets it covers (inclusive): one offset each, or custom brackets (§14).
+pub fn spans(p: &RetentionParams) -> Vec<(usize, usize)> {
+    match &p.custom_brackets {
         None => (1..p.total_intervals as usize).map(|j| (j, j)).collect(),
         Some(brackets) => {
             let mut start = 1usize;
@@ -271,23 +289,29 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
                 })
                 .collect()
         }
-    };
+    }
+}
+
+/// The fixed period length of 24-hour windows (§14), `None` in calendar mode.
+fn window_length(p: &RetentionParams) -> Option<i64> {
+    (p.time_window_mode == crate::params::TimeWindowMode::Hours24).then(|| {
+        let hour = 3_600_000_000i64;
+        match p.period {
+            Period::Hour => hour,
+            Period::Day => 24 * hour,
+            Period::Week => 7 * 24 * hour,
+            Period::Month => 30 * 24 * hour,
+        }
+    })
+}
+
+/// Computes one project's counts with the kernel.
+fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
+    let p = &plan.params;
+    let rows_n = plan.window.grid.len();
+    let spans = spans(p);
     let cols_n = spans.len() + 1;
-    // 24-hour windows (§14): fixed-length periods measured from each person's anchor.
-    let window_length: Option<i64> = (p.time_window_mode == crate::params::TimeWindowMode::Hours24)
-        .then(|| {
-            let hour = 3_600_000_000i64;
-            match p.period {
-                Period::Hour => hour,
-                Period::Day => 24 * hour,
-                Period::Week => 7 * 24 * hour,
-                Period::Month => 30 * 24 * hour,
-            }
-        });
-    let row_start = |k: usize| match window_length {
-        None => plan.window.grid.start(k),
-        Some(len) => plan.window.first + k as i64 * len,
-    };
+    let window_length = window_length(p);
     let compile = |list: &[Filter]| -> Result<Vec<Compiled>> {
         list.iter()
             .map(|f| filter::compile(f).map_err(|m| Error::invalid("properties", m)))
@@ -295,104 +319,128 @@ fn run_with(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Rete
     };
     let target_filters = compile(&p.target.properties)?;
     let returning_filters = compile(&p.returning.properties)?;
+    let n = t.ts.len();
+    // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
+    let in_time: Vec<bool> = t.ts.iter().map(|&ts| ts <= plan.as_of).collect();
+    let global = compile(&p.common.global_filters(&t.project))?;
+    let names_target = name_mask(&t.names, &p.target, &p.common, &t.project);
+    let names_returning = name_mask(&t.names, &p.returning, &p.common, &t.project);
+    let person_cache: Vec<(bool, bool, bool)> = if t.person_properties.is_empty() {
+        Vec::new()
+    } else {
+        t.person_properties
+            .iter()
+            .map(|pp| {
+                (
+                    all_match(&global, None, Some(pp)),
+                    all_match(&target_filters, None, Some(pp)),
+                    all_match(&returning_filters, None, Some(pp)),
+                )
+            })
+            .collect()
+    };
+    let mut start = vec![false; n];
+    let mut anchor = vec![false; n];
+    let mut returning = vec![false; n];
+    for i in 0..n {
+        if !in_time[i] {
+            continue;
+        }
+        let name = t.name[i] as usize;
+        let (nt, nr) = (names_target[name], names_returning[name]);
+        if !nt && !nr {
+            continue;
+        }
+        let ev = t.properties.get(i);
+        let pc = person_cache.get(t.person[i] as usize);
+        let g = event_side(&global, ev) && pc.is_none_or(|c| c.0);
+        if !g {
+            continue;
+        }
+        if nt {
+            anchor[i] = true;
+            start[i] = event_side(&target_filters, ev) && pc.is_none_or(|c| c.1);
+        }
+        if nr {
+            returning[i] = event_side(&returning_filters, ev) && pc.is_none_or(|c| c.2);
+        }
+    }
+    // Breakdown buckets: dense ids per distinct string form.
+    let crate::breakdown::Values {
+        values,
+        event: event_bucket,
+        person: person_bucket,
+    } = crate::breakdown::Values::of(p.common.breakdown.as_ref(), t);
+    let mode = match p.common.breakdown.as_ref().map(|b| b.kind) {
+        None => BucketMode::None,
+        Some(PropertyKind::Event) => BucketMode::Event,
+        Some(PropertyKind::Person) => BucketMode::Person,
+    };
+    let cfg = RetentionConfig {
+        mode: match p.retention_type {
+            RetentionType::Recurring => Mode::Recurring,
+            RetentionType::FirstTime => Mode::FirstTime,
+            RetentionType::FirstEver => Mode::FirstEver,
+        },
+        columns: cols_n,
+        spans: spans.clone(),
+        min_occurrences: p.minimum_occurrences,
+        cumulative: p.cumulative,
+        buckets: mode,
+        n_buckets: values.len(),
+        n_persons: t.n_persons,
+    };
+    let cols = RetentionColumns {
+        person: &t.person,
+        ts: &t.ts,
+        uuid: &t.uuid,
+        start: &start,
+        anchor: &anchor,
+        returning: &returning,
+        event_bucket: &event_bucket,
+        person_bucket: &person_bucket,
+    };
+    limits.check_cells(
+        "breakdown",
+        values.len() as u64 * rows_n as u64 * cols_n as u64,
+    )?;
+    let counts = match window_length {
+        None => kernels::retention(&cols, &plan.window.grid, &cfg),
+        Some(len) => {
+            kernels::retention_24h(&cols, plan.window.first, plan.window.end, len, rows_n, &cfg)
+        }
+    };
+    Ok(Counted { values, counts })
+}
+
+/// Builds the report from each project's counts (one per table, in the order of `params.projects`): rates,
+/// intervals, incomplete cells, breakdown ranking, means, notes and provenance. The tables give the projects and what
+/// was read (`data`, `names`); their event columns are not read.
+///
+/// # Errors
+/// [`Error::TimedOut`] past the deadline.
+pub fn from_counts(
+    plan: &Plan,
+    tables: &[&EventTable],
+    counted: Vec<Counted>,
+    limits: &Limits,
+) -> Result<RetentionReport> {
+    let p = &plan.params;
+    let rows_n = plan.window.grid.len();
+    let spans = spans(p);
+    let cols_n = spans.len() + 1;
+    let window_length = window_length(p);
+    let row_start = |k: usize| match window_length {
+        None => plan.window.grid.start(k),
+        Some(len) => plan.window.first + k as i64 * len,
+    };
     let mut rows = Vec::new();
     let mut means = Vec::new();
     let mut kept_values = Vec::new();
     let mut notes = Vec::new();
-    for &t in tables {
+    for (&t, Counted { values, counts }) in tables.iter().zip(counted) {
         limits.check_time()?;
         let mut beyond_cells = 0u64;
-        let n = t.ts.len();
-        // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
-        let in_time: Vec<bool> = t.ts.iter().map(|&ts| ts <= plan.as_of).collect();
-        let global = compile(&p.common.global_filters(&t.project))?;
-        let names_target = name_mask(&t.names, &p.target, &p.common, &t.project);
-        let names_returning = name_mask(&t.names, &p.returning, &p.common, &t.project);
-        let person_cache: Vec<(bool, bool, bool)> = if t.person_properties.is_empty() {
-            Vec::new()
-        } else {
-            t.person_properties
-                .iter()
-                .map(|pp| {
-                    (
-                        all_match(&global, None, Some(pp)),
-                        all_match(&target_filters, None, Some(pp)),
-                        all_match(&returning_filters, None, Some(pp)),
-                    )
-                })
-                .collect()
-        };
-        let mut start = vec![false; n];
-        let mut anchor = vec![false; n];
-        let mut returning = vec![false; n];
-        for i in 0..n {
-            if !in_time[i] {
-                continue;
-            }
-            let name = t.name[i] as usize;
-            let (nt, nr) = (names_target[name], names_returning[name]);
-            if !nt && !nr {
-                continue;
-            }
-            let ev = t.properties.get(i);
-            let pc = person_cache.get(t.person[i] as usize);
-            let g = event_side(&global, ev) && pc.is_none_or(|c| c.0);
-            if !g {
-                continue;
-            }
-            if nt {
-                anchor[i] = true;
-                start[i] = event_side(&target_filters, ev) && pc.is_none_or(|c| c.1);
-            }
-            if nr {
-                returning[i] = event_side(&returning_filters, ev) && pc.is_none_or(|c| c.2);
-            }
-        }
-        // Breakdown buckets: dense ids per distinct string form.
-        let crate::breakdown::Values {
-            values,
-            event: event_bucket,
-            person: person_bucket,
-        } = crate::breakdown::Values::of(p.common.breakdown.as_ref(), t);
-        let mode = match p.common.breakdown.as_ref().map(|b| b.kind) {
-            None => BucketMode::None,
-            Some(PropertyKind::Event) => BucketMode::Event,
-            Some(PropertyKind::Person) => BucketMode::Person,
-        };
-        let cfg = RetentionConfig {
-            mode: match p.retention_type {
-                RetentionType::Recurring => Mode::Recurring,
-                RetentionType::FirstTime => Mode::FirstTime,
-                RetentionType::FirstEver => Mode::FirstEver,
-            },
-            columns: cols_n,
-            spans: spans.clone(),
-            min_occurrences: p.minimum_occurrences,
-            cumulative: p.cumulative,
-            buckets: mode,
-            n_buckets: values.len(),
-            n_persons: t.n_persons,
-        };
-        let cols = RetentionColumns {
-            person: &t.person,
-            ts: &t.ts,
-            uuid: &t.uuid,
-            start: &start,
-            anchor: &anchor,
-            returning: &returning,
-            event_bucket: &event_bucket,
-            person_bucket: &person_bucket,
-        };
-        limits.check_cells(
-            "breakdown",
-            values.len() as u64 * rows_n as u64 * cols_n as u64,
-        )?;
-        let counts = match window_length {
-            None => kernels::retention(&cols, &plan.window.grid, &cfg),
-            Some(len) => {
-                kernels::retention_24h(&cols, plan.window.first, plan.window.end, len, rows_n, &cfg)
-            }
-        };
         // Rank buckets: score = Σ sizes, then value bytewise; keep `limit`, fold the rest into Other.
         let groups: Vec<(Option<String>, bool, Vec<usize>)> = match &p.common.breakdown {
             None => vec![(None, false, vec![0])],

@@ -1,0 +1,801 @@
+//! The ClickHouse back end against the embedded engine: the same data exported with `liucun export clickhouse`,
+//! the same parameters, byte-identical report JSON.
+//!
+//! It needs a ClickHouse server: `LIUCUN_CLICKHOUSE_URL` names one (`.ci/run` starts `tests/clickhouse/chdb_server.py`,
+//! ClickHouse's engine embedded in chDB behind its HTTP interface). Without it the tests say so and pass.
+//! Each run writes to its own database (`liucun_test_<pid>_<test>`), and drops it at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn url() -> Option<String> {
+    let url = std::env::var("LIUCUN_CLICKHOUSE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("LIUCUN_CLICKHOUSE_URL is not set: the ClickHouse equality tests did not run");
+    }
+    url
+}
+
+fn liucun(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_liucun"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run liucun")
+}
+
+fn ok(o: Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    String::from_utf8(o.stdout).expect("utf-8 output")
+}
+
+/// Events no generator writes: personless persons, a merge that arrives late, a personless id merged later,
+/// property values of every JSON type and numeric strings, names and values with quotes and backslashes, and
+/// activity across New York's 2025 spring-forward.
+fn edge_events() -> String {
+    let mut lines = Vec::new();
+    let mut n = 0u32;
+    let mut ev = |id: &str, name: &str, ts: &str, props: serde_json::Value| {
+        n += 1;
+        lines.push(
+            serde_json::json!({
+                "uuid": format!("00000000-0000-7000-8000-{n:012}"),
+                "distinct_id": id, "event": name, "timestamp": ts, "properties": props,
+            })
+            .to_string(),
+        );
+    };
+    let odd = "it's \"odd\" \\name {p0:String}";
+    let values = [
+        serde_json::json!(3),
+        serde_json::json!("3"),
+        serde_json::json!(" 3 "),
+        serde_json::json!(3.0),
+        serde_json::json!(2.5),
+        serde_json::json!("abc"),
+        serde_json::json!(null),
+        serde_json::json!(true),
+        serde_json::json!([1, 2]),
+        serde_json::json!({"a": 1}),
+        serde_json::json!("中文 O'Brien"),
+        serde_json::json!("1e400"),
+        serde_json::json!(-7),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let id = format!("v{i}");
+        for day in [1, 2, 4, 9, 10, 15] {
+            let ts = format!("2025-03-{day:02}T{:02}:30:00Z", (i * 5 + day) % 24);
+            let name = if day % 2 == 0 { "chat_message" } else { odd };
+            ev(
+                &id,
+                name,
+                &ts,
+                serde_json::json!({"x": v, "plan": if i % 3 == 0 { "pro" } else { "free" }}),
+            );
+        }
+    }
+    let off = serde_json::json!({"$process_person_profile": false});
+    for day in [2, 3, 9] {
+        ev(
+            "ghost",
+            "chat_message",
+            &format!("2025-03-{day:02}T06:00:00Z"),
+            off.clone(),
+        );
+        ev(
+            "shade",
+            "chat_message",
+            &format!("2025-03-{day:02}T07:00:00Z"),
+            off.clone(),
+        );
+    }
+    ev(
+        "shade",
+        "$identify",
+        "2025-03-12T08:00:00Z",
+        serde_json::json!({"$anon_distinct_id": "shade-anon", "$process_person_profile": false}),
+    );
+    let merge_late = [
+        ("shade-anon", "$pageview", "2025-03-01T09:00:00Z", None),
+        ("anon-1", "$pageview", "2025-03-02T10:00:00Z", None),
+        ("anon-1", "chat_message", "2025-03-03T03:00:00Z", None),
+        ("user-1", "chat_message", "2025-03-05T03:00:00Z", None),
+        (
+            "user-1",
+            "$identify",
+            "2025-03-11T03:00:00Z",
+            Some("anon-1"),
+        ),
+        ("user-1", "chat_message", "2025-03-16T03:00:00Z", None),
+    ];
+    for (id, name, ts, anon) in merge_late {
+        let props = match anon {
+            Some(a) => serde_json::json!({"$anon_distinct_id": a}),
+            None => serde_json::json!({}),
+        };
+        ev(id, name, ts, props);
+    }
+    for h in 0..10 {
+        ev(
+            "dst",
+            "chat_message",
+            &format!("2025-03-09T{:02}:15:00Z", 4 + h),
+            serde_json::json!({}),
+        );
+    }
+    lines.join("\n") + "\n"
+}
+
+/// Generated and hand-written data in a data directory, exported to a fresh database.
+struct Fixture {
+    data: PathBuf,
+    database: String,
+    url: String,
+    projects: Vec<String>,
+}
+
+impl Fixture {
+    fn new(tmp: &Path, url: String, test: &str) -> Fixture {
+        let data = tmp.join("data");
+        let out = tmp.join("gen.parquet");
+        let listing = ok(liucun(
+            &data,
+            &[
+                "gen",
+                "--events",
+                "12000",
+                "--seed",
+                "11",
+                "--apps",
+                "2",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ));
+        let mut projects = Vec::new();
+        for line in listing.lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            ok(liucun(
+                &data,
+                &["import", "--quiet", "--project", f[0], f[1]],
+            ));
+            if let Some(persons) = f.get(3) {
+                let path = tmp.join(persons);
+                let path = if path.exists() {
+                    path
+                } else {
+                    PathBuf::from(persons)
+                };
+                ok(liucun(
+                    &data,
+                    &[
+                        "import",
+                        "--quiet",
+                        "--persons",
+                        "--project",
+                        f[0],
+                        path.to_str().unwrap(),
+                    ],
+                ));
+            }
+            projects.push(f[0].to_string());
+        }
+        let edge = tmp.join("edge.ndjson");
+        std::fs::write(&edge, edge_events()).unwrap();
+        ok(liucun(
+            &data,
+            &[
+                "import",
+                "--quiet",
+                "--project",
+                "edge",
+                edge.to_str().unwrap(),
+            ],
+        ));
+        projects.push("edge".into());
+        let database = format!("liucun_test_{}_{test}", std::process::id());
+        let fx = Fixture {
+            data,
+            database,
+            url,
+            projects,
+        };
+        let exported = ok(fx.run(&["export", "clickhouse", "--quiet"]));
+        assert_eq!(exported.lines().count(), fx.projects.len(), "{exported}");
+        fx
+    }
+
+    /// Runs liucun with the fixture's ClickHouse flags appended.
+    fn run(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "--clickhouse-url",
+            &self.url,
+            "--clickhouse-database",
+            &self.database,
+        ]);
+        liucun(&self.data, &all)
+    }
+
+    /// The retention report on both engines; they must be byte-identical (or refuse with the same message).
+    fn same(&self, args: &[&str]) -> String {
+        let mut args: Vec<&str> = [&["retention"], args].concat();
+        args.extend(["--format", "json"]);
+        let embedded = liucun(&self.data, &args);
+        let mut ch = args.clone();
+        ch.extend(["--engine", "clickhouse"]);
+        let clickhouse = self.run(&ch);
+        if embedded.status.code() != Some(0) {
+            assert_eq!(embedded.status.code(), Some(2), "{args:?}: {embedded:?}");
+            assert_eq!(
+                (clickhouse.status.code(), &clickhouse.stderr),
+                (embedded.status.code(), &embedded.stderr),
+                "{args:?}: both engines refuse alike"
+            );
+            return String::new();
+        }
+        let (embedded, clickhouse) = (ok(embedded), ok(clickhouse));
+        if embedded != clickhouse {
+            let (e, c): (serde_json::Value, serde_json::Value) = (
+                serde_json::from_str(&embedded).unwrap(),
+                serde_json::from_str(&clickhouse).unwrap(),
+            );
+            let diff = first_difference(&e, &c, String::new());
+            panic!("the engines differ for {args:?}: {diff}");
+        }
+        embedded
+    }
+
+    /// [`Fixture::same`] for a parameters object (values no flag can spell).
+    fn same_params(&self, params: serde_json::Value) -> String {
+        let path = self
+            .data
+            .with_file_name(format!("params-{}.json", std::process::id()));
+        std::fs::write(&path, params.to_string()).unwrap();
+        self.same(&["--params", path.to_str().unwrap()])
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = Command::new("curl")
+            .args([
+                "-s",
+                "--data-binary",
+                &format!("DROP DATABASE IF EXISTS {}", self.database),
+                &self.url,
+            ])
+            .output();
+    }
+}
+
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: String) -> String {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) if w == v => {}
+                    Some(w) => return first_difference(v, w, format!("{at}.{k}")),
+                    None => return format!("{at}.{k} missing"),
+                }
+            }
+            format!(
+                "{at}: keys {:?} vs {:?}",
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>()
+            )
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find(|(_, (v, w))| v != w)
+            .map(|(i, (v, w))| first_difference(v, w, format!("{at}[{i}]")))
+            .unwrap_or_default(),
+        _ => format!("{at}: embedded {a} vs clickhouse {b}"),
+    }
+}
+
+/// A small deterministic generator (xorshift), so a failing case can be re-run from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        from[(self.0 % from.len() as u64) as usize]
+    }
+}
+
+#[test]
+fn retention_on_clickhouse_matches_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "retention");
+    let (gen_a, gen_b) = (fx.projects[0].as_str(), fx.projects[1].as_str());
+    let odd = "it's \"odd\" \\name {p0:String}";
+
+    // The spec's shapes one by one.
+    let fixed: Vec<Vec<&str>> = vec![
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--period",
+            "week",
+            "--intervals",
+            "6",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--project",
+            gen_b,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--from",
+            "2025-01-06",
+            "--to",
+            "2025-03-30",
+            "--type",
+            "first-time",
+            "--intervals",
+            "10",
+        ],
+        vec![
+            "--project",
+            gen_b,
+            "--as-of",
+            "2025-02-20T13:00:00Z",
+            "--type",
+            "first-ever",
+            "--target",
+            "chat_message",
+            "--returning",
+            "$ai_generation",
+            "--intervals",
+            "14",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--period",
+            "month",
+            "--intervals",
+            "3",
+            "--cumulative",
+            "--week-start",
+            "sunday",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--period",
+            "day",
+            "--intervals",
+            "31",
+            "--brackets",
+            "1,3,7,14",
+            "--min-occurrences",
+            "2",
+            "--tz",
+            "America/New_York",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--where",
+            "$ai_model contains gpt",
+            "--target",
+            "$ai_generation",
+            "--target-where",
+            "$ai_input_tokens gt 500",
+            "--lang",
+            "zh-CN",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-03-16",
+            "--intervals",
+            "16",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-10T00:00:00Z",
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-03-09",
+            "--intervals",
+            "16",
+            "--include-personless",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--period",
+            "hour",
+            "--from",
+            "2025-03-09T00:00:00",
+            "--to",
+            "2025-03-09T23:00:00",
+            "--intervals",
+            "24",
+            "--tz",
+            "America/New_York",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--target",
+            odd,
+            "--returning",
+            odd,
+            "--from",
+            "2025-03-01",
+            "--intervals",
+            "20",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--target",
+            "no_such_event",
+            "--intervals",
+            "4",
+        ],
+        vec![
+            "--project",
+            "no-such-project",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2024-12-01T00:00:00Z",
+            "--intervals",
+            "5",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-05-01T00:00:00Z",
+            "--to",
+            "2025-03-01",
+            "--intervals",
+            "9",
+        ],
+    ];
+    for args in &fixed {
+        fx.same(args);
+    }
+
+    // Every filter operator on every kind of value.
+    let filters = [
+        "x eq 3",
+        "x eq \"3\"",
+        "x eq 2.5",
+        "x eq abc",
+        "x eq true",
+        "x eq [1,2]",
+        "x neq 3",
+        "x eq [\"abc\",3]",
+        "x contains b",
+        "x contains 3",
+        "x not_contains A",
+        "x contains 中",
+        "x gt 2",
+        "x gte 3",
+        "x lt 0",
+        "x lte 2.5",
+        "x is_set",
+        "x is_not_set",
+        "x regex ^[0-9]",
+        "x regex (?i)ABC",
+        "x eq O'Brien",
+        "plan eq pro",
+        "plan neq pro",
+        "x contains '",
+        "x eq -7",
+        "x gt -10",
+    ];
+    for f in filters {
+        fx.same(&[
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-01",
+            "--intervals",
+            "16",
+            "--where",
+            f,
+        ]);
+    }
+
+    // Random combinations, each reproducible from the seed printed on failure.
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for case in 0..40 {
+        let project = rng.pick(&[gen_a, gen_b, "edge"]);
+        let as_of = rng.pick(&[
+            "2025-04-01T00:00:00Z",
+            "2025-02-15T12:00:00Z",
+            "2025-03-09T07:30:00Z",
+            "2025-01-20T00:00:00Z",
+        ]);
+        let period = rng.pick(&["day", "day", "week", "month", "hour"]);
+        let (from, to, intervals) = match period {
+            "hour" => ("2025-01-15T00:00:00", "2025-01-17T00:00:00", "30"),
+            "day" => (
+                rng.pick(&["2025-01-01", "2025-02-10", "-20d"]),
+                rng.pick(&["2025-03-01", "-1d", "2025-04-30"]),
+                "15",
+            ),
+            "week" => ("2025-01-01", "2025-03-31", "8"),
+            _ => ("2024-12-01", "2025-04-01", "4"),
+        };
+        let mut args = vec![
+            "--project",
+            project,
+            "--as-of",
+            as_of,
+            "--period",
+            period,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--intervals",
+            intervals,
+        ];
+        args.extend([
+            "--type",
+            rng.pick(&["recurring", "first-time", "first-ever"]),
+        ]);
+        args.extend([
+            "--tz",
+            rng.pick(&[
+                "UTC",
+                "Asia/Shanghai",
+                "America/New_York",
+                "Asia/Kolkata",
+                "Europe/London",
+            ]),
+        ]);
+        args.extend([
+            "--target",
+            rng.pick(&[
+                "any",
+                "chat_message",
+                "$pageview,chat_message",
+                "$ai_generation",
+            ]),
+        ]);
+        args.extend([
+            "--returning",
+            rng.pick(&["any", "chat_message", "$ai_generation"]),
+        ]);
+        match rng.pick(&[
+            "",
+            "",
+            "cumulative",
+            "min2",
+            "brackets",
+            "sunday",
+            "personless",
+        ]) {
+            "cumulative" => args.push("--cumulative"),
+            "min2" => args.extend(["--min-occurrences", "2"]),
+            "brackets" => args.extend(["--brackets", "2,5"]),
+            "sunday" => args.extend(["--week-start", "sunday"]),
+            "personless" => args.push("--include-personless"),
+            _ => {}
+        }
+        match rng.pick(&["", "", "global", "target", "returning"]) {
+            "global" => args.extend([
+                "--where",
+                rng.pick(&["$os eq iOS", "$ai_model is_set", "x gt 1"]),
+            ]),
+            "target" => args.extend([
+                "--target-where",
+                rng.pick(&["message_index gt 2", "$current_url contains chat"]),
+            ]),
+            "returning" => args.extend([
+                "--returning-where",
+                rng.pick(&["$ai_output_tokens gte 100", "x is_not_set"]),
+            ]),
+            _ => {}
+        }
+        eprintln!("case {case}: {args:?}");
+        fx.same(&args);
+    }
+}
+
+/// A pattern that matches `text` literally.
+fn regex_quote(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == ' ' || !c.is_ascii() {
+                c.to_string()
+            } else if c.is_ascii_control() {
+                format!("\\x{:02x}", c as u32)
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn values_reach_clickhouse_as_parameters_never_as_sql() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "injection");
+    let evil = [
+        "'; DROP TABLE liucun_events; --",
+        "\\'); DROP DATABASE default; --",
+        "{p0:String}",
+        "x' OR 1=1 OR 'a'='a",
+        "\u{0}\t\n\r",
+    ];
+    for e in evil {
+        let filter = |key: &str, operator: &str, value: serde_json::Value| {
+            serde_json::json!({"projects": ["edge"], "as_of": "2025-03-20T00:00:00Z", "date_from": "2025-03-01",
+                "total_intervals": 20, "properties": [{"type": "event", "key": key, "operator": operator, "value": value}]})
+        };
+        fx.same_params(filter("x", "eq", serde_json::json!(e)));
+        fx.same_params(filter("x", "contains", serde_json::json!([e, "b"])));
+        fx.same_params(filter(e, "is_not_set", serde_json::Value::Null));
+        fx.same_params(filter("plan", "regex", serde_json::json!(regex_quote(e))));
+        fx.same_params(serde_json::json!({"projects": ["edge"], "as_of": "2025-03-20T00:00:00Z",
+            "target": {"event": e, "properties": []}, "returning": {"event": [e, "chat_message"], "properties": []}}));
+        fx.same_params(serde_json::json!({"projects": [e], "as_of": "2025-03-20T00:00:00Z"}));
+    }
+    // Every table is still there and whole.
+    let after = fx.same(&[
+        "--project",
+        "edge",
+        "--as-of",
+        "2025-03-20T00:00:00Z",
+        "--from",
+        "2025-03-01",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&after).unwrap();
+    assert!(
+        v["provenance"]["events_in_scope"].as_u64().unwrap() > 0,
+        "{after}"
+    );
+}
+
+#[test]
+fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "surface");
+    let project = fx.projects[0].clone();
+    let common = [
+        "--project",
+        project.as_str(),
+        "--as-of",
+        "2025-04-01T00:00:00Z",
+    ];
+
+    // A report computed on ClickHouse verifies against the data directory.
+    let mut args: Vec<&str> = vec![
+        "retention",
+        "--engine",
+        "clickhouse",
+        "--format",
+        "json",
+        "--type",
+        "first-time",
+    ];
+    args.extend(common);
+    let report = ok(fx.run(&args));
+    let file = tmp.path().join("report.json");
+    std::fs::write(&file, &report).unwrap();
+    let verified = ok(liucun(&fx.data, &["verify", file.to_str().unwrap()]));
+    assert!(
+        verified.contains("every number and the data fingerprint"),
+        "{verified}"
+    );
+
+    // --explain prints SQL with bound parameters and runs nothing.
+    let mut args: Vec<&str> = vec![
+        "retention",
+        "--engine",
+        "clickhouse",
+        "--explain",
+        "--where",
+        "plan eq pro",
+    ];
+    args.extend(common);
+    let sql = ok(fx.run(&args));
+    assert!(
+        sql.contains("FROM liucun_events") && sql.contains("{p0:String}"),
+        "{sql}"
+    );
+    assert!(
+        !sql.lines()
+            .any(|l| !l.starts_with("--") && l.contains("'pro'")),
+        "values stay parameters: {sql}"
+    );
+
+    // What is not compiled yet is refused, naming the parameter (exit 2).
+    for (args, field) in [
+        (
+            vec!["retention", "--engine", "clickhouse", "--breakdown", "plan"],
+            "breakdown",
+        ),
+        (
+            vec!["retention", "--engine", "clickhouse", "--windows", "24h"],
+            "time_window_mode",
+        ),
+        (
+            vec![
+                "retention",
+                "--engine",
+                "clickhouse",
+                "--where",
+                "person.plan eq pro",
+            ],
+            "properties",
+        ),
+        (vec!["trends", "--engine", "clickhouse"], "kind"),
+    ] {
+        let mut args = args.clone();
+        args.extend(common);
+        let o = fx.run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(field), "{args:?}: {err}");
+    }
+
+    // A server that is not there is a failure (exit 1) naming it.
+    let mut args: Vec<&str> = vec![
+        "retention",
+        "--engine",
+        "clickhouse",
+        "--clickhouse-url",
+        "http://127.0.0.1:9",
+    ];
+    args.extend(common);
+    let o = liucun(&fx.data, &args);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("127.0.0.1:9"),
+        "{o:?}"
+    );
+}

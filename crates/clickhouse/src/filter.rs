@@ -1,0 +1,135 @@
+//! Event property filters (retention.md §5.2, §15.5–6) as ClickHouse expressions over the `properties` JSON text.
+//!
+//! - A property is absent when the key is missing or its value is JSON `null`.
+//! - Its numeric value: a JSON number, or a string that, trimmed, holds only digits, `.`, `+`, `-`, `e`, `E` and
+//!   reads as a finite number.
+//! - Its string form: a string as it is, `true`/`false`, an array or object as its stored (canonical, compact) text,
+//!   a number as its shortest round-trip text.
+//!
+//! Where ClickHouse and liucun's own engine can still differ (docs/clickhouse.md): `regex` runs on RE2 rather than
+//! Rust's `regex` (the same syntax for common patterns), `contains` lowercases with ClickHouse's Unicode tables, and
+//! the string form of a number of 10¹⁵ or more, or below 10⁻⁴, is written with an exponent.
+
+use report::params::{Filter, Operator, PropertyKind};
+use serde_json::Value;
+
+use crate::sql::Binder;
+use crate::{Error, Result};
+
+/// One filter as a boolean SQL expression.
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    /// The expression.
+    pub sql: String,
+}
+
+/// Compiles event filters (person filters are refused before, by the report's check).
+///
+/// # Errors
+/// [`Error::Report`] for a filter liucun refuses too (naming `properties`).
+pub(crate) fn compile(b: &mut Binder, filters: &[Filter]) -> Result<Vec<Compiled>> {
+    filters.iter().map(|f| one(b, f)).collect()
+}
+
+fn one(b: &mut Binder, f: &Filter) -> Result<Compiled> {
+    report::filter::compile(f).map_err(|message| {
+        Error::Report(report::Error::Invalid {
+            field: "properties".into(),
+            message,
+        })
+    })?;
+    debug_assert_eq!(f.kind, PropertyKind::Event);
+    let key = b.string(&f.key);
+    let ty = format!("JSONType(properties, {key})");
+    let raw = format!("JSONExtractRaw(properties, {key})");
+    let text = format!("JSONExtractString(properties, {key})");
+    let present = format!("(JSONHas(properties, {key}) AND {ty} != 'Null')");
+    let trimmed = format!("replaceRegexpAll({text}, '^\\\\s+|\\\\s+$', '')");
+    let numeric = format!(
+        "multiIf({ty} IN ('Int64', 'UInt64', 'Double'), toFloat64OrNull({raw}), \
+         {ty} = 'String' AND match({trimmed}, '^[0-9.eE+-]+$'), toFloat64OrNull({trimmed}), NULL)"
+    );
+    let numeric = format!("if(isFinite(ifNull({numeric}, nan)), {numeric}, NULL)");
+    // The string form of anything but a number (a number is never equal to a non-numeric value's text).
+    let plain = format!(
+        "multiIf({ty} = 'String', {text}, {ty} = 'Bool', if(JSONExtractBool(properties, {key}), 'true', 'false'), \
+         {ty} IN ('Array', 'Object'), {raw}, NULL)"
+    );
+    let number_text = format!(
+        "if(match({raw}, '^-?[0-9]+$') AND (isNotNull(toInt64OrNull({raw})) OR isNotNull(toUInt64OrNull({raw}))), \
+         {raw}, if(toFloat64({raw}) = trunc(toFloat64({raw})) AND abs(toFloat64({raw})) < 1e15, \
+         toString(toInt64(toFloat64({raw}))), toString(toFloat64({raw}))))"
+    );
+    let form = format!("if({ty} IN ('Int64', 'UInt64', 'Double'), {number_text}, {plain})");
+    let values: Vec<&Value> = match &f.value {
+        Some(Value::Array(v)) => v.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    };
+    let mut equal = || -> String {
+        let parts: Vec<String> = values
+            .iter()
+            .map(|v| match report::filter::numeric(v) {
+                Some(x) => format!("ifNull({numeric} = {}, 0)", b.float(x)),
+                None => match report::filter::string_form(v) {
+                    Some(s) => format!("ifNull({plain} = {}, 0)", b.string(&s)),
+                    None => "0".into(),
+                },
+            })
+            .collect();
+        if parts.is_empty() {
+            "0".into()
+        } else {
+            parts.join(" OR ")
+        }
+    };
+    let sql = match f.operator {
+        Operator::IsSet => present,
+        Operator::IsNotSet => format!("NOT {present}"),
+        Operator::Eq => format!("({})", equal()),
+        Operator::Neq => format!("NOT ({})", equal()),
+        Operator::Contains | Operator::NotContains => {
+            let parts: Vec<String> = values
+                .iter()
+                .filter_map(|v| report::filter::string_form(v))
+                .map(|s| {
+                    format!(
+                        "ifNull(position(lowerUTF8({form}), lowerUTF8({})) > 0, 0)",
+                        b.string(&s)
+                    )
+                })
+                .collect();
+            let any = if parts.is_empty() {
+                "0".into()
+            } else {
+                parts.join(" OR ")
+            };
+            if f.operator == Operator::Contains {
+                format!("({any})")
+            } else {
+                format!("NOT ({any})")
+            }
+        }
+        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte => {
+            let x = values
+                .first()
+                .and_then(|v| report::filter::numeric(v))
+                .unwrap_or(f64::NAN);
+            let op = match f.operator {
+                Operator::Gt => ">",
+                Operator::Gte => ">=",
+                Operator::Lt => "<",
+                _ => "<=",
+            };
+            format!("ifNull({numeric} {op} {}, 0)", b.float(x))
+        }
+        Operator::Regex => {
+            let pattern = match values.first() {
+                Some(Value::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            format!("ifNull(match({form}, {}), 0)", b.string(&pattern))
+        }
+    };
+    Ok(Compiled { sql })
+}

@@ -1,0 +1,132 @@
+//! A client of ClickHouse's HTTP interface: a query with bound parameters (`param_<name>`, never spliced into the
+//! SQL text), an insert with its rows in the body, and the server's error message when it refuses.
+
+use std::time::Duration;
+
+use crate::sql::Query;
+use crate::{Error, Result};
+
+/// The most a result may hold: report queries return cells, not events.
+const MAX_RESULT_BYTES: u64 = 1 << 30;
+
+/// Where the data lives and who asks.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// `http://host:8123` or `https://…:8443`.
+    pub url: String,
+    /// The database holding liucun's tables.
+    pub database: String,
+    /// The user (`default` when `None`).
+    pub user: Option<String>,
+    /// Its password.
+    pub password: Option<String>,
+}
+
+/// A client bound to one server and database.
+#[derive(Debug)]
+pub struct Client {
+    conn: Connection,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// A client; nothing is sent until the first query.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the URL is not `http://` or `https://`, or the database name is not a plain
+    /// identifier.
+    pub fn new(conn: Connection) -> Result<Client> {
+        if !(conn.url.starts_with("http://") || conn.url.starts_with("https://")) {
+            return Err(Error::Invalid {
+                field: "url",
+                message: format!(
+                    "{:?} is not an http:// or https:// URL of ClickHouse's HTTP interface",
+                    conn.url
+                ),
+            });
+        }
+        crate::schema::check_identifier("database", &conn.database)?;
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(3600)))
+            .build();
+        Ok(Client {
+            conn,
+            agent: config.into(),
+        })
+    }
+
+    /// The database name.
+    pub fn database(&self) -> &str {
+        &self.conn.database
+    }
+
+    /// Runs a statement with no result rows (DDL), in the server's default database.
+    ///
+    /// # Errors
+    /// [`Error::Server`] with ClickHouse's message, [`Error::Http`] when the server cannot be reached.
+    pub fn execute(&self, query: &Query) -> Result<()> {
+        self.send(query, None, false).map(drop)
+    }
+
+    /// Runs a query in the client's database and returns its output (in the format its SQL names).
+    ///
+    /// # Errors
+    /// As [`Client::execute`].
+    pub fn query(&self, query: &Query) -> Result<String> {
+        self.send(query, None, true)
+    }
+
+    /// Inserts rows (`body`, in the format the statement names) into the client's database.
+    ///
+    /// # Errors
+    /// As [`Client::execute`].
+    pub fn insert(&self, query: &Query, body: &[u8]) -> Result<()> {
+        self.send(query, Some(body), true).map(drop)
+    }
+
+    fn send(&self, query: &Query, body: Option<&[u8]>, in_database: bool) -> Result<String> {
+        let url = format!("{}/", self.conn.url.trim_end_matches('/'));
+        let mut req = self.agent.post(&url);
+        if body.is_some() {
+            req = req.query("query", &query.sql);
+        }
+        if in_database {
+            req = req.query("database", &self.conn.database);
+        }
+        for (name, value) in &query.params {
+            req = req.query(format!("param_{name}"), value);
+        }
+        if let Some(user) = &self.conn.user {
+            req = req.header("X-ClickHouse-User", user);
+        }
+        if let Some(password) = &self.conn.password {
+            req = req.header("X-ClickHouse-Key", password);
+        }
+        let sent = match body {
+            Some(b) => req.send(b),
+            None => req.send(query.sql.as_bytes()),
+        };
+        let resp = sent.map_err(|e| Error::Http {
+            url: self.conn.url.clone(),
+            message: e.to_string(),
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .into_body()
+            .with_config()
+            .limit(MAX_RESULT_BYTES)
+            .read_to_string()
+            .map_err(|e| Error::Http {
+                url: self.conn.url.clone(),
+                message: format!("reading the answer: {e}"),
+            })?;
+        if status != 200 {
+            return Err(Error::Server {
+                status,
+                message: text.trim().to_string(),
+            });
+        }
+        Ok(text)
+    }
+}

@@ -1,0 +1,317 @@
+//! The retention report (retention.md) compiled to ClickHouse SQL.
+//!
+//! Per project, three queries: the cells (`cells`), what was read for the provenance (`scope`), and the days read
+//! with their digest sum (`days`); the identity digest is a fourth. Their answers become the same
+//! [`report::retention::Counted`] and [`report::table::DataProvenance`] the embedded engine computes, and
+//! [`report::retention::from_counts`] turns them into the report, so rates, intervals, incomplete cells, means,
+//! notes and JSON come from one place whatever computed the counts.
+//!
+//! Periods are ClickHouse's calendar in the query time zone: a local day is `toRelativeDayNum(ts, tz)`, a week
+//! seven of them from the window's first day, a month `toRelativeMonthNum`; hours are 3600 s steps from the
+//! window's first instant, as in the embedded engine.
+
+use kernels::CohortCounts;
+use report::params::{Period, Personless, PropertyKind, RetentionType, TimeWindowMode};
+use report::retention::{Counted, Plan};
+use report::table::{DataProvenance, EventTable};
+
+use crate::filter::{Compiled, compile};
+use crate::schema::{EVENTS, IDENTITY};
+use crate::sql::{Binder, Query};
+use crate::{Error, Result, unsupported};
+
+/// The queries of one project.
+#[derive(Debug, Clone)]
+pub struct Queries {
+    /// Cells: `k`, `j`, persons.
+    pub cells: Query,
+    /// Events in the range read: in range, personless persons and their events, the named events present.
+    pub scope: Query,
+}
+
+/// Refuses what the compiler does not cover yet, naming the parameter.
+///
+/// # Errors
+/// [`Error::Unsupported`].
+pub fn check(plan: &Plan) -> Result<()> {
+    let p = &plan.params;
+    if p.common.breakdown.is_some() {
+        return Err(unsupported("breakdown", "breakdowns"));
+    }
+    if p.time_window_mode == TimeWindowMode::Hours24 {
+        return Err(unsupported("time_window_mode", "24-hour windows"));
+    }
+    let person = p
+        .common
+        .all_global_filters()
+        .chain(&p.target.properties)
+        .chain(&p.returning.properties)
+        .any(|f| f.kind == PropertyKind::Person);
+    if person {
+        return Err(unsupported("properties", "person property filters"));
+    }
+    if plan.tz.iana_name().is_none() {
+        return Err(unsupported(
+            "timezone",
+            "time zones without an IANA name (fixed offsets)",
+        ));
+    }
+    Ok(())
+}
+
+/// The local period index of `ts` (a DateTime64 expression) from the window's first period.
+fn period(plan: &Plan, b: &mut Binder, tz: &str, ts: &str) -> String {
+    let first = b.int(plan.window.first);
+    let first_t = format!("fromUnixTimestamp64Micro({first}, 'UTC')");
+    match plan.params.period {
+        Period::Hour => format!("intDiv(toUnixTimestamp64Micro({ts}) - {first}, 3600000000)"),
+        Period::Day => {
+            format!("(toRelativeDayNum({ts}, {tz}) - toRelativeDayNum({first_t}, {tz}))")
+        }
+        Period::Week => {
+            format!("intDiv(toRelativeDayNum({ts}, {tz}) - toRelativeDayNum({first_t}, {tz}), 7)")
+        }
+        Period::Month => {
+            format!("(toRelativeMonthNum({ts}, {tz}) - toRelativeMonthNum({first_t}, {tz}))")
+        }
+    }
+}
+
+/// The shared head of both queries: `ev` (every event of the project up to as_of with its person as of as_of and
+/// whether that id is in a merge) and `excluded` (personless persons, when they are left out).
+fn head(plan: &Plan, b: &mut Binder, project: &str) -> String {
+    let project = b.string(project);
+    let as_of = b.int(plan.as_of);
+    let excluded = match plan.params.common.personless {
+        Personless::Exclude => {
+            "SELECT person FROM ev GROUP BY person HAVING min(personless) AND NOT max(in_merge)"
+        }
+        Personless::Include => "SELECT '' AS person WHERE 0",
+    };
+    format!(
+        "WITH
+ids AS (
+    SELECT distinct_id, argMax(person, valid_from) AS person, argMax(in_merge, valid_from) AS in_merge
+    FROM {IDENTITY}
+    WHERE project = {project} AND valid_from <= {as_of}
+    GROUP BY distinct_id
+),
+ev AS (
+    SELECT if(i.person = '', e.distinct_id, i.person) AS person, i.in_merge AS in_merge, e.timestamp AS ts,
+        toString(e.uuid) AS uid, e.event AS event, e.properties AS properties, e.personless AS personless
+    FROM {EVENTS} AS e LEFT JOIN ids AS i ON e.distinct_id = i.distinct_id
+    WHERE e.project = {project} AND e.timestamp <= fromUnixTimestamp64Micro({as_of}, 'UTC')
+),
+excluded AS ({excluded})"
+    )
+}
+
+/// The instants of the range read: `ts >= from AND ts < to`.
+fn range(plan: &Plan, b: &mut Binder) -> String {
+    let to = b.int(plan.scan_to);
+    let mut out = format!("ts < fromUnixTimestamp64Micro({to}, 'UTC')");
+    if let Some(from) = plan.scan_from {
+        let from = b.int(from);
+        out.push_str(&format!(
+            " AND ts >= fromUnixTimestamp64Micro({from}, 'UTC')"
+        ));
+    }
+    out
+}
+
+/// Whether an event's name matches an entity (a list, or any activity event of the project).
+fn names(b: &mut Binder, entity: &report::params::Entity, plan: &Plan, project: &str) -> String {
+    match entity.event.names() {
+        Some(list) => format!("event IN {}", b.strings(&list)),
+        None => {
+            let skip = plan.params.common.non_activity_events(project);
+            format!("event NOT IN {}", b.strings(&skip))
+        }
+    }
+}
+
+fn all(filters: &[Compiled]) -> String {
+    if filters.is_empty() {
+        return "1".into();
+    }
+    filters
+        .iter()
+        .map(|f| format!("({})", f.sql))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Compiles one project's queries.
+///
+/// # Errors
+/// [`Error::Unsupported`] naming the parameter the compiler does not cover.
+pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
+    check(plan)?;
+    let p = &plan.params;
+    let tz_name = plan.tz.iana_name().unwrap_or("UTC");
+
+    let mut b = Binder::default();
+    let head_sql = head(plan, &mut b, project);
+    let tz = b.string(tz_name);
+    let in_range = range(plan, &mut b);
+    let nt = names(&mut b, &p.target, plan, project);
+    let nr = names(&mut b, &p.returning, plan, project);
+    let global = compile(&mut b, &p.common.global_filters(project))?;
+    let target = compile(&mut b, &p.target.properties)?;
+    let returning = compile(&mut b, &p.returning.properties)?;
+    let (g, tf, rf) = (all(&global), all(&target), all(&returning));
+    let first = b.int(plan.window.first);
+    let end = b.int(plan.window.end);
+    let in_window = format!(
+        "ts >= fromUnixTimestamp64Micro({first}, 'UTC') AND ts < fromUnixTimestamp64Micro({end}, 'UTC')"
+    );
+    let t0_in_window = in_window.replace("ts ", "t0 ");
+    let rows_n = plan.window.grid.len() as u64;
+    let rows = b.uint(rows_n);
+    let k_of_ts = period(plan, &mut b, &tz, "ts");
+    let k_of_t0 = period(plan, &mut b, &tz, "t0");
+    let starts = match p.retention_type {
+        RetentionType::Recurring => format!(
+            "SELECT DISTINCT person, {k_of_ts} AS k FROM flagged WHERE start AND {in_window}"
+        ),
+        RetentionType::FirstTime => format!(
+            "SELECT person, {k_of_t0} AS k FROM (
+        SELECT person, min(ts) AS t0 FROM flagged WHERE start GROUP BY person
+    ) WHERE {t0_in_window}"
+        ),
+        RetentionType::FirstEver => format!(
+            "SELECT person, {k_of_t0} AS k FROM (
+        SELECT person, min(ts) AS t0, argMin(start, (ts, uid)) AS ok FROM flagged WHERE anchor GROUP BY person
+    ) WHERE ok AND {t0_in_window}"
+        ),
+    };
+    // Offset o ≥ 1 of a return from its row falls in column bracket_of[o] (custom brackets, §14).
+    let spans = report::retention::spans(p);
+    let mut bracket_of = Vec::new();
+    for (j, &(lo, hi)) in spans.iter().enumerate() {
+        for _ in lo..=hi {
+            bracket_of.push(j as u64 + 1);
+        }
+    }
+    let max_offset = b.uint(bracket_of.len() as u64);
+    let bracket_of = b.uints(&bracket_of);
+    let min_occ = b.uint(u64::from(p.minimum_occurrences));
+    let returns = if p.cumulative {
+        "SELECT k, arrayJoin(range(1, toUInt64(m) + 1)) AS j, count() AS n FROM (
+        SELECT person, k, max(j) AS m FROM pairs GROUP BY person, k
+    ) GROUP BY k, j"
+    } else {
+        "SELECT k, j, uniqExact(person) AS n FROM pairs GROUP BY k, j"
+    };
+    let cells = format!(
+        "{head_sql},
+flagged AS (
+    SELECT person, ts, uid,
+        ({nt}) AND ({g}) AS anchor,
+        anchor AND ({tf}) AS start,
+        ({nr}) AND ({g}) AND ({rf}) AS ret
+    FROM ev
+    WHERE {in_range} AND person NOT IN excluded AND (({nt}) OR ({nr}))
+),
+starts AS (
+    {starts}
+),
+rets AS (
+    SELECT person, {k_of_ts} AS r FROM flagged WHERE ret AND {in_window}
+    GROUP BY person, r HAVING count() >= {min_occ}
+),
+pairs AS (
+    SELECT s.person AS person, s.k AS k, {bracket_of}[r.r - s.k] AS j
+    FROM starts AS s INNER JOIN rets AS r ON s.person = r.person
+    WHERE r.r > s.k AND r.r - s.k <= {max_offset} AND r.r < {rows}
+)
+SELECT k, 0 AS j, count() AS n FROM starts WHERE k < {rows} GROUP BY k
+UNION ALL
+{returns}
+FORMAT TabSeparated"
+    );
+    let cells = b.finish(cells);
+
+    let mut b = Binder::default();
+    let head_sql = head(plan, &mut b, project);
+    let in_range = range(plan, &mut b);
+    let scope = b.finish(format!(
+        "{head_sql}
+SELECT
+    countIf(person NOT IN excluded) AS in_range,
+    uniqExactIf(person, person IN excluded) AS personless_persons,
+    countIf(person IN excluded) AS personless_events
+FROM ev
+WHERE {in_range}
+FORMAT TabSeparated"
+    ));
+    Ok(Queries { cells, scope })
+}
+
+/// Reads the `cells` answer into counts.
+///
+/// # Errors
+/// [`Error::Answer`] for rows that are not three numbers inside the grid.
+pub fn read_cells(plan: &Plan, text: &str) -> Result<Counted> {
+    let rows = plan.window.grid.len();
+    let columns = report::retention::spans(&plan.params).len() + 1;
+    let mut counts = CohortCounts {
+        n_buckets: 1,
+        rows,
+        columns,
+        counts: vec![0; rows * columns],
+    };
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (Some(k), Some(j), Some(n)) = (
+            f.first().and_then(|s| s.parse::<usize>().ok()),
+            f.get(1).and_then(|s| s.parse::<usize>().ok()),
+            f.get(2).and_then(|s| s.parse::<u64>().ok()),
+        ) else {
+            return Err(Error::Answer(format!("a cell row {line:?} is not `k j n`")));
+        };
+        if k >= rows || j >= columns {
+            return Err(Error::Answer(format!(
+                "cell ({k}, {j}) is outside the {rows} × {columns} grid"
+            )));
+        }
+        counts.counts[k * columns + j] += n;
+    }
+    Ok(Counted {
+        values: Vec::new(),
+        counts,
+    })
+}
+
+/// Reads the `scope` answer into the provenance.
+///
+/// # Errors
+/// [`Error::Answer`] for an answer that is not three numbers.
+pub fn read_scope(text: &str, data: &mut DataProvenance) -> Result<()> {
+    let f: Vec<u64> = text
+        .trim_end()
+        .split('\t')
+        .map(|s| s.parse::<u64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::Answer(format!("the scope answer {text:?} is not three numbers")))?;
+    let [in_range, persons, events] = f[..] else {
+        return Err(Error::Answer(format!(
+            "the scope answer {text:?} is not three numbers"
+        )));
+    };
+    data.in_range = Some(in_range);
+    data.personless_persons = persons;
+    data.personless_events = events;
+    Ok(())
+}
+
+/// An event table that carries only what the report reads besides counts: the project, what was read, and the
+/// named events present.
+pub fn shell(project: &str, data: DataProvenance, names: Vec<String>) -> EventTable {
+    EventTable {
+        project: project.to_string(),
+        data,
+        names,
+        ..EventTable::default()
+    }
+}

@@ -1,0 +1,304 @@
+//! What another engine needs to compute the same reports: every stored event of a project, and the identity map
+//! as a timeline, so that the person of a distinct id *as of any instant* is one lookup (the latest change at or
+//! before it) instead of a replay of the merges.
+//!
+//! The identity map only grows (merges form a union-find; unbinds are recorded, never applied), and its log up to
+//! an `as_of` is a prefix of the full log: persons imports first (in effect at every `as_of`), then merge events in
+//! `(timestamp, uuid)` order. So one pass over the full log gives every distinct id's person and merge flag at every
+//! instant.
+
+use rustc_hash::FxHashMap;
+
+use model::{Event, PersonRecord};
+use store::ScanFilter;
+
+use crate::identity::{IdentityMap, MergeOutcome};
+use crate::{Engine, Result};
+
+/// The instant of a persons-import change: before every event, so it is in effect at every `as_of`.
+pub const TIMELESS: i64 = i64::MIN;
+
+/// From `valid_from` on (UTC µs, until the id's next change), `distinct_id` belongs to `person` (named by the
+/// smallest distinct id of its set, as [`IdentityMap::person_of`] names it) and takes part in a merge request or not
+/// (which decides whether a person can be personless, retention.md §5.4).
+///
+/// A distinct id without a change at or before an instant is its own person and in no merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityChange {
+    /// The distinct id.
+    pub distinct_id: String,
+    /// When the change takes effect, UTC µs; [`TIMELESS`] for persons imports.
+    pub valid_from: i64,
+    /// Its person from then on.
+    pub person: String,
+    /// Whether it takes part in a merge request from then on.
+    pub in_merge: bool,
+}
+
+/// One project's identity map over time.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityTimeline {
+    /// Every change, ordered by distinct id and `valid_from`, at most one per (distinct id, instant).
+    pub changes: Vec<IdentityChange>,
+    /// Every merge request in application order with its outcome and instant ([`TIMELESS`] for persons imports):
+    /// the entries at or before an `as_of` are the log the identity digest of that `as_of` hashes.
+    pub log: Vec<(i64, MergeOutcome)>,
+}
+
+impl Engine {
+    /// Visits every stored event of `project`, segment by segment (in day order), after flushing what is
+    /// acknowledged. `visit` may stop the export by returning an error.
+    ///
+    /// # Errors
+    /// Store errors (a damaged segment), or the first error `visit` returns.
+    pub fn export_events(
+        &self,
+        project: &str,
+        mut visit: impl FnMut(&Event) -> Result<()>,
+    ) -> Result<u64> {
+        self.flush()?;
+        let filter = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
+        let files: Vec<std::path::PathBuf> = self.with_store(|s| {
+            s.segments(&filter)
+                .into_iter()
+                .map(|seg| s.path_of(&seg.file))
+                .collect()
+        });
+        let mut n = 0u64;
+        for path in files {
+            let mut failed = None;
+            store::segment::for_each(&path, |e| {
+                if failed.is_none() {
+                    match visit(&e) {
+                        Ok(()) => n += 1,
+                        Err(err) => failed = Some(err),
+                    }
+                }
+            })?;
+            if let Some(err) = failed {
+                return Err(err);
+            }
+        }
+        Ok(n)
+    }
+
+    /// The identity map of `project` over time: see [`IdentityTimeline`].
+    ///
+    /// # Errors
+    /// Store errors (a damaged segment or side file).
+    pub fn identity_timeline(&self, project: &str) -> Result<IdentityTimeline> {
+        self.flush()?;
+        let persons: Vec<PersonRecord> = self.with_store(|s| {
+            s.read_persons(Some(project))
+                .map(|v| v.into_iter().map(|(_, p)| p).collect())
+        })?;
+        let map = self.identity(project, None)?;
+        Ok(timeline(&persons, &map))
+    }
+}
+
+/// Replays the full log of `map` (built from `persons` and every merge) into changes.
+fn timeline(persons: &[PersonRecord], map: &IdentityMap) -> IdentityTimeline {
+    #[derive(Default)]
+    struct Sets {
+        set_of: FxHashMap<String, usize>,
+        members: Vec<Vec<String>>,
+        smallest: Vec<String>,
+        in_merge: FxHashMap<String, bool>,
+    }
+    impl Sets {
+        fn set(&mut self, id: &str) -> usize {
+            if let Some(&s) = self.set_of.get(id) {
+                return s;
+            }
+            let s = self.members.len();
+            self.set_of.insert(id.to_string(), s);
+            self.members.push(vec![id.to_string()]);
+            self.smallest.push(id.to_string());
+            s
+        }
+        /// Joins two sets; returns the ids whose person changed.
+        fn union(&mut self, a: &str, b: &str) -> Vec<String> {
+            let (sa, sb) = (self.set(a), self.set(b));
+            if sa == sb {
+                return Vec::new();
+            }
+            let (big, small) = if self.members[sa].len() >= self.members[sb].len() {
+                (sa, sb)
+            } else {
+                (sb, sa)
+            };
+            let name = self.smallest[big].clone().min(self.smallest[small].clone());
+            let mut changed = Vec::new();
+            if self.smallest[big] != name {
+                changed.extend(self.members[big].iter().cloned());
+            }
+            if self.smallest[small] != name {
+                changed.extend(self.members[small].iter().cloned());
+            }
+            let moved = std::mem::take(&mut self.members[small]);
+            for id in &moved {
+                self.set_of.insert(id.clone(), big);
+            }
+            self.members[big].extend(moved);
+            self.smallest[big] = name;
+            changed
+        }
+        fn mark(&mut self, id: &str) -> bool {
+            self.set(id);
+            !std::mem::replace(self.in_merge.entry(id.to_string()).or_default(), true)
+        }
+        fn change(&self, id: &str, at: i64) -> IdentityChange {
+            let s = self.set_of[id];
+            IdentityChange {
+                distinct_id: id.to_string(),
+                valid_from: at,
+                person: self.smallest[s].clone(),
+                in_merge: self.in_merge.get(id).copied().unwrap_or(false),
+            }
+        }
+    }
+
+    let mut sets = Sets::default();
+    let mut out = IdentityTimeline::default();
+    // Ids changed at the current instant, flushed as one change each when the instant moves on.
+    let mut pending: Vec<String> = Vec::new();
+    let mut at = TIMELESS;
+    let flush = |sets: &Sets, pending: &mut Vec<String>, at: i64, out: &mut IdentityTimeline| {
+        pending.sort_unstable();
+        pending.dedup();
+        for id in pending.drain(..) {
+            out.changes.push(sets.change(&id, at));
+        }
+    };
+    // A persons import of one id makes no log entry, yet puts the id in a merge.
+    for p in persons {
+        if let Some(first) = p.distinct_ids.first()
+            && sets.mark(first)
+        {
+            pending.push(first.clone());
+        }
+    }
+    for m in map.log() {
+        let when = if m.uuid.is_none() {
+            TIMELESS
+        } else {
+            m.timestamp.0
+        };
+        if when != at {
+            flush(&sets, &mut pending, at, &mut out);
+            at = when;
+        }
+        out.log.push((when, m.clone()));
+        if matches!(m.reason, Some("placeholder_id" | "unbind_not_applied")) {
+            continue;
+        }
+        for id in [&m.kept, &m.merged] {
+            if sets.mark(id) {
+                pending.push(id.clone());
+            }
+        }
+        if m.applied {
+            pending.extend(sets.union(&m.kept, &m.merged));
+        }
+    }
+    flush(&sets, &mut pending, at, &mut out);
+    out.changes
+        .sort_by(|a, b| (&a.distinct_id, a.valid_from).cmp(&(&b.distinct_id, b.valid_from)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use model::{Merge, MergeSource, Timestamp, Uuid};
+    use store::segment::MergeRow;
+
+    use super::*;
+
+    fn merge(ts: i64, kept: &str, merged: &str, source: MergeSource) -> MergeRow {
+        let mut uuid = [0u8; 16];
+        uuid[8..].copy_from_slice(&ts.to_be_bytes());
+        MergeRow {
+            uuid: Uuid(uuid),
+            timestamp: Timestamp(ts),
+            merge: Merge {
+                kept: kept.into(),
+                merged: merged.into(),
+                source,
+            },
+        }
+    }
+
+    /// The person and merge flag of an id at an instant, read from the timeline as another engine reads it.
+    fn at(t: &IdentityTimeline, id: &str, when: i64) -> (String, bool) {
+        t.changes
+            .iter()
+            .filter(|c| c.distinct_id == id && c.valid_from <= when)
+            .max_by_key(|c| c.valid_from)
+            .map_or((id.to_string(), false), |c| (c.person.clone(), c.in_merge))
+    }
+
+    #[test]
+    fn the_timeline_gives_the_map_of_every_instant() {
+        let persons = vec![
+            PersonRecord {
+                distinct_ids: vec!["solo".into()],
+                properties: "{}".into(),
+                created_at: None,
+                updated_at: Timestamp(50),
+                source: "p.ndjson:1".into(),
+            },
+            PersonRecord {
+                distinct_ids: vec!["m".into(), "k".into()],
+                properties: "{}".into(),
+                created_at: None,
+                updated_at: Timestamp(70),
+                source: "p.ndjson:2".into(),
+            },
+        ];
+        let merges = vec![
+            merge(10, "u1", "a1", MergeSource::Identify),
+            merge(20, "u1", "a0", MergeSource::Identify),
+            merge(20, "u2", "a2", MergeSource::Identify),
+            merge(30, "u2", "u2", MergeSource::Identify),
+            merge(40, "u1", "u2", MergeSource::MergeDangerously),
+            merge(45, "x", "a1", MergeSource::Identify),
+            merge(60, "k", "b", MergeSource::CreateAlias),
+        ];
+        let full = IdentityMap::build(&persons, merges.clone(), None);
+        let t = timeline(&persons, &full);
+        let ids = [
+            "u1", "a1", "a0", "u2", "a2", "x", "solo", "m", "k", "b", "never",
+        ];
+        for when in [0, 10, 15, 20, 30, 40, 44, 45, 60, 100] {
+            let map = IdentityMap::build(&persons, merges.clone(), Some(Timestamp(when)));
+            for id in ids {
+                assert_eq!(
+                    at(&t, id, when),
+                    (map.person_of(id).to_string(), map.is_merged(id)),
+                    "{id} at {when}"
+                );
+            }
+            let digest = {
+                use sha2::Digest as _;
+                let mut h = sha2::Sha256::new();
+                h.update(crate::identity::DIGEST_PREFIX);
+                for (_, m) in t.log.iter().filter(|(w, _)| *w <= when) {
+                    h.update(m.digest_entry());
+                }
+                <[u8; 32]>::from(h.finalize())
+            };
+            assert_eq!(digest, map.digest(), "the log prefix at {when}");
+        }
+        let mut keys: Vec<(&str, i64)> = t
+            .changes
+            .iter()
+            .map(|c| (c.distinct_id.as_str(), c.valid_from))
+            .collect();
+        keys.dedup();
+        assert_eq!(keys.len(), t.changes.len(), "one change per id and instant");
+    }
+}
