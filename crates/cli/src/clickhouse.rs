@@ -92,6 +92,10 @@ enum ExportCommand {
         /// Project to export; repeatable. Default: every project with events.
         #[arg(long, short)]
         project: Vec<String>,
+        /// Write only the identity timeline and merge log, leaving the events table as it is: for events loaded
+        /// by ClickHouse straight from the segments (docs/clickhouse.md).
+        #[arg(long)]
+        no_events: bool,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -100,7 +104,12 @@ enum ExportCommand {
 
 /// `liucun export …`.
 pub(crate) fn export(data: &Path, args: ExportArgs) -> anyhow::Result<u8> {
-    let ExportCommand::Clickhouse { to, project, quiet } = args.command;
+    let ExportCommand::Clickhouse {
+        to,
+        project,
+        no_events,
+        quiet,
+    } = args.command;
     let client = to.client()?;
     let engine = open_for_reading(data)?;
     let projects: Vec<String> = if project.is_empty() {
@@ -122,8 +131,10 @@ pub(crate) fn export(data: &Path, args: ExportArgs) -> anyhow::Result<u8> {
         } else {
             ProgressBar::hidden()
         };
-        let out = clickhouse::export::project(&engine, &client, name, |n| bar.set_position(n))
-            .map_err(invalid_or_failure)?;
+        let out = clickhouse::export::project(&engine, &client, name, !no_events, |n| {
+            bar.set_position(n)
+        })
+        .map_err(invalid_or_failure)?;
         bar.finish_and_clear();
         println!(
             "{name}: {} events, {} identity changes, {} merge requests into {}",

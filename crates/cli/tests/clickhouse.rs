@@ -18,6 +18,31 @@ fn url() -> Option<String> {
     url
 }
 
+/// Sends one statement to the server (plain `http://host:port` URLs only): what the tests need besides liucun.
+fn post(url: &str, database: Option<&str>, sql: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to ClickHouse");
+    let path = match database {
+        Some(d) => format!("/?database={d}"),
+        None => "/".into(),
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        sql.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(sql.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
 fn liucun(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_liucun"))
         .arg("--data")
@@ -261,14 +286,11 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let _ = Command::new("curl")
-            .args([
-                "-s",
-                "--data-binary",
-                &format!("DROP DATABASE IF EXISTS {}", self.database),
-                &self.url,
-            ])
-            .output();
+        post(
+            &self.url,
+            None,
+            &format!("DROP DATABASE IF EXISTS {}", self.database),
+        );
     }
 }
 
@@ -798,4 +820,72 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
         String::from_utf8_lossy(&o.stderr).contains("127.0.0.1:9"),
         "{o:?}"
     );
+}
+
+/// The events loaded by ClickHouse straight from the segments (docs/clickhouse.md), the identity from
+/// `export clickhouse --no-events`: the same report. Needs a server that reads this machine's files (the chDB server
+/// `tests/clickhouse/run.sh` starts says so with `LIUCUN_CLICKHOUSE_READS_LOCAL_FILES=1`).
+#[test]
+fn events_loaded_from_the_segments_give_the_same_report() {
+    let Some(url) = url() else { return };
+    if std::env::var("LIUCUN_CLICKHOUSE_READS_LOCAL_FILES").as_deref() != Ok("1") {
+        eprintln!("the server does not read local files: the segments recipe did not run");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "segments");
+    let copy = format!("{}_from_segments", fx.database);
+    let args = [
+        "export",
+        "clickhouse",
+        "--quiet",
+        "--no-events",
+        "--clickhouse-url",
+        &fx.url,
+        "--clickhouse-database",
+        &copy,
+    ];
+    ok(liucun(&fx.data, &args));
+    let recipe = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/clickhouse.md"
+    ))
+    .unwrap();
+    let start = recipe
+        .find("INSERT INTO liucun_events")
+        .expect("the recipe in docs/clickhouse.md");
+    let end = start + recipe[start..].find("```").unwrap();
+    for project in &fx.projects {
+        let glob = fx.data.join("segments").join(project).join("*/*.parquet");
+        let sql = recipe[start..end]
+            .replace("'PROJECT'", &format!("'{project}'"))
+            .replace(
+                "/path/to/liucun-data/segments/PROJECT/*/*.parquet",
+                glob.to_str().unwrap(),
+            );
+        let (status, answer) = post(&fx.url, Some(&copy), &sql);
+        assert_eq!(status, 200, "{sql}: {answer}");
+    }
+    for project in &fx.projects {
+        let mut args = vec![
+            "retention",
+            "--project",
+            project,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--format",
+            "json",
+        ];
+        let embedded = ok(liucun(&fx.data, &args));
+        args.extend([
+            "--engine",
+            "clickhouse",
+            "--clickhouse-url",
+            &fx.url,
+            "--clickhouse-database",
+            &copy,
+        ]);
+        assert_eq!(ok(liucun(&fx.data, &args)), embedded, "{project}");
+    }
+    post(&fx.url, None, &format!("DROP DATABASE IF EXISTS {copy}"));
 }

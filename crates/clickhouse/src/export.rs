@@ -39,7 +39,9 @@ pub fn create_tables(client: &Client) -> Result<()> {
     Ok(())
 }
 
-/// Exports one project, replacing its rows; `progress` hears the events written so far.
+/// Exports one project, replacing its rows; `progress` hears the events written so far. Without `events`, only
+/// the identity timeline and log are written (the events were loaded from the segments by ClickHouse itself,
+/// docs/clickhouse.md).
 ///
 /// # Errors
 /// [`Error::Engine`] for damaged data, [`Error::Server`] or [`Error::Http`] for ClickHouse.
@@ -47,9 +49,15 @@ pub fn project(
     engine: &Engine,
     client: &Client,
     name: &str,
+    events: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Exported> {
-    for table in [EVENTS, IDENTITY, IDENTITY_LOG] {
+    let tables: &[&str] = if events {
+        &[EVENTS, IDENTITY, IDENTITY_LOG]
+    } else {
+        &[IDENTITY, IDENTITY_LOG]
+    };
+    for table in tables {
         let mut b = Binder::default();
         let p = b.string(name);
         client.execute(&b.finish(format!(
@@ -69,20 +77,24 @@ pub fn project(
         Ok(())
     };
     let mut failed = None;
-    let read = engine.export_events(name, |e| {
-        event_row(&mut batch, name, e);
-        rows += 1;
-        if rows == BATCH_ROWS {
-            if let Err(e) = insert(EVENTS, &mut batch) {
-                failed = Some(e);
-                return Err(liucun::Error::Invalid("the export stopped".into()));
+    let read = if !events {
+        Ok(0)
+    } else {
+        engine.export_events(name, |e| {
+            event_row(&mut batch, name, e);
+            rows += 1;
+            if rows == BATCH_ROWS {
+                if let Err(e) = insert(EVENTS, &mut batch) {
+                    failed = Some(e);
+                    return Err(liucun::Error::Invalid("the export stopped".into()));
+                }
+                out.events += rows as u64;
+                rows = 0;
+                progress(out.events);
             }
-            out.events += rows as u64;
-            rows = 0;
-            progress(out.events);
-        }
-        Ok(())
-    });
+            Ok(())
+        })
+    };
     if let Some(e) = failed {
         return Err(e);
     }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Retention on the embedded engine next to the same report compiled to ClickHouse SQL and run on chDB (ClickHouse's
+# engine, embedded, behind tests/clickhouse/chdb_server.py), whole-process timings of the `liucun` command.
+#
+#   bench/clickhouse.sh [EVENTS] [REPS]       # default 10000000 events, 3 repetitions
+#
+# Generates EVENTS events of one app (`liucun gen --seed 42 --apps 1`, kept under bench/data/clickhouse-EVENTS),
+# imports, compacts and exports them to chDB once (the chDB data stays in that folder), then times each shape on
+# both engines, one after the other, median of REPS, and checks that both print the same JSON.
+# Ratio = ClickHouse / embedded: above 1, the embedded engine is faster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-10000000}
+reps=${2:-3}
+cargo build --release -p liucun-cli
+bin=$PWD/target/release/liucun
+dir=$PWD/bench/data/clickhouse-$n
+mkdir -p "$dir"
+venv=tests/clickhouse/.venv
+[[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -r tests/clickhouse/requirements.txt
+rm -f "$dir/port"
+"$venv/bin/python" tests/clickhouse/chdb_server.py --port 0 --path "$dir/chdb" --port-file "$dir/port" > "$dir/server.log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
+for _ in $(seq 1 300); do [[ -s "$dir/port" ]] && break; sleep 0.1; done
+export LIUCUN_CLICKHOUSE_URL="http://127.0.0.1:$(cat "$dir/port")"
+if [ ! -d "$dir/data" ]; then
+  "$bin" gen --events "$n" --seed 42 --apps 1 --out "$dir/events.parquet" > /dev/null
+  "$bin" --data "$dir/data" import --quiet --project lanting "$dir/events.parquet"
+  "$bin" --data "$dir/data" compact > /dev/null
+  s=$(date +%s%N)
+  "$bin" --data "$dir/data" export clickhouse --quiet
+  echo "export: $(( ($(date +%s%N) - s) / 1000000 )) ms"
+fi
+as_of=2025-06-01T00:00:00Z
+
+# name | flags
+shapes=(
+  "day x30 first-time|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30"
+  "day x30 recurring|--period day --intervals 30 --from 2025-01-01 --to 2025-01-30"
+  "week x12 first-ever chat|--type first-ever --target chat_message --period week --intervals 12 --from 2025-01-01 --to 2025-03-31"
+  "month x3 cumulative|--type first-time --cumulative --period month --intervals 3 --from 2025-01-01 --to 2025-03-31"
+  "day x30 Asia/Shanghai|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --tz Asia/Shanghai"
+  "day x30 where \$ai_model|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --where \$ai_model~contains~gpt"
+  "hour x48|--period hour --intervals 48 --from 2025-01-10T00:00:00 --to 2025-01-11T23:00:00"
+)
+
+ms() { # median whole-process milliseconds of REPS runs of "$@"
+  local t=()
+  for _ in $(seq "$reps"); do
+    local s e
+    s=$(date +%s%N)
+    "$@" > /dev/null
+    e=$(date +%s%N)
+    t+=($(((e - s) / 1000000)))
+  done
+  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+echo "$n events, median of $reps, whole process (ms); $(nproc) cores; $(git rev-parse --short HEAD)"
+printf '| %-28s | %10s | %10s | %7s |\n' shape embedded clickhouse ratio
+printf '|%s|%s|%s|%s|\n' "------------------------------" "-----------:" "-----------:" "--------:"
+for s in "${shapes[@]}"; do
+  IFS='|' read -r name flags <<< "$s"
+  # shellcheck disable=SC2206
+  args=(retention -p lanting $flags --as-of "$as_of" --format json)
+  args=("${args[@]//\~/ }")
+  a=$("$bin" --data "$dir/data" "${args[@]}")
+  b=$("$bin" --data "$dir/data" "${args[@]}" --engine clickhouse)
+  [[ "$a" == "$b" ]] || { echo "the engines differ for: ${args[*]}" >&2; exit 1; }
+  e=$(ms "$bin" --data "$dir/data" "${args[@]}")
+  c=$(ms "$bin" --data "$dir/data" "${args[@]}" --engine clickhouse)
+  printf '| %-28s | %10s | %10s | %6.2fx |\n' "$name" "$e" "$c" "$(echo "$c / $e" | bc -l)"
+done
