@@ -522,6 +522,39 @@ fn retention_on_clickhouse_matches_the_embedded_engine() {
     for args in &fixed {
         fx.same(args);
     }
+    // Event breakdowns (§10): every type, the fold into Other, a property of every JSON type.
+    for (kind, by, limit) in [
+        ("recurring", "$ai_model", "2"),
+        ("first-time", "$ai_model", "25"),
+        ("first-ever", "$os", "1"),
+        ("recurring", "x", "25"),
+        ("first-time", "x", "3"),
+    ] {
+        for project in [gen_a, "edge"] {
+            fx.same(&[
+                "--project",
+                project,
+                "--as-of",
+                "2025-04-01T00:00:00Z",
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-03-31",
+                "--period",
+                "week",
+                "--intervals",
+                "6",
+                "--type",
+                kind,
+                "--breakdown",
+                by,
+                "--breakdown-limit",
+                limit,
+                "--min-occurrences",
+                "2",
+            ]);
+        }
+    }
 
     // Every filter operator on every kind of value.
     let filters = [
@@ -637,12 +670,20 @@ fn retention_on_clickhouse_matches_the_embedded_engine() {
             "brackets",
             "sunday",
             "personless",
+            "breakdown",
+            "breakdown",
         ]) {
             "cumulative" => args.push("--cumulative"),
             "min2" => args.extend(["--min-occurrences", "2"]),
             "brackets" => args.extend(["--brackets", "2,5"]),
             "sunday" => args.extend(["--week-start", "sunday"]),
             "personless" => args.push("--include-personless"),
+            "breakdown" => args.extend([
+                "--breakdown",
+                rng.pick(&["$ai_model", "$os", "x", "plan"]),
+                "--breakdown-limit",
+                rng.pick(&["1", "2", "25"]),
+            ]),
             _ => {}
         }
         match rng.pick(&["", "", "global", "target", "returning"]) {
@@ -704,6 +745,10 @@ fn values_reach_clickhouse_as_parameters_never_as_sql() {
         fx.same_params(serde_json::json!({"projects": ["edge"], "as_of": "2025-03-20T00:00:00Z",
             "target": {"event": e, "properties": []}, "returning": {"event": [e, "chat_message"], "properties": []}}));
         fx.same_params(serde_json::json!({"projects": [e], "as_of": "2025-03-20T00:00:00Z"}));
+        fx.same_params(
+            serde_json::json!({"projects": ["edge"], "as_of": "2025-03-20T00:00:00Z",
+            "breakdown": {"type": "event", "property": e, "limit": 3}}),
+        );
     }
     // Every table is still there and whole.
     let after = fx.same(&[
@@ -778,7 +823,13 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
     // What is not compiled yet is refused, naming the parameter (exit 2).
     for (args, field) in [
         (
-            vec!["retention", "--engine", "clickhouse", "--breakdown", "plan"],
+            vec![
+                "retention",
+                "--engine",
+                "clickhouse",
+                "--breakdown",
+                "person:plan",
+            ],
             "breakdown",
         ),
         (

@@ -31,6 +31,53 @@ pub(crate) fn compile(b: &mut Binder, filters: &[Filter]) -> Result<Vec<Compiled
     filters.iter().map(|f| one(b, f)).collect()
 }
 
+/// The string form of an event property (§5.2), `''` when it is absent or null: a breakdown's value (§10.1).
+pub(crate) fn value_of(b: &mut Binder, key: &str) -> String {
+    let key = b.string(key);
+    let e = Exprs::new(&key);
+    format!("ifNull({}, '')", e.form)
+}
+
+/// The expressions one property's filters are built from.
+struct Exprs {
+    present: String,
+    numeric: String,
+    plain: String,
+    form: String,
+}
+
+impl Exprs {
+    fn new(key: &str) -> Exprs {
+        let ty = format!("JSONType(properties, {key})");
+        let raw = format!("JSONExtractRaw(properties, {key})");
+        let text = format!("JSONExtractString(properties, {key})");
+        let present = format!("(JSONHas(properties, {key}) AND {ty} != 'Null')");
+        let trimmed = format!("replaceRegexpAll({text}, '^\\\\s+|\\\\s+$', '')");
+        let numeric = format!(
+            "multiIf({ty} IN ('Int64', 'UInt64', 'Double'), toFloat64OrNull({raw}), \
+             {ty} = 'String' AND match({trimmed}, '^[0-9.eE+-]+$'), toFloat64OrNull({trimmed}), NULL)"
+        );
+        let numeric = format!("if(isFinite(ifNull({numeric}, nan)), {numeric}, NULL)");
+        // The string form of anything but a number (a number is never equal to a non-numeric value's text).
+        let plain = format!(
+            "multiIf({ty} = 'String', {text}, {ty} = 'Bool', if(JSONExtractBool(properties, {key}), 'true', 'false'), \
+             {ty} IN ('Array', 'Object'), {raw}, NULL)"
+        );
+        let number_text = format!(
+            "if(match({raw}, '^-?[0-9]+$') AND (isNotNull(toInt64OrNull({raw})) OR isNotNull(toUInt64OrNull({raw}))), \
+             {raw}, if(toFloat64({raw}) = trunc(toFloat64({raw})) AND abs(toFloat64({raw})) < 1e15, \
+             toString(toInt64(toFloat64({raw}))), toString(toFloat64({raw}))))"
+        );
+        let form = format!("if({ty} IN ('Int64', 'UInt64', 'Double'), {number_text}, {plain})");
+        Exprs {
+            present,
+            numeric,
+            plain,
+            form,
+        }
+    }
+}
+
 fn one(b: &mut Binder, f: &Filter) -> Result<Compiled> {
     report::filter::compile(f).map_err(|message| {
         Error::Report(report::Error::Invalid {
@@ -40,27 +87,12 @@ fn one(b: &mut Binder, f: &Filter) -> Result<Compiled> {
     })?;
     debug_assert_eq!(f.kind, PropertyKind::Event);
     let key = b.string(&f.key);
-    let ty = format!("JSONType(properties, {key})");
-    let raw = format!("JSONExtractRaw(properties, {key})");
-    let text = format!("JSONExtractString(properties, {key})");
-    let present = format!("(JSONHas(properties, {key}) AND {ty} != 'Null')");
-    let trimmed = format!("replaceRegexpAll({text}, '^\\\\s+|\\\\s+$', '')");
-    let numeric = format!(
-        "multiIf({ty} IN ('Int64', 'UInt64', 'Double'), toFloat64OrNull({raw}), \
-         {ty} = 'String' AND match({trimmed}, '^[0-9.eE+-]+$'), toFloat64OrNull({trimmed}), NULL)"
-    );
-    let numeric = format!("if(isFinite(ifNull({numeric}, nan)), {numeric}, NULL)");
-    // The string form of anything but a number (a number is never equal to a non-numeric value's text).
-    let plain = format!(
-        "multiIf({ty} = 'String', {text}, {ty} = 'Bool', if(JSONExtractBool(properties, {key}), 'true', 'false'), \
-         {ty} IN ('Array', 'Object'), {raw}, NULL)"
-    );
-    let number_text = format!(
-        "if(match({raw}, '^-?[0-9]+$') AND (isNotNull(toInt64OrNull({raw})) OR isNotNull(toUInt64OrNull({raw}))), \
-         {raw}, if(toFloat64({raw}) = trunc(toFloat64({raw})) AND abs(toFloat64({raw})) < 1e15, \
-         toString(toInt64(toFloat64({raw}))), toString(toFloat64({raw}))))"
-    );
-    let form = format!("if({ty} IN ('Int64', 'UInt64', 'Double'), {number_text}, {plain})");
+    let Exprs {
+        present,
+        numeric,
+        plain,
+        form,
+    } = Exprs::new(&key);
     let values: Vec<&Value> = match &f.value {
         Some(Value::Array(v)) => v.iter().collect(),
         Some(v) => vec![v],

@@ -35,8 +35,12 @@ pub struct Queries {
 /// [`Error::Unsupported`].
 pub fn check(plan: &Plan) -> Result<()> {
     let p = &plan.params;
-    if p.common.breakdown.is_some() {
-        return Err(unsupported("breakdown", "breakdowns"));
+    if p.common
+        .breakdown
+        .as_ref()
+        .is_some_and(|b| b.kind == PropertyKind::Person)
+    {
+        return Err(unsupported("breakdown", "person property breakdowns"));
     }
     if p.time_window_mode == TimeWindowMode::Hours24 {
         return Err(unsupported("time_window_mode", "24-hour windows"));
@@ -160,6 +164,10 @@ pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
     let target = compile(&mut b, &p.target.properties)?;
     let returning = compile(&mut b, &p.returning.properties)?;
     let (g, tf, rf) = (all(&global), all(&target), all(&returning));
+    let bv = match &p.common.breakdown {
+        Some(br) => crate::filter::value_of(&mut b, &br.property),
+        None => "''".into(),
+    };
     let first = b.int(plan.window.first);
     let end = b.int(plan.window.end);
     let in_window = format!(
@@ -170,19 +178,32 @@ pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
     let rows = b.uint(rows_n);
     let k_of_ts = period(plan, &mut b, &tz, "ts");
     let k_of_t0 = period(plan, &mut b, &tz, "t0");
-    let starts = match p.retention_type {
-        RetentionType::Recurring => format!(
-            "SELECT DISTINCT person, {k_of_ts} AS k FROM flagged WHERE start AND {in_window}"
+    // Recurring rows are (person, value) actors: a return counts only for the value it carries (§10.3). A first
+    // time or first ever row takes the anchor's value, and any return counts (§10.4).
+    let (starts, rets_key, join) = match p.retention_type {
+        RetentionType::Recurring => (
+            format!("SELECT DISTINCT person, bv, {k_of_ts} AS k FROM flagged WHERE start AND {in_window}"),
+            "person, bv, r",
+            "s.person = r.person AND s.bv = r.bv",
         ),
-        RetentionType::FirstTime => format!(
-            "SELECT person, {k_of_t0} AS k FROM (
-        SELECT person, min(ts) AS t0 FROM flagged WHERE start GROUP BY person
+        RetentionType::FirstTime => (
+            format!(
+                "SELECT person, bv, {k_of_t0} AS k FROM (
+        SELECT person, min(ts) AS t0, argMin(bv, (ts, uid)) AS bv FROM flagged WHERE start GROUP BY person
     ) WHERE {t0_in_window}"
+            ),
+            "person, r",
+            "s.person = r.person",
         ),
-        RetentionType::FirstEver => format!(
-            "SELECT person, {k_of_t0} AS k FROM (
-        SELECT person, min(ts) AS t0, argMin(start, (ts, uid)) AS ok FROM flagged WHERE anchor GROUP BY person
+        RetentionType::FirstEver => (
+            format!(
+                "SELECT person, bv, {k_of_t0} AS k FROM (
+        SELECT person, min(ts) AS t0, argMin(start, (ts, uid)) AS ok, argMin(bv, (ts, uid)) AS bv
+        FROM flagged WHERE anchor GROUP BY person
     ) WHERE ok AND {t0_in_window}"
+            ),
+            "person, r",
+            "s.person = r.person",
         ),
     };
     // Offset o ≥ 1 of a return from its row falls in column bracket_of[o] (custom brackets, §14).
@@ -197,16 +218,16 @@ pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
     let bracket_of = b.uints(&bracket_of);
     let min_occ = b.uint(u64::from(p.minimum_occurrences));
     let returns = if p.cumulative {
-        "SELECT k, arrayJoin(range(1, toUInt64(m) + 1)) AS j, count() AS n FROM (
-        SELECT person, k, max(j) AS m FROM pairs GROUP BY person, k
-    ) GROUP BY k, j"
+        "SELECT bv, k, arrayJoin(range(1, toUInt64(m) + 1)) AS j, count() AS n FROM (
+        SELECT person, bv, k, max(j) AS m FROM pairs GROUP BY person, bv, k
+    ) GROUP BY bv, k, j"
     } else {
-        "SELECT k, j, uniqExact(person) AS n FROM pairs GROUP BY k, j"
+        "SELECT bv, k, j, uniqExact(person) AS n FROM pairs GROUP BY bv, k, j"
     };
     let cells = format!(
         "{head_sql},
 flagged AS (
-    SELECT person, ts, uid,
+    SELECT person, ts, uid, {bv} AS bv,
         ({nt}) AND ({g}) AS anchor,
         anchor AND ({tf}) AS start,
         ({nr}) AND ({g}) AND ({rf}) AS ret
@@ -217,17 +238,19 @@ starts AS (
     {starts}
 ),
 rets AS (
-    SELECT person, {k_of_ts} AS r FROM flagged WHERE ret AND {in_window}
-    GROUP BY person, r HAVING count() >= {min_occ}
+    SELECT {rets_key}, count() AS c FROM (SELECT person, bv, {k_of_ts} AS r FROM flagged WHERE ret AND {in_window})
+    GROUP BY {rets_key} HAVING c >= {min_occ}
 ),
 pairs AS (
-    SELECT s.person AS person, s.k AS k, {bracket_of}[r.r - s.k] AS j
-    FROM starts AS s INNER JOIN rets AS r ON s.person = r.person
+    SELECT s.person AS person, s.bv AS bv, s.k AS k, {bracket_of}[r.r - s.k] AS j
+    FROM starts AS s INNER JOIN rets AS r ON {join}
     WHERE r.r > s.k AND r.r - s.k <= {max_offset} AND r.r < {rows}
 )
-SELECT k, 0 AS j, count() AS n FROM starts WHERE k < {rows} GROUP BY k
-UNION ALL
-{returns}
+SELECT hex(bv), k, j, n FROM (
+    SELECT bv, k, 0 AS j, count() AS n FROM starts WHERE k < {rows} GROUP BY bv, k
+    UNION ALL
+    {returns}
+)
 FORMAT TabSeparated"
     );
     let cells = b.finish(cells);
@@ -248,39 +271,65 @@ FORMAT TabSeparated"
     Ok(Queries { cells, scope })
 }
 
-/// Reads the `cells` answer into counts.
+/// Reads the `cells` answer (`hex(value) k j n` rows) into counts, one bucket per value.
 ///
 /// # Errors
-/// [`Error::Answer`] for rows that are not three numbers inside the grid.
+/// [`Error::Answer`] for rows of another shape or outside the grid.
 pub fn read_cells(plan: &Plan, text: &str) -> Result<Counted> {
     let rows = plan.window.grid.len();
     let columns = report::retention::spans(&plan.params).len() + 1;
-    let mut counts = CohortCounts {
-        n_buckets: 1,
-        rows,
-        columns,
-        counts: vec![0; rows * columns],
-    };
+    let mut values: Vec<String> = Vec::new();
+    let mut cells: Vec<(usize, usize, usize, u64)> = Vec::new();
+    let mut ids = std::collections::HashMap::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
         let f: Vec<&str> = line.split('\t').collect();
-        let (Some(k), Some(j), Some(n)) = (
-            f.first().and_then(|s| s.parse::<usize>().ok()),
+        let (Some(v), Some(k), Some(j), Some(n)) = (
+            f.first().and_then(|s| unhex(s)),
             f.get(1).and_then(|s| s.parse::<usize>().ok()),
-            f.get(2).and_then(|s| s.parse::<u64>().ok()),
+            f.get(2).and_then(|s| s.parse::<usize>().ok()),
+            f.get(3).and_then(|s| s.parse::<u64>().ok()),
         ) else {
-            return Err(Error::Answer(format!("a cell row {line:?} is not `k j n`")));
+            return Err(Error::Answer(format!(
+                "a cell row {line:?} is not `value k j n`"
+            )));
         };
         if k >= rows || j >= columns {
             return Err(Error::Answer(format!(
                 "cell ({k}, {j}) is outside the {rows} × {columns} grid"
             )));
         }
-        counts.counts[k * columns + j] += n;
+        let b = *ids.entry(v.clone()).or_insert_with(|| {
+            values.push(v);
+            values.len() - 1
+        });
+        cells.push((b, k, j, n));
     }
-    Ok(Counted {
-        values: Vec::new(),
-        counts,
-    })
+    if plan.params.common.breakdown.is_none() || values.is_empty() {
+        values = vec![String::new()];
+    }
+    let n_buckets = values.len();
+    let mut counts = CohortCounts {
+        n_buckets,
+        rows,
+        columns,
+        counts: vec![0; n_buckets * rows * columns],
+    };
+    for (b, k, j, n) in cells {
+        counts.counts[(b * rows + k) * columns + j] += n;
+    }
+    Ok(Counted { values, counts })
+}
+
+/// Text from its hex (ClickHouse's `hex` of a string); `None` for anything else.
+fn unhex(s: &str) -> Option<String> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
 }
 
 /// Reads the `scope` answer into the provenance.
