@@ -245,9 +245,14 @@ impl Fixture {
         liucun(&self.data, &all)
     }
 
-    /// The retention report on both engines; they must be byte-identical (or refuse with the same message).
+    /// The retention report on both engines ([`Fixture::same_kind`]).
     fn same(&self, args: &[&str]) -> String {
-        let mut args: Vec<&str> = [&["retention"], args].concat();
+        self.same_kind("retention", args)
+    }
+
+    /// A report of `kind` on both engines; they must be byte-identical (or refuse with the same message).
+    fn same_kind(&self, kind: &str, args: &[&str]) -> String {
+        let mut args: Vec<&str> = [&[kind], args].concat();
         args.extend(["--format", "json"]);
         let embedded = liucun(&self.data, &args);
         let mut ch = args.clone();
@@ -276,11 +281,16 @@ impl Fixture {
 
     /// [`Fixture::same`] for a parameters object (values no flag can spell).
     fn same_params(&self, params: serde_json::Value) -> String {
+        self.same_params_kind("retention", params)
+    }
+
+    /// [`Fixture::same_kind`] for a parameters object.
+    fn same_params_kind(&self, kind: &str, params: serde_json::Value) -> String {
         let path = self
             .data
             .with_file_name(format!("params-{}.json", std::process::id()));
         std::fs::write(&path, params.to_string()).unwrap();
-        self.same(&["--params", path.to_str().unwrap()])
+        self.same_kind(kind, &["--params", path.to_str().unwrap()])
     }
 }
 
@@ -749,6 +759,12 @@ fn values_reach_clickhouse_as_parameters_never_as_sql() {
             serde_json::json!({"projects": ["edge"], "as_of": "2025-03-20T00:00:00Z",
             "breakdown": {"type": "event", "property": e, "limit": 3}}),
         );
+        fx.same_params_kind(
+            "trends",
+            serde_json::json!({"projects": ["edge"], "as_of": "2025-03-20T00:00:00Z",
+            "date_from": "all", "series": [{"entity": {"event": e, "properties": [
+                {"type": "event", "key": e, "operator": "neq", "value": e}]}, "math": "total"}]}),
+        );
     }
     // Every table is still there and whole.
     let after = fx.same(&[
@@ -846,7 +862,27 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
             ],
             "properties",
         ),
-        (vec!["trends", "--engine", "clickhouse"], "kind"),
+        (vec!["stickiness", "--engine", "clickhouse"], "kind"),
+        (
+            vec![
+                "trends",
+                "--engine",
+                "clickhouse",
+                "--series",
+                "$ai_generation:sum:$ai_input_tokens",
+            ],
+            "series",
+        ),
+        (
+            vec![
+                "trends",
+                "--engine",
+                "clickhouse",
+                "--breakdown",
+                "$ai_model",
+            ],
+            "breakdown",
+        ),
     ] {
         let mut args = args.clone();
         args.extend(common);
@@ -939,4 +975,190 @@ fn events_loaded_from_the_segments_give_the_same_report() {
         assert_eq!(ok(liucun(&fx.data, &args)), embedded, "{project}");
     }
     post(&fx.url, None, &format!("DROP DATABASE IF EXISTS {copy}"));
+}
+
+#[test]
+fn trends_on_clickhouse_match_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "trends");
+    let (gen_a, gen_b) = (fx.projects[0].as_str(), fx.projects[1].as_str());
+    let fixed: Vec<Vec<&str>> = vec![
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "2025-01-15",
+            "--to",
+            "2025-02-20",
+            "--series",
+            "chat_message:total",
+            "--series",
+            "any:dau",
+            "--series",
+            "any:wau",
+            "--series",
+            "any:mau",
+            "--series",
+            "any:dau_mau",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--project",
+            gen_b,
+            "--as-of",
+            "2025-02-10T12:00:00Z",
+            "--from",
+            "all",
+            "--series",
+            "$ai_generation:unique_persons",
+            "--interval",
+            "week",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--interval",
+            "hour",
+            "--from",
+            "2025-01-10T00:00:00",
+            "--to",
+            "2025-01-11T00:00:00",
+            "--series",
+            "any:total",
+            "--where",
+            "$os eq iOS",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-01",
+            "--series",
+            "any:dau",
+            "--series",
+            "chat_message:unique_persons",
+            "--tz",
+            "America/New_York",
+            "--include-personless",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-10T00:00:00Z",
+            "--from",
+            "all",
+            "--series",
+            "any:wau",
+            "--series-where",
+            "x is_set",
+        ],
+        vec![
+            "--project",
+            gen_b,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-03-31",
+            "--interval",
+            "month",
+            "--series",
+            "any:unique_persons",
+            "--series",
+            "payment:total",
+            "--lang",
+            "zh-CN",
+        ],
+        vec![
+            "--project",
+            "no-such-project",
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2024-12-01T00:00:00Z",
+            "--from",
+            "all",
+        ],
+    ];
+    for args in &fixed {
+        fx.same_kind("trends", args);
+    }
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for case in 0..30 {
+        let mut args = vec!["--project", rng.pick(&[gen_a, gen_b, "edge"])];
+        args.extend([
+            "--as-of",
+            rng.pick(&[
+                "2025-04-01T00:00:00Z",
+                "2025-02-15T12:00:00Z",
+                "2025-03-09T07:30:00Z",
+            ]),
+        ]);
+        let interval = rng.pick(&["day", "day", "week", "month", "hour"]);
+        args.extend(["--interval", interval]);
+        match interval {
+            "hour" => args.extend([
+                "--from",
+                "2025-01-15T00:00:00",
+                "--to",
+                "2025-01-16T12:00:00",
+            ]),
+            _ => args.extend([
+                "--from",
+                rng.pick(&["2025-01-01", "-20d", "all", "2025-02-20"]),
+            ]),
+        }
+        args.extend([
+            "--tz",
+            rng.pick(&["UTC", "Asia/Shanghai", "America/New_York", "Asia/Kolkata"]),
+        ]);
+        let maths: &[&str] = if interval == "day" {
+            &["total", "unique_persons", "dau", "wau", "mau", "dau_mau"]
+        } else {
+            &["total", "unique_persons"]
+        };
+        for _ in 0..2 {
+            let event = rng.pick(&[
+                "any",
+                "chat_message",
+                "$pageview,chat_message",
+                "$ai_generation",
+            ]);
+            let math = rng.pick(maths);
+            args.extend([
+                "--series",
+                Box::leak(format!("{event}:{math}").into_boxed_str()),
+            ]);
+        }
+        match rng.pick(&["", "", "where", "personless", "series-where"]) {
+            "where" => args.extend([
+                "--where",
+                rng.pick(&["$ai_model contains gpt", "x gt 1", "$os is_set"]),
+            ]),
+            "personless" => args.push("--include-personless"),
+            "series-where" => args.extend([
+                "--series-where",
+                rng.pick(&["message_index gt 2", "x is_not_set"]),
+            ]),
+            _ => {}
+        }
+        eprintln!("case {case}: {args:?}");
+        fx.same_kind("trends", &args);
+    }
 }

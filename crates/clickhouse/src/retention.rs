@@ -11,12 +11,12 @@
 //! window's first instant, as in the embedded engine.
 
 use kernels::CohortCounts;
-use report::params::{Period, Personless, PropertyKind, RetentionType, TimeWindowMode};
+use report::params::{PropertyKind, RetentionType, TimeWindowMode};
 use report::retention::{Counted, Plan};
 use report::table::{DataProvenance, EventTable};
 
-use crate::filter::{Compiled, compile};
-use crate::schema::{EVENTS, IDENTITY};
+use crate::common;
+use crate::filter::compile;
 use crate::sql::{Binder, Query};
 use crate::{Error, Result, unsupported};
 
@@ -54,95 +54,8 @@ pub fn check(plan: &Plan) -> Result<()> {
     if person {
         return Err(unsupported("properties", "person property filters"));
     }
-    if plan.tz.iana_name().is_none() {
-        return Err(unsupported(
-            "timezone",
-            "time zones without an IANA name (fixed offsets)",
-        ));
-    }
+    common::tz_name(&plan.tz)?;
     Ok(())
-}
-
-/// The local period index of `ts` (a DateTime64 expression) from the window's first period.
-fn period(plan: &Plan, b: &mut Binder, tz: &str, ts: &str) -> String {
-    let first = b.int(plan.window.first);
-    let first_t = format!("fromUnixTimestamp64Micro({first}, 'UTC')");
-    match plan.params.period {
-        Period::Hour => format!("intDiv(toUnixTimestamp64Micro({ts}) - {first}, 3600000000)"),
-        Period::Day => {
-            format!("(toRelativeDayNum({ts}, {tz}) - toRelativeDayNum({first_t}, {tz}))")
-        }
-        Period::Week => {
-            format!("intDiv(toRelativeDayNum({ts}, {tz}) - toRelativeDayNum({first_t}, {tz}), 7)")
-        }
-        Period::Month => {
-            format!("(toRelativeMonthNum({ts}, {tz}) - toRelativeMonthNum({first_t}, {tz}))")
-        }
-    }
-}
-
-/// The shared head of both queries: `ev` (every event of the project up to as_of with its person as of as_of and
-/// whether that id is in a merge) and `excluded` (personless persons, when they are left out).
-fn head(plan: &Plan, b: &mut Binder, project: &str) -> String {
-    let project = b.string(project);
-    let as_of = b.int(plan.as_of);
-    let excluded = match plan.params.common.personless {
-        Personless::Exclude => {
-            "SELECT person FROM ev GROUP BY person HAVING min(personless) AND NOT max(in_merge)"
-        }
-        Personless::Include => "SELECT '' AS person WHERE 0",
-    };
-    format!(
-        "WITH
-ids AS (
-    SELECT distinct_id, argMax(person, valid_from) AS person, argMax(in_merge, valid_from) AS in_merge
-    FROM {IDENTITY}
-    WHERE project = {project} AND valid_from <= {as_of}
-    GROUP BY distinct_id
-),
-ev AS (
-    SELECT if(i.person = '', e.distinct_id, i.person) AS person, i.in_merge AS in_merge, e.timestamp AS ts,
-        toString(e.uuid) AS uid, e.event AS event, e.properties AS properties, e.personless AS personless
-    FROM {EVENTS} AS e LEFT JOIN ids AS i ON e.distinct_id = i.distinct_id
-    WHERE e.project = {project} AND e.timestamp <= fromUnixTimestamp64Micro({as_of}, 'UTC')
-),
-excluded AS ({excluded})"
-    )
-}
-
-/// The instants of the range read: `ts >= from AND ts < to`.
-fn range(plan: &Plan, b: &mut Binder) -> String {
-    let to = b.int(plan.scan_to);
-    let mut out = format!("ts < fromUnixTimestamp64Micro({to}, 'UTC')");
-    if let Some(from) = plan.scan_from {
-        let from = b.int(from);
-        out.push_str(&format!(
-            " AND ts >= fromUnixTimestamp64Micro({from}, 'UTC')"
-        ));
-    }
-    out
-}
-
-/// Whether an event's name matches an entity (a list, or any activity event of the project).
-fn names(b: &mut Binder, entity: &report::params::Entity, plan: &Plan, project: &str) -> String {
-    match entity.event.names() {
-        Some(list) => format!("event IN {}", b.strings(&list)),
-        None => {
-            let skip = plan.params.common.non_activity_events(project);
-            format!("event NOT IN {}", b.strings(&skip))
-        }
-    }
-}
-
-fn all(filters: &[Compiled]) -> String {
-    if filters.is_empty() {
-        return "1".into();
-    }
-    filters
-        .iter()
-        .map(|f| format!("({})", f.sql))
-        .collect::<Vec<_>>()
-        .join(" AND ")
 }
 
 /// Compiles one project's queries.
@@ -152,18 +65,23 @@ fn all(filters: &[Compiled]) -> String {
 pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
     check(plan)?;
     let p = &plan.params;
-    let tz_name = plan.tz.iana_name().unwrap_or("UTC");
+    let tz_name = common::tz_name(&plan.tz)?;
 
+    let scan = plan.scan();
     let mut b = Binder::default();
-    let head_sql = head(plan, &mut b, project);
+    let head_sql = common::head(&scan, &mut b, project);
     let tz = b.string(tz_name);
-    let in_range = range(plan, &mut b);
-    let nt = names(&mut b, &p.target, plan, project);
-    let nr = names(&mut b, &p.returning, plan, project);
+    let in_range = common::range(&scan, &mut b);
+    let nt = common::names(&mut b, &p.target, &p.common, project);
+    let nr = common::names(&mut b, &p.returning, &p.common, project);
     let global = compile(&mut b, &p.common.global_filters(project))?;
     let target = compile(&mut b, &p.target.properties)?;
     let returning = compile(&mut b, &p.returning.properties)?;
-    let (g, tf, rf) = (all(&global), all(&target), all(&returning));
+    let (g, tf, rf) = (
+        common::all(&global),
+        common::all(&target),
+        common::all(&returning),
+    );
     let bv = match &p.common.breakdown {
         Some(br) => crate::filter::value_of(&mut b, &br.property),
         None => "''".into(),
@@ -176,8 +94,8 @@ pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
     let t0_in_window = in_window.replace("ts ", "t0 ");
     let rows_n = plan.window.grid.len() as u64;
     let rows = b.uint(rows_n);
-    let k_of_ts = period(plan, &mut b, &tz, "ts");
-    let k_of_t0 = period(plan, &mut b, &tz, "t0");
+    let k_of_ts = common::period(p.period, plan.window.first, &mut b, &tz, "ts");
+    let k_of_t0 = common::period(p.period, plan.window.first, &mut b, &tz, "t0");
     // Recurring rows are (person, value) actors: a return counts only for the value it carries (§10.3). A first
     // time or first ever row takes the anchor's value, and any return counts (§10.4).
     let (starts, rets_key, join) = match p.retention_type {
@@ -188,8 +106,8 @@ pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
         ),
         RetentionType::FirstTime => (
             format!(
-                "SELECT person, bv, {k_of_t0} AS k FROM (
-        SELECT person, min(ts) AS t0, argMin(bv, (ts, uid)) AS bv FROM flagged WHERE start GROUP BY person
+                "SELECT person, anchor_bv AS bv, {k_of_t0} AS k FROM (
+        SELECT person, min(ts) AS t0, argMin(bv, (ts, uid)) AS anchor_bv FROM flagged WHERE start GROUP BY person
     ) WHERE {t0_in_window}"
             ),
             "person, r",
@@ -197,8 +115,8 @@ pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
         ),
         RetentionType::FirstEver => (
             format!(
-                "SELECT person, bv, {k_of_t0} AS k FROM (
-        SELECT person, min(ts) AS t0, argMin(start, (ts, uid)) AS ok, argMin(bv, (ts, uid)) AS bv
+                "SELECT person, anchor_bv AS bv, {k_of_t0} AS k FROM (
+        SELECT person, min(ts) AS t0, argMin(start, (ts, uid)) AS ok, argMin(bv, (ts, uid)) AS anchor_bv
         FROM flagged WHERE anchor GROUP BY person
     ) WHERE ok AND {t0_in_window}"
             ),
@@ -255,19 +173,7 @@ FORMAT TabSeparated"
     );
     let cells = b.finish(cells);
 
-    let mut b = Binder::default();
-    let head_sql = head(plan, &mut b, project);
-    let in_range = range(plan, &mut b);
-    let scope = b.finish(format!(
-        "{head_sql}
-SELECT
-    countIf(person NOT IN excluded) AS in_range,
-    uniqExactIf(person, person IN excluded) AS personless_persons,
-    countIf(person IN excluded) AS personless_events
-FROM ev
-WHERE {in_range}
-FORMAT TabSeparated"
-    ));
+    let scope = common::scope(&scan, project);
     Ok(Queries { cells, scope })
 }
 
@@ -330,28 +236,6 @@ fn unhex(s: &str) -> Option<String> {
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect();
     String::from_utf8(bytes?).ok()
-}
-
-/// Reads the `scope` answer into the provenance.
-///
-/// # Errors
-/// [`Error::Answer`] for an answer that is not three numbers.
-pub fn read_scope(text: &str, data: &mut DataProvenance) -> Result<()> {
-    let f: Vec<u64> = text
-        .trim_end()
-        .split('\t')
-        .map(|s| s.parse::<u64>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| Error::Answer(format!("the scope answer {text:?} is not three numbers")))?;
-    let [in_range, persons, events] = f[..] else {
-        return Err(Error::Answer(format!(
-            "the scope answer {text:?} is not three numbers"
-        )));
-    };
-    data.in_range = Some(in_range);
-    data.personless_persons = persons;
-    data.personless_events = events;
-    Ok(())
 }
 
 /// An event table that carries only what the report reads besides counts: the project, what was read, and the

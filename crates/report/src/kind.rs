@@ -343,6 +343,29 @@ pub fn retention_from_counts(
     Ok(Report::Retention(out))
 }
 
+/// A trends report from counts another engine computed ([`crate::trends::from_counts`]), finished as
+/// [`Planned::run`] finishes one.
+///
+/// # Errors
+/// As [`crate::trends::from_counts`].
+pub fn trends_from_counts(
+    plan: &crate::trends::Plan,
+    from: i64,
+    tables: &[&EventTable],
+    counts: Vec<Vec<crate::trends::SeriesCounts>>,
+    limits: &Limits,
+) -> Result<Report> {
+    if tables.len() != plan.params.common.projects.len() || counts.len() != tables.len() {
+        return Err(Error::invalid(
+            "projects",
+            "one table and one count per project are needed",
+        ));
+    }
+    let mut out = crate::trends::from_counts(plan, from, tables, counts, limits)?;
+    event_notes::<crate::trends::Trends>(plan, &mut out, tables);
+    Ok(Report::Trends(out))
+}
+
 kinds! {
     Retention => retention::Retention,
     Trends => trends::Trends,

@@ -6,7 +6,7 @@ pub mod params;
 mod render;
 
 use jiff::tz::TimeZone;
-use kernels::activity::{self, ByPerson, Days, NONE};
+use kernels::activity::{self, Days, NONE};
 use kernels::grid::Locate;
 
 use crate::error::{Error, Result};
@@ -234,8 +234,37 @@ impl ReportKind for Trends {
 }
 
 impl Plan {
+    /// The query time zone.
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// The moment the report describes, UTC µs.
+    pub fn as_of(&self) -> i64 {
+        self.as_of
+    }
+
+    /// `date_from` as an instant; `None` for `all`, found in the data (the local day of the earliest counting
+    /// event of any project up to `date_to`).
+    pub fn date_from(&self) -> Option<i64> {
+        self.from
+    }
+
+    /// `date_to` as an instant.
+    pub fn date_to(&self) -> i64 {
+        self.to
+    }
+
+    /// Periods read before the first shown one, for rolling windows.
+    pub fn lookback(&self) -> usize {
+        self.lookback as usize
+    }
+
     /// The read window: `lookback` days before the period of `from`, to the period of `to`.
-    fn window(&self, from: i64) -> Result<Window> {
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `date_from` when the window cannot be resolved.
+    pub fn window(&self, from: i64) -> Result<Window> {
         let p = &self.params;
         let mut first = window::period_start(
             "date_from",
@@ -288,6 +317,22 @@ fn compile(list: &[Filter], field: &str) -> Result<Vec<Compiled>> {
         .collect()
 }
 
+/// The first instant of `all` (§1.2): the local day of `earliest`, the earliest counting event of any project up
+/// to `as_of` (`None` when there is none), never after `date_to`.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `date_from` when the day cannot be resolved.
+pub fn all_from(plan: &Plan, earliest: Option<i64>) -> Result<i64> {
+    let e = earliest.unwrap_or(plan.to).min(plan.to);
+    window::period_start(
+        "date_from",
+        e,
+        Period::Day,
+        &plan.tz,
+        plan.params.common.week_start(),
+    )
+}
+
 fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsReport> {
     let p = &plan.params;
     // `all`: the local day of the earliest counting event of any project.
@@ -305,10 +350,59 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
                     }
                 }
             }
-            let e = earliest.unwrap_or(plan.to).min(plan.to);
-            window::period_start("date_from", e, Period::Day, &plan.tz, p.common.week_start())?
+            all_from(plan, earliest)?
         }
     };
+    run_from(plan, from, tables, limits, None)
+}
+
+/// What another engine counted for one series of one project, without a breakdown (one bucket), over the read
+/// periods `0..n_read` of [`Plan::window`] (look-back periods first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeriesCounts {
+    /// `total` and `unique_persons`: one count per read period.
+    PerPeriod(Vec<u64>),
+    /// `dau`, `wau`, `mau`: persons per shown period; `dau_mau`: DAU then MAU per shown period.
+    Rolling(Vec<Vec<u64>>),
+}
+
+/// Builds the report from counts another engine computed (per project, then per series), for `from` resolved
+/// as [`all_from`] resolves it. Only count maths without a breakdown come this way.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `series` for a property math or `breakdown` for a breakdown; [`Error::TimedOut`].
+pub fn from_counts(
+    plan: &Plan,
+    from: i64,
+    tables: &[&EventTable],
+    counts: Vec<Vec<SeriesCounts>>,
+    limits: &Limits,
+) -> Result<TrendsReport> {
+    if plan.params.common.breakdown.is_some() {
+        return Err(Error::invalid(
+            "breakdown",
+            "counts come without a breakdown",
+        ));
+    }
+    if plan
+        .params
+        .series
+        .iter()
+        .any(|s| s.math.aggregate().is_some())
+    {
+        return Err(Error::invalid("series", "property maths are not counts"));
+    }
+    run_from(plan, from, tables, limits, Some(counts))
+}
+
+fn run_from(
+    plan: &Plan,
+    from: i64,
+    tables: &[&EventTable],
+    limits: &Limits,
+    mut given: Option<Vec<Vec<SeriesCounts>>>,
+) -> Result<TrendsReport> {
+    let p = &plan.params;
     let w = plan.window(from)?;
     let lookback = plan.lookback as usize;
     let n_read = w.grid.len();
@@ -316,17 +410,26 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
     let first_shown = n_read - shown;
     let mut series_out = Vec::new();
     let mut kept_values = Vec::new();
-    for t in tables {
+    for (ti, t) in tables.iter().enumerate() {
         limits.check_time()?;
-        let by_person = t.by_person();
         let ctx = Ctx {
             plan,
             t,
             w: &w,
-            by_person,
             n_read,
             first_shown,
         };
+        if let Some(given) = given.as_mut() {
+            let counts = given.get_mut(ti).map(std::mem::take).ok_or_else(|| {
+                Error::invalid("projects", "one set of counts per project is needed")
+            })?;
+            kept_values.push((t.project.clone(), vec![None]));
+            for (s, (spec, numbers)) in p.series.iter().zip(counts).enumerate() {
+                let points = points(&ctx, s, numbers, 1).remove(0);
+                series_out.push(series(spec, s, t, None, false, points));
+            }
+            continue;
+        }
         let matched: Vec<Matched> = (0..p.series.len())
             .map(|s| matched(plan, t, s, Some(&w)))
             .collect::<Result<_>>()?;
@@ -396,28 +499,7 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
             let per_bucket = compute(&ctx, s, &masked[s], &kept);
             for (g, (value, is_other)) in groups.iter().enumerate() {
                 let points = per_bucket[g].clone();
-                let average = (spec.math == Math::DauMau)
-                    .then(|| {
-                        let (d, m) = points
-                            .iter()
-                            .filter(|pt| !pt.incomplete)
-                            .fold((0u64, 0u64), |(d, m), pt| {
-                                (d + pt.dau.unwrap_or(0), m + pt.mau.unwrap_or(0))
-                            });
-                        (m > 0).then(|| round6(d as f64 / m as f64))
-                    })
-                    .flatten();
-                series_out.push(SeriesOut {
-                    project: t.project.clone(),
-                    series: s,
-                    label: label(spec),
-                    math: spec.math,
-                    math_property: spec.math_property.clone(),
-                    breakdown_value: value.clone(),
-                    is_other: *is_other,
-                    average,
-                    points,
-                });
+                series_out.push(series(spec, s, t, value.clone(), *is_other, points));
             }
         }
     }
@@ -434,6 +516,39 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
         breakdown_values: p.common.breakdown.as_ref().map(|_| kept_values),
         provenance: Provenance::of(plan.as_of, tables, p.common.lang),
     })
+}
+
+/// One output series from its points.
+fn series(
+    spec: &Series,
+    s: usize,
+    t: &EventTable,
+    breakdown_value: Option<String>,
+    is_other: bool,
+    points: Vec<Point>,
+) -> SeriesOut {
+    let average = (spec.math == Math::DauMau)
+        .then(|| {
+            let (d, m) = points
+                .iter()
+                .filter(|pt| !pt.incomplete)
+                .fold((0u64, 0u64), |(d, m), pt| {
+                    (d + pt.dau.unwrap_or(0), m + pt.mau.unwrap_or(0))
+                });
+            (m > 0).then(|| round6(d as f64 / m as f64))
+        })
+        .flatten();
+    SeriesOut {
+        project: t.project.clone(),
+        series: s,
+        label: label(spec),
+        math: spec.math,
+        math_property: spec.math_property.clone(),
+        breakdown_value,
+        is_other,
+        average,
+        points,
+    }
 }
 
 /// The read period of every event of series `s` in table `t`, or `NONE`. Without a window (finding `all`), any
@@ -482,7 +597,6 @@ struct Ctx<'a> {
     plan: &'a Plan,
     t: &'a EventTable,
     w: &'a Window,
-    by_person: &'a ByPerson,
     n_read: usize,
     first_shown: usize,
 }
@@ -496,73 +610,94 @@ struct Buckets<'a> {
 
 /// One series' points per bucket over the shown periods.
 fn compute(c: &Ctx<'_>, s: usize, m: &Matched, buckets: &Buckets<'_>) -> Vec<Vec<Point>> {
-    let (plan, t, by_person, n_read, first_shown) =
-        (c.plan, c.t, c.by_person, c.n_read, c.first_shown);
+    let (plan, t, n_read, first_shown) = (c.plan, c.t, c.n_read, c.first_shown);
+    let by_person = t.by_person();
     let (event_bucket, person_bucket, n_buckets) = (buckets.event, buckets.person, buckets.n);
     let spec = &plan.params.series[s];
-    let shown = n_read - first_shown;
-    let point = |k: usize, value: PointValue| Point {
-        period_start: window::format_local(c.w.grid.start(k), &plan.tz),
-        value,
-        incomplete: c.w.grid.end_of(k) > plan.as_of,
-        count: None,
-        missing: None,
-        dau: None,
-        mau: None,
-        ci95: None,
-    };
-    let mut out: Vec<Vec<Point>> = vec![Vec::with_capacity(shown); n_buckets];
-    match spec.math {
-        Math::Total | Math::UniquePersons => {
-            let counts = if spec.math == Math::Total {
-                activity::events_per_period(
-                    &m.period,
-                    event_bucket,
-                    &t.person,
-                    person_bucket,
-                    n_read,
-                    n_buckets,
-                )
-            } else {
-                activity::distinct_per_period(
-                    by_person,
-                    &m.period,
-                    event_bucket,
-                    person_bucket,
-                    n_read,
-                    n_buckets,
-                )
-            };
-            for (b, o) in out.iter_mut().enumerate() {
-                for k in first_shown..n_read {
-                    o.push(point(k, PointValue::Count(counts[b * n_read + k])));
-                }
-            }
-        }
+    let counts = match spec.math {
+        Math::Total => SeriesCounts::PerPeriod(activity::events_per_period(
+            &m.period,
+            event_bucket,
+            &t.person,
+            person_bucket,
+            n_read,
+            n_buckets,
+        )),
+        Math::UniquePersons => SeriesCounts::PerPeriod(activity::distinct_per_period(
+            by_person,
+            &m.period,
+            event_bucket,
+            person_bucket,
+            n_read,
+            n_buckets,
+        )),
         Math::Dau | Math::Wau | Math::Mau | Math::DauMau => {
-            let windows = if spec.math == Math::DauMau {
-                vec![1, 30]
-            } else {
-                vec![spec.math.window_days().unwrap_or(1)]
-            };
-            let rolled = activity::rolling_distinct(
+            SeriesCounts::Rolling(activity::rolling_distinct(
                 by_person,
                 &m.period,
                 event_bucket,
                 person_bucket,
                 &Days {
-                    windows,
+                    windows: rolling_windows(spec.math),
                     first: first_shown,
                     n_days: n_read,
                     n_buckets,
                 },
-            );
+            ))
+        }
+        _ => return property_points(c, s, m, buckets),
+    };
+    points(c, s, counts, n_buckets)
+}
+
+/// The rolling windows (in days) a math counts: `dau_mau` needs the day's and the 30 days'.
+pub fn rolling_windows(math: Math) -> Vec<u32> {
+    if math == Math::DauMau {
+        vec![1, 30]
+    } else {
+        vec![math.window_days().unwrap_or(1)]
+    }
+}
+
+/// A point of read period `k` with `value`.
+fn point(c: &Ctx<'_>, k: usize, value: PointValue) -> Point {
+    Point {
+        period_start: window::format_local(c.w.grid.start(k), &c.plan.tz),
+        value,
+        incomplete: c.w.grid.end_of(k) > c.plan.as_of,
+        count: None,
+        missing: None,
+        dau: None,
+        mau: None,
+        ci95: None,
+    }
+}
+
+/// The points of a count math per bucket, over the shown periods.
+fn points(c: &Ctx<'_>, s: usize, counts: SeriesCounts, n_buckets: usize) -> Vec<Vec<Point>> {
+    let (n_read, first_shown) = (c.n_read, c.first_shown);
+    let shown = n_read - first_shown;
+    let math = c.plan.params.series[s].math;
+    let mut out: Vec<Vec<Point>> = vec![Vec::with_capacity(shown); n_buckets];
+    match counts {
+        SeriesCounts::PerPeriod(counts) => {
+            for (b, o) in out.iter_mut().enumerate() {
+                for k in first_shown..n_read {
+                    let n = counts.get(b * n_read + k).copied().unwrap_or(0);
+                    o.push(point(c, k, PointValue::Count(n)));
+                }
+            }
+        }
+        SeriesCounts::Rolling(rolled) => {
+            let at =
+                |w: usize, i: usize| rolled.get(w).and_then(|r| r.get(i)).copied().unwrap_or(0);
             for (b, o) in out.iter_mut().enumerate() {
                 for k in first_shown..n_read {
                     let i = b * shown + k - first_shown;
-                    if spec.math == Math::DauMau {
-                        let (dau, mau) = (rolled[0][i], rolled[1][i]);
+                    if math == Math::DauMau {
+                        let (dau, mau) = (at(0, i), at(1, i));
                         let mut pt = point(
+                            c,
                             k,
                             PointValue::Ratio((mau > 0).then(|| round6(dau as f64 / mau as f64))),
                         );
@@ -571,40 +706,50 @@ fn compute(c: &Ctx<'_>, s: usize, m: &Matched, buckets: &Buckets<'_>) -> Vec<Vec
                         pt.ci95 = wilson(dau, mau).map(|(a, b)| (round6(a), round6(b)));
                         o.push(pt);
                     } else {
-                        o.push(point(k, PointValue::Count(rolled[0][i])));
+                        o.push(point(c, k, PointValue::Count(at(0, i))));
                     }
                 }
             }
         }
-        math => {
-            let how = math.aggregate().expect("a property math");
-            let key = spec.math_property.as_deref().unwrap_or_default();
-            let column = t.numeric(key);
-            let mut values: Vec<Vec<Num>> = vec![Vec::new(); n_buckets * n_read];
-            let mut missing = vec![0u64; n_buckets * n_read];
-            for (i, &k) in m.period.iter().enumerate() {
-                if k == NONE {
-                    continue;
-                }
-                let b = match (event_bucket.get(i), person_bucket.is_empty()) {
-                    (Some(&b), _) => b,
-                    (None, false) => person_bucket[t.person[i] as usize],
-                    (None, true) => 0,
-                } as usize;
-                match column.and_then(|c| c.values.get(i).copied().flatten()) {
-                    Some(v) => values[b * n_read + k as usize].push(v),
-                    None => missing[b * n_read + k as usize] += 1,
-                }
-            }
-            for (b, o) in out.iter_mut().enumerate() {
-                for k in first_shown..n_read {
-                    let vs = &mut values[b * n_read + k];
-                    let mut pt = point(k, PointValue::Number(aggregate(vs, how)));
-                    pt.count = Some(vs.len() as u64);
-                    pt.missing = Some(missing[b * n_read + k]);
-                    o.push(pt);
-                }
-            }
+    }
+    out
+}
+
+/// The points of a property math per bucket, over the shown periods.
+fn property_points(c: &Ctx<'_>, s: usize, m: &Matched, buckets: &Buckets<'_>) -> Vec<Vec<Point>> {
+    let (plan, t, n_read, first_shown) = (c.plan, c.t, c.n_read, c.first_shown);
+    let (event_bucket, person_bucket, n_buckets) = (buckets.event, buckets.person, buckets.n);
+    let spec = &plan.params.series[s];
+    let shown = n_read - first_shown;
+    let mut out: Vec<Vec<Point>> = vec![Vec::with_capacity(shown); n_buckets];
+    let Some(how) = spec.math.aggregate() else {
+        return out;
+    };
+    let key = spec.math_property.as_deref().unwrap_or_default();
+    let column = t.numeric(key);
+    let mut values: Vec<Vec<Num>> = vec![Vec::new(); n_buckets * n_read];
+    let mut missing = vec![0u64; n_buckets * n_read];
+    for (i, &k) in m.period.iter().enumerate() {
+        if k == NONE {
+            continue;
+        }
+        let b = match (event_bucket.get(i), person_bucket.is_empty()) {
+            (Some(&b), _) => b,
+            (None, false) => person_bucket[t.person[i] as usize],
+            (None, true) => 0,
+        } as usize;
+        match column.and_then(|c| c.values.get(i).copied().flatten()) {
+            Some(v) => values[b * n_read + k as usize].push(v),
+            None => missing[b * n_read + k as usize] += 1,
+        }
+    }
+    for (b, o) in out.iter_mut().enumerate() {
+        for k in first_shown..n_read {
+            let vs = &mut values[b * n_read + k];
+            let mut pt = point(c, k, PointValue::Number(aggregate(vs, how)));
+            pt.count = Some(vs.len() as u64);
+            pt.missing = Some(missing[b * n_read + k]);
+            o.push(pt);
         }
     }
     out

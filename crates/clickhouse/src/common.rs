@@ -1,0 +1,147 @@
+//! SQL every compiled report shares: each event up to `as_of` with its person at `as_of` (`ev`), the personless
+//! persons a report leaves out (`excluded`), the range a scan reads, entity names, filters and local periods.
+
+use report::params::{Common, Entity, Period, Personless};
+use report::table::{DataProvenance, Scan};
+
+use crate::filter::Compiled;
+use crate::schema::{EVENTS, IDENTITY};
+use crate::sql::{Binder, Query};
+use crate::{Error, Result};
+
+/// The index of `ts`'s local period (a DateTime64 expression) counted from the period starting at `first` (UTC µs):
+/// local days by `toRelativeDayNum` in `tz`, weeks as seven of them, months by `toRelativeMonthNum`, and hours as
+/// 3600-second steps, as in the embedded engine's grid.
+pub(crate) fn period(period: Period, first: i64, b: &mut Binder, tz: &str, ts: &str) -> String {
+    let first = b.int(first);
+    let first_t = format!("fromUnixTimestamp64Micro({first}, 'UTC')");
+    match period {
+        Period::Hour => format!("intDiv(toUnixTimestamp64Micro({ts}) - {first}, 3600000000)"),
+        Period::Day => {
+            format!("(toRelativeDayNum({ts}, {tz}) - toRelativeDayNum({first_t}, {tz}))")
+        }
+        Period::Week => {
+            format!("intDiv(toRelativeDayNum({ts}, {tz}) - toRelativeDayNum({first_t}, {tz}), 7)")
+        }
+        Period::Month => {
+            format!("(toRelativeMonthNum({ts}, {tz}) - toRelativeMonthNum({first_t}, {tz}))")
+        }
+    }
+}
+
+/// The head of a report's queries: `ev` (every event of the project up to `as_of` with its person at `as_of` and
+/// whether its id is in a merge) and `excluded` (the personless persons, when the scan leaves them out: every event
+/// up to `as_of` personless and no id in a merge, retention.md §5.4).
+pub(crate) fn head(scan: &Scan, b: &mut Binder, project: &str) -> String {
+    let project = b.string(project);
+    let as_of = b.int(scan.as_of);
+    let excluded = match scan.personless {
+        Personless::Exclude => {
+            "SELECT person FROM ev GROUP BY person HAVING min(personless) AND NOT max(in_merge)"
+        }
+        Personless::Include => "SELECT '' AS person WHERE 0",
+    };
+    format!(
+        "WITH
+ids AS (
+    SELECT distinct_id, argMax(person, valid_from) AS person, argMax(in_merge, valid_from) AS in_merge
+    FROM {IDENTITY}
+    WHERE project = {project} AND valid_from <= {as_of}
+    GROUP BY distinct_id
+),
+ev AS (
+    SELECT if(i.person = '', e.distinct_id, i.person) AS person, i.in_merge AS in_merge, e.timestamp AS ts,
+        toString(e.uuid) AS uid, e.event AS event, e.properties AS properties, e.personless AS personless
+    FROM {EVENTS} AS e LEFT JOIN ids AS i ON e.distinct_id = i.distinct_id
+    WHERE e.project = {project} AND e.timestamp <= fromUnixTimestamp64Micro({as_of}, 'UTC')
+),
+excluded AS ({excluded})"
+    )
+}
+
+/// The instants a scan reads: `ts >= from AND ts < to`.
+pub(crate) fn range(scan: &Scan, b: &mut Binder) -> String {
+    let to = b.int(scan.to);
+    let mut out = format!("ts < fromUnixTimestamp64Micro({to}, 'UTC')");
+    if let Some(from) = scan.from {
+        let from = b.int(from);
+        out.push_str(&format!(
+            " AND ts >= fromUnixTimestamp64Micro({from}, 'UTC')"
+        ));
+    }
+    out
+}
+
+/// Whether an event's name matches an entity: one of its names, or any activity event of the project.
+pub(crate) fn names(b: &mut Binder, entity: &Entity, common: &Common, project: &str) -> String {
+    match entity.event.names() {
+        Some(list) => format!("event IN {}", b.strings(&list)),
+        None => {
+            let skip = common.non_activity_events(project);
+            format!("event NOT IN {}", b.strings(&skip))
+        }
+    }
+}
+
+/// Filters AND-ed (`1` for none).
+pub(crate) fn all(filters: &[Compiled]) -> String {
+    if filters.is_empty() {
+        return "1".into();
+    }
+    filters
+        .iter()
+        .map(|f| format!("({})", f.sql))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The events of the range read (personless persons left out) and the personless persons and their events.
+pub(crate) fn scope(scan: &Scan, project: &str) -> Query {
+    let mut b = Binder::default();
+    let head_sql = head(scan, &mut b, project);
+    let in_range = range(scan, &mut b);
+    b.finish(format!(
+        "{head_sql}
+SELECT
+    countIf(person NOT IN excluded) AS in_range,
+    uniqExactIf(person, person IN excluded) AS personless_persons,
+    countIf(person IN excluded) AS personless_events
+FROM ev
+WHERE {in_range}
+FORMAT TabSeparated"
+    ))
+}
+
+/// Reads the [`scope`] answer into the provenance.
+///
+/// # Errors
+/// [`Error::Answer`] for an answer that is not three numbers.
+pub(crate) fn read_scope(text: &str, data: &mut DataProvenance) -> Result<()> {
+    let bad = || Error::Answer(format!("the scope answer {text:?} is not three numbers"));
+    let f: Vec<u64> = text
+        .trim_end()
+        .split('\t')
+        .map(|s| s.parse::<u64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad())?;
+    let [in_range, persons, events] = f[..] else {
+        return Err(bad());
+    };
+    data.in_range = Some(in_range);
+    data.personless_persons = persons;
+    data.personless_events = events;
+    Ok(())
+}
+
+/// The IANA name of a report's time zone.
+///
+/// # Errors
+/// [`Error::Unsupported`] naming `timezone` for a zone without one (a fixed offset).
+pub(crate) fn tz_name(tz: &jiff::tz::TimeZone) -> Result<&str> {
+    tz.iana_name().ok_or_else(|| {
+        crate::unsupported(
+            "timezone",
+            "time zones without an IANA name (fixed offsets)",
+        )
+    })
+}
