@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retention on the embedded engine next to the same report compiled to ClickHouse SQL and run on chDB (ClickHouse's
+# Retention and trends on the embedded engine next to the same reports compiled to ClickHouse SQL and run on chDB (ClickHouse's
 # engine, embedded, behind tests/clickhouse/chdb_server.py), whole-process timings of the `liucun` command.
 #
 #   bench/clickhouse.sh [EVENTS] [REPS]       # default 10000000 events, 3 repetitions
@@ -35,15 +35,18 @@ if [ ! -d "$dir/data" ]; then
 fi
 as_of=2025-06-01T00:00:00Z
 
-# name | flags
+# name | kind | flags (`~` stands for a space inside one argument)
 shapes=(
-  "day x30 first-time|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30"
-  "day x30 recurring|--period day --intervals 30 --from 2025-01-01 --to 2025-01-30"
-  "week x12 first-ever chat|--type first-ever --target chat_message --period week --intervals 12 --from 2025-01-01 --to 2025-03-31"
-  "month x3 cumulative|--type first-time --cumulative --period month --intervals 3 --from 2025-01-01 --to 2025-03-31"
-  "day x30 Asia/Shanghai|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --tz Asia/Shanghai"
-  "day x30 where \$ai_model|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --where \$ai_model~contains~gpt"
-  "hour x48|--period hour --intervals 48 --from 2025-01-10T00:00:00 --to 2025-01-11T23:00:00"
+  "day x30 first-time|retention|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30"
+  "day x30 recurring|retention|--period day --intervals 30 --from 2025-01-01 --to 2025-01-30"
+  "week x12 first-ever chat|retention|--type first-ever --target chat_message --period week --intervals 12 --from 2025-01-01 --to 2025-03-31"
+  "month x3 cumulative|retention|--type first-time --cumulative --period month --intervals 3 --from 2025-01-01 --to 2025-03-31"
+  "day x30 Asia/Shanghai|retention|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --tz Asia/Shanghai"
+  "day x30 where \$ai_model|retention|--type first-time --period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --where \$ai_model~contains~gpt"
+  "day x30 by \$ai_model|retention|--period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --breakdown \$ai_model"
+  "hour x48|retention|--period hour --intervals 48 --from 2025-01-10T00:00:00 --to 2025-01-11T23:00:00"
+  "trends DAU, MAU 90 days|trends|--series any:dau --series any:mau --from 2025-01-01 --to 2025-03-31"
+  "trends chat events, weeks|trends|--series chat_message:total --series chat_message:unique_persons --interval week --from all"
 )
 
 ms() { # median whole-process milliseconds of REPS runs of "$@"
@@ -62,9 +65,9 @@ echo "$n events, median of $reps, whole process (ms); $(nproc) cores; $(git rev-
 printf '| %-28s | %10s | %10s | %7s |\n' shape embedded clickhouse ratio
 printf '|%s|%s|%s|%s|\n' "------------------------------" "-----------:" "-----------:" "--------:"
 for s in "${shapes[@]}"; do
-  IFS='|' read -r name flags <<< "$s"
+  IFS='|' read -r name kind flags <<< "$s"
   # shellcheck disable=SC2206
-  args=(retention -p lanting $flags --as-of "$as_of" --format json)
+  args=($kind -p lanting $flags --as-of "$as_of" --format json)
   args=("${args[@]//\~/ }")
   a=$("$bin" --data "$dir/data" "${args[@]}")
   b=$("$bin" --data "$dir/data" "${args[@]}" --engine clickhouse)

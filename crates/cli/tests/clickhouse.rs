@@ -123,6 +123,14 @@ fn edge_events() -> String {
         "2025-03-12T08:00:00Z",
         serde_json::json!({"$anon_distinct_id": "shade-anon", "$process_person_profile": false}),
     );
+    // One personless event does not make a person personless.
+    ev("mixed", "chat_message", "2025-03-02T05:00:00Z", off.clone());
+    ev(
+        "mixed",
+        "chat_message",
+        "2025-03-04T05:00:00Z",
+        serde_json::json!({}),
+    );
     let merge_late = [
         ("shade-anon", "$pageview", "2025-03-01T09:00:00Z", None),
         ("anon-1", "$pageview", "2025-03-02T10:00:00Z", None),

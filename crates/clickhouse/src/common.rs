@@ -35,11 +35,20 @@ pub(crate) fn period(period: Period, first: i64, b: &mut Binder, tz: &str, ts: &
 pub(crate) fn head(scan: &Scan, b: &mut Binder, project: &str) -> String {
     let project = b.string(project);
     let as_of = b.int(scan.as_of);
+    // A person with several ids has them all in a merge, so a personless person is one id, in no merge, whose every
+    // event is personless: only ids with a personless event are grouped.
     let excluded = match scan.personless {
-        Personless::Exclude => {
-            "SELECT person FROM ev GROUP BY person HAVING min(personless) AND NOT max(in_merge)"
-        }
-        Personless::Include => "SELECT '' AS person WHERE 0",
+        Personless::Exclude => format!(
+            "SELECT distinct_id AS person FROM {EVENTS}
+    WHERE project = {project} AND timestamp <= fromUnixTimestamp64Micro({as_of}, 'UTC')
+        AND distinct_id IN (
+            SELECT distinct_id FROM {EVENTS}
+            WHERE project = {project} AND personless AND timestamp <= fromUnixTimestamp64Micro({as_of}, 'UTC')
+        )
+        AND distinct_id NOT IN (SELECT distinct_id FROM ids WHERE in_merge)
+    GROUP BY distinct_id HAVING min(personless)"
+        ),
+        Personless::Include => "SELECT '' AS person WHERE 0".to_string(),
     };
     format!(
         "WITH
