@@ -540,6 +540,40 @@ fn retention_on_clickhouse_matches_the_embedded_engine() {
     for args in &fixed {
         fx.same(args);
     }
+    // 24-hour windows (§14): every type and period, brackets, minimum occurrences, a breakdown.
+    for (kind, period, extra) in [
+        ("recurring", "day", "--min-occurrences=2"),
+        ("first-time", "day", "--brackets=1,3,7"),
+        ("first-ever", "week", "--breakdown=$ai_model"),
+        ("first-time", "hour", "--tz=America/New_York"),
+        ("recurring", "month", "--include-personless"),
+    ] {
+        for project in [gen_a, "edge"] {
+            let (from, to) = match period {
+                "hour" => ("2025-03-09T00:00:00", "2025-03-10T00:00:00"),
+                _ => ("2025-01-01", "2025-03-31"),
+            };
+            fx.same(&[
+                "--project",
+                project,
+                "--as-of",
+                "2025-04-01T00:00:00Z",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--period",
+                period,
+                "--intervals",
+                "8",
+                "--type",
+                kind,
+                "--windows",
+                "24h",
+                extra,
+            ]);
+        }
+    }
     // Event breakdowns (§10): every type, the fold into Other, a property of every JSON type.
     for (kind, by, limit) in [
         ("recurring", "$ai_model", "2"),
@@ -683,6 +717,7 @@ fn retention_on_clickhouse_matches_the_embedded_engine() {
         match rng.pick(&[
             "",
             "",
+            "24h",
             "cumulative",
             "min2",
             "brackets",
@@ -692,6 +727,7 @@ fn retention_on_clickhouse_matches_the_embedded_engine() {
             "breakdown",
         ]) {
             "cumulative" => args.push("--cumulative"),
+            "24h" => args.extend(["--windows", "24h"]),
             "min2" => args.extend(["--min-occurrences", "2"]),
             "brackets" => args.extend(["--brackets", "2,5"]),
             "sunday" => args.extend(["--week-start", "sunday"]),
@@ -855,10 +891,6 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
                 "person:plan",
             ],
             "breakdown",
-        ),
-        (
-            vec!["retention", "--engine", "clickhouse", "--windows", "24h"],
-            "time_window_mode",
         ),
         (
             vec![

@@ -42,9 +42,6 @@ pub fn check(plan: &Plan) -> Result<()> {
     {
         return Err(unsupported("breakdown", "person property breakdowns"));
     }
-    if p.time_window_mode == TimeWindowMode::Hours24 {
-        return Err(unsupported("time_window_mode", "24-hour windows"));
-    }
     let person = p
         .common
         .all_global_filters()
@@ -142,16 +139,19 @@ pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
     } else {
         "SELECT bv, k, j, uniqExact(person) AS n FROM pairs GROUP BY bv, k, j"
     };
-    let cells = format!(
-        "{head_sql},
-flagged AS (
+    let flagged = format!(
+        "flagged AS (
     SELECT person, ts, uid, {bv} AS bv,
         ({nt}) AND ({g}) AS anchor,
         anchor AND ({tf}) AS start,
         ({nr}) AND ({g}) AND ({rf}) AS ret
     FROM ev
     WHERE {in_range} AND person NOT IN excluded AND (({nt}) OR ({nr}))
-),
+)"
+    );
+    let cells = format!(
+        "{head_sql},
+{flagged},
 starts AS (
     {starts}
 ),
@@ -171,10 +171,76 @@ SELECT hex(bv), k, j, n FROM (
 )
 FORMAT TabSeparated"
     );
+    let cells = match window_length(plan) {
+        None => cells,
+        Some(len) => cells_24h(plan, &mut b, len, &head_sql, &flagged, &in_window),
+    };
     let cells = b.finish(cells);
 
     let scope = common::scope(&scan, project);
     Ok(Queries { cells, scope })
+}
+
+/// The fixed period of 24-hour windows (§14), in µs; `None` in calendar mode.
+fn window_length(plan: &Plan) -> Option<i64> {
+    let hour = 3_600_000_000i64;
+    (plan.params.time_window_mode == TimeWindowMode::Hours24).then(|| match plan.params.period {
+        report::params::Period::Hour => hour,
+        report::params::Period::Day => 24 * hour,
+        report::params::Period::Week => 7 * 24 * hour,
+        report::params::Period::Month => 30 * 24 * hour,
+    })
+}
+
+/// The cells of 24-hour windows (§14): each person's one anchor t0 (the first start event in the window for
+/// `recurring`, the anchor of §6 otherwise) puts them in row ⌊(t0 − F)/P⌋, and a return at t ≥ t0 in the window
+/// counts in column ⌊(t − t0)/P⌋ when that cell lies in the window.
+fn cells_24h(
+    plan: &Plan,
+    b: &mut Binder,
+    len: i64,
+    head_sql: &str,
+    flagged: &str,
+    in_window: &str,
+) -> String {
+    let p = &plan.params;
+    let (first, period) = (b.int(plan.window.first), b.int(len));
+    let rows = b.uint(plan.window.grid.len() as u64);
+    let columns = b.uint(report::retention::spans(p).len() as u64 + 1);
+    let min_occ = b.uint(u64::from(p.minimum_occurrences));
+    let (mask, ok) = match p.retention_type {
+        RetentionType::Recurring => (format!("start AND {in_window}"), "1"),
+        RetentionType::FirstTime => ("start".to_string(), "1"),
+        RetentionType::FirstEver => ("anchor".to_string(), "ok"),
+    };
+    let t0_in_window = in_window.replace("ts ", "t0 ");
+    format!(
+        "{head_sql},
+{flagged},
+anchors AS (
+    SELECT person, min(ts) AS t0, argMin(start, (ts, uid)) AS ok, argMin(bv, (ts, uid)) AS anchor_bv
+    FROM flagged WHERE {mask} GROUP BY person
+),
+starts AS (
+    SELECT person, anchor_bv AS bv, t0, intDiv(toUnixTimestamp64Micro(t0) - {first}, {period}) AS k
+    FROM anchors WHERE {ok} AND {t0_in_window}
+),
+rets AS (
+    SELECT s.person AS person, s.bv AS bv, s.k AS k,
+        intDiv(toUnixTimestamp64Micro(f.ts) - toUnixTimestamp64Micro(s.t0), {period}) AS j, count() AS c
+    FROM starts AS s INNER JOIN flagged AS f ON s.person = f.person
+    WHERE f.ret AND f.ts >= s.t0 AND {f_in_window}
+    GROUP BY person, bv, k, j
+    HAVING c >= {min_occ} AND j >= 1 AND j < {columns} AND k + j < {rows}
+)
+SELECT hex(bv), k, j, n FROM (
+    SELECT bv, k, 0 AS j, count() AS n FROM starts WHERE k < {rows} GROUP BY bv, k
+    UNION ALL
+    SELECT bv, k, j, count() AS n FROM rets GROUP BY bv, k, j
+)
+FORMAT TabSeparated",
+        f_in_window = in_window.replace("ts ", "f.ts "),
+    )
 }
 
 /// Reads the `cells` answer (`hex(value) k j n` rows) into counts, one bucket per value.
