@@ -162,6 +162,41 @@ pub(crate) fn report(
     clickhouse::report(&client, request, now_us, &Limits::default()).map_err(invalid_or_failure)
 }
 
+/// Recomputes a published report on ClickHouse from its own parameters and compares every field, as
+/// `Engine::verify` does on the data directory.
+pub(crate) fn verify(
+    data: &Path,
+    published: &serde_json::Value,
+    args: &ClickHouseArgs,
+) -> anyhow::Result<liucun::Verification> {
+    let kind_name = published
+        .get("kind")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| Invalid("not a report: it has no `kind`".into()))?;
+    let kind = report::Kind::parse(kind_name).ok_or_else(|| {
+        Invalid(format!(
+            "`kind` {kind_name:?} is not a report liucun computes"
+        ))
+    })?;
+    let params = published
+        .get("parameters")
+        .ok_or_else(|| Invalid("the report has no `parameters` object".into()))?;
+    let request = Request::from_json(kind, params).map_err(|e| Invalid(e.to_string()))?;
+    if request.common().as_of.is_none() {
+        return Err(
+            Invalid("parameters.as_of is missing; a report always records it".into()).into(),
+        );
+    }
+    let recomputed = self::report(data, request, args, 0)?;
+    let differences = report::verify::diff(published, &recomputed.to_json());
+    Ok(liucun::Verification {
+        kind,
+        matches: differences.is_empty(),
+        differences,
+        recomputed_fingerprint: recomputed.provenance().data_fingerprint.clone(),
+    })
+}
+
 /// The SQL a report sends, with its parameters.
 pub(crate) fn explain(data: &Path, mut request: Request, now_us: i64) -> anyhow::Result<String> {
     if data.join("settings.json").exists() {

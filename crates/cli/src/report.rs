@@ -474,6 +474,12 @@ enum FormatArg {
 pub(crate) struct VerifyArgs {
     /// The report JSON file, or - for stdin.
     report: PathBuf,
+    /// Recompute on this engine: liucun's own over the data directory, or ClickHouse over the exported tables (a
+    /// report computed on either verifies on the other).
+    #[arg(long, value_enum, default_value_t = EngineArg::Embedded)]
+    engine: EngineArg,
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
 }
 
 pub(crate) fn retention(data: &Path, a: RetentionArgs, given: &[String]) -> anyhow::Result<u8> {
@@ -1170,8 +1176,13 @@ pub(crate) fn verify(data: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
     };
     let published: Value =
         serde_json::from_str(&text).map_err(|e| Invalid(format!("the report is not JSON: {e}")))?;
-    let engine = open_for_reading(data)?;
-    let v = on_snapshot(&engine, || engine.verify(&published))?;
+    let v = match args.engine {
+        EngineArg::Embedded => {
+            let engine = open_for_reading(data)?;
+            on_snapshot(&engine, || engine.verify(&published))?
+        }
+        EngineArg::Clickhouse => crate::clickhouse::verify(data, &published, &args.clickhouse)?,
+    };
     // The report's notes are part of what it says; show them beside the verdict.
     for n in published["provenance"]["notes"]
         .as_array()

@@ -88,6 +88,11 @@ fn edge_events() -> String {
         serde_json::json!("中文 O'Brien"),
         serde_json::json!("1e400"),
         serde_json::json!(-7),
+        serde_json::json!("1."),
+        serde_json::json!(".5"),
+        serde_json::json!("+2"),
+        serde_json::json!("5\u{a0}"),
+        serde_json::json!("a\nb"),
     ];
     for (i, v) in values.iter().enumerate() {
         let id = format!("v{i}");
@@ -122,6 +127,13 @@ fn edge_events() -> String {
         "$identify",
         "2025-03-12T08:00:00Z",
         serde_json::json!({"$anon_distinct_id": "shade-anon", "$process_person_profile": false}),
+    );
+    // A personless person met only before a local window's start, on the window's first UTC day.
+    ev(
+        "early-ghost",
+        "chat_message",
+        "2025-03-02T03:00:00Z",
+        off.clone(),
     );
     // One personless event does not make a person personless.
     ev("mixed", "chat_message", "2025-03-02T05:00:00Z", off.clone());
@@ -540,6 +552,19 @@ fn retention_on_clickhouse_matches_the_embedded_engine() {
     for args in &fixed {
         fx.same(args);
     }
+    // Personless persons met on the first UTC day read, before the local window starts.
+    fx.same(&[
+        "--project",
+        "edge",
+        "--as-of",
+        "2025-03-20T00:00:00Z",
+        "--from",
+        "2025-03-02",
+        "--tz",
+        "America/New_York",
+        "--intervals",
+        "10",
+    ]);
     // 24-hour windows (§14): every type and period, brackets, minimum occurrences, a breakdown.
     for (kind, period, extra) in [
         ("recurring", "day", "--min-occurrences=2"),
@@ -636,6 +661,13 @@ fn retention_on_clickhouse_matches_the_embedded_engine() {
         "x contains '",
         "x eq -7",
         "x gt -10",
+        "x eq 1",
+        "x eq 0.5",
+        "x eq 5",
+        "x lt 3",
+        "x regex 3",
+        "x regex ^a.b$",
+        "x regex (?s)^a.b$",
     ];
     for f in filters {
         fx.same(&[
@@ -854,6 +886,16 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
     let file = tmp.path().join("report.json");
     std::fs::write(&file, &report).unwrap();
     let verified = ok(liucun(&fx.data, &["verify", file.to_str().unwrap()]));
+    assert!(
+        verified.contains("every number and the data fingerprint"),
+        "{verified}"
+    );
+
+    // And the other way round: an embedded report verifies on ClickHouse.
+    let mut args: Vec<&str> = vec!["trends", "--format", "json", "--series", "any:dau"];
+    args.extend(common);
+    std::fs::write(&file, ok(liucun(&fx.data, &args))).unwrap();
+    let verified = ok(fx.run(&["verify", file.to_str().unwrap(), "--engine", "clickhouse"]));
     assert!(
         verified.contains("every number and the data fingerprint"),
         "{verified}"

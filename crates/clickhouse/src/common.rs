@@ -104,19 +104,29 @@ pub(crate) fn all(filters: &[Compiled]) -> String {
         .join(" AND ")
 }
 
-/// The events of the range read (personless persons left out) and the personless persons and their events.
+/// The events of the range read (personless persons left out), the personless persons met in the UTC days read (as
+/// the embedded engine meets every person of the days it reads), and their events in the range.
 pub(crate) fn scope(scan: &Scan, project: &str) -> Query {
+    const DAY: i64 = 86_400_000_000;
     let mut b = Binder::default();
     let head_sql = head(scan, &mut b, project);
     let in_range = range(scan, &mut b);
+    let days_end = b.int((scan.to - 1).div_euclid(DAY) * DAY + DAY);
+    let mut in_days = format!("ts < fromUnixTimestamp64Micro({days_end}, 'UTC')");
+    if let Some(from) = scan.from {
+        let days_start = b.int(from.div_euclid(DAY) * DAY);
+        in_days.push_str(&format!(
+            " AND ts >= fromUnixTimestamp64Micro({days_start}, 'UTC')"
+        ));
+    }
     b.finish(format!(
         "{head_sql}
 SELECT
-    countIf(person NOT IN excluded) AS in_range,
+    countIf(({in_range}) AND person NOT IN excluded) AS in_range,
     uniqExactIf(person, person IN excluded) AS personless_persons,
-    countIf(person IN excluded) AS personless_events
+    countIf(({in_range}) AND person IN excluded) AS personless_events
 FROM ev
-WHERE {in_range}
+WHERE {in_days}
 FORMAT TabSeparated"
     ))
 }

@@ -52,10 +52,14 @@ impl Exprs {
         let raw = format!("JSONExtractRaw(properties, {key})");
         let text = format!("JSONExtractString(properties, {key})");
         let present = format!("(JSONHas(properties, {key}) AND {ty} != 'Null')");
-        let trimmed = format!("replaceRegexpAll({text}, '^\\\\s+|\\\\s+$', '')");
+        // Unicode's White_Space, as Rust's `trim`; then Rust's `f64` grammar without `inf` and `NaN`.
+        let trimmed = format!(
+            "replaceRegexpAll({text}, '^[\\\\t\\\\n\\\\x0B\\\\f\\\\r\\\\x{{85}}\\\\p{{Z}}]+|[\\\\t\\\\n\\\\x0B\\\\f\\\\r\\\\x{{85}}\\\\p{{Z}}]+$', '')"
+        );
         let numeric = format!(
             "multiIf({ty} IN ('Int64', 'UInt64', 'Double'), toFloat64OrNull({raw}), \
-             {ty} = 'String' AND match({trimmed}, '^[0-9.eE+-]+$'), toFloat64OrNull({trimmed}), NULL)"
+             {ty} = 'String' AND match({trimmed}, '^[+-]?([0-9]+\\\\.?[0-9]*|\\\\.[0-9]+)([eE][+-]?[0-9]+)?$'), \
+             toFloat64OrNull({trimmed}), NULL)"
         );
         let numeric = format!("if(isFinite(ifNull({numeric}, nan)), {numeric}, NULL)");
         // The string form of anything but a number (a number is never equal to a non-numeric value's text).
@@ -156,11 +160,16 @@ fn one(b: &mut Binder, f: &Filter) -> Result<Compiled> {
             format!("ifNull({numeric} {op} {}, 0)", b.float(x))
         }
         Operator::Regex => {
-            let pattern = match values.first() {
-                Some(Value::String(s)) => s.clone(),
-                _ => String::new(),
-            };
-            format!("ifNull(match({form}, {}), 0)", b.string(&pattern))
+            // The pattern is the value's string form, as liucun's engine reads it; RE2's `.` matches a newline
+            // unless told not to, Rust's does not.
+            let pattern = values
+                .first()
+                .and_then(|v| report::filter::string_form(v))
+                .unwrap_or_default();
+            format!(
+                "ifNull(match({form}, {}), 0)",
+                b.string(&format!("(?-s){pattern}"))
+            )
         }
     };
     Ok(Compiled { sql })

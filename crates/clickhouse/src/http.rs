@@ -6,6 +6,18 @@ use std::time::Duration;
 use crate::sql::Query;
 use crate::{Error, Result};
 
+/// Settings sent with every statement.
+const SETTINGS: &[(&str, &str)] = &[
+    ("join_use_nulls", "0"),
+    ("wait_end_of_query", "1"),
+    ("result_overflow_mode", "throw"),
+    ("read_overflow_mode", "throw"),
+    ("group_by_overflow_mode", "throw"),
+    ("set_overflow_mode", "throw"),
+    ("join_overflow_mode", "throw"),
+    ("timeout_overflow_mode", "throw"),
+];
+
 /// The most a result may hold: report queries return cells, not events.
 const MAX_RESULT_BYTES: u64 = 1 << 30;
 
@@ -93,6 +105,12 @@ impl Client {
         }
         if in_database {
             req = req.query("database", &self.conn.database);
+        }
+        // The answers must not depend on the server's profile: outer joins fill defaults, and a limit reached
+        // fails the query instead of cutting its answer short (which would still be a 200); the whole answer is
+        // computed before it is sent, so a failure is an error status.
+        for (setting, value) in SETTINGS {
+            req = req.query(*setting, *value);
         }
         for (name, value) in &query.params {
             req = req.query(format!("param_{name}"), value);

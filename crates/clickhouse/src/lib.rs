@@ -208,7 +208,11 @@ pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -
                 let q = retention::compile_project(&plan, project)?;
                 let (mut data, present) = provenance::data(client, project, &scan, &names)?;
                 common::read_scope(&client.query(&q.scope)?, &mut data)?;
-                counted.push(retention::read_cells(&plan, &client.query(&q.cells)?)?);
+                counted.push(retention::read_cells(
+                    &plan,
+                    &client.query(&q.cells)?,
+                    limits,
+                )?);
                 tables.push(retention::shell(project, data, present));
             }
             let tables: Vec<&report::EventTable> = tables.iter().collect();

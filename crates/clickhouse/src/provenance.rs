@@ -99,7 +99,8 @@ pub fn data(
     let mut present = Vec::new();
     if from_day <= to_day {
         let days = one_row(&client.query(&days_query(project, &from_day, &to_day, names))?)?;
-        data.events_in_scope = number(&days, "events")? as u64;
+        data.events_in_scope = u64::try_from(number(&days, "events")?)
+            .map_err(|_| Error::Answer(format!("a negative event count: {days}")))?;
         data.digest_sum = u256_from_decimal(&text(&days, "digest_sum")?)?;
         present = days
             .get("names")

@@ -247,7 +247,7 @@ FORMAT TabSeparated",
 ///
 /// # Errors
 /// [`Error::Answer`] for rows of another shape or outside the grid.
-pub fn read_cells(plan: &Plan, text: &str) -> Result<Counted> {
+pub fn read_cells(plan: &Plan, text: &str, limits: &report::Limits) -> Result<Counted> {
     let rows = plan.window.grid.len();
     let columns = report::retention::spans(&plan.params).len() + 1;
     let mut values: Vec<String> = Vec::new();
@@ -280,6 +280,8 @@ pub fn read_cells(plan: &Plan, text: &str) -> Result<Counted> {
         values = vec![String::new()];
     }
     let n_buckets = values.len();
+    // The embedded engine refuses a breakdown past the cell limit before counting; here the values come with counts.
+    limits.check_cells("breakdown", (n_buckets * rows * columns) as u64)?;
     let mut counts = CohortCounts {
         n_buckets,
         rows,
@@ -287,7 +289,8 @@ pub fn read_cells(plan: &Plan, text: &str) -> Result<Counted> {
         counts: vec![0; n_buckets * rows * columns],
     };
     for (b, k, j, n) in cells {
-        counts.counts[(b * rows + k) * columns + j] += n;
+        let c = &mut counts.counts[(b * rows + k) * columns + j];
+        *c = c.saturating_add(n);
     }
     Ok(Counted { values, counts })
 }

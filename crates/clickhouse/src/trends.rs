@@ -178,9 +178,9 @@ pub fn read_counts(plan: &Plan, from: i64, text: &str) -> Result<Vec<SeriesCount
                 .and_then(|v| k.checked_sub(first_shown).and_then(|i| v.get_mut(i))),
             _ => None,
         };
-        *slot.ok_or_else(|| {
-            Error::Answer(format!("a count row {line:?} is outside the window"))
-        })? += n as u64;
+        let slot = slot
+            .ok_or_else(|| Error::Answer(format!("a count row {line:?} is outside the window")))?;
+        *slot = slot.saturating_add(n as u64);
     }
     Ok(out)
 }

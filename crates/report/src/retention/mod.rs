@@ -229,7 +229,11 @@ fn plan_with(mut params: RetentionParams, now_us: i64, limits: &Limits) -> Resul
     };
     let scan_to = window.end.min(as_of.saturating_add(1));
     let needs_uuid = match params.retention_type {
-        RetentionType::Recurring => false,
+        // A 24-hour row's anchor is the first start event in the window, and with an event breakdown its value.
+        RetentionType::Recurring => {
+            params.time_window_mode == crate::params::TimeWindowMode::Hours24
+                && breakdown_kind == Some(PropertyKind::Event)
+        }
         RetentionType::FirstTime => breakdown_kind == Some(PropertyKind::Event),
         RetentionType::FirstEver => true,
     };
