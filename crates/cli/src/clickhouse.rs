@@ -137,10 +137,11 @@ pub(crate) fn export(data: &Path, args: ExportArgs) -> anyhow::Result<u8> {
         .map_err(invalid_or_failure)?;
         bar.finish_and_clear();
         println!(
-            "{name}: {} events, {} identity changes, {} merge requests into {}",
+            "{name}: {} events, {} identity changes, {} merge requests, {} persons records into {}",
             out.events,
             out.identity_changes,
             out.merges,
+            out.persons,
             client.database()
         );
     }

@@ -240,6 +240,35 @@ impl Fixture {
                 edge.to_str().unwrap(),
             ],
         ));
+        // Creation instants that override the first event (activity.md §3.2 rule 4): inside and before the
+        // window, a later import overriding an earlier one, an id merged into another person later, an id with no
+        // events, and a record without one.
+        let persons = tmp.join("edge-persons.ndjson");
+        std::fs::write(
+            &persons,
+            [
+                r#"{"distinct_ids": ["v1"], "created_at": "2025-03-04T00:00:00Z"}"#,
+                r#"{"distinct_ids": ["v2", "v2-alias"], "created_at": "2024-01-01T00:00:00Z"}"#,
+                r#"{"distinct_ids": ["v3"], "created_at": "2025-03-01T00:00:00Z"}"#,
+                r#"{"distinct_ids": ["v3"], "created_at": "2025-03-09T12:00:00Z"}"#,
+                r#"{"distinct_ids": ["anon-1"], "created_at": "2025-03-05T12:00:00Z"}"#,
+                r#"{"distinct_ids": ["nobody"], "created_at": "2025-03-02T00:00:00Z"}"#,
+                r#"{"distinct_ids": ["v4"], "properties": {"plan": "pro"}}"#,
+            ]
+            .join("\n"),
+        )
+        .unwrap();
+        ok(liucun(
+            &data,
+            &[
+                "import",
+                "--quiet",
+                "--persons",
+                "--project",
+                "edge",
+                persons.to_str().unwrap(),
+            ],
+        ));
         projects.push("edge".into());
         let database = format!("liucun_test_{}_{test}", std::process::id());
         let fx = Fixture {
@@ -944,7 +973,17 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
             ],
             "properties",
         ),
-        (vec!["stickiness", "--engine", "clickhouse"], "kind"),
+        (vec!["growth", "--engine", "clickhouse"], "kind"),
+        (
+            vec![
+                "lifecycle",
+                "--engine",
+                "clickhouse",
+                "--event-where",
+                "person.plan eq pro",
+            ],
+            "properties",
+        ),
         (
             vec![
                 "trends",
@@ -1242,5 +1281,296 @@ fn trends_on_clickhouse_match_the_embedded_engine() {
         }
         eprintln!("case {case}: {args:?}");
         fx.same_kind("trends", &args);
+    }
+}
+
+/// Common arguments of a random stickiness or lifecycle case: project, as_of, interval, range and zone.
+fn activity_case<'a>(rng: &mut Rng, projects: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--project", rng.pick(projects)];
+    args.extend([
+        "--as-of",
+        rng.pick(&[
+            "2025-04-01T00:00:00Z",
+            "2025-02-15T12:00:00Z",
+            "2025-03-09T07:30:00Z",
+        ]),
+    ]);
+    let interval = rng.pick(&["day", "day", "week", "month", "hour"]);
+    args.extend(["--interval", interval]);
+    match interval {
+        "hour" => args.extend([
+            "--from",
+            rng.pick(&["2025-01-15T00:00:00", "2025-03-09T01:00:00"]),
+            "--to",
+            rng.pick(&["2025-01-16T12:00:00", "2025-03-09T20:00:00"]),
+        ]),
+        _ => args.extend([
+            "--from",
+            rng.pick(&["2025-01-01", "-20d", "2025-02-20", "2025-03-02"]),
+        ]),
+    }
+    args.extend([
+        "--tz",
+        rng.pick(&["UTC", "Asia/Shanghai", "America/New_York", "Asia/Kolkata"]),
+    ]);
+    args.extend([
+        "--event",
+        rng.pick(&[
+            "any",
+            "chat_message",
+            "$pageview,chat_message",
+            "$ai_generation",
+        ]),
+    ]);
+    match rng.pick(&["", "", "where", "event-where"]) {
+        "where" => args.extend([
+            "--where",
+            rng.pick(&["$ai_model contains gpt", "x gt 1", "$os is_set"]),
+        ]),
+        "event-where" => args.extend([
+            "--event-where",
+            rng.pick(&["message_index gt 2", "x is_not_set"]),
+        ]),
+        _ => {}
+    }
+    args
+}
+
+#[test]
+fn stickiness_on_clickhouse_matches_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "stickiness");
+    let (gen_a, gen_b) = (fx.projects[0].as_str(), fx.projects[1].as_str());
+    let fixed: Vec<Vec<&str>> = vec![
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "2025-02-01",
+            "--to",
+            "2025-02-28",
+            "--event",
+            "chat_message",
+        ],
+        vec![
+            "--project",
+            gen_b,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "2025-01-06",
+            "--to",
+            "2025-02-23",
+            "--interval",
+            "week",
+            "--criteria",
+            "gte:3",
+            "--cumulative",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-02-27",
+            "--interval-count",
+            "7",
+            "--criteria",
+            "lte:2",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-01",
+            "--tz",
+            "America/New_York",
+            "--include-personless",
+            "--criteria",
+            "exact:1",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-09T00:00:00",
+            "--to",
+            "2025-03-09T23:00:00",
+            "--interval",
+            "hour",
+            "--tz",
+            "America/New_York",
+            "--lang",
+            "zh-CN",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-01-01",
+            "--interval",
+            "month",
+            "--criteria",
+            "exact:0",
+        ],
+        vec![
+            "--project",
+            "no-such-project",
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+        ],
+    ];
+    for args in &fixed {
+        let out = fx.same_kind("stickiness", args);
+        assert!(
+            out.contains("\"kind\": \"stickiness\""),
+            "{args:?} computes: {out}"
+        );
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for case in 0..25 {
+        let mut args = activity_case(&mut rng, &[gen_a, gen_b, "edge"]);
+        args.extend(["--interval-count", rng.pick(&["1", "1", "2", "3"])]);
+        match rng.pick(&["", "gte:2", "lte:1", "exact:2", "gte:0"]) {
+            "" => {}
+            c => args.extend(["--criteria", c]),
+        }
+        if rng.pick(&["", "c"]) == "c" {
+            args.push("--cumulative");
+        }
+        if rng.pick(&["", "", "p"]) == "p" {
+            args.push("--include-personless");
+        }
+        eprintln!("case {case}: {args:?}");
+        fx.same_kind("stickiness", &args);
+    }
+}
+
+#[test]
+fn lifecycle_on_clickhouse_matches_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "lifecycle");
+    let (gen_a, gen_b) = (fx.projects[0].as_str(), fx.projects[1].as_str());
+    let fixed: Vec<Vec<&str>> = vec![
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "2025-02-01",
+            "--to",
+            "2025-02-28",
+        ],
+        vec![
+            "--project",
+            gen_b,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "all",
+            "--interval",
+            "week",
+            "--event",
+            "chat_message",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-01",
+            "--tz",
+            "America/New_York",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-10T00:00:00Z",
+            "--from",
+            "all",
+            "--event",
+            "chat_message",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-09T00:00:00",
+            "--to",
+            "2025-03-09T23:00:00",
+            "--interval",
+            "hour",
+            "--tz",
+            "America/New_York",
+            "--lang",
+            "zh-CN",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--from",
+            "2025-01-01",
+            "--interval",
+            "month",
+            "--event",
+            "payment",
+        ],
+        vec![
+            "--project",
+            "no-such-project",
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "all",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2024-12-01T00:00:00Z",
+            "--from",
+            "all",
+        ],
+    ];
+    for args in &fixed {
+        let out = fx.same_kind("lifecycle", args);
+        assert!(
+            out.contains("\"kind\": \"lifecycle\""),
+            "{args:?} computes: {out}"
+        );
+    }
+    let mut rng = Rng(0xd1b5_4a32_d192_ed03);
+    for case in 0..25 {
+        let mut args = activity_case(&mut rng, &[gen_a, gen_b, "edge"]);
+        if rng.pick(&["", "", "", "all"]) == "all" {
+            let at = args.iter().position(|a| *a == "--from").unwrap();
+            args[at + 1] = "all";
+        }
+        eprintln!("case {case}: {args:?}");
+        fx.same_kind("lifecycle", &args);
     }
 }

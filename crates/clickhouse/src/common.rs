@@ -1,13 +1,15 @@
 //! SQL every compiled report shares: each event up to `as_of` with its person at `as_of` (`ev`), the personless
 //! persons a report leaves out (`excluded`), the range a scan reads, entity names, filters and local periods.
 
-use report::params::{Common, Entity, Period, Personless};
+use report::EventTable;
+use report::params::{Common, Entity, Filter, Period, Personless, PropertyKind};
 use report::table::{DataProvenance, Scan};
 
-use crate::filter::Compiled;
+use crate::filter::{Compiled, compile};
+use crate::http::Client;
 use crate::schema::{EVENTS, IDENTITY};
 use crate::sql::{Binder, Query};
-use crate::{Error, Result};
+use crate::{Error, Result, unsupported};
 
 /// The index of `ts`'s local period (a DateTime64 expression) counted from the period starting at `first` (UTC µs):
 /// local days by `toRelativeDayNum` in `tz`, weeks as seven of them, months by `toRelativeMonthNum`, and hours as
@@ -163,4 +165,77 @@ pub(crate) fn tz_name(tz: &jiff::tz::TimeZone) -> Result<&str> {
             "time zones without an IANA name (fixed offsets)",
         )
     })
+}
+
+/// The condition on `ev` of an entity's counting events: inside the scan's range, of a person the report includes,
+/// with one of the entity's names, its filters and the project's global filters.
+///
+/// # Errors
+/// [`Error::Report`] for an invalid filter.
+pub(crate) fn counting(
+    scan: &Scan,
+    b: &mut Binder,
+    entity: &Entity,
+    common: &Common,
+    project: &str,
+) -> Result<String> {
+    let in_range = range(scan, b);
+    let names = names(b, entity, common, project);
+    let global = compile(b, &common.global_filters(project))?;
+    let own = compile(b, &entity.properties)?;
+    Ok(format!(
+        "{in_range} AND person NOT IN excluded AND ({names}) AND ({}) AND ({})",
+        all(&global),
+        all(&own)
+    ))
+}
+
+/// Refuses person property filters (not compiled yet: they need each person's properties at `as_of`).
+///
+/// # Errors
+/// [`Error::Unsupported`] naming `properties`.
+pub(crate) fn no_person_filters<'a>(filters: impl IntoIterator<Item = &'a Filter>) -> Result<()> {
+    if filters.into_iter().any(|f| f.kind == PropertyKind::Person) {
+        return Err(unsupported("properties", "person property filters"));
+    }
+    Ok(())
+}
+
+/// The earliest instant (UTC µs) meeting `condition` on `ev`, `\N` when none does.
+pub(crate) fn earliest(head: &str, condition: &str) -> String {
+    format!(
+        "{head}
+SELECT if(count() = 0, NULL, min(toUnixTimestamp64Micro(ts))) FROM ev WHERE {condition}
+FORMAT TabSeparated"
+    )
+}
+
+/// Reads an [`earliest`] answer.
+///
+/// # Errors
+/// [`Error::Answer`] for an answer that is neither an instant nor `\N`.
+pub(crate) fn read_earliest(text: &str) -> Result<Option<i64>> {
+    let text = text.trim();
+    if text == "\\N" {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| Error::Answer(format!("the earliest event {text:?} is not an instant")))
+}
+
+/// A project's table as a compiled report needs it: no events, only what the provenance and the notes read (the
+/// fingerprint's inputs, the events read and left out, the event names present).
+///
+/// # Errors
+/// [`Error::Server`], [`Error::Http`] or [`Error::Answer`] from ClickHouse.
+pub(crate) fn shell(
+    client: &Client,
+    project: &str,
+    scan: &Scan,
+    names: &[String],
+) -> Result<EventTable> {
+    let (mut data, present) = crate::provenance::data(client, project, scan, names)?;
+    read_scope(&client.query(&scope(scan, project))?, &mut data)?;
+    Ok(crate::retention::shell(project, data, present))
 }

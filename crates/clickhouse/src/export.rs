@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 
 use liucun::Engine;
 use liucun::export::IdentityTimeline;
-use model::Event;
+use model::{Event, PersonRecord};
 use serde_json::{Value, json};
 
 use crate::http::Client;
-use crate::schema::{EVENTS, IDENTITY, IDENTITY_LOG, ddl};
+use crate::schema::{EVENTS, IDENTITY, IDENTITY_LOG, PERSONS, ddl};
 use crate::sql::{Binder, Query};
 use crate::{Error, Result};
 
@@ -26,6 +26,8 @@ pub struct Exported {
     pub identity_changes: u64,
     /// Merge requests.
     pub merges: u64,
+    /// Persons import records.
+    pub persons: u64,
 }
 
 /// Creates the database and tables when missing.
@@ -53,9 +55,9 @@ pub fn project(
     mut progress: impl FnMut(u64),
 ) -> Result<Exported> {
     let tables: &[&str] = if events {
-        &[EVENTS, IDENTITY, IDENTITY_LOG]
+        &[EVENTS, IDENTITY, IDENTITY_LOG, PERSONS]
     } else {
-        &[IDENTITY, IDENTITY_LOG]
+        &[IDENTITY, IDENTITY_LOG, PERSONS]
     };
     for table in tables {
         let mut b = Binder::default();
@@ -106,7 +108,12 @@ pub fn project(
     }
     let timeline = engine.identity_timeline(name)?;
     let (changes, log) = identity_rows(name, &timeline);
-    for (table, rows) in [(IDENTITY, &changes), (IDENTITY_LOG, &log)] {
+    let persons = person_rows(name, &engine.person_imports(name)?);
+    for (table, rows) in [
+        (IDENTITY, &changes),
+        (IDENTITY_LOG, &log),
+        (PERSONS, &persons),
+    ] {
         for chunk in rows.chunks(BATCH_ROWS) {
             let mut body = String::new();
             for r in chunk {
@@ -118,6 +125,7 @@ pub fn project(
     }
     out.identity_changes = changes.len() as u64;
     out.merges = log.len() as u64;
+    out.persons = persons.len() as u64;
     Ok(out)
 }
 
@@ -142,6 +150,19 @@ fn identity_rows(project: &str, t: &IdentityTimeline) -> (Vec<Value>, Vec<Value>
         })
         .collect();
     (changes, log)
+}
+
+/// The persons table's rows, in import order.
+fn person_rows(project: &str, records: &[PersonRecord]) -> Vec<Value> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(seq, r)| {
+            json!({"project": project, "seq": seq, "distinct_ids": r.distinct_ids,
+                   "created_at": r.created_at.map(|t| t.0), "updated_at": r.updated_at.0,
+                   "properties": r.properties, "source": r.source})
+        })
+        .collect()
 }
 
 /// One event as a JSONEachRow line.

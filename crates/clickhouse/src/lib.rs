@@ -1,6 +1,6 @@
 //! liucun on ClickHouse: the tables (`schema`), the export of a data directory into them (`export`), and reports
-//! compiled to ClickHouse SQL (`retention`), run over ClickHouse's HTTP interface (`http`) with every user value
-//! bound as a query parameter (`sql`).
+//! compiled to ClickHouse SQL (`retention`, `trends`, `stickiness`, `lifecycle`), run over ClickHouse's HTTP
+//! interface (`http`) with every user value bound as a query parameter (`sql`).
 //!
 //! A compiled report computes in SQL what the embedded engine's kernel computes (the counts) and what it read (the
 //! fingerprint's inputs), then goes through the same code as an embedded report for everything else, so the two
@@ -11,10 +11,12 @@ mod common;
 pub mod export;
 mod filter;
 pub mod http;
+pub mod lifecycle;
 pub mod provenance;
 pub mod retention;
 pub mod schema;
 pub mod sql;
+pub mod stickiness;
 pub mod trends;
 
 use report::kind::ReportKind as _;
@@ -89,6 +91,41 @@ pub enum Compiled {
     Retention(Box<report::retention::Plan>),
     /// Trends.
     Trends(Box<report::trends::Plan>),
+    /// Stickiness.
+    Stickiness(Box<report::stickiness::Plan>),
+    /// Lifecycle.
+    Lifecycle(Box<report::lifecycle::Plan>),
+}
+
+impl Compiled {
+    /// The projects, the scan and the named events, as the embedded engine reads them.
+    fn reads(&self) -> (&[String], report::table::Scan, Vec<String>) {
+        use report::{
+            lifecycle::Lifecycle, retention::Retention, stickiness::Stickiness, trends::Trends,
+        };
+        match self {
+            Compiled::Retention(p) => (
+                &p.params.common.projects,
+                Retention::scan(p),
+                Retention::event_names(p),
+            ),
+            Compiled::Trends(p) => (
+                &p.params.common.projects,
+                Trends::scan(p),
+                Trends::event_names(p),
+            ),
+            Compiled::Stickiness(p) => (
+                &p.params.common.projects,
+                Stickiness::scan(p),
+                Stickiness::event_names(p),
+            ),
+            Compiled::Lifecycle(p) => (
+                &p.params.common.projects,
+                Lifecycle::scan(p),
+                Lifecycle::event_names(p),
+            ),
+        }
+    }
 }
 
 /// Plans a request as the embedded engine does, refusing kinds and parameters the compiler does not cover.
@@ -106,11 +143,19 @@ pub fn plan(request: Request, now_us: i64, limits: &Limits) -> Result<Compiled> 
             trends::check(&plan)?;
             Ok(Compiled::Trends(Box::new(plan)))
         }
+        Planned::Stickiness(plan) => {
+            stickiness::check(&plan)?;
+            Ok(Compiled::Stickiness(Box::new(plan)))
+        }
+        Planned::Lifecycle(plan) => {
+            lifecycle::check(&plan)?;
+            Ok(Compiled::Lifecycle(Box::new(plan)))
+        }
         _ => Err(Error::Unsupported {
             field: "kind",
             message: format!(
-                "{} reports are not compiled to ClickHouse SQL yet (retention and trends are); run it on the \
-                 embedded engine",
+                "{} reports are not compiled to ClickHouse SQL yet (retention, trends, stickiness and lifecycle \
+                 are); run it on the embedded engine",
                 kind.name()
             ),
         }),
@@ -129,50 +174,65 @@ pub fn explain(request: Request, now_us: i64, limits: &Limits) -> Result<String>
             query.explain()
         ));
     };
-    let (projects, scan, names) = match plan(request, now_us, limits)? {
-        Compiled::Retention(plan) => {
-            for project in &plan.params.common.projects {
-                let q = retention::compile_project(&plan, project)?;
-                put(project, "cells", q.cells);
-                put(project, "events read and personless persons", q.scope);
+    let compiled = plan(request, now_us, limits)?;
+    let (projects, scan, names) = compiled.reads();
+    let all_note =
+        "(from the earliest counting event of any project; shown here from date_to's day)";
+    for project in projects {
+        match &compiled {
+            Compiled::Retention(plan) => {
+                put(project, "cells", retention::cells_query(plan, project)?);
             }
-            let names = report::retention::Retention::event_names(&plan);
-            (plan.params.common.projects.clone(), plan.scan(), names)
-        }
-        Compiled::Trends(plan) => {
-            for project in &plan.params.common.projects {
+            Compiled::Trends(plan) => {
                 let from = match plan.date_from() {
                     Some(from) => from,
                     None => {
                         put(
                             project,
                             "the earliest counting event (date_from = all)",
-                            trends::earliest_query(&plan, project)?,
+                            trends::earliest_query(plan, project)?,
                         );
-                        report::trends::all_from(&plan, None)?
+                        report::trends::all_from(plan, None)?
                     }
                 };
                 let note = if plan.date_from().is_some() {
-                    "counts"
+                    "counts".to_string()
                 } else {
-                    "counts (from the day of the earliest counting event of any project; shown here from date_to's)"
+                    format!("counts {all_note}")
                 };
-                put(project, note, trends::counts_query(&plan, from, project)?);
+                put(project, &note, trends::counts_query(plan, from, project)?);
+            }
+            Compiled::Stickiness(plan) => {
                 put(
                     project,
-                    "events read and personless persons",
-                    common::scope(&report::trends::Trends::scan(&plan), project),
+                    "persons per number of active buckets",
+                    stickiness::query(plan, project)?,
                 );
             }
-            let names = report::trends::Trends::event_names(&plan);
-            (
-                plan.params.common.projects.clone(),
-                report::trends::Trends::scan(&plan),
-                names,
-            )
+            Compiled::Lifecycle(plan) => {
+                let (window, note) = match &plan.window {
+                    Some(w) => (w.clone(), String::new()),
+                    None => {
+                        put(
+                            project,
+                            "the earliest counting event (date_from = all)",
+                            lifecycle::earliest_query(plan, project)?,
+                        );
+                        (plan.all_window(None, limits)?, format!(" {all_note}"))
+                    }
+                };
+                put(
+                    project,
+                    &format!("persons per status and period{note}"),
+                    lifecycle::query(plan, &window, project)?,
+                );
+            }
         }
-    };
-    for project in &projects {
+        put(
+            project,
+            "events read and personless persons",
+            common::scope(&scan, project),
+        );
         put(
             project,
             "the project's events up to as_of",
@@ -197,66 +257,75 @@ pub fn explain(request: Request, now_us: i64, limits: &Limits) -> Result<String>
 /// # Errors
 /// As [`plan`], and [`Error::Server`], [`Error::Http`] or [`Error::Answer`] from ClickHouse.
 pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -> Result<Report> {
-    match plan(request, now_us, limits)? {
-        Compiled::Retention(plan) => {
-            let scan = plan.scan();
-            let names = report::retention::Retention::event_names(&plan);
-            let mut tables = Vec::new();
-            let mut counted = Vec::new();
-            for project in &plan.params.common.projects {
-                limits.check_time()?;
-                let q = retention::compile_project(&plan, project)?;
-                let (mut data, present) = provenance::data(client, project, &scan, &names)?;
-                common::read_scope(&client.query(&q.scope)?, &mut data)?;
-                counted.push(retention::read_cells(
-                    &plan,
-                    &client.query(&q.cells)?,
-                    limits,
-                )?);
-                tables.push(retention::shell(project, data, present));
+    let compiled = plan(request, now_us, limits)?;
+    let (projects, scan, names) = compiled.reads();
+    let mut tables = Vec::new();
+    for project in projects {
+        limits.check_time()?;
+        tables.push(common::shell(client, project, &scan, &names)?);
+    }
+    let tables: Vec<&report::EventTable> = tables.iter().collect();
+    // The earliest counting event of any project, for `date_from = all`.
+    let earliest = |query: &dyn Fn(&str) -> Result<Query>| -> Result<Option<i64>> {
+        let mut earliest: Option<i64> = None;
+        for project in projects {
+            if let Some(t) = common::read_earliest(&client.query(&query(project)?)?)? {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }
-            let tables: Vec<&report::EventTable> = tables.iter().collect();
-            Ok(report::kind::retention_from_counts(
-                &plan, &tables, counted, limits,
-            )?)
+        }
+        Ok(earliest)
+    };
+    Ok(match &compiled {
+        Compiled::Retention(plan) => {
+            let mut counted = Vec::new();
+            for project in projects {
+                limits.check_time()?;
+                let answer = client.query(&retention::cells_query(plan, project)?)?;
+                counted.push(retention::read_cells(plan, &answer, limits)?);
+            }
+            report::kind::retention_from_counts(plan, &tables, counted, limits)?
         }
         Compiled::Trends(plan) => {
-            let scan = report::trends::Trends::scan(&plan);
-            let names = report::trends::Trends::event_names(&plan);
-            let projects = &plan.params.common.projects;
             let from = match plan.date_from() {
                 Some(from) => from,
                 None => {
-                    let mut earliest: Option<i64> = None;
-                    for project in projects {
-                        let answer = client.query(&trends::earliest_query(&plan, project)?)?;
-                        let text = answer.trim();
-                        if text != "\\N" {
-                            let t: i64 = text.parse().map_err(|_| {
-                                Error::Answer(format!(
-                                    "the earliest event {text:?} is not an instant"
-                                ))
-                            })?;
-                            earliest = Some(earliest.map_or(t, |e| e.min(t)));
-                        }
-                    }
-                    report::trends::all_from(&plan, earliest)?
+                    report::trends::all_from(plan, earliest(&|p| trends::earliest_query(plan, p))?)?
                 }
             };
-            let mut tables = Vec::new();
             let mut counts = Vec::new();
             for project in projects {
                 limits.check_time()?;
-                let (mut data, present) = provenance::data(client, project, &scan, &names)?;
-                common::read_scope(&client.query(&common::scope(&scan, project))?, &mut data)?;
-                let answer = client.query(&trends::counts_query(&plan, from, project)?)?;
-                counts.push(trends::read_counts(&plan, from, &answer)?);
-                tables.push(retention::shell(project, data, present));
+                let answer = client.query(&trends::counts_query(plan, from, project)?)?;
+                counts.push(trends::read_counts(plan, from, &answer)?);
             }
-            let tables: Vec<&report::EventTable> = tables.iter().collect();
-            Ok(report::kind::trends_from_counts(
-                &plan, from, &tables, counts, limits,
-            )?)
+            report::kind::trends_from_counts(plan, from, &tables, counts, limits)?
         }
-    }
+        Compiled::Stickiness(plan) => {
+            let mut exact = vec![0u64; plan.buckets()];
+            for project in projects {
+                limits.check_time()?;
+                let answer = client.query(&stickiness::query(plan, project)?)?;
+                for (acc, n) in exact.iter_mut().zip(stickiness::read(plan, &answer)?) {
+                    *acc += n;
+                }
+            }
+            report::kind::stickiness_from_counts(plan, &tables, exact)?
+        }
+        Compiled::Lifecycle(plan) => {
+            let window = match &plan.window {
+                Some(w) => w.clone(),
+                None => {
+                    plan.all_window(earliest(&|p| lifecycle::earliest_query(plan, p))?, limits)?
+                }
+            };
+            let n_read = window.grid.len();
+            let mut counts = report::lifecycle::LifecycleCounts::zeros(n_read);
+            for project in projects {
+                limits.check_time()?;
+                let answer = client.query(&lifecycle::query(plan, &window, project)?)?;
+                counts.add(&lifecycle::read(&window, &answer)?);
+            }
+            report::kind::lifecycle_from_counts(plan, &window, &tables, &counts)?
+        }
+    })
 }

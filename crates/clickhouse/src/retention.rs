@@ -1,7 +1,7 @@
 //! The retention report (retention.md) compiled to ClickHouse SQL.
 //!
-//! Per project, three queries: the cells (`cells`), what was read for the provenance (`scope`), and the days read
-//! with their digest sum (`days`); the identity digest is a fourth. Their answers become the same
+//! Per project, the cells (`cells_query`); what was read for the provenance (`common::scope`), the days read with
+//! their digest sum and the identity digest are the queries every compiled report sends. Their answers become the same
 //! [`report::retention::Counted`] and [`report::table::DataProvenance`] the embedded engine computes, and
 //! [`report::retention::from_counts`] turns them into the report, so rates, intervals, incomplete cells, means,
 //! notes and JSON come from one place whatever computed the counts.
@@ -20,15 +20,6 @@ use crate::filter::compile;
 use crate::sql::{Binder, Query};
 use crate::{Error, Result, unsupported};
 
-/// The queries of one project.
-#[derive(Debug, Clone)]
-pub struct Queries {
-    /// Cells: `k`, `j`, persons.
-    pub cells: Query,
-    /// Events in the range read: in range, personless persons and their events, the named events present.
-    pub scope: Query,
-}
-
 /// Refuses what the compiler does not cover yet, naming the parameter.
 ///
 /// # Errors
@@ -42,24 +33,21 @@ pub fn check(plan: &Plan) -> Result<()> {
     {
         return Err(unsupported("breakdown", "person property breakdowns"));
     }
-    let person = p
-        .common
-        .all_global_filters()
-        .chain(&p.target.properties)
-        .chain(&p.returning.properties)
-        .any(|f| f.kind == PropertyKind::Person);
-    if person {
-        return Err(unsupported("properties", "person property filters"));
-    }
+    common::no_person_filters(
+        p.common
+            .all_global_filters()
+            .chain(&p.target.properties)
+            .chain(&p.returning.properties),
+    )?;
     common::tz_name(&plan.tz)?;
     Ok(())
 }
 
-/// Compiles one project's queries.
+/// Compiles one project's cells query: rows of value, cohort, column and persons.
 ///
 /// # Errors
 /// [`Error::Unsupported`] naming the parameter the compiler does not cover.
-pub fn compile_project(plan: &Plan, project: &str) -> Result<Queries> {
+pub fn cells_query(plan: &Plan, project: &str) -> Result<Query> {
     check(plan)?;
     let p = &plan.params;
     let tz_name = common::tz_name(&plan.tz)?;
@@ -175,10 +163,7 @@ FORMAT TabSeparated"
         None => cells,
         Some(len) => cells_24h(plan, &mut b, len, &head_sql, &flagged, &in_window),
     };
-    let cells = b.finish(cells);
-
-    let scope = common::scope(&scan, project);
-    Ok(Queries { cells, scope })
+    Ok(b.finish(cells))
 }
 
 /// The fixed period of 24-hour windows (§14), in µs; `None` in calendar mode.

@@ -1,5 +1,5 @@
 //! liucun's tables in ClickHouse (docs/clickhouse.md gives the reasoning): the events as the segments hold them, and
-//! the identity map as a timeline with its log.
+//! the identity map as a timeline with its log, and the persons imports.
 
 use crate::{Error, Result};
 
@@ -9,6 +9,8 @@ pub const EVENTS: &str = "liucun_events";
 pub const IDENTITY: &str = "liucun_identity";
 /// Every merge request with its outcome, in application order (the identity digest hashes it).
 pub const IDENTITY_LOG: &str = "liucun_identity_log";
+/// Every persons import record, in import order.
+pub const PERSONS: &str = "liucun_persons";
 
 /// The statements that create the database and the tables (each runs alone).
 pub fn ddl(database: &str) -> Vec<String> {
@@ -71,6 +73,19 @@ ORDER BY (project, distinct_id, valid_from)"
     applied Bool,
     reason LowCardinality(String),
     entry String
+)
+ENGINE = MergeTree
+ORDER BY (project, seq)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS `{database}`.{PERSONS} (
+    project LowCardinality(String),
+    seq UInt64,
+    distinct_ids Array(String),
+    created_at Nullable(Int64),
+    updated_at Int64,
+    properties String,
+    source String
 )
 ENGINE = MergeTree
 ORDER BY (project, seq)"

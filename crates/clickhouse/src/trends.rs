@@ -7,11 +7,9 @@
 //! [`report::trends::from_counts`], which builds the report as the embedded engine does.
 
 use report::kind::ReportKind as _;
-use report::params::PropertyKind;
 use report::trends::{Math, Plan, SeriesCounts, Trends, rolling_windows};
 
 use crate::common;
-use crate::filter::compile;
 use crate::sql::{Binder, Query};
 use crate::{Error, Result, unsupported};
 
@@ -30,14 +28,11 @@ pub fn check(plan: &Plan) -> Result<()> {
             "property maths (sum, avg, min, max, median, percentiles)",
         ));
     }
-    let person = p
-        .common
-        .all_global_filters()
-        .chain(p.series.iter().flat_map(|s| &s.entity.properties))
-        .any(|f| f.kind == PropertyKind::Person);
-    if person {
-        return Err(unsupported("properties", "person property filters"));
-    }
+    common::no_person_filters(
+        p.common
+            .all_global_filters()
+            .chain(p.series.iter().flat_map(|s| &s.entity.properties)),
+    )?;
     common::tz_name(plan.tz())?;
     Ok(())
 }
@@ -46,17 +41,11 @@ pub fn check(plan: &Plan) -> Result<()> {
 fn matched(plan: &Plan, b: &mut Binder, project: &str) -> Result<String> {
     let p = &plan.params;
     let scan = Trends::scan(plan);
-    let in_range = common::range(&scan, b);
-    let global = compile(b, &p.common.global_filters(project))?;
-    let g = common::all(&global);
     let mut arms = Vec::new();
     for (s, spec) in p.series.iter().enumerate() {
-        let names = common::names(b, &spec.entity, &p.common, project);
-        let own = compile(b, &spec.entity.properties)?;
+        let condition = common::counting(&scan, b, &spec.entity, &p.common, project)?;
         arms.push(format!(
-            "SELECT {s} AS s, person, ts FROM ev
-    WHERE {in_range} AND person NOT IN excluded AND ({names}) AND ({g}) AND ({})",
-            common::all(&own)
+            "SELECT {s} AS s, person, ts FROM ev WHERE {condition}"
         ));
     }
     Ok(arms.join("\n    UNION ALL\n    "))
@@ -67,18 +56,18 @@ fn matched(plan: &Plan, b: &mut Binder, project: &str) -> Result<String> {
 /// # Errors
 /// [`Error::Report`] for an invalid filter.
 pub fn earliest_query(plan: &Plan, project: &str) -> Result<Query> {
+    let p = &plan.params;
     let scan = Trends::scan(plan);
     let mut b = Binder::default();
     let head = common::head(&scan, &mut b, project);
-    let m = matched(plan, &mut b, project)?;
-    Ok(b.finish(format!(
-        "{head},
-matched AS (
-    {m}
-)
-SELECT if(count() = 0, NULL, min(toUnixTimestamp64Micro(ts))) FROM matched
-FORMAT TabSeparated"
-    )))
+    let mut any = Vec::new();
+    for spec in &p.series {
+        any.push(format!(
+            "({})",
+            common::counting(&scan, &mut b, &spec.entity, &p.common, project)?
+        ));
+    }
+    Ok(b.finish(common::earliest(&head, &any.join(" OR "))))
 }
 
 /// Every series' counts over the read window starting at `from`: rows `series window period n`. (A SELECT's aliases

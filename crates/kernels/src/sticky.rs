@@ -94,6 +94,47 @@ pub struct LifecycleCounts {
     pub dormant: Vec<u64>,
 }
 
+impl LifecycleCounts {
+    /// Zero counts over `n_periods` periods.
+    pub fn zeros(n_periods: usize) -> Self {
+        LifecycleCounts {
+            new: vec![0; n_periods],
+            returning: vec![0; n_periods],
+            resurrecting: vec![0; n_periods],
+            dormant: vec![0; n_periods],
+        }
+    }
+
+    /// The four statuses in output order: new, returning, resurrecting, dormant.
+    pub fn statuses(&self) -> [&Vec<u64>; 4] {
+        [
+            &self.new,
+            &self.returning,
+            &self.resurrecting,
+            &self.dormant,
+        ]
+    }
+
+    /// [`LifecycleCounts::statuses`], to add to.
+    pub fn statuses_mut(&mut self) -> [&mut Vec<u64>; 4] {
+        [
+            &mut self.new,
+            &mut self.returning,
+            &mut self.resurrecting,
+            &mut self.dormant,
+        ]
+    }
+
+    /// Adds another table's counts over the same periods.
+    pub fn add(&mut self, other: &LifecycleCounts) {
+        for (acc, got) in self.statuses_mut().into_iter().zip(other.statuses()) {
+            for (a, g) in acc.iter_mut().zip(got) {
+                *a += g;
+            }
+        }
+    }
+}
+
 /// Lifecycle over read periods `0..n_periods`: each person's sorted distinct periods A get statuses, and the period
 /// after each run of activity a dormant mark (activity.md §3.2 rule 3). `created[p]` is person p's creation period,
 /// or [`NONE`] when it lies outside the read periods. A dormant mark past the last period is dropped.
@@ -106,12 +147,7 @@ pub fn lifecycle(
     created: &[u32],
     n_periods: usize,
 ) -> LifecycleCounts {
-    let mut out = LifecycleCounts {
-        new: vec![0; n_periods],
-        returning: vec![0; n_periods],
-        resurrecting: vec![0; n_periods],
-        dormant: vec![0; n_periods],
-    };
+    let mut out = LifecycleCounts::zeros(n_periods);
     for_each_person(by_person, period, &[], |p, active: &[Active]| {
         let c = created.get(p).copied().unwrap_or(NONE);
         for (i, a) in active.iter().enumerate() {

@@ -90,13 +90,22 @@ impl Engine {
     /// # Errors
     /// Store errors (a damaged segment or side file).
     pub fn identity_timeline(&self, project: &str) -> Result<IdentityTimeline> {
-        self.flush()?;
-        let persons: Vec<PersonRecord> = self.with_store(|s| {
-            s.read_persons(Some(project))
-                .map(|v| v.into_iter().map(|(_, p)| p).collect())
-        })?;
+        let persons = self.person_imports(project)?;
         let map = self.identity(project, None)?;
         Ok(timeline(&persons, &map))
+    }
+
+    /// Every persons import record of `project`, in the order they were imported (a later `created_at` naming the
+    /// same person wins, activity.md §3.2 rule 4).
+    ///
+    /// # Errors
+    /// Store errors (a damaged side file).
+    pub fn person_imports(&self, project: &str) -> Result<Vec<PersonRecord>> {
+        self.flush()?;
+        Ok(self.with_store(|s| {
+            s.read_persons(Some(project))
+                .map(|v| v.into_iter().map(|(_, p)| p).collect())
+        })?)
     }
 }
 

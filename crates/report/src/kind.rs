@@ -332,12 +332,7 @@ pub fn retention_from_counts(
     counted: Vec<crate::retention::Counted>,
     limits: &Limits,
 ) -> Result<Report> {
-    if tables.len() != plan.params.common.projects.len() || counted.len() != tables.len() {
-        return Err(Error::invalid(
-            "projects",
-            "one table and one count per project are needed",
-        ));
-    }
+    one_per_project(&plan.params.common, tables, counted.len())?;
     let mut out = crate::retention::from_counts(plan, tables, counted, limits)?;
     event_notes::<crate::retention::Retention>(plan, &mut out, tables);
     Ok(Report::Retention(out))
@@ -355,15 +350,58 @@ pub fn trends_from_counts(
     counts: Vec<Vec<crate::trends::SeriesCounts>>,
     limits: &Limits,
 ) -> Result<Report> {
-    if tables.len() != plan.params.common.projects.len() || counts.len() != tables.len() {
+    one_per_project(&plan.params.common, tables, counts.len())?;
+    let mut out = crate::trends::from_counts(plan, from, tables, counts, limits)?;
+    event_notes::<crate::trends::Trends>(plan, &mut out, tables);
+    Ok(Report::Trends(out))
+}
+
+/// A stickiness report from persons per exact number of active buckets another engine counted
+/// ([`crate::stickiness::from_counts`]), finished as [`Planned::run`] finishes one.
+///
+/// # Errors
+/// As [`crate::stickiness::from_counts`].
+pub fn stickiness_from_counts(
+    plan: &crate::stickiness::Plan,
+    tables: &[&EventTable],
+    exact: Vec<u64>,
+) -> Result<Report> {
+    one_per_project(&plan.params.common, tables, tables.len())?;
+    let mut out = crate::stickiness::from_counts(plan, tables, exact)?;
+    event_notes::<crate::stickiness::Stickiness>(plan, &mut out, tables);
+    Ok(Report::Stickiness(out))
+}
+
+/// A lifecycle report from status counts over `window` another engine counted ([`crate::lifecycle::from_counts`]),
+/// finished as [`Planned::run`] finishes one.
+///
+/// # Errors
+/// As [`crate::lifecycle::from_counts`].
+pub fn lifecycle_from_counts(
+    plan: &crate::lifecycle::Plan,
+    window: &crate::window::Window,
+    tables: &[&EventTable],
+    counts: &crate::lifecycle::LifecycleCounts,
+) -> Result<Report> {
+    one_per_project(&plan.params.common, tables, tables.len())?;
+    let mut out = crate::lifecycle::from_counts(plan, window, tables, counts)?;
+    event_notes::<crate::lifecycle::Lifecycle>(plan, &mut out, tables);
+    Ok(Report::Lifecycle(out))
+}
+
+/// Counts from another engine come as one table and one count per project.
+fn one_per_project(
+    common: &crate::params::Common,
+    tables: &[&EventTable],
+    counts: usize,
+) -> Result<()> {
+    if tables.len() != common.projects.len() || counts != tables.len() {
         return Err(Error::invalid(
             "projects",
             "one table and one count per project are needed",
         ));
     }
-    let mut out = crate::trends::from_counts(plan, from, tables, counts, limits)?;
-    event_notes::<crate::trends::Trends>(plan, &mut out, tables);
-    Ok(Report::Trends(out))
+    Ok(())
 }
 
 kinds! {

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use jiff::tz::TimeZone;
 use kernels::activity::NONE;
 use kernels::grid::Locate;
+pub use kernels::sticky::LifecycleCounts;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -235,38 +236,17 @@ impl ReportKind for Lifecycle {
         let window = match &plan.window {
             Some(w) => w.clone(),
             None => {
-                // `all`: the local day of the earliest matching event of an included person.
+                // `all`: from the earliest matching event of an included person.
                 let earliest = tables
                     .iter()
                     .zip(&masks)
                     .flat_map(|(t, m)| t.ts.iter().zip(m).filter(|(_, k)| **k).map(|(ts, _)| *ts))
-                    .min()
-                    .unwrap_or(plan.date_to)
-                    .min(plan.date_to);
-                let day = window::period_start(
-                    "date_from",
-                    earliest,
-                    Period::Day,
-                    &plan.tz,
-                    p.common.week_start(),
-                )?;
-                read_window(
-                    p.interval,
-                    &plan.tz,
-                    p.common.week_start(),
-                    day,
-                    plan.date_to,
-                    limits,
-                )?
+                    .min();
+                plan.all_window(earliest, limits)?
             }
         };
         let n_read = window.grid.len();
-        let mut counts = [
-            vec![0u64; n_read],
-            vec![0; n_read],
-            vec![0; n_read],
-            vec![0; n_read],
-        ];
+        let mut counts = LifecycleCounts::zeros(n_read);
         for (t, mask) in tables.iter().zip(&masks) {
             let period: Vec<u32> = (0..t.ts.len())
                 .map(|i| match (mask[i], window.grid.locate(t.ts[i])) {
@@ -282,58 +262,103 @@ impl ReportKind for Lifecycle {
                     },
                 )
                 .collect();
-            let by = t.by_person();
-            let c = kernels::sticky::lifecycle(by, &period, &created, n_read);
-            for (acc, got) in counts
-                .iter_mut()
-                .zip([c.new, c.returning, c.resurrecting, c.dormant])
-            {
-                for (a, g) in acc.iter_mut().zip(got) {
-                    *a += g;
-                }
-            }
+            counts.add(&kernels::sticky::lifecycle(
+                t.by_person(),
+                &period,
+                &created,
+                n_read,
+            ));
         }
-        let shown = 1..n_read;
-        let data: [Vec<i64>; 4] = std::array::from_fn(|s| {
-            shown
-                .clone()
-                .map(|k| {
-                    let v = counts[s][k] as i64;
-                    if s == 3 { -v } else { v }
-                })
-                .collect()
-        });
-        let quick_ratio = shown
+        from_counts(plan, &window, tables, &counts)
+    }
+}
+
+impl Plan {
+    /// The read window of `date_from: all`: from the local day of `earliest` (the earliest matching event of an
+    /// included person; `date_to` when there is none, or when it is later) to `date_to`'s period.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a window of too many periods or outside the supported years.
+    pub fn all_window(&self, earliest: Option<i64>, limits: &Limits) -> Result<Window> {
+        let p = &self.params;
+        let day = window::period_start(
+            "date_from",
+            earliest.unwrap_or(self.date_to).min(self.date_to),
+            Period::Day,
+            &self.tz,
+            p.common.week_start(),
+        )?;
+        read_window(
+            p.interval,
+            &self.tz,
+            p.common.week_start(),
+            day,
+            self.date_to,
+            limits,
+        )
+    }
+}
+
+/// The report from distinct persons per status and read period of `window` (the look-back period first), however
+/// they were counted; `tables` give the provenance.
+///
+/// # Errors
+/// [`Error::Invalid`] when a status's counts are not one per read period.
+pub fn from_counts(
+    plan: &Plan,
+    window: &Window,
+    tables: &[&EventTable],
+    counts: &LifecycleCounts,
+) -> Result<LifecycleReport> {
+    let p = &plan.params;
+    let n_read = window.grid.len();
+    let counts = counts.statuses();
+    if counts.iter().any(|c| c.len() != n_read) {
+        return Err(Error::invalid(
+            "date_from",
+            format!("lifecycle counts are not {n_read} periods long"),
+        ));
+    }
+    let shown = 1..n_read;
+    let data: [Vec<i64>; 4] = std::array::from_fn(|s| {
+        shown
             .clone()
             .map(|k| {
-                let dormant = counts[3][k];
-                (dormant > 0).then(|| round6((counts[0][k] + counts[2][k]) as f64 / dormant as f64))
+                let v = i64::try_from(counts[s][k]).unwrap_or(i64::MAX);
+                if s == 3 { -v } else { v }
             })
-            .collect();
-        Ok(LifecycleReport {
-            definition: definition(p),
-            params: p.clone(),
-            first_period: window::format_local(window.grid.start(1), &plan.tz),
-            last_period: window::format_local(window.last, &plan.tz),
-            end_exclusive: window::format_local(window.end, &plan.tz),
-            read_from: window::format_local(window.first, &plan.tz),
-            period_starts: shown
-                .clone()
-                .map(|k| window::format_local(window.grid.start(k), &plan.tz))
-                .collect(),
-            incomplete: shown
-                .clone()
-                .map(|k| window.grid.end_of(k) > plan.as_of)
-                .collect(),
-            quick_ratio,
-            label: label(&p.series),
-            labels: shown
-                .map(|k| period_label(window.grid.start(k), p.interval, &plan.tz))
-                .collect(),
-            data,
-            provenance: Provenance::of(plan.as_of, tables, p.common.lang),
+            .collect()
+    });
+    let quick_ratio = shown
+        .clone()
+        .map(|k| {
+            let dormant = counts[3][k];
+            (dormant > 0).then(|| round6((counts[0][k] + counts[2][k]) as f64 / dormant as f64))
         })
-    }
+        .collect();
+    Ok(LifecycleReport {
+        definition: definition(p),
+        params: p.clone(),
+        first_period: window::format_local(window.grid.start(1), &plan.tz),
+        last_period: window::format_local(window.last, &plan.tz),
+        end_exclusive: window::format_local(window.end, &plan.tz),
+        read_from: window::format_local(window.first, &plan.tz),
+        period_starts: shown
+            .clone()
+            .map(|k| window::format_local(window.grid.start(k), &plan.tz))
+            .collect(),
+        incomplete: shown
+            .clone()
+            .map(|k| window.grid.end_of(k) > plan.as_of)
+            .collect(),
+        quick_ratio,
+        label: label(&p.series),
+        labels: shown
+            .map(|k| period_label(window.grid.start(k), p.interval, &plan.tz))
+            .collect(),
+        data,
+        provenance: Provenance::of(plan.as_of, tables, p.common.lang),
+    })
 }
 
 /// The one-sentence definition, in the report's language.

@@ -234,95 +234,137 @@ impl ReportKind for Stickiness {
     }
 
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<StickinessReport> {
-        let p = &plan.params;
-        let n_periods = plan.window.grid.len();
-        let k = p.interval_count as usize;
-        let n_buckets = n_periods.div_ceil(k);
-        let rule = match p.criteria {
+        let mut exact = vec![0u64; plan.buckets()];
+        for t in tables {
+            limits.check_time()?;
+            for (acc, n) in exact.iter_mut().zip(count(plan, t)?) {
+                *acc += n;
+            }
+        }
+        from_counts(plan, tables, exact)
+    }
+}
+
+impl Plan {
+    /// N: the buckets of `interval_count` periods, counted back from the last period.
+    pub fn buckets(&self) -> usize {
+        self.window
+            .grid
+            .len()
+            .div_ceil(self.params.interval_count as usize)
+    }
+
+    /// Whether a bucket with `events` matching events (≥ 1) is active under `criteria`.
+    pub fn rule(&self) -> CountRule {
+        match self.params.criteria {
             None => CountRule::Any,
             Some(c) => match c.operator {
                 CriteriaOperator::Gte => CountRule::Gte(c.value),
                 CriteriaOperator::Lte => CountRule::Lte(c.value),
                 CriteriaOperator::Exact => CountRule::Exact(c.value),
             },
-        };
-        let mut exact = vec![0u64; n_buckets];
-        for t in tables {
-            limits.check_time()?;
-            let keep = matching(
-                t,
-                &p.series,
-                &p.common,
-                plan.from,
-                plan.to_inclusive.saturating_add(1),
-                plan.as_of,
-            )?;
-            let period: Vec<u32> = (0..t.ts.len())
-                .map(|i| match (keep[i], plan.window.grid.locate(t.ts[i])) {
-                    (true, Locate::In(k)) => k,
-                    _ => NONE,
-                })
-                .collect();
-            let by = t.by_person();
-            for (acc, n) in exact
-                .iter_mut()
-                .zip(sticky::stickiness(by, &period, n_periods, k, rule))
-            {
-                *acc += n;
-            }
         }
-        let count: u64 = exact.iter().sum();
-        let data: Vec<u64> = if p.cumulative {
-            let mut suffix = exact.clone();
-            for i in (0..n_buckets.saturating_sub(1)).rev() {
-                suffix[i] += suffix[i + 1];
-            }
-            suffix
-        } else {
-            exact
-        };
-        let share = data
-            .iter()
-            .map(|&x| (count > 0).then(|| round6(x as f64 / count as f64)))
-            .collect();
-        let ci95 = data
-            .iter()
-            .map(|&x| wilson(x, count).map(|(a, b)| (round6(a), round6(b))))
-            .collect();
-        let noun = p.interval.noun();
-        let labels = (1..=n_buckets)
-            .map(|n| {
-                let base = if k == 1 {
-                    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
-                } else {
-                    format!("{n} × {k}-{noun} period{}", if n == 1 { "" } else { "s" })
-                };
-                if p.cumulative {
-                    format!("{base} or more")
-                } else {
-                    base
-                }
-            })
-            .collect();
-        Ok(StickinessReport {
-            definition: definition(p),
-            params: p.clone(),
-            from: format_local_us(plan.from, &plan.tz),
-            to_inclusive: format_local_us(plan.to_inclusive, &plan.tz),
-            first_period: window::format_local(plan.window.first, &plan.tz),
-            last_period: window::format_local(plan.window.last, &plan.tz),
-            periods: n_periods,
-            buckets: n_buckets,
-            label: label(&p.series),
-            data,
-            labels,
-            count,
-            share,
-            ci95,
-            incomplete: plan.window.end > plan.as_of,
-            provenance: Provenance::of(plan.as_of, tables, p.common.lang),
-        })
     }
+}
+
+/// One table's persons per exact number of active buckets (`out[i]`: i + 1 buckets).
+fn count(plan: &Plan, t: &EventTable) -> Result<Vec<u64>> {
+    let p = &plan.params;
+    let n_periods = plan.window.grid.len();
+    let keep = matching(
+        t,
+        &p.series,
+        &p.common,
+        plan.from,
+        plan.to_inclusive.saturating_add(1),
+        plan.as_of,
+    )?;
+    let period: Vec<u32> = (0..t.ts.len())
+        .map(|i| match (keep[i], plan.window.grid.locate(t.ts[i])) {
+            (true, Locate::In(k)) => k,
+            _ => NONE,
+        })
+        .collect();
+    Ok(sticky::stickiness(
+        t.by_person(),
+        &period,
+        n_periods,
+        p.interval_count as usize,
+        plan.rule(),
+    ))
+}
+
+/// The report from the persons per exact number of active buckets (`exact[i]`: i + 1 buckets, [`Plan::buckets`]
+/// long), however they were counted; `tables` give the provenance.
+///
+/// # Errors
+/// [`Error::Invalid`] when `exact` is not [`Plan::buckets`] long.
+pub fn from_counts(
+    plan: &Plan,
+    tables: &[&EventTable],
+    exact: Vec<u64>,
+) -> Result<StickinessReport> {
+    let p = &plan.params;
+    let n_periods = plan.window.grid.len();
+    let k = p.interval_count as usize;
+    let n_buckets = plan.buckets();
+    if exact.len() != n_buckets {
+        return Err(Error::invalid(
+            "interval_count",
+            format!("{} counts for {n_buckets} buckets", exact.len()),
+        ));
+    }
+    let count: u64 = exact.iter().sum();
+    let data: Vec<u64> = if p.cumulative {
+        let mut suffix = exact.clone();
+        for i in (0..n_buckets.saturating_sub(1)).rev() {
+            suffix[i] += suffix[i + 1];
+        }
+        suffix
+    } else {
+        exact
+    };
+    let share = data
+        .iter()
+        .map(|&x| (count > 0).then(|| round6(x as f64 / count as f64)))
+        .collect();
+    let ci95 = data
+        .iter()
+        .map(|&x| wilson(x, count).map(|(a, b)| (round6(a), round6(b))))
+        .collect();
+    let noun = p.interval.noun();
+    let labels = (1..=n_buckets)
+        .map(|n| {
+            let base = if k == 1 {
+                format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+            } else {
+                format!("{n} × {k}-{noun} period{}", if n == 1 { "" } else { "s" })
+            };
+            if p.cumulative {
+                format!("{base} or more")
+            } else {
+                base
+            }
+        })
+        .collect();
+    Ok(StickinessReport {
+        definition: definition(p),
+        params: p.clone(),
+        from: format_local_us(plan.from, &plan.tz),
+        to_inclusive: format_local_us(plan.to_inclusive, &plan.tz),
+        first_period: window::format_local(plan.window.first, &plan.tz),
+        last_period: window::format_local(plan.window.last, &plan.tz),
+        periods: n_periods,
+        buckets: n_buckets,
+        label: label(&p.series),
+        data,
+        labels,
+        count,
+        share,
+        ci95,
+        incomplete: plan.window.end > plan.as_of,
+        provenance: Provenance::of(plan.as_of, tables, p.common.lang),
+    })
 }
 
 /// The one-sentence definition, in the report's language.
