@@ -973,7 +973,28 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
             ],
             "properties",
         ),
-        (vec!["growth", "--engine", "clickhouse"], "kind"),
+        (
+            vec![
+                "funnels",
+                "--engine",
+                "clickhouse",
+                "--step",
+                "signup",
+                "--step",
+                "chat_message",
+            ],
+            "kind",
+        ),
+        (
+            vec![
+                "growth",
+                "--engine",
+                "clickhouse",
+                "--where",
+                "person.plan eq pro",
+            ],
+            "properties",
+        ),
         (
             vec![
                 "lifecycle",
@@ -1572,5 +1593,111 @@ fn lifecycle_on_clickhouse_matches_the_embedded_engine() {
         }
         eprintln!("case {case}: {args:?}");
         fx.same_kind("lifecycle", &args);
+    }
+}
+
+#[test]
+fn growth_on_clickhouse_matches_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "growth");
+    let (gen_a, gen_b) = (fx.projects[0].as_str(), fx.projects[1].as_str());
+    let launch_a = format!("{gen_a}=2024-12-20");
+    let launch_b = format!("{gen_b}=2025-05-01");
+    let fixed: Vec<Vec<&str>> = vec![
+        vec![
+            "--project",
+            gen_a,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--milestones",
+            "1,10,100,100000",
+        ],
+        vec![
+            "--project",
+            gen_b,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--metric",
+            "mau",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+        vec![
+            "--project",
+            gen_a,
+            "--project",
+            gen_b,
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--launch-date",
+            &launch_a,
+            "--launch-date",
+            &launch_b,
+            "--event",
+            "chat_message",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--tz",
+            "America/New_York",
+            "--include-personless",
+            "--metric",
+            "mau",
+        ],
+        vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--where",
+            "$ai_model contains gpt",
+            "--lang",
+            "zh-CN",
+        ],
+        vec![
+            "--project",
+            "no-such-project",
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+        ],
+        vec![
+            "--project",
+            "no-such-project",
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--launch-date",
+            "no-such-project=2025-02-01",
+            "--metric",
+            "mau",
+        ],
+        vec!["--project", gen_a, "--as-of", "2024-12-01T00:00:00Z"],
+    ];
+    for args in &fixed {
+        let out = fx.same_kind("growth", args);
+        assert!(
+            out.contains("\"kind\": \"growth\""),
+            "{args:?} computes: {out}"
+        );
+    }
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for case in 0..25 {
+        let mut args = activity_case(&mut rng, &[gen_a, gen_b, "edge"]);
+        // Growth reads all history: no interval and no range.
+        for flag in ["--interval", "--from", "--to"] {
+            if let Some(at) = args.iter().position(|a| *a == flag) {
+                args.drain(at..at + 2);
+            }
+        }
+        args.extend(["--metric", rng.pick(&["cumulative_persons", "mau"])]);
+        args.extend(["--milestones", rng.pick(&["1,5,20", "3", "1,2,3,4,5,6"])]);
+        if rng.pick(&["", "", "p"]) == "p" {
+            args.push("--include-personless");
+        }
+        eprintln!("case {case}: {args:?}");
+        fx.same_kind("growth", &args);
     }
 }

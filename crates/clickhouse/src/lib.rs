@@ -1,5 +1,5 @@
 //! liucun on ClickHouse: the tables (`schema`), the export of a data directory into them (`export`), and reports
-//! compiled to ClickHouse SQL (`retention`, `trends`, `stickiness`, `lifecycle`), run over ClickHouse's HTTP
+//! compiled to ClickHouse SQL (`retention`, `trends`, `stickiness`, `lifecycle`, `growth`), run over ClickHouse's HTTP
 //! interface (`http`) with every user value bound as a query parameter (`sql`).
 //!
 //! A compiled report computes in SQL what the embedded engine's kernel computes (the counts) and what it read (the
@@ -10,6 +10,7 @@
 mod common;
 pub mod export;
 mod filter;
+pub mod growth;
 pub mod http;
 pub mod lifecycle;
 pub mod provenance;
@@ -95,13 +96,16 @@ pub enum Compiled {
     Stickiness(Box<report::stickiness::Plan>),
     /// Lifecycle.
     Lifecycle(Box<report::lifecycle::Plan>),
+    /// Growth milestones.
+    Growth(Box<report::growth::Plan>),
 }
 
 impl Compiled {
     /// The projects, the scan and the named events, as the embedded engine reads them.
     fn reads(&self) -> (&[String], report::table::Scan, Vec<String>) {
         use report::{
-            lifecycle::Lifecycle, retention::Retention, stickiness::Stickiness, trends::Trends,
+            growth::Growth, lifecycle::Lifecycle, retention::Retention, stickiness::Stickiness,
+            trends::Trends,
         };
         match self {
             Compiled::Retention(p) => (
@@ -123,6 +127,11 @@ impl Compiled {
                 &p.params.common.projects,
                 Lifecycle::scan(p),
                 Lifecycle::event_names(p),
+            ),
+            Compiled::Growth(p) => (
+                &p.params.common.projects,
+                Growth::scan(p),
+                Growth::event_names(p),
             ),
         }
     }
@@ -151,11 +160,15 @@ pub fn plan(request: Request, now_us: i64, limits: &Limits) -> Result<Compiled> 
             lifecycle::check(&plan)?;
             Ok(Compiled::Lifecycle(Box::new(plan)))
         }
+        Planned::Growth(plan) => {
+            growth::check(&plan)?;
+            Ok(Compiled::Growth(Box::new(plan)))
+        }
         _ => Err(Error::Unsupported {
             field: "kind",
             message: format!(
-                "{} reports are not compiled to ClickHouse SQL yet (retention, trends, stickiness and lifecycle \
-                 are); run it on the embedded engine",
+                "{} reports are not compiled to ClickHouse SQL yet (retention, trends, stickiness, \
+                 lifecycle and growth are); run it on the embedded engine",
                 kind.name()
             ),
         }),
@@ -225,6 +238,21 @@ pub fn explain(request: Request, now_us: i64, limits: &Limits) -> Result<String>
                     project,
                     &format!("persons per status and period{note}"),
                     lifecycle::query(plan, &window, project)?,
+                );
+            }
+            Compiled::Growth(plan) => {
+                put(
+                    project,
+                    "the first matching event",
+                    growth::first_query(plan, project)?,
+                );
+                // Shown from the launch date, or from as_of's day when the first event is not known yet.
+                let days = report::growth::days(plan, project, Some(plan.as_of), 1, limits)?;
+                put(
+                    project,
+                    "persons per local day (from the earlier of day 0 and the first matching event; shown here \
+                     from the launch date or as_of's day)",
+                    growth::values_query(plan, &days, project)?,
                 );
             }
         }
@@ -326,6 +354,22 @@ pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -
                 counts.add(&lifecycle::read(&window, &answer)?);
             }
             report::kind::lifecycle_from_counts(plan, &window, &tables, &counts)?
+        }
+        Compiled::Growth(plan) => {
+            let mut counts = Vec::new();
+            for project in projects {
+                limits.check_time()?;
+                let first_ts =
+                    common::read_earliest(&client.query(&growth::first_query(plan, project)?)?)?;
+                let days = report::growth::days(plan, project, first_ts, projects.len(), limits)?;
+                counts.push(if days.is_empty() {
+                    report::growth::GrowthCounts::default()
+                } else {
+                    let answer = client.query(&growth::values_query(plan, &days, project)?)?;
+                    growth::read(plan, days.len(), first_ts, &answer)?
+                });
+            }
+            report::kind::growth_from_counts(plan, &tables, counts, limits)?
         }
     })
 }

@@ -389,6 +389,23 @@ pub fn lifecycle_from_counts(
     Ok(Report::Lifecycle(out))
 }
 
+/// A growth report from each project's counts another engine counted ([`crate::growth::from_counts`]), finished
+/// as [`Planned::run`] finishes one.
+///
+/// # Errors
+/// As [`crate::growth::from_counts`].
+pub fn growth_from_counts(
+    plan: &crate::growth::Plan,
+    tables: &[&EventTable],
+    counts: Vec<crate::growth::GrowthCounts>,
+    limits: &Limits,
+) -> Result<Report> {
+    one_per_project(&plan.params.common, tables, counts.len())?;
+    let mut out = crate::growth::from_counts(plan, tables, counts, limits)?;
+    event_notes::<crate::growth::Growth>(plan, &mut out, tables);
+    Ok(Report::Growth(out))
+}
+
 /// Counts from another engine come as one table and one count per project.
 fn one_per_project(
     common: &crate::params::Common,

@@ -207,23 +207,47 @@ pub fn plan(mut params: GrowthParams, now_us: i64) -> Result<Plan> {
     })
 }
 
+/// What another engine counts for one project: the instant of its first matching event and C(d) for each local day
+/// of [`days`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrowthCounts {
+    /// The first matching event up to as_of, UTC µs.
+    pub first_ts: Option<i64>,
+    /// C(d) per local day of [`days`] (empty when it gives none).
+    pub values: Vec<u64>,
+}
+
 /// Computes the report over one table per project, in the order of `projects`.
 ///
 /// # Errors
 /// [`Error::TooLarge`] naming `as_of` when days of history × projects exceed the cell limit.
 pub fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<GrowthReport> {
     let p = &plan.params;
-    let compile = |field: &str, list: &[crate::params::Filter]| -> Result<Vec<Compiled>> {
-        list.iter()
-            .map(|f| filter::compile(f).map_err(|m| Error::invalid(field, m)))
-            .collect()
-    };
     let own = compile("entity.properties", &p.entity.properties)?;
-    let mut projects = Vec::with_capacity(tables.len());
+    let mut counts = Vec::with_capacity(tables.len());
     for &t in tables {
         limits.check_time()?;
         let global = compile("properties", &p.common.global_filters(&t.project))?;
-        projects.push(project(plan, t, &global, &own, tables.len(), limits)?);
+        counts.push(count(plan, t, &global, &own, tables.len(), limits)?);
+    }
+    from_counts(plan, tables, counts, limits)
+}
+
+/// The report from each project's [`GrowthCounts`], in the order of `tables`: milestones, day 0 and the thinned
+/// curve, as [`run`] gives them.
+///
+/// # Errors
+/// [`Error::TooLarge`] as [`run`]; [`Error::Invalid`] when the counts do not cover each project's [`days`].
+pub fn from_counts(
+    plan: &Plan,
+    tables: &[&EventTable],
+    counts: Vec<GrowthCounts>,
+    limits: &Limits,
+) -> Result<GrowthReport> {
+    let p = &plan.params;
+    let mut projects = Vec::with_capacity(tables.len());
+    for (&t, c) in tables.iter().zip(counts) {
+        projects.push(finish(plan, t, c, tables.len(), limits)?);
     }
     let last_complete = day_start("as_of", plan.as_of_day - 1, &plan.tz)?;
     Ok(GrowthReport {
@@ -238,15 +262,54 @@ pub fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<Growt
     })
 }
 
-/// One project: matching events → day indexes → C(d) → milestones and the thinned curve.
-fn project(
+fn compile(field: &str, list: &[crate::params::Filter]) -> Result<Vec<Compiled>> {
+    list.iter()
+        .map(|f| filter::compile(f).map_err(|m| Error::invalid(field, m)))
+        .collect()
+}
+
+/// The starts of the local days a project's curve spans: from the earlier of its day 0 and the local day of
+/// `first_ts` (its first matching event; events before a launch date count) to as_of's day. Empty when the project
+/// has neither a launch date nor a matching event.
+///
+/// # Errors
+/// [`Error::TooLarge`] naming `as_of` when days of history × `n_projects` exceed the cell limit.
+pub fn days(
+    plan: &Plan,
+    project: &str,
+    first_ts: Option<i64>,
+    n_projects: usize,
+    limits: &Limits,
+) -> Result<Vec<i64>> {
+    let first_day = first_ts
+        .map(|ts| day_start("as_of", ts, &plan.tz))
+        .transpose()?;
+    let origin = match (first_day, plan.launch.get(project).copied()) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return Ok(Vec::new()),
+    };
+    // Bound the day columns before sizing them: days of history × projects.
+    let approx_days = (plan.as_of_day.saturating_sub(origin) / 86_400_000_000).max(0) as u64 + 2;
+    limits.check_cells("as_of", approx_days.saturating_mul(n_projects as u64))?;
+    let mut starts = Vec::new();
+    let mut s = origin;
+    while s <= plan.as_of_day {
+        starts.push(s);
+        s = window::next_period("as_of", s, Period::Day, &plan.tz)?;
+    }
+    Ok(starts)
+}
+
+/// One project's counts: matching events → day indexes → C(d).
+fn count(
     plan: &Plan,
     t: &EventTable,
     global: &[Compiled],
     own: &[Compiled],
     n_projects: usize,
     limits: &Limits,
-) -> Result<ProjectGrowth> {
+) -> Result<GrowthCounts> {
     let p = &plan.params;
     let names = name_mask(&t.names, &p.entity, &p.common, &t.project);
     let person_ok: Vec<bool> = if t.person_properties.is_empty() {
@@ -271,48 +334,11 @@ fn project(
         .filter(|&i| matching[i])
         .map(|i| t.ts[i])
         .min();
-    let first_day = first_ts
-        .map(|ts| day_start("as_of", ts, &plan.tz))
-        .transpose()?;
-    let launch = plan.launch.get(&t.project).copied();
-    let day0 = launch.or(first_day);
-    let launch_date = launch.map(|d| local_date(d, &plan.tz));
-    let provenance = ProjectProvenance::of(t);
-    // Days are counted from the earlier of day 0 and the first matching event: events before a launch date count.
-    let origin = match (first_day, launch) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let (Some(origin), Some(day0)) = (origin, day0) else {
-        return Ok(ProjectGrowth {
-            project: t.project.clone(),
-            day0: None,
-            launch_date,
-            milestones: p
-                .milestones
-                .iter()
-                .map(|&n| Milestone {
-                    n,
-                    reached_on: None,
-                    days: None,
-                    current: Some(0),
-                })
-                .collect(),
-            curve: Vec::new(),
-            current: 0,
-            provenance,
-        });
-    };
-    // Bound the day columns before sizing them: days of history × projects.
-    let approx_days = (plan.as_of_day.saturating_sub(origin) / 86_400_000_000).max(0) as u64 + 2;
-    limits.check_cells("as_of", approx_days.saturating_mul(n_projects as u64))?;
-    let mut starts = Vec::new();
-    let mut s = origin;
-    while s <= plan.as_of_day {
-        starts.push(s);
-        s = window::next_period("as_of", s, Period::Day, &plan.tz)?;
-    }
+    let starts = days(plan, &t.project, first_ts, n_projects, limits)?;
     let n_days = starts.len();
+    if n_days == 0 {
+        return Ok(GrowthCounts::default());
+    }
     let day: Vec<u32> = (0..t.ts.len())
         .map(|i| {
             if matching[i] {
@@ -337,6 +363,60 @@ fn project(
                 .unwrap_or_default()
         }
     };
+    Ok(GrowthCounts { first_ts, values })
+}
+
+/// One project's milestones and curve from its counts.
+fn finish(
+    plan: &Plan,
+    t: &EventTable,
+    counts: GrowthCounts,
+    n_projects: usize,
+    limits: &Limits,
+) -> Result<ProjectGrowth> {
+    let p = &plan.params;
+    let GrowthCounts { first_ts, values } = counts;
+    let launch = plan.launch.get(&t.project).copied();
+    let day0 = match launch {
+        Some(d) => Some(d),
+        None => first_ts
+            .map(|ts| day_start("as_of", ts, &plan.tz))
+            .transpose()?,
+    };
+    let launch_date = launch.map(|d| local_date(d, &plan.tz));
+    let provenance = ProjectProvenance::of(t);
+    let starts = days(plan, &t.project, first_ts, n_projects, limits)?;
+    let Some(day0) = day0.filter(|_| !starts.is_empty()) else {
+        return Ok(ProjectGrowth {
+            project: t.project.clone(),
+            day0: None,
+            launch_date,
+            milestones: p
+                .milestones
+                .iter()
+                .map(|&n| Milestone {
+                    n,
+                    reached_on: None,
+                    days: None,
+                    current: Some(0),
+                })
+                .collect(),
+            curve: Vec::new(),
+            current: 0,
+            provenance,
+        });
+    };
+    let n_days = starts.len();
+    if values.len() != n_days {
+        return Err(Error::invalid(
+            "as_of",
+            format!(
+                "counts for {n_days} days of project {:?} are needed, {} were given",
+                t.project,
+                values.len()
+            ),
+        ));
+    }
     // as_of's day is the last one and has not ended; day 0 may lie after it (a future launch date).
     let d0 = starts.partition_point(|&b| b < day0);
     let current = n_days
