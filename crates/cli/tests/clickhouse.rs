@@ -107,6 +107,13 @@ fn edge_events() -> String {
             );
         }
     }
+    // A value met once, on the day before a one-day trends window: it scores nothing there.
+    ev(
+        "lb",
+        "chat_message",
+        "2025-03-03T12:00:00Z",
+        serde_json::json!({"x": "only-on-the-3rd"}),
+    );
     let off = serde_json::json!({"$process_person_profile": false});
     for day in [2, 3, 9] {
         ev(
@@ -1021,7 +1028,7 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
                 "--engine",
                 "clickhouse",
                 "--breakdown",
-                "$ai_model",
+                "person:plan",
             ],
             "breakdown",
         ),
@@ -1699,5 +1706,197 @@ fn growth_on_clickhouse_matches_the_embedded_engine() {
         }
         eprintln!("case {case}: {args:?}");
         fx.same_kind("growth", &args);
+    }
+}
+
+#[test]
+fn trends_breakdowns_on_clickhouse_match_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "trends_breakdowns");
+    let (gen_a, gen_b) = (fx.projects[0].as_str(), fx.projects[1].as_str());
+    let base = |project: &'static str| -> Vec<&'static str> {
+        vec![
+            "--project",
+            project,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "2025-02-01",
+            "--to",
+            "2025-02-20",
+        ]
+    };
+    let (a, b): (&'static str, &'static str) = (
+        Box::leak(gen_a.to_string().into_boxed_str()),
+        Box::leak(gen_b.to_string().into_boxed_str()),
+    );
+    let mut fixed: Vec<Vec<&str>> = Vec::new();
+    // Every count math, kept whole and folded into Other.
+    for math in ["total", "unique_persons", "dau", "wau", "mau", "dau_mau"] {
+        for limit in ["1", "25"] {
+            let mut args = base(a);
+            args.extend([
+                "--series",
+                Box::leak(format!("any:{math}").into_boxed_str()),
+                "--series",
+                "chat_message:unique_persons",
+                "--breakdown",
+                "$ai_model",
+                "--breakdown-limit",
+                limit,
+            ]);
+            fixed.push(args);
+        }
+    }
+    // Properties of every JSON type, a missing value, several projects, `all`, a zone and hours.
+    for (project, key) in [("edge", "x"), ("edge", "plan"), (b, "$os")] {
+        let mut args = base(project);
+        args.extend([
+            "--series",
+            "any:total",
+            "--breakdown",
+            key,
+            "--breakdown-limit",
+            "2",
+        ]);
+        fixed.push(args);
+    }
+    fixed.push(vec![
+        "--project",
+        a,
+        "--project",
+        b,
+        "--as-of",
+        "2025-02-10T12:00:00Z",
+        "--from",
+        "all",
+        "--interval",
+        "week",
+        "--tz",
+        "Asia/Shanghai",
+        "--series",
+        "$ai_generation:unique_persons",
+        "--breakdown",
+        "$ai_model",
+        "--breakdown-limit",
+        "2",
+    ]);
+    fixed.push(vec![
+        "--project",
+        "edge",
+        "--as-of",
+        "2025-03-20T00:00:00Z",
+        "--interval",
+        "hour",
+        "--from",
+        "2025-03-09T00:00:00",
+        "--to",
+        "2025-03-09T23:00:00",
+        "--tz",
+        "America/New_York",
+        "--series",
+        "any:unique_persons",
+        "--breakdown",
+        "$ai_model",
+        "--include-personless",
+    ]);
+    // Values whose first-series events lie only in the look-back periods (or only in another series) score zero
+    // and belong to no group, not to Other.
+    for (first, to) in [
+        ("chat_message:total", "2025-02-12"),
+        ("chat_message:dau", "2025-02-10"),
+        ("chat_message:wau", "2025-02-10"),
+    ] {
+        fixed.push(vec![
+            "--project",
+            a,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "2025-02-10",
+            "--to",
+            to,
+            "--series",
+            first,
+            "--series",
+            "any:mau",
+            "--breakdown",
+            "message_index",
+            "--breakdown-limit",
+            "1",
+        ]);
+    }
+    fixed.push(vec![
+        "--project",
+        "edge",
+        "--as-of",
+        "2025-03-20T00:00:00Z",
+        "--from",
+        "2025-03-04",
+        "--to",
+        "2025-03-04",
+        "--series",
+        "chat_message:dau",
+        "--series",
+        "any:mau",
+        "--breakdown",
+        "x",
+        "--breakdown-limit",
+        "1",
+    ]);
+    // A breakdown whose first series counts nothing: no group at all.
+    fixed.push(vec![
+        "--project",
+        a,
+        "--as-of",
+        "2025-03-01T00:00:00Z",
+        "--from",
+        "2025-02-01",
+        "--series",
+        "no_such_event:total",
+        "--series",
+        "any:total",
+        "--breakdown",
+        "$ai_model",
+    ]);
+    for args in &fixed {
+        let out = fx.same_kind("trends", args);
+        assert!(
+            out.contains("\"breakdown_values\""),
+            "{args:?} computes: {out}"
+        );
+    }
+    let mut rng = Rng(0x0bad_5eed_1234_5678);
+    for case in 0..25 {
+        let mut args = activity_case(&mut rng, &[a, b, "edge"]);
+        let interval = args[args.iter().position(|a| *a == "--interval").unwrap() + 1];
+        let maths: &[&str] = if interval == "day" {
+            &["total", "unique_persons", "dau", "wau", "mau", "dau_mau"]
+        } else {
+            &["total", "unique_persons"]
+        };
+        // `activity_case` names one entity; trends takes series.
+        let at = args.iter().position(|a| *a == "--event").unwrap();
+        let event = args[at + 1];
+        args.drain(at..at + 2);
+        for e in [event, rng.pick(&["any", "chat_message", "$ai_generation"])] {
+            let math = rng.pick(maths);
+            args.extend([
+                "--series",
+                Box::leak(format!("{e}:{math}").into_boxed_str()),
+            ]);
+        }
+        if let Some(at) = args.iter().position(|a| *a == "--event-where") {
+            args[at] = "--series-where";
+        }
+        args.extend([
+            "--breakdown",
+            rng.pick(&["$ai_model", "$os", "x", "plan", "message_index"]),
+            "--breakdown-limit",
+            rng.pick(&["1", "2", "3", "25"]),
+        ]);
+        eprintln!("case {case}: {args:?}");
+        fx.same_kind("trends", &args);
     }
 }

@@ -213,7 +213,31 @@ pub fn explain(request: Request, now_us: i64, limits: &Limits) -> Result<String>
                 } else {
                     format!("counts {all_note}")
                 };
-                put(project, &note, trends::counts_query(plan, from, project)?);
+                if plan.params.common.breakdown.is_some() {
+                    put(
+                        project,
+                        &format!("the first series per breakdown value, to rank the values {note}"),
+                        trends::values_query(plan, from, project)?,
+                    );
+                    let groups = trends::Groups {
+                        groups: vec![(Some("KEPT VALUES".into()), false), (None, true)],
+                        zero: Vec::new(),
+                    };
+                    put(
+                        project,
+                        &format!(
+                            "{note} per breakdown group (the kept values and Other from the ranking; shown here \
+                             with placeholders)"
+                        ),
+                        trends::counts_query(plan, from, project, Some(&groups))?,
+                    );
+                } else {
+                    put(
+                        project,
+                        &note,
+                        trends::counts_query(plan, from, project, None)?,
+                    );
+                }
             }
             Compiled::Stickiness(plan) => {
                 put(
@@ -323,8 +347,22 @@ pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -
             let mut counts = Vec::new();
             for project in projects {
                 limits.check_time()?;
-                let answer = client.query(&trends::counts_query(plan, from, project)?)?;
-                counts.push(trends::read_counts(plan, from, &answer)?);
+                let groups = match plan.params.common.breakdown {
+                    Some(_) => {
+                        let answer = client.query(&trends::values_query(plan, from, project)?)?;
+                        Some(trends::read_values(
+                            plan,
+                            from,
+                            tables[counts.len()],
+                            &answer,
+                            limits,
+                        )?)
+                    }
+                    None => None,
+                };
+                let answer =
+                    client.query(&trends::counts_query(plan, from, project, groups.as_ref())?)?;
+                counts.push(trends::read_counts(plan, from, groups.as_ref(), &answer)?);
             }
             report::kind::trends_from_counts(plan, from, &tables, counts, limits)?
         }

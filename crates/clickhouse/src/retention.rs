@@ -281,7 +281,7 @@ pub fn read_cells(plan: &Plan, text: &str, limits: &report::Limits) -> Result<Co
 }
 
 /// Text from its hex (ClickHouse's `hex` of a string); `None` for anything else.
-fn unhex(s: &str) -> Option<String> {
+pub(crate) fn unhex(s: &str) -> Option<String> {
     if !s.len().is_multiple_of(2) {
         return None;
     }

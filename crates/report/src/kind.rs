@@ -347,7 +347,7 @@ pub fn trends_from_counts(
     plan: &crate::trends::Plan,
     from: i64,
     tables: &[&EventTable],
-    counts: Vec<Vec<crate::trends::SeriesCounts>>,
+    counts: Vec<crate::trends::ProjectCounts>,
     limits: &Limits,
 ) -> Result<Report> {
     one_per_project(&plan.params.common, tables, counts.len())?;

@@ -356,34 +356,69 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
     run_from(plan, from, tables, limits, None)
 }
 
-/// What another engine counted for one series of one project, without a breakdown (one bucket), over the read
-/// periods `0..n_read` of [`Plan::window`] (look-back periods first).
+/// What another engine counted for one series of one project, over the read periods `0..n_read` of
+/// [`Plan::window`] (look-back periods first), bucket after bucket (one bucket without a breakdown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeriesCounts {
-    /// `total` and `unique_persons`: one count per read period.
+    /// `total` and `unique_persons`: one count per bucket and read period (`bucket * n_read + k`).
     PerPeriod(Vec<u64>),
-    /// `dau`, `wau`, `mau`: persons per shown period; `dau_mau`: DAU then MAU per shown period.
+    /// `dau`, `wau`, `mau`: persons per bucket and shown period (`bucket * shown + i`); `dau_mau`: DAU then MAU.
     Rolling(Vec<Vec<u64>>),
 }
 
-/// Builds the report from counts another engine computed (per project, then per series), for `from` resolved
-/// as [`all_from`] resolves it. Only count maths without a breakdown come this way.
+/// What another engine counted for one project: the breakdown groups, kept values in rank order then Other
+/// ([`rank_values`]; one group `(None, false)` without a breakdown), and per series its counts bucketed by group.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProjectCounts {
+    /// `(value, is Other)` per group.
+    pub groups: Vec<(Option<String>, bool)>,
+    /// Per series.
+    pub series: Vec<SeriesCounts>,
+}
+
+/// Ranks one project's breakdown values as an embedded report ranks them: by the first series' points summed over
+/// the shown periods (then by value), keeping the breakdown's limit and folding the rest into Other; values scoring
+/// zero belong to no group. `first` is the first series' counts bucketed by `values`; `t` the project's table.
 ///
 /// # Errors
-/// [`Error::Invalid`] naming `series` for a property math or `breakdown` for a breakdown; [`Error::TimedOut`].
+/// [`Error::Invalid`] naming `breakdown` without one; as [`Plan::window`].
+pub fn rank_values(
+    plan: &Plan,
+    from: i64,
+    t: &EventTable,
+    values: &[String],
+    first: SeriesCounts,
+) -> Result<crate::breakdown::Ranked> {
+    let Some(b) = &plan.params.common.breakdown else {
+        return Err(Error::invalid("breakdown", "there is no breakdown to rank"));
+    };
+    let w = plan.window(from)?;
+    let ctx = Ctx::new(plan, t, &w);
+    let points = points(&ctx, 0, first, values.len());
+    Ok(crate::breakdown::rank(values, &scores(&points), b.limit))
+}
+
+/// Each bucket's points summed: the score breakdown values are ranked by.
+fn scores(points: &[Vec<Point>]) -> Vec<f64> {
+    points
+        .iter()
+        .map(|pts| pts.iter().filter_map(|pt| pt.value.as_f64()).sum())
+        .collect()
+}
+
+/// Builds the report from counts another engine computed (per project, in the order of `tables`), for `from`
+/// resolved as [`all_from`] resolves it. Only count maths come this way.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `series` for a property math or `projects` for counts that do not match the tables;
+/// [`Error::TimedOut`].
 pub fn from_counts(
     plan: &Plan,
     from: i64,
     tables: &[&EventTable],
-    counts: Vec<Vec<SeriesCounts>>,
+    counts: Vec<ProjectCounts>,
     limits: &Limits,
 ) -> Result<TrendsReport> {
-    if plan.params.common.breakdown.is_some() {
-        return Err(Error::invalid(
-            "breakdown",
-            "counts come without a breakdown",
-        ));
-    }
     if plan
         .params
         .series
@@ -400,7 +435,7 @@ fn run_from(
     from: i64,
     tables: &[&EventTable],
     limits: &Limits,
-    mut given: Option<Vec<Vec<SeriesCounts>>>,
+    mut given: Option<Vec<ProjectCounts>>,
 ) -> Result<TrendsReport> {
     let p = &plan.params;
     let w = plan.window(from)?;
@@ -412,21 +447,29 @@ fn run_from(
     let mut kept_values = Vec::new();
     for (ti, t) in tables.iter().enumerate() {
         limits.check_time()?;
-        let ctx = Ctx {
-            plan,
-            t,
-            w: &w,
-            n_read,
-            first_shown,
-        };
+        let ctx = Ctx::new(plan, t, &w);
         if let Some(given) = given.as_mut() {
             let counts = given.get_mut(ti).map(std::mem::take).ok_or_else(|| {
                 Error::invalid("projects", "one set of counts per project is needed")
             })?;
-            kept_values.push((t.project.clone(), vec![None]));
-            for (s, (spec, numbers)) in p.series.iter().zip(counts).enumerate() {
-                let points = points(&ctx, s, numbers, 1).remove(0);
-                series_out.push(series(spec, s, t, None, false, points));
+            // Without a breakdown there is one group; with one, none when no value scored.
+            if counts.series.len() != p.series.len()
+                || (p.common.breakdown.is_none() && counts.groups.len() != 1)
+            {
+                return Err(Error::invalid(
+                    "projects",
+                    "counts for every series and one group without a breakdown are needed",
+                ));
+            }
+            kept_values.push((
+                t.project.clone(),
+                counts.groups.iter().map(|g| g.0.clone()).collect(),
+            ));
+            for (s, (spec, numbers)) in p.series.iter().zip(counts.series).enumerate() {
+                let per_group = points(&ctx, s, numbers, counts.groups.len());
+                for ((value, is_other), points) in counts.groups.iter().zip(per_group) {
+                    series_out.push(series(spec, s, t, value.clone(), *is_other, points));
+                }
             }
             continue;
         }
@@ -453,11 +496,7 @@ fn run_from(
                     n: values.len(),
                 };
                 let first = compute(&ctx, 0, &matched[0], &all);
-                let scores: Vec<f64> = first
-                    .iter()
-                    .map(|pts| pts.iter().filter_map(|pt| pt.value.as_f64()).sum())
-                    .collect();
-                let r = crate::breakdown::rank(&values, &scores, b.limit);
+                let r = crate::breakdown::rank(&values, &scores(&first), b.limit);
                 (r.groups, r.group_of)
             }
         };
@@ -599,6 +638,19 @@ struct Ctx<'a> {
     w: &'a Window,
     n_read: usize,
     first_shown: usize,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(plan: &'a Plan, t: &'a EventTable, w: &'a Window) -> Ctx<'a> {
+        let n_read = w.grid.len();
+        Ctx {
+            plan,
+            t,
+            w,
+            n_read,
+            first_shown: plan.lookback().min(n_read - 1),
+        }
+    }
 }
 
 /// Breakdown buckets of events or persons.
