@@ -1017,16 +1017,6 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
                 "trends",
                 "--engine",
                 "clickhouse",
-                "--series",
-                "$ai_generation:sum:$ai_input_tokens",
-            ],
-            "series",
-        ),
-        (
-            vec![
-                "trends",
-                "--engine",
-                "clickhouse",
                 "--breakdown",
                 "person:plan",
             ],
@@ -1896,6 +1886,139 @@ fn trends_breakdowns_on_clickhouse_match_the_embedded_engine() {
             "--breakdown-limit",
             rng.pick(&["1", "2", "3", "25"]),
         ]);
+        eprintln!("case {case}: {args:?}");
+        fx.same_kind("trends", &args);
+    }
+}
+
+#[test]
+fn trends_property_maths_on_clickhouse_match_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "trends_maths");
+    let (a, b): (&'static str, &'static str) = (
+        Box::leak(fx.projects[0].clone().into_boxed_str()),
+        Box::leak(fx.projects[1].clone().into_boxed_str()),
+    );
+    const MATHS: [&str; 8] = ["sum", "avg", "min", "max", "median", "p90", "p95", "p99"];
+    let mut fixed: Vec<Vec<&str>> = Vec::new();
+    // Every math on tokens (integers) and latency (floats), by day.
+    for math in MATHS {
+        fixed.push(vec![
+            "--project",
+            a,
+            "--as-of",
+            "2025-03-01T00:00:00Z",
+            "--from",
+            "2025-02-01",
+            "--to",
+            "2025-02-14",
+            "--series",
+            Box::leak(format!("$ai_generation:{math}:$ai_input_tokens").into_boxed_str()),
+            "--series",
+            Box::leak(format!("$ai_generation:{math}:$ai_latency").into_boxed_str()),
+        ]);
+    }
+    // Values of every JSON type (numbers, numeric strings with spaces and signs, non-numeric ones, 1e400), with a
+    // breakdown folded into Other, and a count math beside.
+    for math in MATHS {
+        fixed.push(vec![
+            "--project",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-01",
+            "--tz",
+            "America/New_York",
+            "--series",
+            Box::leak(format!("any:{math}:x").into_boxed_str()),
+            "--series",
+            "any:unique_persons",
+            "--breakdown",
+            "plan",
+            "--breakdown-limit",
+            "1",
+        ]);
+    }
+    // Values that score zero or less (negative, non-numeric) belong to no group, not to Other.
+    fixed.push(vec![
+        "--project",
+        "edge",
+        "--as-of",
+        "2025-03-20T00:00:00Z",
+        "--from",
+        "2025-03-01",
+        "--series",
+        "any:sum:x",
+        "--series",
+        "any:unique_persons",
+        "--breakdown",
+        "x",
+        "--breakdown-limit",
+        "2",
+    ]);
+    fixed.push(vec![
+        "--project",
+        a,
+        "--project",
+        b,
+        "--as-of",
+        "2025-02-10T12:00:00Z",
+        "--from",
+        "all",
+        "--interval",
+        "week",
+        "--series",
+        "$ai_generation:p90:$ai_output_tokens",
+        "--breakdown",
+        "$ai_model",
+        "--breakdown-limit",
+        "2",
+        "--lang",
+        "zh-CN",
+    ]);
+    fixed.push(vec![
+        "--project",
+        a,
+        "--as-of",
+        "2025-03-01T00:00:00Z",
+        "--interval",
+        "month",
+        "--from",
+        "2025-01-01",
+        "--series",
+        "chat_message:sum:no_such_property",
+    ]);
+    for args in &fixed {
+        let out = fx.same_kind("trends", args);
+        assert!(
+            out.contains("\"kind\": \"trends\""),
+            "{args:?} computes: {out}"
+        );
+    }
+    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    for case in 0..25 {
+        let mut args = activity_case(&mut rng, &[a, b, "edge"]);
+        let at = args.iter().position(|a| *a == "--event").unwrap();
+        let event = args[at + 1];
+        args.drain(at..at + 2);
+        let key = rng.pick(&["$ai_input_tokens", "$ai_latency", "x", "message_index"]);
+        args.extend([
+            "--series",
+            Box::leak(format!("{event}:{}:{key}", rng.pick(&MATHS)).into_boxed_str()),
+        ]);
+        if let Some(at) = args.iter().position(|a| *a == "--event-where") {
+            args[at] = "--series-where";
+        }
+        if rng.pick(&["", "b"]) == "b" {
+            args.extend([
+                "--breakdown",
+                rng.pick(&["$ai_model", "plan", "x"]),
+                "--breakdown-limit",
+                rng.pick(&["1", "3"]),
+            ]);
+        }
         eprintln!("case {case}: {args:?}");
         fx.same_kind("trends", &args);
     }

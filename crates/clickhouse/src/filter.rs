@@ -38,6 +38,13 @@ pub(crate) fn value_of(b: &mut Binder, key: &str) -> String {
     format!("ifNull({}, '')", e.form)
 }
 
+/// The numeric value of an event property (§5.2) as a `Nullable(Float64)`: `NULL` when it has none.
+pub(crate) fn numeric_of(b: &mut Binder, key: &str) -> String {
+    let key = b.string(key);
+    let e = Exprs::new(&key);
+    format!("CAST({} AS Nullable(Float64))", e.numeric)
+}
+
 /// The expressions one property's filters are built from.
 struct Exprs {
     present: String,

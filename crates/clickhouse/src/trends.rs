@@ -10,6 +10,7 @@
 
 use report::breakdown::{DROPPED, Ranked};
 use report::kind::ReportKind as _;
+use report::numeric::Num;
 use report::params::PropertyKind;
 use report::trends::{Math, Plan, ProjectCounts, SeriesCounts, Trends, rolling_windows};
 
@@ -30,12 +31,6 @@ pub fn check(plan: &Plan) -> Result<()> {
     {
         return Err(unsupported("breakdown", "person property breakdowns"));
     }
-    if p.series.iter().any(|s| s.math.aggregate().is_some()) {
-        return Err(unsupported(
-            "series",
-            "property maths (sum, avg, min, max, median, percentiles)",
-        ));
-    }
     common::no_person_filters(
         p.common
             .all_global_filters()
@@ -45,8 +40,8 @@ pub fn check(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// `matched`: each counting event of the series in `series` with its series index, person, instant and breakdown
-/// value (`''` without a breakdown).
+/// `matched`: each counting event of the first `series` series with its series index, person, instant, breakdown
+/// value (`''` without a breakdown) and, for a property math, the property's numeric value (`x`).
 fn matched(plan: &Plan, b: &mut Binder, project: &str, series: usize) -> Result<String> {
     let p = &plan.params;
     let scan = Trends::scan(plan);
@@ -57,8 +52,12 @@ fn matched(plan: &Plan, b: &mut Binder, project: &str, series: usize) -> Result<
             Some(br) => crate::filter::value_of(b, &br.property),
             None => "''".to_string(),
         };
+        let number = match (&spec.math_property, spec.math.aggregate()) {
+            (Some(key), Some(_)) => crate::filter::numeric_of(b, key),
+            _ => "CAST(NULL AS Nullable(Float64))".to_string(),
+        };
         arms.push(format!(
-            "SELECT {s} AS s, person, ts, {value} AS v FROM ev WHERE {condition}"
+            "SELECT {s} AS s, person, ts, {value} AS v, {number} AS x FROM ev WHERE {condition}"
         ));
     }
     Ok(arms.join("\n    UNION ALL\n    "))
@@ -191,12 +190,22 @@ fn build(plan: &Plan, from: i64, project: &str, bucketing: Bucketing<'_>) -> Res
     let mut arms = Vec::new();
     for (s, spec) in p.series.iter().enumerate().take(n_series) {
         let arm = match spec.math {
+            _ if spec.math.aggregate().is_some() => format!(
+                "SELECT {s} AS series, {bucket_out} AS group_id, ifNull(toString(bits), 'missing') AS win,
+        k AS period, count() AS n
+    FROM (
+        SELECT bucket, k, if(isNull(x), NULL, reinterpretAsUInt64(assumeNotNull(x))) AS bits
+        FROM periods WHERE s = {s}
+    )
+    GROUP BY bucket, k, bits"
+            ),
             Math::Total => format!(
-                "SELECT {s} AS series, {bucket_out} AS group_id, 0 AS win, k AS period, count() AS n
+                "SELECT {s} AS series, {bucket_out} AS group_id, '0' AS win, k AS period, count() AS n
     FROM periods WHERE s = {s} GROUP BY bucket, k"
             ),
             Math::UniquePersons => format!(
-                "SELECT {s} AS series, {bucket_out} AS group_id, 0 AS win, k AS period, uniqExact(person) AS n
+                "SELECT {s} AS series, {bucket_out} AS group_id, '0' AS win, k AS period,
+        uniqExact(person) AS n
     FROM periods WHERE s = {s} GROUP BY bucket, k"
             ),
             _ => rolling_windows(spec.math)
@@ -204,7 +213,7 @@ fn build(plan: &Plan, from: i64, project: &str, bucketing: Bucketing<'_>) -> Res
                 .enumerate()
                 .map(|(wi, &days)| {
                     format!(
-                        "SELECT {s} AS series, {bucket_out} AS group_id, {wi} AS win, shown AS period,
+                        "SELECT {s} AS series, {bucket_out} AS group_id, '{wi}' AS win, shown AS period,
         uniqExact(person) AS n
     FROM (SELECT DISTINCT person, bucket, k FROM periods WHERE s = {s})
     ARRAY JOIN range(toUInt64(k), toUInt64(k) + {days}) AS shown
@@ -227,11 +236,11 @@ matched AS (
     {m}
 ),
 located AS (
-    SELECT s, person, v, toInt64({k_of_ts}) AS k FROM matched
+    SELECT s, person, v, x, toInt64({k_of_ts}) AS k FROM matched
     WHERE ts >= fromUnixTimestamp64Micro({start}, 'UTC') AND ts < fromUnixTimestamp64Micro({end}, 'UTC')
 ),
 {scored}periods AS (
-    SELECT s, person, k, {bucket} AS bucket FROM located{keep}
+    SELECT s, person, k, x, {bucket} AS bucket FROM located{keep}
 )
 SELECT series, group_id, win, period, n FROM (
     {}
@@ -247,6 +256,10 @@ fn zeros(plan: &Plan, n_read: usize, shown: usize, n_buckets: usize) -> Vec<Seri
         .series
         .iter()
         .map(|spec| match spec.math {
+            m if m.aggregate().is_some() => SeriesCounts::Values {
+                values: vec![Vec::new(); n_read * n_buckets],
+                missing: vec![0; n_read * n_buckets],
+            },
             Math::Total | Math::UniquePersons => {
                 SeriesCounts::PerPeriod(vec![0; n_read * n_buckets])
             }
@@ -255,12 +268,16 @@ fn zeros(plan: &Plan, n_read: usize, shown: usize, n_buckets: usize) -> Vec<Seri
         .collect()
 }
 
+/// The most values with events that scored zero a counts query takes (they are a query parameter).
+const MAX_ZERO: usize = 10_000;
+
 /// One answer row.
 struct Row<'a> {
     series: usize,
     /// The bucket: a group number, or a value's hex.
     group: &'a str,
-    win: usize,
+    /// The rolling window, or for a property math the value's bits (`missing` for none).
+    win: &'a str,
     period: usize,
     n: u64,
 }
@@ -276,7 +293,7 @@ fn rows(text: &str) -> Result<Vec<Row<'_>>> {
                     Some(Row {
                         series: s.parse().ok()?,
                         group,
-                        win: w.parse().ok()?,
+                        win: w,
                         period: k.parse().ok()?,
                         n: n.parse().ok()?,
                     })
@@ -290,21 +307,35 @@ fn rows(text: &str) -> Result<Vec<Row<'_>>> {
         .collect()
 }
 
-/// Adds `n` to bucket `bucket` of `counts` at read period `k` (window `w`); `None` outside.
+/// Adds row `(bucket, w, k, n)` to `counts`: `n` at read period `k` of window `w`, or for a property math `n` events
+/// with the value whose bits are `w` (`missing`: without one). `None` for a row outside the counts.
 fn add(
     counts: &mut SeriesCounts,
     bucket: usize,
-    w: usize,
+    w: &str,
     k: usize,
     n: u64,
     n_read: usize,
     first_shown: usize,
 ) -> Option<()> {
     let shown = n_read - first_shown;
+    if k >= n_read {
+        return None;
+    }
     let slot = match counts {
-        SeriesCounts::PerPeriod(v) if w == 0 && k < n_read => v.get_mut(bucket * n_read + k),
-        SeriesCounts::Rolling(v) if k >= first_shown && k < n_read => {
-            v.get_mut(w)?.get_mut(bucket * shown + k - first_shown)
+        SeriesCounts::PerPeriod(v) if w == "0" => v.get_mut(bucket * n_read + k),
+        SeriesCounts::Rolling(v) if k >= first_shown => v
+            .get_mut(w.parse::<usize>().ok()?)?
+            .get_mut(bucket * shown + k - first_shown),
+        SeriesCounts::Values { values, missing } => {
+            let cell = bucket * n_read + k;
+            if w == "missing" {
+                missing.get_mut(cell)
+            } else {
+                let x = f64::from_bits(w.parse().ok()?);
+                values.get_mut(cell)?.push((Num::from_f64(x), n));
+                return x.is_finite().then_some(());
+            }
         }
         _ => None,
     }?;
@@ -361,8 +392,11 @@ pub fn read_values(
         add(&mut first, id, w, k, n, n_read, first_shown).ok_or_else(|| {
             Error::Answer(format!("a value row ({w}, {k}) is outside the window"))
         })?;
-        let shown = matches!(first, SeriesCounts::Rolling(_)) || k >= first_shown;
-        reaching[id] |= w == 0 && shown && n > 0;
+        // A rolling math's rows are all shown; its first window is the one a score sums.
+        reaching[id] |= match first {
+            SeriesCounts::Rolling(_) => w == "0",
+            _ => k >= first_shown,
+        } && n > 0;
     }
     let Ranked { groups, group_of } =
         report::trends::rank_values(plan, from, table, &values, first)?;
@@ -372,7 +406,17 @@ pub fn read_values(
         .zip(&reaching)
         .filter(|((_, g), r)| **g == DROPPED && **r)
         .map(|((v, _), _)| v.clone())
-        .collect();
+        .collect::<Vec<_>>();
+    // They travel as a query parameter, in the URL.
+    if zero.len() > MAX_ZERO {
+        return Err(unsupported(
+            "breakdown",
+            &format!(
+                "breakdowns where more than {MAX_ZERO} values with events score zero (a property math summing to \
+                 zero or less)"
+            ),
+        ));
+    }
     Ok(Groups { groups, zero })
 }
 

@@ -95,6 +95,101 @@ pub fn aggregate(values: &mut [Num], how: Aggregate) -> Option<Num> {
     Some(Num::Float(aggregate_float(&mut xs, how)))
 }
 
+/// [`aggregate`] of values given with their multiplicities (`(value, times)`, in any order, a value possibly more
+/// than once): the same result as [`aggregate`] over the values repeated, without repeating them. `values` is
+/// reordered.
+pub fn aggregate_counted(values: &mut [(Num, u64)], how: Aggregate) -> Option<Num> {
+    let n: u64 = values.iter().map(|(_, m)| *m).sum();
+    if n == 0 {
+        return None;
+    }
+    let exact: Option<Vec<(Decimal, u64)>> = values
+        .iter()
+        .filter(|(_, m)| *m > 0)
+        .map(|(v, m)| match v {
+            Num::Exact(d) => Some((*d, *m)),
+            Num::Float(_) => None,
+        })
+        .collect();
+    if let Some(mut xs) = exact
+        && let Some(d) = counted_exact(&mut xs, n, how)
+    {
+        return Some(Num::Exact(d.normalize()));
+    }
+    let mut xs: Vec<(f64, u64)> = values
+        .iter()
+        .filter(|(_, m)| *m > 0)
+        .map(|(v, m)| (v.to_f64(), *m))
+        .collect();
+    xs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let at = |i: u64| nth(&xs, i).unwrap_or(f64::NAN);
+    // Sums add one value at a time in ascending order, as [`aggregate`] does.
+    let sum = || {
+        let mut total = 0.0;
+        for (v, m) in &xs {
+            for _ in 0..*m {
+                total += v;
+            }
+        }
+        total
+    };
+    Some(Num::Float(match how {
+        Aggregate::Sum => sum(),
+        Aggregate::Avg => crate::stats::round6(sum() / n as f64),
+        Aggregate::Min => at(0),
+        Aggregate::Max => at(n - 1),
+        Aggregate::Quantile(q) => {
+            let h = (n - 1) as f64 * f64::from(q) / 100.0;
+            let lo = h.floor() as u64;
+            let frac = h - h.floor();
+            if lo + 1 >= n {
+                at(lo)
+            } else {
+                at(lo) + frac * (at(lo + 1) - at(lo))
+            }
+        }
+    }))
+}
+
+/// The `i`-th value (from 0) of sorted values with multiplicities, as if each were repeated.
+fn nth<T: Copy>(xs: &[(T, u64)], i: u64) -> Option<T> {
+    let mut seen = 0;
+    xs.iter()
+        .find(|(_, m)| {
+            seen += m;
+            seen > i
+        })
+        .map(|(x, _)| *x)
+}
+
+fn counted_exact(xs: &mut [(Decimal, u64)], n: u64, how: Aggregate) -> Option<Decimal> {
+    let sum = || {
+        xs.iter().try_fold(Decimal::ZERO, |acc, (x, m)| {
+            acc.checked_add(x.checked_mul(Decimal::from(*m))?)
+        })
+    };
+    match how {
+        Aggregate::Sum => sum(),
+        Aggregate::Avg => sum()?
+            .checked_div(Decimal::from(n))
+            .map(|d| d.round_dp_with_strategy(6, RoundingStrategy::MidpointNearestEven)),
+        Aggregate::Min => xs.iter().map(|(x, _)| *x).min(),
+        Aggregate::Max => xs.iter().map(|(x, _)| *x).max(),
+        Aggregate::Quantile(q) => {
+            xs.sort_unstable_by_key(|(x, _)| *x);
+            let at = |i: u64| nth(xs, i);
+            let h = (n - 1) * u64::from(q);
+            let (lo, frac) = (h / 100, h % 100);
+            let base = at(lo)?;
+            if frac == 0 {
+                return Some(base);
+            }
+            let step = at(lo + 1)?.checked_sub(base)?;
+            base.checked_add(step.checked_mul(Decimal::new(frac as i64, 2))?)
+        }
+    }
+}
+
 fn aggregate_exact(xs: &mut [Decimal], how: Aggregate) -> Option<Decimal> {
     let sum = || {
         xs.iter()
@@ -124,8 +219,13 @@ fn aggregate_exact(xs: &mut [Decimal], how: Aggregate) -> Option<Decimal> {
 
 fn aggregate_float(xs: &mut [f64], how: Aggregate) -> f64 {
     match how {
-        Aggregate::Sum => xs.iter().sum(),
+        // In ascending order, so that the sum does not depend on the order events were read in.
+        Aggregate::Sum => {
+            xs.sort_unstable_by(f64::total_cmp);
+            xs.iter().sum()
+        }
         Aggregate::Avg => {
+            xs.sort_unstable_by(f64::total_cmp);
             let v = xs.iter().sum::<f64>() / xs.len() as f64;
             crate::stats::round6(v)
         }
@@ -210,7 +310,74 @@ mod tests {
         assert_eq!(text(&[json!(1e-30), json!(1)], Aggregate::Min), "1e-30");
     }
 
+    /// Values with their multiplicities, and the same values repeated.
+    fn counted_and_repeated(xs: &[(Num, u64)]) -> Vec<Num> {
+        xs.iter()
+            .flat_map(|(v, m)| std::iter::repeat_n(*v, *m as usize))
+            .collect()
+    }
+
+    const HOWS: [Aggregate; 8] = [
+        Aggregate::Sum,
+        Aggregate::Avg,
+        Aggregate::Min,
+        Aggregate::Max,
+        Aggregate::Quantile(0),
+        Aggregate::Quantile(50),
+        Aggregate::Quantile(90),
+        Aggregate::Quantile(100),
+    ];
+
+    #[test]
+    fn counted_values_aggregate_as_repeated_ones() {
+        let xs = [
+            (Num::from_f64(2.5), 3),
+            (Num::from_f64(-1.0), 1),
+            (Num::from_f64(2.5), 2),
+            (Num::from_f64(0.1), 0),
+        ];
+        for how in HOWS {
+            let a = aggregate_counted(&mut xs.to_vec(), how);
+            let b = aggregate(&mut counted_and_repeated(&xs), how);
+            assert_eq!(a, b, "{how:?}");
+        }
+        assert_eq!(aggregate_counted(&mut [], Aggregate::Sum), None);
+        assert_eq!(
+            aggregate_counted(&mut [(Num::from_f64(1.0), 0)], Aggregate::Max),
+            None
+        );
+        // Floats beyond decimals, too.
+        let xs = [
+            (Num::from_f64(1e40), 2),
+            (Num::from_f64(0.3), 5),
+            (Num::from_f64(1e-30), 1),
+        ];
+        for how in HOWS {
+            let a = aggregate_counted(&mut xs.to_vec(), how);
+            let b = aggregate(&mut counted_and_repeated(&xs), how);
+            assert_eq!(a, b, "{how:?}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn counted_aggregates_match_repeated_values(
+            xs in proptest::collection::vec((-1_000_000i64..1_000_000, 0u32..6, 0u64..5, 0u8..8), 0..30),
+            how in 0usize..8,
+        ) {
+            // Mostly decimals of different scales, now and then a float no decimal holds.
+            let xs: Vec<(Num, u64)> = xs
+                .iter()
+                .map(|&(x, scale, m, kind)| {
+                    let v = if kind == 0 { Num::Float(x as f64 * 1e35) } else { Num::Exact(Decimal::new(x, scale)) };
+                    (v, m)
+                })
+                .collect();
+            let a = aggregate_counted(&mut xs.clone(), HOWS[how]);
+            let b = aggregate(&mut counted_and_repeated(&xs), HOWS[how]);
+            proptest::prop_assert_eq!(a, b);
+        }
+
         #[test]
         fn quantiles_lie_between_min_and_max(xs in proptest::collection::vec(-1_000_000i64..1_000_000, 1..40), q in 0u32..=100) {
             let mut vs: Vec<Num> = xs.iter().map(|&x| Num::Exact(Decimal::new(x, 3))).collect();

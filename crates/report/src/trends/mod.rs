@@ -12,7 +12,7 @@ use kernels::grid::Locate;
 use crate::error::{Error, Result};
 use crate::filter::{self, Compiled};
 use crate::kind::{Limits, ReportKind};
-use crate::numeric::{Num, aggregate};
+use crate::numeric::{Num, aggregate, aggregate_counted};
 use crate::params::{Entity, Filter, Period, PropertyKind};
 use crate::provenance::Provenance;
 use crate::retention::{all_match, entity_text, event_side, global_text, name_mask};
@@ -358,12 +358,20 @@ fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<TrendsRep
 
 /// What another engine counted for one series of one project, over the read periods `0..n_read` of
 /// [`Plan::window`] (look-back periods first), bucket after bucket (one bucket without a breakdown).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SeriesCounts {
     /// `total` and `unique_persons`: one count per bucket and read period (`bucket * n_read + k`).
     PerPeriod(Vec<u64>),
     /// `dau`, `wau`, `mau`: persons per bucket and shown period (`bucket * shown + i`); `dau_mau`: DAU then MAU.
     Rolling(Vec<Vec<u64>>),
+    /// Property maths: per bucket and read period (`bucket * n_read + k`), the property's numeric values with how
+    /// many counting events carry each, and the counting events without one.
+    Values {
+        /// `(value, events)` per cell, in any order.
+        values: Vec<Vec<(Num, u64)>>,
+        /// Events without a numeric value per cell.
+        missing: Vec<u64>,
+    },
 }
 
 /// What another engine counted for one project: the breakdown groups, kept values in rank order then Other
@@ -407,11 +415,10 @@ fn scores(points: &[Vec<Point>]) -> Vec<f64> {
 }
 
 /// Builds the report from counts another engine computed (per project, in the order of `tables`), for `from`
-/// resolved as [`all_from`] resolves it. Only count maths come this way.
+/// resolved as [`all_from`] resolves it.
 ///
 /// # Errors
-/// [`Error::Invalid`] naming `series` for a property math or `projects` for counts that do not match the tables;
-/// [`Error::TimedOut`].
+/// [`Error::Invalid`] naming `projects` for counts that do not match the tables; [`Error::TimedOut`].
 pub fn from_counts(
     plan: &Plan,
     from: i64,
@@ -419,14 +426,6 @@ pub fn from_counts(
     counts: Vec<ProjectCounts>,
     limits: &Limits,
 ) -> Result<TrendsReport> {
-    if plan
-        .params
-        .series
-        .iter()
-        .any(|s| s.math.aggregate().is_some())
-    {
-        return Err(Error::invalid("series", "property maths are not counts"));
-    }
     run_from(plan, from, tables, limits, Some(counts))
 }
 
@@ -732,6 +731,23 @@ fn points(c: &Ctx<'_>, s: usize, counts: SeriesCounts, n_buckets: usize) -> Vec<
     let math = c.plan.params.series[s].math;
     let mut out: Vec<Vec<Point>> = vec![Vec::with_capacity(shown); n_buckets];
     match counts {
+        SeriesCounts::Values {
+            mut values,
+            missing,
+        } => {
+            let how = math.aggregate().unwrap_or(crate::numeric::Aggregate::Sum);
+            for (b, o) in out.iter_mut().enumerate() {
+                for k in first_shown..n_read {
+                    let cell = b * n_read + k;
+                    let mut vs = values.get_mut(cell).map(std::mem::take).unwrap_or_default();
+                    let count = vs.iter().map(|(_, m)| m).sum();
+                    let mut pt = point(c, k, PointValue::Number(aggregate_counted(&mut vs, how)));
+                    pt.count = Some(count);
+                    pt.missing = Some(missing.get(cell).copied().unwrap_or(0));
+                    o.push(pt);
+                }
+            }
+        }
         SeriesCounts::PerPeriod(counts) => {
             for (b, o) in out.iter_mut().enumerate() {
                 for k in first_shown..n_read {
