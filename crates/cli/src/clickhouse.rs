@@ -137,11 +137,13 @@ pub(crate) fn export(data: &Path, args: ExportArgs) -> anyhow::Result<u8> {
         .map_err(invalid_or_failure)?;
         bar.finish_and_clear();
         println!(
-            "{name}: {} events, {} identity changes, {} merge requests, {} persons records into {}",
+            "{name}: {} events, {} identity changes, {} merge requests, {} persons records, {} person properties \
+             changes into {}",
             out.events,
             out.identity_changes,
             out.merges,
             out.persons,
+            out.person_properties,
             client.database()
         );
     }

@@ -2,14 +2,14 @@
 //! persons a report leaves out (`excluded`), the range a scan reads, entity names, filters and local periods.
 
 use report::EventTable;
-use report::params::{Common, Entity, Filter, Period, Personless, PropertyKind};
+use report::params::{Common, Entity, Period, Personless};
 use report::table::{DataProvenance, Scan};
 
 use crate::filter::{Compiled, compile};
 use crate::http::Client;
-use crate::schema::{EVENTS, IDENTITY};
+use crate::schema::{EVENTS, IDENTITY, PERSON_PROPERTIES};
 use crate::sql::{Binder, Query};
-use crate::{Error, Result, unsupported};
+use crate::{Error, Result};
 
 /// The index of `ts`'s local period (a DateTime64 expression) counted from the period starting at `first` (UTC µs):
 /// local days by `toRelativeDayNum` in `tz`, weeks as seven of them, months by `toRelativeMonthNum`, and hours as
@@ -31,12 +31,33 @@ pub(crate) fn period(period: Period, first: i64, b: &mut Binder, tz: &str, ts: &
     }
 }
 
-/// The head of a report's queries: `ev` (every event of the project up to `as_of` with its person at `as_of` and
-/// whether its id is in a merge) and `excluded` (the personless persons, when the scan leaves them out: every event
-/// up to `as_of` personless and no id in a merge, retention.md §5.4).
+/// The head of a report's queries: `ev` (every event of the project up to `as_of` with its person at `as_of`,
+/// whether its id is in a merge, and when the scan loads them the person's properties at `as_of`,
+/// `person_properties`) and `excluded` (the personless persons, when the scan leaves them out: every event up to
+/// `as_of` personless and no id in a merge, retention.md §5.4).
 pub(crate) fn head(scan: &Scan, b: &mut Binder, project: &str) -> String {
     let project = b.string(project);
     let as_of = b.int(scan.as_of);
+    let events = format!(
+        "SELECT if(i.person = '', e.distinct_id, i.person) AS person, i.in_merge AS in_merge, e.timestamp AS ts,
+        toString(e.uuid) AS uid, e.event AS event, e.properties AS properties, e.personless AS personless
+    FROM {EVENTS} AS e LEFT JOIN ids AS i ON e.distinct_id = i.distinct_id
+    WHERE e.project = {project} AND e.timestamp <= fromUnixTimestamp64Micro({as_of}, 'UTC')"
+    );
+    // A person's properties at as_of: the latest change of its timeline (none: no properties).
+    let events = if scan.person_properties {
+        format!(
+            "SELECT e0.*, if(pp.props = '', '{{}}', pp.props) AS person_properties
+    FROM ({events}) AS e0
+    LEFT JOIN (
+        SELECT person AS who, argMax(properties, valid_from) AS props FROM {PERSON_PROPERTIES}
+        WHERE project = {project} AND valid_from <= {as_of}
+        GROUP BY person
+    ) AS pp ON e0.person = pp.who"
+        )
+    } else {
+        events
+    };
     // A person with several ids has them all in a merge, so a personless person is one id, in no merge, whose every
     // event is personless: only ids with a personless event are grouped.
     let excluded = match scan.personless {
@@ -61,10 +82,7 @@ ids AS (
     GROUP BY distinct_id
 ),
 ev AS (
-    SELECT if(i.person = '', e.distinct_id, i.person) AS person, i.in_merge AS in_merge, e.timestamp AS ts,
-        toString(e.uuid) AS uid, e.event AS event, e.properties AS properties, e.personless AS personless
-    FROM {EVENTS} AS e LEFT JOIN ids AS i ON e.distinct_id = i.distinct_id
-    WHERE e.project = {project} AND e.timestamp <= fromUnixTimestamp64Micro({as_of}, 'UTC')
+    {events}
 ),
 excluded AS ({excluded})"
     )
@@ -188,17 +206,6 @@ pub(crate) fn counting(
         all(&global),
         all(&own)
     ))
-}
-
-/// Refuses person property filters (not compiled yet: they need each person's properties at `as_of`).
-///
-/// # Errors
-/// [`Error::Unsupported`] naming `properties`.
-pub(crate) fn no_person_filters<'a>(filters: impl IntoIterator<Item = &'a Filter>) -> Result<()> {
-    if filters.into_iter().any(|f| f.kind == PropertyKind::Person) {
-        return Err(unsupported("properties", "person property filters"));
-    }
-    Ok(())
 }
 
 /// The earliest instant (UTC µs) meeting `condition` on `ev`, `\N` when none does.

@@ -10,7 +10,7 @@ use model::{Event, PersonRecord};
 use serde_json::{Value, json};
 
 use crate::http::Client;
-use crate::schema::{EVENTS, IDENTITY, IDENTITY_LOG, PERSONS, ddl};
+use crate::schema::{EVENTS, IDENTITY, IDENTITY_LOG, PERSON_PROPERTIES, PERSONS, ddl};
 use crate::sql::{Binder, Query};
 use crate::{Error, Result};
 
@@ -28,6 +28,8 @@ pub struct Exported {
     pub merges: u64,
     /// Persons import records.
     pub persons: u64,
+    /// Person properties changes written.
+    pub person_properties: u64,
 }
 
 /// Creates the database and tables when missing.
@@ -55,9 +57,9 @@ pub fn project(
     mut progress: impl FnMut(u64),
 ) -> Result<Exported> {
     let tables: &[&str] = if events {
-        &[EVENTS, IDENTITY, IDENTITY_LOG, PERSONS]
+        &[EVENTS, IDENTITY, IDENTITY_LOG, PERSONS, PERSON_PROPERTIES]
     } else {
-        &[IDENTITY, IDENTITY_LOG, PERSONS]
+        &[IDENTITY, IDENTITY_LOG, PERSONS, PERSON_PROPERTIES]
     };
     for table in tables {
         let mut b = Binder::default();
@@ -109,10 +111,19 @@ pub fn project(
     let timeline = engine.identity_timeline(name)?;
     let (changes, log) = identity_rows(name, &timeline);
     let persons = person_rows(name, &engine.person_imports(name)?);
+    let properties: Vec<Value> = engine
+        .person_properties_timeline(name)?
+        .into_iter()
+        .map(|c| {
+            json!({"project": name, "person": c.person, "valid_from": c.valid_from,
+                   "properties": c.properties})
+        })
+        .collect();
     for (table, rows) in [
         (IDENTITY, &changes),
         (IDENTITY_LOG, &log),
         (PERSONS, &persons),
+        (PERSON_PROPERTIES, &properties),
     ] {
         for chunk in rows.chunks(BATCH_ROWS) {
             let mut body = String::new();
@@ -126,6 +137,7 @@ pub fn project(
     out.identity_changes = changes.len() as u64;
     out.merges = log.len() as u64;
     out.persons = persons.len() as u64;
+    out.person_properties = properties.len() as u64;
     Ok(out)
 }
 

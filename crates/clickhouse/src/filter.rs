@@ -23,7 +23,8 @@ pub(crate) struct Compiled {
     pub sql: String,
 }
 
-/// Compiles event filters (person filters are refused before, by the report's check).
+/// Compiles event and person filters (a person filter reads `ev.person_properties`, which the head gives when the
+/// scan loads person properties).
 ///
 /// # Errors
 /// [`Error::Report`] for a filter liucun refuses too (naming `properties`).
@@ -31,17 +32,26 @@ pub(crate) fn compile(b: &mut Binder, filters: &[Filter]) -> Result<Vec<Compiled
     filters.iter().map(|f| one(b, f)).collect()
 }
 
-/// The string form of an event property (§5.2), `''` when it is absent or null: a breakdown's value (§10.1).
-pub(crate) fn value_of(b: &mut Binder, key: &str) -> String {
+/// The column of `ev` holding an event's properties or its person's (at `as_of`), as JSON text.
+pub(crate) fn column(kind: PropertyKind) -> &'static str {
+    match kind {
+        PropertyKind::Event => "properties",
+        PropertyKind::Person => "person_properties",
+    }
+}
+
+/// The string form of an event or person property (§5.2), `''` when it is absent or null: a breakdown's value
+/// (§10.1).
+pub(crate) fn value_of(b: &mut Binder, kind: PropertyKind, key: &str) -> String {
     let key = b.string(key);
-    let e = Exprs::new(&key);
+    let e = Exprs::new(column(kind), &key);
     format!("ifNull({}, '')", e.form)
 }
 
 /// The numeric value of an event property (§5.2) as a `Nullable(Float64)`: `NULL` when it has none.
 pub(crate) fn numeric_of(b: &mut Binder, key: &str) -> String {
     let key = b.string(key);
-    let e = Exprs::new(&key);
+    let e = Exprs::new(column(PropertyKind::Event), &key);
     format!("CAST({} AS Nullable(Float64))", e.numeric)
 }
 
@@ -54,11 +64,11 @@ struct Exprs {
 }
 
 impl Exprs {
-    fn new(key: &str) -> Exprs {
-        let ty = format!("JSONType(properties, {key})");
-        let raw = format!("JSONExtractRaw(properties, {key})");
-        let text = format!("JSONExtractString(properties, {key})");
-        let present = format!("(JSONHas(properties, {key}) AND {ty} != 'Null')");
+    fn new(column: &str, key: &str) -> Exprs {
+        let ty = format!("JSONType({column}, {key})");
+        let raw = format!("JSONExtractRaw({column}, {key})");
+        let text = format!("JSONExtractString({column}, {key})");
+        let present = format!("(JSONHas({column}, {key}) AND {ty} != 'Null')");
         // Unicode's White_Space, as Rust's `trim`; then Rust's `f64` grammar without `inf` and `NaN`.
         let trimmed = format!(
             "replaceRegexpAll({text}, '^[\\\\t\\\\n\\\\x0B\\\\f\\\\r\\\\x{{85}}\\\\p{{Z}}]+|[\\\\t\\\\n\\\\x0B\\\\f\\\\r\\\\x{{85}}\\\\p{{Z}}]+$', '')"
@@ -71,7 +81,7 @@ impl Exprs {
         let numeric = format!("if(isFinite(ifNull({numeric}, nan)), {numeric}, NULL)");
         // The string form of anything but a number (a number is never equal to a non-numeric value's text).
         let plain = format!(
-            "multiIf({ty} = 'String', {text}, {ty} = 'Bool', if(JSONExtractBool(properties, {key}), 'true', 'false'), \
+            "multiIf({ty} = 'String', {text}, {ty} = 'Bool', if(JSONExtractBool({column}, {key}), 'true', 'false'), \
              {ty} IN ('Array', 'Object'), {raw}, NULL)"
         );
         let number_text = format!(
@@ -96,14 +106,13 @@ fn one(b: &mut Binder, f: &Filter) -> Result<Compiled> {
             message,
         })
     })?;
-    debug_assert_eq!(f.kind, PropertyKind::Event);
     let key = b.string(&f.key);
     let Exprs {
         present,
         numeric,
         plain,
         form,
-    } = Exprs::new(&key);
+    } = Exprs::new(column(f.kind), &key);
     let values: Vec<&Value> = match &f.value {
         Some(Value::Array(v)) => v.iter().collect(),
         Some(v) => vec![v],

@@ -16,8 +16,6 @@ use crate::{Error, Result};
 /// # Errors
 /// [`Error::Unsupported`].
 pub fn check(plan: &Plan) -> Result<()> {
-    let p = &plan.params;
-    common::no_person_filters(p.common.all_global_filters().chain(&p.entity.properties))?;
     common::tz_name(&plan.tz)?;
     Ok(())
 }

@@ -11,34 +11,20 @@
 //! window's first instant, as in the embedded engine.
 
 use kernels::CohortCounts;
-use report::params::{PropertyKind, RetentionType, TimeWindowMode};
+use report::params::{RetentionType, TimeWindowMode};
 use report::retention::{Counted, Plan};
 use report::table::{DataProvenance, EventTable};
 
 use crate::common;
 use crate::filter::compile;
 use crate::sql::{Binder, Query};
-use crate::{Error, Result, unsupported};
+use crate::{Error, Result};
 
 /// Refuses what the compiler does not cover yet, naming the parameter.
 ///
 /// # Errors
 /// [`Error::Unsupported`].
 pub fn check(plan: &Plan) -> Result<()> {
-    let p = &plan.params;
-    if p.common
-        .breakdown
-        .as_ref()
-        .is_some_and(|b| b.kind == PropertyKind::Person)
-    {
-        return Err(unsupported("breakdown", "person property breakdowns"));
-    }
-    common::no_person_filters(
-        p.common
-            .all_global_filters()
-            .chain(&p.target.properties)
-            .chain(&p.returning.properties),
-    )?;
     common::tz_name(&plan.tz)?;
     Ok(())
 }
@@ -68,7 +54,7 @@ pub fn cells_query(plan: &Plan, project: &str) -> Result<Query> {
         common::all(&returning),
     );
     let bv = match &p.common.breakdown {
-        Some(br) => crate::filter::value_of(&mut b, &br.property),
+        Some(br) => crate::filter::value_of(&mut b, br.kind, &br.property),
         None => "''".into(),
     };
     let first = b.int(plan.window.first);

@@ -1,5 +1,5 @@
 //! liucun's tables in ClickHouse (docs/clickhouse.md gives the reasoning): the events as the segments hold them, and
-//! the identity map as a timeline with its log, and the persons imports.
+//! the identity map as a timeline with its log, the persons imports, and the person properties as a timeline.
 
 use crate::{Error, Result};
 
@@ -11,6 +11,8 @@ pub const IDENTITY: &str = "liucun_identity";
 pub const IDENTITY_LOG: &str = "liucun_identity_log";
 /// Every persons import record, in import order.
 pub const PERSONS: &str = "liucun_persons";
+/// Each person's properties over time (`liucun::export::PropertiesChange`).
+pub const PERSON_PROPERTIES: &str = "liucun_person_properties";
 
 /// The statements that create the database and the tables (each runs alone).
 pub fn ddl(database: &str) -> Vec<String> {
@@ -89,6 +91,16 @@ ORDER BY (project, seq)"
 )
 ENGINE = MergeTree
 ORDER BY (project, seq)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS `{database}`.{PERSON_PROPERTIES} (
+    project LowCardinality(String),
+    person String,
+    valid_from Int64,
+    properties String
+)
+ENGINE = MergeTree
+ORDER BY (project, person, valid_from)"
         ),
     ]
 }

@@ -17,8 +17,6 @@ use crate::{Error, Result};
 /// # Errors
 /// [`Error::Unsupported`].
 pub fn check(plan: &Plan) -> Result<()> {
-    let p = &plan.params;
-    common::no_person_filters(p.common.all_global_filters().chain(&p.series.properties))?;
     common::tz_name(&plan.tz)?;
     Ok(())
 }

@@ -11,7 +11,6 @@
 use report::breakdown::{DROPPED, Ranked};
 use report::kind::ReportKind as _;
 use report::numeric::Num;
-use report::params::PropertyKind;
 use report::trends::{Math, Plan, ProjectCounts, SeriesCounts, Trends, rolling_windows};
 
 use crate::common;
@@ -23,19 +22,6 @@ use crate::{Error, Result, unsupported};
 /// # Errors
 /// [`Error::Unsupported`].
 pub fn check(plan: &Plan) -> Result<()> {
-    let p = &plan.params;
-    if p.common
-        .breakdown
-        .as_ref()
-        .is_some_and(|b| b.kind == PropertyKind::Person)
-    {
-        return Err(unsupported("breakdown", "person property breakdowns"));
-    }
-    common::no_person_filters(
-        p.common
-            .all_global_filters()
-            .chain(p.series.iter().flat_map(|s| &s.entity.properties)),
-    )?;
     common::tz_name(plan.tz())?;
     Ok(())
 }
@@ -49,7 +35,7 @@ fn matched(plan: &Plan, b: &mut Binder, project: &str, series: usize) -> Result<
     for (s, spec) in p.series.iter().enumerate().take(series) {
         let condition = common::counting(&scan, b, &spec.entity, &p.common, project)?;
         let value = match &p.common.breakdown {
-            Some(br) => crate::filter::value_of(b, &br.property),
+            Some(br) => crate::filter::value_of(b, br.kind, &br.property),
             None => "''".to_string(),
         };
         let number = match (&spec.math_property, spec.math.aggregate()) {

@@ -12,7 +12,10 @@ use rustc_hash::FxHashMap;
 use model::{Event, PersonRecord};
 use store::ScanFilter;
 
+use serde_json::{Map, Value};
+
 use crate::identity::{IdentityMap, MergeOutcome};
+use crate::reports::PropertyUpdate;
 use crate::{Engine, Result};
 
 /// The instant of a persons-import change: before every event, so it is in effect at every `as_of`.
@@ -33,6 +36,20 @@ pub struct IdentityChange {
     pub person: String,
     /// Whether it takes part in a merge request from then on.
     pub in_merge: bool,
+}
+
+/// From `valid_from` on (UTC µs, until the person's next change), the person named `person` (as
+/// [`IdentityChange::person`] names it) has `properties` (a JSON object): the fold of every property update of all
+/// of its distinct ids up to that instant, in fold order (events.md §5.4), as the embedded engine folds them for a
+/// report whose `as_of` is that instant. A person without a change at or before an instant has no properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertiesChange {
+    /// The person's name.
+    pub person: String,
+    /// When the change takes effect, UTC µs.
+    pub valid_from: i64,
+    /// The person's properties from then on, JSON object text.
+    pub properties: String,
 }
 
 /// One project's identity map over time.
@@ -95,6 +112,19 @@ impl Engine {
         Ok(timeline(&persons, &map))
     }
 
+    /// The person properties of `project` over time: see [`PropertiesChange`]. Changes are ordered by person and
+    /// `valid_from`, one per (person, instant) at most, and only where the properties differ from the person's
+    /// previous ones.
+    ///
+    /// # Errors
+    /// Store errors (a damaged segment or side file).
+    pub fn person_properties_timeline(&self, project: &str) -> Result<Vec<PropertiesChange>> {
+        self.flush()?;
+        let map = self.identity(project, None)?;
+        let updates = self.property_updates(project, i64::MAX)?;
+        Ok(properties_timeline(&map, &updates))
+    }
+
     /// Every persons import record of `project`, in the order they were imported (a later `created_at` naming the
     /// same person wins, activity.md §3.2 rule 4).
     ///
@@ -107,6 +137,124 @@ impl Engine {
                 .map(|v| v.into_iter().map(|(_, p)| p).collect())
         })?)
     }
+}
+
+/// Replays the applied merges of `map` and the property `updates` (in fold order) instant by instant: at each
+/// instant, first the merges (a joined person's properties are folded again from all of its updates so far, in fold
+/// order, since merges are retroactive), then the updates of that instant; each person touched gets a change.
+fn properties_timeline(map: &IdentityMap, updates: &[PropertyUpdate]) -> Vec<PropertiesChange> {
+    #[derive(Default)]
+    struct People {
+        set_of: FxHashMap<String, usize>,
+        members: Vec<Vec<String>>,
+        name: Vec<String>,
+        /// Indexes into the updates, ascending (fold order).
+        folded: Vec<Vec<usize>>,
+        props: Vec<Map<String, Value>>,
+    }
+    impl People {
+        fn set(&mut self, id: &str) -> usize {
+            if let Some(&s) = self.set_of.get(id) {
+                return s;
+            }
+            let s = self.members.len();
+            self.set_of.insert(id.to_string(), s);
+            self.members.push(vec![id.to_string()]);
+            self.name.push(id.to_string());
+            self.folded.push(Vec::new());
+            self.props.push(Map::new());
+            s
+        }
+        /// Joins the persons of `a` and `b`; false when they are one already.
+        fn union(&mut self, a: &str, b: &str, updates: &[PropertyUpdate]) -> bool {
+            let (sa, sb) = (self.set(a), self.set(b));
+            if sa == sb {
+                return false;
+            }
+            let (big, small) = if self.members[sa].len() >= self.members[sb].len() {
+                (sa, sb)
+            } else {
+                (sb, sa)
+            };
+            let moved = std::mem::take(&mut self.members[small]);
+            for id in &moved {
+                self.set_of.insert(id.clone(), big);
+            }
+            self.members[big].extend(moved);
+            self.name[big] = self.name[big].clone().min(self.name[small].clone());
+            let mut all = std::mem::take(&mut self.folded[big]);
+            all.append(&mut self.folded[small]);
+            all.sort_unstable();
+            self.props[small].clear();
+            let mut props = Map::new();
+            for &u in &all {
+                crate::reports::fold_update(&mut props, &updates[u].props);
+            }
+            self.folded[big] = all;
+            self.props[big] = props;
+            true
+        }
+    }
+
+    let mut people = People::default();
+    let mut out = Vec::new();
+    let mut last: FxHashMap<String, String> = FxHashMap::default();
+    let merges: Vec<(i64, &MergeOutcome)> = map
+        .log()
+        .iter()
+        .filter(|m| m.applied)
+        .map(|m| {
+            (
+                if m.uuid.is_none() {
+                    TIMELESS
+                } else {
+                    m.timestamp.0
+                },
+                m,
+            )
+        })
+        .collect();
+    let (mut mi, mut ui) = (0, 0);
+    while mi < merges.len() || ui < updates.len() {
+        let at = match (merges.get(mi), updates.get(ui)) {
+            (Some(m), Some(u)) => m.0.min(u.ts),
+            (Some(m), None) => m.0,
+            (None, Some(u)) => u.ts,
+            (None, None) => break,
+        };
+        // A distinct id of each person touched at this instant (a person may join another after it is touched).
+        let mut touched: Vec<&str> = Vec::new();
+        while let Some(&(_, m)) = merges.get(mi).filter(|m| m.0 == at) {
+            if people.union(&m.kept, &m.merged, updates) {
+                touched.push(&m.kept);
+            }
+            mi += 1;
+        }
+        while let Some(u) = updates.get(ui).filter(|u| u.ts == at) {
+            let s = people.set(&u.distinct_id);
+            people.folded[s].push(ui);
+            crate::reports::fold_update(&mut people.props[s], &u.props);
+            touched.push(&u.distinct_id);
+            ui += 1;
+        }
+        let mut roots: Vec<usize> = touched.iter().map(|id| people.set(id)).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        for s in roots {
+            let text = Value::Object(people.props[s].clone()).to_string();
+            let previous = last.get(&people.name[s]).map_or("{}", String::as_str);
+            if previous != text {
+                last.insert(people.name[s].clone(), text.clone());
+                out.push(PropertiesChange {
+                    person: people.name[s].clone(),
+                    valid_from: at,
+                    properties: text,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.person, a.valid_from).cmp(&(&b.person, b.valid_from)));
+    out
 }
 
 /// Replays the full log of `map` (built from `persons` and every merge) into changes.

@@ -663,6 +663,24 @@ impl Engine {
         persons: &FxHashMap<String, u32>,
         as_of: i64,
     ) -> Result<Vec<Map<String, Value>>> {
+        let mut out = vec![Map::new(); persons.len()];
+        for u in self.property_updates(project, as_of)? {
+            let Some(&p) = persons.get(identity.person_of(&u.distinct_id)) else {
+                continue;
+            };
+            fold_update(&mut out[p as usize], &u.props);
+        }
+        Ok(out)
+    }
+
+    /// Every property update of `project` up to `as_of` in fold order: events bearing `$set`, `$set_once`,
+    /// `$unset` or a Sensors fold operation, and persons imports (a `$set` at their `updated_at`, before events of
+    /// the same instant, in file order).
+    pub(crate) fn property_updates(
+        &self,
+        project: &str,
+        as_of: i64,
+    ) -> Result<Vec<PropertyUpdate>> {
         let all = ScanFilter {
             projects: vec![project.to_string()],
             days: None,
@@ -729,36 +747,28 @@ impl Engine {
             }
         }
         ordered.sort_by_key(|u| (u.ts, u.from_event, u.uuid, u.line));
-        let mut out = vec![Map::new(); persons.len()];
-        for PropertyUpdate {
-            distinct_id,
-            props: m,
-            ..
-        } in ordered
-        {
-            let Some(&p) = persons.get(identity.person_of(&distinct_id)) else {
-                continue;
-            };
-            let props = &mut out[p as usize];
-            if let Some(Value::Object(set)) = m.get("$set") {
-                for (k, v) in set {
-                    props.insert(k.clone(), v.clone());
-                }
-            }
-            if let Some(Value::Object(once)) = m.get("$set_once") {
-                for (k, v) in once {
-                    props.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-            if let Some(Value::Array(keys)) = m.get("$unset") {
-                for k in keys.iter().filter_map(Value::as_str) {
-                    props.remove(k);
-                }
-            }
-            fold_sensors_ops(props, &m);
-        }
-        Ok(out)
+        Ok(ordered)
     }
+}
+
+/// Folds one update into a person's properties: `$set`, `$set_once`, `$unset`, then the Sensors operations.
+pub(crate) fn fold_update(props: &mut Map<String, Value>, m: &Map<String, Value>) {
+    if let Some(Value::Object(set)) = m.get("$set") {
+        for (k, v) in set {
+            props.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(Value::Object(once)) = m.get("$set_once") {
+        for (k, v) in once {
+            props.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    if let Some(Value::Array(keys)) = m.get("$unset") {
+        for k in keys.iter().filter_map(Value::as_str) {
+            props.remove(k);
+        }
+    }
+    fold_sensors_ops(props, m);
 }
 
 /// The fold operations of Sensors profile messages (events.md §5.4): `$increment`, `$append`, then `$unset_all`.
@@ -804,15 +814,15 @@ fn fold_sensors_ops(props: &mut Map<String, Value>, m: &Map<String, Value>) {
 
 /// One `$set` / `$set_once` / `$unset` bearing event, or a persons-import record, in fold order.
 #[derive(Debug)]
-struct PropertyUpdate {
-    ts: i64,
+pub(crate) struct PropertyUpdate {
+    pub(crate) ts: i64,
     /// Imports sort before events at the same instant.
     from_event: bool,
     uuid: u128,
     /// File order of imports.
     line: usize,
-    distinct_id: String,
-    props: Map<String, Value>,
+    pub(crate) distinct_id: String,
+    pub(crate) props: Map<String, Value>,
 }
 
 /// The object's entries whose key is one of `keys` (an entry ending in `*` is a prefix); the other values are
