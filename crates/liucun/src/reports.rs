@@ -433,20 +433,36 @@ impl Engine {
                 table.name.push(name_of[c.name_key[i] as usize]);
             }
             if plan.event_properties || !plan.numeric.is_empty() {
-                // Numeric columns need every event's properties; otherwise the scan may name the events and keys.
+                // The scan may name the events whose properties are read, and the keys (numeric ones added).
                 let narrow = plan.numeric.is_empty();
                 let with_properties: Vec<bool> = c
                     .names
                     .iter()
                     .map(|n| {
-                        !narrow
-                            || plan
-                                .property_events
-                                .as_ref()
-                                .is_none_or(|e| e.binary_search(n).is_ok())
+                        plan.property_events
+                            .as_ref()
+                            .is_none_or(|e| e.binary_search(n).is_ok())
                     })
                     .collect();
-                let keys = plan.property_keys.as_deref().filter(|_| narrow);
+                // Property math reads its numeric keys: with no other use of properties, only those are parsed.
+                let numeric_keys: Option<Vec<String>> =
+                    match (&plan.property_keys, plan.event_properties) {
+                        _ if narrow => None,
+                        (_, false) => Some(plan.numeric.clone()),
+                        (Some(keys), true) => {
+                            let mut all: Vec<String> =
+                                keys.iter().chain(&plan.numeric).cloned().collect();
+                            all.sort();
+                            all.dedup();
+                            Some(all)
+                        }
+                        (None, true) => None,
+                    };
+                let keys = if narrow {
+                    plan.property_keys.as_deref()
+                } else {
+                    numeric_keys.as_deref()
+                };
                 let kept: Vec<Option<&String>> = (0..c.ts.len())
                     .filter(|&i| {
                         c.ts[i] <= plan.as_of

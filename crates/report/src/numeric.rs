@@ -20,6 +20,13 @@ pub enum Num {
 impl Num {
     /// The value of a property (retention.md §5.2: a JSON number, or a string holding a finite decimal).
     pub fn of(v: &Value) -> Option<Num> {
+        // An integer a float holds exactly is that decimal ([`Num::from_f64`] gives the same, through text).
+        if let Value::Number(n) = v
+            && let Some(i) = n.as_i64()
+            && i.unsigned_abs() <= 1 << 53
+        {
+            return Some(Num::Exact(Decimal::from(i)));
+        }
         let f = crate::filter::numeric(v)?;
         Some(Num::from_f64(f))
     }
@@ -301,6 +308,30 @@ mod tests {
             let n = Num::from_f64(f);
             assert_eq!(n.to_f64(), f, "{f}");
             assert!(matches!(n, Num::Exact(_)), "{f}");
+        }
+    }
+
+    #[test]
+    fn integers_read_as_their_float_reads() {
+        for i in [
+            0i64,
+            1,
+            -1,
+            16_694,
+            -7,
+            1 << 53,
+            -(1 << 53),
+            (1 << 53) + 1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let via_float = crate::filter::numeric(&json!(i)).map(Num::from_f64);
+            assert_eq!(Num::of(&json!(i)), via_float, "{i}");
+            assert_eq!(
+                Num::of(&json!(i)).map(Num::text),
+                via_float.map(Num::text),
+                "{i}"
+            );
         }
     }
 

@@ -26,8 +26,8 @@ pub struct Scan {
     /// With `event_properties`: keep only these keys of each event's properties (sorted, without duplicates; an
     /// entry ending in `*` keeps every key with that prefix); `None` keeps every key. Parsing skips the rest.
     pub property_keys: Option<Vec<String>>,
-    /// With `event_properties`: load properties only for events with these names (sorted, without duplicates); the
-    /// others get none. `None` loads them for every event.
+    /// With `event_properties` or `numeric`: load properties only for events with these names (sorted, without
+    /// duplicates); the others get none. `None` loads them for every event.
     pub property_events: Option<Vec<String>>,
     /// Fold person properties (person filters or a person breakdown).
     pub person_properties: bool,

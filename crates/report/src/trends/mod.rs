@@ -204,15 +204,33 @@ impl ReportKind for Trends {
             .collect();
         numeric.sort();
         numeric.dedup();
+        let event_properties = filters().any(|f| f.kind == PropertyKind::Event)
+            || breakdown == Some(PropertyKind::Event);
+        // Only property math reads properties: then only its series' events need them, when each names its events.
+        let property_events = if event_properties {
+            None
+        } else {
+            p.series
+                .iter()
+                .filter(|s| s.math.aggregate().is_some())
+                .map(|s| s.entity.event.names())
+                .collect::<Option<Vec<Vec<&str>>>>()
+                .map(|lists| {
+                    let mut names: Vec<String> =
+                        lists.into_iter().flatten().map(str::to_string).collect();
+                    names.sort();
+                    names.dedup();
+                    names
+                })
+        };
         Scan {
             from: plan.from.and_then(|f| plan.window(f).ok()).map(|w| w.first),
             to: plan.window_end().min(plan.as_of.saturating_add(1)),
             as_of: plan.as_of,
             uuid: false,
-            event_properties: filters().any(|f| f.kind == PropertyKind::Event)
-                || breakdown == Some(PropertyKind::Event),
+            event_properties,
             property_keys: None,
-            property_events: None,
+            property_events,
             person_properties: filters().any(|f| f.kind == PropertyKind::Person)
                 || breakdown == Some(PropertyKind::Person),
             numeric,
