@@ -208,6 +208,23 @@ pub(crate) fn counting(
     ))
 }
 
+/// The start of a one-entity report's query: a binder, the head over `scan`, and the entity's [`counting`]
+/// condition.
+///
+/// # Errors
+/// [`Error::Report`] for an invalid filter.
+pub(crate) fn entity_query(
+    scan: &Scan,
+    entity: &Entity,
+    common: &Common,
+    project: &str,
+) -> Result<(Binder, String, String)> {
+    let mut b = Binder::default();
+    let head = head(scan, &mut b, project);
+    let condition = counting(scan, &mut b, entity, common, project)?;
+    Ok((b, head, condition))
+}
+
 /// The earliest instant (UTC µs) meeting `condition` on `ev`, `\N` when none does.
 pub(crate) fn earliest(head: &str, condition: &str) -> String {
     format!(

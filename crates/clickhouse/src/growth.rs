@@ -8,7 +8,7 @@
 use report::growth::{GrowthCounts, MAU_DAYS, Metric, Plan};
 
 use crate::common;
-use crate::sql::{Binder, Query};
+use crate::sql::Query;
 use crate::{Error, Result};
 
 /// Refuses what the compiler does not cover yet, naming the parameter.
@@ -27,10 +27,7 @@ pub fn check(plan: &Plan) -> Result<()> {
 pub fn first_query(plan: &Plan, project: &str) -> Result<Query> {
     check(plan)?;
     let p = &plan.params;
-    let scan = plan.scan();
-    let mut b = Binder::default();
-    let head = common::head(&scan, &mut b, project);
-    let condition = common::counting(&scan, &mut b, &p.entity, &p.common, project)?;
+    let (b, head, condition) = common::entity_query(&plan.scan(), &p.entity, &p.common, project)?;
     Ok(b.finish(common::earliest(&head, &condition)))
 }
 
@@ -48,10 +45,8 @@ pub fn values_query(plan: &Plan, days: &[i64], project: &str) -> Result<Query> {
         });
     };
     let p = &plan.params;
-    let scan = plan.scan();
-    let mut b = Binder::default();
-    let head = common::head(&scan, &mut b, project);
-    let condition = common::counting(&scan, &mut b, &p.entity, &p.common, project)?;
+    let (mut b, head, condition) =
+        common::entity_query(&plan.scan(), &p.entity, &p.common, project)?;
     let tz = b.string(common::tz_name(&plan.tz)?);
     let k = common::period(report::params::Period::Day, first, &mut b, &tz, "ts");
     let n_days = b.uint(days.len() as u64);

@@ -12,7 +12,7 @@ use report::window::Window;
 
 use crate::common;
 use crate::schema::PERSONS;
-use crate::sql::{Binder, Query};
+use crate::sql::Query;
 use crate::{Error, Result};
 
 /// Refuses what the compiler does not cover yet, naming the parameter.
@@ -31,10 +31,8 @@ pub fn check(plan: &Plan) -> Result<()> {
 pub fn earliest_query(plan: &Plan, project: &str) -> Result<Query> {
     check(plan)?;
     let p = &plan.params;
-    let scan = Lifecycle::scan(plan);
-    let mut b = Binder::default();
-    let head = common::head(&scan, &mut b, project);
-    let condition = common::counting(&scan, &mut b, &p.series, &p.common, project)?;
+    let (b, head, condition) =
+        common::entity_query(&Lifecycle::scan(plan), &p.series, &p.common, project)?;
     Ok(b.finish(common::earliest(&head, &condition)))
 }
 
@@ -46,10 +44,8 @@ pub fn earliest_query(plan: &Plan, project: &str) -> Result<Query> {
 pub fn query(plan: &Plan, window: &Window, project: &str) -> Result<Query> {
     check(plan)?;
     let p = &plan.params;
-    let scan = Lifecycle::scan(plan);
-    let mut b = Binder::default();
-    let head = common::head(&scan, &mut b, project);
-    let condition = common::counting(&scan, &mut b, &p.series, &p.common, project)?;
+    let (mut b, head, condition) =
+        common::entity_query(&Lifecycle::scan(plan), &p.series, &p.common, project)?;
     let tz = b.string(common::tz_name(&plan.tz)?);
     let k = common::period(p.interval, window.first, &mut b, &tz, "ts");
     let (first, end) = (b.int(window.first), b.int(window.end));

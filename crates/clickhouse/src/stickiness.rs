@@ -9,7 +9,7 @@ use report::kind::ReportKind as _;
 use report::stickiness::{Plan, Stickiness};
 
 use crate::common;
-use crate::sql::{Binder, Query};
+use crate::sql::Query;
 use crate::{Error, Result};
 
 /// Refuses what the compiler does not cover yet, naming the parameter.
@@ -28,10 +28,8 @@ pub fn check(plan: &Plan) -> Result<()> {
 pub fn query(plan: &Plan, project: &str) -> Result<Query> {
     check(plan)?;
     let p = &plan.params;
-    let scan = Stickiness::scan(plan);
-    let mut b = Binder::default();
-    let head = common::head(&scan, &mut b, project);
-    let condition = common::counting(&scan, &mut b, &p.series, &p.common, project)?;
+    let (mut b, head, condition) =
+        common::entity_query(&Stickiness::scan(plan), &p.series, &p.common, project)?;
     let tz = b.string(common::tz_name(&plan.tz)?);
     let k = common::period(p.interval, plan.window.first, &mut b, &tz, "ts");
     let last = b.int(plan.window.grid.len() as i64 - 1);

@@ -143,45 +143,31 @@ impl Engine {
 /// instant, first the merges (a joined person's properties are folded again from all of its updates so far, in fold
 /// order, since merges are retroactive), then the updates of that instant; each person touched gets a change.
 fn properties_timeline(map: &IdentityMap, updates: &[PropertyUpdate]) -> Vec<PropertiesChange> {
+    /// Persons with the updates folded into each (indexes into `updates`, ascending) and their properties.
     #[derive(Default)]
     struct People {
-        set_of: FxHashMap<String, usize>,
-        members: Vec<Vec<String>>,
-        name: Vec<String>,
-        /// Indexes into the updates, ascending (fold order).
+        sets: Sets,
         folded: Vec<Vec<usize>>,
         props: Vec<Map<String, Value>>,
     }
     impl People {
         fn set(&mut self, id: &str) -> usize {
-            if let Some(&s) = self.set_of.get(id) {
-                return s;
+            let s = self.sets.set(id);
+            if s == self.folded.len() {
+                self.folded.push(Vec::new());
+                self.props.push(Map::new());
             }
-            let s = self.members.len();
-            self.set_of.insert(id.to_string(), s);
-            self.members.push(vec![id.to_string()]);
-            self.name.push(id.to_string());
-            self.folded.push(Vec::new());
-            self.props.push(Map::new());
             s
         }
-        /// Joins the persons of `a` and `b`; false when they are one already.
+        /// Joins the persons of `a` and `b` and folds the joined person's updates again; false when they are one
+        /// already.
         fn union(&mut self, a: &str, b: &str, updates: &[PropertyUpdate]) -> bool {
-            let (sa, sb) = (self.set(a), self.set(b));
-            if sa == sb {
+            self.set(a);
+            self.set(b);
+            let Some(joined) = self.sets.join(a, b) else {
                 return false;
-            }
-            let (big, small) = if self.members[sa].len() >= self.members[sb].len() {
-                (sa, sb)
-            } else {
-                (sb, sa)
             };
-            let moved = std::mem::take(&mut self.members[small]);
-            for id in &moved {
-                self.set_of.insert(id.clone(), big);
-            }
-            self.members[big].extend(moved);
-            self.name[big] = self.name[big].clone().min(self.name[small].clone());
+            let (big, small) = (joined.root, joined.absorbed);
             let mut all = std::mem::take(&mut self.folded[big]);
             all.append(&mut self.folded[small]);
             all.sort_unstable();
@@ -242,11 +228,12 @@ fn properties_timeline(map: &IdentityMap, updates: &[PropertyUpdate]) -> Vec<Pro
         roots.dedup();
         for s in roots {
             let text = Value::Object(people.props[s].clone()).to_string();
-            let previous = last.get(&people.name[s]).map_or("{}", String::as_str);
+            let name = &people.sets.smallest[s];
+            let previous = last.get(name).map_or("{}", String::as_str);
             if previous != text {
-                last.insert(people.name[s].clone(), text.clone());
+                last.insert(name.clone(), text.clone());
                 out.push(PropertiesChange {
-                    person: people.name[s].clone(),
+                    person: name.clone(),
                     valid_from: at,
                     properties: text,
                 });
@@ -257,74 +244,104 @@ fn properties_timeline(map: &IdentityMap, updates: &[PropertyUpdate]) -> Vec<Pro
     out
 }
 
+/// Persons as sets of distinct ids, each named by its smallest id as [`IdentityMap::person_of`] names it: the
+/// union-find both timelines replay the merge log with.
+#[derive(Default)]
+struct Sets {
+    set_of: FxHashMap<String, usize>,
+    members: Vec<Vec<String>>,
+    smallest: Vec<String>,
+}
+
+/// What a join did.
+struct Joined {
+    /// The set that stays.
+    root: usize,
+    /// The set that joined it (now empty).
+    absorbed: usize,
+    /// The ids whose person's name changed.
+    changed: Vec<String>,
+}
+
+impl Sets {
+    fn set(&mut self, id: &str) -> usize {
+        if let Some(&s) = self.set_of.get(id) {
+            return s;
+        }
+        let s = self.members.len();
+        self.set_of.insert(id.to_string(), s);
+        self.members.push(vec![id.to_string()]);
+        self.smallest.push(id.to_string());
+        s
+    }
+
+    /// Joins the sets of `a` and `b`, the smaller into the larger; `None` when they are one already.
+    fn join(&mut self, a: &str, b: &str) -> Option<Joined> {
+        let (sa, sb) = (self.set(a), self.set(b));
+        if sa == sb {
+            return None;
+        }
+        let (big, small) = if self.members[sa].len() >= self.members[sb].len() {
+            (sa, sb)
+        } else {
+            (sb, sa)
+        };
+        let name = self.smallest[big].clone().min(self.smallest[small].clone());
+        let mut changed = Vec::new();
+        if self.smallest[big] != name {
+            changed.extend(self.members[big].iter().cloned());
+        }
+        if self.smallest[small] != name {
+            changed.extend(self.members[small].iter().cloned());
+        }
+        let moved = std::mem::take(&mut self.members[small]);
+        for id in &moved {
+            self.set_of.insert(id.clone(), big);
+        }
+        self.members[big].extend(moved);
+        self.smallest[big] = name;
+        Some(Joined {
+            root: big,
+            absorbed: small,
+            changed,
+        })
+    }
+}
+
 /// Replays the full log of `map` (built from `persons` and every merge) into changes.
 fn timeline(persons: &[PersonRecord], map: &IdentityMap) -> IdentityTimeline {
+    /// The sets, and which ids take part in a merge request.
     #[derive(Default)]
-    struct Sets {
-        set_of: FxHashMap<String, usize>,
-        members: Vec<Vec<String>>,
-        smallest: Vec<String>,
+    struct Ids {
+        sets: Sets,
         in_merge: FxHashMap<String, bool>,
     }
-    impl Sets {
-        fn set(&mut self, id: &str) -> usize {
-            if let Some(&s) = self.set_of.get(id) {
-                return s;
-            }
-            let s = self.members.len();
-            self.set_of.insert(id.to_string(), s);
-            self.members.push(vec![id.to_string()]);
-            self.smallest.push(id.to_string());
-            s
-        }
+    impl Ids {
         /// Joins two sets; returns the ids whose person changed.
         fn union(&mut self, a: &str, b: &str) -> Vec<String> {
-            let (sa, sb) = (self.set(a), self.set(b));
-            if sa == sb {
-                return Vec::new();
-            }
-            let (big, small) = if self.members[sa].len() >= self.members[sb].len() {
-                (sa, sb)
-            } else {
-                (sb, sa)
-            };
-            let name = self.smallest[big].clone().min(self.smallest[small].clone());
-            let mut changed = Vec::new();
-            if self.smallest[big] != name {
-                changed.extend(self.members[big].iter().cloned());
-            }
-            if self.smallest[small] != name {
-                changed.extend(self.members[small].iter().cloned());
-            }
-            let moved = std::mem::take(&mut self.members[small]);
-            for id in &moved {
-                self.set_of.insert(id.clone(), big);
-            }
-            self.members[big].extend(moved);
-            self.smallest[big] = name;
-            changed
+            self.sets.join(a, b).map(|j| j.changed).unwrap_or_default()
         }
         fn mark(&mut self, id: &str) -> bool {
-            self.set(id);
+            self.sets.set(id);
             !std::mem::replace(self.in_merge.entry(id.to_string()).or_default(), true)
         }
         fn change(&self, id: &str, at: i64) -> IdentityChange {
-            let s = self.set_of[id];
+            let s = self.sets.set_of[id];
             IdentityChange {
                 distinct_id: id.to_string(),
                 valid_from: at,
-                person: self.smallest[s].clone(),
+                person: self.sets.smallest[s].clone(),
                 in_merge: self.in_merge.get(id).copied().unwrap_or(false),
             }
         }
     }
 
-    let mut sets = Sets::default();
+    let mut sets = Ids::default();
     let mut out = IdentityTimeline::default();
     // Ids changed at the current instant, flushed as one change each when the instant moves on.
     let mut pending: Vec<String> = Vec::new();
     let mut at = TIMELESS;
-    let flush = |sets: &Sets, pending: &mut Vec<String>, at: i64, out: &mut IdentityTimeline| {
+    let flush = |sets: &Ids, pending: &mut Vec<String>, at: i64, out: &mut IdentityTimeline| {
         pending.sort_unstable();
         pending.dedup();
         for id in pending.drain(..) {
