@@ -1,6 +1,7 @@
 //! `liucun cost train`: what one final training run costs (economics.md §7), from parameters and tokens or a
 //! published FLOP figure, a GPU from the hardware table, a utilisation and a price per GPU-hour.
 //! `liucun cost hardware`: the hardware table it reads. Neither opens the data directory.
+//! `liucun cost export`: the costing record of every AI event of a project (economics.md §3).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,46 @@ pub(crate) struct CostArgs {
 enum CostCommand {
     Train(Box<TrainArgs>),
     Hardware(HardwareArgs),
+    Export(ExportArgs),
+}
+
+/// Write the costing record of every AI event of a project (economics.md §3): source, matched entry and price
+/// version, variant and tier, units, price and cost per bucket, unpriced units and flags, in (time, uuid) order.
+///
+/// The records are the ones `liucun economics` sums with the same price tables; each carries the costing digest
+/// they were derived under.
+///
+/// Examples:
+///   liucun cost export -p lanting --prices my-prices.toml --out costs.ndjson
+///   liucun cost export -p lanting --from 2025-01-01 --to 2025-01-31 --format csv > january.csv
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// The project.
+    #[arg(short, long)]
+    project: String,
+    /// A price table (TOML or JSON) searched before the built-in ones; repeat for several, in search order.
+    #[arg(long, value_name = "FILE")]
+    prices: Vec<PathBuf>,
+    /// First UTC day (YYYY-MM-DD) of events to export.
+    #[arg(long, value_name = "DAY")]
+    from: Option<String>,
+    /// Last UTC day (YYYY-MM-DD, inclusive).
+    #[arg(long, value_name = "DAY")]
+    to: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
+    format: ExportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// One JSON object per event, every field of the record.
+    Ndjson,
+    /// One row per event, a units and a cost column per bucket.
+    Csv,
 }
 
 /// Estimate one final training run: C = 6 × N_active × D FLOP, GPU-hours = C ÷ (peak × u × 3600), cost =
@@ -109,8 +150,9 @@ enum Format {
     Json,
 }
 
-pub(crate) fn run(args: CostArgs) -> anyhow::Result<u8> {
+pub(crate) fn run(data: &Path, args: CostArgs) -> anyhow::Result<u8> {
     let out = match args.command {
+        CostCommand::Export(args) => return export(data, &args),
         CostCommand::Train(args) => {
             let (inputs, format) = plan(&args)?;
             let estimate = train::estimate(&inputs).map_err(invalid)?;
@@ -518,4 +560,129 @@ mod tests {
         assert_eq!(plain(1_234.56, 1), "1,234.6");
         assert_eq!(plain(2_250.0, 1), "2,250");
     }
+}
+
+fn export(data: &Path, a: &ExportArgs) -> anyhow::Result<u8> {
+    let day = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<liucun::model::Day>> {
+        text.as_deref()
+            .map(|t| {
+                liucun::model::Day::parse(t).ok_or_else(|| {
+                    Invalid(format!("{flag} {t:?}: expected a day, YYYY-MM-DD")).into()
+                })
+            })
+            .transpose()
+    };
+    let (from, to) = (day("--from", &a.from)?, day("--to", &a.to)?);
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(Invalid(format!("--from {f} is after --to {t}")).into());
+    }
+    let texts: Vec<String> = match crate::report::price_tables(&a.prices)? {
+        serde_json::Value::Array(v) => v
+            .into_iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let tables = report::economics::Tables::load(&texts).map_err(|e| Invalid(e.to_string()))?;
+    let digest = tables.digest();
+    let coster = tables.coster();
+    let engine = crate::open_for_reading(data)?;
+    let mut out: Box<dyn std::io::Write> = match &a.out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    if a.format == ExportFormat::Csv {
+        let mut header = String::from(
+            "uuid,timestamp,distinct_id,event,source,currency,cost,model,table,model_id,price_version,variant,tier,\
+             partially_priced,unpriced_reason,flags",
+        );
+        for b in prices::Bucket::ALL.map(prices::Bucket::as_str) {
+            let _ = write!(header, ",{b}_units,{b}_cost");
+        }
+        writeln!(out, "{header}")?;
+    }
+    let n = engine.for_each_ai_event(&a.project, from, to, |e| {
+        let mut r = coster.record(&e.properties, e.timestamp.0);
+        let ts = report::window::format_utc(e.timestamp.0);
+        let line = match a.format {
+            ExportFormat::Ndjson => {
+                let mut m = serde_json::Map::new();
+                m.insert("uuid".into(), e.uuid.to_string().into());
+                m.insert("timestamp".into(), ts.into());
+                m.insert("distinct_id".into(), e.distinct_id.clone().into());
+                m.insert("event".into(), e.event.clone().into());
+                if let Some(fields) = r.as_object_mut() {
+                    m.append(fields);
+                }
+                m.insert("costing".into(), digest.clone().into());
+                serde_json::Value::Object(m).to_string()
+            }
+            ExportFormat::Csv => csv_row(e, &ts, &r),
+        };
+        writeln!(out, "{line}").map_err(|err| liucun::Error::Invalid(format!("writing: {err}")))
+    });
+    let n = n?;
+    out.flush()?;
+    eprintln!("{n} costing records (costing {digest})");
+    Ok(0)
+}
+
+/// One CSV row of a costing record.
+fn csv_row(e: &liucun::AiEvent, ts: &str, r: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| -> String {
+        match v {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    };
+    let quote = |s: &str| -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let flags: Vec<String> = r["flags"]
+        .as_array()
+        .map(|f| f.iter().map(text).collect())
+        .unwrap_or_default();
+    let mut cells: Vec<String> = vec![
+        e.uuid.to_string(),
+        ts.to_string(),
+        e.distinct_id.clone(),
+        e.event.clone(),
+    ];
+    for k in [
+        "source",
+        "currency",
+        "cost",
+        "model",
+        "table",
+        "model_id",
+        "price_version",
+        "variant",
+        "tier",
+        "partially_priced",
+        "unpriced_reason",
+    ] {
+        cells.push(text(&r[k]));
+    }
+    cells.push(flags.join(" "));
+    for b in prices::Bucket::ALL.map(prices::Bucket::as_str) {
+        let priced = r["buckets"]
+            .as_array()
+            .and_then(|v| v.iter().find(|x| x["bucket"] == b));
+        let unpriced = r["unpriced_units"]
+            .as_array()
+            .and_then(|v| v.iter().find(|x| x["bucket"] == b));
+        let units = priced.or(unpriced).map(|x| text(&x["units"]));
+        cells.push(units.unwrap_or_default());
+        cells.push(priced.map(|x| text(&x["cost"])).unwrap_or_default());
+    }
+    cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",")
 }

@@ -115,7 +115,7 @@ fn main() -> ExitCode {
         Command::Projects(args) => serve::projects(&cli.data, args),
         Command::Keys(args) => serve::keys(&cli.data, args),
         Command::Prices(args) => prices::run(args),
-        Command::Cost(args) => cost::run(args),
+        Command::Cost(args) => cost::run(&cli.data, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -377,7 +377,8 @@ pub(crate) struct EconomicsArgs {
     /// Other variable cost per event: `EVENT=AMOUNT`, repeatable.
     #[arg(long)]
     cost_per_event: Vec<String>,
-    /// Exchange rates: a JSON file holding `[{date, from, to, rate, source}]`.
+    /// Exchange rates: a JSON file holding `[{date, from, to, rate, source}]`, or a `.toml` file of `[[rate]]`
+    /// tables with the same keys.
     #[arg(long)]
     fx: Option<PathBuf>,
     /// A price table (TOML or JSON) searched before the built-in one; repeatable.
@@ -830,12 +831,22 @@ pub(crate) fn economics(data: &Path, a: EconomicsArgs, given: &[String]) -> anyh
 }
 
 /// The dated exchange rates of an `--fx` file: a JSON list of `{date, from, to, rate, source}`, or an object holding
-/// it under `rate` or `fx_rates`.
+/// it under `rate` or `fx_rates`; or TOML (a `.toml` file) with one `[[rate]]` table per rate, where the date may be
+/// a TOML date and the rate a number (read back as the digits written).
 pub(crate) fn fx_rates(path: &Path) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let v: Value = serde_json::from_str(&text)
-        .map_err(|e| Invalid(format!("--fx {}: not JSON: {e}", path.display())))?;
+    let is_toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let v: Value = if is_toml {
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| Invalid(format!("--fx {}: not TOML: {e}", path.display())))?;
+        toml_rates(toml::Value::Table(table))
+    } else {
+        serde_json::from_str(&text)
+            .map_err(|e| Invalid(format!("--fx {}: not JSON: {e}", path.display())))?
+    };
     let list = match v {
         Value::Array(_) => v,
         Value::Object(mut m) => m
@@ -865,6 +876,22 @@ pub(crate) fn price_tables(paths: &[PathBuf]) -> anyhow::Result<Value> {
         })
         .collect::<anyhow::Result<_>>()?;
     Ok(Value::Array(tables))
+}
+
+/// An `--fx` TOML document as the JSON the report takes: every scalar becomes its text (dates as `YYYY-MM-DD`,
+/// numbers as written), so rates stay decimals.
+fn toml_rates(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::String(i.to_string()),
+        toml::Value::Float(f) => Value::String(f.to_string()),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_rates).collect()),
+        toml::Value::Table(t) => {
+            Value::Object(t.into_iter().map(|(k, v)| (k, toml_rates(v))).collect())
+        }
+    }
 }
 
 pub(crate) fn funnels(data: &Path, a: FunnelsArgs, given: &[String]) -> anyhow::Result<u8> {

@@ -34,6 +34,21 @@ pub struct EventPage {
     pub truncated: bool,
 }
 
+/// One AI event, as `Engine::for_each_ai_event` hands it out.
+#[derive(Debug, Clone)]
+pub struct AiEvent {
+    /// The event's uuid.
+    pub uuid: Uuid,
+    /// When it happened.
+    pub timestamp: model::Timestamp,
+    /// Its distinct id as sent.
+    pub distinct_id: String,
+    /// `$ai_generation` or `$ai_embedding`.
+    pub event: String,
+    /// Its `$ai_` properties.
+    pub properties: Map<String, Value>,
+}
+
 /// One person as reports see it now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonView {
@@ -72,6 +87,60 @@ fn query_matches(query: &EventQuery, e: &Event) -> bool {
 }
 
 impl Engine {
+    /// Every AI event of `project` from day `from` through day `to` (UTC, inclusive; `None` for no bound), in
+    /// (timestamp, uuid) order, handed to `each` with its `$ai_` properties.
+    ///
+    /// # Errors
+    /// Store errors, and what `each` returns. Memory is bounded by one day's AI events.
+    pub fn for_each_ai_event(
+        &self,
+        project: &str,
+        from: Option<model::Day>,
+        to: Option<model::Day>,
+        mut each: impl FnMut(&AiEvent) -> Result<()>,
+    ) -> Result<u64> {
+        self.flush()?;
+        let filter = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
+        let mut segments: Vec<(model::Day, std::path::PathBuf)> = self.with_store(|s| {
+            s.segments(&filter)
+                .into_iter()
+                .filter_map(|e| Some((model::Day::parse(&e.day)?, s.path_of(&e.file))))
+                .filter(|(d, _)| from.is_none_or(|f| *d >= f) && to.is_none_or(|t| *d <= t))
+                .collect()
+        });
+        segments.sort_by_key(|s| s.0);
+        let keys = ["$ai_*".to_string()];
+        let mut n = 0u64;
+        let mut i = 0;
+        while i < segments.len() {
+            let day = segments[i].0;
+            let mut found: Vec<AiEvent> = Vec::new();
+            while i < segments.len() && segments[i].0 == day {
+                store::segment::for_each(&segments[i].1, |e| {
+                    if report::economics::is_ai_event(e.event()) {
+                        found.push(AiEvent {
+                            uuid: e.uuid,
+                            timestamp: e.timestamp,
+                            distinct_id: e.distinct_id().to_string(),
+                            event: e.event().to_string(),
+                            properties: crate::reports::parse_object_keys(e.properties(), &keys),
+                        });
+                    }
+                })?;
+                i += 1;
+            }
+            found.sort_by_key(|e| (e.timestamp.0, e.uuid.as_u128()));
+            for e in &found {
+                each(e)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Events of `project` matching `query`.
     ///
     /// # Errors

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod browse;
+mod costs;
 mod error;
 pub mod export;
 pub mod identity;
@@ -25,7 +26,7 @@ use model::{Event, EventBatch, Lsn, PersonRecord, Project, Record, Rejection, Ti
 use store::{FlushInput, FlushStats, ScanFilter, Store};
 use wal::{Wal, WalConfig};
 
-pub use browse::{EventPage, EventQuery, PersonView, ReplaySummary};
+pub use browse::{AiEvent, EventPage, EventQuery, PersonView, ReplaySummary};
 pub use error::{Error, Result};
 pub use identity::IdentityMap;
 pub use import::{Format, ImportOptions, ImportSummary};

@@ -294,18 +294,70 @@ impl Engine {
             payments: plan.payments,
         };
         let dir = self.dir().to_path_buf();
-        let scanned: Vec<std::result::Result<Vec<ScanChunk>, store::Error>> = chosen
+        // Costs: the price tables load once; each segment's costs are read from the store's cache or derived.
+        let costing = match &plan.costs {
+            None => None,
+            Some(c) => {
+                let tables = c.tables()?;
+                let digest = tables.digest();
+                self.with_store(|s| s.touch_costs(&digest, crate::costs::KEEP_COSTINGS));
+                let (paths, write) = self.with_store(|st| {
+                    let paths: Vec<Option<std::path::PathBuf>> = chosen
+                        .iter()
+                        .map(|s| st.costs_path(&s.file, &digest))
+                        .collect();
+                    (paths, !st.is_read_only())
+                });
+                Some((tables, digest, paths, write))
+            }
+        };
+        type Scanned = (Vec<ScanChunk>, Option<model::RowCosts>);
+        let scanned: Vec<Result<Scanned>> = chosen
             .par_iter()
-            .map(|s| match limits.check_time() {
+            .enumerate()
+            .map(|(k, s)| match limits.check_time() {
                 // Past the deadline, the remaining segments are skipped and the report stops below.
-                Err(_) => Ok(Vec::new()),
-                Ok(()) => store::segment::scan(&dir.join(&s.file), want),
+                Err(_) => Ok((Vec::new(), None)),
+                Ok(()) => {
+                    let path = dir.join(&s.file);
+                    let chunks = store::segment::scan(&path, want)?;
+                    let costs = match &costing {
+                        None => None,
+                        Some((tables, digest, paths, write)) => Some(crate::costs::segment_costs(
+                            &path,
+                            paths[k].as_deref(),
+                            &store::costs::Source {
+                                segment_digest: s.digest_sum.clone(),
+                                rows: s.rows,
+                                pricing: digest.clone(),
+                            },
+                            tables,
+                            *write,
+                        )?),
+                    };
+                    Ok((chunks, costs))
+                }
             })
             .collect();
         limits.check_time()?;
         let mut chunks = Vec::new();
+        // The costs of every scanned row, in the order of `chunks`.
+        let mut row_costs = model::RowCosts::default();
+        let mut cost_ids = FxHashMap::default();
         for c in scanned {
-            chunks.extend(c?);
+            let (c, costs) = c?;
+            let rows: usize = c.iter().map(|c| c.ts.len()).sum();
+            chunks.extend(c);
+            if let Some(costs) = costs {
+                if costs.len() != rows {
+                    return Err(Error::Store(store::Error::Corruption {
+                        path: dir.clone(),
+                        offset: 0,
+                        reason: format!("{} costs for {rows} rows", costs.len()),
+                    }));
+                }
+                crate::costs::append(&mut row_costs, &mut cost_ids, costs);
+            }
         }
         let scanned_ms = started.elapsed().as_secs_f64() * 1e3;
 
@@ -325,6 +377,7 @@ impl Engine {
                 .collect(),
             ..EventTable::default()
         };
+        table.costs.keys = std::mem::take(&mut row_costs.keys);
         let names_kept: Option<Vec<String>> = plan.events.as_ref().map(|e| {
             let mut e = e.clone();
             e.sort();
@@ -347,8 +400,11 @@ impl Engine {
         if plan.uuid {
             table.uuid.reserve(upper);
         }
+        let mut offset = 0;
         for c in &chunks {
             limits.check_time()?;
+            let base = offset;
+            offset += c.ts.len();
             if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {
                 person_of.clear();
                 person_of.resize(c.distinct_ids.len(), u32::MAX);
@@ -431,6 +487,10 @@ impl Engine {
                         }));
                 }
                 table.name.push(name_of[c.name_key[i] as usize]);
+                if plan.costs.is_some() {
+                    table.costs.key.push(row_costs.key[base + i]);
+                    table.costs.nano.push(row_costs.nano[base + i]);
+                }
             }
             if plan.event_properties || !plan.numeric.is_empty() {
                 // The scan may name the events whose properties are read, and the keys (numeric ones added).
@@ -565,6 +625,10 @@ impl Engine {
                 retain(&mut table.name, &keep);
                 if !table.payments.is_empty() {
                     retain(&mut table.payments, &keep);
+                }
+                if !table.costs.is_empty() {
+                    retain(&mut table.costs.key, &keep);
+                    retain(&mut table.costs.nano, &keep);
                 }
                 if !table.properties.is_empty() {
                     retain(&mut table.properties, &keep);
@@ -843,7 +907,7 @@ pub(crate) struct PropertyUpdate {
 
 /// The object's entries whose key is one of `keys` (an entry ending in `*` is a prefix); the other values are
 /// skipped without being built. Not an object, or not JSON: empty.
-fn parse_object_keys(text: &str, keys: &[String]) -> Map<String, Value> {
+pub(crate) fn parse_object_keys(text: &str, keys: &[String]) -> Map<String, Value> {
     use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 
     fn kept(keys: &[String], key: &str) -> bool {

@@ -5,12 +5,14 @@
 //! renamed field can never silently change a file format or an API.
 
 mod batch;
+mod cost;
 mod currency;
 mod event;
 mod ids;
 mod time;
 
 pub use batch::{EventBatch, PersonBatch, PersonRecord, Record, RejectReason, Rejection};
+pub use cost::{CostKey, RowCosts};
 pub use currency::currency_exponent;
 pub use event::{Event, EventText, Merge, MergeSource, Payment, PaymentKind, TypedProps};
 pub use ids::{Digest, Lsn, Project, ProjectError, Uuid, UuidError};

@@ -45,6 +45,27 @@ pub struct Scan {
     pub events: Option<Vec<String>>,
     /// Leave personless persons out.
     pub personless: Personless,
+    /// Cost every AI event with these price tables (economics): [`EventTable::costs`].
+    pub costs: Option<CostScan>,
+}
+
+/// The costing a scan asks for: the price tables given with the report (TOML or JSON texts, searched in order before
+/// the built-in ones). The engine loads them with [`CostScan::tables`], derives each segment's costs once with
+/// [`crate::economics::Tables::cost_events`] and caches them under [`crate::economics::Tables::digest`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct CostScan {
+    /// The price tables' texts.
+    pub prices: Vec<String>,
+}
+
+impl CostScan {
+    /// The loaded price tables.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] naming `prices[i]` when a table does not load.
+    pub fn tables(&self) -> crate::Result<crate::economics::Tables> {
+        crate::economics::Tables::load(&self.prices)
+    }
 }
 
 /// The names of entities as a scan's event filter: sorted, without duplicates; `None` when any of them is "any
@@ -94,6 +115,8 @@ pub struct EventTable {
     pub person_ids: Vec<Vec<String>>,
     /// Per event, its payment (only when the scan asks for payments).
     pub payments: Vec<Option<PaymentRow>>,
+    /// Per event, its cost with the scan's price tables (only when the scan asks for costs).
+    pub costs: model::RowCosts,
     /// Where the events came from.
     pub data: DataProvenance,
     /// The events grouped by person, built on first use and kept with the table, so warm reports reuse it.

@@ -4,6 +4,7 @@
 //! The store knows events and files; it knows nothing of the WAL (the facade passes the checkpoint in) nor of
 //! reports. Formats are documented in `docs/formats/`.
 
+pub mod costs;
 mod error;
 mod fsutil;
 pub mod manifest;

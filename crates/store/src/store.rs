@@ -21,6 +21,10 @@ use crate::sidefile;
 
 const MANIFEST: &str = "MANIFEST";
 const LOCK: &str = "LOCK";
+/// Derived data kept beside the segments (cached costing records), deleted freely and derived again.
+const DERIVED: &str = "derived";
+/// The marker whose modification time says when a costing's cached costs were last used.
+const USED: &str = "USED";
 
 /// Segments with fewer rows than this are merged by [`Store::compact`].
 pub const COMPACT_BELOW_ROWS: u64 = 1 << 20;
@@ -209,6 +213,58 @@ impl Store {
     /// Absolute path of a file named in the manifest.
     pub fn path_of(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
+    }
+
+    /// Where the costing records of segment `file` derived with costing `pricing` (a hex digest) are cached
+    /// (`derived/costs-<pricing>/<file>`); `None` when `pricing` is not a hex digest.
+    pub fn costs_path(&self, file: &str, pricing: &str) -> Option<PathBuf> {
+        let hex = !pricing.is_empty()
+            && pricing.len() <= 128
+            && pricing.bytes().all(|b| b.is_ascii_hexdigit());
+        hex.then(|| {
+            self.dir
+                .join(DERIVED)
+                .join(format!("costs-{pricing}"))
+                .join(file)
+        })
+    }
+
+    /// Marks the costing `pricing` as used now and deletes the cached costs of all but the `keep` most recently
+    /// used costings, so price tables sent with reports cannot fill the disk. Best effort: failures are logged.
+    pub fn touch_costs(&self, pricing: &str, keep: usize) {
+        if self.is_read_only() {
+            return;
+        }
+        let Some(marker) = self.costs_path(USED, pricing) else {
+            return;
+        };
+        let touched = marker
+            .parent()
+            .map(|d| std::fs::create_dir_all(d).and_then(|()| std::fs::write(&marker, b"")));
+        if let Some(Err(e)) = touched {
+            tracing::warn!(path = %marker.display(), error = %e, "could not mark cached costs as used");
+        }
+        let Ok(entries) = std::fs::read_dir(self.dir.join(DERIVED)) else {
+            return;
+        };
+        let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("costs-"))
+            .map(|e| {
+                let used = std::fs::metadata(e.path().join(USED))
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                (used, e.path())
+            })
+            .collect();
+        dirs.sort_by(|a, b| b.cmp(a));
+        for (_, dir) in dirs.into_iter().skip(keep) {
+            if dir.parent().is_some_and(|p| p == self.dir.join(DERIVED))
+                && let Err(e) = std::fs::remove_dir_all(&dir)
+            {
+                tracing::warn!(path = %dir.display(), error = %e, "could not delete cached costs");
+            }
+        }
     }
 
     /// Segments matching `filter`, in (project, day, id) order.
@@ -808,10 +864,17 @@ impl Store {
     }
 
     fn delete_files<'a>(&self, files: impl Iterator<Item = &'a str>) {
+        let costings: Vec<PathBuf> = std::fs::read_dir(self.dir.join(DERIVED))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
         for f in files {
             let path = self.path_of(f);
             if let Err(e) = std::fs::remove_file(&path) {
                 tracing::warn!(path = %path.display(), error = %e, "could not delete a replaced file");
+            }
+            // Costs derived from the file go with it (a missing one is the common case).
+            for costing in &costings {
+                let _ = std::fs::remove_file(costing.join(f));
             }
         }
     }
@@ -830,6 +893,28 @@ impl Store {
                     .map(|f| self.path_of(&f.file)),
             )
             .collect();
+        // Derived files of segments that are gone, and temporary files of interrupted writes.
+        if let Ok(entries) = std::fs::read_dir(self.dir.join(DERIVED)) {
+            for costing in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+                let mut stack = vec![costing.clone()];
+                while let Some(dir) = stack.pop() {
+                    let Ok(entries) = std::fs::read_dir(&dir) else {
+                        continue;
+                    };
+                    for path in entries.flatten().map(|e| e.path()) {
+                        if path.is_dir() {
+                            stack.push(path);
+                        } else if path != costing.join(USED)
+                            && !path
+                                .strip_prefix(&costing)
+                                .is_ok_and(|rel| live.contains(&self.dir.join(rel)))
+                        {
+                            std::fs::remove_file(&path).map_err(Error::io(&path))?;
+                        }
+                    }
+                }
+            }
+        }
         for top in ["segments", "quarantine", "persons"] {
             let mut stack = vec![self.dir.join(top)];
             while let Some(dir) = stack.pop() {

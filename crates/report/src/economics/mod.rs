@@ -17,7 +17,6 @@ use jiff::tz::TimeZone;
 use kernels::grid::Locate;
 use serde_json::{Map, Value};
 
-use self::cost::Coster;
 use self::money::{PICO, Rates, minor_to_pico, parse_decimal, utc_day};
 use self::params::{EconomicsParams, FeeTreatment};
 use crate::breakdown::{self, Ranked, Values};
@@ -28,6 +27,7 @@ use crate::params::{Filter, PropertyKind};
 use crate::table::{EventTable, Scan};
 use crate::window::{self, Window};
 
+pub use self::cost::{Coster, Tables};
 pub use self::render::EconomicsReport;
 
 /// The economics report kind.
@@ -91,8 +91,8 @@ impl ReportKind for Economics {
             .chain(&p.target.properties)
             .any(|f| f.kind == PropertyKind::Person)
             || p.common.breakdown.as_ref().map(|b| b.kind) == Some(PropertyKind::Person);
-        // Properties are read for costing (every `$ai_` key), filters and an event breakdown only; for AI events
-        // only, unless a filter or the breakdown reads events' properties.
+        // AI events' costs come with the table (derived once per segment and price tables); properties are read
+        // only for event filters and an event breakdown, and only their keys.
         let filters = || p.common.all_global_filters().chain(&p.target.properties);
         let event_breakdown = p
             .common
@@ -100,27 +100,21 @@ impl ReportKind for Economics {
             .as_ref()
             .filter(|b| b.kind == PropertyKind::Event);
         let mut keys: Vec<String> = filters()
+            .filter(|f| f.kind == PropertyKind::Event)
             .map(|f| f.key.clone())
             .chain(event_breakdown.map(|b| b.property.clone()))
-            .chain(["$ai_*".to_string()])
             .collect();
         keys.sort();
         keys.dedup();
-        let every_event =
-            event_breakdown.is_some() || filters().any(|f| f.kind == PropertyKind::Event);
         Scan {
             // First-time anchors search all history.
             from: None,
             to: plan.window.end.min(plan.as_of.saturating_add(1)),
             as_of: plan.as_of,
             uuid: true,
-            event_properties: true,
+            event_properties: !keys.is_empty(),
             property_keys: Some(keys),
-            property_events: (!every_event).then(|| {
-                let mut names: Vec<String> = AI_EVENTS.iter().map(|n| (*n).to_string()).collect();
-                names.sort();
-                names
-            }),
+            property_events: None,
             person_properties: person,
             numeric: Vec::new(),
             created_at: false,
@@ -128,6 +122,9 @@ impl ReportKind for Economics {
             payments: true,
             events: None,
             personless: p.common.personless,
+            costs: Some(crate::table::CostScan {
+                prices: p.prices.clone(),
+            }),
         }
     }
 
@@ -142,7 +139,7 @@ impl ReportKind for Economics {
         let mut projects = Vec::new();
         for t in tables {
             limits.check_time()?;
-            projects.push(project(plan, t, &coster, &rates, limits)?);
+            projects.push(project(plan, t, &price_tables, &rates, limits)?);
         }
         render::build(plan, tables, projects, &coster, &rates)
     }
@@ -321,11 +318,11 @@ pub struct Unconverted {
 #[derive(Debug, Clone, Default)]
 pub struct Costing {
     /// AI events by cost source.
-    pub by_source: BTreeMap<&'static str, u64>,
+    pub by_source: BTreeMap<String, u64>,
     /// Price versions used: events and cost (pico of the report currency).
     pub versions: BTreeMap<String, (u64, i128)>,
     /// Unpriced events by model string and reason.
-    pub unpriced: BTreeMap<(String, &'static str), u64>,
+    pub unpriced: BTreeMap<(String, String), u64>,
     /// Events with some bucket unpriced.
     pub partially_priced: u64,
 }
@@ -389,12 +386,17 @@ enum EventMoney {
 
 const AI_EVENTS: [&str; 2] = ["$ai_generation", "$ai_embedding"];
 
+/// Whether events named `name` are AI events, which economics costs (economics.md §3).
+pub fn is_ai_event(name: &str) -> bool {
+    AI_EVENTS.contains(&name)
+}
+
 // Cohort, age and person indexes address several parallel arrays at once.
 #[allow(clippy::needless_range_loop)]
 fn project(
     plan: &Plan,
     t: &EventTable,
-    coster: &Coster<'_>,
+    price_tables: &cost::Tables,
     rates: &Rates,
     limits: &Limits,
 ) -> Result<ProjectEconomics> {
@@ -437,6 +439,16 @@ fn project(
     let n_periods = grid.len();
     let ages = p.total_intervals as usize;
     let uuid = |i: usize| t.uuid.get(i).copied().unwrap_or(0);
+    // The engine derives the costs with the table; a table without them is costed from its properties.
+    let derived;
+    let costs = if t.costs.len() == t.ts.len() {
+        &t.costs
+    } else {
+        derived = price_tables.cost_events((0..t.ts.len()).map(|i| {
+            is_ai[t.name[i] as usize].then(|| (t.ts[i], t.properties.get(i).unwrap_or(&empty)))
+        }));
+        &derived
+    };
 
     // Anchors: each person's first target event (names, target and global filters), over all history.
     let mut anchor = vec![u32::MAX; t.n_persons];
@@ -636,18 +648,26 @@ fn project(
             };
         }
         let other = per_event[t.name[i] as usize];
-        if is_ai[t.name[i] as usize] {
-            let cost = coster.cost(t.properties.get(i).unwrap_or(&empty), t.ts[i]);
-            *costing.by_source.entry(cost.source).or_default() += 1;
+        if is_ai[t.name[i] as usize]
+            && let Some((cost, nano)) = costs.get(i)
+        {
+            match costing.by_source.get_mut(&cost.source) {
+                Some(n) => *n += 1,
+                None => {
+                    costing.by_source.insert(cost.source.clone(), 1);
+                }
+            }
             if cost.partial {
                 costing.partially_priced += 1;
             }
-            let Some(pico) = cost.pico else {
+            if cost.source == "unpriced" {
                 *costing
                     .unpriced
                     .entry((
                         cost.model.clone().unwrap_or_default(),
-                        cost.reason.unwrap_or("unknown_model"),
+                        cost.reason
+                            .clone()
+                            .unwrap_or_else(|| "unknown_model".into()),
                     ))
                     .or_default() += 1;
                 return EventMoney::Converted(
@@ -659,10 +679,14 @@ fn project(
                     true,
                 );
             };
+            let pico = nano.saturating_mul(1000);
             return match rates.convert(pico, &cost.currency, report_currency, day) {
                 Some(v) => {
                     if let Some(ver) = &cost.version {
-                        let e = costing.versions.entry(ver.clone()).or_default();
+                        let e = match costing.versions.get_mut(ver) {
+                            Some(e) => e,
+                            None => costing.versions.entry(ver.clone()).or_default(),
+                        };
                         e.0 += 1;
                         e.1 += v;
                     }

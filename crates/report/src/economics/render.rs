@@ -338,7 +338,7 @@ pub(super) fn build(
             });
         }
         for (k, v) in &pe.costing.by_source {
-            *costing.by_source.entry(k).or_default() += v;
+            *costing.by_source.entry(k.clone()).or_default() += v;
         }
         for (k, v) in &pe.costing.versions {
             let e = costing.versions.entry(k.clone()).or_default();

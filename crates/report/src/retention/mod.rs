@@ -181,6 +181,7 @@ impl Plan {
             payments: false,
             events: crate::table::event_filter([&self.params.target, &self.params.returning]),
             personless: self.params.common.personless,
+            costs: None,
         }
     }
 }
