@@ -779,3 +779,223 @@ fn prices_import_from_genai_prices_writes_dated_versions_and_refuses_previous() 
     let o = import(&["--previous", out_file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
 }
+
+#[test]
+fn cost_export_writes_one_record_per_ai_event_the_report_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, project) = small_data(tmp.path());
+    let prices = concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo_prices.toml");
+    let o = liucun(
+        &data,
+        &[
+            "economics",
+            "-p",
+            &project,
+            "--prices",
+            prices,
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-03-31",
+            "--as-of",
+            "2025-04-01T00:00:00Z",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let costing = &report["provenance"]["costing"];
+    let counted: u64 = costing["by_source"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(counted > 0, "{costing}");
+
+    let export = |format: &str| {
+        let o = liucun(
+            &data,
+            &[
+                "cost",
+                "export",
+                "-p",
+                &project,
+                "--prices",
+                prices,
+                "--to",
+                "2025-03-31",
+                "--format",
+                format,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        stdout(&o)
+    };
+    let ndjson = export("ndjson");
+    let records: Vec<serde_json::Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len() as u64, counted);
+    // Per source and per price version, the records are what the report counted.
+    for (source, n) in costing["by_source"].as_object().unwrap() {
+        let have = records.iter().filter(|r| r["source"] == *source).count() as u64;
+        assert_eq!(have, n.as_u64().unwrap(), "{source}");
+    }
+    for v in costing["price_versions"].as_array().unwrap() {
+        let version = v["version"].as_str().unwrap();
+        let mine: Vec<&serde_json::Value> = records
+            .iter()
+            .filter(|r| {
+                format!(
+                    "{}@{}",
+                    r["model_id"].as_str().unwrap_or_default(),
+                    r["price_version"].as_str().unwrap_or_default()
+                ) == version
+            })
+            .collect();
+        assert_eq!(
+            mine.len() as u64,
+            v["events"].as_u64().unwrap(),
+            "{version}"
+        );
+        let nano: i128 = mine
+            .iter()
+            .map(|r| {
+                let c = r["cost"].as_str().unwrap().replace('.', "");
+                c.parse::<i128>().unwrap()
+            })
+            .sum();
+        // The report rounds the version's total to 6 digits; the records carry 9.
+        let total = v["cost"]
+            .as_str()
+            .unwrap()
+            .replace('.', "")
+            .parse::<i128>()
+            .unwrap();
+        assert!(
+            (nano - total * 1000).abs() <= 500,
+            "{version}: {nano} vs {total}"
+        );
+        // Bucket costs add up to the record's cost.
+        for r in &mine {
+            let buckets: i128 = r["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    b["cost"]
+                        .as_str()
+                        .unwrap()
+                        .replace('.', "")
+                        .parse::<i128>()
+                        .unwrap()
+                })
+                .sum();
+            assert_eq!(
+                buckets,
+                r["cost"]
+                    .as_str()
+                    .unwrap()
+                    .replace('.', "")
+                    .parse::<i128>()
+                    .unwrap()
+            );
+        }
+    }
+    let digest = records[0]["costing"].as_str().unwrap();
+    assert_eq!(digest.len(), 64);
+    assert!(records.iter().all(|r| r["costing"] == digest));
+    // Records come in (time, uuid) order.
+    let times: Vec<&str> = records
+        .iter()
+        .map(|r| r["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+
+    let csv = export("csv");
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("uuid,timestamp,distinct_id,event,source,currency,cost,"),
+        "{header}"
+    );
+    assert!(header.ends_with(",request_units,request_cost"), "{header}");
+    assert_eq!(lines.count(), records.len());
+
+    // A bad day is refused, naming the flag.
+    let o = liucun(
+        &data,
+        &["cost", "export", "-p", &project, "--from", "2025-13-01"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--from"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn fx_rates_read_from_toml_match_the_json_form() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, project) = small_data(tmp.path());
+    let json_rates = tmp.path().join("rates.json");
+    let toml_rates = tmp.path().join("rates.toml");
+    std::fs::write(
+        &json_rates,
+        r#"[{"date": "2025-01-01", "from": "USD", "to": "CNY", "rate": "7.25", "source": "test"},
+            {"date": "2025-02-01", "from": "USD", "to": "CNY", "rate": "7.3", "source": "test"}]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        &toml_rates,
+        "[[rate]]\ndate = 2025-01-01\nfrom = \"USD\"\nto = \"CNY\"\nrate = 7.25\nsource = \"test\"\n\n\
+         [[rate]]\ndate = \"2025-02-01\"\nfrom = \"USD\"\nto = \"CNY\"\nrate = \"7.3\"\nsource = \"test\"\n",
+    )
+    .unwrap();
+    let run = |rates: &Path| {
+        let o = liucun(
+            &data,
+            &[
+                "economics",
+                "-p",
+                &project,
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-03-31",
+                "--as-of",
+                "2025-04-01T00:00:00Z",
+                "--currency",
+                "CNY",
+                "--fx",
+                rates.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        stdout(&o)
+    };
+    let (a, b) = (run(&json_rates), run(&toml_rates));
+    assert_eq!(a, b);
+    assert!(a.contains("7.25"), "the rates are echoed in the parameters");
+    std::fs::write(&toml_rates, "[[rate]\n").unwrap();
+    let o = liucun(
+        &data,
+        &[
+            "economics",
+            "-p",
+            &project,
+            "--fx",
+            toml_rates.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not TOML"),
+        "{o:?}"
+    );
+}

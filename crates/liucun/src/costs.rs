@@ -69,23 +69,32 @@ pub(crate) fn segment_costs(
     Ok(out)
 }
 
+/// The index in `all` of each of `keys`, adding those `all` lacks (`ids` indexes `all`).
+pub(crate) fn renumber(
+    keys: &[model::CostKey],
+    all: &mut Vec<model::CostKey>,
+    ids: &mut rustc_hash::FxHashMap<model::CostKey, u32>,
+) -> Vec<u32> {
+    keys.iter()
+        .map(|k| match ids.get(k) {
+            Some(&id) => id,
+            None => {
+                let id = all.len() as u32;
+                all.push(k.clone());
+                ids.insert(k.clone(), id);
+                id
+            }
+        })
+        .collect()
+}
+
 /// Appends `part` to `out`, its keys renumbered into `out`'s (`ids` indexes them).
-pub(crate) fn append(
+fn append(
     out: &mut RowCosts,
     ids: &mut rustc_hash::FxHashMap<model::CostKey, u32>,
     part: RowCosts,
 ) {
-    let map: Vec<u32> = part
-        .keys
-        .into_iter()
-        .map(|k| {
-            let next = out.keys.len() as u32;
-            *ids.entry(k).or_insert_with_key(|k| {
-                out.keys.push(k.clone());
-                next
-            })
-        })
-        .collect();
+    let map = renumber(&part.keys, &mut out.keys, ids);
     out.key.extend(part.key.iter().map(|&k| match k {
         RowCosts::NONE => RowCosts::NONE,
         k => map[k as usize],

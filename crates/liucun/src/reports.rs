@@ -341,23 +341,30 @@ impl Engine {
             .collect();
         limits.check_time()?;
         let mut chunks = Vec::new();
-        // The costs of every scanned row, in the order of `chunks`.
-        let mut row_costs = model::RowCosts::default();
+        // Per segment its costs, their keys renumbered into the table's; per chunk its segment and first row there.
+        let mut seg_costs: Vec<(model::RowCosts, Vec<u32>)> = Vec::new();
+        let mut chunk_at: Vec<(usize, usize)> = Vec::new();
+        let mut cost_keys: Vec<model::CostKey> = Vec::new();
         let mut cost_ids = FxHashMap::default();
-        for c in scanned {
+        for (k, c) in scanned.into_iter().enumerate() {
             let (c, costs) = c?;
             let rows: usize = c.iter().map(|c| c.ts.len()).sum();
-            chunks.extend(c);
-            if let Some(costs) = costs {
-                if costs.len() != rows {
-                    return Err(Error::Store(store::Error::Corruption {
-                        path: dir.clone(),
-                        offset: 0,
-                        reason: format!("{} costs for {rows} rows", costs.len()),
-                    }));
-                }
-                crate::costs::append(&mut row_costs, &mut cost_ids, costs);
+            let mut at = 0;
+            for chunk in &c {
+                chunk_at.push((seg_costs.len(), at));
+                at += chunk.ts.len();
             }
+            chunks.extend(c);
+            let costs = costs.unwrap_or_default();
+            if plan.costs.is_some() && costs.len() != rows {
+                return Err(Error::Store(store::Error::Corruption {
+                    path: dir.join(&chosen[k].file),
+                    offset: 0,
+                    reason: format!("{} costs for {rows} rows", costs.len()),
+                }));
+            }
+            let map = crate::costs::renumber(&costs.keys, &mut cost_keys, &mut cost_ids);
+            seg_costs.push((costs, map));
         }
         let scanned_ms = started.elapsed().as_secs_f64() * 1e3;
 
@@ -377,7 +384,7 @@ impl Engine {
                 .collect(),
             ..EventTable::default()
         };
-        table.costs.keys = std::mem::take(&mut row_costs.keys);
+        table.costs.keys = cost_keys;
         let names_kept: Option<Vec<String>> = plan.events.as_ref().map(|e| {
             let mut e = e.clone();
             e.sort();
@@ -400,11 +407,16 @@ impl Engine {
         if plan.uuid {
             table.uuid.reserve(upper);
         }
-        let mut offset = 0;
-        for c in &chunks {
+        if plan.payments {
+            table.payments.reserve(upper);
+        }
+        if plan.costs.is_some() {
+            table.costs.key.reserve(upper);
+            table.costs.nano.reserve(upper);
+        }
+        for (c, &(seg, base)) in chunks.iter().zip(&chunk_at) {
             limits.check_time()?;
-            let base = offset;
-            offset += c.ts.len();
+            let (row_costs, cost_map) = &seg_costs[seg];
             if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {
                 person_of.clear();
                 person_of.resize(c.distinct_ids.len(), u32::MAX);
@@ -447,6 +459,7 @@ impl Engine {
                     })
                 })
                 .collect();
+            let mut pay = 0;
             for i in 0..c.ts.len() {
                 let ts = c.ts[i];
                 if ts > plan.as_of {
@@ -476,19 +489,32 @@ impl Engine {
                     table.uuid.push(u);
                 }
                 if plan.payments {
-                    table
+                    // The chunk's payments are in event order: skip those of events left out.
+                    while c
                         .payments
-                        .push(c.payments.get(i).cloned().flatten().map(|p| PaymentRow {
+                        .get(pay)
+                        .is_some_and(|(at, _)| (*at as usize) < i)
+                    {
+                        pay += 1;
+                    }
+                    let payment = match c.payments.get(pay) {
+                        Some((at, p)) if *at as usize == i => Some(PaymentRow {
                             amount_minor: p.amount_minor,
-                            currency: p.currency,
-                            kind: p.kind,
+                            currency: p.currency.clone(),
+                            kind: p.kind.clone(),
                             tax_minor: p.tax_minor,
                             fee_minor: p.fee_minor,
-                        }));
+                        }),
+                        _ => None,
+                    };
+                    table.push_payment(payment);
                 }
                 table.name.push(name_of[c.name_key[i] as usize]);
                 if plan.costs.is_some() {
-                    table.costs.key.push(row_costs.key[base + i]);
+                    table.costs.key.push(match row_costs.key[base + i] {
+                        model::RowCosts::NONE => model::RowCosts::NONE,
+                        k => cost_map[k as usize],
+                    });
                     table.costs.nano.push(row_costs.nano[base + i]);
                 }
             }

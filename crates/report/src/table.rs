@@ -113,8 +113,11 @@ pub struct EventTable {
     pub created_at: Vec<i64>,
     /// Per person, every distinct id, sorted (only when the scan asks for them).
     pub person_ids: Vec<Vec<String>>,
-    /// Per event, its payment (only when the scan asks for payments).
-    pub payments: Vec<Option<PaymentRow>>,
+    /// Per event, an index into `payment_rows`, or [`EventTable::NO_PAYMENT`] for an event that is no payment
+    /// (only when the scan asks for payments; read through [`EventTable::payment`]).
+    pub payments: Vec<u32>,
+    /// The payments `payments` indexes.
+    pub payment_rows: Vec<PaymentRow>,
     /// Per event, its cost with the scan's price tables (only when the scan asks for costs).
     pub costs: model::RowCosts,
     /// Where the events came from.
@@ -126,6 +129,27 @@ pub struct EventTable {
 }
 
 impl EventTable {
+    /// The index of an event that is no payment.
+    pub const NO_PAYMENT: u32 = u32::MAX;
+
+    /// The payment of event `i`, if it is one.
+    pub fn payment(&self, i: usize) -> Option<&PaymentRow> {
+        match self.payments.get(i) {
+            Some(&k) if k != Self::NO_PAYMENT => self.payment_rows.get(k as usize),
+            _ => None,
+        }
+    }
+
+    /// Appends event `i`'s payment (`None` for an event that is no payment).
+    pub fn push_payment(&mut self, payment: Option<PaymentRow>) {
+        match payment {
+            None => self.payments.push(Self::NO_PAYMENT),
+            Some(p) => {
+                self.payments.push(self.payment_rows.len() as u32);
+                self.payment_rows.push(p);
+            }
+        }
+    }
     /// The events grouped by person (built once; the table must not change after its first use).
     pub fn by_person(&self) -> &kernels::activity::ByPerson {
         self.by_person

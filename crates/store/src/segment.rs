@@ -767,8 +767,9 @@ pub struct ScanChunk {
     pub personless: Vec<bool>,
     /// Properties JSON per event, when asked for.
     pub properties: Vec<String>,
-    /// Per event, its payment, when asked for.
-    pub payments: Vec<Option<ScanPayment>>,
+    /// The payments among the events, when asked for: (index of the event in the chunk, its payment), in event
+    /// order. Payments are few, so they are kept apart rather than as one entry per event.
+    pub payments: Vec<(u32, ScanPayment)>,
 }
 
 /// Reads the columns reports need, with text columns kept dictionary-encoded.
@@ -866,18 +867,22 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
             let tax = column::<Int64Array>(path, &batch, "payment_tax_minor")?;
             let fee = column::<Int64Array>(path, &batch, "payment_fee_minor")?;
             chunk.payments = (0..batch.num_rows())
+                .filter(|&i| !amount.is_null(i) && !currency.is_null(i))
                 .map(|i| {
-                    (!amount.is_null(i) && !currency.is_null(i)).then(|| ScanPayment {
-                        amount_minor: amount.value(i),
-                        currency: currency.value(i).to_string(),
-                        kind: if kind.is_null(i) {
-                            "one_time".to_string()
-                        } else {
-                            kind.value(i).to_string()
+                    (
+                        i as u32,
+                        ScanPayment {
+                            amount_minor: amount.value(i),
+                            currency: currency.value(i).to_string(),
+                            kind: if kind.is_null(i) {
+                                "one_time".to_string()
+                            } else {
+                                kind.value(i).to_string()
+                            },
+                            tax_minor: if tax.is_null(i) { 0 } else { tax.value(i) },
+                            fee_minor: if fee.is_null(i) { 0 } else { fee.value(i) },
                         },
-                        tax_minor: if tax.is_null(i) { 0 } else { tax.value(i) },
-                        fee_minor: if fee.is_null(i) { 0 } else { fee.value(i) },
-                    })
+                    )
                 })
                 .collect();
         }

@@ -483,9 +483,7 @@ fn project(
     let mode = c.breakdown.as_ref().map(|b| b.kind);
     let mut values = Values::of(c.breakdown.as_ref(), t);
     let bears_money = |i: usize| {
-        matches!(t.payments.get(i), Some(Some(_)))
-            || is_ai[t.name[i] as usize]
-            || per_event[t.name[i] as usize] != 0
+        t.payment(i).is_some() || is_ai[t.name[i] as usize] || per_event[t.name[i] as usize] != 0
     };
     // Whether event i lands in a cohort cell: its person's cohort, at an age the report shows.
     // An event's window period and, when it lands in a cohort cell, its age (its person's cohort, an age the
@@ -603,9 +601,18 @@ fn project(
     let mut costing = Costing::default();
     let report_currency = p.currency.as_str();
 
-    let money_of = |i: usize, costing: &mut Costing| -> EventMoney {
+    // Per cost key, decided once rather than per event: whether it is unpriced, whether its currency is the
+    // report's; and its tally (events, events converted, converted sum), folded into `costing` at the end.
+    let key_unpriced: Vec<bool> = costs.keys.iter().map(|k| k.source == "unpriced").collect();
+    let key_same_currency: Vec<bool> = costs
+        .keys
+        .iter()
+        .map(|k| k.currency == report_currency)
+        .collect();
+    let mut tally = vec![(0u64, 0u64, 0i128); costs.keys.len()];
+    let money_of = |i: usize, tally: &mut [(u64, u64, i128)]| -> EventMoney {
         let day = utc_day(t.ts[i]);
-        if let Some(Some(pay)) = t.payments.get(i) {
+        if let Some(pay) = t.payment(i) {
             let Some(exp) = model::currency_exponent(&pay.currency) else {
                 return EventMoney::None;
             };
@@ -651,25 +658,9 @@ fn project(
         if is_ai[t.name[i] as usize]
             && let Some((cost, nano)) = costs.get(i)
         {
-            match costing.by_source.get_mut(&cost.source) {
-                Some(n) => *n += 1,
-                None => {
-                    costing.by_source.insert(cost.source.clone(), 1);
-                }
-            }
-            if cost.partial {
-                costing.partially_priced += 1;
-            }
-            if cost.source == "unpriced" {
-                *costing
-                    .unpriced
-                    .entry((
-                        cost.model.clone().unwrap_or_default(),
-                        cost.reason
-                            .clone()
-                            .unwrap_or_else(|| "unknown_model".into()),
-                    ))
-                    .or_default() += 1;
+            let k = costs.key[i] as usize;
+            tally[k].0 += 1;
+            if key_unpriced[k] {
                 return EventMoney::Converted(
                     Money {
                         other_variable_cost: other,
@@ -680,16 +671,15 @@ fn project(
                 );
             };
             let pico = nano.saturating_mul(1000);
-            return match rates.convert(pico, &cost.currency, report_currency, day) {
+            let converted = if key_same_currency[k] {
+                Some(pico)
+            } else {
+                rates.convert(pico, &cost.currency, report_currency, day)
+            };
+            return match converted {
                 Some(v) => {
-                    if let Some(ver) = &cost.version {
-                        let e = match costing.versions.get_mut(ver) {
-                            Some(e) => e,
-                            None => costing.versions.entry(ver.clone()).or_default(),
-                        };
-                        e.0 += 1;
-                        e.1 += v;
-                    }
+                    tally[k].1 += 1;
+                    tally[k].2 += v;
                     EventMoney::Converted(
                         Money {
                             inference_cost: v,
@@ -765,7 +755,7 @@ fn project(
             {
                 age_active[a] = true;
             }
-            match money_of(i, &mut costing) {
+            match money_of(i, &mut tally) {
                 EventMoney::None => {}
                 EventMoney::Unconverted(cur, u) => {
                     let e = unconverted.entry(cur).or_default();
@@ -878,6 +868,29 @@ fn project(
                     (cell.active, cell.paying, cell.ever_paid) = counts[ci][a];
                 }
             }
+        }
+    }
+    for (key, &(events, converted, sum)) in costs.keys.iter().zip(&tally) {
+        if events == 0 {
+            continue;
+        }
+        *costing.by_source.entry(key.source.clone()).or_default() += events;
+        if key.partial {
+            costing.partially_priced += events;
+        }
+        if key.source == "unpriced" {
+            let reason = key.reason.clone().unwrap_or_else(|| "unknown_model".into());
+            *costing
+                .unpriced
+                .entry((key.model.clone().unwrap_or_default(), reason))
+                .or_default() += events;
+        }
+        if let Some(version) = &key.version
+            && converted > 0
+        {
+            let e = costing.versions.entry(version.clone()).or_default();
+            e.0 += converted;
+            e.1 += sum;
         }
     }
     Ok(ProjectEconomics {

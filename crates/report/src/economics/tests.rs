@@ -37,14 +37,13 @@ fn table(rows: &[Row<'_>]) -> EventTable {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
         });
-        t.payments
-            .push(pay.map(|(amount, currency, kind, tax, fee)| PaymentRow {
-                amount_minor: amount,
-                currency: currency.to_string(),
-                kind: kind.to_string(),
-                tax_minor: tax,
-                fee_minor: fee,
-            }));
+        t.push_payment(pay.map(|(amount, currency, kind, tax, fee)| PaymentRow {
+            amount_minor: amount,
+            currency: currency.to_string(),
+            kind: kind.to_string(),
+            tax_minor: tax,
+            fee_minor: fee,
+        }));
     }
     t.n_persons = persons.len();
     t
