@@ -5,7 +5,7 @@
 #
 # Generates EVENTS events of one app (`liucun gen --seed 42 --apps 1`, kept under bench/data/economics-EVENTS),
 # imports and compacts them once, then times each shape: `liucun economics` (priced with the demo's price table)
-# and `liucun retention` (first-time, same period, intervals, window and time zone), one after the other, median
+# and `liucun retention` (first-time, same period, intervals, window, time zone and breakdown), one after the other, median
 # of REPS. Economics is timed twice: "first" with the costing records cache emptied before the run (the run that
 # derives them, as after new data or new price tables), then the median of REPS runs that read them.
 # Ratio = economics / retention: economics.md asks for at most 2.
@@ -25,14 +25,14 @@ fi
 prices=crates/cli/src/demo_prices.toml
 as_of=2025-06-01T00:00:00Z
 
-# name | shared window flags | economics-only flags
+# name | flags of both reports (window, zone, breakdown) | economics-only flags
 shapes=(
   "month x3|--period month --intervals 3 --from 2025-01-01 --to 2025-03-31|"
   "week x12|--period week --intervals 12 --from 2025-01-01 --to 2025-03-31|"
   "day x30|--period day --intervals 30 --from 2025-01-01 --to 2025-01-30|"
   "month x3 Asia/Shanghai|--period month --intervals 3 --from 2025-01-01 --to 2025-03-31 --tz Asia/Shanghai|"
-  "month x3 by \$ai_model|--period month --intervals 3 --from 2025-01-01 --to 2025-03-31|--breakdown \$ai_model"
-  "month x3 by person country|--period month --intervals 3 --from 2025-01-01 --to 2025-03-31|--breakdown person:country"
+  "month x3 by \$ai_model|--period month --intervals 3 --from 2025-01-01 --to 2025-03-31 --breakdown \$ai_model|"
+  "month x3 by person country|--period month --intervals 3 --from 2025-01-01 --to 2025-03-31 --breakdown person:country|"
 )
 
 ms() { # median whole-process milliseconds of REPS runs of "$@"

@@ -34,10 +34,12 @@ pub(crate) fn segment_costs(
             }
         }
     }
+    let ai_names = report::economics::ai_event_names();
     let chunks = store::segment::scan(
         segment,
         ScanWant {
             properties: true,
+            property_events: Some(&ai_names),
             ..ScanWant::default()
         },
     )?;

@@ -228,11 +228,7 @@ impl Engine {
             .filter(|s| s.rows > 0 && s.max_ts <= as_of)
             .map(|s| s.max_ts)
             .max();
-        let want = ScanWant {
-            properties: false,
-            uuid: false,
-            payments: false,
-        };
+        let want = ScanWant::default();
         for s in segments
             .iter()
             .filter(|s| s.rows > 0 && s.min_ts <= as_of && s.max_ts > as_of)
@@ -290,6 +286,7 @@ impl Engine {
         }
         let want = ScanWant {
             properties: plan.event_properties || !plan.numeric.is_empty(),
+            property_events: plan.property_events.as_deref(),
             uuid: plan.uuid,
             payments: plan.payments,
         };
@@ -797,7 +794,7 @@ impl Engine {
         let want = ScanWant {
             properties: true,
             uuid: true,
-            payments: false,
+            ..ScanWant::default()
         };
         let scanned: Vec<std::result::Result<Vec<PropertyUpdate>, store::Error>> = segments
             .par_iter()

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::{Array, Decimal128Array, Int32Array, RecordBatch};
+use arrow::array::{Array, Int32Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use model::{CostKey, RowCosts};
 use parquet::arrow::ArrowWriter;
@@ -56,8 +56,25 @@ struct Header {
 fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("key", DataType::Int32, true),
-        Field::new("nano", DataType::Decimal128(38, 0), true),
+        Field::new("nano", DataType::Int64, true),
+        Field::new("nano_high", DataType::Int64, true),
     ]))
+}
+
+/// An amount as the file stores it: the low 64 bits, and the high 64 bits only when the amount does not fit an
+/// `i64` (almost never, so that column is almost all nulls and costs nothing to read).
+fn split(n: i128) -> (i64, Option<i64>) {
+    match i64::try_from(n) {
+        Ok(v) => (v, None),
+        Err(_) => (n as u64 as i64, Some((n >> 64) as i64)),
+    }
+}
+
+fn join(low: i64, high: Option<i64>) -> i128 {
+    match high {
+        None => i128::from(low),
+        Some(h) => (i128::from(h) << 64) | i128::from(low as u64),
+    }
 }
 
 /// Writes the costs of one segment's rows to `path`: a temporary file renamed over it, so readers see a whole file
@@ -111,16 +128,19 @@ pub fn write(path: &Path, source: &Source, costs: &RowCosts) -> Result<()> {
         .iter()
         .map(|&k| (k != RowCosts::NONE).then_some(k as i32))
         .collect();
-    let nano: Decimal128Array = costs
+    let parts: Vec<Option<(i64, Option<i64>)>> = costs
         .key
         .iter()
         .zip(&costs.nano)
-        .map(|(&k, &n)| (k != RowCosts::NONE).then_some(n))
-        .collect::<Decimal128Array>()
-        .with_precision_and_scale(38, 0)
-        .map_err(Error::parquet(path))?;
-    let batch = RecordBatch::try_new(schema(), vec![Arc::new(key), Arc::new(nano)])
-        .map_err(Error::parquet(path))?;
+        .map(|(&k, &n)| (k != RowCosts::NONE).then(|| split(n)))
+        .collect();
+    let nano: Int64Array = parts.iter().map(|p| p.map(|(low, _)| low)).collect();
+    let high: Int64Array = parts.iter().map(|p| p.and_then(|(_, h)| h)).collect();
+    let batch = RecordBatch::try_new(
+        schema(),
+        vec![Arc::new(key), Arc::new(nano), Arc::new(high)],
+    )
+    .map_err(Error::parquet(path))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_key_value_metadata(Some(vec![KeyValue::new(HEADER_KEY.to_string(), header)]))
@@ -207,18 +227,23 @@ pub fn read(path: &Path, source: &Source) -> Result<Option<RowCosts>> {
         .map_err(Error::parquet(path))?;
     for batch in reader {
         let batch = batch.map_err(Error::parquet(path))?;
-        let (Some(key), Some(nano)) = (
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+        };
+        let (Some(key), Some(nano), Some(high)) = (
             batch
                 .column_by_name("key")
                 .and_then(|c| c.as_any().downcast_ref::<Int32Array>()),
-            batch
-                .column_by_name("nano")
-                .and_then(|c| c.as_any().downcast_ref::<Decimal128Array>()),
+            column("nano"),
+            column("nano_high"),
         ) else {
             return Err(corrupt(
-                "columns key and nano are missing or mistyped".into(),
+                "columns key, nano and nano_high are missing or mistyped".into(),
             ));
         };
+        let wide = high.null_count() < high.len();
         for i in 0..batch.num_rows() {
             if key.is_null(i) {
                 out.key.push(RowCosts::NONE);
@@ -229,7 +254,8 @@ pub fn read(path: &Path, source: &Source) -> Result<Option<RowCosts>> {
                     return Err(corrupt(format!("row {} has no valid key", out.key.len())));
                 }
                 out.key.push(k as u32);
-                out.nano.push(nano.value(i));
+                let h = (wide && !high.is_null(i)).then(|| high.value(i));
+                out.nano.push(join(nano.value(i), h));
             }
         }
     }
@@ -241,4 +267,89 @@ pub fn read(path: &Path, source: &Source) -> Result<Option<RowCosts>> {
         )));
     }
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn costs(amounts: &[i128]) -> RowCosts {
+        let key: Vec<u32> = (0..amounts.len())
+            .map(|i| match i % 3 {
+                2 => RowCosts::NONE,
+                k => k as u32,
+            })
+            .collect();
+        let key_of = |source: &str, reason: Option<&str>| CostKey {
+            source: source.into(),
+            currency: "USD".into(),
+            model: Some("m".into()),
+            version: None,
+            reason: reason.map(Into::into),
+            partial: reason.is_some(),
+        };
+        RowCosts {
+            nano: amounts
+                .iter()
+                .zip(&key)
+                .map(|(&n, &k)| if k == RowCosts::NONE { 0 } else { n })
+                .collect(),
+            key,
+            keys: vec![key_of("table", None), key_of("unpriced", Some("no_model"))],
+        }
+    }
+
+    #[test]
+    fn costs_round_trip_and_stale_or_damaged_files_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/seg.parquet");
+        let amounts = [
+            0,
+            12_345,
+            7,
+            -7,
+            i128::from(i64::MAX) + 1,
+            1,
+            i128::from(i64::MIN) - 5,
+            i128::MAX,
+            2,
+            i128::MIN,
+            42,
+        ];
+        let c = costs(&amounts);
+        let source = Source {
+            segment_digest: "ab".into(),
+            rows: c.len() as u64,
+            pricing: "cd".into(),
+        };
+        write(&path, &source, &c).unwrap();
+        assert_eq!(read(&path, &source).unwrap(), Some(c.clone()));
+        // Another segment digest, row count or costing makes the file stale, not an error.
+        let stale = [
+            Source {
+                segment_digest: "x".into(),
+                ..source.clone()
+            },
+            Source {
+                rows: 3,
+                ..source.clone()
+            },
+            Source {
+                pricing: "x".into(),
+                ..source.clone()
+            },
+        ];
+        for other in &stale {
+            assert_eq!(read(&path, other).unwrap(), None);
+        }
+        assert_eq!(
+            read(&dir.path().join("none.parquet"), &source).unwrap(),
+            None
+        );
+        std::fs::write(&path, b"PAR1 not really").unwrap();
+        assert!(read(&path, &source).is_err());
+        // A write whose rows disagree with the segment is refused.
+        let wrong = Source { rows: 2, ..source };
+        assert!(write(&path, &wrong, &c).is_err());
+    }
 }

@@ -689,9 +689,12 @@ pub fn read_distinct_ids(path: &Path) -> Result<Vec<String>> {
 
 /// Which optional columns a scan reads.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ScanWant {
+pub struct ScanWant<'a> {
     /// Read `properties`.
     pub properties: bool,
+    /// With `properties`: keep them only for events with these names (sorted); the others get an empty text.
+    /// `None` keeps every event's.
+    pub property_events: Option<&'a [String]>,
     /// Read `uuid` (otherwise `ScanChunk::uuid` is empty).
     pub uuid: bool,
     /// Read the payment columns (otherwise `ScanChunk::payments` is empty).
@@ -776,7 +779,7 @@ pub struct ScanChunk {
 ///
 /// # Errors
 /// IO, Parquet and type errors, naming the file.
-pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
+pub fn scan(path: &Path, want: ScanWant<'_>) -> Result<Vec<ScanChunk>> {
     use arrow::array::DictionaryArray;
     use arrow::datatypes::Int32Type;
     use parquet::arrow::arrow_reader::ArrowReaderOptions;
@@ -898,8 +901,19 @@ pub fn scan(path: &Path, want: ScanWant) -> Result<Vec<ScanChunk>> {
         }
         if want.properties {
             let props = column::<StringArray>(path, &batch, "properties")?;
+            let kept: Vec<bool> = chunk
+                .names
+                .iter()
+                .map(|n| {
+                    want.property_events
+                        .is_none_or(|e| e.binary_search(n).is_ok())
+                })
+                .collect();
             chunk.properties = (0..batch.num_rows())
-                .map(|i| props.value(i).to_string())
+                .map(|i| match kept[chunk.name_key[i] as usize] {
+                    true => props.value(i).to_string(),
+                    false => String::new(),
+                })
                 .collect();
         }
         out.push(chunk);

@@ -106,15 +106,29 @@ impl ReportKind for Economics {
             .collect();
         keys.sort();
         keys.dedup();
+        // Without event filters, only events that bear money read their breakdown value: AI events, payments and
+        // events with a per-event cost.
+        let event_filters = filters().any(|f| f.kind == PropertyKind::Event);
+        let money_events = (!event_filters).then(|| {
+            let mut names: Vec<String> = AI_EVENTS
+                .iter()
+                .map(|n| (*n).to_string())
+                .chain(["payment".to_string()])
+                .chain(p.other_costs.per_event.keys().cloned())
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        });
         Scan {
             // First-time anchors search all history.
             from: None,
             to: plan.window.end.min(plan.as_of.saturating_add(1)),
             as_of: plan.as_of,
-            uuid: true,
+            uuid: false,
             event_properties: !keys.is_empty(),
             property_keys: Some(keys),
-            property_events: None,
+            property_events: money_events,
             person_properties: person,
             numeric: Vec::new(),
             created_at: false,
@@ -391,6 +405,13 @@ pub fn is_ai_event(name: &str) -> bool {
     AI_EVENTS.contains(&name)
 }
 
+/// The names of AI events, sorted.
+pub fn ai_event_names() -> Vec<String> {
+    let mut names: Vec<String> = AI_EVENTS.iter().map(|n| (*n).to_string()).collect();
+    names.sort();
+    names
+}
+
 // Cohort, age and person indexes address several parallel arrays at once.
 #[allow(clippy::needless_range_loop)]
 fn project(
@@ -438,7 +459,6 @@ fn project(
     let grid = &plan.window.grid;
     let n_periods = grid.len();
     let ages = p.total_intervals as usize;
-    let uuid = |i: usize| t.uuid.get(i).copied().unwrap_or(0);
     // The engine derives the costs with the table; a table without them is costed from its properties.
     let derived;
     let costs = if t.costs.len() == t.ts.len() {
@@ -450,8 +470,9 @@ fn project(
         &derived
     };
 
-    // Anchors: each person's first target event (names, target and global filters), over all history.
-    let mut anchor = vec![u32::MAX; t.n_persons];
+    // Anchors: the time of each person's first target event (names, target and global filters), over all
+    // history. Only the time places the cohort, so simultaneous first events need no tie-break.
+    let mut anchor = vec![i64::MAX; t.n_persons];
     for i in 0..t.ts.len() {
         if t.ts[i] > plan.as_of
             || !target_name[t.name[i] as usize]
@@ -461,15 +482,13 @@ fn project(
             continue;
         }
         let a = &mut anchor[t.person[i] as usize];
-        if *a == u32::MAX || (t.ts[i], uuid(i)) < (t.ts[*a as usize], uuid(*a as usize)) {
-            *a = i as u32;
-        }
+        *a = (*a).min(t.ts[i]);
     }
     let cohort: Vec<Option<usize>> = anchor
         .iter()
         .map(|&a| match a {
-            u32::MAX => None,
-            a => match grid.locate(t.ts[a as usize]) {
+            i64::MAX => None,
+            a => match grid.locate(a) {
                 Locate::In(k) => Some(k as usize),
                 _ => None,
             },
@@ -482,25 +501,47 @@ fn project(
     // Breakdown groups (economics.md §8): a person property splits the cohorts, an event property splits the money.
     let mode = c.breakdown.as_ref().map(|b| b.kind);
     let mut values = Values::of(c.breakdown.as_ref(), t);
+    // Per event, its window period (`u32::MAX` after `as_of` or outside the window) and name, in one pass over the
+    // columns: the per-person walk below then reads one small entry per event instead of several columns.
+    let packed: Vec<(u32, u32)> =
+        t.ts.iter()
+            .zip(&t.name)
+            .map(|(&ts, &name)| {
+                let period = match grid.locate(ts) {
+                    Locate::In(k) if ts <= plan.as_of => k,
+                    _ => u32::MAX,
+                };
+                (period, name)
+            })
+            .collect();
+    // Names whose events carry a payment: only their events' payments are looked up.
+    let mut pays = vec![false; t.names.len()];
+    for (k, &name) in t.name.iter().enumerate() {
+        if t.payments
+            .get(k)
+            .is_some_and(|&p| p != EventTable::NO_PAYMENT)
+        {
+            pays[name as usize] = true;
+        }
+    }
     let bears_money = |i: usize| {
-        t.payment(i).is_some() || is_ai[t.name[i] as usize] || per_event[t.name[i] as usize] != 0
+        let name = t.name[i] as usize;
+        (pays[name] && t.payment(i).is_some()) || is_ai[name] || per_event[name] != 0
     };
-    // Whether event i lands in a cohort cell: its person's cohort, at an age the report shows.
     // An event's window period and, when it lands in a cohort cell, its age (its person's cohort, an age the
     // report shows); `None` after `as_of` or outside the window.
-    let period_age = |i: usize| -> Option<(usize, Option<usize>)> {
-        if t.ts[i] > plan.as_of {
+    let period_age_of = |i: usize, person: usize| -> Option<(usize, Option<usize>)> {
+        let period = packed[i].0;
+        if period == u32::MAX {
             return None;
         }
-        let Locate::In(period) = grid.locate(t.ts[i]) else {
-            return None;
-        };
         let period = period as usize;
-        let age = cohort[t.person[i] as usize]
+        let age = cohort[person]
             .and_then(|h| period.checked_sub(h))
             .filter(|&a| a < ages);
         Some((period, age))
     };
+    let period_age = |i: usize| period_age_of(i, t.person[i] as usize);
     // Per-active-user costs belong to no event: under an event breakdown they go to the empty value.
     let mut empty_value = None;
     let ranked = match &c.breakdown {
@@ -611,8 +652,12 @@ fn project(
         .collect();
     let mut tally = vec![(0u64, 0u64, 0i128); costs.keys.len()];
     let money_of = |i: usize, tally: &mut [(u64, u64, i128)]| -> EventMoney {
-        let day = utc_day(t.ts[i]);
-        if let Some(pay) = t.payment(i) {
+        let name = packed[i].1 as usize;
+        let day = || utc_day(t.ts[i]);
+        if pays[name]
+            && let Some(pay) = t.payment(i)
+        {
+            let day = day();
             let Some(exp) = model::currency_exponent(&pay.currency) else {
                 return EventMoney::None;
             };
@@ -654,8 +699,8 @@ fn project(
                 }
             };
         }
-        let other = per_event[t.name[i] as usize];
-        if is_ai[t.name[i] as usize]
+        let other = per_event[name];
+        if is_ai[name]
             && let Some((cost, nano)) = costs.get(i)
         {
             let k = costs.key[i] as usize;
@@ -674,7 +719,7 @@ fn project(
             let converted = if key_same_currency[k] {
                 Some(pico)
             } else {
-                rates.convert(pico, &cost.currency, report_currency, day)
+                rates.convert(pico, &cost.currency, report_currency, day())
             };
             return match converted {
                 Some(v) => {
@@ -746,11 +791,11 @@ fn project(
         };
         for &ev in by.of(person) {
             let i = ev as usize;
-            let Some((period, age)) = period_age(i) else {
+            let Some((period, age)) = period_age_of(i, person) else {
                 continue;
             };
             if let Some(a) = age
-                && activity[t.name[i] as usize]
+                && activity[packed[i].1 as usize]
                 && passes(&global, t, i, &empty)
             {
                 age_active[a] = true;
