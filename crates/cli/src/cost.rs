@@ -542,26 +542,6 @@ fn plain(x: f64, decimals: usize) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_written_for_people() {
-        assert_eq!(thousands(3_120_039.68), "3,120,040");
-        assert_eq!(thousands(933_333.3), "933,333");
-        assert_eq!(thousands(999.4), "999");
-        assert_eq!(thousands(1e16), "1e16");
-        assert_eq!(money(4_680_059.5), "$4,680,060 ($4.68M)");
-        assert_eq!(money(12.5), "$12.50");
-        assert_eq!(plain(0.224, 3), "0.224");
-        assert_eq!(plain(356.168, 1), "356.2");
-        assert_eq!(plain(25.0, 1), "25");
-        assert_eq!(plain(1_234.56, 1), "1,234.6");
-        assert_eq!(plain(2_250.0, 1), "2,250");
-    }
-}
-
 fn export(data: &Path, a: &ExportArgs) -> anyhow::Result<u8> {
     let day = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<liucun::model::Day>> {
         text.as_deref()
@@ -685,4 +665,24 @@ fn csv_row(e: &liucun::AiEvent, ts: &str, r: &serde_json::Value) -> String {
         cells.push(priced.map(|x| text(&x["cost"])).unwrap_or_default());
     }
     cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_for_people() {
+        assert_eq!(thousands(3_120_039.68), "3,120,040");
+        assert_eq!(thousands(933_333.3), "933,333");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1e16), "1e16");
+        assert_eq!(money(4_680_059.5), "$4,680,060 ($4.68M)");
+        assert_eq!(money(12.5), "$12.50");
+        assert_eq!(plain(0.224, 3), "0.224");
+        assert_eq!(plain(356.168, 1), "356.2");
+        assert_eq!(plain(25.0, 1), "25");
+        assert_eq!(plain(1_234.56, 1), "1,234.6");
+        assert_eq!(plain(2_250.0, 1), "2,250");
+    }
 }

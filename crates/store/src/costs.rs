@@ -36,6 +36,16 @@ pub struct Source {
     pub pricing: String,
 }
 
+/// One cost key as the header stores it.
+type KeyRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     format: u32,
@@ -43,14 +53,7 @@ struct Header {
     rows: u64,
     pricing: String,
     /// (source, currency, model, version, reason, partial) per key.
-    keys: Vec<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        bool,
-    )>,
+    keys: Vec<KeyRow>,
 }
 
 fn schema() -> Arc<Schema> {
