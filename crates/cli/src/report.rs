@@ -832,7 +832,8 @@ pub(crate) fn economics(data: &Path, a: EconomicsArgs, given: &[String]) -> anyh
 
 /// The dated exchange rates of an `--fx` file: a JSON list of `{date, from, to, rate, source}`, or an object holding
 /// it under `rate` or `fx_rates`; or TOML (a `.toml` file) with one `[[rate]]` table per rate, where the date may be
-/// a TOML date and the rate a number (read back as the digits written).
+/// a TOML date and the rate a number (exact up to 15 significant digits: TOML numbers are floats; a string is
+/// always exact).
 pub(crate) fn fx_rates(path: &Path) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -879,7 +880,7 @@ pub(crate) fn price_tables(paths: &[PathBuf]) -> anyhow::Result<Value> {
 }
 
 /// An `--fx` TOML document as the JSON the report takes: every scalar becomes its text (dates as `YYYY-MM-DD`,
-/// numbers as written), so rates stay decimals.
+/// numbers in their shortest round-trip form, which is the digits written up to 15 significant digits).
 fn toml_rates(v: toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s),

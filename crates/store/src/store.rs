@@ -909,7 +909,10 @@ impl Store {
                                 .strip_prefix(&costing)
                                 .is_ok_and(|rel| live.contains(&self.dir.join(rel)))
                         {
-                            std::fs::remove_file(&path).map_err(Error::io(&path))?;
+                            // Derived data: a file that cannot be deleted is left, never a reason not to open.
+                            if let Err(e) = std::fs::remove_file(&path) {
+                                tracing::warn!(path = %path.display(), error = %e, "could not delete stale derived data");
+                            }
                         }
                     }
                 }

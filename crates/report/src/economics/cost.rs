@@ -25,7 +25,8 @@ pub(crate) struct AiCost {
 }
 
 /// The version of the costing rules, part of [`Tables::digest`]: changed whenever the same tables would cost an
-/// event differently.
+/// event differently. The test `costing_source_is_pinned_to_the_rules_version` fails when the costing code changes
+/// and this has not.
 const RULES: &str = "liucun costing 1";
 
 /// The price tables given with a report (each TOML or JSON text), searched before the built-in ones.
@@ -182,5 +183,48 @@ impl Coster<'_> {
             reason: c.unpriced_reason,
             partial: c.partially_priced,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest as _, Sha256};
+
+    /// The costing code whose behaviour [`super::RULES`] versions, and the digest of its text when `RULES` was last
+    /// set. Cached costing records are keyed by `RULES`: when this code changes, bump `RULES` (so costs cached by
+    /// older builds are derived again) and update the digest here.
+    const PINNED: (&str, &str) = (
+        "liucun costing 1",
+        "0f3c70f99d77ec1b60ae745ece82fffd812c9ff46a4826a86edf739486f7c43f",
+    );
+
+    #[test]
+    fn costing_source_is_pinned_to_the_rules_version() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let mut h = Sha256::new();
+        for file in [
+            "prices/src/pricing.rs",
+            "prices/src/usage.rs",
+            "prices/src/decimal.rs",
+            "prices/src/table.rs",
+            "prices/src/time.rs",
+            "prices/src/currency.rs",
+            "report/src/economics/cost.rs",
+        ] {
+            let text = std::fs::read_to_string(format!("{root}/{file}")).expect("costing source");
+            // This test's own constants are not part of the costing.
+            let text = match text.find("#[cfg(test)]\nmod tests {") {
+                Some(at) if file.ends_with("cost.rs") => &text[..at],
+                _ => &text[..],
+            };
+            h.update(file.as_bytes());
+            h.update(text.as_bytes());
+        }
+        let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            (super::RULES, digest.as_str()),
+            PINNED,
+            "the costing code changed: bump RULES in economics/cost.rs and set PINNED to the new pair"
+        );
     }
 }
