@@ -72,6 +72,7 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
             },
             "projects": projects,
             "damaged": i.damaged,
+            "cached_costs": i.costings.iter().map(|(d, f, b)| json!({"costing": d, "files": f, "bytes": b})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
@@ -100,6 +101,16 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
     }
     if let Some(note) = &i.replay_note {
         println!("wal recovery: {note}");
+    }
+    if !i.costings.is_empty() {
+        let (files, bytes) = i
+            .costings
+            .iter()
+            .fold((0, 0), |(f, b), c| (f + c.1, b + c.2));
+        println!(
+            "cached costing records: {} price-table set(s), {files} file(s), {bytes} bytes (derived; safe to delete)",
+            i.costings.len()
+        );
     }
     println!();
     println!(

@@ -31,6 +31,8 @@ pub struct Inspection {
     pub projects: Vec<ProjectInspection>,
     /// Segments or side files that could not be read, with the reason.
     pub damaged: Vec<String>,
+    /// Cached costing records (derived data): per costing digest, files and bytes, most recently used first.
+    pub costings: Vec<(String, u64, u64)>,
 }
 
 /// The state of one project.
@@ -176,6 +178,7 @@ impl Engine {
             read_only: self.is_read_only(),
             projects: out,
             damaged,
+            costings: self.with_store(|s| s.costs_usage()),
         })
     }
 }

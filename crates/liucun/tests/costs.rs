@@ -145,6 +145,10 @@ fn cached_costs_give_the_same_report_and_follow_segments_and_tables() {
     );
     let files = cached(dir);
     assert_eq!(files.len(), segments, "{files:?}");
+    let shown = fixture::open(dir).inspect().unwrap().costings;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0].1, segments as u64);
+    assert!(shown[0].2 > 0);
     assert_eq!(economics(dir, PRICES), derived);
 
     // A corrupt file and a file of another segment's rows are derived again, and the report does not change.

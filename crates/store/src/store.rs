@@ -267,6 +267,42 @@ impl Store {
         }
     }
 
+    /// The cached costing records: per costing digest, its files and their bytes (most recently used first).
+    pub fn costs_usage(&self) -> Vec<(String, u64, u64)> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join(DERIVED)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(std::time::SystemTime, String, u64, u64)> = Vec::new();
+        for costing in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            let Some(digest) = costing
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("costs-"))
+            else {
+                continue;
+            };
+            let used = std::fs::metadata(costing.join(USED))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            let (mut files, mut bytes) = (0, 0);
+            let mut stack = vec![costing.clone()];
+            while let Some(dir) = stack.pop() {
+                for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    let path = e.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|x| x == "parquet") {
+                        files += 1;
+                        bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                    }
+                }
+            }
+            out.push((used, digest.to_string(), files, bytes));
+        }
+        out.sort_by(|a, b| b.cmp(a));
+        out.into_iter().map(|(_, d, f, b)| (d, f, b)).collect()
+    }
+
     /// Segments matching `filter`, in (project, day, id) order.
     pub fn segments(&self, filter: &ScanFilter) -> Vec<&SegmentEntry> {
         let mut out: Vec<&SegmentEntry> = self
