@@ -585,6 +585,7 @@ fn export(data: &Path, a: &ExportArgs) -> anyhow::Result<u8> {
         }
         writeln!(out, "{header}")?;
     }
+    let mut written: std::io::Result<()> = Ok(());
     let n = engine.for_each_ai_event(&a.project, from, to, |e| {
         let mut r = coster.record(&e.properties, e.timestamp.0);
         let ts = report::window::format_utc(e.timestamp.0);
@@ -603,8 +604,14 @@ fn export(data: &Path, a: &ExportArgs) -> anyhow::Result<u8> {
             }
             ExportFormat::Csv => csv_row(e, &ts, &r),
         };
-        writeln!(out, "{line}").map_err(|err| liucun::Error::Invalid(format!("writing: {err}")))
+        // The IO error is kept as it is (a closed pipe ends the command quietly); the engine only stops.
+        writeln!(out, "{line}").map_err(|err| {
+            let stop = liucun::Error::Invalid(format!("writing: {err}"));
+            written = Err(err);
+            stop
+        })
     });
+    written?;
     let n = n?;
     out.flush()?;
     eprintln!("{n} costing records (costing {digest})");

@@ -279,21 +279,26 @@ fn small_data(tmp: &Path) -> (std::path::PathBuf, String) {
 #[test]
 fn issue_17_a_closed_stdout_ends_quietly_with_exit_0() {
     let tmp = tempfile::tempdir().unwrap();
-    let (data, _) = small_data(tmp.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_liucun"))
-        .arg("--data")
-        .arg(&data)
-        .args(["inspect", "--days"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Close the reading end before the process writes, as `| head -0` would.
-    drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (data, project) = small_data(tmp.path());
+    for args in [
+        vec!["inspect", "--days"],
+        vec!["cost", "export", "-p", project.as_str()],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_liucun"))
+            .arg("--data")
+            .arg(&data)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the process writes, as `| head -0` would.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

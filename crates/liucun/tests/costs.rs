@@ -108,10 +108,9 @@ fn cached(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn costings(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("derived"))
-        .map(|d| d.flatten().filter(|e| e.path().is_dir()).count())
-        .unwrap_or(0)
+/// The cached costings as the store lists them: (digest, files, bytes), most recently used first.
+fn costings(dir: &Path) -> Vec<(String, u64, u64)> {
+    fixture::open(dir).inspect().unwrap().costings
 }
 
 #[test]
@@ -145,7 +144,7 @@ fn cached_costs_give_the_same_report_and_follow_segments_and_tables() {
     );
     let files = cached(dir);
     assert_eq!(files.len(), segments, "{files:?}");
-    let shown = fixture::open(dir).inspect().unwrap().costings;
+    let shown = costings(dir);
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert_eq!(shown[0].1, segments as u64);
     assert!(shown[0].2 > 0);
@@ -163,11 +162,11 @@ fn cached_costs_give_the_same_report_and_follow_segments_and_tables() {
     // Other price tables cost differently, under their own digest; only the four most recent costings stay.
     let dearer = PRICES.replace("output = \"15\"", "output = \"30\"");
     assert_ne!(economics(dir, &dearer), derived);
-    assert_eq!(costings(dir), 2);
+    assert_eq!(costings(dir).len(), 2);
     for n in 0..4 {
         economics(dir, &format!("{dearer}\n# {n}\n"));
     }
-    assert_eq!(costings(dir), 4);
+    assert_eq!(costings(dir).len(), 4);
     assert_eq!(economics(dir, PRICES), derived);
 
     // Compaction replaces the segments: their costs go at the next open, and the report is unchanged.
@@ -175,25 +174,12 @@ fn cached_costs_give_the_same_report_and_follow_segments_and_tables() {
     let after = fixture::open(dir).with_store(|s| s.manifest().segments.len());
     assert!(after < segments, "{after} of {segments}");
     assert_eq!(economics(dir, PRICES), derived);
-    let live = cached(dir)
+    // The costing just used holds one file per segment left: the replaced segments' files are gone.
+    let used = &costings(dir)[0];
+    assert_eq!(used.1, after as u64, "{used:?}");
+    let files = cached(dir)
         .iter()
-        .filter(|p| p.to_string_lossy().contains(&derived_dir(dir, PRICES)))
+        .filter(|p| p.to_string_lossy().contains(&used.0))
         .count();
-    assert_eq!(live, after);
-}
-
-/// The name of the costing directory the report with `prices` reads, found as the most recently used one.
-fn derived_dir(dir: &Path, _prices: &str) -> String {
-    let mut dirs: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir.join("derived"))
-        .unwrap()
-        .flatten()
-        .map(|e| {
-            let used = std::fs::metadata(e.path().join("USED"))
-                .and_then(|m| m.modified())
-                .unwrap();
-            (used, e.file_name().to_string_lossy().into_owned())
-        })
-        .collect();
-    dirs.sort();
-    dirs.pop().unwrap().1
+    assert_eq!(files, after);
 }
