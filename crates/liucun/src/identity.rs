@@ -212,6 +212,23 @@ impl IdentityMap {
         out
     }
 
+    /// Every distinct id that merges or persons imports mention, with its person as a node number (equal numbers,
+    /// one person) and whether it takes part in a merge request.
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, u32, bool)> {
+        (0..self.ids.len() as u32).map(|n| {
+            (
+                self.ids[n as usize].as_str(),
+                self.find(n),
+                self.in_merge[n as usize],
+            )
+        })
+    }
+
+    /// The person of `distinct_id` as a node number of [`IdentityMap::nodes`], when merges mention it.
+    pub fn node_of(&self, distinct_id: &str) -> Option<u32> {
+        self.index.get(distinct_id).map(|&n| self.find(n))
+    }
+
     /// Distinct ids that merges mention.
     pub fn ids_known(&self) -> usize {
         self.ids.len()

@@ -12,6 +12,7 @@ mod costs;
 mod error;
 pub mod export;
 pub mod identity;
+mod ids;
 mod import;
 mod inspect;
 mod reports;
@@ -58,6 +59,9 @@ pub struct EngineConfig {
     pub split_rows: usize,
     /// Bounds on what report parameters may make a report allocate.
     pub report_limits: report::Limits,
+    /// Build report tables from dense distinct ids (`derived/ids`), derived and kept on first use; when off, every
+    /// report resolves distinct ids as text. Both give the same reports; tests compare them.
+    pub dense_ids: bool,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +72,7 @@ impl Default for EngineConfig {
             tail_limit: None,
             split_rows: store::SPLIT_ROWS,
             report_limits: report::Limits::default(),
+            dense_ids: true,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct Engine {
     replay_note: Option<String>,
     /// Report tables kept in memory (see `reports`).
     tables: Mutex<Vec<(reports::TableKey, std::sync::Arc<report::EventTable>)>>,
+    /// Per project, its distinct-id dictionary once a report has needed it (see `ids`).
+    dictionaries: Mutex<rustc_hash::FxHashMap<String, store::ids::Dictionary>>,
 }
 
 #[derive(Debug, Default)]
@@ -297,6 +304,7 @@ impl Engine {
             }),
             replay_note,
             tables: Mutex::new(Vec::new()),
+            dictionaries: Mutex::default(),
         })
     }
 
@@ -333,6 +341,7 @@ impl Engine {
             pending: Mutex::new(Buffers::default()),
             replay_note: None,
             tables: Mutex::new(Vec::new()),
+            dictionaries: Mutex::default(),
         })
     }
 
@@ -546,6 +555,16 @@ impl Engine {
     /// # Errors
     /// Store errors (a damaged segment or side file).
     pub fn identity(&self, project: &str, as_of: Option<Timestamp>) -> Result<IdentityMap> {
+        Ok(self.identity_and_latest(project, as_of)?.0)
+    }
+
+    /// [`Engine::identity`] and the latest merge's timestamp among all of the project's merges (`None` without
+    /// merges): a map built at an `as_of` at or after it is the map of every merge.
+    pub(crate) fn identity_and_latest(
+        &self,
+        project: &str,
+        as_of: Option<Timestamp>,
+    ) -> Result<(IdentityMap, Option<i64>)> {
         let store = self.lock();
         let persons: Vec<PersonRecord> = store
             .read_persons(Some(project))?
@@ -560,7 +579,9 @@ impl Engine {
         for s in store.segments(&filter).into_iter().filter(|s| s.merges > 0) {
             merges.extend(store::segment::read_merges(&store.path_of(&s.file))?);
         }
-        Ok(IdentityMap::build(&persons, merges, as_of))
+        drop(store);
+        let latest = merges.iter().map(|m| m.timestamp.0).max();
+        Ok((IdentityMap::build(&persons, merges, as_of), latest))
     }
 
     /// Runs `f` with the store: for tests that inspect what is stored (feature `test-support`). Callers above the

@@ -247,8 +247,6 @@ impl Engine {
     fn load_table(&self, project: &str, plan: &Scan, limits: &Limits) -> Result<EventTable> {
         let as_of = Timestamp(plan.as_of);
         let started = std::time::Instant::now();
-        let identity = self.identity(project, Some(as_of))?;
-        let identity_ms = started.elapsed().as_secs_f64() * 1e3;
         let all = ScanFilter {
             projects: vec![project.to_string()],
             days: None,
@@ -266,9 +264,27 @@ impl Engine {
             .filter(|s| Day::parse(&s.day).is_some_and(|d| d >= from_day && d <= to_day))
             .collect();
         let (first_event, last_event) = self.event_span(&segments, plan.as_of)?;
+        // Persons from dense ids, unless the table must name persons by their ids (person properties, creation
+        // instants, listings), which the text identity map does.
+        let dense = match self.config.dense_ids
+            && !plan.person_properties
+            && !plan.created_at
+            && !plan.person_ids
+        {
+            true => self.dense_ids(project, &chosen, plan.as_of)?,
+            false => None,
+        };
+        let identity = match dense {
+            Some(_) => IdentityMap::default(),
+            None => self.identity(project, Some(as_of))?,
+        };
+        let identity_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut data = DataProvenance {
             days: (from_day <= to_day).then(|| (from_day.to_string(), to_day.to_string())),
-            identity_digest: identity.digest(),
+            identity_digest: match &dense {
+                Some(d) => d.persons.identity_digest,
+                None => identity.digest(),
+            },
             first_event,
             last_event,
             read_until: plan.to,
@@ -289,6 +305,7 @@ impl Engine {
             property_events: plan.property_events.as_deref(),
             uuid: plan.uuid,
             payments: plan.payments,
+            skip_distinct_ids: dense.is_some(),
         };
         let dir = self.dir().to_path_buf();
         // Costs: the price tables load once; each segment's costs are read from the store's cache or derived.
@@ -396,6 +413,10 @@ impl Engine {
         // while consecutive chunks share one dictionary.
         let mut person_of: Vec<u32> = Vec::new();
         let mut dict: Option<&store::segment::TextDict> = None;
+        // With dense ids: each person's table number by its smallest dense id, and where each segment's runs are.
+        let mut person_of_root: Vec<u32> = vec![u32::MAX; dense.as_ref().map_or(0, |d| d.bound())];
+        let mut n_persons = 0usize;
+        let mut cursor = RunCursor::default();
         // At most every scanned row is kept: reserve once instead of regrowing (untouched capacity costs no pages).
         let upper: usize = chunks.iter().map(|c| c.ts.len()).sum();
         table.person.reserve(upper);
@@ -414,12 +435,14 @@ impl Engine {
         for (c, &(seg, base)) in chunks.iter().zip(&chunk_at) {
             limits.check_time()?;
             let (row_costs, cost_map) = &seg_costs[seg];
-            if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {
+            if let Some(d) = &dense {
+                cursor.enter(seg, &d.runs[seg]);
+            } else if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {
                 person_of.clear();
                 person_of.resize(c.distinct_ids.len(), u32::MAX);
                 dict = Some(&c.distinct_ids);
             }
-            let mut resolve = |k: usize| -> u32 {
+            let mut resolve = |k: usize, merged: &mut Vec<bool>| -> u32 {
                 let d = c.distinct_ids.get(k);
                 let key = identity.person_of(d);
                 // Look up before inserting: an owned key would cost an allocation each time.
@@ -459,19 +482,46 @@ impl Engine {
             let mut pay = 0;
             for i in 0..c.ts.len() {
                 let ts = c.ts[i];
+                let d = match &dense {
+                    Some(dn) => Some(
+                        cursor
+                            .next(&dn.runs[seg])
+                            .ok_or_else(|| short_runs(&dir, chosen[seg]))?,
+                    ),
+                    None => None,
+                };
                 if ts > plan.as_of {
                     continue;
                 }
-                let k = c.distinct_key[i] as usize;
-                let mut p = person_of[k];
-                if p == u32::MAX {
-                    p = resolve(k);
-                    person_of[k] = p;
-                    if all_personless.len() <= p as usize {
-                        all_personless.resize(p as usize + 1, true);
-                        in_range.resize(p as usize + 1, 0);
+                let p = match (&dense, d) {
+                    (Some(dn), Some(d)) => {
+                        let r = dn.root(d) as usize;
+                        let mut p = person_of_root[r];
+                        if p == u32::MAX {
+                            p = n_persons as u32;
+                            n_persons += 1;
+                            person_of_root[r] = p;
+                            merged.push(false);
+                            all_personless.push(true);
+                            in_range.push(0);
+                        }
+                        merged[p as usize] |= dn.merged(d);
+                        p
                     }
-                }
+                    _ => {
+                        let k = c.distinct_key[i] as usize;
+                        let mut p = person_of[k];
+                        if p == u32::MAX {
+                            p = resolve(k, &mut merged);
+                            person_of[k] = p;
+                            if all_personless.len() <= p as usize {
+                                all_personless.resize(p as usize + 1, true);
+                                in_range.resize(p as usize + 1, 0);
+                            }
+                        }
+                        p
+                    }
+                };
                 all_personless[p as usize] &= c.personless[i];
                 if ts < lo || ts >= plan.to {
                     continue;
@@ -573,7 +623,10 @@ impl Engine {
                 }
             }
         }
-        table.n_persons = persons.len();
+        table.n_persons = match dense {
+            Some(_) => n_persons,
+            None => persons.len(),
+        };
         in_range.resize(table.n_persons, 0);
         tracing::debug!(
             project,
@@ -589,7 +642,7 @@ impl Engine {
         // Events outside the days read can clear the flag, so when a candidate remains, the other days are read too.
         if plan.personless == report::params::Personless::Exclude {
             let candidate = |p: usize| all_personless[p] && !merged[p];
-            if (0..persons.len()).any(candidate) {
+            if (0..table.n_persons).any(candidate) {
                 let as_of_day = as_of.day();
                 let others: Vec<&store::SegmentEntry> = segments
                     .iter()
@@ -598,12 +651,42 @@ impl Engine {
                             .is_some_and(|d| d <= as_of_day && (d < from_day || d > to_day))
                     })
                     .collect();
+                let other_ids = match dense {
+                    Some(_) => self.dense_ids(project, &others, plan.as_of)?,
+                    None => None,
+                };
+                let want = ScanWant {
+                    skip_distinct_ids: other_ids.is_some(),
+                    ..ScanWant::default()
+                };
                 let scanned: Vec<std::result::Result<Vec<ScanChunk>, store::Error>> = others
                     .par_iter()
-                    .map(|s| store::segment::scan(&dir.join(&s.file), ScanWant::default()))
+                    .map(|s| store::segment::scan(&dir.join(&s.file), want))
                     .collect();
-                for chunks in scanned {
-                    for c in chunks? {
+                for (seg, chunks) in scanned.into_iter().enumerate() {
+                    let chunks = chunks?;
+                    if let Some(ids) = &other_ids {
+                        let runs = &ids.runs[seg];
+                        let mut cursor = RunCursor::default();
+                        cursor.enter(seg, runs);
+                        for c in chunks {
+                            for i in 0..c.ts.len() {
+                                let d = cursor
+                                    .next(runs)
+                                    .ok_or_else(|| short_runs(&dir, others[seg]))?;
+                                if c.ts[i] <= plan.as_of && !c.personless[i] {
+                                    let r = ids.root(d) as usize;
+                                    if let Some(&p) =
+                                        person_of_root.get(r).filter(|&&p| p != u32::MAX)
+                                    {
+                                        all_personless[p as usize] = false;
+                                    }
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    for c in chunks {
                         let known: Vec<Option<u32>> = (0..c.distinct_ids.len())
                             .map(|k| {
                                 persons
@@ -997,6 +1080,43 @@ fn parse_object(text: &str) -> Map<String, Value> {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
+}
+
+/// Where a reader is in one segment's runs of dense ids.
+#[derive(Debug, Default)]
+struct RunCursor {
+    seg: Option<usize>,
+    run: usize,
+    left: u32,
+}
+
+impl RunCursor {
+    /// Moves to the start of segment `seg`'s runs, unless already inside them.
+    fn enter(&mut self, seg: usize, runs: &[(u32, u32)]) {
+        if self.seg != Some(seg) {
+            self.seg = Some(seg);
+            self.run = 0;
+            self.left = runs.first().map_or(0, |r| r.1);
+        }
+    }
+
+    /// The dense id of the next row; `None` past the runs' end.
+    fn next(&mut self, runs: &[(u32, u32)]) -> Option<u32> {
+        while self.left == 0 {
+            self.run += 1;
+            self.left = runs.get(self.run)?.1;
+        }
+        self.left -= 1;
+        runs.get(self.run).map(|r| r.0)
+    }
+}
+
+fn short_runs(dir: &std::path::Path, s: &store::SegmentEntry) -> Error {
+    Error::Store(store::Error::Corruption {
+        path: dir.join(&s.file),
+        offset: 0,
+        reason: "it has more rows than its dense-id runs cover".into(),
+    })
 }
 
 fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {

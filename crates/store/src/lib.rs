@@ -7,6 +7,7 @@
 pub mod costs;
 mod error;
 mod fsutil;
+pub mod ids;
 pub mod manifest;
 pub mod segment;
 pub mod sidefile;

@@ -687,6 +687,36 @@ pub fn read_distinct_ids(path: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Calls `f` with each run of rows sharing one distinct id, in row order (rows are sorted by distinct id, so each
+/// id of the segment makes one run).
+///
+/// # Errors
+/// IO, Parquet and type errors, naming the file.
+pub fn for_each_distinct_run(path: &Path, mut f: impl FnMut(&str, u32)) -> Result<()> {
+    let reader = projected(path, &["distinct_id"], None)?;
+    let mut last: Option<(String, u32)> = None;
+    for batch in reader {
+        let batch = batch.map_err(Error::parquet(path))?;
+        let ids = column::<StringArray>(path, &batch, "distinct_id")?;
+        for r in 0..batch.num_rows() {
+            let id = ids.value(r);
+            match &mut last {
+                Some((l, n)) if l == id => *n += 1,
+                _ => {
+                    if let Some((l, n)) = last.take() {
+                        f(&l, n);
+                    }
+                    last = Some((id.to_string(), 1));
+                }
+            }
+        }
+    }
+    if let Some((l, n)) = last {
+        f(&l, n);
+    }
+    Ok(())
+}
+
 /// Which optional columns a scan reads.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanWant<'a> {
@@ -699,6 +729,9 @@ pub struct ScanWant<'a> {
     pub uuid: bool,
     /// Read the payment columns (otherwise `ScanChunk::payments` is empty).
     pub payments: bool,
+    /// Leave out `distinct_id` (`ScanChunk::distinct_ids` and `distinct_key` stay empty), for a reader that knows
+    /// each row's person from the segment's dense-id runs.
+    pub skip_distinct_ids: bool,
 }
 
 /// The payment of a `payment` event as stored (events.md §7): minor units of its currency.
@@ -806,7 +839,10 @@ pub fn scan(path: &Path, want: ScanWant<'_>) -> Result<Vec<ScanChunk>> {
     let options = ArrowReaderOptions::new().with_schema(hinted);
     let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
         .map_err(Error::parquet(path))?;
-    let mut cols = vec!["distinct_id", "event", "timestamp", "personless"];
+    let mut cols = vec!["event", "timestamp", "personless"];
+    if !want.skip_distinct_ids {
+        cols.push("distinct_id");
+    }
     if want.uuid {
         cols.push("uuid");
     }
@@ -833,7 +869,6 @@ pub fn scan(path: &Path, want: ScanWant<'_>) -> Result<Vec<ScanChunk>> {
         let batch = batch.map_err(Error::parquet(path))?;
         let ts = column::<TimestampMicrosecondArray>(path, &batch, "timestamp")?;
         let personless = column::<BooleanArray>(path, &batch, "personless")?;
-        let did = column::<DictionaryArray<Int32Type>>(path, &batch, "distinct_id")?;
         let ev = column::<DictionaryArray<Int32Type>>(path, &batch, "event")?;
         let text =
             |d: &DictionaryArray<Int32Type>, name: &str| -> Result<(StringArray, Vec<u32>)> {
@@ -846,7 +881,12 @@ pub fn scan(path: &Path, want: ScanWant<'_>) -> Result<Vec<ScanChunk>> {
                 let keys = d.keys().values().iter().map(|&k| k as u32).collect();
                 Ok((values, keys))
             };
-        let (distinct_values, distinct_key) = text(did, "distinct_id")?;
+        let (distinct_values, distinct_key) = if want.skip_distinct_ids {
+            (StringArray::from(Vec::<&str>::new()), Vec::new())
+        } else {
+            let did = column::<DictionaryArray<Int32Type>>(path, &batch, "distinct_id")?;
+            text(did, "distinct_id")?
+        };
         let (name_values, name_key) = text(ev, "event")?;
         let distinct_ids = TextDict(distinct_values);
         let names: Vec<String> = (0..name_values.len())

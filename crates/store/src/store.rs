@@ -25,6 +25,12 @@ const LOCK: &str = "LOCK";
 const DERIVED: &str = "derived";
 /// The marker whose modification time says when a costing's cached costs were last used.
 const USED: &str = "USED";
+/// Under `derived/`: each segment's dense-id runs, at the segment's relative path.
+const IDS: &str = "ids";
+/// The extension of a segment's runs file, after the segment's own name.
+const RUNS: &str = "runs";
+/// Under `derived/`: per project, the distinct-id dictionary and the persons over dense ids.
+const DICTIONARIES: &str = "dictionaries";
 
 /// Segments with fewer rows than this are merged by [`Store::compact`].
 pub const COMPACT_BELOW_ROWS: u64 = 1 << 20;
@@ -227,6 +233,46 @@ impl Store {
                 .join(format!("costs-{pricing}"))
                 .join(file)
         })
+    }
+
+    /// Where the dense-id runs of segment `file` are kept (`derived/ids/<file>.runs`, docs/formats/ids.md).
+    pub fn runs_path(&self, file: &str) -> PathBuf {
+        self.dir
+            .join(DERIVED)
+            .join(IDS)
+            .join(format!("{file}.{RUNS}"))
+    }
+
+    /// Where project `project`'s distinct-id dictionary and persons over dense ids are kept
+    /// (`derived/dictionaries/<project>/`); `None` for a name that is not a project name.
+    pub fn dictionary_dir(&self, project: &str) -> Option<PathBuf> {
+        model::Project::new(project)
+            .ok()
+            .map(|p| self.dir.join(DERIVED).join(DICTIONARIES).join(p.as_str()))
+    }
+
+    /// The dense-id data kept: (files, bytes) of the segments' runs and of the projects' dictionaries and persons.
+    pub fn ids_usage(&self) -> ((u64, u64), (u64, u64)) {
+        let tally = |top: PathBuf| {
+            let (mut files, mut bytes) = (0, 0);
+            let mut stack = vec![top];
+            while let Some(dir) = stack.pop() {
+                for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    let path = e.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else {
+                        files += 1;
+                        bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                    }
+                }
+            }
+            (files, bytes)
+        };
+        (
+            tally(self.dir.join(DERIVED).join(IDS)),
+            tally(self.dir.join(DERIVED).join(DICTIONARIES)),
+        )
     }
 
     /// Marks the costing `pricing` as used now and deletes the cached costs of all but the `keep` most recently
@@ -912,6 +958,7 @@ impl Store {
             for costing in &costings {
                 let _ = std::fs::remove_file(costing.join(f));
             }
+            let _ = std::fs::remove_file(self.runs_path(f));
         }
     }
 
@@ -931,7 +978,11 @@ impl Store {
             .collect();
         // Derived files of segments that are gone, and temporary files of interrupted writes.
         if let Ok(entries) = std::fs::read_dir(self.dir.join(DERIVED)) {
-            for costing in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            for costing in entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir() && !p.ends_with(DICTIONARIES))
+            {
                 let mut stack = vec![costing.clone()];
                 while let Some(dir) = stack.pop() {
                     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -941,9 +992,16 @@ impl Store {
                         if path.is_dir() {
                             stack.push(path);
                         } else if path != costing.join(USED)
-                            && !path
-                                .strip_prefix(&costing)
-                                .is_ok_and(|rel| live.contains(&self.dir.join(rel)))
+                            && !path.strip_prefix(&costing).is_ok_and(|rel| {
+                                // A runs file is named after its segment, with `.runs` added.
+                                let rel = match costing.ends_with(IDS) {
+                                    true => rel.with_extension(""),
+                                    false => rel.to_path_buf(),
+                                };
+                                (!costing.ends_with(IDS)
+                                    || path.extension().is_some_and(|x| x == RUNS))
+                                    && live.contains(&self.dir.join(rel))
+                            })
                         {
                             // Derived data: a file that cannot be deleted is left, never a reason not to open.
                             if let Err(e) = std::fs::remove_file(&path) {

@@ -1,0 +1,236 @@
+//! Dense distinct ids for reports (docs/formats/ids.md): each segment's rows as runs of dense ids, and the identity
+//! map's persons over dense ids, so that building a report's table reads no distinct id string and hashes none.
+//!
+//! Both are derived from the store on first use and kept under `derived/` by a writing engine. A read-only engine
+//! uses them only when every file it needs is present and current (it never derives ids of its own, which could
+//! collide with those the writing process adds meanwhile); otherwise its reports resolve distinct ids as text.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use sha2::Digest as _;
+use store::SegmentEntry;
+use store::ids::{Dictionary, Persons, RunsSource};
+
+use crate::{Engine, Result};
+
+const DICTIONARY_FILE: &str = "ids";
+const PERSONS_FILE: &str = "persons";
+
+/// The dense ids of a report's segments: per segment its rows as runs of (dense id, rows), and the persons.
+#[derive(Debug)]
+pub(crate) struct DenseIds {
+    pub(crate) runs: Vec<Vec<(u32, u32)>>,
+    pub(crate) persons: Persons,
+}
+
+impl DenseIds {
+    /// The smallest dense id of `d`'s person: equal for two ids exactly when they are one person.
+    pub(crate) fn root(&self, d: u32) -> u32 {
+        self.persons.root.get(d as usize).copied().unwrap_or(d)
+    }
+
+    /// Whether `d` takes part in a merge request or persons import.
+    pub(crate) fn merged(&self, d: u32) -> bool {
+        self.persons
+            .merged
+            .get(d as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// One past the largest dense id the runs name.
+    pub(crate) fn bound(&self) -> usize {
+        let runs = self.runs.iter().flatten().map(|&(d, _)| d as usize + 1);
+        runs.max().unwrap_or(0).max(self.persons.root.len())
+    }
+}
+
+impl Engine {
+    /// The dense ids of `segments` (all of project `project`) and the persons at `as_of`, derived and kept where
+    /// missing; `None` when they cannot be had (a read-only engine missing a file, a dictionary that changed
+    /// epoch under the report), in which case the report resolves distinct ids as text.
+    pub(crate) fn dense_ids(
+        &self,
+        project: &str,
+        segments: &[&SegmentEntry],
+        as_of: i64,
+    ) -> Result<Option<DenseIds>> {
+        let (dict_dir, writable, paths) = self.with_store(|s| {
+            (
+                s.dictionary_dir(project),
+                !s.is_read_only(),
+                segments
+                    .iter()
+                    .map(|seg| s.runs_path(&seg.file))
+                    .collect::<Vec<PathBuf>>(),
+            )
+        });
+        let Some(dict_dir) = dict_dir else {
+            return Ok(None);
+        };
+        let dict_path = dict_dir.join(DICTIONARY_FILE);
+        let on_disk = store::ids::dictionary_epoch(&dict_path);
+        let read = |epoch: u64| -> Vec<Option<Vec<(u32, u32)>>> {
+            segments
+                .par_iter()
+                .zip(&paths)
+                .map(|(s, path)| {
+                    store::ids::read_runs(
+                        path,
+                        &RunsSource {
+                            segment_digest: &s.digest_sum,
+                            rows: s.rows,
+                            epoch,
+                        },
+                    )
+                })
+                .collect()
+        };
+        let mut runs = match on_disk {
+            Some(e) => read(e),
+            None => vec![None; segments.len()],
+        };
+        let key = self.persons_key(project);
+        let persons_path = dict_dir.join(PERSONS_FILE);
+        if !writable {
+            let Some(epoch) = on_disk else {
+                return Ok(None);
+            };
+            let persons = store::ids::read_persons(&persons_path, epoch, &key)
+                .filter(|p| as_of >= p.max_merge_ts);
+            return Ok(match (persons, runs.into_iter().collect()) {
+                (Some(persons), Some(runs)) => Some(DenseIds { runs, persons }),
+                _ => None,
+            });
+        }
+
+        let mut dicts = self
+            .dictionaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !dicts.contains_key(project) {
+            dicts.insert(project.to_string(), Dictionary::open(&dict_path, true)?);
+        }
+        let Some(dict) = dicts.get_mut(project) else {
+            return Ok(None);
+        };
+        let epoch = dict.epoch();
+        if on_disk != Some(epoch) {
+            runs = vec![None; segments.len()];
+        }
+        // Segments without runs: their distinct ids, read in parallel, get dense ids in segment order.
+        let missing: Vec<usize> = (0..segments.len()).filter(|&k| runs[k].is_none()).collect();
+        if !missing.is_empty() {
+            let dir = self.dir().to_path_buf();
+            let texts: Vec<Result<Vec<(String, u32)>>> = missing
+                .par_iter()
+                .map(|&k| {
+                    let mut out = Vec::new();
+                    store::segment::for_each_distinct_run(
+                        &dir.join(&segments[k].file),
+                        |id, n| out.push((id.to_string(), n)),
+                    )?;
+                    Ok(out)
+                })
+                .collect();
+            for (&k, texts) in missing.iter().zip(texts) {
+                let texts = texts?;
+                runs[k] = Some(texts.iter().map(|(id, n)| (dict.id(id), *n)).collect());
+            }
+            dict.sync()?;
+            missing.par_iter().for_each(|&k| {
+                let source = RunsSource {
+                    segment_digest: &segments[k].digest_sum,
+                    rows: segments[k].rows,
+                    epoch,
+                };
+                if let Some(r) = &runs[k]
+                    && let Err(e) = store::ids::write_runs(&paths[k], &source, r)
+                {
+                    tracing::warn!(path = %paths[k].display(), error = %e, "could not keep dense-id runs");
+                }
+            });
+        }
+        let runs: Vec<Vec<(u32, u32)>> = runs.into_iter().map(Option::unwrap_or_default).collect();
+        for (s, r) in segments.iter().zip(&runs) {
+            if r.iter().map(|&(_, n)| u64::from(n)).sum::<u64>() != s.rows {
+                return Err(crate::Error::Store(store::Error::Corruption {
+                    path: self.dir().join(&s.file),
+                    offset: 0,
+                    reason: "its distinct ids do not cover its rows".into(),
+                }));
+            }
+        }
+
+        if let Some(persons) =
+            store::ids::read_persons(&persons_path, epoch, &key).filter(|p| as_of >= p.max_merge_ts)
+        {
+            return Ok(Some(DenseIds { runs, persons }));
+        }
+        // The persons: the identity map built as text, each id it mentions given a dense id (so ids that arrive
+        // later in new segments find theirs), then each dense id's person.
+        let (identity, latest) =
+            self.identity_and_latest(project, Some(model::Timestamp(as_of)))?;
+        let nodes: Vec<(u32, u32, bool)> = identity
+            .nodes()
+            .map(|(id, node, merged)| (dict.id(id), node, merged))
+            .collect();
+        dict.sync()?;
+        let n = dict.len();
+        let mut smallest: FxHashMap<u32, u32> = FxHashMap::default();
+        for &(d, node, _) in &nodes {
+            let s = smallest.entry(node).or_insert(d);
+            *s = (*s).min(d);
+        }
+        let mut persons = Persons {
+            key,
+            max_merge_ts: latest.unwrap_or(i64::MIN),
+            identity_digest: identity.digest(),
+            root: (0..n as u32).collect(),
+            merged: vec![false; n],
+        };
+        for &(d, node, merged) in &nodes {
+            persons.root[d as usize] = smallest[&node];
+            persons.merged[d as usize] = merged;
+        }
+        // Built with every merge: it holds for any later `as_of` too, so it is kept.
+        if latest.is_none_or(|t| t <= as_of)
+            && let Err(e) = store::ids::write_persons(&persons_path, epoch, &persons)
+        {
+            tracing::warn!(path = %persons_path.display(), error = %e, "could not keep the persons over dense ids");
+        }
+        Ok(Some(DenseIds { runs, persons }))
+    }
+
+    /// What a project's identity map is built from: its persons imports and the segments holding merges. Any change
+    /// to either (a new import, a flush or compaction that touches merges) gives another key.
+    fn persons_key(&self, project: &str) -> [u8; 32] {
+        self.with_store(|s| {
+            let m = s.manifest();
+            let mut h = sha2::Sha256::new();
+            h.update(b"lcpersons1\0");
+            for f in m
+                .side_files
+                .iter()
+                .filter(|f| f.project == project && f.kind == store::SideKind::Persons)
+            {
+                h.update(f.file.as_bytes());
+                h.update(b"\0");
+            }
+            h.update(b"\x01");
+            for seg in m
+                .segments
+                .iter()
+                .filter(|seg| seg.project == project && seg.merges > 0)
+            {
+                h.update(seg.file.as_bytes());
+                h.update(b"\0");
+                h.update(seg.digest_sum.as_bytes());
+                h.update(b"\0");
+            }
+            h.finalize().into()
+        })
+    }
+}
