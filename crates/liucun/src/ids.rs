@@ -234,3 +234,84 @@ impl Engine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use model::{Project, Timestamp};
+
+    use crate::{Engine, EngineConfig, OpenMode};
+
+    fn import(engine: &Engine, first_uuid: usize, lines: &[(&str, &str, &str)]) {
+        let text: String = lines
+            .iter()
+            .enumerate()
+            .map(|(n, (who, event, extra))| {
+                let n = n + first_uuid;
+                format!(
+                    r#"{{"uuid":"00000000-0000-4000-8000-{n:012x}","distinct_id":"{who}","event":"{event}","timestamp":"2025-03-0{}T10:00:00Z","properties":{{{extra}}}}}"#,
+                    n % 3 + 1
+                ) + "\n"
+            })
+            .collect();
+        let cfg = ingest::Config {
+            now: Timestamp(1_900_000_000_000_000),
+            max_event_bytes: 1 << 20,
+        };
+        let project = Project::new("p").unwrap();
+        let batch = ingest::ndjson_chunk(&project, text.as_bytes(), "t.ndjson", 1, &cfg);
+        engine.import_batch(batch).unwrap();
+        engine.flush().unwrap();
+    }
+
+    #[test]
+    fn kept_ids_serve_a_read_only_engine_and_follow_new_segments() {
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = Engine::open(
+            tmp.path(),
+            OpenMode::CreateIfMissing,
+            EngineConfig::default(),
+        )
+        .unwrap();
+        import(
+            &engine,
+            0,
+            &[
+                ("a", "x", ""),
+                ("b", "x", ""),
+                ("a", "$identify", r#""$anon_distinct_id":"c""#),
+            ],
+        );
+        let segments = |e: &Engine| e.with_store(|s| s.manifest().segments.clone());
+        let ids = |e: &Engine| {
+            let segs = segments(e);
+            let refs: Vec<&store::SegmentEntry> = segs.iter().collect();
+            e.dense_ids("p", &refs, i64::MAX).unwrap()
+        };
+        // Nothing kept yet: a read-only engine resolves text instead of deriving ids of its own.
+        let reader = Engine::open_read_only(tmp.path(), EngineConfig::default()).unwrap();
+        assert!(ids(&reader).is_none());
+        let first = ids(&engine).unwrap();
+        let rows: u64 = segments(&engine).iter().map(|s| s.rows).sum();
+        let covered: u64 = first
+            .runs
+            .iter()
+            .flatten()
+            .map(|&(_, n)| u64::from(n))
+            .sum();
+        assert_eq!(covered, rows);
+        let kept = ids(&reader).unwrap();
+        assert_eq!(kept.runs, first.runs);
+        assert_eq!(kept.persons, first.persons);
+        // `c` was only ever named by the merge, then sends events: its id is a's person's.
+        import(&engine, 10, &[("c", "y", ""), ("d", "y", "")]);
+        let second = ids(&engine).unwrap();
+        let root_of = |name_rows: &[(u32, u32)]| -> Vec<u32> {
+            name_rows.iter().map(|&(d, _)| second.root(d)).collect()
+        };
+        let all: Vec<u32> = second.runs.iter().flat_map(|r| root_of(r)).collect();
+        let distinct: std::collections::BTreeSet<u32> = all.iter().copied().collect();
+        // Persons a (with c), b, d.
+        assert_eq!(distinct.len(), 3, "{second:?}");
+        assert_eq!(second.persons, first.persons, "no new merge, same persons");
+    }
+}
