@@ -118,6 +118,8 @@ pub(crate) fn run(data: &Path, args: ImportArgs) -> anyhow::Result<u8> {
     if let Some(mut w) = rejects {
         w.flush().context("writing the rejects file")?;
     }
+    // The first report after an import then finds every segment's dense ids.
+    engine.derive_ids();
     let secs = started.elapsed().as_secs_f64();
     println!(
         "imported into project {}: read {}, accepted {}, rejected {}, duplicates {}, conflicts {}, written {}{} in {:.2}s ({:.0} events/s)",

@@ -73,6 +73,10 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
             "projects": projects,
             "damaged": i.damaged,
             "cached_costs": i.costings.iter().map(|(d, f, b)| json!({"costing": d, "files": f, "bytes": b})).collect::<Vec<_>>(),
+            "dense_ids": {
+                "runs": {"files": i.dense_ids.0.0, "bytes": i.dense_ids.0.1},
+                "dictionaries": {"files": i.dense_ids.1.0, "bytes": i.dense_ids.1.1},
+            },
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
@@ -110,6 +114,12 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
         println!(
             "cached costing records: {} price-table set(s), {files} file(s), {bytes} bytes (derived; safe to delete)",
             i.costings.len()
+        );
+    }
+    let ((runs, runs_bytes), (dicts, dict_bytes)) = i.dense_ids;
+    if runs + dicts > 0 {
+        println!(
+            "dense distinct ids: {runs} runs file(s), {runs_bytes} bytes; {dicts} dictionary file(s), {dict_bytes} bytes (derived; safe to delete)"
         );
     }
     println!();

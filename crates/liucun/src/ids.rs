@@ -204,6 +204,27 @@ impl Engine {
         Ok(Some(DenseIds { runs, persons }))
     }
 
+    /// Derives the dense ids of every project's segments and their persons over all merges, so that the next
+    /// report finds them (after an import or a compaction). Derived data: a failure is logged, never an error; a
+    /// read-only engine or one without dense ids does nothing.
+    pub fn derive_ids(&self) {
+        if !self.config.dense_ids || self.is_read_only() {
+            return;
+        }
+        for project in self.projects_with_events() {
+            let filter = store::ScanFilter {
+                projects: vec![project.clone()],
+                days: None,
+            };
+            let segments: Vec<SegmentEntry> =
+                self.with_store(|s| s.segments(&filter).into_iter().cloned().collect());
+            let refs: Vec<&SegmentEntry> = segments.iter().collect();
+            if let Err(e) = self.dense_ids(&project, &refs, i64::MAX) {
+                tracing::warn!(project, error = %e, "could not derive dense ids");
+            }
+        }
+    }
+
     /// What a project's identity map is built from: its persons imports and the segments holding merges. Any change
     /// to either (a new import, a flush or compaction that touches merges) gives another key.
     fn persons_key(&self, project: &str) -> [u8; 32] {

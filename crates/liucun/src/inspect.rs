@@ -33,6 +33,9 @@ pub struct Inspection {
     pub damaged: Vec<String>,
     /// Cached costing records (derived data): per costing digest, files and bytes, most recently used first.
     pub costings: Vec<(String, u64, u64)>,
+    /// Dense distinct ids (derived data, docs/formats/ids.md): (files, bytes) of the segments' runs, then of the
+    /// projects' dictionaries and persons.
+    pub dense_ids: ((u64, u64), (u64, u64)),
 }
 
 /// The state of one project.
@@ -179,6 +182,7 @@ impl Engine {
             projects: out,
             damaged,
             costings: self.with_store(|s| s.costs_usage()),
+            dense_ids: self.with_store(|s| s.ids_usage()),
         })
     }
 }

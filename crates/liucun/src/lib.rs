@@ -547,7 +547,9 @@ impl Engine {
     /// Store errors.
     pub fn compact(&self) -> Result<FlushStats> {
         self.flush()?;
-        Ok(self.lock().compact()?)
+        let stats = self.lock().compact()?;
+        self.derive_ids();
+        Ok(stats)
     }
 
     /// Builds the identity map of a project from its persons imports and merge events up to `as_of`.

@@ -245,6 +245,17 @@ impl Engine {
     }
 
     fn load_table(&self, project: &str, plan: &Scan, limits: &Limits) -> Result<EventTable> {
+        self.load_table_as(project, plan, limits, self.config.dense_ids)
+    }
+
+    /// [`Engine::load_table`], with persons from dense ids when `dense_ids` allows and the plan permits.
+    fn load_table_as(
+        &self,
+        project: &str,
+        plan: &Scan,
+        limits: &Limits,
+        dense_ids: bool,
+    ) -> Result<EventTable> {
         let as_of = Timestamp(plan.as_of);
         let started = std::time::Instant::now();
         let all = ScanFilter {
@@ -266,12 +277,18 @@ impl Engine {
         let (first_event, last_event) = self.event_span(&segments, plan.as_of)?;
         // Persons from dense ids, unless the table must name persons by their ids (person properties, creation
         // instants, listings), which the text identity map does.
-        let dense = match self.config.dense_ids
+        let dense = match dense_ids
             && !plan.person_properties
             && !plan.created_at
             && !plan.person_ids
         {
-            true => self.dense_ids(project, &chosen, plan.as_of)?,
+            // Derived data: when it cannot be had (a full disk, say), the report resolves ids as text.
+            true => self
+                .dense_ids(project, &chosen, plan.as_of)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(project, error = %e, "dense ids unavailable; resolving ids as text");
+                    None
+                }),
             false => None,
         };
         let identity = match dense {
@@ -655,6 +672,11 @@ impl Engine {
                     Some(_) => self.dense_ids(project, &others, plan.as_of)?,
                     None => None,
                 };
+                if dense.is_some() && other_ids.is_none() {
+                    // The days read were resolved from dense ids and the others cannot be (a read-only engine
+                    // missing their files): the table is built again resolving ids as text.
+                    return self.load_table_as(project, plan, limits, false);
+                }
                 let want = ScanWant {
                     skip_distinct_ids: other_ids.is_some(),
                     ..ScanWant::default()

@@ -660,13 +660,10 @@ pub(crate) fn name_mask(
     }
 }
 
+/// Whether the event filters among `filters` match `props` (no properties: an empty object). Called per event, so
+/// without event filters it touches no map at all.
 pub(crate) fn event_side(filters: &[Compiled], props: Option<&Map<String, Value>>) -> bool {
-    let empty = Map::new();
-    let props = props.unwrap_or(&empty);
-    filters
-        .iter()
-        .filter(|f| f.kind == PropertyKind::Event)
-        .all(|f| f.matches(props))
+    side(filters, PropertyKind::Event, props)
 }
 
 pub(crate) fn all_match(
@@ -674,12 +671,21 @@ pub(crate) fn all_match(
     _event: Option<&Map<String, Value>>,
     person: Option<&Map<String, Value>>,
 ) -> bool {
-    let empty = Map::new();
-    let person = person.unwrap_or(&empty);
-    filters
-        .iter()
-        .filter(|f| f.kind == PropertyKind::Person)
-        .all(|f| f.matches(person))
+    side(filters, PropertyKind::Person, person)
+}
+
+fn side(filters: &[Compiled], kind: PropertyKind, props: Option<&Map<String, Value>>) -> bool {
+    let mut of_kind = filters.iter().filter(|f| f.kind == kind).peekable();
+    if of_kind.peek().is_none() {
+        return true;
+    }
+    match props {
+        Some(props) => of_kind.all(|f| f.matches(props)),
+        None => {
+            let empty = Map::new();
+            of_kind.all(|f| f.matches(&empty))
+        }
+    }
 }
 
 /// The one-sentence definition (retention.md §13.5), in the report's language.
