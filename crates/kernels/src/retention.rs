@@ -273,6 +273,9 @@ fn period_bits(
 /// An empty `uuid` column means ties need no breaking (the caller only needs the anchor's period).
 fn earliest(cols: &RetentionColumns<'_>, mask: &[bool], n_persons: usize) -> Vec<u32> {
     let mut best = vec![u32::MAX; n_persons];
+    // Each person's best time beside its index: comparing against it reads a small array, not the event columns
+    // at a random place.
+    let mut best_ts = vec![i64::MAX; n_persons];
     let uuid = |i: usize| cols.uuid.get(i).copied().unwrap_or(0);
     for (i, (&m, (&p, &ts))) in mask.iter().zip(cols.person.iter().zip(cols.ts)).enumerate() {
         if !m {
@@ -280,8 +283,14 @@ fn earliest(cols: &RetentionColumns<'_>, mask: &[bool], n_persons: usize) -> Vec
         }
         let p = p as usize;
         let cur = best[p];
-        if cur == u32::MAX || (ts, uuid(i)) < (cols.ts[cur as usize], uuid(cur as usize)) {
+        let better = match ts.cmp(&best_ts[p]) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Equal => cur == u32::MAX || uuid(i) < uuid(cur as usize),
+            std::cmp::Ordering::Greater => false,
+        };
+        if better {
             best[p] = i as u32;
+            best_ts[p] = ts;
         }
     }
     best

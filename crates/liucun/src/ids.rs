@@ -94,16 +94,17 @@ impl Engine {
         };
         let key = self.persons_key(project);
         let persons_path = dict_dir.join(PERSONS_FILE);
+        // Everything kept and current: the dictionary itself is not read.
+        if let Some(epoch) = on_disk
+            && runs.iter().all(Option::is_some)
+            && let Some(persons) = store::ids::read_persons(&persons_path, epoch, &key)
+                .filter(|p| as_of >= p.max_merge_ts)
+        {
+            let runs = runs.into_iter().map(Option::unwrap_or_default).collect();
+            return Ok(Some(DenseIds { runs, persons }));
+        }
         if !writable {
-            let Some(epoch) = on_disk else {
-                return Ok(None);
-            };
-            let persons = store::ids::read_persons(&persons_path, epoch, &key)
-                .filter(|p| as_of >= p.max_merge_ts);
-            return Ok(match (persons, runs.into_iter().collect()) {
-                (Some(persons), Some(runs)) => Some(DenseIds { runs, persons }),
-                _ => None,
-            });
+            return Ok(None);
         }
 
         let mut dicts = self

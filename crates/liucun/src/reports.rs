@@ -434,6 +434,8 @@ impl Engine {
         let mut person_of_root: Vec<u32> = vec![u32::MAX; dense.as_ref().map_or(0, |d| d.bound())];
         let mut n_persons = 0usize;
         let mut cursor = RunCursor::default();
+        // The last (dense id, person) seen.
+        let mut last = (u32::MAX, 0u32);
         // At most every scanned row is kept: reserve once instead of regrowing (untouched capacity costs no pages).
         let upper: usize = chunks.iter().map(|c| c.ts.len()).sum();
         table.person.reserve(upper);
@@ -511,6 +513,8 @@ impl Engine {
                     continue;
                 }
                 let p = match (&dense, d) {
+                    // A segment's rows come in runs of one id: its person is looked up once per run.
+                    (Some(_), Some(d)) if d == last.0 => last.1,
                     (Some(dn), Some(d)) => {
                         let r = dn.root(d) as usize;
                         let mut p = person_of_root[r];
@@ -523,6 +527,7 @@ impl Engine {
                             in_range.push(0);
                         }
                         merged[p as usize] |= dn.merged(d);
+                        last = (d, p);
                         p
                     }
                     _ => {
