@@ -37,11 +37,7 @@ after `bench/run.sh` has built liucun and bench/.venv once. The peers are DuckDB
 from __future__ import annotations
 
 import datetime as dt
-import json
-import shutil
 import sys
-import time
-from pathlib import Path
 
 import harness
 from harness import AS_OF, sql_list
@@ -206,66 +202,14 @@ def summary(wants: dict) -> dict:
     return {"counts": wants}
 
 
-# --- Data -------------------------------------------------------------------------------------------------------
-def prepare(events: int, days: int | None = None) -> tuple[Path, Path, str, dict]:
-    """harness.prepare, reading the `liucun gen` line of today's CLI (it also names the persons file it writes), and
-    with `days` the data of `liucun gen --days D` in bench/data/EVENTS-dD. The layout and the files kept are those
-    of harness.prepare, so the data is shared with the other benchmarks."""
-    base = harness.BENCH / "data" / (str(events) if days is None else f"{events}-d{days}")
-    parquet = base / "events.parquet"
-    meta_path = base / "dataset.json"
-    if not meta_path.exists():
-        base.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        cmd = [str(harness.LIUCUN), "gen", "--events", str(events), "--seed", "42", "--apps", "1",
-               "--out", str(parquet)] + ([] if days is None else ["--days", str(days)])
-        fields = harness.run(cmd).stdout.strip().split("\t")
-        meta = {"project": fields[0], "events": int(fields[2].split()[0]), "gen_s": time.perf_counter() - started,
-                "parquet_bytes": parquet.stat().st_size, "days": days or 90}
-        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-    if days is None:
-        return harness_prepare(events)
-    meta = json.loads(meta_path.read_text())
-    data_dir = base / "liucun"
-    import_path = base / "import.json"
-    if not import_path.exists():
-        shutil.rmtree(data_dir, ignore_errors=True)
-        started = time.perf_counter()
-        harness.run([str(harness.LIUCUN), "--data", str(data_dir), "import", "--quiet", "--project",
-                     meta["project"], str(parquet)])
-        import_s = time.perf_counter() - started
-        started = time.perf_counter()
-        harness.run([str(harness.LIUCUN), "--data", str(data_dir), "compact"])
-        stats = {"import_s": import_s, "import_events_per_s": meta["events"] / import_s,
-                 "compact_s": time.perf_counter() - started}
-        import_path.write_text(json.dumps(stats, indent=2) + "\n")
-    meta.update(json.loads(import_path.read_text()))
-    return parquet, data_dir, meta["project"], meta
-
-
-harness_prepare = harness.prepare
-
-
 def main() -> int:
     if len(sys.argv) == 5 and sys.argv[1] == "--cold":
         return harness.main(__doc__, __file__, CASES, PEERS, "funnels.json", summary)
+    harness.pop_days()  # the data set of `--days D` (harness.main reads it again)
     argv = sys.argv[1:]
-    days = None
-    if "--days" in argv:
-        i = argv.index("--days")
-        days = int(argv[i + 1])
-        del argv[i:i + 2]
     if not any(a.startswith("--engines") for a in argv):
-        argv += ["--engines", "duckdb,chdb"]
-    sys.argv[1:] = argv
-    harness.prepare = lambda events: prepare(events, days)
-    name = "funnels.json" if days is None else f"funnels-d{days}.json"
-    if days is not None:
-        # harness.main writes its results under bench/data/EVENTS; keep them apart from the 90-day data's.
-        events = int(argv[0])  # the positional EVENTS comes first
-        (harness.BENCH / "data" / str(events)).mkdir(parents=True, exist_ok=True)
-    return harness.main(__doc__, __file__, CASES, PEERS, name, summary)
-
+        sys.argv[1:] = argv + ["--engines", "duckdb,chdb"]
+    return harness.main(__doc__, __file__, CASES, PEERS, "funnels.json", summary)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -102,19 +102,35 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
 
 
-def prepare(events: int) -> tuple[Path, Path, str, dict]:
-    """Generates and imports the data set once; later runs reuse it (delete bench/data/EVENTS to start over)."""
-    base = BENCH / "data" / str(events)
+def pop_days() -> int | None:
+    """Takes `--days D` out of the command line (the data set of `liucun gen --days D`), and hands it to the cold
+    children through LIUCUN_BENCH_DAYS, so that a script may shape its cases by the history's length."""
+    argv = sys.argv[1:]
+    if "--days" in argv:
+        i = argv.index("--days")
+        os.environ["LIUCUN_BENCH_DAYS"] = argv[i + 1]
+        del argv[i:i + 2]
+        sys.argv[1:] = argv
+    days = os.environ.get("LIUCUN_BENCH_DAYS")
+    return int(days) if days else None
+
+
+def prepare(events: int, days: int | None = None) -> tuple[Path, Path, str, dict]:
+    """Generates and imports the data set once; later runs reuse it (delete its directory to start over): the
+    90-day data of `liucun gen` in bench/data/EVENTS, or with `days` that of `liucun gen --days D` in
+    bench/data/EVENTS-dD."""
+    base = BENCH / "data" / (str(events) if days is None else f"{events}-d{days}")
     parquet = base / "events.parquet"
     meta_path = base / "dataset.json"
     if not meta_path.exists():
+        base.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        out = run([str(LIUCUN), "gen", "--events", str(events), "--seed", "42", "--apps", "1",
-                   "--out", str(parquet)]).stdout
+        cmd = [str(LIUCUN), "gen", "--events", str(events), "--seed", "42", "--apps", "1",
+               "--out", str(parquet)] + ([] if days is None else ["--days", str(days)])
         # One line per app: project, events file, "N events", persons file.
-        project, _path, n = out.strip().split("\t")[:3]
+        project, _path, n = run(cmd).stdout.strip().split("\t")[:3]
         meta = {"project": project, "events": int(n.split()[0]), "gen_s": time.perf_counter() - started,
-                "parquet_bytes": parquet.stat().st_size}
+                "parquet_bytes": parquet.stat().st_size, "days": days or 90}
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     meta = json.loads(meta_path.read_text())
     data_dir = base / "liucun"
@@ -304,7 +320,7 @@ def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer
             raise SystemExit(f"unknown cases {sorted(unknown)}; the cases are {[c.name for c in cases]}")
         cases = [c for c in cases if c.name in chosen]
 
-    parquet, data_dir, project, meta = prepare(args.events)
+    parquet, data_dir, project, meta = prepare(args.events, pop_days())
     check_identity_shape(parquet)
     print(f"data: {meta['events']:,} events, project {project}, parquet {meta['parquet_bytes'] / 2**20:.0f} MiB; "
           f"import {meta['import_s']:.1f} s ({meta['import_events_per_s']:,.0f} events/s), "
@@ -360,5 +376,5 @@ def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer
         print(f"\n{name} did not finish: {detail}")
     out = {"dataset": meta, "machine": machine(), "reps": args.reps, "results": results, "failed": failed,
            **summary(wants)}
-    (BENCH / "data" / str(args.events) / results_name).write_text(json.dumps(out, indent=2, default=str) + "\n")
+    (parquet.parent / results_name).write_text(json.dumps(out, indent=2, default=str) + "\n")
     return 0

@@ -155,15 +155,21 @@ pub fn retention(
             } else {
                 cols.anchor
             };
-            let first = earliest(cols, anchors, cfg.n_persons);
-            let returns = period_bits(
-                cols,
-                grid,
-                cfg.n_persons,
-                words,
-                cols.returning,
-                cfg.min_occurrences,
-            );
+            let (first, returns) = if cfg.min_occurrences <= 1 {
+                earliest_and_returns(cols, anchors, grid, cfg.n_persons, words)
+            } else {
+                (
+                    earliest(cols, anchors, cfg.n_persons),
+                    period_bits(
+                        cols,
+                        grid,
+                        cfg.n_persons,
+                        words,
+                        cols.returning,
+                        cfg.min_occurrences,
+                    ),
+                )
+            };
             for (p, &i) in first.iter().enumerate() {
                 if i == u32::MAX {
                     continue;
@@ -294,6 +300,45 @@ fn earliest(cols: &RetentionColumns<'_>, mask: &[bool], n_persons: usize) -> Vec
         }
     }
     best
+}
+
+/// [`earliest`] of `anchors` and [`period_bits`] of the returning events (at least one per period) in one pass over
+/// the events: each event's person is visited once, and its best anchor and return bits sit side by side.
+fn earliest_and_returns(
+    cols: &RetentionColumns<'_>,
+    anchors: &[bool],
+    grid: &PeriodGrid,
+    n_persons: usize,
+    words: usize,
+) -> (Vec<u32>, Vec<u64>) {
+    // Per person: (best anchor time, its event index).
+    let mut best: Vec<(i64, u32)> = vec![(i64::MAX, u32::MAX); n_persons];
+    let mut bits = vec![0u64; n_persons * words];
+    let uuid = |i: usize| cols.uuid.get(i).copied().unwrap_or(0);
+    for i in 0..cols.person.len() {
+        let (a, r) = (anchors[i], cols.returning[i]);
+        if !a && !r {
+            continue;
+        }
+        let p = cols.person[i] as usize;
+        let ts = cols.ts[i];
+        if a {
+            let (best_ts, cur) = best[p];
+            let better = match ts.cmp(&best_ts) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Equal => cur == u32::MAX || uuid(i) < uuid(cur as usize),
+                std::cmp::Ordering::Greater => false,
+            };
+            if better {
+                best[p] = (ts, i as u32);
+            }
+        }
+        if r && let Locate::In(k) = grid.locate(ts) {
+            let k = k as usize;
+            bits[p * words + k / 64] |= 1 << (k % 64);
+        }
+    }
+    (best.into_iter().map(|(_, i)| i).collect(), bits)
 }
 
 /// Recurring mode broken down by an event property: actors are (person, bucket) pairs, and a return counts only

@@ -692,7 +692,8 @@ impl Engine {
                     .collect();
                 for (seg, chunks) in scanned.into_iter().enumerate() {
                     let chunks = chunks?;
-                    if let Some(ids) = &other_ids {
+                    if let (Some(ids), Some(dn)) = (&other_ids, &dense) {
+                        // Persons as the days read named them (the runs share their dictionary).
                         let runs = &ids.runs[seg];
                         let mut cursor = RunCursor::default();
                         cursor.enter(seg, runs);
@@ -702,7 +703,7 @@ impl Engine {
                                     .next(runs)
                                     .ok_or_else(|| short_runs(&dir, others[seg]))?;
                                 if c.ts[i] <= plan.as_of && !c.personless[i] {
-                                    let r = ids.root(d) as usize;
+                                    let r = dn.root(d) as usize;
                                     if let Some(&p) =
                                         person_of_root.get(r).filter(|&&p| p != u32::MAX)
                                     {

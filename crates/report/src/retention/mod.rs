@@ -347,6 +347,12 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
     let mut start = vec![false; n];
     let mut anchor = vec![false; n];
     let mut returning = vec![false; n];
+    // Without event filters and person filters, an event's name decides alone.
+    let event_filters = |f: &[Compiled]| f.iter().any(|f| f.kind == PropertyKind::Event);
+    let by_name_only = person_cache.is_empty()
+        && !event_filters(&global)
+        && !event_filters(&target_filters)
+        && !event_filters(&returning_filters);
     for i in 0..n {
         if !in_time[i] {
             continue;
@@ -354,6 +360,10 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
         let name = t.name[i] as usize;
         let (nt, nr) = (names_target[name], names_returning[name]);
         if !nt && !nr {
+            continue;
+        }
+        if by_name_only {
+            (anchor[i], start[i], returning[i]) = (nt, nt, nr);
             continue;
         }
         let ev = t.properties.get(i);
