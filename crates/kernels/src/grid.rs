@@ -89,6 +89,14 @@ impl PeriodGrid {
     }
 
     /// The period holding `ts`: `Before` the first, `After` the last, or its index.
+    /// Whether every period boundary is a whole multiple of `step` µs since the Unix epoch.
+    pub fn aligned(&self, step: i64) -> bool {
+        self.starts
+            .iter()
+            .chain([&self.end])
+            .all(|s| s.rem_euclid(step) == 0)
+    }
+
     #[inline]
     pub fn locate(&self, ts: i64) -> Locate {
         if ts < self.base {

@@ -315,8 +315,7 @@ fn earliest_and_returns(
     let mut best: Vec<(i64, u32)> = vec![(i64::MAX, u32::MAX); n_persons];
     let mut bits = vec![0u64; n_persons * words];
     let uuid = |i: usize| cols.uuid.get(i).copied().unwrap_or(0);
-    for i in 0..cols.person.len() {
-        let (a, r) = (anchors[i], cols.returning[i]);
+    for (i, (&a, &r)) in anchors.iter().zip(cols.returning).enumerate() {
         if !a && !r {
             continue;
         }

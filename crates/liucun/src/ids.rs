@@ -8,10 +8,11 @@
 use std::path::PathBuf;
 
 use rayon::prelude::*;
+use report::table::HOUR_US;
 use rustc_hash::FxHashMap;
 use sha2::Digest as _;
 use store::SegmentEntry;
-use store::ids::{Dictionary, Persons, RunsSource};
+use store::ids::{Dictionary, HourEntry, Hours, Persons, RunsSource};
 
 use crate::{Engine, Result};
 
@@ -255,6 +256,120 @@ impl Engine {
             h.finalize().into()
         })
     }
+}
+
+/// A segment's activity by hour (docs/formats/ids.md) from its kept file, or derived from its rows (and kept when
+/// `write`); `None` when its rows do not fit the format (more than 256 hours or 128 event names).
+pub(crate) fn segment_hours(
+    segment: &std::path::Path,
+    hours_path: &std::path::Path,
+    source: &RunsSource<'_>,
+    runs: &[(u32, u32)],
+    write: bool,
+) -> Result<Option<Hours>> {
+    if let Some(h) = store::ids::read_hours(hours_path, source) {
+        return Ok(Some(h));
+    }
+    let want = store::segment::ScanWant {
+        skip_distinct_ids: true,
+        ..Default::default()
+    };
+    let chunks = store::segment::scan(segment, want)?;
+    let Some(hours) = derive_hours(&chunks, runs) else {
+        return Ok(None);
+    };
+    if write && let Err(e) = store::ids::write_hours(hours_path, source, &hours) {
+        tracing::warn!(path = %hours_path.display(), error = %e, "could not keep the activity by hour");
+    }
+    Ok(Some(hours))
+}
+
+fn derive_hours(chunks: &[store::segment::ScanChunk], runs: &[(u32, u32)]) -> Option<Hours> {
+    let min_ts = chunks.iter().flat_map(|c| c.ts.iter().copied()).min()?;
+    let base_hour = min_ts.div_euclid(HOUR_US);
+    // Names in the order the row path meets them: each chunk's dictionary, new ones appended.
+    let mut names: Vec<String> = Vec::new();
+    let mut entries: Vec<HourEntry> = Vec::new();
+    // The current run's events: (hour, name, personless).
+    let mut pending: Vec<(u8, u8, bool)> = Vec::new();
+    let (mut run, mut left) = (0usize, runs.first()?.1);
+    let flush = |run: usize, pending: &mut Vec<(u8, u8, bool)>, entries: &mut Vec<HourEntry>| {
+        pending.sort_unstable_by_key(|&(h, n, _)| (h, n));
+        for group in pending.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let personless = group.iter().all(|e| e.2);
+            for part in group.chunks(usize::from(u16::MAX)) {
+                entries.push(HourEntry {
+                    run: run as u32,
+                    hour: group[0].0,
+                    name: group[0].1,
+                    personless,
+                    count: part.len() as u16,
+                });
+            }
+        }
+        pending.clear();
+    };
+    for c in chunks {
+        let mut map = Vec::with_capacity(c.names.len());
+        for n in &c.names {
+            let k = match names.iter().position(|m| m == n) {
+                Some(k) => k,
+                None => {
+                    names.push(n.clone());
+                    names.len() - 1
+                }
+            };
+            if k >= store::ids::HOURS_MAX_NAMES {
+                return None;
+            }
+            map.push(k as u8);
+        }
+        for i in 0..c.ts.len() {
+            while left == 0 {
+                flush(run, &mut pending, &mut entries);
+                run += 1;
+                left = runs.get(run)?.1;
+            }
+            left -= 1;
+            let hour = u8::try_from(c.ts[i].div_euclid(HOUR_US) - base_hour).ok()?;
+            pending.push((hour, map[c.name_key[i] as usize], c.personless[i]));
+        }
+    }
+    flush(run, &mut pending, &mut entries);
+    Some(Hours {
+        base_hour,
+        names,
+        entries,
+    })
+}
+
+/// A segment's activity by hour as a scan chunk of one row per entry, stamped at its hour's start, each weighing its
+/// event count, with the runs of dense ids of those rows.
+pub(crate) fn hours_chunk(
+    hours: Hours,
+    runs: &[(u32, u32)],
+) -> Option<(store::segment::ScanChunk, Vec<(u32, u32)>)> {
+    let mut row_runs: Vec<(u32, u32)> = Vec::new();
+    for e in &hours.entries {
+        let d = runs.get(e.run as usize)?.0;
+        match row_runs.last_mut() {
+            Some((last, n)) if *last == d => *n += 1,
+            _ => row_runs.push((d, 1)),
+        }
+    }
+    let chunk = store::segment::ScanChunk {
+        ts: hours
+            .entries
+            .iter()
+            .map(|e| (hours.base_hour + i64::from(e.hour)) * HOUR_US)
+            .collect(),
+        name_key: hours.entries.iter().map(|e| u32::from(e.name)).collect(),
+        personless: hours.entries.iter().map(|e| e.personless).collect(),
+        weight: hours.entries.iter().map(|e| u32::from(e.count)).collect(),
+        names: hours.names,
+        ..Default::default()
+    };
+    Some((chunk, row_runs))
 }
 
 #[cfg(test)]

@@ -342,15 +342,64 @@ impl Engine {
                 Some((tables, digest, paths, write))
             }
         };
-        type Scanned = (Vec<ScanChunk>, Option<model::RowCosts>);
+        // Segments read at hour grain (one row per person, hour and name; docs/formats/ids.md): when the kind allows
+        // it, the persons come from dense ids, nothing per event is loaded, and no bound of the range cuts an hour
+        // of the segment.
+        let hour_grain = plan.hour_grain
+            && dense.is_some()
+            && !plan.uuid
+            && !plan.event_properties
+            && plan.numeric.is_empty()
+            && !plan.payments
+            && plan.costs.is_none();
+        let hour_paths: Vec<(std::path::PathBuf, bool)> = self.with_store(|st| {
+            chosen
+                .iter()
+                .map(|s| (st.hours_path(&s.file), !st.is_read_only()))
+                .collect()
+        });
+        let whole_hours = |s: &store::SegmentEntry| {
+            [plan.from, Some(plan.to), plan.as_of.checked_add(1)]
+                .into_iter()
+                .flatten()
+                // A bound on an hour, or before the hour of the segment's first event (its rows are stamped at
+                // their hour's start), or after its last event.
+                .all(|b| {
+                    let hour = report::table::HOUR_US;
+                    b.rem_euclid(hour) == 0
+                        || b <= s.min_ts - s.min_ts.rem_euclid(hour)
+                        || b > s.max_ts
+                })
+        };
+        type Scanned = (
+            Vec<ScanChunk>,
+            Option<model::RowCosts>,
+            Option<Vec<(u32, u32)>>,
+        );
         let scanned: Vec<Result<Scanned>> = chosen
             .par_iter()
             .enumerate()
             .map(|(k, s)| match limits.check_time() {
                 // Past the deadline, the remaining segments are skipped and the report stops below.
-                Err(_) => Ok((Vec::new(), None)),
+                Err(_) => Ok((Vec::new(), None, None)),
                 Ok(()) => {
                     let path = dir.join(&s.file);
+                    if let Some(d) = dense.as_ref().filter(|_| hour_grain && whole_hours(s)) {
+                        let source = store::ids::RunsSource {
+                            segment_digest: &s.digest_sum,
+                            rows: s.rows,
+                            epoch: 0,
+                        };
+                        let (hours_path, write) = &hour_paths[k];
+                        let hours = crate::ids::segment_hours(
+                            &path, hours_path, &source, &d.runs[k], *write,
+                        )?;
+                        if let Some((chunk, runs)) =
+                            hours.and_then(|h| crate::ids::hours_chunk(h, &d.runs[k]))
+                        {
+                            return Ok((vec![chunk], None, Some(runs)));
+                        }
+                    }
                     let chunks = store::segment::scan(&path, want)?;
                     let costs = match &costing {
                         None => None,
@@ -366,10 +415,12 @@ impl Engine {
                             *write,
                         )?),
                     };
-                    Ok((chunks, costs))
+                    Ok((chunks, costs, None))
                 }
             })
             .collect();
+        // Per segment read at hour grain, the runs of dense ids of its rows.
+        let mut hour_runs: Vec<Option<Vec<(u32, u32)>>> = vec![None; chosen.len()];
         limits.check_time()?;
         let mut chunks = Vec::new();
         // Per segment its costs, their keys renumbered into the table's; per chunk its segment and first row there.
@@ -378,7 +429,8 @@ impl Engine {
         let mut cost_keys: Vec<model::CostKey> = Vec::new();
         let mut cost_ids = FxHashMap::default();
         for (k, c) in scanned.into_iter().enumerate() {
-            let (c, costs) = c?;
+            let (c, costs, runs) = c?;
+            hour_runs[k] = runs;
             let rows: usize = c.iter().map(|c| c.ts.len()).sum();
             let mut at = 0;
             for chunk in &c {
@@ -454,8 +506,16 @@ impl Engine {
         for (c, &(seg, base)) in chunks.iter().zip(&chunk_at) {
             limits.check_time()?;
             let (row_costs, cost_map) = &seg_costs[seg];
+            fn rows_runs<'a>(
+                hour_runs: &'a [Option<Vec<(u32, u32)>>],
+                d: &'a crate::ids::DenseIds,
+                seg: usize,
+            ) -> &'a [(u32, u32)] {
+                hour_runs[seg].as_deref().unwrap_or(&d.runs[seg])
+            }
+            let runs_of = |d| rows_runs(&hour_runs, d, seg);
             if let Some(d) = &dense {
-                cursor.enter(seg, &d.runs[seg]);
+                cursor.enter(seg, runs_of(d));
             } else if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {
                 person_of.clear();
                 person_of.resize(c.distinct_ids.len(), u32::MAX);
@@ -504,7 +564,7 @@ impl Engine {
                 let d = match &dense {
                     Some(dn) => Some(
                         cursor
-                            .next(&dn.runs[seg])
+                            .next(runs_of(dn))
                             .ok_or_else(|| short_runs(&dir, chosen[seg]))?,
                     ),
                     None => None,
@@ -548,7 +608,7 @@ impl Engine {
                 if ts < lo || ts >= plan.to {
                     continue;
                 }
-                in_range[p as usize] += 1;
+                in_range[p as usize] += c.weight.get(i).map_or(1, |&w| u64::from(w));
                 if !wanted[c.name_key[i] as usize] {
                     continue;
                 }

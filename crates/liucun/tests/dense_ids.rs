@@ -20,7 +20,7 @@ fn rfc(us: i64) -> String {
     jiff::Timestamp::from_microsecond(us).unwrap().to_string()
 }
 
-/// One event: (user, hour since BASE, name, personless), or a merge of user b into user a at an hour.
+/// One event: (user, minute since BASE, name, personless), or a merge of user b into user a at a minute.
 #[derive(Debug, Clone)]
 enum Item {
     Event(u8, u32, u8, bool),
@@ -36,7 +36,7 @@ enum After {
 
 fn line(n: usize, item: &Item) -> String {
     let uuid = format!("00000000-0000-4000-8000-{n:012x}");
-    let at = |h: u32| rfc(BASE_US + i64::from(h) * 3_600_000_000);
+    let at = |m: u32| rfc(BASE_US + i64::from(m) * 60_000_000);
     match item {
         Item::Event(who, h, name, personless) => {
             let props = if *personless {
@@ -67,6 +67,7 @@ fn requests() -> Vec<(Kind, Value)> {
     for as_of in [
         BASE_US + 30 * DAY_US,
         BASE_US + 6 * DAY_US + 7 * 3_600_000_000,
+        BASE_US + 9 * DAY_US - 1,
     ] {
         let common = json!({"projects": ["p"], "date_from": "2025-05-01", "date_to": "2025-05-14",
                             "as_of": rfc(as_of)});
@@ -86,6 +87,28 @@ fn requests() -> Vec<(Kind, Value)> {
             with(
                 json!({"period": "week", "total_intervals": 2, "retention_type": "recurring",
                         "timezone": "Asia/Shanghai", "personless": "include"}),
+            ),
+        ));
+        // Half-hour offsets and counted returns are read per event; whole-hour ones at hour grain.
+        out.push((
+            Kind::Retention,
+            with(
+                json!({"period": "day", "total_intervals": 10, "retention_type": "first_ever",
+                        "timezone": "Asia/Kolkata"}),
+            ),
+        ));
+        out.push((
+            Kind::Retention,
+            with(
+                json!({"period": "day", "total_intervals": 10, "retention_type": "recurring",
+                        "minimum_occurrences": 2, "returning": {"event": "chat_message"}}),
+            ),
+        ));
+        out.push((
+            Kind::Retention,
+            with(
+                json!({"period": "month", "total_intervals": 2, "retention_type": "first_time",
+                        "timezone": "America/New_York", "target": {"event": "signup"}}),
             ),
         ));
         out.push((
@@ -115,6 +138,28 @@ fn reports(engine: &Engine) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+/// The first report that differs, with the first differing field of its JSON.
+fn same(got: &[String], want: &[String]) -> Result<(), proptest::test_runner::TestCaseError> {
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        if g != w {
+            let at = g.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
+            let around = |s: &str| {
+                s.get(at.saturating_sub(200)..(at + 200).min(s.len()))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            return Err(proptest::test_runner::TestCaseError::fail(format!(
+                "report {k} ({:?}) differs:\n got …{}…\nwant …{}…",
+                requests()[k].0,
+                around(g),
+                around(w)
+            )));
+        }
+    }
+    proptest::prop_assert_eq!(got.len(), want.len());
+    Ok(())
 }
 
 fn build(dir: &Path, batches: &[(Vec<Item>, After)]) {
@@ -169,9 +214,9 @@ fn derived_files(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
 fn item() -> impl proptest::strategy::Strategy<Value = Item> {
     use proptest::prelude::*;
     prop_oneof![
-        6 => (0u8..12, 0u32..24 * 16, 0u8..3, proptest::bool::weighted(0.15))
+        6 => (0u8..12, 0u32..24 * 16 * 60, 0u8..3, proptest::bool::weighted(0.15))
             .prop_map(|(w, h, n, p)| Item::Event(w, h, n, p)),
-        1 => (0u8..12, 0u8..12, 0u32..24 * 16).prop_map(|(a, b, h)| Item::Merge(a, b, h)),
+        1 => (0u8..12, 0u8..12, 0u32..24 * 16 * 60).prop_map(|(a, b, h)| Item::Merge(a, b, h)),
     ]
 }
 
@@ -185,7 +230,7 @@ fn after() -> impl proptest::strategy::Strategy<Value = After> {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
     #[test]
     fn dense_and_text_ids_give_identical_reports(
         batches in proptest::collection::vec((proptest::collection::vec(item(), 0..40), after()), 1..5),
@@ -196,13 +241,16 @@ proptest::proptest! {
         let text = reports(&fixture::open_with(dir, config(false)));
         // Derived on first use (or kept from the reports between batches), then read back.
         let dense = reports(&fixture::open_with(dir, config(true)));
-        proptest::prop_assert_eq!(&dense, &text);
-        proptest::prop_assert_eq!(&reports(&fixture::open_with(dir, config(true))), &text);
+        same(&dense, &text)?;
+        // Retention read the segments at hour grain.
+        let any_event = batches.iter().flat_map(|b| &b.0).any(|i| matches!(i, Item::Event(..)));
+        proptest::prop_assert_eq!(!derived_files(dir, ".hours").is_empty(), any_event);
+        same(&reports(&fixture::open_with(dir, config(true))), &text)?;
         // A read-only engine beside the writer reads the kept files, or resolves text when one is missing.
         {
             let writer = fixture::open_with(dir, config(true));
             let reader = Engine::open_read_only(dir, config(true)).unwrap();
-            proptest::prop_assert_eq!(&reports(&reader), &text);
+            same(&reports(&reader), &text)?;
             drop(writer);
         }
         // Damaged or missing derived files are derived again.
@@ -215,13 +263,13 @@ proptest::proptest! {
         for path in derived_files(dir, "persons") {
             std::fs::remove_file(path).unwrap();
         }
-        proptest::prop_assert_eq!(&reports(&fixture::open_with(dir, config(true))), &text);
+        same(&reports(&fixture::open_with(dir, config(true))), &text)?;
         // A damaged dictionary starts a new epoch: every runs file is stale, and derived again.
         for path in derived_files(dir, "/ids") {
             let bytes = std::fs::read(&path).unwrap();
             std::fs::write(&path, &bytes[..bytes.len().saturating_sub(3)]).unwrap();
         }
-        proptest::prop_assert_eq!(&reports(&fixture::open_with(dir, config(true))), &text);
+        same(&reports(&fixture::open_with(dir, config(true))), &text)?;
         // Runs of replaced segments are gone with them.
         fixture::open_with(dir, config(true)).compact().unwrap();
         for path in derived_files(dir, ".runs") {

@@ -219,6 +219,7 @@ impl ReportKind for Lifecycle {
             payments: false,
             events: None,
             personless: Personless::Exclude,
+            hour_grain: false,
             costs: None,
         }
     }

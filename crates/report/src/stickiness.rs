@@ -226,6 +226,7 @@ impl ReportKind for Stickiness {
             payments: false,
             events: None,
             personless: plan.params.common.personless,
+            hour_grain: false,
             costs: None,
         }
     }

@@ -47,7 +47,14 @@ pub struct Scan {
     pub personless: Personless,
     /// Cost every AI event with these price tables (economics): [`EventTable::costs`].
     pub costs: Option<CostScan>,
+    /// The kind's answer depends only on which UTC hours each person was active in with which events, so the
+    /// engine may load one row per (person, UTC hour, event name), stamped at the hour's start, instead of one per
+    /// event (docs/formats/ids.md, activity by hour). Only with no uuids, properties, numbers, payments or costs.
+    pub hour_grain: bool,
 }
+
+/// One hour in µs.
+pub const HOUR_US: i64 = 3_600_000_000;
 
 /// The costing a scan asks for: the price tables given with the report (TOML or JSON texts, searched in order before
 /// the built-in ones). The engine loads them with [`CostScan::tables`], derives each segment's costs once with

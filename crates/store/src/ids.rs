@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 const DICTIONARY_MAGIC: &[u8; 8] = b"LCDICT1\0";
 const RUNS_MAGIC: &[u8; 8] = b"LCRUNS1\0";
 const PERSONS_MAGIC: &[u8; 8] = b"LCPERS1\0";
+const HOURS_MAGIC: &[u8; 8] = b"LCHOUR1\0";
 
 /// A project's dictionary of distinct ids.
 #[derive(Debug)]
@@ -303,6 +304,108 @@ pub fn read_runs(path: &Path, source: &RunsSource<'_>) -> Option<Vec<(u32, u32)>
     (rows == source.rows && runs.iter().all(|&(_, n)| n > 0)).then_some(runs)
 }
 
+/// One entry of a segment's activity by hour: the events of one run (one distinct id) in one UTC hour with one
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourEntry {
+    /// Index of the run in the segment's runs.
+    pub run: u32,
+    /// Hours since the file's `base_hour`.
+    pub hour: u8,
+    /// Index into the file's names.
+    pub name: u8,
+    /// Whether every one of these events is personless.
+    pub personless: bool,
+    /// How many events (at least 1).
+    pub count: u16,
+}
+
+/// A segment's activity by hour (docs/formats/ids.md): per run, hour and event name, how many events and whether all
+/// of them are personless, in run order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hours {
+    /// The first hour, as hours since the Unix epoch.
+    pub base_hour: i64,
+    /// The segment's event names.
+    pub names: Vec<String>,
+    /// The entries, ordered by run, then hour, then name.
+    pub entries: Vec<HourEntry>,
+}
+
+/// Most event names an hours file holds (one byte per entry, with the personless bit).
+pub const HOURS_MAX_NAMES: usize = 128;
+
+/// Writes a segment's activity by hour.
+///
+/// # Errors
+/// IO errors.
+pub fn write_hours(path: &Path, source: &RunsSource<'_>, hours: &Hours) -> Result<()> {
+    let mut out = Vec::with_capacity(hours.entries.len() * 8 + 256);
+    put_header(&mut out, HOURS_MAGIC, 0, &runs_tag(source));
+    out.extend_from_slice(&hours.base_hour.to_le_bytes());
+    out.extend_from_slice(&(hours.names.len() as u32).to_le_bytes());
+    for n in &hours.names {
+        out.extend_from_slice(&(n.len() as u32).to_le_bytes());
+        out.extend_from_slice(n.as_bytes());
+    }
+    out.extend_from_slice(&(hours.entries.len() as u64).to_le_bytes());
+    for e in &hours.entries {
+        out.extend_from_slice(&e.run.to_le_bytes());
+        out.push(e.hour);
+        out.push(e.name | if e.personless { 0x80 } else { 0 });
+        out.extend_from_slice(&e.count.to_le_bytes());
+    }
+    write_checked(path, out)
+}
+
+/// A segment's activity by hour, or `None` when the file is missing, stale or damaged. The counts always add up to
+/// `source.rows`, and every name index is in range.
+pub fn read_hours(path: &Path, source: &RunsSource<'_>) -> Option<Hours> {
+    let bytes = std::fs::read(path).ok()?;
+    let body = checked(&bytes)?;
+    let mut at = check_header(body, HOURS_MAGIC, 0, &runs_tag(source))?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let s = body.get(at..at.checked_add(n)?)?;
+        at += n;
+        Some(s)
+    };
+    let base_hour = i64::from_le_bytes(take(8)?.try_into().ok()?);
+    let n_names = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+    if n_names > HOURS_MAX_NAMES {
+        return None;
+    }
+    let mut names = Vec::with_capacity(n_names);
+    for _ in 0..n_names {
+        let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        names.push(std::str::from_utf8(take(len)?).ok()?.to_string());
+    }
+    let n = u64::from_le_bytes(take(8)?.try_into().ok()?) as usize;
+    let data = take(n.checked_mul(8)?)?;
+    if at != body.len() {
+        return None;
+    }
+    let entries: Vec<HourEntry> = data
+        .chunks_exact(8)
+        .map(|c| HourEntry {
+            run: u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+            hour: c[4],
+            name: c[5] & 0x7f,
+            personless: c[5] & 0x80 != 0,
+            count: u16::from_le_bytes([c[6], c[7]]),
+        })
+        .collect();
+    let rows: u64 = entries.iter().map(|e| u64::from(e.count)).sum();
+    let sane = entries
+        .iter()
+        .all(|e| e.count > 0 && (e.name as usize) < names.len());
+    let ordered = entries.windows(2).all(|w| w[0].run <= w[1].run);
+    (rows == source.rows && sane && ordered).then_some(Hours {
+        base_hour,
+        names,
+        entries,
+    })
+}
+
 /// The identity map's persons over dense ids: for ids below `root.len()`, the smallest dense id of the id's person
 /// and whether the id takes part in a merge; an id past them is its own person, in no merge.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -448,6 +551,40 @@ mod tests {
         bytes[last] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(read_runs(&path, &source), None);
+
+        let hours = Hours {
+            base_hour: 480_000,
+            names: vec!["a".into(), "b".into()],
+            entries: vec![
+                HourEntry {
+                    run: 0,
+                    hour: 3,
+                    name: 1,
+                    personless: true,
+                    count: 2,
+                },
+                HourEntry {
+                    run: 1,
+                    hour: 23,
+                    name: 0,
+                    personless: false,
+                    count: 3,
+                },
+            ],
+        };
+        let hours_path = dir.path().join("hours");
+        write_hours(&hours_path, &source, &hours).unwrap();
+        assert_eq!(read_hours(&hours_path, &source), Some(hours.clone()));
+        assert_eq!(
+            read_hours(
+                &hours_path,
+                &RunsSource {
+                    rows: 4,
+                    ..source.clone()
+                }
+            ),
+            None
+        );
 
         let persons = Persons {
             key: [3; 32],

@@ -806,6 +806,9 @@ pub struct ScanChunk {
     /// The payments among the events, when asked for: (index of the event in the chunk, its payment), in event
     /// order. Payments are few, so they are kept apart rather than as one entry per event.
     pub payments: Vec<(u32, ScanPayment)>,
+    /// Per row, how many events it stands for; empty when each row is one event. Only rows built from a segment's
+    /// activity by hour weigh more (docs/formats/ids.md).
+    pub weight: Vec<u32>,
 }
 
 /// Reads the columns reports need, with text columns kept dictionary-encoded.
@@ -902,6 +905,7 @@ pub fn scan(path: &Path, want: ScanWant<'_>) -> Result<Vec<ScanChunk>> {
             personless: (0..batch.num_rows()).map(|i| personless.value(i)).collect(),
             properties: Vec::new(),
             payments: Vec::new(),
+            weight: Vec::new(),
         };
         if want.payments {
             let amount = column::<Int64Array>(path, &batch, "payment_amount_minor")?;

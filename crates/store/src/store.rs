@@ -29,6 +29,8 @@ const USED: &str = "USED";
 const IDS: &str = "ids";
 /// The extension of a segment's runs file, after the segment's own name.
 const RUNS: &str = "runs";
+/// The extension of a segment's activity-by-hour file, after the segment's own name.
+const HOURS: &str = "hours";
 /// Under `derived/`: per project, the distinct-id dictionary and the persons over dense ids.
 const DICTIONARIES: &str = "dictionaries";
 
@@ -241,6 +243,14 @@ impl Store {
             .join(DERIVED)
             .join(IDS)
             .join(format!("{file}.{RUNS}"))
+    }
+
+    /// Where the activity by hour of segment `file` is kept (`derived/ids/<file>.hours`, docs/formats/ids.md).
+    pub fn hours_path(&self, file: &str) -> PathBuf {
+        self.dir
+            .join(DERIVED)
+            .join(IDS)
+            .join(format!("{file}.{HOURS}"))
     }
 
     /// Where project `project`'s distinct-id dictionary and persons over dense ids are kept
@@ -959,6 +969,7 @@ impl Store {
                 let _ = std::fs::remove_file(costing.join(f));
             }
             let _ = std::fs::remove_file(self.runs_path(f));
+            let _ = std::fs::remove_file(self.hours_path(f));
         }
     }
 
@@ -999,7 +1010,7 @@ impl Store {
                                     false => rel.to_path_buf(),
                                 };
                                 (!costing.ends_with(IDS)
-                                    || path.extension().is_some_and(|x| x == RUNS))
+                                    || path.extension().is_some_and(|x| x == RUNS || x == HOURS))
                                     && live.contains(&self.dir.join(rel))
                             })
                         {

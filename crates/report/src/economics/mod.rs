@@ -136,6 +136,7 @@ impl ReportKind for Economics {
             payments: true,
             events: None,
             personless: p.common.personless,
+            hour_grain: false,
             costs: Some(crate::table::CostScan {
                 prices: p.prices.clone(),
             }),

@@ -206,6 +206,7 @@ impl ReportKind for Funnels {
                 crate::table::event_filter(steps.iter().chain(&exclusions))
             },
             personless: p.common.personless,
+            hour_grain: false,
             costs: None,
         }
     }

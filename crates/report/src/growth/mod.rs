@@ -164,6 +164,7 @@ impl Plan {
             payments: false,
             events: None,
             personless: self.params.common.personless,
+            hour_grain: false,
             costs: None,
         }
     }

@@ -165,6 +165,17 @@ pub struct Mean {
 
 impl Plan {
     /// What to read for each project.
+    /// Whether the answer depends only on which UTC hours each person was active in with which events: periods
+    /// start on whole hours (a zone whose offsets are whole hours), no 24-hour windows, no count of returns per
+    /// period, no event properties and no tie between simultaneous events to break.
+    fn hour_grain(&self) -> bool {
+        !self.needs_uuid
+            && !self.needs_event_properties
+            && window_length(&self.params).is_none()
+            && self.params.minimum_occurrences <= 1
+            && self.window.grid.aligned(crate::table::HOUR_US)
+    }
+
     pub fn scan(&self) -> Scan {
         Scan {
             from: self.scan_from,
@@ -182,6 +193,7 @@ impl Plan {
             events: crate::table::event_filter([&self.params.target, &self.params.returning]),
             personless: self.params.common.personless,
             costs: None,
+            hour_grain: self.hour_grain(),
         }
     }
 }

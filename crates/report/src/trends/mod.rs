@@ -239,6 +239,7 @@ impl ReportKind for Trends {
             payments: false,
             events: None,
             personless: p.common.personless,
+            hour_grain: false,
             costs: None,
         }
     }
