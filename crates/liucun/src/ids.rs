@@ -221,9 +221,35 @@ impl Engine {
             let segments: Vec<SegmentEntry> =
                 self.with_store(|s| s.segments(&filter).into_iter().cloned().collect());
             let refs: Vec<&SegmentEntry> = segments.iter().collect();
-            if let Err(e) = self.dense_ids(&project, &refs, i64::MAX) {
-                tracing::warn!(project, error = %e, "could not derive dense ids");
-            }
+            let ids = match self.dense_ids(&project, &refs, i64::MAX) {
+                Ok(Some(ids)) => ids,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(project, error = %e, "could not derive dense ids");
+                    continue;
+                }
+            };
+            // And each segment's activity by hour.
+            let paths: Vec<(PathBuf, PathBuf)> = self.with_store(|s| {
+                segments
+                    .iter()
+                    .map(|seg| (s.path_of(&seg.file), s.hours_path(&seg.file)))
+                    .collect()
+            });
+            segments
+                .par_iter()
+                .zip(&paths)
+                .zip(&ids.runs)
+                .for_each(|((seg, (path, hours)), runs)| {
+                    let source = RunsSource {
+                        segment_digest: &seg.digest_sum,
+                        rows: seg.rows,
+                        epoch: 0,
+                    };
+                    if let Err(e) = segment_hours(path, hours, &source, runs, true) {
+                        tracing::warn!(path = %path.display(), error = %e, "could not derive the activity by hour");
+                    }
+                });
         }
     }
 

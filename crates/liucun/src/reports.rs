@@ -486,8 +486,24 @@ impl Engine {
         let mut person_of_root: Vec<u32> = vec![u32::MAX; dense.as_ref().map_or(0, |d| d.bound())];
         let mut n_persons = 0usize;
         let mut cursor = RunCursor::default();
-        // The last (dense id, person) seen.
+        // The last (person's root, person) seen.
         let mut last = (u32::MAX, 0u32);
+        // Each segment's row runs with each id replaced by its person's root, and whether the id is in a merge: one
+        // parallel pass of independent lookups, so the sequential loop below misses the cache once per run, not
+        // twice.
+        let rooted: Vec<(Vec<(u32, u32)>, Vec<bool>)> = match &dense {
+            Some(dn) => (0..chosen.len())
+                .into_par_iter()
+                .map(|seg| {
+                    let runs = hour_runs[seg].as_deref().unwrap_or(&dn.runs[seg]);
+                    (
+                        runs.iter().map(|&(d, n)| (dn.root(d), n)).collect(),
+                        runs.iter().map(|&(d, _)| dn.merged(d)).collect(),
+                    )
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         // At most every scanned row is kept: reserve once instead of regrowing (untouched capacity costs no pages).
         let upper: usize = chunks.iter().map(|c| c.ts.len()).sum();
         table.person.reserve(upper);
@@ -506,16 +522,8 @@ impl Engine {
         for (c, &(seg, base)) in chunks.iter().zip(&chunk_at) {
             limits.check_time()?;
             let (row_costs, cost_map) = &seg_costs[seg];
-            fn rows_runs<'a>(
-                hour_runs: &'a [Option<Vec<(u32, u32)>>],
-                d: &'a crate::ids::DenseIds,
-                seg: usize,
-            ) -> &'a [(u32, u32)] {
-                hour_runs[seg].as_deref().unwrap_or(&d.runs[seg])
-            }
-            let runs_of = |d| rows_runs(&hour_runs, d, seg);
-            if let Some(d) = &dense {
-                cursor.enter(seg, runs_of(d));
+            if dense.is_some() {
+                cursor.enter(seg, &rooted[seg].0);
             } else if !dict.is_some_and(|d| d.is_same(&c.distinct_ids)) {
                 person_of.clear();
                 person_of.resize(c.distinct_ids.len(), u32::MAX);
@@ -561,10 +569,10 @@ impl Engine {
             let mut pay = 0;
             for i in 0..c.ts.len() {
                 let ts = c.ts[i];
-                let d = match &dense {
-                    Some(dn) => Some(
+                let root = match &dense {
+                    Some(_) => Some(
                         cursor
-                            .next(runs_of(dn))
+                            .next(&rooted[seg].0)
                             .ok_or_else(|| short_runs(&dir, chosen[seg]))?,
                     ),
                     None => None,
@@ -572,22 +580,27 @@ impl Engine {
                 if ts > plan.as_of {
                     continue;
                 }
-                let p = match (&dense, d) {
-                    // A segment's rows come in runs of one id: its person is looked up once per run.
-                    (Some(_), Some(d)) if d == last.0 => last.1,
-                    (Some(dn), Some(d)) => {
-                        let r = dn.root(d) as usize;
-                        let mut p = person_of_root[r];
-                        if p == u32::MAX {
-                            p = n_persons as u32;
-                            n_persons += 1;
-                            person_of_root[r] = p;
-                            merged.push(false);
-                            all_personless.push(true);
-                            in_range.push(0);
+                let p = match root {
+                    Some(r) => {
+                        // A segment's rows come in runs of one id: its person is looked up once per run.
+                        let p = if r == last.0 {
+                            last.1
+                        } else {
+                            let mut p = person_of_root[r as usize];
+                            if p == u32::MAX {
+                                p = n_persons as u32;
+                                n_persons += 1;
+                                person_of_root[r as usize] = p;
+                                merged.push(false);
+                                all_personless.push(true);
+                                in_range.push(0);
+                            }
+                            last = (r, p);
+                            p
+                        };
+                        if rooted[seg].1[cursor.run] {
+                            merged[p as usize] = true;
                         }
-                        merged[p as usize] |= dn.merged(d);
-                        last = (d, p);
                         p
                     }
                     _ => {
