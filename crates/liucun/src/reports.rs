@@ -491,7 +491,8 @@ impl Engine {
         // Each segment's row runs with each id replaced by its person's root, and whether the id is in a merge: one
         // parallel pass of independent lookups, so the sequential loop below misses the cache once per run, not
         // twice.
-        let rooted: Vec<(Vec<(u32, u32)>, Vec<bool>)> = match &dense {
+        type Rooted = (Vec<(u32, u32)>, Vec<bool>);
+        let rooted: Vec<Rooted> = match &dense {
             Some(dn) => (0..chosen.len())
                 .into_par_iter()
                 .map(|seg| {
