@@ -74,8 +74,8 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
             "damaged": i.damaged,
             "cached_costs": i.costings.iter().map(|(d, f, b)| json!({"costing": d, "files": f, "bytes": b})).collect::<Vec<_>>(),
             "dense_ids": {
-                "runs": {"files": i.dense_ids.0.0, "bytes": i.dense_ids.0.1},
-                "dictionaries": {"files": i.dense_ids.1.0, "bytes": i.dense_ids.1.1},
+                "segment_files": {"files": i.dense_ids.0.0, "bytes": i.dense_ids.0.1},
+                "project_files": {"files": i.dense_ids.1.0, "bytes": i.dense_ids.1.1},
             },
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -119,7 +119,7 @@ pub(crate) fn run(data: &Path, args: InspectArgs) -> anyhow::Result<u8> {
     let ((runs, runs_bytes), (dicts, dict_bytes)) = i.dense_ids;
     if runs + dicts > 0 {
         println!(
-            "dense distinct ids: {runs} runs file(s), {runs_bytes} bytes; {dicts} dictionary file(s), {dict_bytes} bytes (derived; safe to delete)"
+            "dense distinct ids: {runs} segment file(s) (runs, activity by hour), {runs_bytes} bytes; {dicts} project file(s) (dictionaries, persons), {dict_bytes} bytes (derived; safe to delete)"
         );
     }
     println!();

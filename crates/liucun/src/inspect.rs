@@ -33,8 +33,8 @@ pub struct Inspection {
     pub damaged: Vec<String>,
     /// Cached costing records (derived data): per costing digest, files and bytes, most recently used first.
     pub costings: Vec<(String, u64, u64)>,
-    /// Dense distinct ids (derived data, docs/formats/ids.md): (files, bytes) of the segments' runs, then of the
-    /// projects' dictionaries and persons.
+    /// Dense distinct ids (derived data, docs/formats/ids.md): (files, bytes) of the segments' runs and activity by
+    /// hour, then of the projects' dictionaries and persons.
     pub dense_ids: ((u64, u64), (u64, u64)),
 }
 

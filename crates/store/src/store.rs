@@ -261,7 +261,8 @@ impl Store {
             .map(|p| self.dir.join(DERIVED).join(DICTIONARIES).join(p.as_str()))
     }
 
-    /// The dense-id data kept: (files, bytes) of the segments' runs and of the projects' dictionaries and persons.
+    /// The dense-id data kept: (files, bytes) of the segments' runs and activity by hour, then of the projects'
+    /// dictionaries and persons.
     pub fn ids_usage(&self) -> ((u64, u64), (u64, u64)) {
         let tally = |top: PathBuf| {
             let (mut files, mut bytes) = (0, 0);
