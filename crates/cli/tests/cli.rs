@@ -64,6 +64,17 @@ fn gen_import_inspect_and_reimport() {
         .map(|p| p["events"].as_u64().unwrap())
         .sum();
     assert_eq!(total, 3000);
+    // The import derived every segment's dense ids and activity by hour, and each project's dictionary and persons.
+    let segments: u64 = v["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["segments"].as_u64().unwrap())
+        .sum();
+    let ids = &v["dense_ids"];
+    assert_eq!(ids["segment_files"]["files"], 2 * segments, "{ids}");
+    assert_eq!(ids["project_files"]["files"], 4, "{ids}");
+    assert!(ids["segment_files"]["bytes"].as_u64().unwrap() > 0);
     // Importing again writes nothing new.
     let (project, path) = &files[0];
     let o = liucun(&data, &["import", "--project", project, path]);
