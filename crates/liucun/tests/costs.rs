@@ -92,20 +92,7 @@ fn economics(dir: &Path, prices: &str) -> String {
 }
 
 fn cached(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.join("derived")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    fixture::derived_files(dir, ".parquet")
 }
 
 /// The cached costings as the store lists them: (digest, files, bytes), most recently used first.

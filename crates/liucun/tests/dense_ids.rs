@@ -194,23 +194,6 @@ fn build(dir: &Path, batches: &[(Vec<Item>, After)]) {
     }
 }
 
-fn derived_files(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.join("derived")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn item() -> impl proptest::strategy::Strategy<Value = Item> {
     use proptest::prelude::*;
     prop_oneof![
@@ -244,7 +227,7 @@ proptest::proptest! {
         same(&dense, &text)?;
         // Retention read the segments at hour grain.
         let any_event = batches.iter().flat_map(|b| &b.0).any(|i| matches!(i, Item::Event(..)));
-        proptest::prop_assert_eq!(!derived_files(dir, ".hours").is_empty(), any_event);
+        proptest::prop_assert_eq!(!fixture::derived_files(dir, ".hours").is_empty(), any_event);
         same(&reports(&fixture::open_with(dir, config(true))), &text)?;
         // A read-only engine beside the writer reads the kept files, or resolves text when one is missing.
         {
@@ -254,25 +237,25 @@ proptest::proptest! {
             drop(writer);
         }
         // Damaged or missing derived files are derived again.
-        for path in derived_files(dir, ".runs").iter().step_by(2) {
+        for path in fixture::derived_files(dir, ".runs").iter().step_by(2) {
             let mut bytes = std::fs::read(path).unwrap();
             let last = bytes.len() / 2;
             bytes[last] ^= 0x55;
             std::fs::write(path, &bytes).unwrap();
         }
-        for path in derived_files(dir, "persons") {
+        for path in fixture::derived_files(dir, "persons") {
             std::fs::remove_file(path).unwrap();
         }
         same(&reports(&fixture::open_with(dir, config(true))), &text)?;
         // A damaged dictionary starts a new epoch: every runs file is stale, and derived again.
-        for path in derived_files(dir, "/ids") {
+        for path in fixture::derived_files(dir, "/ids") {
             let bytes = std::fs::read(&path).unwrap();
             std::fs::write(&path, &bytes[..bytes.len().saturating_sub(3)]).unwrap();
         }
         same(&reports(&fixture::open_with(dir, config(true))), &text)?;
         // Runs of replaced segments are gone with them.
         fixture::open_with(dir, config(true)).compact().unwrap();
-        for path in derived_files(dir, ".runs") {
+        for path in fixture::derived_files(dir, ".runs") {
             let segment = path.to_string_lossy().replace("/derived/ids/", "/").replace(".runs", "");
             proptest::prop_assert!(Path::new(&segment).exists(), "{}", segment);
         }
