@@ -117,7 +117,21 @@ fn requests() -> Vec<(Kind, Value)> {
                 json!({"interval": "day", "series": [{"math": "dau"}, {"math": "unique_persons"}, {"math": "total"}]}),
             ),
         ));
+        out.push((
+            Kind::Trends,
+            with(json!({"interval": "day", "timezone": "Asia/Shanghai",
+                        "series": [{"math": "dau"}, {"math": "wau"}, {"math": "mau"}, {"math": "dau_mau"},
+                                   {"math": "unique_persons", "entity": {"event": "chat_message"}}]})),
+        ));
+        out.push((
+            Kind::Trends,
+            with(json!({"interval": "hour", "date_to": "2025-05-03", "series": [{"math": "unique_persons"}]})),
+        ));
         out.push((Kind::Stickiness, with(json!({"interval": "day"}))));
+        out.push((
+            Kind::Stickiness,
+            with(json!({"interval": "week", "timezone": "Asia/Shanghai"})),
+        ));
         out.push((
             Kind::Funnels,
             with(json!({"steps": [{"event": "$pageview"}, {"event": "chat_message"}]})),

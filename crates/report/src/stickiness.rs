@@ -226,7 +226,10 @@ impl ReportKind for Stickiness {
             payments: false,
             events: None,
             personless: plan.params.common.personless,
-            hour_grain: false,
+            // Active buckets need only which hours a person was active in, unless criteria count the events.
+            hour_grain: ev.is_empty()
+                && plan.params.criteria.is_none()
+                && plan.window.grid.aligned(crate::table::HOUR_US),
             costs: None,
         }
     }

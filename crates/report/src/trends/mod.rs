@@ -239,7 +239,7 @@ impl ReportKind for Trends {
             payments: false,
             events: None,
             personless: p.common.personless,
-            hour_grain: false,
+            hour_grain: hour_grain(plan, event_properties),
             costs: None,
         }
     }
@@ -251,6 +251,25 @@ impl ReportKind for Trends {
     fn event_names(plan: &Plan) -> Vec<String> {
         crate::kind::entity_names(plan.params.series.iter().map(|s| &s.entity))
     }
+}
+
+/// Whether every series counts distinct persons (which hours a person was active in is all it needs) over periods
+/// starting on whole UTC hours; `date_from: all` is found in the data, so its window is not known before the scan.
+fn hour_grain(plan: &Plan, event_properties: bool) -> bool {
+    use params::Math;
+    let persons_only = plan.params.series.iter().all(|s| {
+        s.math_property.is_none()
+            && matches!(
+                s.math,
+                Math::UniquePersons | Math::Dau | Math::Wau | Math::Mau | Math::DauMau
+            )
+    });
+    persons_only
+        && !event_properties
+        && plan
+            .from
+            .and_then(|f| plan.window(f).ok())
+            .is_some_and(|w| w.grid.aligned(crate::table::HOUR_US))
 }
 
 impl Plan {
