@@ -88,7 +88,6 @@ impl PeriodGrid {
         self.end
     }
 
-    /// The period holding `ts`: `Before` the first, `After` the last, or its index.
     /// Whether every period boundary is a whole multiple of `step` µs since the Unix epoch.
     pub fn aligned(&self, step: i64) -> bool {
         self.starts
@@ -97,6 +96,7 @@ impl PeriodGrid {
             .all(|s| s.rem_euclid(step) == 0)
     }
 
+    /// The period holding `ts`: `Before` the first, `After` the last, or its index.
     #[inline]
     pub fn locate(&self, ts: i64) -> Locate {
         if ts < self.base {

@@ -24,6 +24,8 @@ const PERSONS_FILE: &str = "persons";
 pub(crate) struct DenseIds {
     pub(crate) runs: Vec<Vec<(u32, u32)>>,
     pub(crate) persons: Persons,
+    /// The dictionary's epoch: dense ids of two epochs never mix.
+    pub(crate) epoch: u64,
 }
 
 impl DenseIds {
@@ -102,7 +104,11 @@ impl Engine {
                 .filter(|p| as_of >= p.max_merge_ts)
         {
             let runs = runs.into_iter().map(Option::unwrap_or_default).collect();
-            return Ok(Some(DenseIds { runs, persons }));
+            return Ok(Some(DenseIds {
+                runs,
+                persons,
+                epoch,
+            }));
         }
         if !writable {
             return Ok(None);
@@ -112,6 +118,13 @@ impl Engine {
             .dictionaries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A dictionary deleted or replaced on disk since it was loaded is loaded again (a new start, if missing).
+        if dicts
+            .get(project)
+            .is_some_and(|d| on_disk != Some(d.epoch()))
+        {
+            dicts.remove(project);
+        }
         if !dicts.contains_key(project) {
             dicts.insert(project.to_string(), Dictionary::open(&dict_path, true)?);
         }
@@ -169,11 +182,16 @@ impl Engine {
         if let Some(persons) =
             store::ids::read_persons(&persons_path, epoch, &key).filter(|p| as_of >= p.max_merge_ts)
         {
-            return Ok(Some(DenseIds { runs, persons }));
+            return Ok(Some(DenseIds {
+                runs,
+                persons,
+                epoch,
+            }));
         }
         // The persons: the identity map built as text, each id it mentions given a dense id (so ids that arrive
         // later in new segments find theirs), then each dense id's person.
-        let (identity, latest) =
+        // The key is taken with the identity, under one look at the store, so it names what the map was built from.
+        let (identity, latest, key) =
             self.identity_and_latest(project, Some(model::Timestamp(as_of)))?;
         let nodes: Vec<(u32, u32, bool)> = identity
             .nodes()
@@ -203,7 +221,11 @@ impl Engine {
         {
             tracing::warn!(path = %persons_path.display(), error = %e, "could not keep the persons over dense ids");
         }
-        Ok(Some(DenseIds { runs, persons }))
+        Ok(Some(DenseIds {
+            runs,
+            persons,
+            epoch,
+        }))
     }
 
     /// Derives the dense ids of every project's segments and their persons over all merges, so that the next
@@ -253,35 +275,37 @@ impl Engine {
         }
     }
 
-    /// What a project's identity map is built from: its persons imports and the segments holding merges. Any change
-    /// to either (a new import, a flush or compaction that touches merges) gives another key.
     fn persons_key(&self, project: &str) -> [u8; 32] {
-        self.with_store(|s| {
-            let m = s.manifest();
-            let mut h = sha2::Sha256::new();
-            h.update(b"lcpersons1\0");
-            for f in m
-                .side_files
-                .iter()
-                .filter(|f| f.project == project && f.kind == store::SideKind::Persons)
-            {
-                h.update(f.file.as_bytes());
-                h.update(b"\0");
-            }
-            h.update(b"\x01");
-            for seg in m
-                .segments
-                .iter()
-                .filter(|seg| seg.project == project && seg.merges > 0)
-            {
-                h.update(seg.file.as_bytes());
-                h.update(b"\0");
-                h.update(seg.digest_sum.as_bytes());
-                h.update(b"\0");
-            }
-            h.finalize().into()
-        })
+        self.with_store(|s| persons_key(s, project))
     }
+}
+
+/// What a project's identity map is built from: its persons imports and the segments holding merges. Any change to
+/// either (a new import, a flush or compaction that touches merges) gives another key.
+pub(crate) fn persons_key(store: &store::Store, project: &str) -> [u8; 32] {
+    let m = store.manifest();
+    let mut h = sha2::Sha256::new();
+    h.update(b"lcpersons1\0");
+    for f in m
+        .side_files
+        .iter()
+        .filter(|f| f.project == project && f.kind == store::SideKind::Persons)
+    {
+        h.update(f.file.as_bytes());
+        h.update(b"\0");
+    }
+    h.update(b"\x01");
+    for seg in m
+        .segments
+        .iter()
+        .filter(|seg| seg.project == project && seg.merges > 0)
+    {
+        h.update(seg.file.as_bytes());
+        h.update(b"\0");
+        h.update(seg.digest_sum.as_bytes());
+        h.update(b"\0");
+    }
+    h.finalize().into()
 }
 
 /// A segment's activity by hour (docs/formats/ids.md) from its kept file, or derived from its rows (and kept when
@@ -376,19 +400,32 @@ pub(crate) fn hours_chunk(
     runs: &[(u32, u32)],
 ) -> Option<(store::segment::ScanChunk, Vec<(u32, u32)>)> {
     let mut row_runs: Vec<(u32, u32)> = Vec::new();
+    // Each run's entries must count exactly its rows.
+    let mut counted = vec![0u64; runs.len()];
     for e in &hours.entries {
         let d = runs.get(e.run as usize)?.0;
+        counted[e.run as usize] += u64::from(e.count);
         match row_runs.last_mut() {
             Some((last, n)) if *last == d => *n += 1,
             _ => row_runs.push((d, 1)),
         }
     }
+    if counted.iter().zip(runs).any(|(&c, r)| c != u64::from(r.1)) {
+        return None;
+    }
+    let ts: Option<Vec<i64>> = hours
+        .entries
+        .iter()
+        .map(|e| {
+            hours
+                .base_hour
+                .checked_add(i64::from(e.hour))?
+                .checked_mul(HOUR_US)
+        })
+        .collect();
+    let ts = ts?;
     let chunk = store::segment::ScanChunk {
-        ts: hours
-            .entries
-            .iter()
-            .map(|e| (hours.base_hour + i64::from(e.hour)) * HOUR_US)
-            .collect(),
+        ts,
         name_key: hours.entries.iter().map(|e| u32::from(e.name)).collect(),
         personless: hours.entries.iter().map(|e| e.personless).collect(),
         weight: hours.entries.iter().map(|e| u32::from(e.count)).collect(),

@@ -560,14 +560,16 @@ impl Engine {
         Ok(self.identity_and_latest(project, as_of)?.0)
     }
 
-    /// [`Engine::identity`] and the latest merge's timestamp among all of the project's merges (`None` without
-    /// merges): a map built at an `as_of` at or after it is the map of every merge.
+    /// [`Engine::identity`], the latest merge's timestamp among all of the project's merges (`None` without merges:
+    /// a map built at an `as_of` at or after it is the map of every merge), and the key of what it was built from
+    /// (`ids::persons_key`), read under the same lock.
     pub(crate) fn identity_and_latest(
         &self,
         project: &str,
         as_of: Option<Timestamp>,
-    ) -> Result<(IdentityMap, Option<i64>)> {
+    ) -> Result<(IdentityMap, Option<i64>, [u8; 32])> {
         let store = self.lock();
+        let key = crate::ids::persons_key(&store, project);
         let persons: Vec<PersonRecord> = store
             .read_persons(Some(project))?
             .into_iter()
@@ -583,7 +585,7 @@ impl Engine {
         }
         drop(store);
         let latest = merges.iter().map(|m| m.timestamp.0).max();
-        Ok((IdentityMap::build(&persons, merges, as_of), latest))
+        Ok((IdentityMap::build(&persons, merges, as_of), latest, key))
     }
 
     /// Runs `f` with the store: for tests that inspect what is stored (feature `test-support`). Callers above the

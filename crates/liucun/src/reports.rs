@@ -748,10 +748,17 @@ impl Engine {
                     })
                     .collect();
                 let other_ids = match dense {
-                    Some(_) => self.dense_ids(project, &others, plan.as_of)?,
+                    Some(_) => self
+                        .dense_ids(project, &others, plan.as_of)
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(project, error = %e, "dense ids unavailable; resolving ids as text");
+                            None
+                        }),
                     None => None,
                 };
-                if dense.is_some() && other_ids.is_none() {
+                if dense.is_some()
+                    && other_ids.as_ref().map(|o| o.epoch) != dense.as_ref().map(|d| d.epoch)
+                {
                     // The days read were resolved from dense ids and the others cannot be (a read-only engine
                     // missing their files): the table is built again resolving ids as text.
                     return self.load_table_as(project, plan, limits, false);

@@ -30,6 +30,9 @@ pub struct Dictionary {
     index: FxHashMap<Box<str>, u32>,
     /// Entries not yet written, in id order.
     pending: Vec<u32>,
+    /// The file's length after its last complete write: a sync starts there, so a write that failed half-way (or
+    /// whose fsync failed) is replaced, never repeated after itself.
+    synced_len: u64,
     pending_text: Vec<Box<str>>,
 }
 
@@ -74,29 +77,31 @@ impl Dictionary {
             index: FxHashMap::default(),
             pending: Vec::new(),
             pending_text: Vec::new(),
+            synced_len: bytes.len() as u64,
         };
-        match parse_dictionary(&bytes) {
-            Some((epoch, ids)) => {
-                dict.epoch = epoch;
-                dict.index.reserve(ids.len());
-                for (i, s) in ids.into_iter().enumerate() {
-                    dict.index.insert(s.into(), i as u32);
-                }
+        let parsed = parse_dictionary(&bytes).filter(|(epoch, ids)| {
+            dict.epoch = *epoch;
+            dict.index.reserve(ids.len());
+            // An id written twice would number two texts alike: damage.
+            ids.iter()
+                .enumerate()
+                .all(|(i, s)| dict.index.insert((*s).into(), i as u32).is_none())
+        });
+        if parsed.is_none() {
+            if !bytes.is_empty() {
+                tracing::warn!(path = %path.display(), "distinct-id dictionary damaged; derived again");
             }
-            None => {
-                if !bytes.is_empty() {
-                    tracing::warn!(path = %path.display(), "distinct-id dictionary damaged; derived again");
+            dict.index.clear();
+            dict.epoch = new_epoch();
+            if writable {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
                 }
-                dict.epoch = new_epoch();
-                if writable {
-                    if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-                    }
-                    let mut head = Vec::with_capacity(16);
-                    head.extend_from_slice(DICTIONARY_MAGIC);
-                    head.extend_from_slice(&dict.epoch.to_le_bytes());
-                    crate::write_atomic(path, &head)?;
-                }
+                let mut head = Vec::with_capacity(16);
+                head.extend_from_slice(DICTIONARY_MAGIC);
+                head.extend_from_slice(&dict.epoch.to_le_bytes());
+                crate::write_atomic(path, &head)?;
+                dict.synced_len = head.len() as u64;
             }
         }
         Ok(dict)
@@ -163,12 +168,17 @@ impl Dictionary {
         block.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         block.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         block.extend_from_slice(&payload);
+        use std::io::{Seek, SeekFrom};
         let mut f = std::fs::OpenOptions::new()
-            .append(true)
+            .write(true)
             .open(path)
+            .map_err(Error::io(path))?;
+        f.set_len(self.synced_len).map_err(Error::io(path))?;
+        f.seek(SeekFrom::Start(self.synced_len))
             .map_err(Error::io(path))?;
         f.write_all(&block).map_err(Error::io(path))?;
         f.sync_all().map_err(Error::io(path))?;
+        self.synced_len += block.len() as u64;
         self.pending.clear();
         self.pending_text.clear();
         Ok(())
@@ -254,7 +264,10 @@ fn write_checked(path: &Path, mut bytes: Vec<u8>) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     }
-    let tmp = path.with_extension("tmp");
+    // The whole name and `.tmp`: a segment's runs and hours files never share a temporary file.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, &bytes).map_err(Error::io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(Error::io(path))
 }
@@ -507,6 +520,38 @@ mod tests {
         assert_ne!(d.epoch(), epoch);
         assert!(d.is_empty());
         assert_eq!(dictionary_epoch(&path), Some(d.epoch()));
+    }
+
+    #[test]
+    fn a_block_written_twice_is_damage_and_a_sync_after_a_failed_one_starts_where_it_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids");
+        let mut d = Dictionary::open(&path, true).unwrap();
+        let epoch = d.epoch();
+        d.id("a");
+        d.sync().unwrap();
+        let one = std::fs::read(&path).unwrap();
+        // A write that reached the file but whose sync failed is replaced by the retry, not followed by it.
+        d.id("b");
+        let before = d.synced_len;
+        d.sync().unwrap();
+        let two = std::fs::read(&path).unwrap();
+        let mut torn = two.clone();
+        torn.truncate(two.len() - 2);
+        std::fs::write(&path, &torn).unwrap();
+        d.synced_len = before;
+        d.pending = vec![1];
+        d.pending_text = vec!["b".into()];
+        d.sync().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), two);
+        assert_eq!(Dictionary::open(&path, true).unwrap().epoch(), epoch);
+        // The same block twice: two numbers for one id.
+        let mut doubled = two.clone();
+        doubled.extend_from_slice(&two[one.len()..]);
+        std::fs::write(&path, &doubled).unwrap();
+        let d = Dictionary::open(&path, true).unwrap();
+        assert_ne!(d.epoch(), epoch);
+        assert!(d.is_empty());
     }
 
     #[test]
