@@ -123,20 +123,24 @@ pub fn retention(
     let rows = grid.len();
     let mut out = CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns);
     let words = rows.div_ceil(64).max(1);
+    // Each person's periods with at least `min_occurrences` returning events.
+    let returns_bits = || {
+        period_bits(
+            cols,
+            grid,
+            cfg.n_persons,
+            words,
+            cols.returning,
+            cfg.min_occurrences,
+        )
+    };
     match (cfg.mode, cfg.buckets) {
         (Mode::Recurring, BucketMode::Event) => {
             recurring_by_event_bucket(cols, grid, cfg, words, &mut out)
         }
         (Mode::Recurring, _) => {
             let starts = period_bits(cols, grid, cfg.n_persons, words, cols.start, 1);
-            let returns = period_bits(
-                cols,
-                grid,
-                cfg.n_persons,
-                words,
-                cols.returning,
-                cfg.min_occurrences,
-            );
+            let returns = returns_bits();
             for p in 0..cfg.n_persons {
                 let s = &starts[p * words..(p + 1) * words];
                 if s.iter().all(|&w| w == 0) {
@@ -158,17 +162,7 @@ pub fn retention(
             let (first, returns) = if cfg.min_occurrences <= 1 {
                 earliest_and_returns(cols, anchors, grid, cfg.n_persons, words)
             } else {
-                (
-                    earliest(cols, anchors, cfg.n_persons),
-                    period_bits(
-                        cols,
-                        grid,
-                        cfg.n_persons,
-                        words,
-                        cols.returning,
-                        cfg.min_occurrences,
-                    ),
-                )
+                (earliest(cols, anchors, cfg.n_persons), returns_bits())
             };
             for (p, &i) in first.iter().enumerate() {
                 if i == u32::MAX {
@@ -278,28 +272,31 @@ fn period_bits(
 ///
 /// An empty `uuid` column means ties need no breaking (the caller only needs the anchor's period).
 fn earliest(cols: &RetentionColumns<'_>, mask: &[bool], n_persons: usize) -> Vec<u32> {
-    let mut best = vec![u32::MAX; n_persons];
     // Each person's best time beside its index: comparing against it reads a small array, not the event columns
     // at a random place.
-    let mut best_ts = vec![i64::MAX; n_persons];
-    let uuid = |i: usize| cols.uuid.get(i).copied().unwrap_or(0);
+    let mut best: Vec<(i64, u32)> = vec![(i64::MAX, u32::MAX); n_persons];
     for (i, (&m, (&p, &ts))) in mask.iter().zip(cols.person.iter().zip(cols.ts)).enumerate() {
-        if !m {
-            continue;
-        }
-        let p = p as usize;
-        let cur = best[p];
-        let better = match ts.cmp(&best_ts[p]) {
-            std::cmp::Ordering::Less => true,
-            std::cmp::Ordering::Equal => cur == u32::MAX || uuid(i) < uuid(cur as usize),
-            std::cmp::Ordering::Greater => false,
-        };
-        if better {
-            best[p] = i as u32;
-            best_ts[p] = ts;
+        if m {
+            keep_earliest(&mut best[p as usize], ts, i, cols.uuid);
         }
     }
-    best
+    best.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Makes event `i` at `ts` the person's `best` (time, index) when it is earlier, or as early with a smaller uuid
+/// (an empty `uuid` column: the first one met stays).
+#[inline]
+fn keep_earliest(best: &mut (i64, u32), ts: i64, i: usize, uuid: &[u128]) {
+    let (best_ts, cur) = *best;
+    let uuid = |i: usize| uuid.get(i).copied().unwrap_or(0);
+    let better = match ts.cmp(&best_ts) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Equal => cur == u32::MAX || uuid(i) < uuid(cur as usize),
+        std::cmp::Ordering::Greater => false,
+    };
+    if better {
+        *best = (ts, i as u32);
+    }
 }
 
 /// [`earliest`] of `anchors` and [`period_bits`] of the returning events (at least one per period) in one pass over
@@ -314,7 +311,6 @@ fn earliest_and_returns(
     // Per person: (best anchor time, its event index).
     let mut best: Vec<(i64, u32)> = vec![(i64::MAX, u32::MAX); n_persons];
     let mut bits = vec![0u64; n_persons * words];
-    let uuid = |i: usize| cols.uuid.get(i).copied().unwrap_or(0);
     for (i, (&a, &r)) in anchors.iter().zip(cols.returning).enumerate() {
         if !a && !r {
             continue;
@@ -322,15 +318,7 @@ fn earliest_and_returns(
         let p = cols.person[i] as usize;
         let ts = cols.ts[i];
         if a {
-            let (best_ts, cur) = best[p];
-            let better = match ts.cmp(&best_ts) {
-                std::cmp::Ordering::Less => true,
-                std::cmp::Ordering::Equal => cur == u32::MAX || uuid(i) < uuid(cur as usize),
-                std::cmp::Ordering::Greater => false,
-            };
-            if better {
-                best[p] = (ts, i as u32);
-            }
+            keep_earliest(&mut best[p], ts, i, cols.uuid);
         }
         if r && let Locate::In(k) = grid.locate(ts) {
             let k = k as usize;

@@ -352,12 +352,15 @@ impl Engine {
             && plan.numeric.is_empty()
             && !plan.payments
             && plan.costs.is_none();
-        let hour_paths: Vec<(std::path::PathBuf, bool)> = self.with_store(|st| {
-            chosen
-                .iter()
-                .map(|s| (st.hours_path(&s.file), !st.is_read_only()))
-                .collect()
-        });
+        let hour_paths: Vec<(std::path::PathBuf, bool)> = match hour_grain {
+            true => self.with_store(|st| {
+                chosen
+                    .iter()
+                    .map(|s| (st.hours_path(&s.file), !st.is_read_only()))
+                    .collect()
+            }),
+            false => Vec::new(),
+        };
         let whole_hours = |s: &store::SegmentEntry| {
             [plan.from, Some(plan.to), plan.as_of.checked_add(1)]
                 .into_iter()

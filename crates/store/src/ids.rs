@@ -139,11 +139,6 @@ impl Dictionary {
         self.index.get(text).copied()
     }
 
-    /// Every (text, dense id), in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.index.iter().map(|(s, &d)| (&**s, d))
-    }
-
     /// Appends the ids added since the last call as one checksummed block and fsyncs the file; a no-op in memory.
     /// Call it before writing any file that uses them.
     ///
