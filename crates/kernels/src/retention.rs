@@ -301,6 +301,9 @@ fn keep_earliest(best: &mut (i64, u32), ts: i64, i: usize, uuid: &[u128]) {
 
 /// [`earliest`] of `anchors` and [`period_bits`] of the returning events (at least one per period) in one pass over
 /// the events: each event's person is visited once, and its best anchor and return bits sit side by side.
+///
+/// With many more events than persons the events are split in parts read in parallel, each into arrays of its own,
+/// merged in part order (so the first anchor met still wins a tie when there are no uuids).
 fn earliest_and_returns(
     cols: &RetentionColumns<'_>,
     anchors: &[bool],
@@ -308,10 +311,72 @@ fn earliest_and_returns(
     n_persons: usize,
     words: usize,
 ) -> (Vec<u32>, Vec<u64>) {
+    let n = cols.person.len();
+    // Each part costs a pass over per-person arrays to merge: parts only pay off when events far outnumber persons.
+    let parts = if n >= PARALLEL_MIN_EVENTS && n >= 4 * n_persons {
+        rayon::current_num_threads().clamp(1, 8)
+    } else {
+        1
+    };
+    earliest_and_returns_parts(cols, anchors, grid, n_persons, words, parts)
+}
+
+/// [`earliest_and_returns`] in `parts` parts (at least one).
+fn earliest_and_returns_parts(
+    cols: &RetentionColumns<'_>,
+    anchors: &[bool],
+    grid: &PeriodGrid,
+    n_persons: usize,
+    words: usize,
+    parts: usize,
+) -> (Vec<u32>, Vec<u64>) {
+    use rayon::prelude::*;
+    let n = cols.person.len();
+    let parts = parts.max(1);
+    let per = n.div_ceil(parts).max(1);
+    let mut partial: Vec<Partial> = (0..parts)
+        .into_par_iter()
+        .map(|k| {
+            let range = k * per..((k + 1) * per).min(n);
+            earliest_and_returns_in(cols, anchors, grid, n_persons, words, range)
+        })
+        .collect();
+    let (mut best, mut bits) = partial.remove(0);
+    for (b, r) in partial {
+        best.par_iter_mut()
+            .zip(b.par_iter())
+            .for_each(|(best, &(ts, i))| {
+                if i != u32::MAX {
+                    keep_earliest(best, ts, i as usize, cols.uuid);
+                }
+            });
+        bits.par_iter_mut()
+            .zip(r.par_iter())
+            .for_each(|(a, &b)| *a |= b);
+    }
+    (best.into_iter().map(|(_, i)| i).collect(), bits)
+}
+
+/// One part's per-person best anchor (time, event index) and return bits.
+type Partial = (Vec<(i64, u32)>, Vec<u64>);
+
+/// Events at least this many are read in parallel parts by [`earliest_and_returns`].
+const PARALLEL_MIN_EVENTS: usize = 1 << 20;
+
+/// [`earliest_and_returns`] over the events of `range`: per person the best anchor (time, index) and return bits.
+fn earliest_and_returns_in(
+    cols: &RetentionColumns<'_>,
+    anchors: &[bool],
+    grid: &PeriodGrid,
+    n_persons: usize,
+    words: usize,
+    range: std::ops::Range<usize>,
+) -> Partial {
     // Per person: (best anchor time, its event index).
     let mut best: Vec<(i64, u32)> = vec![(i64::MAX, u32::MAX); n_persons];
     let mut bits = vec![0u64; n_persons * words];
-    for (i, (&a, &r)) in anchors.iter().zip(cols.returning).enumerate() {
+    for i in range {
+        let (a, r) = (anchors[i], cols.returning[i]);
         if !a && !r {
             continue;
         }
@@ -325,7 +390,7 @@ fn earliest_and_returns(
             bits[p * words + k / 64] |= 1 << (k % 64);
         }
     }
-    (best.into_iter().map(|(_, i)| i).collect(), bits)
+    (best, bits)
 }
 
 /// Recurring mode broken down by an event property: actors are (person, bucket) pairs, and a return counts only
@@ -489,4 +554,43 @@ pub fn retention_24h(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Read in parts, the earliest anchors and return bits are those of one pass, ties included.
+        #[test]
+        fn parts_agree_with_one_pass(
+            events in proptest::collection::vec((0u32..7, 0i64..10, proptest::bool::ANY, proptest::bool::ANY, 0u128..4), 0..120),
+            with_uuid in proptest::bool::ANY,
+            parts in 2usize..5,
+        ) {
+            let day = 86_400_000_000i64;
+            let person: Vec<u32> = events.iter().map(|e| e.0).collect();
+            // Several events per day, so anchors tie.
+            let ts: Vec<i64> = events.iter().map(|e| e.1 * day / 2).collect();
+            let anchor: Vec<bool> = events.iter().map(|e| e.2).collect();
+            let returning: Vec<bool> = events.iter().map(|e| e.3).collect();
+            let uuid: Vec<u128> = if with_uuid { events.iter().map(|e| e.4).collect() } else { Vec::new() };
+            let cols = RetentionColumns {
+                person: &person,
+                ts: &ts,
+                uuid: &uuid,
+                start: &anchor,
+                anchor: &anchor,
+                returning: &returning,
+                event_bucket: &[],
+                person_bucket: &[],
+            };
+            let grid = PeriodGrid::new((0..5).map(|d| d * day).collect(), 5 * day);
+            let one = earliest_and_returns_parts(&cols, &anchor, &grid, 7, 1, 1);
+            let split = earliest_and_returns_parts(&cols, &anchor, &grid, 7, 1, parts);
+            proptest::prop_assert_eq!(one, split);
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod ids;
 mod import;
 mod inspect;
 mod reports;
+mod rows;
 pub mod settings;
 
 use rayon::prelude::*;

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use store::ScanFilter;
 use store::segment::{ScanChunk, ScanWant};
 
+use crate::rows::{Rooted, RunCursor};
 use crate::{Engine, Error, IdentityMap, Result};
 
 /// Tables kept in memory for repeated reports.
@@ -494,7 +495,6 @@ impl Engine {
         // Each segment's row runs with each id replaced by its person's root, and whether the id is in a merge: one
         // parallel pass of independent lookups, so the sequential loop below misses the cache once per run, not
         // twice.
-        type Rooted = (Vec<(u32, u32)>, Vec<bool>);
         let rooted: Vec<Rooted> = match &dense {
             Some(dn) => (0..chosen.len())
                 .into_par_iter()
@@ -523,7 +523,64 @@ impl Engine {
             table.costs.key.reserve(upper);
             table.costs.nano.reserve(upper);
         }
-        for (c, &(seg, base)) in chunks.iter().zip(&chunk_at) {
+        // Per chunk: the scan's event-name filter per dictionary entry, and each entry's table number.
+        let chunk_names: Vec<(Vec<bool>, Vec<u32>)> = chunks
+            .iter()
+            .map(|c| {
+                let wanted = c
+                    .names
+                    .iter()
+                    .map(|n| {
+                        names_kept
+                            .as_ref()
+                            .is_none_or(|e| e.binary_search(n).is_ok())
+                    })
+                    .collect();
+                let name_of = c
+                    .names
+                    .iter()
+                    .map(|n| {
+                        let next = names.len() as u32;
+                        *names.entry(n.clone()).or_insert_with(|| {
+                            table.names.push(n.clone());
+                            next
+                        })
+                    })
+                    .collect();
+                (wanted, name_of)
+            })
+            .collect();
+        let parallel = dense.is_some() && !plan.payments && plan.costs.is_none();
+        if parallel {
+            let rows = crate::rows::dense_rows(
+                &crate::rows::RowsIn {
+                    chunks: &chunks,
+                    chunk_seg: &chunk_at.iter().map(|&(seg, _)| seg).collect::<Vec<_>>(),
+                    rooted: &rooted,
+                    names: &chunk_names,
+                    bound: person_of_root.len(),
+                    as_of: plan.as_of,
+                    range: lo..plan.to,
+                    uuid: plan.uuid,
+                },
+                |seg| short_runs(&dir, chosen[seg]),
+                || limits.check_time().map_err(Error::from),
+            )?;
+            n_persons = rows.merged.len();
+            person_of_root = rows.person_of_root;
+            merged = rows.merged;
+            all_personless = rows.all_personless;
+            in_range = rows.in_range;
+            table.person = rows.person;
+            table.ts = rows.ts;
+            table.name = rows.name;
+            table.uuid = rows.uuid;
+        }
+        for (c, (&(seg, base), (wanted, name_of))) in chunks
+            .iter()
+            .zip(chunk_at.iter().zip(&chunk_names))
+            .filter(|_| !parallel)
+        {
             limits.check_time()?;
             let (row_costs, cost_map) = &seg_costs[seg];
             if dense.is_some() {
@@ -549,27 +606,6 @@ impl Engine {
                 merged[p as usize] |= identity.is_merged(d);
                 p
             };
-            // The scan's event-name filter, per dictionary entry of the chunk.
-            let wanted: Vec<bool> = c
-                .names
-                .iter()
-                .map(|n| {
-                    names_kept
-                        .as_ref()
-                        .is_none_or(|e| e.binary_search(n).is_ok())
-                })
-                .collect();
-            let name_of: Vec<u32> = c
-                .names
-                .iter()
-                .map(|n| {
-                    let next = names.len() as u32;
-                    *names.entry(n.clone()).or_insert_with(|| {
-                        table.names.push(n.clone());
-                        next
-                    })
-                })
-                .collect();
             let mut pay = 0;
             for i in 0..c.ts.len() {
                 let ts = c.ts[i];
@@ -664,7 +700,10 @@ impl Engine {
                     table.costs.nano.push(row_costs.nano[base + i]);
                 }
             }
-            if plan.event_properties || !plan.numeric.is_empty() {
+        }
+        // Event properties and numbers, per chunk in row order.
+        if plan.event_properties || !plan.numeric.is_empty() {
+            for (c, (wanted, _)) in chunks.iter().zip(&chunk_names) {
                 // The scan may name the events whose properties are read, and the keys (numeric ones added).
                 let narrow = plan.numeric.is_empty();
                 let with_properties: Vec<bool> = c
@@ -1191,35 +1230,6 @@ fn parse_object(text: &str) -> Map<String, Value> {
     match serde_json::from_str(text) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
-    }
-}
-
-/// Where a reader is in one segment's runs of dense ids.
-#[derive(Debug, Default)]
-struct RunCursor {
-    seg: Option<usize>,
-    run: usize,
-    left: u32,
-}
-
-impl RunCursor {
-    /// Moves to the start of segment `seg`'s runs, unless already inside them.
-    fn enter(&mut self, seg: usize, runs: &[(u32, u32)]) {
-        if self.seg != Some(seg) {
-            self.seg = Some(seg);
-            self.run = 0;
-            self.left = runs.first().map_or(0, |r| r.1);
-        }
-    }
-
-    /// The dense id of the next row; `None` past the runs' end.
-    fn next(&mut self, runs: &[(u32, u32)]) -> Option<u32> {
-        while self.left == 0 {
-            self.run += 1;
-            self.left = runs.get(self.run)?.1;
-        }
-        self.left -= 1;
-        runs.get(self.run).map(|r| r.0)
     }
 }
 
