@@ -70,11 +70,56 @@ pub fn for_each_person(
     by_person: &ByPerson,
     period: &[u32],
     bucket: &[u32],
+    f: impl FnMut(usize, &[Active]),
+) {
+    for_each_person_in(by_person, period, bucket, 0..by_person.n_persons(), f);
+}
+
+/// [`for_each_person`] in parallel: the persons are split in ranges, each folded into its own state made by `init`;
+/// returns the states in person order, for the caller to combine.
+pub fn fold_persons<S: Send>(
+    by_person: &ByPerson,
+    period: &[u32],
+    bucket: &[u32],
+    init: impl Fn() -> S + Sync,
+    fold: impl Fn(&mut S, usize, &[Active]) + Sync,
+) -> Vec<S> {
+    use rayon::prelude::*;
+    let n = by_person.n_persons();
+    // A few ranges per thread balance uneven persons; small inputs stay in one.
+    let parts = if by_person.events.len() >= PARALLEL_MIN_EVENTS {
+        rayon::current_num_threads() * 4
+    } else {
+        1
+    };
+    let per = n.div_ceil(parts).max(1);
+    (0..parts)
+        .into_par_iter()
+        .map(|k| {
+            let mut state = init();
+            let range = (k * per).min(n)..((k + 1) * per).min(n);
+            for_each_person_in(by_person, period, bucket, range, |p, a| {
+                fold(&mut state, p, a)
+            });
+            state
+        })
+        .collect()
+}
+
+/// Events at least this many are folded in parallel by [`fold_persons`].
+const PARALLEL_MIN_EVENTS: usize = 1 << 18;
+
+/// [`for_each_person`] over the persons of `persons`.
+fn for_each_person_in(
+    by_person: &ByPerson,
+    period: &[u32],
+    bucket: &[u32],
+    persons: std::ops::Range<usize>,
     mut f: impl FnMut(usize, &[Active]),
 ) {
     let mut keys: Vec<u64> = Vec::new();
     let mut active: Vec<Active> = Vec::new();
-    for p in 0..by_person.n_persons() {
+    for p in persons {
         keys.clear();
         for &e in by_person.of(p) {
             let e = e as usize;
@@ -118,14 +163,31 @@ pub fn distinct_per_period(
     n_periods: usize,
     n_buckets: usize,
 ) -> Vec<u64> {
-    let mut out = vec![0u64; n_periods * n_buckets];
-    for_each_person(by_person, period, bucket, |p, active| {
-        let pb = person_bucket.get(p).copied();
-        for a in active {
-            let b = pb.unwrap_or(a.bucket) as usize;
-            out[b * n_periods + a.period as usize] += 1;
+    let parts = fold_persons(
+        by_person,
+        period,
+        bucket,
+        || vec![0u64; n_periods * n_buckets],
+        |out, p, active| {
+            let pb = person_bucket.get(p).copied();
+            for a in active {
+                let b = pb.unwrap_or(a.bucket) as usize;
+                out[b * n_periods + a.period as usize] += 1;
+            }
+        },
+    );
+    sum_parts(parts, n_periods * n_buckets)
+}
+
+/// The element-wise sum of equally long count arrays (`len` zeros for none).
+fn sum_parts<T: Copy + Default + std::ops::AddAssign>(parts: Vec<Vec<T>>, len: usize) -> Vec<T> {
+    let mut parts = parts.into_iter();
+    let mut out = parts.next().unwrap_or_else(|| vec![T::default(); len]);
+    for part in parts {
+        for (o, v) in out.iter_mut().zip(part) {
+            *o += v;
         }
-    });
+    }
     out
 }
 
@@ -186,40 +248,48 @@ pub fn rolling_distinct(
     let shown = n_days.saturating_sub(first);
     // Difference arrays: a person active on day a is counted on days a..a + w - 1; runs of overlapping ranges are
     // merged so that each person adds at most one per day.
-    let mut diff: Vec<Vec<i64>> = windows
-        .iter()
-        .map(|_| vec![0i64; (n_days + 1) * n_buckets])
-        .collect();
-    for_each_person(by_person, period, bucket, |p, active| {
-        let pb = person_bucket.get(p).copied();
-        for (wi, &w) in windows.iter().enumerate() {
-            // A window's days: an event on day a counts on a..a + w - 1.
-            let d = &mut diff[wi];
-            let mut run: Option<(u32, usize, usize)> = None;
-            for a in active {
-                let b = pb.unwrap_or(a.bucket);
-                let (lo, hi) = (
-                    a.period as usize,
-                    (a.period as usize + w as usize).min(n_days),
-                );
-                run = match run {
-                    Some((rb, rlo, rhi)) if rb == b && lo <= rhi => Some((rb, rlo, rhi.max(hi))),
-                    Some((rb, rlo, rhi)) => {
-                        d[rb as usize * (n_days + 1) + rlo] += 1;
-                        d[rb as usize * (n_days + 1) + rhi] -= 1;
-                        Some((b, lo, hi))
-                    }
-                    None => Some((b, lo, hi)),
-                };
+    let len = (n_days + 1) * n_buckets;
+    // One difference array per window, all windows' side by side.
+    let parts = fold_persons(
+        by_person,
+        period,
+        bucket,
+        || vec![0i64; len * windows.len()],
+        |diff, p, active| {
+            let pb = person_bucket.get(p).copied();
+            for (wi, &w) in windows.iter().enumerate() {
+                // A window's days: an event on day a counts on a..a + w - 1.
+                let d = &mut diff[wi * len..(wi + 1) * len];
+                let mut run: Option<(u32, usize, usize)> = None;
+                for a in active {
+                    let b = pb.unwrap_or(a.bucket);
+                    let (lo, hi) = (
+                        a.period as usize,
+                        (a.period as usize + w as usize).min(n_days),
+                    );
+                    run = match run {
+                        Some((rb, rlo, rhi)) if rb == b && lo <= rhi => {
+                            Some((rb, rlo, rhi.max(hi)))
+                        }
+                        Some((rb, rlo, rhi)) => {
+                            d[rb as usize * (n_days + 1) + rlo] += 1;
+                            d[rb as usize * (n_days + 1) + rhi] -= 1;
+                            Some((b, lo, hi))
+                        }
+                        None => Some((b, lo, hi)),
+                    };
+                }
+                if let Some((rb, rlo, rhi)) = run {
+                    d[rb as usize * (n_days + 1) + rlo] += 1;
+                    d[rb as usize * (n_days + 1) + rhi] -= 1;
+                }
             }
-            if let Some((rb, rlo, rhi)) = run {
-                d[rb as usize * (n_days + 1) + rlo] += 1;
-                d[rb as usize * (n_days + 1) + rhi] -= 1;
-            }
-        }
-    });
-    diff.into_iter()
-        .map(|d| {
+        },
+    );
+    let diff = sum_parts(parts, len * windows.len());
+    (0..windows.len())
+        .map(|wi| {
+            let d = &diff[wi * len..(wi + 1) * len];
             let mut out = vec![0u64; shown * n_buckets];
             for b in 0..n_buckets {
                 let mut acc = 0i64;
@@ -258,6 +328,66 @@ mod tests {
             out[b as usize * n_periods + k as usize] += 1;
         }
         out
+    }
+
+    #[test]
+    fn persons_folded_in_parallel_count_as_one_pass() {
+        // Enough events for the parallel fold, from a small deterministic generator.
+        let n = PARALLEL_MIN_EVENTS + 1000;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % m) as u32
+        };
+        let (person, period, bucket): (Vec<u32>, Vec<u32>, Vec<u32>) = (0..n)
+            .map(|_| {
+                let k = next(41);
+                (next(5_000), if k == 40 { NONE } else { k }, next(3))
+            })
+            .fold(
+                (vec![], vec![], vec![]),
+                |(mut a, mut b, mut c), (p, k, bu)| {
+                    a.push(p);
+                    b.push(k);
+                    c.push(bu);
+                    (a, b, c)
+                },
+            );
+        let by = ByPerson::new(&person, 5_000);
+        let got = distinct_per_period(&by, &period, &bucket, &[], 40, 3);
+        assert_eq!(got, naive_distinct(&person, &period, &bucket, 40, 3));
+        // A one-day window is the distinct count per day.
+        let rolled = rolling_distinct(
+            &by,
+            &period,
+            &bucket,
+            &[],
+            &Days {
+                windows: vec![1, 7],
+                first: 0,
+                n_days: 40,
+                n_buckets: 3,
+            },
+        );
+        assert_eq!(rolled[0], got);
+        // Seven days: each (bucket, person)'s days as a bitmask, counted on every day within six after one of them.
+        let mut days = std::collections::BTreeMap::<(u32, u32), u64>::new();
+        for i in 0..n {
+            if period[i] != NONE {
+                *days.entry((bucket[i], person[i])).or_default() |= 1 << period[i];
+            }
+        }
+        let mut week = vec![0u64; 3 * 40];
+        for (&(b, _), &mask) in &days {
+            for d in 0..40usize {
+                if (d.saturating_sub(6)..=d).any(|a| mask >> a & 1 == 1) {
+                    week[b as usize * 40 + d] += 1;
+                }
+            }
+        }
+        assert_eq!(rolled[1], week);
     }
 
     #[test]
