@@ -197,6 +197,15 @@ pub fn retention(
 fn count_row(out: &mut CohortCounts, b: usize, k: usize, returns: &[u64], cfg: &RetentionConfig) {
     out.add(b, k, 0);
     let rows = out.rows;
+    if cfg.spans.is_empty() && !cfg.cumulative {
+        // Column j is period k + j alone: only the set bits after k need visiting.
+        for p in ones(returns) {
+            if p > k && p - k < cfg.columns && p < rows {
+                out.add(b, k, p - k);
+            }
+        }
+        return;
+    }
     // Whether column j qualifies: any in-window period of its span has a qualifying return.
     let qualifies = |j: usize| -> bool {
         let (lo, hi) = cfg.spans.get(j - 1).copied().unwrap_or((j, j));

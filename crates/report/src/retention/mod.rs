@@ -337,8 +337,6 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
     let target_filters = compile(&p.target.properties)?;
     let returning_filters = compile(&p.returning.properties)?;
     let n = t.ts.len();
-    // Events after as_of or at/after the window's end never count (anchors are searched up to as_of only).
-    let in_time: Vec<bool> = t.ts.iter().map(|&ts| ts <= plan.as_of).collect();
     let global = compile(&p.common.global_filters(&t.project))?;
     let names_target = name_mask(&t.names, &p.target, &p.common, &t.project);
     let names_returning = name_mask(&t.names, &p.returning, &p.common, &t.project);
@@ -365,17 +363,35 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
         && !event_filters(&global)
         && !event_filters(&target_filters)
         && !event_filters(&returning_filters);
-    for i in 0..n {
-        if !in_time[i] {
+    // Events after as_of never count (anchors are searched up to as_of only).
+    let in_time = |i: usize| t.ts[i] <= plan.as_of;
+    if by_name_only {
+        // Each event's name decides alone: one independent step per event, in parallel.
+        use rayon::prelude::*;
+        start
+            .par_iter_mut()
+            .zip(anchor.par_iter_mut())
+            .zip(returning.par_iter_mut())
+            .enumerate()
+            .with_min_len(1 << 14)
+            .for_each(|(i, ((s, a), r))| {
+                if in_time(i) {
+                    let name = t.name[i] as usize;
+                    (*a, *s, *r) = (
+                        names_target[name],
+                        names_target[name],
+                        names_returning[name],
+                    );
+                }
+            });
+    }
+    for i in (0..n).filter(|_| !by_name_only) {
+        if !in_time(i) {
             continue;
         }
         let name = t.name[i] as usize;
         let (nt, nr) = (names_target[name], names_returning[name]);
         if !nt && !nr {
-            continue;
-        }
-        if by_name_only {
-            (anchor[i], start[i], returning[i]) = (nt, nt, nr);
             continue;
         }
         let ev = t.properties.get(i);
