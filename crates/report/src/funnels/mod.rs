@@ -239,35 +239,15 @@ impl ReportKind for Funnels {
             projects.push(match plan.params.viz {
                 Viz::Trends => {
                     let n_periods = trend_window.as_ref().map_or(0, |w| w.grid.len());
-                    let mut acc: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
-                    prep.trend_runs(plan, |_, value, entries| {
-                        let row = acc.entry(value).or_insert_with(|| vec![(0, 0); n_periods]);
-                        for &(period, converted) in entries {
-                            if let Some(c) = row.get_mut(period as usize) {
-                                c.0 += 1;
-                                c.1 += u64::from(converted);
-                            }
-                        }
-                    });
                     Aggregate::Trends {
                         values: prep.values.clone(),
-                        rows: acc,
+                        rows: prep.trend_rows(plan, n_periods),
                     }
                 }
-                _ => {
-                    let mut acc: HashMap<u32, StepAcc> = HashMap::new();
-                    prep.step_runs(plan, |_, value, outcome| {
-                        if let Outcome::Reached { level, times } = outcome {
-                            acc.entry(value)
-                                .or_insert_with(|| StepAcc::new(plan))
-                                .add(level, &times);
-                        }
-                    });
-                    Aggregate::Steps {
-                        values: prep.values.clone(),
-                        rows: acc,
-                    }
-                }
+                _ => Aggregate::Steps {
+                    values: prep.values.clone(),
+                    rows: prep.step_rows(plan),
+                },
             });
         }
         render::build(plan, from, trend_window.as_ref(), tables, projects)
@@ -439,10 +419,11 @@ impl<'a> Prepared<'a> {
         let mut steps = vec![0u32; len];
         let mut excl = vec![0u32; len];
         let mut read = vec![false; len];
-        for i in 0..len {
+        // Each event's roles on its own: one independent step per event, in parallel.
+        let roles = |i: usize| -> Option<(u32, u32, bool)> {
             let ts = t.ts[i];
             if ts < from || ts > plan.to_inclusive || ts > plan.as_of || !m.global(t, i) {
-                continue;
+                return None;
             }
             let mut s = 0u32;
             for (k, anchor) in anchor.iter().enumerate() {
@@ -464,9 +445,25 @@ impl<'a> Prepared<'a> {
                     }
                 }
             }
-            steps[i] = s;
-            excl[i] = x;
-            read[i] = s != 0 || x != 0 || (strict && m.activity[t.name[i] as usize]);
+            Some((
+                s,
+                x,
+                s != 0 || x != 0 || (strict && m.activity[t.name[i] as usize]),
+            ))
+        };
+        {
+            use rayon::prelude::*;
+            steps
+                .par_iter_mut()
+                .zip(excl.par_iter_mut())
+                .zip(read.par_iter_mut())
+                .enumerate()
+                .with_min_len(1 << 14)
+                .for_each(|(i, ((s, x), r))| {
+                    if let Some(v) = roles(i) {
+                        (*s, *x, *r) = v;
+                    }
+                });
         }
         let mut values: Vec<Vec<String>> = vec![Vec::new()];
         let mut value = vec![0u32; len];
@@ -614,12 +611,102 @@ impl<'a> Prepared<'a> {
             .unwrap_or(evs[0].value)
     }
 
+    /// Person ranges for a parallel fold, in person order: a few per thread on a large table, one on a small one.
+    fn person_parts(&self) -> Vec<std::ops::Range<usize>> {
+        let n = self.by.n_persons();
+        let parts = if self.table.ts.len() >= PARALLEL_MIN_EVENTS {
+            rayon::current_num_threads() * 4
+        } else {
+            1
+        };
+        let per = n.div_ceil(parts).max(1);
+        (0..parts)
+            .map(|k| (k * per).min(n)..((k + 1) * per).min(n))
+            .collect()
+    }
+
+    /// Every person's runs aggregated per breakdown value (§8), persons folded in parallel ranges and merged in
+    /// person order.
+    fn step_rows(&self, plan: &Plan) -> HashMap<u32, StepAcc> {
+        use rayon::prelude::*;
+        let parts: Vec<HashMap<u32, StepAcc>> = self
+            .person_parts()
+            .into_par_iter()
+            .map(|persons| {
+                let mut acc: HashMap<u32, StepAcc> = HashMap::new();
+                self.step_runs_in(plan, persons, |_, value, outcome| {
+                    if let Outcome::Reached { level, times } = outcome {
+                        acc.entry(value)
+                            .or_insert_with(|| StepAcc::new(plan))
+                            .add(level, &times);
+                    }
+                });
+                acc
+            })
+            .collect();
+        let mut rows: HashMap<u32, StepAcc> = HashMap::new();
+        for part in parts {
+            for (value, acc) in part {
+                match rows.entry(value) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(&acc),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(acc);
+                    }
+                }
+            }
+        }
+        rows
+    }
+
+    /// Every person's trend entries (§10) counted per breakdown value and period: (entered, converted).
+    fn trend_rows(&self, plan: &Plan, n_periods: usize) -> HashMap<u32, Vec<(u64, u64)>> {
+        use rayon::prelude::*;
+        let parts: Vec<HashMap<u32, Vec<(u64, u64)>>> = self
+            .person_parts()
+            .into_par_iter()
+            .map(|persons| {
+                let mut acc: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
+                self.trend_runs_in(plan, persons, |_, value, entries| {
+                    let row = acc.entry(value).or_insert_with(|| vec![(0, 0); n_periods]);
+                    for &(period, converted) in entries {
+                        if let Some(c) = row.get_mut(period as usize) {
+                            c.0 += 1;
+                            c.1 += u64::from(converted);
+                        }
+                    }
+                });
+                acc
+            })
+            .collect();
+        let mut rows: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
+        for part in parts {
+            for (value, counts) in part {
+                let row = rows.entry(value).or_insert_with(|| vec![(0, 0); n_periods]);
+                for (r, c) in row.iter_mut().zip(counts) {
+                    r.0 += c.0;
+                    r.1 += c.1;
+                }
+            }
+        }
+        rows
+    }
+
     /// Runs §5–§7 for every person: `f(person, value, outcome)`.
-    fn step_runs(&self, plan: &Plan, mut f: impl FnMut(usize, u32, Outcome)) {
+    fn step_runs(&self, plan: &Plan, f: impl FnMut(usize, u32, Outcome)) {
+        self.step_runs_in(plan, 0..self.by.n_persons(), f);
+    }
+
+    /// [`Prepared::step_runs`] for the persons of `persons`.
+    fn step_runs_in(
+        &self,
+        plan: &Plan,
+        persons: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, u32, Outcome),
+    ) {
         let p = &plan.params;
         let n = p.n();
         let (mut evs, mut scratch) = (Vec::new(), Vec::new());
-        for person in 0..self.by.n_persons() {
+        for person in persons {
             self.events(person, &mut evs);
             self.person_runs(plan, &evs, &mut scratch, |value, run, only| {
                 let outcome = match p.order {
@@ -632,12 +719,22 @@ impl<'a> Prepared<'a> {
     }
 
     /// Runs §10 for every person: `f(person, value, entries)`.
-    fn trend_runs(&self, plan: &Plan, mut f: impl FnMut(usize, u32, &Entries)) {
+    fn trend_runs(&self, plan: &Plan, f: impl FnMut(usize, u32, &Entries)) {
+        self.trend_runs_in(plan, 0..self.by.n_persons(), f);
+    }
+
+    /// [`Prepared::trend_runs`] for the persons of `persons`.
+    fn trend_runs_in(
+        &self,
+        plan: &Plan,
+        persons: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, u32, &Entries),
+    ) {
         let p = &plan.params;
         let n = p.n();
         let (from_step, to_step) = (p.from_step(), p.to_step());
         let (mut evs, mut scratch, mut sorted) = (Vec::new(), Vec::new(), Vec::new());
-        for person in 0..self.by.n_persons() {
+        for person in persons {
             self.events(person, &mut evs);
             self.person_runs(plan, &evs, &mut scratch, |value, run, only| {
                 let entries = match p.order {
@@ -677,6 +774,9 @@ impl<'a> Prepared<'a> {
         }
     }
 }
+
+/// Tables with at least this many events fold their persons in parallel.
+const PARALLEL_MIN_EVENTS: usize = 1 << 16;
 
 /// Counts and conversion times of one series (§8).
 #[derive(Debug, Clone)]

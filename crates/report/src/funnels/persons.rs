@@ -120,17 +120,7 @@ pub fn list(
             let mut rows = std::collections::HashMap::new();
             if plan.breakdown().is_some() {
                 let n_periods = trend_window.as_ref().map_or(0, |w| w.grid.len());
-                prep.trend_runs(plan, |_, value, entries| {
-                    let row = rows
-                        .entry(value)
-                        .or_insert_with(|| vec![(0u64, 0u64); n_periods]);
-                    for &(p, c) in entries {
-                        if let Some(x) = row.get_mut(p as usize) {
-                            x.0 += 1;
-                            x.1 += u64::from(c);
-                        }
-                    }
-                });
+                rows = prep.trend_rows(plan, n_periods);
             }
             let ranked = rank_trends(&prep.values, &rows);
             let chosen = chosen_values(plan, sel, &prep.values, &ranked);
@@ -159,16 +149,10 @@ pub fn list(
             continue;
         }
         let step = sel.step.unwrap_or(1);
-        let mut rows: std::collections::HashMap<u32, StepAcc> = std::collections::HashMap::new();
-        if plan.breakdown().is_some() {
-            prep.step_runs(plan, |_, value, outcome| {
-                if let super::Outcome::Reached { level, times } = outcome {
-                    rows.entry(value)
-                        .or_insert_with(|| StepAcc::new(plan))
-                        .add(level, &times);
-                }
-            });
-        }
+        let rows: std::collections::HashMap<u32, StepAcc> = match plan.breakdown() {
+            Some(_) => prep.step_rows(plan),
+            None => std::collections::HashMap::new(),
+        };
         let ranked: Vec<u32> = rank_steps(&prep.values, &rows)
             .into_iter()
             .map(|(v, _)| v)
