@@ -232,6 +232,11 @@ impl Engine {
     /// report finds them (after an import or a compaction). Derived data: a failure is logged, never an error; a
     /// read-only engine or one without dense ids does nothing.
     pub fn derive_ids(&self) {
+        self.derive_ids_where(|_| true);
+    }
+
+    /// [`Engine::derive_ids`] for the segments `wanted` keeps (persons still cover every merge).
+    pub(crate) fn derive_ids_where(&self, wanted: impl Fn(&SegmentEntry) -> bool) {
         if !self.config.dense_ids || self.is_read_only() {
             return;
         }
@@ -240,8 +245,16 @@ impl Engine {
                 projects: vec![project.clone()],
                 days: None,
             };
-            let segments: Vec<SegmentEntry> =
-                self.with_store(|s| s.segments(&filter).into_iter().cloned().collect());
+            let segments: Vec<SegmentEntry> = self.with_store(|s| {
+                s.segments(&filter)
+                    .into_iter()
+                    .filter(|s| wanted(s))
+                    .cloned()
+                    .collect()
+            });
+            if segments.is_empty() {
+                continue;
+            }
             let refs: Vec<&SegmentEntry> = segments.iter().collect();
             let ids = match self.dense_ids(&project, &refs, i64::MAX) {
                 Ok(Some(ids)) => ids,
@@ -461,6 +474,65 @@ mod tests {
         let batch = ingest::ndjson_chunk(&project, text.as_bytes(), "t.ndjson", 1, &cfg);
         engine.import_batch(batch).unwrap();
         engine.flush().unwrap();
+    }
+
+    #[test]
+    fn a_live_servers_flush_derives_the_segments_it_wrote() {
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = Engine::open(
+            tmp.path(),
+            OpenMode::CreateIfMissing,
+            EngineConfig::default(),
+        )
+        .unwrap();
+        // A plain flush (an import's) derives nothing.
+        import(&engine, 0, &[("a", "x", ""), ("b", "x", "")]);
+        let derived = |e: &Engine| -> Vec<(String, bool, bool)> {
+            e.with_store(|s| {
+                s.manifest()
+                    .segments
+                    .iter()
+                    .map(|seg| {
+                        (
+                            seg.file.clone(),
+                            s.runs_path(&seg.file).exists(),
+                            s.hours_path(&seg.file).exists(),
+                        )
+                    })
+                    .collect()
+            })
+        };
+        let first = derived(&engine);
+        assert!(first.iter().all(|(_, r, h)| !r && !h), "{first:?}");
+        // The server's flush derives what it wrote: runs, activity by hour and the persons with the new merge.
+        let text = concat!(
+            r#"{"uuid":"00000000-0000-4000-8000-0000000000a1","distinct_id":"a","event":"$identify","timestamp":"2025-03-05T10:00:00Z","properties":{"$anon_distinct_id":"c"}}"#,
+            "\n",
+            r#"{"uuid":"00000000-0000-4000-8000-0000000000a2","distinct_id":"c","event":"y","timestamp":"2025-03-06T10:00:00Z","properties":{}}"#,
+            "\n"
+        );
+        let cfg = ingest::Config {
+            now: Timestamp(1_900_000_000_000_000),
+            max_event_bytes: 1 << 20,
+        };
+        let project = Project::new("p").unwrap();
+        let batch = ingest::ndjson_chunk(&project, text.as_bytes(), "t.ndjson", 1, &cfg);
+        engine.import_batch(batch).unwrap();
+        let stats = engine.flush_and_derive().unwrap();
+        assert!(stats.segments_written > 0);
+        let before: Vec<&String> = first.iter().map(|(f, _, _)| f).collect();
+        let after = derived(&engine);
+        let new: Vec<&(String, bool, bool)> = after
+            .iter()
+            .filter(|(f, _, _)| !before.contains(&f))
+            .collect();
+        assert!(!new.is_empty());
+        assert!(new.iter().all(|(_, r, h)| *r && *h), "{after:?}");
+        let persons = engine
+            .with_store(|s| s.dictionary_dir("p"))
+            .unwrap()
+            .join("persons");
+        assert!(persons.exists());
     }
 
     #[test]

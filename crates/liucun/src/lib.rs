@@ -542,6 +542,27 @@ impl Engine {
         Ok(stats)
     }
 
+    /// [`Engine::flush`], then derives the dense ids and activity by hour of the segments it wrote, and the persons
+    /// when merges arrived (what a live server's flusher calls): the next report finds them instead of deriving them
+    /// itself. Derived data: a failure to derive is logged, never an error.
+    ///
+    /// # Errors
+    /// Those of [`Engine::flush`].
+    pub fn flush_and_derive(&self) -> Result<FlushStats> {
+        let before: std::collections::HashSet<String> = self.with_store(|s| {
+            s.manifest()
+                .segments
+                .iter()
+                .map(|s| s.file.clone())
+                .collect()
+        });
+        let stats = self.flush()?;
+        if stats.segments_written > 0 {
+            self.derive_ids_where(|s| !before.contains(&s.file));
+        }
+        Ok(stats)
+    }
+
     /// Flushes, then merges small segments of each partition.
     ///
     /// # Errors

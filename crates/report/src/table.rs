@@ -167,14 +167,36 @@ impl EventTable {
     /// [`EventTable::by_person`]).
     pub fn by_person_in_time(&self) -> &kernels::activity::ByPerson {
         self.by_person_in_time.get_or_init(|| {
+            use rayon::prelude::*;
             let mut by = self.by_person().clone();
-            for p in 0..by.n_persons() {
-                let (lo, hi) = (by.offsets[p] as usize, by.offsets[p + 1] as usize);
-                by.events[lo..hi].sort_unstable_by_key(|&i| {
-                    let i = i as usize;
-                    (self.ts[i], self.uuid.get(i).copied().unwrap_or(0))
-                });
+            let n = by.n_persons();
+            // Ranges of persons sorted in parallel, each over its own part of the events.
+            let parts = if self.ts.len() >= 1 << 16 {
+                rayon::current_num_threads() * 4
+            } else {
+                1
+            };
+            let per = n.div_ceil(parts).max(1);
+            let offsets = &by.offsets;
+            let mut rest = &mut by.events[..];
+            let mut slices = Vec::with_capacity(parts);
+            for k in 0..parts {
+                let persons = (k * per).min(n)..((k + 1) * per).min(n);
+                let len = (offsets[persons.end] - offsets[persons.start]) as usize;
+                let (mine, others) = rest.split_at_mut(len);
+                slices.push((persons, mine));
+                rest = others;
             }
+            slices.into_par_iter().for_each(|(persons, events)| {
+                let base = offsets[persons.start] as usize;
+                for p in persons {
+                    let (lo, hi) = (offsets[p] as usize - base, offsets[p + 1] as usize - base);
+                    events[lo..hi].sort_unstable_by_key(|&i| {
+                        let i = i as usize;
+                        (self.ts[i], self.uuid.get(i).copied().unwrap_or(0))
+                    });
+                }
+            });
             by
         })
     }

@@ -440,7 +440,10 @@ fn spawn_flusher(
                 // This thread is what drains the tail (appends never flush when the engine has a limit): a panic
                 // in one flush is logged and the next one is tried.
                 let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &pool {
-                    Some(p) if !behind => p.install(|| engine.flush()),
+                    // With time to spare, the new segments' dense ids and activity by hour are derived here, not
+                    // by the next report.
+                    Some(p) if !behind => p.install(|| engine.flush_and_derive()),
+                    _ if !behind => engine.flush_and_derive(),
                     _ => engine.flush(),
                 }));
                 if matches!(flushed, Ok(Ok(_))) {
