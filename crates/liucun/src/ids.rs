@@ -455,6 +455,16 @@ mod tests {
     use crate::{Engine, EngineConfig, OpenMode};
 
     fn import(engine: &Engine, first_uuid: usize, lines: &[(&str, &str, &str)]) {
+        append(engine, first_uuid, lines);
+        engine.flush().unwrap();
+    }
+
+    fn open(dir: &std::path::Path) -> Engine {
+        Engine::open(dir, OpenMode::CreateIfMissing, EngineConfig::default()).unwrap()
+    }
+
+    /// Adds events of (distinct id, name, properties' inner JSON), without flushing.
+    fn append(engine: &Engine, first_uuid: usize, lines: &[(&str, &str, &str)]) {
         let text: String = lines
             .iter()
             .enumerate()
@@ -473,18 +483,12 @@ mod tests {
         let project = Project::new("p").unwrap();
         let batch = ingest::ndjson_chunk(&project, text.as_bytes(), "t.ndjson", 1, &cfg);
         engine.import_batch(batch).unwrap();
-        engine.flush().unwrap();
     }
 
     #[test]
     fn a_live_servers_flush_derives_the_segments_it_wrote() {
         let tmp = tempfile::tempdir().unwrap();
-        let engine = Engine::open(
-            tmp.path(),
-            OpenMode::CreateIfMissing,
-            EngineConfig::default(),
-        )
-        .unwrap();
+        let engine = open(tmp.path());
         // A plain flush (an import's) derives nothing.
         import(&engine, 0, &[("a", "x", ""), ("b", "x", "")]);
         let derived = |e: &Engine| -> Vec<(String, bool, bool)> {
@@ -505,19 +509,14 @@ mod tests {
         let first = derived(&engine);
         assert!(first.iter().all(|(_, r, h)| !r && !h), "{first:?}");
         // The server's flush derives what it wrote: runs, activity by hour and the persons with the new merge.
-        let text = concat!(
-            r#"{"uuid":"00000000-0000-4000-8000-0000000000a1","distinct_id":"a","event":"$identify","timestamp":"2025-03-05T10:00:00Z","properties":{"$anon_distinct_id":"c"}}"#,
-            "\n",
-            r#"{"uuid":"00000000-0000-4000-8000-0000000000a2","distinct_id":"c","event":"y","timestamp":"2025-03-06T10:00:00Z","properties":{}}"#,
-            "\n"
+        append(
+            &engine,
+            10,
+            &[
+                ("a", "$identify", r#""$anon_distinct_id":"c""#),
+                ("c", "y", ""),
+            ],
         );
-        let cfg = ingest::Config {
-            now: Timestamp(1_900_000_000_000_000),
-            max_event_bytes: 1 << 20,
-        };
-        let project = Project::new("p").unwrap();
-        let batch = ingest::ndjson_chunk(&project, text.as_bytes(), "t.ndjson", 1, &cfg);
-        engine.import_batch(batch).unwrap();
         let stats = engine.flush_and_derive().unwrap();
         assert!(stats.segments_written > 0);
         let before: Vec<&String> = first.iter().map(|(f, _, _)| f).collect();
@@ -538,12 +537,7 @@ mod tests {
     #[test]
     fn kept_ids_serve_a_read_only_engine_and_follow_new_segments() {
         let tmp = tempfile::tempdir().unwrap();
-        let engine = Engine::open(
-            tmp.path(),
-            OpenMode::CreateIfMissing,
-            EngineConfig::default(),
-        )
-        .unwrap();
+        let engine = open(tmp.path());
         import(
             &engine,
             0,
