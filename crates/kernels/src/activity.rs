@@ -75,20 +75,25 @@ pub fn for_each_person(
     for_each_person_in(by_person, period, bucket, 0..by_person.n_persons(), f);
 }
 
-/// [`for_each_person`] in parallel: the persons are split in ranges, each folded into its own state made by `init`;
-/// returns the states in person order, for the caller to combine.
+/// [`for_each_person`] in parallel: the persons are split in ranges, each folded into its own state made by `init`
+/// (of about `state_len` values); returns the states in person order, for the caller to combine.
 pub fn fold_persons<S: Send>(
     by_person: &ByPerson,
     period: &[u32],
     bucket: &[u32],
+    state_len: usize,
     init: impl Fn() -> S + Sync,
     fold: impl Fn(&mut S, usize, &[Active]) + Sync,
 ) -> Vec<S> {
     use rayon::prelude::*;
     let n = by_person.n_persons();
-    // A few ranges per thread balance uneven persons; small inputs stay in one.
-    let parts = if by_person.events.len() >= PARALLEL_MIN_EVENTS {
-        rayon::current_num_threads() * 4
+    let events = by_person.events.len();
+    // A few ranges per thread balance uneven persons; small inputs stay in one, and all the states together hold
+    // no more values than there are events.
+    let parts = if events >= PARALLEL_MIN_EVENTS {
+        (rayon::current_num_threads() * 4)
+            .min(events / state_len.max(1))
+            .clamp(1, n.max(1))
     } else {
         1
     };
@@ -167,6 +172,7 @@ pub fn distinct_per_period(
         by_person,
         period,
         bucket,
+        n_periods * n_buckets,
         || vec![0u64; n_periods * n_buckets],
         |out, p, active| {
             let pb = person_bucket.get(p).copied();
@@ -254,6 +260,7 @@ pub fn rolling_distinct(
         by_person,
         period,
         bucket,
+        len * windows.len(),
         || vec![0i64; len * windows.len()],
         |diff, p, active| {
             let pb = person_bucket.get(p).copied();

@@ -321,8 +321,9 @@ fn earliest_and_returns(
     words: usize,
 ) -> (Vec<u32>, Vec<u64>) {
     let n = cols.person.len();
-    // Each part costs a pass over per-person arrays to merge: parts only pay off when events far outnumber persons.
-    let parts = if n >= PARALLEL_MIN_EVENTS && n >= 4 * n_persons {
+    // Each part holds and merges per-person arrays of (2 + words) words: parts only pay off, and cost less memory
+    // than the event columns, when events far outnumber persons.
+    let parts = if n >= PARALLEL_MIN_EVENTS && n >= 4 * n_persons * (2 + words) {
         rayon::current_num_threads().clamp(1, 8)
     } else {
         1

@@ -60,6 +60,17 @@ impl Engine {
         segments: &[&SegmentEntry],
         as_of: i64,
     ) -> Result<Option<DenseIds>> {
+        self.dense_ids_with(project, segments, as_of, true)
+    }
+
+    /// [`Engine::dense_ids`]; without `with_persons`, only the runs (its persons are left empty).
+    fn dense_ids_with(
+        &self,
+        project: &str,
+        segments: &[&SegmentEntry],
+        as_of: i64,
+        with_persons: bool,
+    ) -> Result<Option<DenseIds>> {
         let (dict_dir, writable, paths) = self.with_store(|s| {
             (
                 s.dictionary_dir(project),
@@ -98,10 +109,14 @@ impl Engine {
         let key = self.persons_key(project);
         let persons_path = dict_dir.join(PERSONS_FILE);
         // Everything kept and current: the dictionary itself is not read.
+        let kept_persons = |epoch: u64| match with_persons {
+            true => store::ids::read_persons(&persons_path, epoch, &key)
+                .filter(|p| as_of >= p.max_merge_ts),
+            false => Some(Persons::default()),
+        };
         if let Some(epoch) = on_disk
             && runs.iter().all(Option::is_some)
-            && let Some(persons) = store::ids::read_persons(&persons_path, epoch, &key)
-                .filter(|p| as_of >= p.max_merge_ts)
+            && let Some(persons) = kept_persons(epoch)
         {
             let runs = runs.into_iter().map(Option::unwrap_or_default).collect();
             return Ok(Some(DenseIds {
@@ -179,9 +194,7 @@ impl Engine {
             }
         }
 
-        if let Some(persons) =
-            store::ids::read_persons(&persons_path, epoch, &key).filter(|p| as_of >= p.max_merge_ts)
-        {
+        if let Some(persons) = kept_persons(epoch) {
             return Ok(Some(DenseIds {
                 runs,
                 persons,
@@ -232,11 +245,15 @@ impl Engine {
     /// report finds them (after an import or a compaction). Derived data: a failure is logged, never an error; a
     /// read-only engine or one without dense ids does nothing.
     pub fn derive_ids(&self) {
-        self.derive_ids_where(|_| true);
+        self.derive_ids_where(|_| true, true);
     }
 
-    /// [`Engine::derive_ids`] for the segments `wanted` keeps (persons still cover every merge).
-    pub(crate) fn derive_ids_where(&self, wanted: impl Fn(&SegmentEntry) -> bool) {
+    /// [`Engine::derive_ids`] for the segments `wanted` keeps; the persons (over every merge) only `with_persons`.
+    pub(crate) fn derive_ids_where(
+        &self,
+        wanted: impl Fn(&SegmentEntry) -> bool,
+        with_persons: bool,
+    ) {
         if !self.config.dense_ids || self.is_read_only() {
             return;
         }
@@ -256,7 +273,7 @@ impl Engine {
                 continue;
             }
             let refs: Vec<&SegmentEntry> = segments.iter().collect();
-            let ids = match self.dense_ids(&project, &refs, i64::MAX) {
+            let ids = match self.dense_ids_with(&project, &refs, i64::MAX, with_persons) {
                 Ok(Some(ids)) => ids,
                 Ok(None) => continue,
                 Err(e) => {
@@ -508,7 +525,8 @@ mod tests {
         };
         let first = derived(&engine);
         assert!(first.iter().all(|(_, r, h)| !r && !h), "{first:?}");
-        // The server's flush derives what it wrote: runs, activity by hour and the persons with the new merge.
+        // The server's flush derives what it wrote: runs and activity by hour; the persons with the new merge are
+        // left to the next report.
         append(
             &engine,
             10,
@@ -531,6 +549,10 @@ mod tests {
             .with_store(|s| s.dictionary_dir("p"))
             .unwrap()
             .join("persons");
+        assert!(!persons.exists());
+        let segments = engine.with_store(|s| s.manifest().segments.clone());
+        let refs: Vec<&store::SegmentEntry> = segments.iter().collect();
+        assert!(engine.dense_ids("p", &refs, i64::MAX).unwrap().is_some());
         assert!(persons.exists());
     }
 

@@ -542,9 +542,10 @@ impl Engine {
         Ok(stats)
     }
 
-    /// [`Engine::flush`], then derives the dense ids and activity by hour of the segments it wrote, and the persons
-    /// when merges arrived (what a live server's flusher calls): the next report finds them instead of deriving them
-    /// itself. Derived data: a failure to derive is logged, never an error.
+    /// [`Engine::flush`], then derives the dense ids and activity by hour of the segments it wrote (what a live
+    /// server's flusher calls): the next report finds them instead of deriving them itself. The persons are left to
+    /// the next report: with merges arriving all the time, rebuilding them at every flush would cost an identity
+    /// build per flush. Derived data: a failure to derive is logged, never an error.
     ///
     /// # Errors
     /// Those of [`Engine::flush`].
@@ -558,7 +559,7 @@ impl Engine {
         });
         let stats = self.flush()?;
         if stats.segments_written > 0 {
-            self.derive_ids_where(|s| !before.contains(&s.file));
+            self.derive_ids_where(|s| !before.contains(&s.file), false);
         }
         Ok(stats)
     }

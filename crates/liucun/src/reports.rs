@@ -487,7 +487,8 @@ impl Engine {
         let mut person_of: Vec<u32> = Vec::new();
         let mut dict: Option<&store::segment::TextDict> = None;
         // With dense ids: each person's table number by its smallest dense id, and where each segment's runs are.
-        let mut person_of_root: Vec<u32> = vec![u32::MAX; dense.as_ref().map_or(0, |d| d.bound())];
+        let bound = dense.as_ref().map_or(0, |d| d.bound());
+        let mut person_of_root: Vec<u32> = Vec::new();
         let mut n_persons = 0usize;
         let mut cursor = RunCursor::default();
         // The last (person's root, person) seen.
@@ -550,7 +551,12 @@ impl Engine {
                 (wanted, name_of)
             })
             .collect();
-        let parallel = dense.is_some() && !plan.payments && plan.costs.is_none();
+        // In parallel, facts are kept per dense id (16 bytes each): only when the rows outnumber the project's ids,
+        // so that they cost less than the table itself.
+        let parallel = dense.is_some() && !plan.payments && plan.costs.is_none() && upper >= bound;
+        if dense.is_some() && !parallel {
+            person_of_root = vec![u32::MAX; bound];
+        }
         if parallel {
             let rows = crate::rows::dense_rows(
                 &crate::rows::RowsIn {
@@ -558,7 +564,7 @@ impl Engine {
                     chunk_seg: &chunk_at.iter().map(|&(seg, _)| seg).collect::<Vec<_>>(),
                     rooted: &rooted,
                     names: &chunk_names,
-                    bound: person_of_root.len(),
+                    bound,
                     as_of: plan.as_of,
                     range: lo..plan.to,
                     uuid: plan.uuid,
@@ -704,6 +710,7 @@ impl Engine {
         // Event properties and numbers, per chunk in row order.
         if plan.event_properties || !plan.numeric.is_empty() {
             for (c, (wanted, _)) in chunks.iter().zip(&chunk_names) {
+                limits.check_time()?;
                 // The scan may name the events whose properties are read, and the keys (numeric ones added).
                 let narrow = plan.numeric.is_empty();
                 let with_properties: Vec<bool> = c

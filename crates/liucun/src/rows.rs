@@ -127,6 +127,7 @@ pub(crate) fn dense_rows(
         }
     }
     let facts: Vec<RootFacts> = (0..bound)
+        .into_par_iter()
         .map(|_| RootFacts {
             first: AtomicU64::new(u64::MAX),
             counted: AtomicU64::new(0),
@@ -203,7 +204,7 @@ pub(crate) fn dense_rows(
     }
     // Persons numbered by first appearance.
     let mut order: Vec<(u64, u32)> = facts
-        .iter()
+        .par_iter()
         .enumerate()
         .filter_map(|(r, f)| {
             let k = f.first.load(Relaxed);

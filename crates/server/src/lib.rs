@@ -443,7 +443,6 @@ fn spawn_flusher(
                     // With time to spare, the new segments' dense ids and activity by hour are derived here, not
                     // by the next report.
                     Some(p) if !behind => p.install(|| engine.flush_and_derive()),
-                    _ if !behind => engine.flush_and_derive(),
                     _ => engine.flush(),
                 }));
                 if matches!(flushed, Ok(Ok(_))) {

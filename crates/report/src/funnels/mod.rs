@@ -611,11 +611,12 @@ impl<'a> Prepared<'a> {
             .unwrap_or(evs[0].value)
     }
 
-    /// Person ranges for a parallel fold, in person order: a few per thread on a large table, one on a small one.
+    /// Person ranges for a parallel fold, in person order: one per thread on a large table (each holds its own
+    /// per-value counts), one on a small one.
     fn person_parts(&self) -> Vec<std::ops::Range<usize>> {
         let n = self.by.n_persons();
         let parts = if self.table.ts.len() >= PARALLEL_MIN_EVENTS {
-            rayon::current_num_threads() * 4
+            rayon::current_num_threads().clamp(1, n.max(1))
         } else {
             1
         };
