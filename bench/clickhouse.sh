@@ -2,16 +2,18 @@
 # Every compiled report kind on the embedded engine next to the same report compiled to ClickHouse SQL and run on chDB
 # (ClickHouse's engine, embedded, behind tests/clickhouse/chdb_server.py), whole-process timings of the `liucun` command.
 #
-#   bench/clickhouse.sh [EVENTS] [REPS]       # default 10000000 events, 3 repetitions
+#   bench/clickhouse.sh [EVENTS] [REPS] [PATTERN]   # default 10000000 events, 3 repetitions, every shape
 #
 # Generates EVENTS events of one app (`liucun gen --seed 42 --apps 1`, kept under bench/data/clickhouse-EVENTS),
 # imports, compacts and exports them to chDB once (the chDB data stays in that folder), then times each shape on
 # both engines, one after the other, median of REPS, and checks that both print the same JSON.
-# Ratio = ClickHouse / embedded: above 1, the embedded engine is faster.
+# Ratio = ClickHouse / embedded: above 1, the embedded engine is faster. PATTERN (a grep -E pattern) keeps only the
+# shapes whose name matches it, e.g. `funnel`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000000}
 reps=${2:-3}
+pattern=${3:-}
 cargo build --release -p liucun-cli
 bin=$PWD/target/release/liucun
 dir=$PWD/bench/data/clickhouse-$n
@@ -58,6 +60,11 @@ shapes=(
   "lifecycle, weeks|lifecycle|--interval week --from 2025-01-06 --to 2025-03-30"
   "growth, persons|growth|--milestones 1000,10000,100000"
   "growth, MAU|growth|--metric mau --milestones 1000,10000"
+  "funnel view, chat, pay 14d|funnels|--step \$pageview --step chat_message --step payment --window 14d --from 2025-01-01 --to 2025-03-31"
+  "funnel strict 30min|funnels|--step chat_message --step \$ai_generation --order strict --window 30min --from 2025-02-01 --to 2025-02-28"
+  "funnel by \$ai_model, step 2|funnels|--step chat_message --step \$ai_generation --step payment --breakdown \$ai_model --attribution step --attribution-step 2 --from 2025-01-01 --to 2025-03-31"
+  "funnel trends, weeks|funnels|--step \$pageview --step payment --viz trends --interval week --from 2025-01-06 --to 2025-03-30"
+  "funnel first-time chat|funnels|--step chat_message --first-time 1 --step payment --window 30d --from 2025-01-01 --to 2025-03-31"
 )
 
 ms() { # median whole-process milliseconds of REPS runs of "$@"
@@ -77,6 +84,7 @@ printf '| %-28s | %10s | %10s | %7s |\n' shape embedded clickhouse ratio
 printf '|%s|%s|%s|%s|\n' "------------------------------" "-----------:" "-----------:" "--------:"
 for s in "${shapes[@]}"; do
   IFS='|' read -r name kind flags <<< "$s"
+  [[ -z "$pattern" ]] || grep -qE -- "$pattern" <<< "$name" || continue
   # shellcheck disable=SC2206
   args=($kind -p lanting $flags --as-of "$as_of" --format json)
   args=("${args[@]//\~/ }")

@@ -945,6 +945,16 @@ fn values_reach_clickhouse_as_parameters_never_as_sql() {
             "date_from": "all", "series": [{"entity": {"event": e, "properties": [
                 {"type": "event", "key": e, "operator": "neq", "value": e}]}, "math": "total"}]}),
         );
+        fx.same_params_kind(
+            "funnels",
+            serde_json::json!({"projects": ["edge"], "as_of": "2025-03-20T00:00:00Z",
+            "date_from": "all", "steps": [
+                {"event": null, "properties": [{"type": "event", "key": e, "operator": "neq", "value": e}]},
+                {"event": [e, "chat_message"], "properties": [
+                    {"type": "person", "key": "plan", "operator": "regex", "value": regex_quote(e)}]}],
+            "exclusions": [{"event": e, "from_step": 1, "to_step": 2}],
+            "breakdown": {"type": "event", "property": [e, "x"], "attribution": "all_events"}}),
+        );
     }
     // Every table is still there and whole.
     let after = fx.same(&[
@@ -975,25 +985,31 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
         "2025-04-01T00:00:00Z",
     ];
 
-    // A report computed on ClickHouse verifies against the data directory.
-    let mut args: Vec<&str> = vec![
-        "retention",
-        "--engine",
-        "clickhouse",
-        "--format",
-        "json",
-        "--type",
-        "first-time",
-    ];
-    args.extend(common);
-    let report = ok(fx.run(&args));
     let file = tmp.path().join("report.json");
-    std::fs::write(&file, &report).unwrap();
-    let verified = ok(liucun(&fx.data, &["verify", file.to_str().unwrap()]));
-    assert!(
-        verified.contains("every number and the data fingerprint"),
-        "{verified}"
-    );
+    // A report computed on ClickHouse verifies against the data directory.
+    let verifies_on_the_data = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--engine", "clickhouse", "--format", "json"]);
+        args.extend(common);
+        std::fs::write(&file, ok(fx.run(&args))).unwrap();
+        let verified = ok(liucun(&fx.data, &["verify", file.to_str().unwrap()]));
+        assert!(
+            verified.contains("every number and the data fingerprint"),
+            "{args:?}: {verified}"
+        );
+    };
+    verifies_on_the_data(&["retention", "--type", "first-time"]);
+    verifies_on_the_data(&[
+        "funnels",
+        "--from",
+        "2025-01-01",
+        "--step",
+        "$pageview",
+        "--step",
+        "chat_message",
+        "--step-where",
+        "2:message_index gt 2",
+    ]);
 
     // And the other way round: an embedded report verifies on ClickHouse.
     let mut args: Vec<&str> = vec!["trends", "--format", "json", "--series", "any:dau"];
@@ -1006,49 +1022,45 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
     );
 
     // --explain prints SQL with bound parameters and runs nothing.
-    let mut args: Vec<&str> = vec![
-        "retention",
-        "--engine",
-        "clickhouse",
-        "--explain",
-        "--where",
-        "plan eq pro",
-    ];
-    args.extend(common);
-    let sql = ok(fx.run(&args));
-    assert!(
-        sql.contains("FROM liucun_events") && sql.contains("{p0:String}"),
-        "{sql}"
-    );
-    assert!(
-        !sql.lines()
-            .any(|l| !l.starts_with("--") && l.contains("'pro'")),
-        "values stay parameters: {sql}"
+    let explains = |args: &[&str], shows: &str| {
+        let mut args = args.to_vec();
+        args.extend([
+            "--engine",
+            "clickhouse",
+            "--explain",
+            "--where",
+            "plan eq pro",
+        ]);
+        args.extend(common);
+        let sql = ok(fx.run(&args));
+        assert!(sql.contains(shows) && sql.contains("{p0:String}"), "{sql}");
+        assert!(
+            !sql.lines()
+                .any(|l| !l.starts_with("--") && l.contains("'pro'")),
+            "values stay parameters: {sql}"
+        );
+    };
+    explains(&["retention"], "FROM liucun_events");
+    explains(
+        &[
+            "funnels",
+            "--from",
+            "all",
+            "--step",
+            "chat_message",
+            "--step",
+            "payment",
+        ],
+        "the earliest event matching a step",
     );
 
     // What is not compiled yet is refused, naming the parameter (exit 2).
-    for (args, field) in [
-        (
-            vec![
-                "funnels",
-                "--engine",
-                "clickhouse",
-                "--step",
-                "signup",
-                "--step",
-                "chat_message",
-            ],
-            "kind",
-        ),
-        (vec!["economics", "--engine", "clickhouse"], "kind"),
-    ] {
-        let mut args = args.clone();
-        args.extend(common);
-        let o = fx.run(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(field), "{args:?}: {err}");
-    }
+    let mut args = vec!["economics", "--engine", "clickhouse"];
+    args.extend(common);
+    let o = fx.run(&args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("kind"), "{args:?}: {err}");
 
     // A server that is not there is a failure (exit 1) naming it.
     let mut args: Vec<&str> = vec![
@@ -2184,4 +2196,360 @@ fn person_properties_on_clickhouse_match_the_embedded_engine() {
         eprintln!("case {case}: {kind} {args:?}");
         fx.same_kind(kind, &args);
     }
+}
+
+#[test]
+fn funnels_on_clickhouse_match_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "funnels");
+    let (gen_a, gen_b) = (fx.projects[0].as_str(), fx.projects[1].as_str());
+    let as_of = "2025-03-01T00:00:00Z";
+    let fixed: Vec<Vec<&str>> = vec![
+        vec![
+            "-p",
+            gen_a,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-01-01",
+            "--step",
+            "$pageview",
+            "--step",
+            "chat_message",
+            "--step",
+            "payment",
+            "--window",
+            "14d",
+        ],
+        // Several projects side by side, strict order, a short window.
+        vec![
+            "-p",
+            gen_a,
+            "-p",
+            gen_b,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-02-01",
+            "--step",
+            "chat_message",
+            "--step",
+            "$ai_generation",
+            "--window",
+            "30min",
+            "--order",
+            "strict",
+        ],
+        // First-time steps read all history; an exclusion; step filters.
+        vec![
+            "-p",
+            gen_b,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-02-10",
+            "--step",
+            "chat_message",
+            "--step",
+            "chat_message",
+            "--first-time",
+            "1",
+            "--step-where",
+            "2:message_index gt 2",
+            "--exclude",
+            "payment:1-2",
+            "--window",
+            "7d",
+        ],
+        vec![
+            "-p",
+            gen_a,
+            "--as-of",
+            as_of,
+            "--from",
+            "all",
+            "--step",
+            "any",
+            "--step",
+            "payment",
+            "--order",
+            "unordered",
+            "--window",
+            "1mo",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+        // Strict order broken by other activity; an exclusion that blocks only the last move.
+        vec![
+            "-p",
+            gen_b,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-01-01",
+            "--step",
+            "$pageview",
+            "--step",
+            "chat_message",
+            "--order",
+            "strict",
+            "--window",
+            "1d",
+        ],
+        vec![
+            "-p",
+            gen_a,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-01-01",
+            "--step",
+            "$pageview",
+            "--step",
+            "chat_message",
+            "--step",
+            "$ai_generation",
+            "--exclude",
+            "$identify:2-3",
+            "--window",
+            "1d",
+        ],
+        // Breakdowns with each attribution.
+        vec![
+            "-p",
+            gen_a,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-01-15",
+            "--step",
+            "$pageview",
+            "--step",
+            "$ai_generation",
+            "--breakdown",
+            "event:$ai_model",
+            "--attribution",
+            "last-touch",
+            "--breakdown-limit",
+            "2",
+        ],
+        vec![
+            "-p",
+            gen_b,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-01-15",
+            "--step",
+            "chat_message",
+            "--step",
+            "$ai_generation",
+            "--step",
+            "payment",
+            "--breakdown",
+            "event:$ai_model",
+            "--attribution",
+            "step",
+            "--attribution-step",
+            "2",
+            "--window",
+            "30d",
+        ],
+        vec![
+            "-p",
+            gen_a,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-02-01",
+            "--step",
+            "$ai_generation",
+            "--step",
+            "chat_message",
+            "--breakdown",
+            "event:$ai_model",
+            "--attribution",
+            "all-events",
+            "--order",
+            "unordered",
+        ],
+        // Conversion by entry period, and the time to convert.
+        vec![
+            "-p",
+            gen_a,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-01-06",
+            "--step",
+            "$pageview",
+            "--step",
+            "chat_message",
+            "--step",
+            "payment",
+            "--viz",
+            "trends",
+            "--interval",
+            "week",
+            "--to-step",
+            "3",
+            "--tz",
+            "America/New_York",
+        ],
+        vec![
+            "-p",
+            gen_b,
+            "--as-of",
+            as_of,
+            "--from",
+            "2025-02-20",
+            "--step",
+            "$pageview",
+            "--step",
+            "chat_message",
+            "--viz",
+            "time-to-convert",
+            "--bins",
+            "7",
+        ],
+        // The edge project: odd property values, a person breakdown, personless persons, a DST day.
+        vec![
+            "-p",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--from",
+            "2025-03-01",
+            "--step",
+            "any",
+            "--step",
+            "chat_message",
+            "--breakdown",
+            "person:plan",
+            "--include-personless",
+            "--tz",
+            "America/New_York",
+            "--lang",
+            "zh-CN",
+        ],
+        vec![
+            "-p",
+            "edge",
+            "--as-of",
+            "2025-03-20T00:00:00Z",
+            "--step",
+            "any",
+            "--step",
+            "any",
+            "--where",
+            "x is_set",
+            "--viz",
+            "trends",
+            "--interval",
+            "hour",
+            "--from",
+            "2025-03-09T00:00:00",
+            "--to",
+            "2025-03-09T23:00:00",
+        ],
+        vec![
+            "-p",
+            "no-such-project",
+            "--as-of",
+            as_of,
+            "--step",
+            "a",
+            "--step",
+            "b",
+        ],
+    ];
+    for args in &fixed {
+        let out = fx.same_kind("funnels", args);
+        assert!(
+            out.is_empty() || out.contains("\"kind\": \"funnels\""),
+            "{args:?} computes: {out}"
+        );
+    }
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let names = [
+        "$pageview",
+        "chat_message",
+        "$ai_generation",
+        "payment",
+        "any",
+    ];
+    let mut computed = 0;
+    for case in 0..40 {
+        let mut args: Vec<&str> = vec!["-p", rng.pick(&[gen_a, gen_b, "edge"])];
+        if rng.pick(&["", "", "", "two"]) == "two" {
+            args.extend(["-p", rng.pick(&[gen_a, gen_b, "edge"])]);
+        }
+        args.extend([
+            "--as-of",
+            rng.pick(&[
+                "2025-04-01T00:00:00Z",
+                "2025-02-15T12:00:00Z",
+                "2025-03-09T07:30:00Z",
+            ]),
+            "--from",
+            rng.pick(&["2025-01-01", "-20d", "2025-02-20", "all", "2025-03-02"]),
+            "--tz",
+            rng.pick(&["UTC", "Asia/Shanghai", "America/New_York", "Asia/Kolkata"]),
+            "--window",
+            rng.pick(&["1h", "1d", "14d", "30min", "1mo"]),
+            "--order",
+            rng.pick(&["ordered", "ordered", "strict", "unordered"]),
+        ]);
+        let n = rng.pick(&["2", "3", "4"]).parse::<usize>().unwrap();
+        for _ in 0..n {
+            args.extend(["--step", rng.pick(&names)]);
+        }
+        match rng.pick(&["", "", "first", "where", "exclude", "global"]) {
+            "first" => args.extend(["--first-time", rng.pick(&["1", "2"])]),
+            "where" => args.extend([
+                "--step-where",
+                rng.pick(&[
+                    "2:message_index gt 2",
+                    "1:$ai_model contains gpt",
+                    "2:x is_not_set",
+                ]),
+            ]),
+            "exclude" => args.extend(["--exclude", rng.pick(&["payment:1-2", "$identify:1-2"])]),
+            "global" => args.extend(["--where", rng.pick(&["$os is_set", "x gt 1"])]),
+            _ => {}
+        }
+        match rng.pick(&["steps", "steps", "trends", "time"]) {
+            "trends" => args.extend([
+                "--viz",
+                "trends",
+                "--interval",
+                rng.pick(&["day", "week", "month"]),
+            ]),
+            "time" => args.extend(["--viz", "time-to-convert"]),
+            _ => {}
+        }
+        if rng.pick(&["", "", "b"]) == "b" {
+            args.extend([
+                "--breakdown",
+                rng.pick(&["event:$ai_model", "person:plan", "$os"]),
+                "--attribution",
+                rng.pick(&["first-touch", "last-touch", "all-events", "step"]),
+                "--breakdown-limit",
+                rng.pick(&["1", "3", "25"]),
+            ]);
+            if args.contains(&"step") {
+                args.extend(["--attribution-step", rng.pick(&["1", "2"])]);
+            }
+        }
+        if rng.pick(&["", "", "p"]) == "p" {
+            args.push("--include-personless");
+        }
+        eprintln!("case {case}: {args:?}");
+        if !fx.same_kind("funnels", &args).is_empty() {
+            computed += 1;
+        }
+    }
+    // Refusals must agree too, but most cases must compute.
+    assert!(computed >= 30, "{computed} of 40 random funnels computed");
 }

@@ -1,6 +1,6 @@
 //! liucun on ClickHouse: the tables (`schema`), the export of a data directory into them (`export`), and reports
-//! compiled to ClickHouse SQL (`retention`, `trends`, `stickiness`, `lifecycle`, `growth`), run over ClickHouse's HTTP
-//! interface (`http`) with every user value bound as a query parameter (`sql`).
+//! compiled to ClickHouse SQL (`retention`, `trends`, `stickiness`, `lifecycle`, `growth`, `funnels`), run over
+//! ClickHouse's HTTP interface (`http`) with every user value bound as a query parameter (`sql`).
 //!
 //! A compiled report computes in SQL what the embedded engine's kernel computes (the counts) and what it read (the
 //! fingerprint's inputs), then goes through the same code as an embedded report for everything else, so the two
@@ -10,6 +10,7 @@
 mod common;
 pub mod export;
 mod filter;
+pub mod funnels;
 pub mod growth;
 pub mod http;
 pub mod lifecycle;
@@ -98,14 +99,16 @@ pub enum Compiled {
     Lifecycle(Box<report::lifecycle::Plan>),
     /// Growth milestones.
     Growth(Box<report::growth::Plan>),
+    /// Funnels.
+    Funnels(Box<report::funnels::Plan>),
 }
 
 impl Compiled {
     /// The projects, the scan and the named events, as the embedded engine reads them.
     fn reads(&self) -> (&[String], report::table::Scan, Vec<String>) {
         use report::{
-            growth::Growth, lifecycle::Lifecycle, retention::Retention, stickiness::Stickiness,
-            trends::Trends,
+            funnels::Funnels, growth::Growth, lifecycle::Lifecycle, retention::Retention,
+            stickiness::Stickiness, trends::Trends,
         };
         match self {
             Compiled::Retention(p) => (
@@ -132,6 +135,11 @@ impl Compiled {
                 &p.params.common.projects,
                 Growth::scan(p),
                 Growth::event_names(p),
+            ),
+            Compiled::Funnels(p) => (
+                &p.params.common.projects,
+                Funnels::scan(p),
+                Funnels::event_names(p),
             ),
         }
     }
@@ -164,11 +172,15 @@ pub fn plan(request: Request, now_us: i64, limits: &Limits) -> Result<Compiled> 
             growth::check(&plan)?;
             Ok(Compiled::Growth(Box::new(plan)))
         }
+        Planned::Funnels(plan) => {
+            funnels::check(&plan)?;
+            Ok(Compiled::Funnels(Box::new(plan)))
+        }
         _ => Err(Error::Unsupported {
             field: "kind",
             message: format!(
                 "{} reports are not compiled to ClickHouse SQL yet (retention, trends, stickiness, \
-                 lifecycle and growth are); run it on the embedded engine",
+                 lifecycle, growth and funnels are); run it on the embedded engine",
                 kind.name()
             ),
         }),
@@ -277,6 +289,29 @@ pub fn explain(request: Request, now_us: i64, limits: &Limits) -> Result<String>
                     "persons per local day (from the earlier of day 0 and the first matching event; shown here \
                      from the launch date or as_of's day)",
                     growth::values_query(plan, &days, project)?,
+                );
+            }
+            Compiled::Funnels(plan) => {
+                let from = match plan.from {
+                    Some(from) => from,
+                    None => {
+                        put(
+                            project,
+                            "the earliest event matching a step (date_from = all)",
+                            funnels::earliest_query(plan, project)?,
+                        );
+                        report::funnels::all_from(plan, None)?
+                    }
+                };
+                let note = if plan.from.is_some() {
+                    String::new()
+                } else {
+                    format!(" {all_note}")
+                };
+                put(
+                    project,
+                    &format!("each read event with its step and exclusion roles{note}"),
+                    funnels::events_query(plan, from, project)?,
                 );
             }
         }
@@ -408,6 +443,22 @@ pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -
                 });
             }
             report::kind::growth_from_counts(plan, &tables, counts, limits)?
+        }
+        Compiled::Funnels(plan) => {
+            let from = match plan.from {
+                Some(from) => from,
+                None => report::funnels::all_from(
+                    plan,
+                    earliest(&|p| funnels::earliest_query(plan, p))?,
+                )?,
+            };
+            let mut roles = Vec::new();
+            for project in projects {
+                limits.check_time()?;
+                let answer = client.query(&funnels::events_query(plan, from, project)?)?;
+                roles.push(funnels::read_events(plan, &answer)?);
+            }
+            report::kind::funnels_from_roles(plan, from, &tables, roles, limits)?
         }
     })
 }

@@ -406,6 +406,24 @@ pub fn growth_from_counts(
     Ok(Report::Growth(out))
 }
 
+/// A funnels report from the read events and roles another engine computed ([`crate::funnels::from_roles`]),
+/// finished as [`Planned::run`] finishes one.
+///
+/// # Errors
+/// As [`crate::funnels::from_roles`].
+pub fn funnels_from_roles(
+    plan: &crate::funnels::Plan,
+    from: i64,
+    tables: &[&EventTable],
+    roles: Vec<crate::funnels::Roles>,
+    limits: &Limits,
+) -> Result<Report> {
+    one_per_project(&plan.params.common, tables, roles.len())?;
+    let mut out = crate::funnels::from_roles(plan, from, tables, roles, limits)?;
+    event_notes::<crate::funnels::Funnels>(plan, &mut out, tables);
+    Ok(Report::Funnels(out))
+}
+
 /// Counts from another engine come as one table and one count per project.
 fn one_per_project(
     common: &crate::params::Common,

@@ -10,6 +10,7 @@ pub mod params;
 pub mod persons;
 mod procedure;
 mod render;
+mod roles;
 
 use std::collections::HashMap;
 
@@ -29,6 +30,7 @@ use crate::table::{EventTable, Scan};
 use crate::window::{self, Window};
 
 pub use self::render::FunnelReport;
+pub use self::roles::Roles;
 
 /// The funnels report kind.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +55,7 @@ pub struct Plan {
 
 impl Plan {
     /// Whether some step needs each person's history before the range (§4.3).
-    fn needs_history(&self) -> bool {
+    pub fn needs_history(&self) -> bool {
         self.params
             .steps
             .iter()
@@ -72,7 +74,8 @@ impl Plan {
         )
     }
 
-    fn breakdown(&self) -> Option<&params::FunnelBreakdown> {
+    /// The breakdown the report applies: none for time to convert (§11).
+    pub fn breakdown(&self) -> Option<&params::FunnelBreakdown> {
         match self.params.viz {
             // Time to convert ignores the breakdown (§11).
             Viz::TimeToConvert => None,
@@ -219,39 +222,93 @@ impl ReportKind for Funnels {
 
     fn run(plan: &Plan, tables: &[&EventTable], limits: &Limits) -> Result<FunnelReport> {
         let from = lower_bound(plan, tables)?;
-        let trend_window = match plan.params.viz {
-            Viz::Trends => {
-                let w = plan.trend_window(from)?;
-                limits.check_cells(
-                    "date_from",
-                    w.grid.len() as u64
-                        * plan.breakdown().map_or(1, |b| b.limit as u64)
-                        * tables.len() as u64,
-                )?;
-                Some(w)
-            }
-            _ => None,
-        };
-        let mut projects = Vec::new();
-        for t in tables {
-            limits.check_time()?;
-            let prep = Prepared::new(plan, t, from, trend_window.as_ref())?;
-            projects.push(match plan.params.viz {
-                Viz::Trends => {
-                    let n_periods = trend_window.as_ref().map_or(0, |w| w.grid.len());
-                    Aggregate::Trends {
-                        values: prep.values.clone(),
-                        rows: prep.trend_rows(plan, n_periods),
-                    }
-                }
-                _ => Aggregate::Steps {
-                    values: prep.values.clone(),
-                    rows: prep.step_rows(plan),
-                },
-            });
-        }
-        render::build(plan, from, trend_window.as_ref(), tables, projects)
+        aggregate(plan, from, tables, limits, |_, t, w| {
+            Prepared::new(plan, t, from, w)
+        })
     }
+}
+
+/// The report over events whose roles another engine computed (the ClickHouse back end): `tables` carry each
+/// project's provenance, `roles` its read events, in the same order. `from` is the plan's lower bound, or for
+/// `date_from = all` [`all_from`] of the earliest event matching a step and the global filters.
+///
+/// # Errors
+/// [`Error::TooLarge`] past the cell limit, [`Error::TimedOut`] past the deadline.
+pub fn from_roles(
+    plan: &Plan,
+    from: i64,
+    tables: &[&EventTable],
+    mut roles: Vec<Roles>,
+    limits: &Limits,
+) -> Result<FunnelReport> {
+    roles.resize_with(tables.len(), || Roles::new(plan.params.n(), false));
+    let tables: Vec<EventTable> = tables
+        .iter()
+        .zip(roles.iter_mut())
+        .map(|(t, r)| r.move_into((*t).clone()))
+        .collect();
+    let refs: Vec<&EventTable> = tables.iter().collect();
+    aggregate(plan, from, &refs, limits, |i, t, w| {
+        Ok(Prepared::with_roles(t, std::mem::take(&mut roles[i]), w))
+    })
+}
+
+/// §3.1.1 for `date_from = all`: the local midnight of the day of `earliest`, the earliest event matching a step
+/// and the global filters in any project, or of the report's upper bound when there is none.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `date_from` for a day outside the calendar.
+pub fn all_from(plan: &Plan, earliest: Option<i64>) -> Result<i64> {
+    let at = earliest.unwrap_or(plan.to_inclusive.min(plan.as_of));
+    window::period_start(
+        "date_from",
+        at,
+        Period::Day,
+        &plan.tz,
+        plan.params.common.week_start(),
+    )
+}
+
+/// Each project's runs aggregated, then rendered: `prepare(index, table, trend window)` reads one project.
+fn aggregate<'t>(
+    plan: &Plan,
+    from: i64,
+    tables: &[&'t EventTable],
+    limits: &Limits,
+    mut prepare: impl FnMut(usize, &'t EventTable, Option<&Window>) -> Result<Prepared<'t>>,
+) -> Result<FunnelReport> {
+    let trend_window = match plan.params.viz {
+        Viz::Trends => {
+            let w = plan.trend_window(from)?;
+            limits.check_cells(
+                "date_from",
+                w.grid.len() as u64
+                    * plan.breakdown().map_or(1, |b| b.limit as u64)
+                    * tables.len() as u64,
+            )?;
+            Some(w)
+        }
+        _ => None,
+    };
+    let mut projects = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        limits.check_time()?;
+        let prep = prepare(i, t, trend_window.as_ref())?;
+        projects.push(match plan.params.viz {
+            Viz::Trends => {
+                let n_periods = trend_window.as_ref().map_or(0, |w| w.grid.len());
+                Aggregate::Trends {
+                    values: prep.values.clone(),
+                    rows: prep.trend_rows(plan, n_periods),
+                }
+            }
+            _ => Aggregate::Steps {
+                values: prep.values.clone(),
+                rows: prep.step_rows(plan),
+            },
+        });
+    }
+    render::build(plan, from, trend_window.as_ref(), tables, projects)
 }
 
 /// §3.1.1 for `all`: the local midnight of the day of the earliest event that matches a step and the global
@@ -273,14 +330,7 @@ fn lower_bound(plan: &Plan, tables: &[&EventTable]) -> Result<i64> {
             }
         }
     }
-    let at = earliest.unwrap_or(plan.to_inclusive.min(plan.as_of));
-    window::period_start(
-        "date_from",
-        at,
-        Period::Day,
-        &plan.tz,
-        plan.params.common.week_start(),
-    )
+    all_from(plan, earliest)
 }
 
 /// The compiled names and filters of the global filters, steps and exclusions, over one table.
@@ -515,6 +565,31 @@ impl<'a> Prepared<'a> {
             period,
             values,
         })
+    }
+
+    /// A table whose events are all read, with the roles another engine gave them.
+    fn with_roles(t: &'a EventTable, roles: Roles, trend_window: Option<&Window>) -> Prepared<'a> {
+        let period = match trend_window {
+            Some(w) => {
+                t.ts.iter()
+                    .map(|&ts| match w.grid.locate(ts) {
+                        Locate::In(k) => k,
+                        _ => u32::MAX,
+                    })
+                    .collect()
+            }
+            None => vec![u32::MAX; t.ts.len()],
+        };
+        Prepared {
+            table: t,
+            by: t.by_person_in_time(),
+            steps: roles.steps,
+            excl: roles.excl,
+            read: vec![true; t.ts.len()],
+            value: roles.value,
+            period,
+            values: roles.values,
+        }
     }
 
     fn non_empty(&self, v: u32) -> bool {
