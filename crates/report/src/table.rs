@@ -133,6 +133,43 @@ pub struct EventTable {
     pub by_person: std::sync::OnceLock<kernels::activity::ByPerson>,
     /// The same, each person's events in (timestamp, uuid) order (funnels walk them in time).
     pub by_person_in_time: std::sync::OnceLock<kernels::activity::ByPerson>,
+    /// Instants and names in that order, built on first use like it.
+    pub in_time: std::sync::OnceLock<InTime>,
+}
+
+/// Each event's instant and name in [`EventTable::by_person_in_time`]'s order: position `j` is event
+/// `by_person_in_time().events[j]`. A walk over each person's events in time then reads memory in order instead of
+/// jumping to every segment the person's events came from.
+#[derive(Debug, Clone, Default)]
+pub struct InTime {
+    /// Event time, UTC µs.
+    pub ts: Vec<i64>,
+    /// Event name id, into the table's `names`.
+    pub name: Vec<u32>,
+}
+
+/// Splits `column`, one entry per event in a [`kernels::activity::ByPerson`]'s order (`offsets`), into at most
+/// `parts` runs of whole persons, for work in parallel: each person range with its part of the column.
+pub(crate) fn person_chunks<'c, T>(
+    offsets: &[u32],
+    column: &'c mut [T],
+    parts: usize,
+) -> Vec<(std::ops::Range<usize>, &'c mut [T])> {
+    let n = offsets.len().saturating_sub(1);
+    let per = n.div_ceil(parts.max(1)).max(1);
+    let mut rest = column;
+    let mut chunks = Vec::with_capacity(parts);
+    for k in 0..parts.max(1) {
+        let persons = (k * per).min(n)..((k + 1) * per).min(n);
+        let len = match (offsets.get(persons.start), offsets.get(persons.end)) {
+            (Some(&a), Some(&b)) => (b - a) as usize,
+            _ => 0,
+        };
+        let (mine, others) = rest.split_at_mut(len.min(rest.len()));
+        chunks.push((persons, mine));
+        rest = others;
+    }
+    chunks
 }
 
 impl EventTable {
@@ -169,24 +206,14 @@ impl EventTable {
         self.by_person_in_time.get_or_init(|| {
             use rayon::prelude::*;
             let mut by = self.by_person().clone();
-            let n = by.n_persons();
             // Ranges of persons sorted in parallel, each over its own part of the events.
             let parts = if self.ts.len() >= 1 << 16 {
                 rayon::current_num_threads() * 4
             } else {
                 1
             };
-            let per = n.div_ceil(parts).max(1);
             let offsets = &by.offsets;
-            let mut rest = &mut by.events[..];
-            let mut slices = Vec::with_capacity(parts);
-            for k in 0..parts {
-                let persons = (k * per).min(n)..((k + 1) * per).min(n);
-                let len = (offsets[persons.end] - offsets[persons.start]) as usize;
-                let (mine, others) = rest.split_at_mut(len);
-                slices.push((persons, mine));
-                rest = others;
-            }
+            let slices = person_chunks(offsets, &mut by.events, parts);
             slices.into_par_iter().for_each(|(persons, events)| {
                 let base = offsets[persons.start] as usize;
                 for p in persons {
@@ -198,6 +225,26 @@ impl EventTable {
                 }
             });
             by
+        })
+    }
+
+    /// Instants and names in [`EventTable::by_person_in_time`]'s order (built once, like it).
+    pub fn in_time(&self) -> &InTime {
+        self.in_time.get_or_init(|| {
+            use rayon::prelude::*;
+            let order = &self.by_person_in_time().events;
+            InTime {
+                ts: order
+                    .par_iter()
+                    .with_min_len(1 << 14)
+                    .map(|&i| self.ts[i as usize])
+                    .collect(),
+                name: order
+                    .par_iter()
+                    .with_min_len(1 << 14)
+                    .map(|&i| self.name[i as usize])
+                    .collect(),
+            }
         })
     }
 

@@ -26,7 +26,7 @@ use crate::filter::{self, Compiled};
 use crate::kind::{Limits, ReportKind};
 use crate::params::{Filter, Period, PropertyKind};
 use crate::stats::{round6, wilson};
-use crate::table::{EventTable, Scan};
+use crate::table::{EventTable, InTime, Scan};
 use crate::window::{self, Window};
 
 pub use self::render::FunnelReport;
@@ -175,6 +175,20 @@ impl ReportKind for Funnels {
             .map(|f| f.kind)
             .chain(p.breakdown.as_ref().map(|b| b.kind))
             .collect();
+        // Only the keys the filters and an event breakdown read are parsed from each event's properties.
+        let mut keys: Vec<String> = p
+            .filters(&p.common)
+            .filter(|f| f.kind == PropertyKind::Event)
+            .map(|f| f.key.clone())
+            .chain(
+                p.breakdown
+                    .iter()
+                    .filter(|b| b.kind == PropertyKind::Event)
+                    .flat_map(|b| b.property.names().into_iter().map(str::to_string)),
+            )
+            .collect();
+        keys.sort();
+        keys.dedup();
         Scan {
             from: if plan.needs_history() {
                 None
@@ -185,7 +199,7 @@ impl ReportKind for Funnels {
             as_of: plan.as_of,
             uuid: true,
             event_properties: kinds.contains(&PropertyKind::Event),
-            property_keys: None,
+            property_keys: Some(keys),
             property_events: None,
             person_properties: kinds.contains(&PropertyKind::Person),
             numeric: Vec::new(),
@@ -406,7 +420,12 @@ impl Matcher {
 
     /// Step `k` (0-based) by name and filters, occurrence aside.
     fn step(&self, t: &EventTable, i: usize, k: usize) -> bool {
-        self.step_names[k][t.name[i] as usize] && passes(&self.step_filters[k], t, i)
+        self.step_names[k][t.name[i] as usize] && self.step_filters(t, i, k)
+    }
+
+    /// Step `k`'s own filters.
+    fn step_filters(&self, t: &EventTable, i: usize, k: usize) -> bool {
+        passes(&self.step_filters[k], t, i)
     }
 
     fn exclusion(&self, t: &EventTable, i: usize, x: usize) -> bool {
@@ -414,13 +433,121 @@ impl Matcher {
     }
 }
 
-/// One table read for a funnel: each event's roles, whether it is read, its breakdown value, and its trend period.
+/// Each position's trend period (`u32::MAX` outside the window or without trends), for the positions `read` keeps.
+fn periods(line: &InTime, trend_window: Option<&Window>, read: impl Fn(usize) -> bool) -> Vec<u32> {
+    let mut period = vec![u32::MAX; line.ts.len()];
+    if let Some(w) = trend_window {
+        for (j, slot) in period.iter_mut().enumerate() {
+            if read(j)
+                && let Locate::In(k) = w.grid.locate(line.ts[j])
+            {
+                *slot = k;
+            }
+        }
+    }
+    period
+}
+
+/// Each read event's breakdown value id (by position) and the values by id (§9.1). The values are read in the
+/// table's order, in parallel chunks whose own ids are then merged: equal values get one id, whichever chunk met them.
+fn breakdown_values(
+    t: &EventTable,
+    by: &ByPerson,
+    roles: &[Role],
+    b: &params::FunnelBreakdown,
+) -> (Vec<u32>, Vec<Vec<String>>) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 15;
+    let len = roles.len();
+    let mut read_at = vec![false; len];
+    for (j, r) in roles.iter().enumerate() {
+        if r.read {
+            read_at[by.events[j] as usize] = true;
+        }
+    }
+    let keys = b.property.names();
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    let empty = EMPTY.get_or_init(Map::new);
+    let parts: Vec<(Vec<Vec<String>>, Vec<u32>)> = read_at
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, flags)| {
+            let mut ids: HashMap<Vec<String>, u32> = HashMap::new();
+            let mut values: Vec<Vec<String>> = Vec::new();
+            let mut local = vec![0u32; flags.len()];
+            let mut key: Vec<String> = Vec::with_capacity(keys.len());
+            for (o, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
+                let i = c * CHUNK + o;
+                let props = match b.kind {
+                    PropertyKind::Event => t.properties.get(i).unwrap_or(empty),
+                    PropertyKind::Person => t
+                        .person_properties
+                        .get(t.person[i] as usize)
+                        .unwrap_or(empty),
+                };
+                key.clear();
+                key.extend(keys.iter().map(|k| {
+                    props
+                        .get(*k)
+                        .and_then(filter::string_form)
+                        .unwrap_or_default()
+                }));
+                local[o] = match ids.get(key.as_slice()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = values.len() as u32;
+                        values.push(key.clone());
+                        ids.insert(key.clone(), id);
+                        id
+                    }
+                };
+            }
+            (values, local)
+        })
+        .collect();
+    let mut ids: HashMap<Vec<String>, u32> = HashMap::new();
+    let mut values: Vec<Vec<String>> = Vec::new();
+    let mut value_at = vec![0u32; len];
+    for (c, (part_values, local)) in parts.into_iter().enumerate() {
+        let global: Vec<u32> = part_values
+            .into_iter()
+            .map(|v| {
+                let next = values.len() as u32;
+                *ids.entry(v).or_insert_with_key(|v| {
+                    values.push(v.clone());
+                    next
+                })
+            })
+            .collect();
+        for (o, id) in local.into_iter().enumerate() {
+            if read_at[c * CHUNK + o] {
+                value_at[c * CHUNK + o] = global[id as usize];
+            }
+        }
+    }
+    let value = by
+        .events
+        .par_iter()
+        .map(|&i| value_at[i as usize])
+        .collect();
+    (value, values)
+}
+
+/// One event's roles (§4): step roles (bit k − 1 for step k), exclusion roles (bit j − 1 blocks the move to step
+/// j), and whether the funnel reads it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Role {
+    steps: u32,
+    excl: u32,
+    read: bool,
+}
+
+/// One table read for a funnel: each event's roles, its breakdown value and its trend period, all in the table's
+/// person-then-time order ([`EventTable::in_time`]): position `j` is event `by.events[j]`.
 struct Prepared<'a> {
-    table: &'a EventTable,
     by: &'a ByPerson,
-    steps: Vec<u32>,
-    excl: Vec<u32>,
-    read: Vec<bool>,
+    line: &'a InTime,
+    roles: Vec<Role>,
     value: Vec<u32>,
     period: Vec<u32>,
     /// Breakdown values by id: one string per breakdown property.
@@ -435,159 +562,120 @@ impl<'a> Prepared<'a> {
         trend_window: Option<&Window>,
     ) -> Result<Prepared<'a>> {
         let p = &plan.params;
-        let n = p.n();
         let m = Matcher::new(plan, t)?;
-        let len = t.ts.len();
         let by = t.by_person_in_time();
-        let uuid = |i: usize| t.uuid.get(i).copied().unwrap_or(0);
-        // §4.3: each occurrence step's anchor per person, over the whole history loaded.
-        let mut anchor: Vec<Option<Vec<u32>>> = vec![None; n];
-        for (k, s) in p.steps.iter().enumerate() {
-            if s.occurrence == params::Occurrence::Any {
-                continue;
-            }
-            let mut best = vec![u32::MAX; t.n_persons];
-            for i in 0..len {
-                let ok = match s.occurrence {
-                    params::Occurrence::FirstEver => m.step_names[k][t.name[i] as usize],
-                    _ => m.step(t, i, k),
-                };
-                if !ok {
-                    continue;
-                }
-                let slot = &mut best[t.person[i] as usize];
-                if *slot == u32::MAX
-                    || (t.ts[i], uuid(i)) < (t.ts[*slot as usize], uuid(*slot as usize))
-                {
-                    *slot = i as u32;
-                }
-            }
-            anchor[k] = Some(best);
-        }
+        let line = t.in_time();
+        let len = line.ts.len();
+        let last = plan.to_inclusive.min(plan.as_of);
         let unordered = p.order == Order::Unordered;
         let strict = p.order == Order::Strict;
-        let mut steps = vec![0u32; len];
-        let mut excl = vec![0u32; len];
-        let mut read = vec![false; len];
-        // Each event's roles on its own: one independent step per event, in parallel.
-        let roles = |i: usize| -> Option<(u32, u32, bool)> {
-            let ts = t.ts[i];
-            if ts < from || ts > plan.to_inclusive || ts > plan.as_of || !m.global(t, i) {
-                return None;
-            }
-            let mut s = 0u32;
-            for (k, anchor) in anchor.iter().enumerate() {
-                if m.step(t, i, k)
-                    && anchor
-                        .as_ref()
-                        .is_none_or(|a| a[t.person[i] as usize] == i as u32)
-                {
-                    s |= 1 << k;
-                }
-            }
-            let mut x = 0u32;
-            if !(unordered && s != 0) {
-                for (j, ex) in p.exclusions.iter().enumerate() {
-                    if m.exclusion(t, i, j) {
-                        for step in ex.from_step + 1..=ex.to_step {
-                            x |= 1 << (step - 1);
+        let masks: Vec<u32> = p
+            .exclusions
+            .iter()
+            .map(|x| (x.from_step + 1..=x.to_step).fold(0u32, |m, step| m | 1 << (step - 1)))
+            .collect();
+        // Each person's events in time: an occurrence step's anchor is the person's first qualifying event over the
+        // whole history loaded (§4.3), whether or not it is in the range.
+        let person_roles = |persons: std::ops::Range<usize>, out: &mut [Role]| {
+            let base = persons.start.min(by.n_persons());
+            let base = by.offsets[base] as usize;
+            for person in persons {
+                let mut anchored = 0u32;
+                for j in by.offsets[person] as usize..by.offsets[person + 1] as usize {
+                    let i = by.events[j] as usize;
+                    let (ts, name) = (line.ts[j], line.name[j] as usize);
+                    let in_window = ts >= from && ts <= last && m.global(t, i);
+                    let mut s = 0u32;
+                    for (k, step) in p.steps.iter().enumerate() {
+                        if !m.step_names[k][name] {
+                            continue;
+                        }
+                        let bit = 1u32 << k;
+                        let counts = match step.occurrence {
+                            params::Occurrence::Any => in_window && m.step_filters(t, i, k),
+                            params::Occurrence::FirstEver => {
+                                let first = anchored & bit == 0;
+                                anchored |= bit;
+                                first && in_window && m.step_filters(t, i, k)
+                            }
+                            params::Occurrence::FirstTime => {
+                                if anchored & bit != 0 || !m.step_filters(t, i, k) {
+                                    false
+                                } else {
+                                    anchored |= bit;
+                                    in_window
+                                }
+                            }
+                        };
+                        if counts {
+                            s |= bit;
                         }
                     }
+                    if !in_window {
+                        continue;
+                    }
+                    let mut x = 0u32;
+                    if !(unordered && s != 0) {
+                        for (jx, mask) in masks.iter().enumerate() {
+                            if m.exclusion(t, i, jx) {
+                                x |= mask;
+                            }
+                        }
+                    }
+                    out[j - base] = Role {
+                        steps: s,
+                        excl: x,
+                        read: s != 0 || x != 0 || (strict && m.activity[name]),
+                    };
                 }
             }
-            Some((
-                s,
-                x,
-                s != 0 || x != 0 || (strict && m.activity[t.name[i] as usize]),
-            ))
         };
+        let mut roles = vec![Role::default(); len];
         {
             use rayon::prelude::*;
-            steps
-                .par_iter_mut()
-                .zip(excl.par_iter_mut())
-                .zip(read.par_iter_mut())
-                .enumerate()
-                .with_min_len(1 << 14)
-                .for_each(|(i, ((s, x), r))| {
-                    if let Some(v) = roles(i) {
-                        (*s, *x, *r) = v;
-                    }
-                });
+            let parts = if len >= PARALLEL_MIN_EVENTS {
+                rayon::current_num_threads() * 8
+            } else {
+                1
+            };
+            crate::table::person_chunks(&by.offsets, &mut roles, parts)
+                .into_par_iter()
+                .for_each(|(persons, out)| person_roles(persons, out));
         }
-        let mut values: Vec<Vec<String>> = vec![Vec::new()];
-        let mut value = vec![0u32; len];
-        if let Some(b) = plan.breakdown() {
-            let keys = b.property.names();
-            let mut ids: HashMap<Vec<String>, u32> = HashMap::new();
-            values.clear();
-            static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-            let empty = EMPTY.get_or_init(Map::new);
-            for i in (0..len).filter(|&i| read[i]) {
-                let props = match b.kind {
-                    PropertyKind::Event => t.properties.get(i).unwrap_or(empty),
-                    PropertyKind::Person => t
-                        .person_properties
-                        .get(t.person[i] as usize)
-                        .unwrap_or(empty),
-                };
-                let v: Vec<String> = keys
-                    .iter()
-                    .map(|k| {
-                        props
-                            .get(*k)
-                            .and_then(filter::string_form)
-                            .unwrap_or_default()
-                    })
-                    .collect();
-                let next = ids.len() as u32;
-                value[i] = *ids.entry(v.clone()).or_insert_with(|| {
-                    values.push(v);
-                    next
-                });
-            }
-        }
-        let mut period = vec![u32::MAX; len];
-        if let Some(w) = trend_window {
-            for i in (0..len).filter(|&i| read[i]) {
-                if let Locate::In(k) = w.grid.locate(t.ts[i]) {
-                    period[i] = k;
-                }
-            }
-        }
+        let (value, values) = match plan.breakdown() {
+            Some(b) => breakdown_values(t, by, &roles, b),
+            None => (vec![0u32; len], vec![Vec::new()]),
+        };
+        let period = periods(line, trend_window, |j| roles[j].read);
         Ok(Prepared {
-            table: t,
             by,
-            steps,
-            excl,
-            read,
+            line,
+            roles,
             value,
             period,
             values,
         })
     }
 
-    /// A table whose events are all read, with the roles another engine gave them.
+    /// A table whose events are all read, with the roles another engine gave them (in the table's order).
     fn with_roles(t: &'a EventTable, roles: Roles, trend_window: Option<&Window>) -> Prepared<'a> {
-        let period = match trend_window {
-            Some(w) => {
-                t.ts.iter()
-                    .map(|&ts| match w.grid.locate(ts) {
-                        Locate::In(k) => k,
-                        _ => u32::MAX,
-                    })
-                    .collect()
-            }
-            None => vec![u32::MAX; t.ts.len()],
-        };
+        let by = t.by_person_in_time();
+        let line = t.in_time();
+        let at = |column: &[u32], i: u32| column.get(i as usize).copied().unwrap_or(0);
         Prepared {
-            table: t,
-            by: t.by_person_in_time(),
-            steps: roles.steps,
-            excl: roles.excl,
-            read: vec![true; t.ts.len()],
-            value: roles.value,
-            period,
+            by,
+            line,
+            roles: by
+                .events
+                .iter()
+                .map(|&i| Role {
+                    steps: at(&roles.steps, i),
+                    excl: at(&roles.excl, i),
+                    read: true,
+                })
+                .collect(),
+            value: by.events.iter().map(|&i| at(&roles.value, i)).collect(),
+            period: periods(line, trend_window, |_| true),
             values: roles.values,
         }
     }
@@ -596,28 +684,22 @@ impl<'a> Prepared<'a> {
         self.values[v as usize].iter().any(|s| !s.is_empty())
     }
 
-    /// A person's read events, sorted by (timestamp, uuid).
+    /// A person's read events, sorted by (timestamp, uuid): a contiguous run of positions.
     fn events(&self, person: usize, out: &mut Vec<Ev>) {
-        let t = self.table;
         out.clear();
-        out.extend(
-            self.by
-                .of(person)
-                .iter()
-                .map(|&i| i as usize)
-                .filter(|&i| self.read[i])
-                .map(|i| Ev {
-                    ts: t.ts[i],
-                    uuid: t.uuid.get(i).copied().unwrap_or(0),
-                    steps: self.steps[i],
-                    excl: self.excl[i],
-                    value: self.value[i],
-                    idx: i as u32,
-                    period: self.period[i],
-                }),
-        );
-        // `by_person_in_time` keeps each person's events in (timestamp, uuid) order: no sort per run.
-        debug_assert!(out.is_sorted_by_key(|e| (e.ts, e.uuid)));
+        let positions = self.by.offsets[person] as usize..self.by.offsets[person + 1] as usize;
+        out.extend(positions.filter(|&j| self.roles[j].read).map(|j| {
+            let r = self.roles[j];
+            Ev {
+                ts: self.line.ts[j],
+                tie: j as u64,
+                steps: r.steps,
+                excl: r.excl,
+                value: self.value[j],
+                idx: self.by.events[j],
+                period: self.period[j],
+            }
+        }));
     }
 
     /// The runs of one person (§9.2): `f(value, events, only)` for each, where `only` restricts the attribution
@@ -690,7 +772,7 @@ impl<'a> Prepared<'a> {
     /// per-value counts), one on a small one.
     fn person_parts(&self) -> Vec<std::ops::Range<usize>> {
         let n = self.by.n_persons();
-        let parts = if self.table.ts.len() >= PARALLEL_MIN_EVENTS {
+        let parts = if self.line.ts.len() >= PARALLEL_MIN_EVENTS {
             rayon::current_num_threads().clamp(1, n.max(1))
         } else {
             1
@@ -832,7 +914,7 @@ impl<'a> Prepared<'a> {
                             } else {
                                 e.steps.trailing_zeros()
                             };
-                            (e.ts, lowest, e.uuid)
+                            (e.ts, lowest, e.tie)
                         });
                         procedure::ordered_trends(
                             &sorted,

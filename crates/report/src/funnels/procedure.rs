@@ -11,8 +11,8 @@ use super::params::MAX_STEPS;
 pub(crate) struct Ev {
     /// UTC µs.
     pub ts: i64,
-    /// Tie-break among equal timestamps.
-    pub uuid: u128,
+    /// Tie-break among equal timestamps: the event's rank in its person's (timestamp, uuid) order.
+    pub tie: u64,
     /// Step roles: bit k − 1 for step k.
     pub steps: u32,
     /// Exclusion roles: bit j − 1 blocks the move to step j.
@@ -503,14 +503,14 @@ mod tests {
 
     const H: i64 = 3_600_000_000;
 
-    fn ev(ts: i64, uuid: u128, steps: u32, excl: u32) -> Ev {
+    fn ev(ts: i64, tie: u64, steps: u32, excl: u32) -> Ev {
         Ev {
             ts,
-            uuid,
+            tie,
             steps,
             excl,
             value: 0,
-            idx: uuid as u32,
+            idx: tie as u32,
             period: 0,
         }
     }
@@ -572,7 +572,7 @@ mod tests {
     fn same_instant_events_count_in_funnel_order() {
         let x = [ev(0, 2, 2, 0), ev(0, 1, 1, 0)];
         let mut sorted = x;
-        sorted.sort_by_key(|e| (e.ts, e.uuid));
+        sorted.sort_by_key(|e| (e.ts, e.tie));
         assert_eq!(level(ordered(&sorted, 2, H, false, None)), 2);
         // One event cannot fill two steps of one attempt.
         let both = [ev(0, 1, 0b11, 0)];
@@ -606,9 +606,9 @@ mod tests {
     #[test]
     fn example_f_trends() {
         let d = 24 * H;
-        let with = |ts: i64, uuid: u128, steps: u32, period: u32| Ev {
+        let with = |ts: i64, tie: u64, steps: u32, period: u32| Ev {
             period,
-            ..ev(ts, uuid, steps, 0)
+            ..ev(ts, tie, steps, 0)
         };
         let oli = [
             with(10 * H, 1, 1, 0),

@@ -95,6 +95,8 @@ impl Roles {
         shell.n_persons = self.n_persons as usize;
         shell.person = std::mem::take(&mut self.person);
         shell.ts = std::mem::take(&mut self.ts);
+        // Every per-event column has an entry per event; the roles stand in for the names here.
+        shell.name = vec![0; shell.ts.len()];
         shell.uuid = std::mem::take(&mut self.uuid);
         shell
     }
