@@ -64,34 +64,36 @@ fn roles_desc(mask: u32) -> impl Iterator<Item = usize> {
     })
 }
 
+/// An attempt of a funnel of at most `N` steps: attempts are copied on every move, so they are sized to the funnel,
+/// not to the longest funnel there can be.
 #[derive(Debug, Clone, Copy)]
-struct Attempt {
+struct Attempt<const N: usize> {
     entry: i64,
     excluded: bool,
-    times: [i64; MAX_STEPS],
-    evs: [u32; MAX_STEPS],
+    times: [i64; N],
+    evs: [u32; N],
 }
 
-impl Attempt {
-    fn fresh(entry: i64) -> Attempt {
+impl<const N: usize> Attempt<N> {
+    fn fresh(entry: i64) -> Attempt<N> {
         Attempt {
             entry,
             excluded: false,
-            times: [0; MAX_STEPS],
-            evs: [u32::MAX; MAX_STEPS],
+            times: [0; N],
+            evs: [u32::MAX; N],
         }
     }
 }
 
-struct Ordered {
+struct Ordered<const N: usize> {
     n: usize,
     w: i64,
     only: Option<StepValue>,
-    slots: [Option<Attempt>; MAX_STEPS],
-    best: Option<(usize, Attempt)>,
+    slots: [Option<Attempt<N>>; N],
+    best: Option<(usize, Attempt<N>)>,
 }
 
-impl Ordered {
+impl<const N: usize> Ordered<N> {
     /// §5.2.
     fn fill(&mut self, k: usize, e: &Ev, mixed: bool) {
         let p = if k == 1 {
@@ -159,11 +161,27 @@ pub(crate) fn ordered(
     strict: bool,
     only: Option<StepValue>,
 ) -> Outcome {
-    let mut run = Ordered {
+    match n {
+        0..=4 => ordered_in::<4>(events, n, w, strict, only),
+        5..=8 => ordered_in::<8>(events, n, w, strict, only),
+        9..=16 => ordered_in::<16>(events, n, w, strict, only),
+        _ => ordered_in::<MAX_STEPS>(events, n, w, strict, only),
+    }
+}
+
+/// [`ordered`] for a funnel of at most `N` steps (`n <= N`).
+fn ordered_in<const N: usize>(
+    events: &[Ev],
+    n: usize,
+    w: i64,
+    strict: bool,
+    only: Option<StepValue>,
+) -> Outcome {
+    let mut run = Ordered::<N> {
         n,
         w,
         only,
-        slots: [None; MAX_STEPS],
+        slots: [None; N],
         best: None,
     };
     let mut i = 0;
@@ -208,10 +226,11 @@ pub(crate) fn ordered(
     match run.best {
         None => Outcome::Out,
         Some((_, b)) if b.excluded => Outcome::Removed,
-        Some((level, b)) => Outcome::Reached {
-            level,
-            times: b.times,
-        },
+        Some((level, b)) => {
+            let mut times = [0; MAX_STEPS];
+            times[..N].copy_from_slice(&b.times);
+            Outcome::Reached { level, times }
+        }
     }
 }
 
@@ -520,6 +539,49 @@ mod tests {
             Outcome::Out => 0,
             Outcome::Removed => -1,
             Outcome::Reached { level, .. } => level as i64,
+        }
+    }
+
+    /// Attempts sized to the funnel give the runs attempts sized to the longest funnel give, for every size class.
+    #[test]
+    fn attempts_sized_to_the_funnel_change_nothing() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..3000 {
+            let n = 2 + (next() % (MAX_STEPS as u64 - 1)) as usize;
+            let mask = if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
+            let len = 1 + (next() % 40) as usize;
+            let mut t = 0;
+            let events: Vec<Ev> = (0..len)
+                .map(|i| {
+                    t += (next() % 3) as i64 * H;
+                    // Mostly one step per event, low steps more often; some exclusions.
+                    let k = (next() % n as u64).min(next() % n as u64);
+                    let steps = if next() % 8 == 0 {
+                        0
+                    } else {
+                        (1u32 << k) | ((next() % 16 == 0) as u32 * (1 << ((k + 1) % n as u64)))
+                    };
+                    let excl = if next() % 10 == 0 {
+                        (next() as u32) & mask & !1
+                    } else {
+                        0
+                    };
+                    ev(t, i as u64, steps & mask, excl)
+                })
+                .collect();
+            let w = (1 + next() % 12) as i64 * H;
+            let strict = next() % 3 == 0;
+            assert_eq!(
+                ordered(&events, n, w, strict, None),
+                ordered_in::<MAX_STEPS>(&events, n, w, strict, None),
+                "case {case}: n {n}, w {w}, strict {strict}, {events:?}"
+            );
         }
     }
 
