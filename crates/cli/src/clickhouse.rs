@@ -14,7 +14,7 @@ pub(crate) enum EngineArg {
     /// liucun's own, over the data directory.
     #[default]
     Embedded,
-    /// ClickHouse, over the tables `liucun export clickhouse` fills (every kind but economics so far).
+    /// ClickHouse, over the tables `liucun export clickhouse` fills (every report kind).
     Clickhouse,
 }
 

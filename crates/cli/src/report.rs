@@ -89,7 +89,7 @@ pub(crate) struct CommonArgs {
     #[arg(long, value_delimiter = ',', value_name = "J,…")]
     columns: Option<Vec<usize>>,
     /// Which engine computes the report: liucun's own over the data directory, or ClickHouse over the tables
-    /// `liucun export clickhouse` fills (every kind but economics so far; docs/clickhouse.md).
+    /// `liucun export clickhouse` fills (every report kind; docs/clickhouse.md).
     #[arg(long, value_enum, default_value_t = EngineArg::Embedded)]
     engine: EngineArg,
     #[command(flatten)]

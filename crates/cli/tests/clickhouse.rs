@@ -238,6 +238,79 @@ fn edge_events() -> String {
         "2025-03-11T03:00:00Z",
         serde_json::json!({"$anon_distinct_id": "m-anon"}),
     );
+    // Money (economics.md): payments in a currency with a rate and in one without, tax, fees, a refund; AI events
+    // whose `$ai_` text needs escaping (quotes, a backslash, a tab, non-ASCII), an unknown model, a supplied cost,
+    // an embedding; a payment from a person of no cohort, and one from a personless person.
+    let money = [
+        ("payer-1", "chat_message", "2025-03-02T09:00:00Z", serde_json::json!({"plan": "pro"})),
+        (
+            "payer-1",
+            "payment",
+            "2025-03-02T10:00:00Z",
+            serde_json::json!({"amount": "19.90", "currency": "USD", "kind": "new", "tax": "1.90", "fee": "0.88"}),
+        ),
+        (
+            "payer-1",
+            "$ai_generation",
+            "2025-03-03T10:00:00Z",
+            serde_json::json!({"$ai_model": "gpt-4o", "$ai_provider": "openai", "$ai_input_tokens": 1200,
+                               "$ai_output_tokens": 350, "$ai_trace_id": "t\"1\"\\ \t 中文"}),
+        ),
+        (
+            "payer-1",
+            "payment",
+            "2025-03-10T10:00:00Z",
+            serde_json::json!({"amount": "19.90", "currency": "USD", "kind": "refund", "tax": "1.90"}),
+        ),
+        ("payer-2", "chat_message", "2025-03-04T09:00:00Z", serde_json::json!({})),
+        (
+            "payer-2",
+            "payment",
+            "2025-03-05T09:00:00Z",
+            serde_json::json!({"amount": "68", "currency": "CNY", "kind": "renewal", "fee": "2.04"}),
+        ),
+        (
+            "payer-2",
+            "payment",
+            "2025-03-06T09:00:00Z",
+            serde_json::json!({"amount": "1000", "currency": "JPY"}),
+        ),
+        (
+            "payer-2",
+            "$ai_generation",
+            "2025-03-05T10:00:00Z",
+            serde_json::json!({"$ai_model": "it's \"odd\" {p0:String}", "$ai_input_tokens": 10,
+                               "$ai_output_tokens": 5}),
+        ),
+        (
+            "payer-2",
+            "$ai_generation",
+            "2025-03-12T10:00:00Z",
+            serde_json::json!({"$ai_model": "my-model", "$ai_total_cost_usd": 0.0125,
+                               "$ai_input_tokens": 10}),
+        ),
+        (
+            "payer-2",
+            "$ai_embedding",
+            "2025-03-12T11:00:00Z",
+            serde_json::json!({"$ai_model": "text-embedding-3-small", "$ai_input_tokens": 5000}),
+        ),
+        (
+            "payer-3",
+            "payment",
+            "2025-03-07T09:00:00Z",
+            serde_json::json!({"amount": "5.00", "currency": "USD", "kind": "one_time"}),
+        ),
+        (
+            "ghost",
+            "payment",
+            "2025-03-09T06:30:00Z",
+            serde_json::json!({"amount": "3.00", "currency": "USD", "$process_person_profile": false}),
+        ),
+    ];
+    for (id, name, ts, props) in money {
+        ev(id, name, ts, props);
+    }
     for h in 0..10 {
         ev(
             "dst",
@@ -1010,6 +1083,18 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
         "--step-where",
         "2:message_index gt 2",
     ]);
+    let prices = concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo_prices.toml");
+    verifies_on_the_data(&[
+        "economics",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-03-31",
+        "--prices",
+        prices,
+        "--breakdown",
+        "event:$ai_model",
+    ]);
 
     // And the other way round: an embedded report verifies on ClickHouse.
     let mut args: Vec<&str> = vec!["trends", "--format", "json", "--series", "any:dau"];
@@ -1054,13 +1139,18 @@ fn clickhouse_reports_verify_and_refuse_what_is_not_compiled() {
         "the earliest event matching a step",
     );
 
-    // What is not compiled yet is refused, naming the parameter (exit 2).
-    let mut args = vec!["economics", "--engine", "clickhouse"];
+    explains(
+        &["economics", "--period", "week", "--cost-per-event", "chat_message=0.01"],
+        "the events that may bear money",
+    );
+
+    // An invalid parameter is refused before anything is sent, naming it (exit 2).
+    let mut args = vec!["economics", "--engine", "clickhouse", "--tz", "+08:00"];
     args.extend(common);
     let o = fx.run(&args);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("kind"), "{args:?}: {err}");
+    assert!(err.contains("timezone"), "{args:?}: {err}");
 
     // A server that is not there is a failure (exit 1) naming it.
     let mut args: Vec<&str> = vec![
@@ -2552,4 +2642,134 @@ fn funnels_on_clickhouse_match_the_embedded_engine() {
     }
     // Refusals must agree too, but most cases must compute.
     assert!(computed >= 30, "{computed} of 40 random funnels computed");
+}
+
+#[test]
+fn economics_on_clickhouse_matches_the_embedded_engine() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "economics");
+    let (gen_a, gen_b) = (fx.projects[0].as_str(), fx.projects[1].as_str());
+    let prices = concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo_prices.toml");
+    // One rate for CNY; JPY has none, so its amounts stay unconverted.
+    let rates = tmp.path().join("fx.json");
+    std::fs::write(
+        &rates,
+        r#"[{"date": "2024-12-01", "from": "CNY", "to": "USD", "rate": "0.1375", "source": "test"},
+            {"date": "2025-03-05", "from": "CNY", "to": "USD", "rate": "0.1381", "source": "test"},
+            {"date": "2024-12-01", "from": "USD", "to": "CNY", "rate": "7.25", "source": "test"}]"#,
+    )
+    .unwrap();
+    let rates = rates.to_str().unwrap();
+    let as_of = "2025-04-01T00:00:00Z";
+    let fixed: Vec<Vec<&str>> = vec![
+        vec![
+            "-p", gen_a, "--as-of", as_of, "--from", "2025-01-01", "--to", "2025-03-31", "--period", "month",
+            "--intervals", "3", "--prices", prices, "--fx", rates,
+        ],
+        // Several projects, weekly cohorts of a named target, a target filter, fees as contra-revenue, other costs.
+        vec![
+            "-p", gen_a, "-p", gen_b, "--as-of", as_of, "--from", "2025-01-06", "--to", "2025-03-02", "--period",
+            "week", "--intervals", "6", "--target", "chat_message", "--target-where", "$os is_set",
+            "--fee-treatment", "contra-revenue", "--cost-per-active-user", "0.02", "--cost-per-event",
+            "chat_message=0.001", "--prices", prices, "--fx", rates,
+        ],
+        // Breakdowns: by an event property (the model), by a person property; Other.
+        vec![
+            "-p", gen_b, "--as-of", as_of, "--from", "2025-02-01", "--to", "2025-03-15", "--period", "day",
+            "--intervals", "10", "--breakdown", "event:$ai_model", "--breakdown-limit", "2", "--prices", prices,
+            "--fx", rates, "--cost-per-active-user", "0.5",
+        ],
+        vec![
+            "-p", gen_a, "--as-of", as_of, "--from", "2025-01-01", "--to", "2025-03-31", "--breakdown",
+            "person:plan", "--prices", prices, "--fx", rates, "--currency", "CNY", "--tz", "Asia/Shanghai",
+        ],
+        // Global filters shape anchors and activity, never money; a spend and CAC.
+        vec![
+            "-p", gen_a, "--as-of", "2025-02-20T12:00:00Z", "--from", "2025-01-01", "--to", "2025-02-28",
+            "--where", "$os is_set", "--spend", "2025-01-15=1200", "--spend", "2025-02-01=800:CNY",
+            "--prices", prices, "--fx", rates, "--tz", "America/New_York",
+        ],
+        // The edge project: escaped AI text, unpriced models, a supplied cost, an unconverted currency, a refund,
+        // personless persons in and out.
+        vec![
+            "-p", "edge", "--as-of", "2025-03-20T00:00:00Z", "--from", "2025-03-01", "--to", "2025-03-19",
+            "--period", "day", "--intervals", "14", "--fx", rates,
+        ],
+        vec![
+            "-p", "edge", "--as-of", "2025-03-20T00:00:00Z", "--from", "2025-03-01", "--to", "2025-03-19",
+            "--period", "week", "--intervals", "3", "--include-personless", "--breakdown", "event:$ai_model",
+            "--fx", rates, "--prices", prices, "--cost-per-event", "payment=0.3",
+        ],
+        vec![
+            "-p", "edge", "--as-of", "2025-03-20T00:00:00Z", "--from", "2025-03-01", "--to", "2025-03-19",
+            "--period", "hour", "--intervals", "48", "--from", "2025-03-02T00:00:00", "--to",
+            "2025-03-03T23:00:00", "--breakdown", "person:plan", "--target", "chat_message",
+        ],
+        vec!["-p", "no-such-project", "--as-of", as_of, "--prices", prices],
+    ];
+    for args in &fixed {
+        let out = fx.same_kind("economics", args);
+        assert!(
+            out.is_empty() || out.contains("\"kind\": \"economics\""),
+            "{args:?} computes: {out}"
+        );
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut computed = 0;
+    for case in 0..30 {
+        let mut args: Vec<&str> = vec!["-p", rng.pick(&[gen_a, gen_b, "edge"])];
+        if rng.pick(&["", "", "", "two"]) == "two" {
+            args.extend(["-p", rng.pick(&[gen_a, gen_b, "edge"])]);
+        }
+        let period = rng.pick(&["day", "week", "month", "month"]);
+        args.extend([
+            "--as-of",
+            rng.pick(&["2025-04-01T00:00:00Z", "2025-02-15T12:00:00Z", "2025-03-09T07:30:00Z"]),
+            "--from",
+            rng.pick(&["2025-01-01", "2025-02-01", "2025-03-01"]),
+            "--to",
+            rng.pick(&["2025-03-31", "2025-02-28", "2025-03-15"]),
+            "--tz",
+            rng.pick(&["UTC", "Asia/Shanghai", "America/New_York", "Asia/Kolkata"]),
+            "--period",
+            period,
+            "--intervals",
+            rng.pick(&["1", "3", "8"]),
+            "--target",
+            rng.pick(&["any", "any", "chat_message", "$pageview", "payment"]),
+            "--fee-treatment",
+            rng.pick(&["cogs", "contra-revenue"]),
+            "--currency",
+            rng.pick(&["USD", "USD", "CNY", "EUR"]),
+            "--fx",
+            rates,
+        ]);
+        if rng.pick(&["", "p"]) == "p" {
+            args.extend(["--prices", prices]);
+        }
+        match rng.pick(&["", "", "where", "target-where", "active", "event"]) {
+            "where" => args.extend(["--where", rng.pick(&["$os is_set", "x gt 1", "plan eq pro"])]),
+            "target-where" => args.extend(["--target-where", rng.pick(&["$os is_set", "message_index gt 2"])]),
+            "active" => args.extend(["--cost-per-active-user", rng.pick(&["0.02", "1"])]),
+            "event" => args.extend(["--cost-per-event", rng.pick(&["chat_message=0.001", "$pageview=0.0005"])]),
+            _ => {}
+        }
+        if rng.pick(&["", "", "b"]) == "b" {
+            args.extend([
+                "--breakdown",
+                rng.pick(&["event:$ai_model", "person:plan", "$os", "event:$ai_provider"]),
+                "--breakdown-limit",
+                rng.pick(&["1", "3", "25"]),
+            ]);
+        }
+        if rng.pick(&["", "", "p"]) == "p" {
+            args.push("--include-personless");
+        }
+        eprintln!("case {case}: {args:?}");
+        if !fx.same_kind("economics", &args).is_empty() {
+            computed += 1;
+        }
+    }
+    assert!(computed >= 20, "{computed} of 30 random economics reports computed");
 }

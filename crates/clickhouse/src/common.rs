@@ -32,15 +32,25 @@ pub(crate) fn period(period: Period, first: i64, b: &mut Binder, tz: &str, ts: &
 }
 
 /// The head of a report's queries: `ev` (every event of the project up to `as_of` with its person at `as_of`,
-/// whether its id is in a merge, and when the scan loads them the person's properties at `as_of`,
-/// `person_properties`) and `excluded` (the personless persons, when the scan leaves them out: every event up to
-/// `as_of` personless and no id in a merge, retention.md §5.4).
+/// whether its id is in a merge, when the scan loads them the person's properties at `as_of`, `person_properties`,
+/// and when it reads payments `paid` and the `pay_` columns) and `excluded` (the personless persons, when the scan
+/// leaves them out: every event up to `as_of` personless and no id in a merge, retention.md §5.4).
 pub(crate) fn head(scan: &Scan, b: &mut Binder, project: &str) -> String {
     let project = b.string(project);
     let as_of = b.int(scan.as_of);
+    // A payment as the embedded engine reads one: an amount and a currency, the kind `one_time` when absent.
+    let payments = if scan.payments {
+        ",
+        e.payment_amount_minor IS NOT NULL AND e.payment_currency IS NOT NULL AS paid,
+        ifNull(e.payment_amount_minor, 0) AS pay_amount, ifNull(e.payment_currency, '') AS pay_currency,
+        ifNull(e.payment_kind, 'one_time') AS pay_kind, ifNull(e.payment_tax_minor, 0) AS pay_tax,
+        ifNull(e.payment_fee_minor, 0) AS pay_fee"
+    } else {
+        ""
+    };
     let events = format!(
         "SELECT if(i.person = '', e.distinct_id, i.person) AS person, i.in_merge AS in_merge, e.timestamp AS ts,
-        toString(e.uuid) AS uid, e.event AS event, e.properties AS properties, e.personless AS personless
+        toString(e.uuid) AS uid, e.event AS event, e.properties AS properties, e.personless AS personless{payments}
     FROM {EVENTS} AS e LEFT JOIN ids AS i ON e.distinct_id = i.distinct_id
     WHERE e.project = {project} AND e.timestamp <= fromUnixTimestamp64Micro({as_of}, 'UTC')"
     );

@@ -89,6 +89,52 @@ impl Client {
         self.send(query, None, true)
     }
 
+    /// Runs a query in the client's database and hands its output to `row` line by line, without holding the whole
+    /// answer: for answers of one row per event, which may pass [`Client::query`]'s size limit. A line longer than
+    /// 64 MiB is an error.
+    ///
+    /// # Errors
+    /// As [`Client::execute`], or the first error `row` returns.
+    pub fn query_lines(&self, query: &Query, mut row: impl FnMut(&str) -> Result<()>) -> Result<()> {
+        use std::io::{BufRead as _, BufReader, Read as _};
+        const MAX_LINE: u64 = 64 << 20;
+        let resp = self.request(query, None, true)?;
+        let status = resp.status().as_u16();
+        let http = |e: std::io::Error| Error::Http {
+            url: self.conn.url.clone(),
+            message: format!("reading the answer: {e}"),
+        };
+        if status != 200 {
+            return Err(Error::Server {
+                status,
+                message: read_text(resp, &self.conn.url)?.trim().to_string(),
+            });
+        }
+        let mut reader = BufReader::with_capacity(1 << 20, resp.into_body().into_reader());
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .by_ref()
+                .take(MAX_LINE + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(http)?;
+            if n == 0 {
+                return Ok(());
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            } else if n as u64 > MAX_LINE {
+                return Err(Error::Answer(format!(
+                    "a row of the answer is longer than {MAX_LINE} bytes"
+                )));
+            }
+            let text = std::str::from_utf8(&line)
+                .map_err(|_| Error::Answer("a row of the answer is not UTF-8".into()))?;
+            row(text)?;
+        }
+    }
+
     /// Inserts rows (`body`, in the format the statement names) into the client's database.
     ///
     /// # Errors
@@ -98,6 +144,24 @@ impl Client {
     }
 
     fn send(&self, query: &Query, body: Option<&[u8]>, in_database: bool) -> Result<String> {
+        let resp = self.request(query, body, in_database)?;
+        let status = resp.status().as_u16();
+        let text = read_text(resp, &self.conn.url)?;
+        if status != 200 {
+            return Err(Error::Server {
+                status,
+                message: text.trim().to_string(),
+            });
+        }
+        Ok(text)
+    }
+
+    fn request(
+        &self,
+        query: &Query,
+        body: Option<&[u8]>,
+        in_database: bool,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
         let url = format!("{}/", self.conn.url.trim_end_matches('/'));
         let mut req = self.agent.post(&url);
         if body.is_some() {
@@ -125,26 +189,21 @@ impl Client {
             Some(b) => req.send(b),
             None => req.send(query.sql.as_bytes()),
         };
-        let resp = sent.map_err(|e| Error::Http {
+        sent.map_err(|e| Error::Http {
             url: self.conn.url.clone(),
             message: e.to_string(),
-        })?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .into_body()
-            .with_config()
-            .limit(MAX_RESULT_BYTES)
-            .read_to_string()
-            .map_err(|e| Error::Http {
-                url: self.conn.url.clone(),
-                message: format!("reading the answer: {e}"),
-            })?;
-        if status != 200 {
-            return Err(Error::Server {
-                status,
-                message: text.trim().to_string(),
-            });
-        }
-        Ok(text)
+        })
     }
+}
+
+/// A whole answer as text, up to [`MAX_RESULT_BYTES`].
+fn read_text(resp: ureq::http::Response<ureq::Body>, url: &str) -> Result<String> {
+    resp.into_body()
+        .with_config()
+        .limit(MAX_RESULT_BYTES)
+        .read_to_string()
+        .map_err(|e| Error::Http {
+            url: url.to_string(),
+            message: format!("reading the answer: {e}"),
+        })
 }

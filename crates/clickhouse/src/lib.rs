@@ -1,5 +1,5 @@
 //! liucun on ClickHouse: the tables (`schema`), the export of a data directory into them (`export`), and reports
-//! compiled to ClickHouse SQL (`retention`, `trends`, `stickiness`, `lifecycle`, `growth`, `funnels`), run over
+//! compiled to ClickHouse SQL (`retention`, `trends`, `stickiness`, `lifecycle`, `growth`, `funnels`, `economics`), run over
 //! ClickHouse's HTTP interface (`http`) with every user value bound as a query parameter (`sql`).
 //!
 //! A compiled report computes in SQL what the embedded engine's kernel computes (the counts) and what it read (the
@@ -8,6 +8,7 @@
 //! [`Error::Unsupported`] naming them, never approximated.
 
 mod common;
+pub mod economics;
 pub mod export;
 mod filter;
 pub mod funnels;
@@ -22,6 +23,7 @@ pub mod stickiness;
 pub mod trends;
 
 use report::kind::ReportKind as _;
+use report::economics::Given;
 use report::{Limits, Planned, Report, Request};
 
 pub use http::{Client, Connection};
@@ -101,14 +103,16 @@ pub enum Compiled {
     Growth(Box<report::growth::Plan>),
     /// Funnels.
     Funnels(Box<report::funnels::Plan>),
+    /// Unit economics.
+    Economics(Box<report::economics::Plan>),
 }
 
 impl Compiled {
     /// The projects, the scan and the named events, as the embedded engine reads them.
     fn reads(&self) -> (&[String], report::table::Scan, Vec<String>) {
         use report::{
-            funnels::Funnels, growth::Growth, lifecycle::Lifecycle, retention::Retention,
-            stickiness::Stickiness, trends::Trends,
+            economics::Economics, funnels::Funnels, growth::Growth, lifecycle::Lifecycle,
+            retention::Retention, stickiness::Stickiness, trends::Trends,
         };
         match self {
             Compiled::Retention(p) => (
@@ -141,6 +145,11 @@ impl Compiled {
                 Funnels::scan(p),
                 Funnels::event_names(p),
             ),
+            Compiled::Economics(p) => (
+                &p.params.common.projects,
+                Economics::scan(p),
+                Economics::event_names(p),
+            ),
         }
     }
 }
@@ -150,7 +159,6 @@ impl Compiled {
 /// # Errors
 /// [`Error::Report`] for invalid parameters, [`Error::Unsupported`].
 pub fn plan(request: Request, now_us: i64, limits: &Limits) -> Result<Compiled> {
-    let kind = request.kind();
     match request.plan(now_us, limits)? {
         Planned::Retention(plan) => {
             retention::check(&plan)?;
@@ -176,14 +184,10 @@ pub fn plan(request: Request, now_us: i64, limits: &Limits) -> Result<Compiled> 
             funnels::check(&plan)?;
             Ok(Compiled::Funnels(Box::new(plan)))
         }
-        _ => Err(Error::Unsupported {
-            field: "kind",
-            message: format!(
-                "{} reports are not compiled to ClickHouse SQL yet (retention, trends, stickiness, \
-                 lifecycle, growth and funnels are); run it on the embedded engine",
-                kind.name()
-            ),
-        }),
+        Planned::Economics(plan) => {
+            economics::check(&plan)?;
+            Ok(Compiled::Economics(Box::new(plan)))
+        }
     }
 }
 
@@ -312,6 +316,13 @@ pub fn explain(request: Request, now_us: i64, limits: &Limits) -> Result<String>
                     project,
                     &format!("each read event with its step and exclusion roles{note}"),
                     funnels::events_query(plan, from, project)?,
+                );
+            }
+            Compiled::Economics(plan) => {
+                put(
+                    project,
+                    "anchors, active periods and the events that may bear money",
+                    economics::query(plan, project)?,
                 );
             }
         }
@@ -459,6 +470,20 @@ pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -
                 roles.push(funnels::read_events(plan, &answer)?);
             }
             report::kind::funnels_from_roles(plan, from, &tables, roles, limits)?
+        }
+        Compiled::Economics(plan) => {
+            let prices = report::economics::Tables::load(&plan.params.prices)?;
+            let coster = prices.coster();
+            let mut given = Vec::new();
+            for project in projects {
+                limits.check_time()?;
+                let mut g = Given::new();
+                client.query_lines(&economics::query(plan, project)?, |line| {
+                    economics::read_row(&mut g, &coster, line)
+                })?;
+                given.push(g);
+            }
+            report::kind::economics_from_given(plan, &tables, given, limits)?
         }
     })
 }

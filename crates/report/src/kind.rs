@@ -424,6 +424,23 @@ pub fn funnels_from_roles(
     Ok(Report::Funnels(out))
 }
 
+/// An economics report from the inputs another engine decided ([`crate::economics::from_given`]), finished as
+/// [`Planned::run`] finishes one.
+///
+/// # Errors
+/// As [`crate::economics::from_given`].
+pub fn economics_from_given(
+    plan: &crate::economics::Plan,
+    tables: &[&EventTable],
+    given: Vec<crate::economics::Given>,
+    limits: &Limits,
+) -> Result<Report> {
+    one_per_project(&plan.params.common, tables, given.len())?;
+    let mut out = crate::economics::from_given(plan, tables, given, limits)?;
+    event_notes::<crate::economics::Economics>(plan, &mut out, tables);
+    Ok(Report::Economics(out))
+}
+
 /// Counts from another engine come as one table and one count per project.
 fn one_per_project(
     common: &crate::params::Common,

@@ -6,6 +6,7 @@
 //! currency through dated rates, sums are i128, and only ratios and intervals use floats.
 
 mod cost;
+mod given;
 pub mod money;
 pub mod params;
 mod render;
@@ -28,6 +29,7 @@ use crate::table::{EventTable, Scan};
 use crate::window::{self, Window};
 
 pub use self::cost::{Coster, Tables};
+pub use self::given::Given;
 pub use self::render::EconomicsReport;
 
 /// The economics report kind.
@@ -154,9 +156,82 @@ impl ReportKind for Economics {
         let mut projects = Vec::new();
         for t in tables {
             limits.check_time()?;
-            projects.push(project(plan, t, &price_tables, &rates, limits)?);
+            let decided = Decided::of_table(plan, t)?;
+            projects.push(project(plan, t, decided, &price_tables, &rates, limits)?);
         }
         render::build(plan, tables, projects, &coster, &rates)
+    }
+}
+
+/// An economics report from inputs another engine decided ([`Given`]), one per project in the order of `tables`,
+/// which carry each project's provenance: the same money procedures the embedded engine runs over its own tables.
+///
+/// # Errors
+/// [`Error::Invalid`] for price tables that do not load, [`Error::TooLarge`] past the cell limit,
+/// [`Error::TimedOut`] past the deadline.
+pub fn from_given(
+    plan: &Plan,
+    tables: &[&EventTable],
+    given: Vec<Given>,
+    limits: &Limits,
+) -> Result<EconomicsReport> {
+    let price_tables = cost::Tables::load(&plan.params.prices)?;
+    let coster = price_tables.coster();
+    let rates = Rates::new(&plan.params.fx_rates);
+    let mut projects = Vec::new();
+    for (t, g) in tables.iter().zip(given) {
+        limits.check_time()?;
+        let (table, decided) = g.into_table((*t).clone());
+        projects.push(project(plan, &table, decided, &price_tables, &rates, limits)?);
+    }
+    render::build(plan, tables, projects, &coster, &rates)
+}
+
+/// What a report decides about persons and events before any money moves (economics.md §2, §8, §9.9): each
+/// person's anchor, which events make their person active, which bear money, and the breakdown values. The embedded
+/// engine decides it from its table; another engine hands it over ([`Given`]).
+#[derive(Debug)]
+pub(crate) struct Decided {
+    /// Per person, the time of the first target event passing the target and global filters, over all history up
+    /// to `as_of` (`i64::MAX`: none).
+    anchor: Vec<i64>,
+    /// Per event, whether it is an activity event passing the global filters; `None`: decided from the table.
+    active: Option<Vec<bool>>,
+    /// Per event, whether its money counts; `None`: every event's does.
+    money: Option<Vec<bool>>,
+    /// The breakdown values.
+    values: Values,
+}
+
+impl Decided {
+    /// Decides from the embedded engine's table.
+    fn of_table(plan: &Plan, t: &EventTable) -> Result<Decided> {
+        let p = &plan.params;
+        let c = &p.common;
+        let empty = Map::new();
+        let global = compile("properties", &c.global_filters(&t.project))?;
+        let target = compile("target.properties", &p.target.properties)?;
+        let target_name = crate::retention::name_mask(&t.names, &p.target, c, &t.project);
+        // Anchors: the time of each person's first target event (names, target and global filters), over all
+        // history. Only the time places the cohort, so simultaneous first events need no tie-break.
+        let mut anchor = vec![i64::MAX; t.n_persons];
+        for i in 0..t.ts.len() {
+            if t.ts[i] > plan.as_of
+                || !target_name[t.name[i] as usize]
+                || !passes(&target, t, i, &empty)
+                || !passes(&global, t, i, &empty)
+            {
+                continue;
+            }
+            let a = &mut anchor[t.person[i] as usize];
+            *a = (*a).min(t.ts[i]);
+        }
+        Ok(Decided {
+            anchor,
+            active: None,
+            money: None,
+            values: Values::of(c.breakdown.as_ref(), t),
+        })
     }
 }
 
@@ -209,8 +284,9 @@ pub struct MeanAcc {
     pub n: u64,
     /// Σ amounts, pico.
     pub sum: i128,
-    /// Σ squares of amounts in major units.
-    pub sum_sq: f64,
+    /// Σ squares of amounts in nano-units, exact (saturating), so the sum does not depend on the order persons are
+    /// added in: two engines numbering persons differently give the same interval.
+    sum_sq_nano: u128,
     /// Persons with a non-zero amount.
     nonzero: u64,
     /// The ⌈n/100⌉ largest non-zero amounts (a min-heap), pico; zeros are counted in `n` only.
@@ -223,7 +299,7 @@ impl MeanAcc {
         MeanAcc {
             n: 0,
             sum: 0,
-            sum_sq: 0.0,
+            sum_sq_nano: 0,
             nonzero: 0,
             top: BinaryHeap::new(),
             top_k: (n as usize).div_ceil(100).max(1),
@@ -237,8 +313,10 @@ impl MeanAcc {
         }
         self.sum += v;
         self.nonzero += 1;
-        let x = v as f64 / PICO as f64;
-        self.sum_sq += x * x;
+        let nano = (v / 1000).unsigned_abs();
+        self.sum_sq_nano = self
+            .sum_sq_nano
+            .saturating_add(nano.saturating_mul(nano));
         self.top.push(std::cmp::Reverse(v));
         if self.top.len() > self.top_k {
             self.top.pop();
@@ -271,7 +349,12 @@ impl MeanAcc {
             return (Some(mean), None, None);
         }
         let m = self.sum as f64 / PICO as f64 / self.n as f64;
-        let var = ((self.sum_sq - self.n as f64 * m * m) / (self.n as f64 - 1.0)).max(0.0);
+        if self.sum_sq_nano == u128::MAX {
+            // Amounts too large to square exactly: no interval rather than a wrong one.
+            return (Some(mean), None, None);
+        }
+        let sum_sq = self.sum_sq_nano as f64 / 1e18;
+        let var = ((sum_sq - self.n as f64 * m * m) / (self.n as f64 - 1.0)).max(0.0);
         let half = 1.96 * var.sqrt() / (self.n as f64).sqrt();
         let heavy = self.sum > 0 && 2 * self.top_sum() > self.sum;
         (Some(mean), Some((m - half, m + half)), Some(heavy))
@@ -418,6 +501,7 @@ pub fn ai_event_names() -> Vec<String> {
 fn project(
     plan: &Plan,
     t: &EventTable,
+    decided: Decided,
     price_tables: &cost::Tables,
     rates: &Rates,
     limits: &Limits,
@@ -426,8 +510,6 @@ fn project(
     let c = &p.common;
     let empty = Map::new();
     let global = compile("properties", &c.global_filters(&t.project))?;
-    let target = compile("target.properties", &p.target.properties)?;
-    let target_name = crate::retention::name_mask(&t.names, &p.target, c, &t.project);
     let activity: Vec<bool> = t
         .names
         .iter()
@@ -471,20 +553,17 @@ fn project(
         &derived
     };
 
-    // Anchors: the time of each person's first target event (names, target and global filters), over all
-    // history. Only the time places the cohort, so simultaneous first events need no tie-break.
-    let mut anchor = vec![i64::MAX; t.n_persons];
-    for i in 0..t.ts.len() {
-        if t.ts[i] > plan.as_of
-            || !target_name[t.name[i] as usize]
-            || !passes(&target, t, i, &empty)
-            || !passes(&global, t, i, &empty)
-        {
-            continue;
-        }
-        let a = &mut anchor[t.person[i] as usize];
-        *a = (*a).min(t.ts[i]);
-    }
+    let Decided {
+        anchor,
+        active: given_active,
+        money: given_money,
+        mut values,
+    } = decided;
+    let counts_money = |i: usize| given_money.as_ref().is_none_or(|m| m[i]);
+    let is_active = |i: usize| match &given_active {
+        Some(a) => a[i],
+        None => activity[t.name[i] as usize] && passes(&global, t, i, &empty),
+    };
     let cohort: Vec<Option<usize>> = anchor
         .iter()
         .map(|&a| match a {
@@ -501,7 +580,6 @@ fn project(
     }
     // Breakdown groups (economics.md §8): a person property splits the cohorts, an event property splits the money.
     let mode = c.breakdown.as_ref().map(|b| b.kind);
-    let mut values = Values::of(c.breakdown.as_ref(), t);
     // Per event, its window period (`u32::MAX` after `as_of` or outside the window) and name, in one pass over the
     // columns: the per-person walk below then reads one small entry per event instead of several columns.
     let packed: Vec<(u32, u32)> =
@@ -527,7 +605,8 @@ fn project(
     }
     let bears_money = |i: usize| {
         let name = t.name[i] as usize;
-        (pays[name] && t.payment(i).is_some()) || is_ai[name] || per_event[name] != 0
+        counts_money(i)
+            && ((pays[name] && t.payment(i).is_some()) || is_ai[name] || per_event[name] != 0)
     };
     // An event's window period and, when it lands in a cohort cell, its age (its person's cohort, an age the
     // report shows); `None` after `as_of` or outside the window.
@@ -796,10 +875,12 @@ fn project(
                 continue;
             };
             if let Some(a) = age
-                && activity[packed[i].1 as usize]
-                && passes(&global, t, i, &empty)
+                && is_active(i)
             {
                 age_active[a] = true;
+            }
+            if !counts_money(i) {
+                continue;
             }
             match money_of(i, &mut tally) {
                 EventMoney::None => {}
