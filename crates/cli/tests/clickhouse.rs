@@ -2706,6 +2706,15 @@ fn economics_on_clickhouse_matches_the_embedded_engine() {
             "--period", "hour", "--intervals", "48", "--from", "2025-03-02T00:00:00", "--to",
             "2025-03-03T23:00:00", "--breakdown", "person:plan", "--target", "chat_message",
         ],
+        // A global filter some activity fails: fewer active persons, the same money.
+        vec![
+            "-p", "edge", "--as-of", "2025-03-20T00:00:00Z", "--from", "2025-03-01", "--to", "2025-03-19",
+            "--period", "day", "--intervals", "14", "--where", "plan eq pro", "--fx", rates,
+        ],
+        vec![
+            "-p", gen_b, "--as-of", as_of, "--from", "2025-01-01", "--to", "2025-03-31", "--period", "week",
+            "--intervals", "8", "--where", "message_index gt 3", "--target", "chat_message",
+        ],
         vec!["-p", "no-such-project", "--as-of", as_of, "--prices", prices],
     ];
     for args in &fixed {

@@ -73,16 +73,20 @@ pub fn query(plan: &Plan, project: &str) -> Result<Query> {
 r AS (
     SELECT * FROM ev WHERE {loaded} AND person NOT IN excluded
 )
-SELECT 0, person, toUnixTimestamp64Micro(min(ts)), '', '', 0, 0, '', '', 0, 0, any({person_value})
+SELECT toUInt8(0) AS kind, person AS who, toInt64(toUnixTimestamp64Micro(min(ts))) AS at, '' AS name, '' AS ai,
+    toUInt8(0) AS has_payment, toInt64(0) AS amount, '' AS currency, '' AS payment_kind, toInt64(0) AS tax,
+    toInt64(0) AS fee, toString(any({person_value})) AS value
 FROM r WHERE ({target_names}) AND ({target}) AND ({global})
 GROUP BY person
 UNION ALL
-SELECT 1, person, toUnixTimestamp64Micro(min(ts)), '', '', 0, 0, '', '', 0, 0, ''
+SELECT toUInt8(1), person, toInt64(toUnixTimestamp64Micro(min(ts))), '', '', toUInt8(0), toInt64(0), '', '',
+    toInt64(0), toInt64(0), ''
 FROM r WHERE {in_window} AND event NOT IN {skip} AND ({global})
 GROUP BY person, {period}
 UNION ALL
-SELECT 2, person, toUnixTimestamp64Micro(ts), hex(event), if(event IN {ai_names}, {ai}, ''), toUInt8(paid),
-    pay_amount, hex(pay_currency), hex(pay_kind), pay_tax, pay_fee, {event_value}
+SELECT toUInt8(2), person, toInt64(toUnixTimestamp64Micro(ts)), hex(event), if(event IN {ai_names}, {ai}, ''),
+    toUInt8(paid), toInt64(pay_amount), hex(pay_currency), hex(pay_kind), toInt64(pay_tax), toInt64(pay_fee),
+    toString({event_value})
 FROM r WHERE {in_window} AND (paid OR event IN {money_names})
 FORMAT TabSeparated",
         target = common::all(&target),
