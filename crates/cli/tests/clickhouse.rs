@@ -1028,6 +1028,17 @@ fn values_reach_clickhouse_as_parameters_never_as_sql() {
             "exclusions": [{"event": e, "from_step": 1, "to_step": 2}],
             "breakdown": {"type": "event", "property": [e, "x"], "attribution": "all_events"}}),
         );
+        let economics = fx.same_params_kind(
+            "economics",
+            serde_json::json!({"projects": ["edge"], "as_of": "2025-03-20T00:00:00Z",
+            "date_from": "2025-03-01", "period": "week", "total_intervals": 3,
+            "target": {"event": [e, "chat_message"], "properties": [
+                {"type": "event", "key": e, "operator": "neq", "value": e}]},
+            "properties": [{"type": "person", "key": "plan", "operator": "not_contains", "value": e}],
+            "other_costs": {"per_event": {e: "0.25", "payment": "0.1"}},
+            "breakdown": {"type": "event", "property": e, "limit": 3}}),
+        );
+        assert!(!economics.is_empty(), "{e:?}: the economics report computes");
     }
     // Every table is still there and whole.
     let after = fx.same(&[
