@@ -111,7 +111,20 @@ pub fn read_row(
         ))
     };
     let f: Vec<&str> = line.split('\t').collect();
-    let [kind, person, ts, name, ai, paid, amount, currency, pay_kind, tax, fee, value] = f[..]
+    let [
+        kind,
+        person,
+        ts,
+        name,
+        ai,
+        paid,
+        amount,
+        currency,
+        pay_kind,
+        tax,
+        fee,
+        value,
+    ] = f[..]
     else {
         return Err(bad());
     };

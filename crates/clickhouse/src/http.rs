@@ -95,7 +95,11 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::execute`], or the first error `row` returns.
-    pub fn query_lines(&self, query: &Query, mut row: impl FnMut(&str) -> Result<()>) -> Result<()> {
+    pub fn query_lines(
+        &self,
+        query: &Query,
+        mut row: impl FnMut(&str) -> Result<()>,
+    ) -> Result<()> {
         use std::io::{BufRead as _, BufReader, Read as _};
         const MAX_LINE: u64 = 64 << 20;
         let resp = self.request(query, None, true)?;

@@ -22,8 +22,8 @@ pub mod sql;
 pub mod stickiness;
 pub mod trends;
 
-use report::kind::ReportKind as _;
 use report::economics::Given;
+use report::kind::ReportKind as _;
 use report::{Limits, Planned, Report, Request};
 
 pub use http::{Client, Connection};

@@ -182,7 +182,14 @@ pub fn from_given(
     for (t, g) in tables.iter().zip(given) {
         limits.check_time()?;
         let (table, decided) = g.into_table((*t).clone());
-        projects.push(project(plan, &table, decided, &price_tables, &rates, limits)?);
+        projects.push(project(
+            plan,
+            &table,
+            decided,
+            &price_tables,
+            &rates,
+            limits,
+        )?);
     }
     render::build(plan, tables, projects, &coster, &rates)
 }
@@ -314,9 +321,7 @@ impl MeanAcc {
         self.sum += v;
         self.nonzero += 1;
         let nano = (v / 1000).unsigned_abs();
-        self.sum_sq_nano = self
-            .sum_sq_nano
-            .saturating_add(nano.saturating_mul(nano));
+        self.sum_sq_nano = self.sum_sq_nano.saturating_add(nano.saturating_mul(nano));
         self.top.push(std::cmp::Reverse(v));
         if self.top.len() > self.top_k {
             self.top.pop();
