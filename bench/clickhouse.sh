@@ -8,7 +8,7 @@
 # imports, compacts and exports them to chDB once (the chDB data stays in that folder), then times each shape on
 # both engines, one after the other, median of REPS, and checks that both print the same JSON.
 # Ratio = ClickHouse / embedded: above 1, the embedded engine is faster. PATTERN (a grep -E pattern) keeps only the
-# shapes whose name matches it, e.g. `funnel`.
+# shapes whose name matches it, e.g. `funnel` or `economics`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000000}
@@ -40,6 +40,10 @@ if [ ! -e "$dir/exported-2" ]; then
   touch "$dir/exported-2"
 fi
 as_of=2025-06-01T00:00:00Z
+# Economics prices AI events with the demo's price table and converts the generated CNY payments at one rate.
+prices=crates/cli/src/demo_prices.toml
+echo '[{"date": "2024-12-01", "from": "CNY", "to": "USD", "rate": "0.1375", "source": "bench"}]' > "$dir/fx.json"
+money="--prices $prices --fx $dir/fx.json"
 
 # name | kind | flags (`~` stands for a space inside one argument)
 shapes=(
@@ -65,6 +69,9 @@ shapes=(
   "funnel by \$ai_model, step 2|funnels|--step chat_message --step \$ai_generation --step payment --breakdown \$ai_model --attribution step --attribution-step 2 --from 2025-01-01 --to 2025-03-31"
   "funnel trends, weeks|funnels|--step \$pageview --step payment --viz trends --interval week --from 2025-01-06 --to 2025-03-30"
   "funnel first-time chat|funnels|--step chat_message --first-time 1 --step payment --window 30d --from 2025-01-01 --to 2025-03-31"
+  "economics month x3|economics|--period month --intervals 3 --from 2025-01-01 --to 2025-03-31 $money"
+  "economics week x12 by \$ai_model|economics|--period week --intervals 12 --from 2025-01-06 --to 2025-03-30 --breakdown \$ai_model $money"
+  "economics day x30, chat target|economics|--period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --target chat_message --cost-per-active-user 0.01 $money"
 )
 
 ms() { # median whole-process milliseconds of REPS runs of "$@"

@@ -82,8 +82,10 @@ enum ExportCommand {
     /// Create liucun's tables in a ClickHouse database (docs/clickhouse.md) and fill them with each project's
     /// events, identity timeline and merge log, over ClickHouse's HTTP interface.
     ///
-    /// A project's export replaces the rows an earlier export of it wrote, so running it again brings ClickHouse up
-    /// to date; an export cut short leaves that project incomplete until it is run again.
+    /// Events go segment by segment: running it again sends only the segments ClickHouse lacks (new ones, ones a
+    /// compaction wrote, one an export cut short left incomplete) and deletes the rows of segments the data
+    /// directory no longer has, so an export cut short resumes and no event is ever there twice. The identity
+    /// timeline, merge log and persons are replaced whole.
     ///
     /// Example: liucun export clickhouse --clickhouse-url http://localhost:8123 --project chat
     Clickhouse {
@@ -121,25 +123,30 @@ pub(crate) fn export(data: &Path, args: ExportArgs) -> anyhow::Result<u8> {
     let terminal = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     for name in &projects {
         let bar = if terminal {
-            let bar = ProgressBar::new_spinner();
+            let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} {pos} events ({per_sec}, {elapsed})")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} events ({per_sec}, {eta} left)",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
-            bar.set_message(format!("exporting {name}:"));
+            bar.set_message(format!("exporting {name}"));
             bar
         } else {
             ProgressBar::hidden()
         };
-        let out = clickhouse::export::project(&engine, &client, name, !no_events, |n| {
-            bar.set_position(n)
+        let out = clickhouse::export::project(&engine, &client, name, !no_events, |n, total| {
+            bar.set_length(total);
+            bar.set_position(n);
         })
         .map_err(invalid_or_failure)?;
         bar.finish_and_clear();
         println!(
-            "{name}: {} events, {} identity changes, {} merge requests, {} persons records, {} person properties \
-             changes into {}",
+            "{name}: {} events written ({} already there), {} identity changes, {} merge requests, {} persons \
+             records, {} person properties changes into {}",
             out.events,
+            out.events_kept,
             out.identity_changes,
             out.merges,
             out.persons,

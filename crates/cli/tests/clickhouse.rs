@@ -3005,3 +3005,91 @@ fn economics_on_clickhouse_matches_the_embedded_engine() {
         "{computed} of 30 random economics reports computed"
     );
 }
+
+#[test]
+fn export_resumes_and_sends_only_what_clickhouse_lacks() {
+    let Some(url) = url() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(tmp.path(), url, "resume");
+    let scalar = |sql: &str| -> String {
+        let (status, body) = post(&fx.url, Some(&fx.database), sql);
+        assert_eq!(status, 200, "{sql}: {body}");
+        body.trim().to_string()
+    };
+    let count = || scalar("SELECT count() FROM liucun_events").parse::<u64>().unwrap();
+    // Written and already-there events per project, from the export's lines.
+    let export = || -> Vec<(String, u64, u64)> {
+        let out = ok(fx.run(&["export", "clickhouse", "--quiet"]));
+        out.lines()
+            .map(|l| {
+                let (project, rest) = l.split_once(": ").unwrap();
+                let written = rest.split(' ').next().unwrap().parse().unwrap();
+                let kept = rest.split_once('(').unwrap().1.split(' ').next().unwrap();
+                (project.to_string(), written, kept.parse().unwrap())
+            })
+            .collect()
+    };
+    let all = count();
+    // The binary rows arrive as written: a uuid, an instant and a digest read back as the data directory has them.
+    assert_eq!(
+        scalar(
+            "SELECT toString(timestamp), length(properties) > 0, digest != 0 FROM liucun_events \
+             WHERE project = 'edge' AND uuid = toUUID('00000000-0000-7000-8000-000000000001')"
+        ),
+        "2025-03-01 01:30:00.000000\ttrue\ttrue"
+    );
+    // Run again, nothing is sent.
+    for (project, written, kept) in export() {
+        assert_eq!(written, 0, "{project}");
+        assert!(kept > 0, "{project}");
+    }
+    assert_eq!(count(), all);
+
+    // An export cut short (part of a segment missing) and rows of a segment the data directory no longer has.
+    scalar("DELETE FROM liucun_events WHERE project = 'edge' AND distinct_id = 'v1'");
+    scalar(
+        "INSERT INTO liucun_events (project, segment, uuid, distinct_id, event, timestamp, properties, digest, \
+         personless, ai_usage_invalid, received_at, source) VALUES ('edge', 'segments/gone.parquet', \
+         generateUUIDv4(), 'stray', 'chat_message', now64(6), '{}', 0, false, false, now64(6), 'test')",
+    );
+    let resumed = export();
+    let edge = resumed.iter().find(|(p, _, _)| p == "edge").unwrap();
+    assert!(edge.1 > 0 && edge.2 > 0, "only the damaged segments are sent again: {edge:?}");
+    for (project, written, _) in &resumed {
+        if project != "edge" {
+            assert_eq!(*written, 0, "{project}");
+        }
+    }
+    assert_eq!(count(), all, "every event once, the stray row gone");
+    let args = ["--project", "edge", "--as-of", "2025-03-20T00:00:00Z", "--from", "2025-03-01"];
+    fx.same(&args);
+
+    // New events, then a compaction that replaces the segments: both reach ClickHouse, nothing twice.
+    let more = tmp.path().join("more.ndjson");
+    std::fs::write(
+        &more,
+        (0..50)
+            .map(|i| {
+                format!(
+                    r#"{{"uuid": "00000000-0000-7000-9000-{i:012}", "distinct_id": "late-{}", "event": "chat_message", "timestamp": "2025-03-{:02}T12:00:00Z", "properties": {{}}}}"#,
+                    i % 7,
+                    1 + i % 18
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    ok(liucun(
+        &fx.data,
+        &["import", "--quiet", "--project", "edge", more.to_str().unwrap()],
+    ));
+    let grown = export();
+    let edge = grown.iter().find(|(p, _, _)| p == "edge").unwrap();
+    assert_eq!(edge.1, 50, "only the new events: {edge:?}");
+    assert_eq!(count(), all + 50);
+    ok(liucun(&fx.data, &["compact"]));
+    export();
+    assert_eq!(count(), all + 50, "compacted segments replace the rows of theirs");
+    fx.same(&args);
+}

@@ -1,6 +1,6 @@
-//! `liucun export clickhouse`: one project's events, identity timeline and merge log into ClickHouse over HTTP, as
-//! JSONEachRow batches. A project's export replaces what an earlier export of it left, so running it again is safe;
-//! one cut short leaves the project incomplete until it is run again.
+//! `liucun export clickhouse`: one project's events (RowBinary batches, segment by segment, resumable), identity
+//! timeline, merge log, persons and person properties (JSONEachRow, replaced whole) into ClickHouse over HTTP.
+//! Running it again is safe: it resumes an export cut short and sends only the segments ClickHouse lacks.
 
 use std::fmt::Write as _;
 
@@ -20,7 +20,9 @@ pub const BATCH_ROWS: usize = 50_000;
 /// What one project's export wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Exported {
-    /// Events.
+    /// Events already in ClickHouse from an earlier export, kept.
+    pub events_kept: u64,
+    /// Events written.
     pub events: u64,
     /// Identity changes.
     pub identity_changes: u64,
@@ -43,9 +45,13 @@ pub fn create_tables(client: &Client) -> Result<()> {
     Ok(())
 }
 
-/// Exports one project, replacing its rows; `progress` hears the events written so far. Without `events`, only
-/// the identity timeline and log are written (the events were loaded from the segments by ClickHouse itself,
-/// docs/clickhouse.md).
+/// Exports one project; `progress` hears the events written so far and the events to write. The events table is
+/// brought up to date segment by segment: a segment whose events are all there already is kept, one that is partly
+/// there (an export cut short) or no longer in the data directory (replaced by a compaction) has its rows deleted,
+/// and every segment not fully there is written. So running it again resumes an export cut short, sends only new
+/// segments, and never leaves an event twice. The identity timeline, merge log, persons and person properties are
+/// replaced whole. Without `events`, the events table is left as it is (the events were loaded from the segments
+/// by ClickHouse itself, docs/clickhouse.md).
 ///
 /// # Errors
 /// [`Error::Engine`] for damaged data, [`Error::Server`] or [`Error::Http`] for ClickHouse.
@@ -54,14 +60,9 @@ pub fn project(
     client: &Client,
     name: &str,
     events: bool,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<Exported> {
-    let tables: &[&str] = if events {
-        &[EVENTS, IDENTITY, IDENTITY_LOG, PERSONS, PERSON_PROPERTIES]
-    } else {
-        &[IDENTITY, IDENTITY_LOG, PERSONS, PERSON_PROPERTIES]
-    };
-    for table in tables {
+    for table in [IDENTITY, IDENTITY_LOG, PERSONS, PERSON_PROPERTIES] {
         let mut b = Binder::default();
         let p = b.string(name);
         client.execute(&b.finish(format!(
@@ -70,43 +71,14 @@ pub fn project(
         )))?;
     }
     let mut out = Exported::default();
-    let mut batch = String::new();
-    let mut rows = 0usize;
-    let insert = |table: &str, batch: &mut String| -> Result<()> {
+    let insert = |table: &str, body: &[u8]| -> Result<()> {
         client.insert(
             &Query::text(format!("INSERT INTO {table} FORMAT JSONEachRow")),
-            batch.as_bytes(),
-        )?;
-        batch.clear();
-        Ok(())
+            body,
+        )
     };
-    let mut failed = None;
-    let read = if !events {
-        Ok(0)
-    } else {
-        engine.export_events(name, |e| {
-            event_row(&mut batch, name, e);
-            rows += 1;
-            if rows == BATCH_ROWS {
-                if let Err(e) = insert(EVENTS, &mut batch) {
-                    failed = Some(e);
-                    return Err(liucun::Error::Invalid("the export stopped".into()));
-                }
-                out.events += rows as u64;
-                rows = 0;
-                progress(out.events);
-            }
-            Ok(())
-        })
-    };
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    read?;
-    if rows > 0 {
-        insert(EVENTS, &mut batch)?;
-        out.events += rows as u64;
-        progress(out.events);
+    if events {
+        events_of(engine, client, name, &mut out, &mut progress)?;
     }
     let timeline = engine.identity_timeline(name)?;
     let (changes, log) = identity_rows(name, &timeline);
@@ -131,7 +103,7 @@ pub fn project(
                 body.push_str(&r.to_string());
                 body.push('\n');
             }
-            insert(table, &mut body)?;
+            insert(table, body.as_bytes())?;
         }
     }
     out.identity_changes = changes.len() as u64;
@@ -139,6 +111,87 @@ pub fn project(
     out.persons = persons.len() as u64;
     out.person_properties = properties.len() as u64;
     Ok(out)
+}
+
+/// Brings the project's events up to date segment by segment (see [`project`]).
+fn events_of(
+    engine: &Engine,
+    client: &Client,
+    name: &str,
+    out: &mut Exported,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<()> {
+    let segments = engine.event_segments(name)?;
+    // What ClickHouse holds, per segment.
+    let mut b = Binder::default();
+    let p = b.string(name);
+    let answer = client.query(&b.finish(format!(
+        "SELECT hex(segment), count() FROM {EVENTS} WHERE project = {p} GROUP BY segment FORMAT TabSeparated"
+    )))?;
+    let mut held: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for line in answer.lines().filter(|l| !l.is_empty()) {
+        let parsed = line.split_once('\t').and_then(|(seg, n)| {
+            Some((crate::retention::unhex(seg)?, n.parse::<u64>().ok()?))
+        });
+        let Some((seg, n)) = parsed else {
+            return Err(Error::Answer(format!(
+                "a row {line:?} is not `segment events`"
+            )));
+        };
+        held.insert(seg, n);
+    }
+    let (kept, missing): (Vec<&(String, u64)>, Vec<&(String, u64)>) = segments
+        .iter()
+        .partition(|(file, rows)| held.get(file) == Some(rows));
+    let kept: Vec<&str> = kept.iter().map(|(file, _)| file.as_str()).collect();
+    out.events_kept = segments
+        .iter()
+        .filter(|(f, _)| kept.contains(&f.as_str()))
+        .map(|(_, rows)| rows)
+        .sum();
+    if held.len() != kept.len() {
+        // Rows of segments cut short or replaced, and rows an earlier version wrote without a segment.
+        let mut b = Binder::default();
+        let p = b.string(name);
+        let keep = b.strings(&kept);
+        client.execute(&b.finish(format!(
+            "DELETE FROM `{}`.{EVENTS} WHERE project = {p} AND segment NOT IN {keep}",
+            client.database()
+        )))?;
+    }
+    let total: u64 = missing.iter().map(|(_, rows)| rows).sum();
+    progress(0, total);
+    let statement = Query::text(format!("INSERT INTO {EVENTS} ({EVENT_COLUMNS}) FORMAT RowBinary"));
+    let mut batch: Vec<u8> = Vec::new();
+    let mut rows = 0usize;
+    for (file, _) in missing {
+        let mut failed = None;
+        let read = engine.export_segment(name, file, |e| {
+            event_row(&mut batch, name, file, e);
+            rows += 1;
+            if rows == BATCH_ROWS {
+                if let Err(e) = client.insert(&statement, &batch) {
+                    failed = Some(e);
+                    return Err(liucun::Error::Invalid("the export stopped".into()));
+                }
+                batch.clear();
+                out.events += rows as u64;
+                rows = 0;
+                progress(out.events, total);
+            }
+            Ok(())
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read?;
+    }
+    if rows > 0 {
+        client.insert(&statement, &batch)?;
+        out.events += rows as u64;
+        progress(out.events, total);
+    }
+    Ok(())
 }
 
 /// The identity table's and the log's rows.
@@ -177,54 +230,97 @@ fn person_rows(project: &str, records: &[PersonRecord]) -> Vec<Value> {
         .collect()
 }
 
-/// One event as a JSONEachRow line.
-fn event_row(out: &mut String, project: &str, e: &Event) {
+/// The events table's columns in the order [`event_row`] writes them. The first is a `Bool`, whose byte (0 or 1) is
+/// never whitespace: a server that reads the rows after the statement's text skips whitespace before them.
+const EVENT_COLUMNS: &str = "personless, project, segment, uuid, distinct_id, event, timestamp, properties, digest, \
+    ai_model, ai_provider, ai_input_tokens, ai_output_tokens, ai_cache_read_tokens, ai_cache_write_tokens, \
+    ai_cost_nusd, ai_usage_invalid, payment_amount_minor, payment_tax_minor, payment_fee_minor, payment_currency, \
+    payment_kind, payment_product, payment_external_id, merge_kept, merge_from, merge_source, received_at, source";
+
+/// One event as a RowBinary row of [`EVENT_COLUMNS`], from the segment `segment`.
+fn event_row(out: &mut Vec<u8>, project: &str, segment: &str, e: &Event) {
     let t = &e.typed;
     let p = t.payment.as_deref();
     let m = e.merge.as_deref();
-    let row = json!({
-        "project": project,
-        "uuid": e.uuid.to_string(),
-        "distinct_id": e.distinct_id(),
-        "event": e.event(),
-        "timestamp": datetime(e.timestamp.0),
-        "properties": e.properties(),
-        "digest": u256_decimal(&e.digest.0),
-        "personless": t.personless,
-        "ai_model": t.ai_model,
-        "ai_provider": t.ai_provider,
-        "ai_input_tokens": t.ai_input_tokens,
-        "ai_output_tokens": t.ai_output_tokens,
-        "ai_cache_read_tokens": t.ai_cache_read_tokens,
-        "ai_cache_write_tokens": t.ai_cache_write_tokens,
-        "ai_cost_nusd": t.ai_cost_nusd,
-        "ai_usage_invalid": t.ai_usage_invalid,
-        "payment_amount_minor": p.map(|p| p.amount_minor),
-        "payment_tax_minor": p.map(|p| p.tax_minor),
-        "payment_fee_minor": p.map(|p| p.fee_minor),
-        "payment_currency": p.map(|p| p.currency.as_str()),
-        "payment_kind": p.map(|p| p.kind.as_str()),
-        "payment_product": p.and_then(|p| p.product.as_deref()),
-        "payment_external_id": p.and_then(|p| p.external_id.as_deref()),
-        "merge_kept": m.map(|m| m.kept.as_str()),
-        "merge_from": m.map(|m| m.merged.as_str()),
-        "merge_source": m.map(|m| m.source.as_str()),
-        "received_at": datetime(e.received_at.0),
-        "source": e.source(),
-    });
-    let _ = writeln!(out, "{row}");
+    out.push(u8::from(t.personless));
+    string(out, project);
+    string(out, segment);
+    // A UUID is two little-endian 64-bit halves, the high half first.
+    let u = u128::from_be_bytes(e.uuid.0);
+    out.extend_from_slice(&((u >> 64) as u64).to_le_bytes());
+    out.extend_from_slice(&(u as u64).to_le_bytes());
+    string(out, e.distinct_id());
+    string(out, e.event());
+    out.extend_from_slice(&e.timestamp.0.to_le_bytes());
+    string(out, e.properties());
+    // A UInt256 is 32 little-endian bytes; the digest is big-endian.
+    out.extend(e.digest.0.iter().rev());
+    nullable_string(out, t.ai_model.as_deref());
+    nullable_string(out, t.ai_provider.as_deref());
+    for v in [
+        t.ai_input_tokens,
+        t.ai_output_tokens,
+        t.ai_cache_read_tokens,
+        t.ai_cache_write_tokens,
+        t.ai_cost_nusd,
+    ] {
+        nullable_i64(out, v);
+    }
+    out.push(u8::from(t.ai_usage_invalid));
+    nullable_i64(out, p.map(|p| p.amount_minor));
+    nullable_i64(out, p.map(|p| p.tax_minor));
+    nullable_i64(out, p.map(|p| p.fee_minor));
+    nullable_string(out, p.map(|p| p.currency.as_str()));
+    nullable_string(out, p.map(|p| p.kind.as_str()));
+    nullable_string(out, p.and_then(|p| p.product.as_deref()));
+    nullable_string(out, p.and_then(|p| p.external_id.as_deref()));
+    nullable_string(out, m.map(|m| m.kept.as_str()));
+    nullable_string(out, m.map(|m| m.merged.as_str()));
+    nullable_string(out, m.map(|m| m.source.as_str()));
+    out.extend_from_slice(&e.received_at.0.to_le_bytes());
+    string(out, e.source());
 }
 
-/// UTC µs as ClickHouse's `YYYY-MM-DD hh:mm:ss.ffffff`.
-pub(crate) fn datetime(us: i64) -> String {
-    match jiff::Timestamp::from_microsecond(us) {
-        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S.%6f").to_string(),
-        Err(_) => "1970-01-01 00:00:00.000000".to_string(),
+/// A RowBinary `String`: its length as a LEB128 varint, then its bytes.
+fn string(out: &mut Vec<u8>, s: &str) {
+    let mut n = s.len() as u64;
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A RowBinary `Nullable(String)`: 1 for null, else 0 and the string.
+fn nullable_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.push(1),
+        Some(s) => {
+            out.push(0);
+            string(out, s);
+        }
     }
 }
 
-/// A 256-bit big-endian integer in decimal (ClickHouse reads a `UInt256` from JSON as decimal text).
-pub(crate) fn u256_decimal(be: &[u8; 32]) -> String {
+/// A RowBinary `Nullable(Int64)`.
+fn nullable_i64(out: &mut Vec<u8>, v: Option<i64>) {
+    match v {
+        None => out.push(1),
+        Some(v) => {
+            out.push(0);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// A 256-bit big-endian integer in decimal, as ClickHouse prints a `UInt256`.
+#[cfg(test)]
+fn u256_decimal(be: &[u8; 32]) -> String {
     const TEN19: u128 = 10_000_000_000_000_000_000;
     let mut limbs = [0u64; 4];
     for (i, limb) in limbs.iter_mut().enumerate() {
@@ -319,10 +415,17 @@ mod tests {
     }
 
     #[test]
-    fn datetimes_are_microsecond_utc_text() {
-        assert_eq!(
-            datetime(1_735_689_600_123_456),
-            "2025-01-01 00:00:00.123456"
-        );
+    fn row_binary_strings_carry_a_varint_length() {
+        let mut out = Vec::new();
+        string(&mut out, "ab");
+        assert_eq!(out, b"\x02ab");
+        out.clear();
+        string(&mut out, &"x".repeat(300));
+        assert_eq!(&out[..2], &[0xac, 0x02]);
+        assert_eq!(out.len(), 302);
+        out.clear();
+        nullable_string(&mut out, None);
+        nullable_i64(&mut out, Some(-2));
+        assert_eq!(out, [1, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     }
 }

@@ -47,11 +47,16 @@ pub fn ddl(database: &str) -> Vec<String> {
     merge_from Nullable(String),
     merge_source LowCardinality(Nullable(String)),
     received_at DateTime64(6, 'UTC'),
-    source String
+    source String,
+    segment LowCardinality(String) DEFAULT ''
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (project, toDate(timestamp), distinct_id, timestamp, uuid)"
+        ),
+        // Tables of an earlier version lack the segment each event came from.
+        format!(
+            "ALTER TABLE `{database}`.{EVENTS} ADD COLUMN IF NOT EXISTS segment LowCardinality(String) DEFAULT ''"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS `{database}`.{IDENTITY} (

@@ -63,6 +63,68 @@ pub struct IdentityTimeline {
 }
 
 impl Engine {
+    /// The segments holding `project`'s events (in day order), after flushing what is acknowledged: each file
+    /// (relative to the data directory; a file never changes once written, and compaction replaces files) and its
+    /// number of events. Another engine that copied some of them can tell which it still lacks.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn event_segments(&self, project: &str) -> Result<Vec<(String, u64)>> {
+        self.flush()?;
+        let filter = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
+        Ok(self.with_store(|s| {
+            s.segments(&filter)
+                .into_iter()
+                .map(|seg| (seg.file.clone(), seg.rows))
+                .collect()
+        }))
+    }
+
+    /// Visits every event of one segment file of `project` ([`Engine::event_segments`]). `visit` may stop by
+    /// returning an error.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] for a file that is not one of the project's segments (a compaction may have
+    /// replaced it), store errors (a damaged segment), or the first error `visit` returns.
+    pub fn export_segment(
+        &self,
+        project: &str,
+        file: &str,
+        mut visit: impl FnMut(&Event) -> Result<()>,
+    ) -> Result<u64> {
+        let filter = ScanFilter {
+            projects: vec![project.to_string()],
+            days: None,
+        };
+        let path = self
+            .with_store(|s| {
+                s.segments(&filter)
+                    .into_iter()
+                    .any(|seg| seg.file == file)
+                    .then(|| s.path_of(file))
+            })
+            .ok_or_else(|| {
+                crate::Error::Invalid(format!("{file:?} is not a segment of project {project:?}"))
+            })?;
+        let mut n = 0u64;
+        let mut failed = None;
+        store::segment::for_each(&path, |e| {
+            if failed.is_none() {
+                match visit(&e) {
+                    Ok(()) => n += 1,
+                    Err(err) => failed = Some(err),
+                }
+            }
+        })?;
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(n),
+        }
+    }
+
     /// Visits every stored event of `project`, segment by segment (in day order), after flushing what is
     /// acknowledged. `visit` may stop the export by returning an error.
     ///
