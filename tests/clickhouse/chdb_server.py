@@ -9,7 +9,8 @@ interface (https://clickhouse.com/docs/interfaces/http) a client needs is here:
 
   GET /ping, GET / (no query)     -> "Ok.\\n"
   GET|POST /?query=SQL            -> the request body, if any, follows SQL after
-                                     a newline (data for INSERT ... FORMAT X)
+                                     a newline; for INSERT ... FORMAT X it is
+                                     the data, read from a temporary file
   POST / with the SQL as body
   param_NAME=VALUE                -> query parameter {NAME:Type}, VALUE already
                                      in ClickHouse's escaped text form
@@ -38,6 +39,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import chdb.session
+
+# `INSERT INTO t [(columns)] FORMAT name` with nothing after the format: its data is the request body.
+INSERT_DATA = re.compile(r"^\s*(INSERT\s+INTO\s+.*?)\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE | re.DOTALL)
 
 LOCK = threading.Lock()
 SESSION = None  # the one chdb.session.Session, set in main()
@@ -87,8 +91,19 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/ping" or ("query" not in args and not body):
             return self.answer(200, b"Ok.\n")
         sql = body
+        infile = None
         if "query" in args:
-            sql = args["query"].encode() + (b"\n" + body if body else b"")
+            query = args["query"]
+            insert = INSERT_DATA.match(query)
+            if insert and body:
+                # The data of an INSERT travels beside its statement, as ClickHouse's HTTP interface reads it:
+                # chDB mangles binary data (RowBinary) written after the statement's text.
+                fd, infile = tempfile.mkstemp(prefix="insert-", suffix=".data")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(body)
+                sql = f"{insert.group(1)} FROM INFILE '{infile}' FORMAT {insert.group(2)}".encode()
+            else:
+                sql = query.encode() + (b"\n" + body if body else b"")
         params = {k[6:]: v for k, v in args.items() if k.startswith("param_")}
         database = args.get("database") or self.headers.get("X-ClickHouse-Database")
         fmt = args.get("default_format") or "TabSeparated"
@@ -99,6 +114,9 @@ class Handler(BaseHTTPRequestHandler):
             code = re.match(r"Code: (\d+)\.", msg)
             headers = {"X-ClickHouse-Exception-Code": code.group(1) if code else "1001"}
             return self.answer(500, msg.encode() + b"\n", headers)
+        finally:
+            if infile:
+                os.unlink(infile)
         self.answer(200, out)
 
     def answer(self, status: int, body: bytes, headers: dict = None):

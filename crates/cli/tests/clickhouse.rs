@@ -3016,7 +3016,11 @@ fn export_resumes_and_sends_only_what_clickhouse_lacks() {
         assert_eq!(status, 200, "{sql}: {body}");
         body.trim().to_string()
     };
-    let count = || scalar("SELECT count() FROM liucun_events").parse::<u64>().unwrap();
+    let count = || {
+        scalar("SELECT count() FROM liucun_events")
+            .parse::<u64>()
+            .unwrap()
+    };
     // Written and already-there events per project, from the export's lines.
     let export = || -> Vec<(String, u64, u64)> {
         let out = ok(fx.run(&["export", "clickhouse", "--quiet"]));
@@ -3036,7 +3040,7 @@ fn export_resumes_and_sends_only_what_clickhouse_lacks() {
             "SELECT toString(timestamp), length(properties) > 0, digest != 0 FROM liucun_events \
              WHERE project = 'edge' AND uuid = toUUID('00000000-0000-7000-8000-000000000001')"
         ),
-        "2025-03-01 01:30:00.000000\ttrue\ttrue"
+        "2025-03-01 01:30:00.000000\t1\t1"
     );
     // Run again, nothing is sent.
     for (project, written, kept) in export() {
@@ -3054,14 +3058,24 @@ fn export_resumes_and_sends_only_what_clickhouse_lacks() {
     );
     let resumed = export();
     let edge = resumed.iter().find(|(p, _, _)| p == "edge").unwrap();
-    assert!(edge.1 > 0 && edge.2 > 0, "only the damaged segments are sent again: {edge:?}");
+    assert!(
+        edge.1 > 0 && edge.2 > 0,
+        "only the damaged segments are sent again: {edge:?}"
+    );
     for (project, written, _) in &resumed {
         if project != "edge" {
             assert_eq!(*written, 0, "{project}");
         }
     }
     assert_eq!(count(), all, "every event once, the stray row gone");
-    let args = ["--project", "edge", "--as-of", "2025-03-20T00:00:00Z", "--from", "2025-03-01"];
+    let args = [
+        "--project",
+        "edge",
+        "--as-of",
+        "2025-03-20T00:00:00Z",
+        "--from",
+        "2025-03-01",
+    ];
     fx.same(&args);
 
     // New events, then a compaction that replaces the segments: both reach ClickHouse, nothing twice.
@@ -3082,7 +3096,13 @@ fn export_resumes_and_sends_only_what_clickhouse_lacks() {
     .unwrap();
     ok(liucun(
         &fx.data,
-        &["import", "--quiet", "--project", "edge", more.to_str().unwrap()],
+        &[
+            "import",
+            "--quiet",
+            "--project",
+            "edge",
+            more.to_str().unwrap(),
+        ],
     ));
     let grown = export();
     let edge = grown.iter().find(|(p, _, _)| p == "edge").unwrap();
@@ -3090,6 +3110,10 @@ fn export_resumes_and_sends_only_what_clickhouse_lacks() {
     assert_eq!(count(), all + 50);
     ok(liucun(&fx.data, &["compact"]));
     export();
-    assert_eq!(count(), all + 50, "compacted segments replace the rows of theirs");
+    assert_eq!(
+        count(),
+        all + 50,
+        "compacted segments replace the rows of theirs"
+    );
     fx.same(&args);
 }

@@ -130,9 +130,9 @@ fn events_of(
     )))?;
     let mut held: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for line in answer.lines().filter(|l| !l.is_empty()) {
-        let parsed = line.split_once('\t').and_then(|(seg, n)| {
-            Some((crate::retention::unhex(seg)?, n.parse::<u64>().ok()?))
-        });
+        let parsed = line
+            .split_once('\t')
+            .and_then(|(seg, n)| Some((crate::retention::unhex(seg)?, n.parse::<u64>().ok()?)));
         let Some((seg, n)) = parsed else {
             return Err(Error::Answer(format!(
                 "a row {line:?} is not `segment events`"
@@ -161,7 +161,9 @@ fn events_of(
     }
     let total: u64 = missing.iter().map(|(_, rows)| rows).sum();
     progress(0, total);
-    let statement = Query::text(format!("INSERT INTO {EVENTS} ({EVENT_COLUMNS}) FORMAT RowBinary"));
+    let statement = Query::text(format!(
+        "INSERT INTO {EVENTS} ({EVENT_COLUMNS}) FORMAT RowBinary"
+    ));
     let mut batch: Vec<u8> = Vec::new();
     let mut rows = 0usize;
     for (file, _) in missing {
