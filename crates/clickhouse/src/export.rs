@@ -140,9 +140,9 @@ fn events_of(
         };
         held.insert(seg, n);
     }
-    let (kept, missing): (Vec<&(String, u64)>, Vec<&(String, u64)>) = segments
-        .iter()
-        .partition(|(file, rows)| held.get(file) == Some(rows));
+    let whole = |(file, rows): &&(String, u64)| held.get(file) == Some(rows);
+    let missing: Vec<&(String, u64)> = segments.iter().filter(|s| !whole(s)).collect();
+    let kept: Vec<&(String, u64)> = segments.iter().filter(whole).collect();
     let kept: Vec<&str> = kept.iter().map(|(file, _)| file.as_str()).collect();
     out.events_kept = segments
         .iter()

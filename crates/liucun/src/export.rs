@@ -109,20 +109,7 @@ impl Engine {
             .ok_or_else(|| {
                 crate::Error::Invalid(format!("{file:?} is not a segment of project {project:?}"))
             })?;
-        let mut n = 0u64;
-        let mut failed = None;
-        store::segment::for_each(&path, |e| {
-            if failed.is_none() {
-                match visit(&e) {
-                    Ok(()) => n += 1,
-                    Err(err) => failed = Some(err),
-                }
-            }
-        })?;
-        match failed {
-            Some(err) => Err(err),
-            None => Ok(n),
-        }
+        visit_file(&path, &mut visit)
     }
 
     /// Visits every stored event of `project`, segment by segment (in day order), after flushing what is
@@ -148,18 +135,7 @@ impl Engine {
         });
         let mut n = 0u64;
         for path in files {
-            let mut failed = None;
-            store::segment::for_each(&path, |e| {
-                if failed.is_none() {
-                    match visit(&e) {
-                        Ok(()) => n += 1,
-                        Err(err) => failed = Some(err),
-                    }
-                }
-            })?;
-            if let Some(err) = failed {
-                return Err(err);
-            }
+            n += visit_file(&path, &mut visit)?;
         }
         Ok(n)
     }
@@ -445,6 +421,24 @@ fn timeline(persons: &[PersonRecord], map: &IdentityMap) -> IdentityTimeline {
     out.changes
         .sort_by(|a, b| (&a.distinct_id, a.valid_from).cmp(&(&b.distinct_id, b.valid_from)));
     out
+}
+
+/// Visits every event of one segment file; the first error `visit` returns stops it.
+fn visit_file(path: &std::path::Path, visit: &mut impl FnMut(&Event) -> Result<()>) -> Result<u64> {
+    let mut n = 0u64;
+    let mut failed = None;
+    store::segment::for_each(path, |e| {
+        if failed.is_none() {
+            match visit(&e) {
+                Ok(()) => n += 1,
+                Err(err) => failed = Some(err),
+            }
+        }
+    })?;
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(n),
+    }
 }
 
 #[cfg(test)]
