@@ -143,12 +143,8 @@ fn events_of(
     let whole = |(file, rows): &&(String, u64)| held.get(file) == Some(rows);
     let missing: Vec<&(String, u64)> = segments.iter().filter(|s| !whole(s)).collect();
     let kept: Vec<&(String, u64)> = segments.iter().filter(whole).collect();
+    out.events_kept = kept.iter().map(|(_, rows)| rows).sum();
     let kept: Vec<&str> = kept.iter().map(|(file, _)| file.as_str()).collect();
-    out.events_kept = segments
-        .iter()
-        .filter(|(f, _)| kept.contains(&f.as_str()))
-        .map(|(_, rows)| rows)
-        .sum();
     if held.len() != kept.len() {
         // Rows of segments cut short or replaced, and rows an earlier version wrote without a segment.
         let mut b = Binder::default();

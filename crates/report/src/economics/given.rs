@@ -19,7 +19,7 @@ pub struct Given {
     /// Per person, the breakdown value id (a person breakdown).
     person_value: Vec<u32>,
     table: EventTable,
-    active: Vec<bool>,
+    /// Per row: an event that may bear money (`true`) or an activity mark (`false`).
     money: Vec<bool>,
     /// Per event, the breakdown value id (an event breakdown).
     event_value: Vec<u32>,
@@ -80,7 +80,7 @@ impl Given {
 
     /// An activity event passing the global filters, at `ts`; one per person and period is enough.
     pub fn active(&mut self, person: &str, ts: i64) {
-        self.push(person, ts, 0, true, false, None, 0);
+        self.push(person, ts, 0, false, None, 0);
     }
 
     /// An event that may bear money (economics.md §4): a payment, an AI event (costed here from its `$ai_`
@@ -99,7 +99,7 @@ impl Given {
         let name = self.name_id(name);
         let value = event_value.map_or(0, |v| self.value_id(v));
         let cost = ai.map(|props| coster.cost(props, ts));
-        self.push(person, ts, name, false, true, payment, value);
+        self.push(person, ts, name, true, payment, value);
         let costs = &mut self.table.costs;
         let Some(c) = cost else {
             costs.key.push(model::RowCosts::NONE);
@@ -124,13 +124,11 @@ impl Given {
         costs.nano.push(c.nano);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         person: &str,
         ts: i64,
         name: u32,
-        active: bool,
         money: bool,
         payment: Option<PaymentRow>,
         value: u32,
@@ -144,19 +142,8 @@ impl Given {
             self.table.costs.key.push(model::RowCosts::NONE);
             self.table.costs.nano.push(0);
         }
-        self.active.push(active);
         self.money.push(money);
         self.event_value.push(value);
-    }
-
-    /// How many rows were pushed.
-    pub fn len(&self) -> usize {
-        self.table.ts.len()
-    }
-
-    /// Whether none was.
-    pub fn is_empty(&self) -> bool {
-        self.table.ts.is_empty()
     }
 
     /// The rows as a table over `shell` (which carries the project's provenance), and what was decided.
@@ -170,9 +157,6 @@ impl Given {
         shell.payments = t.payments;
         shell.payment_rows = t.payment_rows;
         shell.costs = t.costs;
-        shell.uuid = Vec::new();
-        shell.properties = Vec::new();
-        shell.person_properties = Vec::new();
         let values = Values {
             values: self.values,
             event: self.event_value,
@@ -180,8 +164,7 @@ impl Given {
         };
         let decided = Decided {
             anchor: self.anchor,
-            active: Some(self.active),
-            money: Some(self.money),
+            marks: Some(self.money),
             values,
         };
         (shell, decided)

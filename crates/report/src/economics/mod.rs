@@ -202,10 +202,10 @@ pub(crate) struct Decided {
     /// Per person, the time of the first target event passing the target and global filters, over all history up
     /// to `as_of` (`i64::MAX`: none).
     anchor: Vec<i64>,
-    /// Per event, whether it is an activity event passing the global filters; `None`: decided from the table.
-    active: Option<Vec<bool>>,
-    /// Per event, whether its money counts; `None`: every event's does.
-    money: Option<Vec<bool>>,
+    /// Rows another engine decided, one per event: `true` for an event that may bear money (and makes no one active),
+    /// `false` for a mark that its person did an activity event passing the global filters in that period (and bears
+    /// no money). `None`: every event is decided from the table.
+    marks: Option<Vec<bool>>,
     /// The breakdown values.
     values: Values,
 }
@@ -235,8 +235,7 @@ impl Decided {
         }
         Ok(Decided {
             anchor,
-            active: None,
-            money: None,
+            marks: None,
             values: Values::of(c.breakdown.as_ref(), t),
         })
     }
@@ -560,13 +559,12 @@ fn project(
 
     let Decided {
         anchor,
-        active: given_active,
-        money: given_money,
+        marks,
         mut values,
     } = decided;
-    let counts_money = |i: usize| given_money.as_ref().is_none_or(|m| m[i]);
-    let is_active = |i: usize| match &given_active {
-        Some(a) => a[i],
+    let counts_money = |i: usize| marks.as_ref().is_none_or(|m| m[i]);
+    let is_active = |i: usize| match &marks {
+        Some(m) => !m[i],
         None => activity[t.name[i] as usize] && passes(&global, t, i, &empty),
     };
     let cohort: Vec<Option<usize>> = anchor
