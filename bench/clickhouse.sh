@@ -6,7 +6,7 @@
 #
 # Generates EVENTS events of one app (`liucun gen --seed 42 --apps 1`, kept under bench/data/clickhouse-EVENTS),
 # imports, compacts and exports them to chDB once (the chDB data stays in that folder), then times each shape on
-# both engines, one after the other, median of REPS, and checks that both print the same JSON.
+# both engines, one after the other, median of REPS, and checks that both printed the same JSON in the timed runs.
 # Ratio = ClickHouse / embedded: above 1, the embedded engine is faster. PATTERN (a grep -E pattern) keeps only the
 # shapes whose name matches it, e.g. `funnel` or `economics`.
 set -euo pipefail
@@ -74,12 +74,13 @@ shapes=(
   "economics day x30, chat target|economics|--period day --intervals 30 --from 2025-01-01 --to 2025-01-30 --target chat_message --cost-per-active-user 0.01 $money"
 )
 
-ms() { # median whole-process milliseconds of REPS runs of "$@"
-  local t=()
+ms() { # median whole-process milliseconds of REPS runs of "$@"; the output of each run goes to the file $1
+  local out=$1 t=()
+  shift
   for _ in $(seq "$reps"); do
     local s e
     s=$(date +%s%N)
-    "$@" > /dev/null
+    "$@" > "$out"
     e=$(date +%s%N)
     t+=($(((e - s) / 1000000)))
   done
@@ -95,10 +96,8 @@ for s in "${shapes[@]}"; do
   # shellcheck disable=SC2206
   args=($kind -p lanting $flags --as-of "$as_of" --format json)
   args=("${args[@]//\~/ }")
-  a=$("$bin" --data "$dir/data" "${args[@]}")
-  b=$("$bin" --data "$dir/data" "${args[@]}" --engine clickhouse)
-  [[ "$a" == "$b" ]] || { echo "the engines differ for: ${args[*]}" >&2; exit 1; }
-  e=$(ms "$bin" --data "$dir/data" "${args[@]}")
-  c=$(ms "$bin" --data "$dir/data" "${args[@]}" --engine clickhouse)
+  e=$(ms "$dir/embedded.json" "$bin" --data "$dir/data" "${args[@]}")
+  c=$(ms "$dir/clickhouse.json" "$bin" --data "$dir/data" "${args[@]}" --engine clickhouse)
+  cmp -s "$dir/embedded.json" "$dir/clickhouse.json" || { echo "the engines differ for: ${args[*]}" >&2; exit 1; }
   printf '| %-28s | %10s | %10s | %6.2fx |\n' "$name" "$e" "$c" "$(echo "$c / $e" | bc -l)"
 done

@@ -193,32 +193,37 @@ FORMAT TabSeparated",
     )))
 }
 
-/// Reads the [`events_query`] answer into the project's read events and their roles.
+/// Reads one row of the [`events_query`] answer into the project's read events and their roles.
 ///
 /// # Errors
-/// [`Error::Answer`] for rows of another shape.
-pub fn read_events(plan: &Plan, text: &str) -> Result<Roles> {
-    let keys = plan.breakdown().map_or(0, |b| b.property.names().len());
-    let mut roles = Roles::new(plan.params.n(), plan.breakdown().is_some());
-    for line in text.lines().filter(|l| !l.is_empty()) {
-        let bad = || {
-            Error::Answer(format!(
-                "a funnel row {line:?} is not `person ts uuid steps exclusions` and {keys} values"
-            ))
-        };
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 5 + keys {
-            return Err(bad());
-        }
-        let ts = f[1].parse::<i64>().map_err(|_| bad())?;
-        let uuid = u128::from_str_radix(f[2], 16).map_err(|_| bad())?;
-        let steps = f[3].parse::<u32>().map_err(|_| bad())?;
-        let excl = f[4].parse::<u32>().map_err(|_| bad())?;
-        let value = f[5..]
-            .iter()
-            .map(|v| crate::retention::unhex(v).ok_or_else(bad))
-            .collect::<Result<Vec<String>>>()?;
-        roles.push(f[0], ts, uuid, steps, excl, value);
+/// [`Error::Answer`] for a row of another shape.
+pub fn read_event(plan: &Plan, roles: &mut Roles, line: &str) -> Result<()> {
+    if line.is_empty() {
+        return Ok(());
     }
-    Ok(roles)
+    let keys = plan.breakdown().map_or(0, |b| b.property.names().len());
+    let bad = || {
+        Error::Answer(format!(
+            "a funnel row {line:?} is not `person ts uuid steps exclusions` and {keys} values"
+        ))
+    };
+    let f: Vec<&str> = line.split('\t').collect();
+    if f.len() != 5 + keys {
+        return Err(bad());
+    }
+    let ts = f[1].parse::<i64>().map_err(|_| bad())?;
+    let uuid = u128::from_str_radix(f[2], 16).map_err(|_| bad())?;
+    let steps = f[3].parse::<u32>().map_err(|_| bad())?;
+    let excl = f[4].parse::<u32>().map_err(|_| bad())?;
+    let value = f[5..]
+        .iter()
+        .map(|v| crate::retention::unhex(v).ok_or_else(bad))
+        .collect::<Result<Vec<String>>>()?;
+    roles.push(f[0], ts, uuid, steps, excl, value);
+    Ok(())
+}
+
+/// Where [`read_event`] gathers one project's rows.
+pub fn roles(plan: &Plan) -> Roles {
+    Roles::new(plan.params.n(), plan.breakdown().is_some())
 }

@@ -466,8 +466,17 @@ pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -
             let mut roles = Vec::new();
             for project in projects {
                 limits.check_time()?;
-                let answer = client.query(&funnels::events_query(plan, from, project)?)?;
-                roles.push(funnels::read_events(plan, &answer)?);
+                let mut r = funnels::roles(plan);
+                let mut rows = 0u64;
+                client.query_lines(&funnels::events_query(plan, from, project)?, |line| {
+                    // One row per read event: the deadline bounds how many are read.
+                    rows += 1;
+                    if rows.is_multiple_of(1 << 16) {
+                        limits.check_time()?;
+                    }
+                    funnels::read_event(plan, &mut r, line)
+                })?;
+                roles.push(r);
             }
             report::kind::funnels_from_roles(plan, from, &tables, roles, limits)?
         }
