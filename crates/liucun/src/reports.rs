@@ -318,6 +318,20 @@ impl Engine {
             sum.add_mod(&d);
             data.digest_sum = sum.0;
         }
+        // The property keys a report reads, when not all: the scan's (event filters, breakdowns) and property
+        // math's numeric ones; with no other use of properties, only the numeric keys.
+        let property_keys: Option<Vec<String>> = match (&plan.property_keys, plan.event_properties)
+        {
+            _ if plan.numeric.is_empty() => plan.property_keys.clone(),
+            (_, false) => Some(plan.numeric.clone()),
+            (Some(keys), true) => {
+                let mut all: Vec<String> = keys.iter().chain(&plan.numeric).cloned().collect();
+                all.sort();
+                all.dedup();
+                Some(all)
+            }
+            (None, true) => None,
+        };
         let want = ScanWant {
             properties: plan.event_properties || !plan.numeric.is_empty(),
             property_events: plan.property_events.as_deref(),
@@ -404,7 +418,16 @@ impl Engine {
                             return Ok((vec![chunk], None, Some(runs)));
                         }
                     }
-                    let chunks = store::segment::scan(&path, want)?;
+                    let mut chunks = store::segment::scan(&path, want)?;
+                    if let Some(keys) = property_keys.as_deref() {
+                        // Only these keys are read below: the rest of each text goes now, while one segment is in
+                        // hand, so a report never holds the whole properties of every event it reads at once.
+                        for c in &mut chunks {
+                            for text in c.properties.iter_mut().filter(|t| !t.is_empty()) {
+                                *text = narrow_object(text, keys);
+                            }
+                        }
+                    }
                     let costs = match &costing {
                         None => None,
                         Some((tables, digest, paths, write)) => Some(crate::costs::segment_costs(
@@ -711,8 +734,6 @@ impl Engine {
         if plan.event_properties || !plan.numeric.is_empty() {
             for (c, (wanted, _)) in chunks.iter().zip(&chunk_names) {
                 limits.check_time()?;
-                // The scan may name the events whose properties are read, and the keys (numeric ones added).
-                let narrow = plan.numeric.is_empty();
                 let with_properties: Vec<bool> = c
                     .names
                     .iter()
@@ -722,25 +743,7 @@ impl Engine {
                             .is_none_or(|e| e.binary_search(n).is_ok())
                     })
                     .collect();
-                // Property math reads its numeric keys: with no other use of properties, only those are parsed.
-                let numeric_keys: Option<Vec<String>> =
-                    match (&plan.property_keys, plan.event_properties) {
-                        _ if narrow => None,
-                        (_, false) => Some(plan.numeric.clone()),
-                        (Some(keys), true) => {
-                            let mut all: Vec<String> =
-                                keys.iter().chain(&plan.numeric).cloned().collect();
-                            all.sort();
-                            all.dedup();
-                            Some(all)
-                        }
-                        (None, true) => None,
-                    };
-                let keys = if narrow {
-                    plan.property_keys.as_deref()
-                } else {
-                    numeric_keys.as_deref()
-                };
+                let keys = property_keys.as_deref();
                 let kept: Vec<Option<&String>> = (0..c.ts.len())
                     .filter(|&i| {
                         c.ts[i] <= plan.as_of
@@ -1233,6 +1236,12 @@ pub(crate) fn parse_object_keys(text: &str, keys: &[String]) -> Map<String, Valu
     }
 }
 
+/// The object's text with only the entries [`parse_object_keys`] keeps, so that reading it again with the same keys
+/// gives the same entries.
+fn narrow_object(text: &str, keys: &[String]) -> String {
+    Value::Object(parse_object_keys(text, keys)).to_string()
+}
+
 fn parse_object(text: &str) -> Map<String, Value> {
     match serde_json::from_str(text) {
         Ok(Value::Object(m)) => m,
@@ -1266,7 +1275,7 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
 
-    use super::{parse_object, parse_object_keys};
+    use super::{narrow_object, parse_object, parse_object_keys};
 
     #[test]
     fn only_the_named_keys_and_prefixes_are_kept() {
@@ -1282,6 +1291,28 @@ mod tests {
             serde_json::Value::Object(want)
         );
         assert!(parse_object_keys(text, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_narrowed_text_reads_as_the_whole_one() {
+        let keys = ["$ai_*".to_string(), "plan".to_string(), "x".to_string()];
+        for text in [
+            r#"{"$ai_input_tokens": 12, "$ai_latency": 0.1, "$ai_cost": 1e-7, "big": "text"}"#,
+            r#"{"x": 1, "x": 2.5, "plan": "pro", "plan": {"nested": ["a\"b", "\u00e9"]}}"#,
+            r#"{"x": 18446744073709551615, "$ai_y": -9223372036854775808, "$ai_z": 1.7976931348623157e308}"#,
+            r#"{"x": 1} tail"#,
+            "[1]",
+            "{",
+            "{}",
+        ] {
+            let narrowed = narrow_object(text, &keys);
+            assert!(narrowed.len() <= text.len().max(2), "{text}");
+            assert_eq!(
+                parse_object_keys(&narrowed, &keys),
+                parse_object_keys(text, &keys),
+                "{text}"
+            );
+        }
     }
 
     #[test]
