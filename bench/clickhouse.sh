@@ -80,7 +80,7 @@ ms() { # median whole-process milliseconds of REPS runs of "$@"; the output of e
   for _ in $(seq "$reps"); do
     local s e
     s=$(date +%s%N)
-    "$@" > "$out"
+    "$@" > "$out" || { echo "failed: $*" >&2; exit 1; }
     e=$(date +%s%N)
     t+=($(((e - s) / 1000000)))
   done

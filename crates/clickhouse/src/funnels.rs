@@ -193,37 +193,55 @@ FORMAT TabSeparated",
     )))
 }
 
-/// Reads one row of the [`events_query`] answer into the project's read events and their roles.
-///
-/// # Errors
-/// [`Error::Answer`] for a row of another shape.
-pub fn read_event(plan: &Plan, roles: &mut Roles, line: &str) -> Result<()> {
-    if line.is_empty() {
-        return Ok(());
-    }
-    let keys = plan.breakdown().map_or(0, |b| b.property.names().len());
-    let bad = || {
-        Error::Answer(format!(
-            "a funnel row {line:?} is not `person ts uuid steps exclusions` and {keys} values"
-        ))
-    };
-    let f: Vec<&str> = line.split('\t').collect();
-    if f.len() != 5 + keys {
-        return Err(bad());
-    }
-    let ts = f[1].parse::<i64>().map_err(|_| bad())?;
-    let uuid = u128::from_str_radix(f[2], 16).map_err(|_| bad())?;
-    let steps = f[3].parse::<u32>().map_err(|_| bad())?;
-    let excl = f[4].parse::<u32>().map_err(|_| bad())?;
-    let value = f[5..]
-        .iter()
-        .map(|v| crate::retention::unhex(v).ok_or_else(bad))
-        .collect::<Result<Vec<String>>>()?;
-    roles.push(f[0], ts, uuid, steps, excl, value);
-    Ok(())
+/// One project's read events and their roles, gathered row by row from the [`events_query`] answer.
+#[derive(Debug)]
+pub struct EventRows {
+    /// Breakdown value columns per row.
+    keys: usize,
+    roles: Roles,
 }
 
-/// Where [`read_event`] gathers one project's rows.
-pub fn roles(plan: &Plan) -> Roles {
-    Roles::new(plan.params.n(), plan.breakdown().is_some())
+impl EventRows {
+    /// None yet.
+    pub fn new(plan: &Plan) -> EventRows {
+        EventRows {
+            keys: plan.breakdown().map_or(0, |b| b.property.names().len()),
+            roles: Roles::new(plan.params.n(), plan.breakdown().is_some()),
+        }
+    }
+
+    /// Reads one row.
+    ///
+    /// # Errors
+    /// [`Error::Answer`] for a row of another shape.
+    pub fn read(&mut self, line: &str) -> Result<()> {
+        if line.is_empty() {
+            return Ok(());
+        }
+        let keys = self.keys;
+        let bad = || {
+            Error::Answer(format!(
+                "a funnel row {line:?} is not `person ts uuid steps exclusions` and {keys} values"
+            ))
+        };
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 5 + keys {
+            return Err(bad());
+        }
+        let ts = f[1].parse::<i64>().map_err(|_| bad())?;
+        let uuid = u128::from_str_radix(f[2], 16).map_err(|_| bad())?;
+        let steps = f[3].parse::<u32>().map_err(|_| bad())?;
+        let excl = f[4].parse::<u32>().map_err(|_| bad())?;
+        let value = f[5..]
+            .iter()
+            .map(|v| crate::retention::unhex(v).ok_or_else(bad))
+            .collect::<Result<Vec<String>>>()?;
+        self.roles.push(f[0], ts, uuid, steps, excl, value);
+        Ok(())
+    }
+
+    /// What was read.
+    pub fn into_roles(self) -> Roles {
+        self.roles
+    }
 }

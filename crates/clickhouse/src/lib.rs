@@ -466,17 +466,15 @@ pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -
             let mut roles = Vec::new();
             for project in projects {
                 limits.check_time()?;
-                let mut r = funnels::roles(plan);
-                let mut rows = 0u64;
-                client.query_lines(&funnels::events_query(plan, from, project)?, |line| {
-                    // One row per read event: the deadline bounds how many are read.
-                    rows += 1;
-                    if rows.is_multiple_of(1 << 16) {
-                        limits.check_time()?;
-                    }
-                    funnels::read_event(plan, &mut r, line)
-                })?;
-                roles.push(r);
+                let mut rows = funnels::EventRows::new(plan);
+                // One row per read event.
+                rows_within_deadline(
+                    client,
+                    &funnels::events_query(plan, from, project)?,
+                    limits,
+                    |line| rows.read(line),
+                )?;
+                roles.push(rows.into_roles());
             }
             report::kind::funnels_from_roles(plan, from, &tables, roles, limits)?
         }
@@ -487,18 +485,31 @@ pub fn report(client: &Client, request: Request, now_us: i64, limits: &Limits) -
             for project in projects {
                 limits.check_time()?;
                 let mut g = Given::new();
-                let mut rows = 0u64;
-                client.query_lines(&economics::query(plan, project)?, |line| {
-                    // Rows are as many as the window's money events: the deadline bounds how many are read.
-                    rows += 1;
-                    if rows.is_multiple_of(1 << 16) {
-                        limits.check_time()?;
-                    }
+                // Rows are as many as the window's money events and active periods.
+                rows_within_deadline(client, &economics::query(plan, project)?, limits, |line| {
                     economics::read_row(&mut g, &coster, line)
                 })?;
                 given.push(g);
             }
             report::kind::economics_from_given(plan, &tables, given, limits)?
         }
+    })
+}
+
+/// Runs a query whose answer has a row per event and hands the rows to `row` as they arrive (see
+/// [`Client::query_lines`]); the report's deadline is checked every 65,536 rows, so it bounds how many are read.
+fn rows_within_deadline(
+    client: &Client,
+    query: &sql::Query,
+    limits: &Limits,
+    mut row: impl FnMut(&str) -> Result<()>,
+) -> Result<()> {
+    let mut n = 0u64;
+    client.query_lines(query, |line| {
+        n += 1;
+        if n.is_multiple_of(1 << 16) {
+            limits.check_time()?;
+        }
+        row(line)
     })
 }

@@ -1298,7 +1298,7 @@ mod tests {
         let keys = ["$ai_*".to_string(), "plan".to_string(), "x".to_string()];
         for text in [
             r#"{"$ai_input_tokens": 12, "$ai_latency": 0.1, "$ai_cost": 1e-7, "big": "text"}"#,
-            r#"{"x": 1, "x": 2.5, "plan": "pro", "plan": {"nested": ["a\"b", "\u00e9"]}}"#,
+            r#"{"x": 1, "x": 2.5, "plan": "pro", "big": [1, 2], "plan": {"nested": ["a\"b", "\u00e9"]}}"#,
             r#"{"x": 18446744073709551615, "$ai_y": -9223372036854775808, "$ai_z": 1.7976931348623157e308}"#,
             r#"{"x": 1} tail"#,
             "[1]",
@@ -1306,6 +1306,7 @@ mod tests {
             "{}",
         ] {
             let narrowed = narrow_object(text, &keys);
+            assert!(!narrowed.contains("big"), "{text}");
             assert!(narrowed.len() <= text.len().max(2), "{text}");
             assert_eq!(
                 parse_object_keys(&narrowed, &keys),
