@@ -5,6 +5,7 @@ pub mod activity;
 pub mod grid;
 pub mod growth;
 pub mod retention;
+mod sets;
 pub mod sticky;
 
 pub use grid::PeriodGrid;

@@ -89,7 +89,7 @@ pub struct CohortCounts {
 
 impl CohortCounts {
     /// All-zero counts for `n_buckets` (at least one) × `rows` × `columns`.
-    fn zeroed(n_buckets: usize, rows: usize, columns: usize) -> CohortCounts {
+    pub(crate) fn zeroed(n_buckets: usize, rows: usize, columns: usize) -> CohortCounts {
         let n_buckets = n_buckets.max(1);
         CohortCounts {
             n_buckets,
@@ -109,7 +109,8 @@ impl CohortCounts {
     }
 }
 
-/// Computes the retention matrix.
+/// Computes the retention matrix: from per-period person sets where they answer the report
+/// ([`crate::sets`]), else person by person. Both give the same counts.
 ///
 /// # Panics
 /// When the columns have different lengths or an index is out of range (caller bugs).
@@ -120,6 +121,18 @@ pub fn retention(
 ) -> CohortCounts {
     let n = cols.person.len();
     assert!(cols.ts.len() == n && cols.start.len() == n && cols.returning.len() == n);
+    if let Some(counts) = crate::sets::retention(cols, grid, cfg) {
+        return counts;
+    }
+    by_person(cols, grid, cfg)
+}
+
+/// [`retention`] person by person: each person's start and return periods as bitsets over the window.
+fn by_person(
+    cols: &RetentionColumns<'_>,
+    grid: &PeriodGrid,
+    cfg: &RetentionConfig,
+) -> CohortCounts {
     let rows = grid.len();
     let mut out = CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns);
     let words = rows.div_ceil(64).max(1);
@@ -601,6 +614,88 @@ mod tests {
             let one = earliest_and_returns_parts(&cols, &anchor, &grid, 7, 1, 1);
             let split = earliest_and_returns_parts(&cols, &anchor, &grid, 7, 1, parts);
             proptest::prop_assert_eq!(one, split);
+        }
+
+        /// Per-period sets decline what they cannot answer exactly, leaving it to the walk.
+        #[test]
+        fn sets_decline_breakdowns_minimums_and_other_anchors(case in 0usize..4) {
+            let day = 86_400_000_000i64;
+            let (person, ts) = (vec![0u32, 1, 1], vec![0, day, 2 * day]);
+            let (yes, no) = (vec![true; 3], vec![true, false, true]);
+            let cols = RetentionColumns {
+                person: &person,
+                ts: &ts,
+                uuid: &[],
+                start: &yes,
+                anchor: if case == 2 { &no } else { &yes },
+                returning: &yes,
+                event_bucket: &[],
+                person_bucket: &[0, 1],
+            };
+            let cfg = RetentionConfig {
+                mode: if case == 2 { Mode::FirstEver } else { Mode::FirstTime },
+                columns: 3,
+                spans: Vec::new(),
+                min_occurrences: if case == 1 { 2 } else { 1 },
+                cumulative: false,
+                buckets: if case == 3 { BucketMode::Person } else { BucketMode::None },
+                n_buckets: if case == 3 { 2 } else { 1 },
+                n_persons: 2,
+            };
+            let grid = PeriodGrid::new((0..3).map(|d| d * day).collect(), 3 * day);
+            // Case 0 is the same report without what the sets decline.
+            proptest::prop_assert_eq!(crate::sets::retention(&cols, &grid, &cfg).is_none(), case != 0);
+        }
+
+        /// Where per-period sets answer a report, they give the counts of the person-by-person walk: every mode,
+        /// plain, bracketed and cumulative columns, events before, inside and after the window.
+        #[test]
+        fn sets_agree_with_the_walk(
+            events in proptest::collection::vec((0u32..150, -2i64..9, proptest::bool::ANY, proptest::bool::ANY), 0..400),
+            mode in 0usize..3,
+            columns in 1usize..7,
+            spans in proptest::bool::ANY,
+            cumulative in proptest::bool::ANY,
+            parts in 1usize..4,
+        ) {
+            let day = 86_400_000_000i64;
+            let person: Vec<u32> = events.iter().map(|e| e.0).collect();
+            let ts: Vec<i64> = events.iter().map(|e| e.1 * day + day / 3).collect();
+            let start: Vec<bool> = events.iter().map(|e| e.2).collect();
+            let returning: Vec<bool> = events.iter().map(|e| e.3).collect();
+            let cols = RetentionColumns {
+                person: &person,
+                ts: &ts,
+                uuid: &[],
+                start: &start,
+                anchor: &start,
+                returning: &returning,
+                event_bucket: &[],
+                person_bucket: &[],
+            };
+            let cfg = RetentionConfig {
+                mode: [Mode::Recurring, Mode::FirstTime, Mode::FirstEver][mode],
+                columns,
+                // Brackets of two periods each, overlapping the next.
+                spans: match spans {
+                    true => (1..columns).map(|j| (j, j + 1)).collect(),
+                    false => Vec::new(),
+                },
+                min_occurrences: 1,
+                cumulative,
+                buckets: BucketMode::None,
+                n_buckets: 1,
+                n_persons: 150,
+            };
+            let grid = PeriodGrid::new((0..6).map(|d| d * day).collect(), 6 * day);
+            let walk = by_person(&cols, &grid, &cfg);
+            if events.is_empty() {
+                // Without persons, too.
+                let none = RetentionConfig { n_persons: 0, ..cfg.clone() };
+                proptest::prop_assert_eq!(crate::sets::retention(&cols, &grid, &none), Some(by_person(&cols, &grid, &none)));
+            }
+            proptest::prop_assert_eq!(crate::sets::retention(&cols, &grid, &cfg), Some(walk.clone()));
+            proptest::prop_assert_eq!(crate::sets::in_parts(&cols, &grid, &cfg, 3, parts), walk);
         }
     }
 }

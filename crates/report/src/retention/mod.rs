@@ -354,15 +354,16 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
             })
             .collect()
     };
-    let mut start = vec![false; n];
-    let mut anchor = vec![false; n];
-    let mut returning = vec![false; n];
     // Without event filters and person filters, an event's name decides alone.
     let event_filters = |f: &[Compiled]| f.iter().any(|f| f.kind == PropertyKind::Event);
     let by_name_only = person_cache.is_empty()
         && !event_filters(&global)
         && !event_filters(&target_filters)
         && !event_filters(&returning_filters);
+    let mut start = vec![false; n];
+    // Decided by name alone, the anchors are the start events (`start` below), so no column of their own is filled.
+    let mut anchor = vec![false; if by_name_only { 0 } else { n }];
+    let mut returning = vec![false; n];
     // Events after as_of never count (anchors are searched up to as_of only).
     let in_time = |i: usize| t.ts[i] <= plan.as_of;
     if by_name_only {
@@ -370,18 +371,13 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
         use rayon::prelude::*;
         start
             .par_iter_mut()
-            .zip(anchor.par_iter_mut())
             .zip(returning.par_iter_mut())
             .enumerate()
             .with_min_len(1 << 14)
-            .for_each(|(i, ((s, a), r))| {
+            .for_each(|(i, (s, r))| {
                 if in_time(i) {
                     let name = t.name[i] as usize;
-                    (*a, *s, *r) = (
-                        names_target[name],
-                        names_target[name],
-                        names_returning[name],
-                    );
+                    (*s, *r) = (names_target[name], names_returning[name]);
                 }
             });
     }
@@ -438,7 +434,7 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
         ts: &t.ts,
         uuid: &t.uuid,
         start: &start,
-        anchor: &anchor,
+        anchor: if by_name_only { &start } else { &anchor },
         returning: &returning,
         event_bucket: &event_bucket,
         person_bucket: &person_bucket,
