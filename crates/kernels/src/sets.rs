@@ -214,10 +214,10 @@ impl Sets {
                 out[j] = shared(cohort, &qualifying);
             }
         } else {
-            for j in 1..=last {
+            for (j, cell) in out.iter_mut().enumerate().take(last + 1).skip(1) {
                 qualifying.fill(0);
                 add_span(&mut qualifying, j);
-                out[j] = shared(cohort, &qualifying);
+                *cell = shared(cohort, &qualifying);
             }
         }
         out
