@@ -654,7 +654,7 @@ mod tests {
             events in proptest::collection::vec((0u32..150, -2i64..9, proptest::bool::ANY, proptest::bool::ANY), 0..400),
             mode in 0usize..3,
             columns in 1usize..7,
-            spans in proptest::bool::ANY,
+            spans in proptest::option::of(proptest::collection::vec((1usize..9, 0usize..3), 0..6)),
             cumulative in proptest::bool::ANY,
             parts in 1usize..4,
         ) {
@@ -673,14 +673,12 @@ mod tests {
                 event_bucket: &[],
                 person_bucket: &[],
             };
+            // Brackets of one to three periods, some starting or ending past the window's last period.
+            let spans: Vec<(usize, usize)> = spans.unwrap_or_default().into_iter().map(|(a, d)| (a, a + d)).collect();
             let cfg = RetentionConfig {
                 mode: [Mode::Recurring, Mode::FirstTime, Mode::FirstEver][mode],
-                columns,
-                // Brackets of two periods each, overlapping the next.
-                spans: match spans {
-                    true => (1..columns).map(|j| (j, j + 1)).collect(),
-                    false => Vec::new(),
-                },
+                columns: if spans.is_empty() { columns } else { spans.len() + 1 },
+                spans,
                 min_occurrences: 1,
                 cumulative,
                 buckets: BucketMode::None,

@@ -7,7 +7,8 @@
 //! bit per event into its period's set, which stays in cache while the events of one day are read; counting reads
 //! only the words of a cohort that hold a person (first-time cohorts are narrow: persons are numbered by first
 //! appearance). It applies when events, not persons, decide the work: no breakdown, one returning event per period
-//! suffices, and the sets are no bigger than the event columns.
+//! suffices, and the sets are no bigger than the event columns (two 8-byte words per period and 64 persons against
+//! 16 bytes per event, all parts' sets together).
 
 use rayon::prelude::*;
 
@@ -45,8 +46,12 @@ pub(crate) fn retention(
         // No persons, so no events either.
         return Some(CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns));
     }
+    // Each part holds sets of its own: only as many as the events pay for.
     let parts = if n >= PARALLEL_MIN_EVENTS {
-        rayon::current_num_threads().clamp(1, 8)
+        rayon::current_num_threads()
+            .clamp(1, 8)
+            .min(n / (rows * words))
+            .max(1)
     } else {
         1
     };
