@@ -383,8 +383,9 @@ fn earliest_and_returns_parts(
 /// One part's per-person best anchor (time, event index) and return bits.
 type Partial = (Vec<(i64, u32)>, Vec<u64>);
 
-/// Events at least this many are read in parallel parts by [`earliest_and_returns`].
-const PARALLEL_MIN_EVENTS: usize = 1 << 20;
+/// Events at least this many are read in parallel parts, each into per-person or per-period arrays of its own
+/// ([`earliest_and_returns`], [`crate::sets`]).
+pub(crate) const PARALLEL_MIN_EVENTS: usize = 1 << 20;
 
 /// [`earliest_and_returns`] over the events of `range`: per person the best anchor (time, index) and return bits.
 fn earliest_and_returns_in(

@@ -13,10 +13,9 @@
 use rayon::prelude::*;
 
 use crate::grid::{Locate, PeriodGrid};
-use crate::retention::{BucketMode, CohortCounts, Mode, RetentionColumns, RetentionConfig};
-
-/// Events at least this many are read in parallel parts, each into sets of its own.
-const PARALLEL_MIN_EVENTS: usize = 1 << 20;
+use crate::retention::{
+    BucketMode, CohortCounts, Mode, PARALLEL_MIN_EVENTS, RetentionColumns, RetentionConfig,
+};
 
 /// The retention counts from per-period sets, or `None` when this report is not one they answer (a breakdown, a
 /// minimum above one, first-ever anchors that are not exactly the start events) or the sets would outweigh the
@@ -177,7 +176,7 @@ impl Sets {
     /// `retention::count_row` counts them person by person).
     fn row(&self, k: usize, cfg: &RetentionConfig) -> Vec<u64> {
         let words = self.words;
-        let rows = self.starts.len() / words.max(1);
+        let rows = self.starts.len() / words;
         let mut out = vec![0u64; cfg.columns];
         let cohort = &self.starts[k * words..(k + 1) * words];
         // Only the words holding a member need reading.
