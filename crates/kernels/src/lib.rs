@@ -8,7 +8,8 @@ pub mod retention;
 mod sets;
 pub mod sticky;
 
-pub use grid::PeriodGrid;
+pub use grid::{Locate, PeriodGrid};
 pub use retention::{
     BucketMode, CohortCounts, Mode, RetentionColumns, RetentionConfig, retention, retention_24h,
 };
+pub use sets::PeriodSets;

@@ -694,7 +694,7 @@ mod tests {
                 proptest::prop_assert_eq!(crate::sets::retention(&cols, &grid, &none), Some(by_person(&cols, &grid, &none)));
             }
             proptest::prop_assert_eq!(crate::sets::retention(&cols, &grid, &cfg), Some(walk.clone()));
-            proptest::prop_assert_eq!(crate::sets::in_parts(&cols, &grid, &cfg, 3, parts), walk);
+            proptest::prop_assert_eq!(crate::sets::in_parts(&cols, &grid, &cfg, parts), walk);
         }
     }
 }

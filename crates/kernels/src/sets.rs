@@ -9,6 +9,11 @@
 //! appearance). It applies when events, not persons, decide the work: no breakdown, one returning event per period
 //! suffices, and the sets are no bigger than the event columns (two 8-byte words per period and 64 persons against
 //! 16 bytes per event, all parts' sets together).
+//!
+//! The sets are also a table of their own ([`PeriodSets`]): a caller that can mark each event's person and period
+//! without event columns (activity by hour, say) builds them directly and counts from them.
+
+use std::borrow::Cow;
 
 use rayon::prelude::*;
 
@@ -26,35 +31,15 @@ pub(crate) fn retention(
     cfg: &RetentionConfig,
 ) -> Option<CohortCounts> {
     let n = cols.person.len();
-    let rows = grid.len();
-    let words = cfg.n_persons.div_ceil(64);
     let anchors_are_starts = match cfg.mode {
         Mode::Recurring | Mode::FirstTime => true,
         Mode::FirstEver => std::ptr::eq(cols.anchor, cols.start) || cols.anchor == cols.start,
     };
-    if cfg.min_occurrences > 1
-        || cfg.buckets != BucketMode::None
-        || !anchors_are_starts
-        || rows == 0
-        || cfg.columns == 0
-        || rows.saturating_mul(words) > n.saturating_add(1 << 16)
-    {
+    if !anchors_are_starts || !PeriodSets::answers(cfg) {
         return None;
     }
-    if words == 0 {
-        // No persons, so no events either.
-        return Some(CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns));
-    }
-    // Each part holds sets of its own: only as many as the events pay for.
-    let parts = if n >= PARALLEL_MIN_EVENTS {
-        rayon::current_num_threads()
-            .clamp(1, 8)
-            .min(n / (rows * words))
-            .max(1)
-    } else {
-        1
-    };
-    Some(in_parts(cols, grid, cfg, words, parts))
+    let parts = PeriodSets::parts(grid.len(), cfg.n_persons, n)?;
+    Some(in_parts(cols, grid, cfg, parts))
 }
 
 /// [`retention`] with the events read in `parts` parts (at least one).
@@ -62,39 +47,39 @@ pub(crate) fn in_parts(
     cols: &RetentionColumns<'_>,
     grid: &PeriodGrid,
     cfg: &RetentionConfig,
-    words: usize,
     parts: usize,
 ) -> CohortCounts {
-    let (n, rows) = (cols.person.len(), grid.len());
+    let n = cols.person.len();
     let parts = parts.max(1);
     let per = n.div_ceil(parts).max(1);
-    let mut built: Vec<Sets> = (0..parts)
+    let built: Vec<PeriodSets> = (0..parts)
         .into_par_iter()
-        .map(|k| Sets::build(cols, grid, rows, words, k * per..((k + 1) * per).min(n)))
+        .map(|k| {
+            let mut sets = PeriodSets::new(grid.len(), cfg.n_persons);
+            for i in k * per..((k + 1) * per).min(n) {
+                let (s, r) = (cols.start[i], cols.returning[i]);
+                if s || r {
+                    sets.mark(cols.person[i], grid.locate(cols.ts[i]), s, r);
+                }
+            }
+            sets
+        })
         .collect();
-    let mut sets = built.swap_remove(0);
-    for other in built {
-        sets.union(&other);
-    }
-    if cfg.mode != Mode::Recurring {
-        sets.keep_first_starts();
-    }
-    let counted: Vec<Vec<u64>> = (0..rows)
-        .into_par_iter()
-        .map(|k| sets.row(k, cfg))
-        .collect();
-    let mut out = CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns);
-    for (k, row) in counted.into_iter().enumerate() {
-        out.counts[k * cfg.columns..(k + 1) * cfg.columns].copy_from_slice(&row);
-    }
-    out
+    PeriodSets::union_all(built).counts_unchecked(cfg)
 }
 
-/// Bitsets over persons, `words` words each: per period who started and who returned, and who started before the
-/// window.
-struct Sets {
+/// Bitsets over persons for the periods of a grid: per period who had a start event in it and who had a returning
+/// event in it, and who had a start event before the first period. Persons are dense indexes below the number the
+/// sets were made for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeriodSets {
+    /// Words per set.
     words: usize,
-    /// Period `k`'s starters at `k * words`; after [`Sets::keep_first_starts`], its cohort.
+    /// Periods.
+    periods: usize,
+    /// Persons the sets hold.
+    persons: usize,
+    /// Period `k`'s starters at `k * words`.
     starts: Vec<u64>,
     /// Period `k`'s returners at `k * words`.
     returns: Vec<u64>,
@@ -102,83 +87,166 @@ struct Sets {
     before: Vec<u64>,
 }
 
-impl Sets {
-    /// The sets of the events in `range`.
-    fn build(
-        cols: &RetentionColumns<'_>,
-        grid: &PeriodGrid,
-        rows: usize,
-        words: usize,
-        range: std::ops::Range<usize>,
-    ) -> Sets {
-        let mut sets = Sets {
+impl PeriodSets {
+    /// Empty sets for `periods` periods over persons `0..persons`.
+    pub fn new(periods: usize, persons: usize) -> PeriodSets {
+        let words = persons.div_ceil(64);
+        PeriodSets {
             words,
-            starts: vec![0; rows * words],
-            returns: vec![0; rows * words],
+            periods,
+            persons,
+            starts: vec![0; periods * words],
+            returns: vec![0; periods * words],
             before: vec![0; words],
+        }
+    }
+
+    /// Whether sets answer reports of `cfg`: no breakdown, and one returning event in a period suffices. (First-ever
+    /// reports are answered as first-time ones: the caller makes sure their anchors are the start events.)
+    pub fn answers(cfg: &RetentionConfig) -> bool {
+        cfg.min_occurrences <= 1
+            && cfg.buckets == BucketMode::None
+            && cfg.columns > 0
+            && cfg.n_buckets <= 1
+    }
+
+    /// How many parts (each with sets of its own, united at the end) `events` events over `persons` persons and
+    /// `periods` periods are best marked in, or `None` when even one part's sets would outweigh the events'
+    /// columns (two words per period and 64 persons against 16 bytes per event): then the walk person by person
+    /// costs less. Parts pay for themselves from a million events on, as many as threads (at most 8) and as the
+    /// size bound allows.
+    pub fn parts(periods: usize, persons: usize, events: usize) -> Option<usize> {
+        let size = periods.saturating_mul(persons.div_ceil(64));
+        if periods == 0 || size > events.saturating_add(1 << 16) {
+            return None;
+        }
+        if events < PARALLEL_MIN_EVENTS || size == 0 {
+            return Some(1);
+        }
+        Some(
+            rayon::current_num_threads()
+                .clamp(1, 8)
+                .min(events / size)
+                .max(1),
+        )
+    }
+
+    /// Number of periods.
+    pub fn periods(&self) -> usize {
+        self.periods
+    }
+
+    /// Number of persons the sets hold.
+    pub fn persons(&self) -> usize {
+        self.persons
+    }
+
+    /// Heap bytes held.
+    pub fn bytes(&self) -> usize {
+        (self.starts.len() + self.returns.len() + self.before.len()) * 8
+    }
+
+    /// Records an event of `person` at `at`: a start event, a returning one, or both.
+    ///
+    /// # Panics
+    /// When `person` is not below [`PeriodSets::persons`] or `at` is past the periods (caller bugs).
+    #[inline]
+    pub fn mark(&mut self, person: u32, at: Locate, start: bool, returning: bool) {
+        let p = person as usize;
+        let (w, bit) = (p / 64, 1u64 << (p % 64));
+        match at {
+            Locate::Before => {
+                if start {
+                    self.before[w] |= bit;
+                }
+            }
+            Locate::In(k) => {
+                let at = k as usize * self.words + w;
+                if start {
+                    self.starts[at] |= bit;
+                }
+                if returning {
+                    self.returns[at] |= bit;
+                }
+            }
+            Locate::After => {}
+        }
+    }
+
+    /// The union of sets built in parts (all for the same periods and persons); empty sets for none.
+    pub fn union_all(parts: Vec<PeriodSets>) -> PeriodSets {
+        let mut parts = parts.into_iter();
+        let Some(mut out) = parts.next() else {
+            return PeriodSets::default();
         };
-        for i in range {
-            let (s, r) = (cols.start[i], cols.returning[i]);
-            if !s && !r {
-                continue;
-            }
-            let p = cols.person[i] as usize;
-            let (w, bit) = (p / 64, 1u64 << (p % 64));
-            match grid.locate(cols.ts[i]) {
-                Locate::Before => {
-                    if s {
-                        sets.before[w] |= bit;
-                    }
-                }
-                Locate::In(k) => {
-                    let at = k as usize * words + w;
-                    if s {
-                        sets.starts[at] |= bit;
-                    }
-                    if r {
-                        sets.returns[at] |= bit;
-                    }
-                }
-                Locate::After => {}
+        for other in parts {
+            assert!(
+                other.words == out.words && other.periods == out.periods,
+                "sets of different shapes"
+            );
+            for (a, b) in [
+                (&mut out.starts, &other.starts),
+                (&mut out.returns, &other.returns),
+                (&mut out.before, &other.before),
+            ] {
+                a.par_iter_mut()
+                    .zip(b.par_iter())
+                    .with_min_len(1 << 12)
+                    .for_each(|(a, &b)| *a |= b);
             }
         }
-        sets
+        out
     }
 
-    /// Adds `other`'s members to every set.
-    fn union(&mut self, other: &Sets) {
-        for (a, b) in [
-            (&mut self.starts, &other.starts),
-            (&mut self.returns, &other.returns),
-            (&mut self.before, &other.before),
-        ] {
-            a.par_iter_mut()
-                .zip(b.par_iter())
-                .with_min_len(1 << 12)
-                .for_each(|(a, &b)| *a |= b);
+    /// The retention counts (retention.md §8–§10, as the walk counts them person by person), or `None` when `cfg`
+    /// is not one sets answer ([`PeriodSets::answers`]) or was made for other periods or persons.
+    pub fn counts(&self, cfg: &RetentionConfig, periods: usize) -> Option<CohortCounts> {
+        (PeriodSets::answers(cfg) && periods == self.periods() && cfg.n_persons == self.persons)
+            .then(|| self.counts_unchecked(cfg))
+    }
+
+    fn counts_unchecked(&self, cfg: &RetentionConfig) -> CohortCounts {
+        let rows = self.periods();
+        if self.words == 0 {
+            // No persons, so no events either.
+            return CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns);
         }
+        let cohorts = match cfg.mode {
+            Mode::Recurring => Cow::Borrowed(&self.starts[..]),
+            Mode::FirstTime | Mode::FirstEver => Cow::Owned(self.first_starts()),
+        };
+        let counted: Vec<Vec<u64>> = (0..rows)
+            .into_par_iter()
+            .map(|k| self.row(&cohorts, k, cfg))
+            .collect();
+        let mut out = CohortCounts::zeroed(cfg.n_buckets, rows, cfg.columns);
+        for (k, row) in counted.into_iter().enumerate() {
+            out.counts[k * cfg.columns..(k + 1) * cfg.columns].copy_from_slice(&row);
+        }
+        out
     }
 
-    /// Leaves in each period's starters only those with no start event in an earlier period or before the window:
-    /// the first-time cohorts.
-    fn keep_first_starts(&mut self) {
-        let mut seen = std::mem::take(&mut self.before);
-        for period in self.starts.chunks_exact_mut(self.words) {
+    /// Each period's starters with no start event in an earlier period or before the window: the first-time
+    /// cohorts.
+    fn first_starts(&self) -> Vec<u64> {
+        let mut seen = self.before.clone();
+        let mut out = self.starts.clone();
+        for period in out.chunks_exact_mut(self.words) {
             for (s, seen) in period.iter_mut().zip(&mut seen) {
                 let started = *s;
                 *s &= !*seen;
                 *seen |= started;
             }
         }
+        out
     }
 
-    /// Period `k`'s row: its cohort's size, then each column's count (retention.md §8–§9, as
-    /// `retention::count_row` counts them person by person).
-    fn row(&self, k: usize, cfg: &RetentionConfig) -> Vec<u64> {
+    /// Period `k`'s row from its cohort in `cohorts`: the cohort's size, then each column's count.
+    fn row(&self, cohorts: &[u64], k: usize, cfg: &RetentionConfig) -> Vec<u64> {
         let words = self.words;
-        let rows = self.starts.len() / words;
+        let rows = self.periods();
         let mut out = vec![0u64; cfg.columns];
-        let cohort = &self.starts[k * words..(k + 1) * words];
+        let cohort = &cohorts[k * words..(k + 1) * words];
         // Only the words holding a member need reading.
         let Some(lo) = cohort.iter().position(|&w| w != 0) else {
             return out;

@@ -576,30 +576,53 @@ impl Engine {
             .collect();
         // In parallel, facts are kept per dense id (16 bytes each): only when the rows outnumber the project's ids,
         // so that they cost less than the table itself.
-        let parallel = dense.is_some() && !plan.payments && plan.costs.is_none() && upper >= bound;
+        // Per-period person sets instead of rows, for a report they answer (Scan::periods): when dense ids give the
+        // persons and the sets are no bigger than the rows would be.
+        let period_scan = plan.periods.as_ref().filter(|_| {
+            dense.is_some()
+                && !plan.uuid
+                && !plan.event_properties
+                && plan.numeric.is_empty()
+                && !plan.payments
+                && plan.costs.is_none()
+        });
+        let set_parts = period_scan
+            .and_then(|ps| report::table::PeriodSets::parts(ps.starts.len(), bound, upper));
+        let parallel = set_parts.is_some()
+            || (dense.is_some() && !plan.payments && plan.costs.is_none() && upper >= bound);
         if dense.is_some() && !parallel {
             person_of_root = vec![u32::MAX; bound];
         }
-        if parallel {
-            let rows = crate::rows::dense_rows(
-                &crate::rows::RowsIn {
-                    chunks: &chunks,
-                    chunk_seg: &chunk_at.iter().map(|&(seg, _)| seg).collect::<Vec<_>>(),
-                    rooted: &rooted,
-                    names: &chunk_names,
-                    bound,
-                    as_of: plan.as_of,
-                    range: lo..plan.to,
-                    uuid: plan.uuid,
-                },
-                |seg| short_runs(&dir, chosen[seg]),
-                || limits.check_time().map_err(Error::from),
-            )?;
-            n_persons = rows.merged.len();
-            person_of_root = rows.person_of_root;
-            merged = rows.merged;
-            all_personless = rows.all_personless;
-            in_range = rows.in_range;
+        let chunk_seg: Vec<usize> = chunk_at.iter().map(|&(seg, _)| seg).collect();
+        let rows_in = crate::rows::RowsIn {
+            chunks: &chunks,
+            chunk_seg: &chunk_seg,
+            rooted: &rooted,
+            names: &chunk_names,
+            bound,
+            as_of: plan.as_of,
+            range: lo..plan.to,
+            uuid: plan.uuid,
+        };
+        let short = |seg: usize| short_runs(&dir, chosen[seg]);
+        let check = || limits.check_time().map_err(Error::from);
+        // With sets, the persons' facts now and the sets once the personless persons are known.
+        let mut set_facts = None;
+        if parallel && set_parts.is_some() {
+            let mut facts = crate::rows::dense_facts(&rows_in, short, check)?;
+            n_persons = facts.merged.len();
+            person_of_root = std::mem::take(&mut facts.person_of_root);
+            merged = std::mem::take(&mut facts.merged);
+            all_personless = std::mem::take(&mut facts.all_personless);
+            in_range = std::mem::take(&mut facts.in_range);
+            set_facts = Some(facts);
+        } else if parallel {
+            let rows = crate::rows::dense_rows(&rows_in, short, check)?;
+            n_persons = rows.facts.merged.len();
+            person_of_root = rows.facts.person_of_root;
+            merged = rows.facts.merged;
+            all_personless = rows.facts.all_personless;
+            in_range = rows.facts.in_range;
             table.person = rows.person;
             table.ts = rows.ts;
             table.name = rows.name;
@@ -788,6 +811,8 @@ impl Engine {
 
         // Personless persons: every event up to as_of personless and no id in a merge (retention.md §5.4, §15.1).
         // Events outside the days read can clear the flag, so when a candidate remains, the other days are read too.
+        // Per person: left out as personless (empty when nobody is).
+        let mut excluded: Vec<bool> = Vec::new();
         if plan.personless == report::params::Personless::Exclude {
             let candidate = |p: usize| all_personless[p] && !merged[p];
             if (0..table.n_persons).any(candidate) {
@@ -866,7 +891,7 @@ impl Engine {
                     }
                 }
             }
-            let excluded: Vec<bool> = (0..table.n_persons)
+            excluded = (0..table.n_persons)
                 .map(|p| all_personless[p] && !merged[p])
                 .collect();
             let n_excluded = excluded.iter().filter(|&&x| x).count() as u64;
@@ -904,6 +929,35 @@ impl Engine {
                     retain(&mut column.values, &keep);
                 }
             }
+        }
+        if let (Some(facts), Some(ps), Some(parts)) = (&set_facts, period_scan, set_parts) {
+            let grid = ps.grid();
+            let by_name = ps.roles(&table.names);
+            let roles: Vec<Vec<(bool, bool)>> = chunk_names
+                .iter()
+                .map(|(_, name_of)| name_of.iter().map(|&n| by_name[n as usize]).collect())
+                .collect();
+            let sets = crate::rows::dense_sets(
+                &rows_in,
+                facts,
+                &crate::rows::SetsIn {
+                    grid: &grid,
+                    roles: &roles,
+                    excluded: &excluded,
+                    parts,
+                    person_of_root: &person_of_root,
+                    persons: table.n_persons,
+                },
+                short,
+            )?;
+            tracing::debug!(
+                project,
+                periods = grid.len(),
+                bytes = sets.bytes(),
+                built_ms = started.elapsed().as_secs_f64() * 1e3,
+                "report period sets built"
+            );
+            table.sets = Some(sets);
         }
         // What the notes judge the window by: every name, personless persons left out as the table leaves them.
         table.data.in_range = Some(in_range.iter().sum());
@@ -1324,5 +1378,92 @@ mod tests {
                 "{text}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod period_sets {
+    use model::{Project, Timestamp};
+    use report::{Limits, Request};
+    use serde_json::json;
+
+    use crate::{Engine, EngineConfig, OpenMode};
+
+    /// Whether the table of `params`' retention report holds period sets rather than rows.
+    fn sets_loaded(engine: &Engine, params: serde_json::Value) -> bool {
+        let request = Request::from_json(report::Kind::Retention, &params).unwrap();
+        let scan = request.plan(0, &Limits::default()).unwrap().scan();
+        let table = engine.cached_table("p", &scan, &Limits::default()).unwrap();
+        assert_eq!(table.sets.is_some(), table.ts.is_empty());
+        table.sets.is_some()
+    }
+
+    #[test]
+    fn plain_retention_reads_period_sets_and_the_rest_reads_rows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = Engine::open(
+            tmp.path(),
+            OpenMode::CreateIfMissing,
+            EngineConfig::default(),
+        )
+        .unwrap();
+        let text: String = (0..40)
+            .map(|n| {
+                format!(
+                    r#"{{"uuid":"00000000-0000-4000-8000-{n:012x}","distinct_id":"u{}","event":"{}","timestamp":"2025-03-{:02}T10:00:00Z","properties":{{"plan":"pro"}}}}"#,
+                    n % 7,
+                    ["$pageview", "chat_message"][n % 2],
+                    n % 20 + 1
+                ) + "\n"
+            })
+            .collect();
+        let cfg = ingest::Config {
+            now: Timestamp(1_900_000_000_000_000),
+            max_event_bytes: 1 << 20,
+        };
+        let batch = ingest::ndjson_chunk(
+            &Project::new("p").unwrap(),
+            text.as_bytes(),
+            "t.ndjson",
+            1,
+            &cfg,
+        );
+        engine.import_batch(batch).unwrap();
+        engine.flush_and_derive().unwrap();
+        let with = |extra: serde_json::Value| {
+            let mut p = json!({"projects": ["p"], "date_from": "2025-03-01", "date_to": "2025-03-20",
+                               "as_of": "2025-04-01T00:00:00Z", "period": "day", "total_intervals": 5});
+            for (k, v) in extra.as_object().unwrap() {
+                p[k] = v.clone();
+            }
+            p
+        };
+        for plain in [
+            json!({"retention_type": "first_time"}),
+            json!({"retention_type": "recurring", "timezone": "Asia/Kolkata", "cumulative": true}),
+            json!({"retention_type": "first_time", "returning": {"event": "chat_message"}, "custom_brackets": [1, 3]}),
+        ] {
+            assert!(sets_loaded(&engine, with(plain.clone())), "{plain}");
+        }
+        for other in [
+            json!({"retention_type": "first_ever"}),
+            json!({"retention_type": "first_time", "breakdown": {"property": "plan", "type": "event"}}),
+            json!({"retention_type": "first_time", "properties": [{"key": "plan", "value": "pro", "operator": "eq", "type": "event"}]}),
+            json!({"retention_type": "recurring", "minimum_occurrences": 2}),
+            json!({"retention_type": "first_time", "time_window_mode": "24h"}),
+        ] {
+            assert!(!sets_loaded(&engine, with(other.clone())), "{other}");
+        }
+        // Without dense ids, rows.
+        drop(engine);
+        let config = EngineConfig {
+            dense_ids: false,
+            ..EngineConfig::default()
+        };
+        let text_only = Engine::open(tmp.path(), OpenMode::CreateIfMissing, config).unwrap();
+        assert!(!sets_loaded(
+            &text_only,
+            with(json!({"retention_type": "first_time"}))
+        ));
     }
 }

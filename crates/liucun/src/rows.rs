@@ -11,6 +11,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rayon::prelude::*;
+use report::table::{PeriodGrid, PeriodSets};
 use store::segment::ScanChunk;
 
 use crate::Result;
@@ -69,9 +70,9 @@ pub(crate) struct RowsIn<'a> {
     pub uuid: bool,
 }
 
-/// The table's columns and per-person facts built by [`dense_rows`].
+/// Per-person facts of [`dense_facts`], with persons numbered by first appearance.
 #[derive(Debug, Default)]
-pub(crate) struct DenseRows {
+pub(crate) struct DenseFacts {
     /// Each root's person, `u32::MAX` for roots without a row up to `as_of`.
     pub person_of_root: Vec<u32>,
     /// Per person: an id of theirs is in a merge.
@@ -80,6 +81,14 @@ pub(crate) struct DenseRows {
     pub all_personless: Vec<bool>,
     /// Per person: events in the range read, each row weighing its count.
     pub in_range: Vec<u64>,
+    /// Per chunk: the runs cursor at its first row, and how many of its rows the table keeps.
+    chunk_start: Vec<(RunCursor, usize)>,
+}
+
+/// The table's columns and per-person facts built by [`dense_rows`].
+#[derive(Debug, Default)]
+pub(crate) struct DenseRows {
+    pub facts: DenseFacts,
     /// Per row: person, time, name and uuid (empty unless asked for).
     pub person: Vec<u32>,
     pub ts: Vec<i64>,
@@ -106,6 +115,16 @@ pub(crate) fn dense_rows(
     short: impl Fn(usize) -> crate::Error + Sync,
     check: impl Fn() -> Result<()> + Sync,
 ) -> Result<DenseRows> {
+    let facts = dense_facts(input, &short, check)?;
+    write_rows(input, facts, short)
+}
+
+/// Pass 1 of [`dense_rows`]: the persons of `input` and their facts, without the rows.
+pub(crate) fn dense_facts(
+    input: &RowsIn<'_>,
+    short: impl Fn(usize) -> crate::Error + Sync,
+    check: impl Fn() -> Result<()> + Sync,
+) -> Result<DenseFacts> {
     let RowsIn {
         chunks,
         chunk_seg,
@@ -114,7 +133,7 @@ pub(crate) fn dense_rows(
         bound,
         as_of,
         ref range,
-        uuid,
+        ..
     } = *input;
     // Each segment's chunks: chunk_seg is non-decreasing.
     let mut seg_chunks: Vec<Range<usize>> = vec![0..0; rooted.len()];
@@ -212,9 +231,10 @@ pub(crate) fn dense_rows(
         })
         .collect();
     order.par_sort_unstable();
-    let mut out = DenseRows {
+    let mut out = DenseFacts {
         person_of_root: vec![u32::MAX; bound],
-        ..DenseRows::default()
+        chunk_start,
+        ..DenseFacts::default()
     };
     out.merged.reserve(order.len());
     out.all_personless.reserve(order.len());
@@ -227,8 +247,28 @@ pub(crate) fn dense_rows(
         out.all_personless.push(f & NOT_PERSONLESS == 0);
         out.in_range.push(f & !(MERGED | NOT_PERSONLESS));
     }
-    // Pass 2, per chunk: its rows into its own slices of the columns (zeroed columns are fresh pages, faulted in
-    // by the threads that fill them).
+    Ok(out)
+}
+
+/// Pass 2 of [`dense_rows`]: the rows, each chunk's into its own slices of the columns.
+fn write_rows(
+    input: &RowsIn<'_>,
+    facts: DenseFacts,
+    short: impl Fn(usize) -> crate::Error + Sync,
+) -> Result<DenseRows> {
+    let RowsIn {
+        chunks,
+        chunk_seg,
+        rooted,
+        names,
+        as_of,
+        ref range,
+        uuid,
+        ..
+    } = *input;
+    let chunk_start = &facts.chunk_start;
+    let mut out = DenseRows::default();
+    // Zeroed columns are fresh pages, faulted in by the threads that fill them.
     let total: usize = chunk_start.iter().map(|s| s.1).sum();
     out.person = vec![0; total];
     out.ts = vec![0; total];
@@ -244,7 +284,7 @@ pub(crate) fn dense_rows(
             &mut out.name[..],
             &mut out.uuid[..],
         );
-        for &(_, n) in &chunk_start {
+        for &(_, n) in chunk_start {
             let (p, rest_p) = person.split_at_mut(n);
             let (t, rest_t) = ts.split_at_mut(n);
             let (m, rest_m) = name.split_at_mut(n);
@@ -253,7 +293,7 @@ pub(crate) fn dense_rows(
             (person, ts, name, uuids) = (rest_p, rest_t, rest_m, rest_u);
         }
     }
-    let person_of_root = &out.person_of_root;
+    let person_of_root = &facts.person_of_root;
     slices.into_par_iter().enumerate().try_for_each(
         |(k, (person, ts, name, uuids))| -> Result<()> {
             let c = &chunks[k];
@@ -280,5 +320,94 @@ pub(crate) fn dense_rows(
             Ok(())
         },
     )?;
+    out.facts = facts;
     Ok(out)
+}
+
+/// What [`dense_sets`] marks, beside the rows' input and their persons.
+pub(crate) struct SetsIn<'a> {
+    /// The periods.
+    pub grid: &'a PeriodGrid,
+    /// Per chunk, per name of its dictionary: (a start event, a returning event).
+    pub roles: &'a [Vec<(bool, bool)>],
+    /// Per person: left out (personless); empty when nobody is.
+    pub excluded: &'a [bool],
+    /// How many parts to mark in (each with sets of its own).
+    pub parts: usize,
+    /// Each root's person, as [`DenseFacts::person_of_root`] (which the caller may have taken).
+    pub person_of_root: &'a [u32],
+    /// Number of persons.
+    pub persons: usize,
+}
+
+/// The per-period person sets of the rows [`dense_rows`] would write: each kept row marks its person in its
+/// period as a starter, a returner or both, by its name.
+pub(crate) fn dense_sets(
+    input: &RowsIn<'_>,
+    facts: &DenseFacts,
+    sets: &SetsIn<'_>,
+    short: impl Fn(usize) -> crate::Error + Sync,
+) -> Result<PeriodSets> {
+    let person_of_root = sets.person_of_root;
+    let RowsIn {
+        chunks,
+        chunk_seg,
+        rooted,
+        names,
+        as_of,
+        ref range,
+        ..
+    } = *input;
+    let persons = sets.persons;
+    let periods = sets.grid.len();
+    // Contiguous runs of chunks with about equal rows, one per part.
+    let total: usize = chunks.iter().map(|c| c.ts.len()).sum();
+    let per = total.div_ceil(sets.parts.max(1)).max(1);
+    let mut groups: Vec<Range<usize>> = Vec::new();
+    let (mut from, mut rows) = (0, 0);
+    for (k, c) in chunks.iter().enumerate() {
+        rows += c.ts.len();
+        if rows >= per {
+            groups.push(from..k + 1);
+            (from, rows) = (k + 1, 0);
+        }
+    }
+    if from < chunks.len() || groups.is_empty() {
+        groups.push(from..chunks.len());
+    }
+    let parts: Vec<Result<PeriodSets>> = groups
+        .into_par_iter()
+        .map(|group| {
+            let mut out = PeriodSets::new(periods, persons);
+            for k in group {
+                let c = &chunks[k];
+                let seg = chunk_seg[k];
+                let runs = &rooted[seg].0;
+                let wanted = &names[k].0;
+                let roles = &sets.roles[k];
+                let mut cursor = facts.chunk_start[k].0;
+                for i in 0..c.ts.len() {
+                    let root = cursor.next(runs).ok_or_else(|| short(seg))?;
+                    let t = c.ts[i];
+                    let key = c.name_key[i] as usize;
+                    if t > as_of || !range.contains(&t) || !wanted[key] {
+                        continue;
+                    }
+                    let (start, returning) = roles[key];
+                    if !start && !returning {
+                        continue;
+                    }
+                    let p = person_of_root[root as usize];
+                    if sets.excluded.get(p as usize).copied().unwrap_or(false) {
+                        continue;
+                    }
+                    out.mark(p, sets.grid.locate(t), start, returning);
+                }
+            }
+            Ok(out)
+        })
+        .collect();
+    Ok(PeriodSets::union_all(
+        parts.into_iter().collect::<Result<Vec<_>>>()?,
+    ))
 }

@@ -111,6 +111,21 @@ fn requests() -> Vec<(Kind, Value)> {
                         "timezone": "America/New_York", "target": {"event": "signup"}}),
             ),
         ));
+        // Per-period sets (plain retention) read per event, with cumulative columns and with brackets.
+        out.push((
+            Kind::Retention,
+            with(
+                json!({"period": "day", "total_intervals": 7, "retention_type": "first_time",
+                        "timezone": "Asia/Kolkata", "cumulative": true, "returning": {"event": "chat_message"}}),
+            ),
+        ));
+        out.push((
+            Kind::Retention,
+            with(
+                json!({"period": "day", "retention_type": "recurring", "custom_brackets": [1, 2, 4],
+                        "target": {"event": ["signup", "chat_message"]}}),
+            ),
+        ));
         out.push((
             Kind::Trends,
             with(

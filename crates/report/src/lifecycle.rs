@@ -220,6 +220,7 @@ impl ReportKind for Lifecycle {
             events: None,
             personless: Personless::Exclude,
             hour_grain: false,
+            periods: None,
             costs: None,
         }
     }

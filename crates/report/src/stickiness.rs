@@ -230,6 +230,7 @@ impl ReportKind for Stickiness {
             hour_grain: ev.is_empty()
                 && plan.params.criteria.is_none()
                 && plan.window.grid.aligned(crate::table::HOUR_US),
+            periods: None,
             costs: None,
         }
     }

@@ -7,6 +7,8 @@ use sha2::{Digest as _, Sha256};
 use crate::numeric::Num;
 use crate::params::Personless;
 
+pub use kernels::{PeriodGrid, PeriodSets};
+
 /// What a report needs loaded: which events (a time range cut at `as_of`) and which columns.
 ///
 /// Two reports with equal scans read the same table, so the engine keys its in-memory cache on it (with the project
@@ -51,6 +53,45 @@ pub struct Scan {
     /// engine may load one row per (person, UTC hour, event name), stamped at the hour's start, instead of one per
     /// event (docs/formats/ids.md, activity by hour). Only with no uuids, properties, numbers, payments or costs.
     pub hour_grain: bool,
+    /// The kind counts only which persons had which events in which periods of a grid (retention without
+    /// breakdowns or filters), so the engine may build [`EventTable::sets`] for these periods instead of one row per
+    /// event. An engine that cannot (no dense ids, or sets that would outweigh the rows) loads rows as usual.
+    pub periods: Option<PeriodScan>,
+}
+
+/// What per-period person sets hold: the periods, and which event names make a person a starter or a returner in
+/// one (see [`kernels::PeriodSets`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PeriodScan {
+    /// Each period's first instant (UTC µs), increasing.
+    pub starts: Vec<i64>,
+    /// The first instant after the last period.
+    pub end: i64,
+    /// Start events' names; `None`: any activity event.
+    pub start_events: Option<Vec<String>>,
+    /// Returning events' names; `None`: any activity event.
+    pub returning_events: Option<Vec<String>>,
+    /// The events that are not activity (left out of "any activity event").
+    pub non_activity: Vec<String>,
+}
+
+impl PeriodScan {
+    /// The periods as a grid.
+    pub fn grid(&self) -> PeriodGrid {
+        PeriodGrid::new(self.starts.clone(), self.end)
+    }
+
+    /// Per name of `names`: (a start event, a returning event).
+    pub fn roles(&self, names: &[String]) -> Vec<(bool, bool)> {
+        let is = |list: &Option<Vec<String>>, n: &String| match list {
+            Some(list) => list.contains(n),
+            None => !self.non_activity.contains(n),
+        };
+        names
+            .iter()
+            .map(|n| (is(&self.start_events, n), is(&self.returning_events, n)))
+            .collect()
+    }
 }
 
 /// One hour in µs.
@@ -129,6 +170,9 @@ pub struct EventTable {
     pub costs: model::RowCosts,
     /// Where the events came from.
     pub data: DataProvenance,
+    /// For a scan with [`Scan::periods`], the engine may load these sets instead of event rows: then every
+    /// per-event column is empty, and `n_persons` is the number of persons the sets hold.
+    pub sets: Option<PeriodSets>,
     /// The events grouped by person, built on first use and kept with the table, so warm reports reuse it.
     pub by_person: std::sync::OnceLock<kernels::activity::ByPerson>,
     /// The same, each person's events in (timestamp, uuid) order (funnels walk them in time).

@@ -139,6 +139,7 @@ impl ReportKind for Economics {
             events: None,
             personless: p.common.personless,
             hour_grain: false,
+            periods: None,
             costs: Some(crate::table::CostScan {
                 prices: p.prices.clone(),
             }),

@@ -224,6 +224,7 @@ impl ReportKind for Funnels {
             },
             personless: p.common.personless,
             hour_grain: false,
+            periods: None,
             costs: None,
         }
     }

@@ -165,6 +165,7 @@ impl Plan {
             events: None,
             personless: self.params.common.personless,
             hour_grain: false,
+            periods: None,
             costs: None,
         }
     }

@@ -194,7 +194,43 @@ impl Plan {
             personless: self.params.common.personless,
             costs: None,
             hour_grain: self.hour_grain(),
+            periods: self.period_scan(),
         }
+    }
+
+    /// Per-period person sets answer this report when which persons had which named events in which periods
+    /// decides it alone: no breakdown, no filter, calendar periods, one returning event per period, no tie between
+    /// simultaneous events to break, and one list of non-activity events for every project.
+    fn period_scan(&self) -> Option<crate::table::PeriodScan> {
+        let p = &self.params;
+        let c = &p.common;
+        let non_activity = c.non_activity_events(c.projects.first()?);
+        let plain = !self.needs_uuid
+            && !self.needs_event_properties
+            && !self.needs_person_properties
+            && c.breakdown.is_none()
+            && window_length(p).is_none()
+            && p.minimum_occurrences <= 1
+            && p.target.properties.is_empty()
+            && p.returning.properties.is_empty()
+            && c.projects.iter().all(|project| {
+                c.global_filters(project).is_empty()
+                    && c.non_activity_events(project) == non_activity
+            });
+        let names = |e: &Entity| {
+            e.event
+                .names()
+                .map(|n| n.iter().map(|s| s.to_string()).collect())
+        };
+        plain.then(|| crate::table::PeriodScan {
+            starts: (0..self.window.grid.len())
+                .map(|k| self.window.grid.start(k))
+                .collect(),
+            end: self.window.grid.end(),
+            start_events: names(&p.target),
+            returning_events: names(&p.returning),
+            non_activity,
+        })
     }
 }
 
@@ -322,6 +358,30 @@ fn window_length(p: &RetentionParams) -> Option<i64> {
     })
 }
 
+/// The kernel's settings for `p`, with per-column spans `spans` (see [`spans`]).
+fn kernel_config(
+    p: &RetentionParams,
+    spans: Vec<(usize, usize)>,
+    buckets: BucketMode,
+    n_buckets: usize,
+    n_persons: usize,
+) -> RetentionConfig {
+    RetentionConfig {
+        mode: match p.retention_type {
+            RetentionType::Recurring => Mode::Recurring,
+            RetentionType::FirstTime => Mode::FirstTime,
+            RetentionType::FirstEver => Mode::FirstEver,
+        },
+        columns: spans.len() + 1,
+        spans,
+        min_occurrences: p.minimum_occurrences,
+        cumulative: p.cumulative,
+        buckets,
+        n_buckets,
+        n_persons,
+    }
+}
+
 /// Computes one project's counts with the kernel.
 fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
     let p = &plan.params;
@@ -334,6 +394,23 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
             .map(|f| filter::compile(f).map_err(|m| Error::invalid("properties", m)))
             .collect()
     };
+    if let Some(sets) = &t.sets {
+        // The engine built the sets this plan's scan asked for: they hold the counts.
+        let cfg = kernel_config(p, spans, BucketMode::None, 1, t.n_persons);
+        let counts = sets
+            .counts(&cfg, rows_n)
+            .filter(|_| plan.period_scan().is_some())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "retention",
+                    "the table's period sets do not answer these parameters",
+                )
+            })?;
+        return Ok(Counted {
+            values: vec![String::new()],
+            counts,
+        });
+    }
     let target_filters = compile(&p.target.properties)?;
     let returning_filters = compile(&p.returning.properties)?;
     let n = t.ts.len();
@@ -415,20 +492,7 @@ fn count(plan: &Plan, t: &EventTable, limits: &Limits) -> Result<Counted> {
         Some(PropertyKind::Event) => BucketMode::Event,
         Some(PropertyKind::Person) => BucketMode::Person,
     };
-    let cfg = RetentionConfig {
-        mode: match p.retention_type {
-            RetentionType::Recurring => Mode::Recurring,
-            RetentionType::FirstTime => Mode::FirstTime,
-            RetentionType::FirstEver => Mode::FirstEver,
-        },
-        columns: cols_n,
-        spans: spans.clone(),
-        min_occurrences: p.minimum_occurrences,
-        cumulative: p.cumulative,
-        buckets: mode,
-        n_buckets: values.len(),
-        n_persons: t.n_persons,
-    };
+    let cfg = kernel_config(p, spans, mode, values.len(), t.n_persons);
     let cols = RetentionColumns {
         person: &t.person,
         ts: &t.ts,

@@ -240,6 +240,7 @@ impl ReportKind for Trends {
             events: None,
             personless: p.common.personless,
             hour_grain: hour_grain(plan, event_properties),
+            periods: None,
             costs: None,
         }
     }
