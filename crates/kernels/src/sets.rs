@@ -173,6 +173,23 @@ impl PeriodSets {
         }
     }
 
+    /// Takes the persons whose bits are set in `who` (a bitset over persons) out of every set.
+    pub fn remove(&mut self, who: &[u64]) {
+        if self.words == 0 {
+            return;
+        }
+        for set in self
+            .starts
+            .chunks_exact_mut(self.words)
+            .chain(self.returns.chunks_exact_mut(self.words))
+            .chain([&mut self.before[..]])
+        {
+            for (w, &gone) in set.iter_mut().zip(who) {
+                *w &= !gone;
+            }
+        }
+    }
+
     /// The union of sets built in parts (all for the same periods and persons); empty sets for none.
     pub fn union_all(parts: Vec<PeriodSets>) -> PeriodSets {
         let mut parts = parts.into_iter();

@@ -606,23 +606,39 @@ impl Engine {
         };
         let short = |seg: usize| short_runs(&dir, chosen[seg]);
         let check = || limits.check_time().map_err(Error::from);
-        // With sets, the persons' facts now and the sets once the personless persons are known.
-        let mut set_facts = None;
-        if parallel && set_parts.is_some() {
-            let mut facts = crate::rows::dense_facts(&rows_in, short, check)?;
-            n_persons = facts.merged.len();
-            person_of_root = std::mem::take(&mut facts.person_of_root);
-            merged = std::mem::take(&mut facts.merged);
-            all_personless = std::mem::take(&mut facts.all_personless);
-            in_range = std::mem::take(&mut facts.in_range);
-            set_facts = Some(facts);
+        // With sets, persons are numbered by their roots: the sets and each root's flags in one pass, and the
+        // personless persons taken out of the sets below.
+        let mut dense_sets = None;
+        if let (Some(ps), Some(parts)) = (period_scan, set_parts) {
+            let grid = ps.grid();
+            let by_name = ps.roles(&table.names);
+            let roles: Vec<Vec<(bool, bool)>> = chunk_names
+                .iter()
+                .map(|(_, name_of)| name_of.iter().map(|&n| by_name[n as usize]).collect())
+                .collect();
+            let sets_in = crate::rows::SetsIn {
+                grid: &grid,
+                roles: &roles,
+                parts,
+            };
+            let d = crate::rows::dense_sets(&rows_in, &sets_in, short, check)?;
+            let has = crate::rows::DenseSets::has;
+            n_persons = bound;
+            person_of_root = (0..bound)
+                .map(|r| if has(&d.seen, r) { r as u32 } else { u32::MAX })
+                .collect();
+            merged = (0..bound).map(|r| has(&d.merged, r)).collect();
+            all_personless = (0..bound)
+                .map(|r| has(&d.seen, r) && !has(&d.not_personless, r))
+                .collect();
+            dense_sets = Some(d);
         } else if parallel {
             let rows = crate::rows::dense_rows(&rows_in, short, check)?;
-            n_persons = rows.facts.merged.len();
-            person_of_root = rows.facts.person_of_root;
-            merged = rows.facts.merged;
-            all_personless = rows.facts.all_personless;
-            in_range = rows.facts.in_range;
+            n_persons = rows.merged.len();
+            person_of_root = rows.person_of_root;
+            merged = rows.merged;
+            all_personless = rows.all_personless;
+            in_range = rows.in_range;
             table.person = rows.person;
             table.ts = rows.ts;
             table.name = rows.name;
@@ -798,7 +814,9 @@ impl Engine {
             Some(_) => n_persons,
             None => persons.len(),
         };
-        in_range.resize(table.n_persons, 0);
+        if dense_sets.is_none() {
+            in_range.resize(table.n_persons, 0);
+        }
         tracing::debug!(
             project,
             events = table.ts.len(),
@@ -902,9 +920,10 @@ impl Engine {
                     .map(|&p| !excluded[p as usize])
                     .collect();
                 table.data.personless_persons = n_excluded;
+                // With sets, in_range is not per person: their personless events are counted below.
                 table.data.personless_events = (0..table.n_persons)
                     .filter(|&p| excluded[p])
-                    .map(|p| in_range[p])
+                    .filter_map(|p| in_range.get(p))
                     .sum();
                 for (p, n) in in_range.iter_mut().enumerate() {
                     if excluded[p] {
@@ -930,34 +949,29 @@ impl Engine {
                 }
             }
         }
-        if let (Some(facts), Some(ps), Some(parts)) = (&set_facts, period_scan, set_parts) {
-            let grid = ps.grid();
-            let by_name = ps.roles(&table.names);
-            let roles: Vec<Vec<(bool, bool)>> = chunk_names
+        if let Some(mut d) = dense_sets {
+            if excluded.iter().any(|&x| x) {
+                let mut gone = vec![0u64; bound.div_ceil(64)];
+                for (r, _) in excluded.iter().enumerate().filter(|(_, x)| **x) {
+                    gone[r / 64] |= 1 << (r % 64);
+                }
+                d.sets.remove(&gone);
+            }
+            let personless_events: u64 = d
+                .personless_in_range
                 .iter()
-                .map(|(_, name_of)| name_of.iter().map(|&n| by_name[n as usize]).collect())
-                .collect();
-            let sets = crate::rows::dense_sets(
-                &rows_in,
-                facts,
-                &crate::rows::SetsIn {
-                    grid: &grid,
-                    roles: &roles,
-                    excluded: &excluded,
-                    parts,
-                    person_of_root: &person_of_root,
-                    persons: table.n_persons,
-                },
-                short,
-            )?;
+                .filter(|(r, _)| excluded.get(*r as usize).copied().unwrap_or(false))
+                .map(|(_, n)| n)
+                .sum();
+            table.data.personless_events = personless_events;
+            in_range = vec![d.in_range - personless_events];
             tracing::debug!(
                 project,
-                periods = grid.len(),
-                bytes = sets.bytes(),
+                bytes = d.sets.bytes(),
                 built_ms = started.elapsed().as_secs_f64() * 1e3,
                 "report period sets built"
             );
-            table.sets = Some(sets);
+            table.sets = Some(d.sets);
         }
         // What the notes judge the window by: every name, personless persons left out as the table leaves them.
         table.data.in_range = Some(in_range.iter().sum());

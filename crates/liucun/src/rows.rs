@@ -70,9 +70,9 @@ pub(crate) struct RowsIn<'a> {
     pub uuid: bool,
 }
 
-/// Per-person facts of [`dense_facts`], with persons numbered by first appearance.
+/// The table's columns and per-person facts built by [`dense_rows`].
 #[derive(Debug, Default)]
-pub(crate) struct DenseFacts {
+pub(crate) struct DenseRows {
     /// Each root's person, `u32::MAX` for roots without a row up to `as_of`.
     pub person_of_root: Vec<u32>,
     /// Per person: an id of theirs is in a merge.
@@ -81,14 +81,6 @@ pub(crate) struct DenseFacts {
     pub all_personless: Vec<bool>,
     /// Per person: events in the range read, each row weighing its count.
     pub in_range: Vec<u64>,
-    /// Per chunk: the runs cursor at its first row, and how many of its rows the table keeps.
-    chunk_start: Vec<(RunCursor, usize)>,
-}
-
-/// The table's columns and per-person facts built by [`dense_rows`].
-#[derive(Debug, Default)]
-pub(crate) struct DenseRows {
-    pub facts: DenseFacts,
     /// Per row: person, time, name and uuid (empty unless asked for).
     pub person: Vec<u32>,
     pub ts: Vec<i64>,
@@ -115,16 +107,6 @@ pub(crate) fn dense_rows(
     short: impl Fn(usize) -> crate::Error + Sync,
     check: impl Fn() -> Result<()> + Sync,
 ) -> Result<DenseRows> {
-    let facts = dense_facts(input, &short, check)?;
-    write_rows(input, facts, short)
-}
-
-/// Pass 1 of [`dense_rows`]: the persons of `input` and their facts, without the rows.
-pub(crate) fn dense_facts(
-    input: &RowsIn<'_>,
-    short: impl Fn(usize) -> crate::Error + Sync,
-    check: impl Fn() -> Result<()> + Sync,
-) -> Result<DenseFacts> {
     let RowsIn {
         chunks,
         chunk_seg,
@@ -133,7 +115,7 @@ pub(crate) fn dense_facts(
         bound,
         as_of,
         ref range,
-        ..
+        uuid,
     } = *input;
     // Each segment's chunks: chunk_seg is non-decreasing.
     let mut seg_chunks: Vec<Range<usize>> = vec![0..0; rooted.len()];
@@ -231,10 +213,9 @@ pub(crate) fn dense_facts(
         })
         .collect();
     order.par_sort_unstable();
-    let mut out = DenseFacts {
+    let mut out = DenseRows {
         person_of_root: vec![u32::MAX; bound],
-        chunk_start,
-        ..DenseFacts::default()
+        ..DenseRows::default()
     };
     out.merged.reserve(order.len());
     out.all_personless.reserve(order.len());
@@ -247,28 +228,8 @@ pub(crate) fn dense_facts(
         out.all_personless.push(f & NOT_PERSONLESS == 0);
         out.in_range.push(f & !(MERGED | NOT_PERSONLESS));
     }
-    Ok(out)
-}
-
-/// Pass 2 of [`dense_rows`]: the rows, each chunk's into its own slices of the columns.
-fn write_rows(
-    input: &RowsIn<'_>,
-    facts: DenseFacts,
-    short: impl Fn(usize) -> crate::Error + Sync,
-) -> Result<DenseRows> {
-    let RowsIn {
-        chunks,
-        chunk_seg,
-        rooted,
-        names,
-        as_of,
-        ref range,
-        uuid,
-        ..
-    } = *input;
-    let chunk_start = &facts.chunk_start;
-    let mut out = DenseRows::default();
-    // Zeroed columns are fresh pages, faulted in by the threads that fill them.
+    // Pass 2, per chunk: its rows into its own slices of the columns (zeroed columns are fresh pages, faulted in
+    // by the threads that fill them).
     let total: usize = chunk_start.iter().map(|s| s.1).sum();
     out.person = vec![0; total];
     out.ts = vec![0; total];
@@ -284,7 +245,7 @@ fn write_rows(
             &mut out.name[..],
             &mut out.uuid[..],
         );
-        for &(_, n) in chunk_start {
+        for &(_, n) in &chunk_start {
             let (p, rest_p) = person.split_at_mut(n);
             let (t, rest_t) = ts.split_at_mut(n);
             let (m, rest_m) = name.split_at_mut(n);
@@ -293,7 +254,7 @@ fn write_rows(
             (person, ts, name, uuids) = (rest_p, rest_t, rest_m, rest_u);
         }
     }
-    let person_of_root = &facts.person_of_root;
+    let person_of_root = &out.person_of_root;
     slices.into_par_iter().enumerate().try_for_each(
         |(k, (person, ts, name, uuids))| -> Result<()> {
             let c = &chunks[k];
@@ -320,94 +281,182 @@ fn write_rows(
             Ok(())
         },
     )?;
-    out.facts = facts;
     Ok(out)
 }
 
-/// What [`dense_sets`] marks, beside the rows' input and their persons.
+/// What [`dense_sets`] marks, beside the rows' input.
 pub(crate) struct SetsIn<'a> {
     /// The periods.
     pub grid: &'a PeriodGrid,
     /// Per chunk, per name of its dictionary: (a start event, a returning event).
     pub roles: &'a [Vec<(bool, bool)>],
-    /// Per person: left out (personless); empty when nobody is.
-    pub excluded: &'a [bool],
     /// How many parts to mark in (each with sets of its own).
     pub parts: usize,
-    /// Each root's person, as [`DenseFacts::person_of_root`] (which the caller may have taken).
-    pub person_of_root: &'a [u32],
-    /// Number of persons.
-    pub persons: usize,
 }
 
-/// The per-period person sets of the rows [`dense_rows`] would write: each kept row marks its person in its
-/// period as a starter, a returner or both, by its name.
+/// The per-period sets of [`dense_sets`], over persons numbered by their roots (smallest dense ids), and what the
+/// personless rule needs to know of each root.
+#[derive(Debug, Default)]
+pub(crate) struct DenseSets {
+    pub sets: PeriodSets,
+    /// Per root, a bit: it has a row up to `as_of`.
+    pub seen: Vec<u64>,
+    /// Per root, a bit: it has an event up to `as_of` that is not personless.
+    pub not_personless: Vec<u64>,
+    /// Per root, a bit: an id of its with a row up to `as_of` is in a merge.
+    pub merged: Vec<u64>,
+    /// Events in the range read, each row weighing its count.
+    pub in_range: u64,
+    /// Personless rows in the range read: (root, events). Only a root whose every event is personless can be left
+    /// out, so only these rows' counts are kept per root.
+    pub personless_in_range: Vec<(u32, u64)>,
+}
+
+impl DenseSets {
+    /// Whether bit `r` of `bits` is set.
+    pub(crate) fn has(bits: &[u64], r: usize) -> bool {
+        bits.get(r / 64).is_some_and(|w| w & (1 << (r % 64)) != 0)
+    }
+}
+
+/// The per-period person sets of the rows [`dense_rows`] would write, with persons numbered by their roots instead of
+/// by first appearance (so no lookup per run into an array per person): each kept row marks its person in its
+/// period as a starter, a returner or both, by its name. Whole segments are read in parallel parts, each with sets
+/// and per-root bits of its own (all of them fit in cache), united at the end.
 pub(crate) fn dense_sets(
     input: &RowsIn<'_>,
-    facts: &DenseFacts,
     sets: &SetsIn<'_>,
     short: impl Fn(usize) -> crate::Error + Sync,
-) -> Result<PeriodSets> {
-    let person_of_root = sets.person_of_root;
+    check: impl Fn() -> Result<()> + Sync,
+) -> Result<DenseSets> {
     let RowsIn {
         chunks,
         chunk_seg,
         rooted,
         names,
+        bound,
         as_of,
         ref range,
         ..
     } = *input;
-    let persons = sets.persons;
     let periods = sets.grid.len();
-    // Contiguous runs of chunks with about equal rows, one per part.
+    let words = bound.div_ceil(64);
+    // Each segment's chunks (chunk_seg is non-decreasing), then contiguous runs of segments with about equal rows,
+    // one per part.
+    let mut seg_chunks: Vec<Range<usize>> = vec![0..0; rooted.len()];
+    for (k, &s) in chunk_seg.iter().enumerate() {
+        let r = &mut seg_chunks[s];
+        if r.start == r.end {
+            *r = k..k + 1;
+        } else {
+            r.end = k + 1;
+        }
+    }
     let total: usize = chunks.iter().map(|c| c.ts.len()).sum();
     let per = total.div_ceil(sets.parts.max(1)).max(1);
     let mut groups: Vec<Range<usize>> = Vec::new();
     let (mut from, mut rows) = (0, 0);
-    for (k, c) in chunks.iter().enumerate() {
-        rows += c.ts.len();
+    for (seg, ks) in seg_chunks.iter().enumerate() {
+        rows += chunks[ks.clone()].iter().map(|c| c.ts.len()).sum::<usize>();
         if rows >= per {
-            groups.push(from..k + 1);
-            (from, rows) = (k + 1, 0);
+            groups.push(from..seg + 1);
+            (from, rows) = (seg + 1, 0);
         }
     }
-    if from < chunks.len() || groups.is_empty() {
-        groups.push(from..chunks.len());
+    if from < seg_chunks.len() || groups.is_empty() {
+        groups.push(from..seg_chunks.len());
     }
-    let parts: Vec<Result<PeriodSets>> = groups
+    let bit = |bits: &mut [u64], r: u32| bits[r as usize / 64] |= 1 << (r % 64);
+    let parts: Vec<Result<DenseSets>> = groups
         .into_par_iter()
-        .map(|group| {
-            let mut out = PeriodSets::new(periods, persons);
-            for k in group {
-                let c = &chunks[k];
-                let seg = chunk_seg[k];
-                let runs = &rooted[seg].0;
-                let wanted = &names[k].0;
-                let roles = &sets.roles[k];
-                let mut cursor = facts.chunk_start[k].0;
-                for i in 0..c.ts.len() {
-                    let root = cursor.next(runs).ok_or_else(|| short(seg))?;
-                    let t = c.ts[i];
-                    let key = c.name_key[i] as usize;
-                    if t > as_of || !range.contains(&t) || !wanted[key] {
-                        continue;
+        .map(|segs| {
+            let mut out = DenseSets {
+                sets: PeriodSets::new(periods, bound),
+                seen: vec![0; words],
+                not_personless: vec![0; words],
+                merged: vec![0; words],
+                ..DenseSets::default()
+            };
+            for seg in segs {
+                let (runs, merged_run) = &rooted[seg];
+                let mut cursor = RunCursor::default();
+                cursor.enter(seg, runs);
+                // The run last seen, and the root whose personless in-range events are being summed.
+                let mut seen_run = usize::MAX;
+                let (mut sum_root, mut sum) = (u32::MAX, 0u64);
+                for k in seg_chunks[seg].clone() {
+                    check()?;
+                    let c = &chunks[k];
+                    let wanted = &names[k].0;
+                    let roles = &sets.roles[k];
+                    for i in 0..c.ts.len() {
+                        let root = cursor.next(runs).ok_or_else(|| short(seg))?;
+                        let t = c.ts[i];
+                        if t > as_of {
+                            continue;
+                        }
+                        if cursor.run != seen_run {
+                            seen_run = cursor.run;
+                            bit(&mut out.seen, root);
+                            if merged_run[cursor.run] {
+                                bit(&mut out.merged, root);
+                            }
+                        }
+                        let personless = c.personless[i];
+                        if !personless {
+                            bit(&mut out.not_personless, root);
+                        }
+                        if !range.contains(&t) {
+                            continue;
+                        }
+                        let weight = c.weight.get(i).map_or(1, |&w| u64::from(w));
+                        out.in_range += weight;
+                        if personless {
+                            if root != sum_root {
+                                if sum > 0 {
+                                    out.personless_in_range.push((sum_root, sum));
+                                }
+                                (sum_root, sum) = (root, 0);
+                            }
+                            sum += weight;
+                        }
+                        let key = c.name_key[i] as usize;
+                        let (start, returning) = roles[key];
+                        if wanted[key] && (start || returning) {
+                            out.sets.mark(root, sets.grid.locate(t), start, returning);
+                        }
                     }
-                    let (start, returning) = roles[key];
-                    if !start && !returning {
-                        continue;
-                    }
-                    let p = person_of_root[root as usize];
-                    if sets.excluded.get(p as usize).copied().unwrap_or(false) {
-                        continue;
-                    }
-                    out.mark(p, sets.grid.locate(t), start, returning);
+                }
+                if sum > 0 {
+                    out.personless_in_range.push((sum_root, sum));
                 }
             }
             Ok(out)
         })
         .collect();
-    Ok(PeriodSets::union_all(
-        parts.into_iter().collect::<Result<Vec<_>>>()?,
-    ))
+    let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut out = DenseSets {
+        sets: PeriodSets::union_all(
+            parts
+                .iter_mut()
+                .map(|p| std::mem::take(&mut p.sets))
+                .collect(),
+        ),
+        seen: vec![0; words],
+        not_personless: vec![0; words],
+        merged: vec![0; words],
+        ..DenseSets::default()
+    };
+    for p in parts {
+        for (a, b) in [
+            (&mut out.seen, &p.seen),
+            (&mut out.not_personless, &p.not_personless),
+            (&mut out.merged, &p.merged),
+        ] {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a |= b);
+        }
+        out.in_range += p.in_range;
+        out.personless_in_range.extend(p.personless_in_range);
+    }
+    Ok(out)
 }
