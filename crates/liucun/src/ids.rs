@@ -350,6 +350,17 @@ pub(crate) fn segment_hours(
     if let Some(h) = store::ids::read_hours(hours_path, source) {
         return Ok(Some(h));
     }
+    derive_kept_hours(segment, hours_path, source, runs, write)
+}
+
+/// A segment's activity by hour derived from its rows, and kept when `write`.
+fn derive_kept_hours(
+    segment: &std::path::Path,
+    hours_path: &std::path::Path,
+    source: &RunsSource<'_>,
+    runs: &[(u32, u32)],
+    write: bool,
+) -> Result<Option<Hours>> {
     let want = store::segment::ScanWant {
         skip_distinct_ids: true,
         ..Default::default()
@@ -429,40 +440,97 @@ pub(crate) fn hours_chunk(
     hours: Hours,
     runs: &[(u32, u32)],
 ) -> Option<(store::segment::ScanChunk, Vec<(u32, u32)>)> {
-    let mut row_runs: Vec<(u32, u32)> = Vec::new();
-    // Each run's entries must count exactly its rows.
-    let mut counted = vec![0u64; runs.len()];
+    let mut chunk = HoursChunk::new(hours.base_hour, hours.entries.len(), runs.len());
     for e in &hours.entries {
-        let d = runs.get(e.run as usize)?.0;
-        counted[e.run as usize] += u64::from(e.count);
-        match row_runs.last_mut() {
-            Some((last, n)) if *last == d => *n += 1,
-            _ => row_runs.push((d, 1)),
+        chunk.push(e, runs);
+    }
+    chunk.finish(hours.names, runs)
+}
+
+/// [`hours_chunk`] of a segment's kept activity by hour, read straight from its file into the chunk's columns, else
+/// derived from its rows (and kept when `write`); `None` when its rows do not fit the format.
+pub(crate) fn segment_hours_chunk(
+    segment: &std::path::Path,
+    hours_path: &std::path::Path,
+    source: &RunsSource<'_>,
+    runs: &[(u32, u32)],
+    write: bool,
+) -> Result<Option<(store::segment::ScanChunk, Vec<(u32, u32)>)>> {
+    if let Some(file) = store::ids::open_hours(hours_path, source) {
+        let mut chunk = HoursChunk::new(file.base_hour, file.len(), runs.len());
+        if file.visit(source, |e| chunk.push(&e, runs))
+            && let Some(out) = chunk.finish(file.names, runs)
+        {
+            return Ok(Some(out));
         }
     }
-    if counted.iter().zip(runs).any(|(&c, r)| c != u64::from(r.1)) {
-        return None;
+    Ok(derive_kept_hours(segment, hours_path, source, runs, write)?
+        .and_then(|h| hours_chunk(h, runs)))
+}
+
+/// The columns of [`hours_chunk`] as its entries arrive.
+struct HoursChunk {
+    base_hour: i64,
+    chunk: store::segment::ScanChunk,
+    row_runs: Vec<(u32, u32)>,
+    /// Per run, the events of its entries: each must count exactly its rows.
+    counted: Vec<u64>,
+    /// An entry named a run past the runs, or an hour past the representable.
+    broken: bool,
+}
+
+impl HoursChunk {
+    fn new(base_hour: i64, entries: usize, runs: usize) -> HoursChunk {
+        let mut chunk = store::segment::ScanChunk::default();
+        chunk.ts.reserve_exact(entries);
+        chunk.name_key.reserve_exact(entries);
+        chunk.personless.reserve_exact(entries);
+        chunk.weight.reserve_exact(entries);
+        HoursChunk {
+            base_hour,
+            chunk,
+            row_runs: Vec::new(),
+            counted: vec![0; runs],
+            broken: false,
+        }
     }
-    let ts: Option<Vec<i64>> = hours
-        .entries
-        .iter()
-        .map(|e| {
-            hours
-                .base_hour
-                .checked_add(i64::from(e.hour))?
-                .checked_mul(HOUR_US)
-        })
-        .collect();
-    let ts = ts?;
-    let chunk = store::segment::ScanChunk {
-        ts,
-        name_key: hours.entries.iter().map(|e| u32::from(e.name)).collect(),
-        personless: hours.entries.iter().map(|e| e.personless).collect(),
-        weight: hours.entries.iter().map(|e| u32::from(e.count)).collect(),
-        names: hours.names,
-        ..Default::default()
-    };
-    Some((chunk, row_runs))
+
+    #[inline]
+    fn push(&mut self, e: &HourEntry, runs: &[(u32, u32)]) {
+        let (Some(&(d, _)), Some(ts)) = (
+            runs.get(e.run as usize),
+            self.base_hour
+                .checked_add(i64::from(e.hour))
+                .and_then(|h| h.checked_mul(HOUR_US)),
+        ) else {
+            self.broken = true;
+            return;
+        };
+        self.counted[e.run as usize] += u64::from(e.count);
+        match self.row_runs.last_mut() {
+            Some((last, n)) if *last == d => *n += 1,
+            _ => self.row_runs.push((d, 1)),
+        }
+        let c = &mut self.chunk;
+        c.ts.push(ts);
+        c.name_key.push(u32::from(e.name));
+        c.personless.push(e.personless);
+        c.weight.push(u32::from(e.count));
+    }
+
+    fn finish(
+        mut self,
+        names: Vec<String>,
+        runs: &[(u32, u32)],
+    ) -> Option<(store::segment::ScanChunk, Vec<(u32, u32)>)> {
+        let whole = self
+            .counted
+            .iter()
+            .zip(runs)
+            .all(|(&c, r)| c == u64::from(r.1));
+        self.chunk.names = names;
+        (!self.broken && whole).then_some((self.chunk, self.row_runs))
+    }
 }
 
 #[cfg(test)]

@@ -409,12 +409,9 @@ impl Engine {
                             epoch: 0,
                         };
                         let (hours_path, write) = &hour_paths[k];
-                        let hours = crate::ids::segment_hours(
+                        if let Some((chunk, runs)) = crate::ids::segment_hours_chunk(
                             &path, hours_path, &source, &d.runs[k], *write,
-                        )?;
-                        if let Some((chunk, runs)) =
-                            hours.and_then(|h| crate::ids::hours_chunk(h, &d.runs[k]))
-                        {
+                        )? {
                             return Ok((vec![chunk], None, Some(runs)));
                         }
                     }

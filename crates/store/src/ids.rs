@@ -369,7 +369,70 @@ pub fn write_hours(path: &Path, source: &RunsSource<'_>, hours: &Hours) -> Resul
 /// A segment's activity by hour, or `None` when the file is missing, stale or damaged. The counts always add up to
 /// `source.rows`, and every name index is in range.
 pub fn read_hours(path: &Path, source: &RunsSource<'_>) -> Option<Hours> {
-    let bytes = std::fs::read(path).ok()?;
+    let file = open_hours(path, source)?;
+    let mut entries = Vec::with_capacity(file.len());
+    file.visit(source, |e| entries.push(e)).then_some(Hours {
+        base_hour: file.base_hour,
+        names: file.names,
+        entries,
+    })
+}
+
+/// An activity-by-hour file whose checksum, header and names are checked; its entries are read with
+/// [`HoursFile::visit`].
+#[derive(Debug)]
+pub struct HoursFile {
+    /// The first hour, as hours since the Unix epoch.
+    pub base_hour: i64,
+    /// The segment's event names.
+    pub names: Vec<String>,
+    bytes: Vec<u8>,
+    /// Where the entries start in `bytes`, and how many there are.
+    at: usize,
+    n: usize,
+}
+
+impl HoursFile {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether the file has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Calls `visit` with each entry in file order, and says whether they were all sound: each counting at least
+    /// one event with a name in range, in run order, the counts adding up to `source.rows`. When not, what
+    /// `visit` saw must be thrown away.
+    pub fn visit(&self, source: &RunsSource<'_>, mut visit: impl FnMut(HourEntry)) -> bool {
+        let Some(data) = self.bytes.get(self.at..self.at + self.n * 8) else {
+            return false;
+        };
+        let (mut rows, mut last_run, names) = (0u64, 0u32, self.names.len());
+        for c in data.chunks_exact(8) {
+            let e = HourEntry {
+                run: u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                hour: c[4],
+                name: c[5] & 0x7f,
+                personless: c[5] & 0x80 != 0,
+                count: u16::from_le_bytes([c[6], c[7]]),
+            };
+            if e.count == 0 || e.name as usize >= names || e.run < last_run {
+                return false;
+            }
+            last_run = e.run;
+            rows += u64::from(e.count);
+            visit(e);
+        }
+        rows == source.rows
+    }
+}
+
+/// A segment's activity by hour with its header checked, or `None` when the file is missing, stale or damaged.
+pub fn open_hours(path: &Path, source: &RunsSource<'_>) -> Option<HoursFile> {
+    let mut bytes = std::fs::read(path).ok()?;
     let body = checked(&bytes)?;
     let mut at = check_header(body, HOURS_MAGIC, 0, &runs_tag(source))?;
     let mut take = |n: usize| -> Option<&[u8]> {
@@ -388,29 +451,18 @@ pub fn read_hours(path: &Path, source: &RunsSource<'_>) -> Option<Hours> {
         names.push(std::str::from_utf8(take(len)?).ok()?.to_string());
     }
     let n = u64::from_le_bytes(take(8)?.try_into().ok()?) as usize;
-    let data = take(n.checked_mul(8)?)?;
-    if at != body.len() {
+    let end = at.checked_add(n.checked_mul(8)?)?;
+    if end != body.len() {
         return None;
     }
-    let entries: Vec<HourEntry> = data
-        .chunks_exact(8)
-        .map(|c| HourEntry {
-            run: u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-            hour: c[4],
-            name: c[5] & 0x7f,
-            personless: c[5] & 0x80 != 0,
-            count: u16::from_le_bytes([c[6], c[7]]),
-        })
-        .collect();
-    let rows: u64 = entries.iter().map(|e| u64::from(e.count)).sum();
-    let sane = entries
-        .iter()
-        .all(|e| e.count > 0 && (e.name as usize) < names.len());
-    let ordered = entries.windows(2).all(|w| w[0].run <= w[1].run);
-    (rows == source.rows && sane && ordered).then_some(Hours {
+    let entries_at = at;
+    bytes.truncate(end);
+    Some(HoursFile {
         base_hour,
         names,
-        entries,
+        bytes,
+        at: entries_at,
+        n,
     })
 }
 
