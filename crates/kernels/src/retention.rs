@@ -695,6 +695,34 @@ mod tests {
             }
             proptest::prop_assert_eq!(crate::sets::retention(&cols, &grid, &cfg), Some(walk.clone()));
             proptest::prop_assert_eq!(crate::sets::in_parts(&cols, &grid, &cfg, parts), walk);
+            // Sets marked event by event, with every fifth person taken out afterwards, count as the walk over the
+            // other persons' events.
+            let mut sets = crate::PeriodSets::new(grid.len(), cfg.n_persons);
+            for i in 0..person.len() {
+                sets.mark(person[i], grid.locate(ts[i]), start[i], returning[i]);
+            }
+            let mut gone = vec![0u64; cfg.n_persons.div_ceil(64)];
+            for p in (0..cfg.n_persons).step_by(5) {
+                gone[p / 64] |= 1 << (p % 64);
+            }
+            sets.remove(&gone);
+            let kept: Vec<usize> = (0..person.len()).filter(|&i| !person[i].is_multiple_of(5)).collect();
+            let pick = |c: &[bool]| -> Vec<bool> { kept.iter().map(|&i| c[i]).collect() };
+            let (kept_start, kept_returning) = (pick(&start), pick(&returning));
+            let kept_person: Vec<u32> = kept.iter().map(|&i| person[i]).collect();
+            let kept_ts: Vec<i64> = kept.iter().map(|&i| ts[i]).collect();
+            let others = RetentionColumns {
+                person: &kept_person,
+                ts: &kept_ts,
+                uuid: &[],
+                start: &kept_start,
+                anchor: &kept_start,
+                returning: &kept_returning,
+                event_bucket: &[],
+                person_bucket: &[],
+            };
+            proptest::prop_assert_eq!(sets.counts(&cfg, grid.len()), Some(by_person(&others, &grid, &cfg)));
+            proptest::prop_assert_eq!(sets.counts(&cfg, grid.len() + 1), None);
         }
     }
 }

@@ -434,12 +434,12 @@ fn derive_hours(chunks: &[store::segment::ScanChunk], runs: &[(u32, u32)]) -> Op
     })
 }
 
+/// A segment's activity by hour as a scan chunk, with the runs of dense ids of its rows.
+pub(crate) type HourRows = (store::segment::ScanChunk, Vec<(u32, u32)>);
+
 /// A segment's activity by hour as a scan chunk of one row per entry, stamped at its hour's start, each weighing its
 /// event count, with the runs of dense ids of those rows.
-pub(crate) fn hours_chunk(
-    hours: Hours,
-    runs: &[(u32, u32)],
-) -> Option<(store::segment::ScanChunk, Vec<(u32, u32)>)> {
+pub(crate) fn hours_chunk(hours: Hours, runs: &[(u32, u32)]) -> Option<HourRows> {
     let mut chunk = HoursChunk::new(hours.base_hour, hours.entries.len(), runs.len());
     for e in &hours.entries {
         chunk.push(e, runs);
@@ -455,7 +455,7 @@ pub(crate) fn segment_hours_chunk(
     source: &RunsSource<'_>,
     runs: &[(u32, u32)],
     write: bool,
-) -> Result<Option<(store::segment::ScanChunk, Vec<(u32, u32)>)>> {
+) -> Result<Option<HourRows>> {
     if let Some(file) = store::ids::open_hours(hours_path, source) {
         let mut chunk = HoursChunk::new(file.base_hour, file.len(), runs.len());
         if file.visit(source, |e| chunk.push(&e, runs))
@@ -518,11 +518,7 @@ impl HoursChunk {
         c.weight.push(u32::from(e.count));
     }
 
-    fn finish(
-        mut self,
-        names: Vec<String>,
-        runs: &[(u32, u32)],
-    ) -> Option<(store::segment::ScanChunk, Vec<(u32, u32)>)> {
+    fn finish(mut self, names: Vec<String>, runs: &[(u32, u32)]) -> Option<HourRows> {
         let whole = self
             .counted
             .iter()

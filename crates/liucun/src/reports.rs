@@ -1451,13 +1451,15 @@ mod period_sets {
         };
         for plain in [
             json!({"retention_type": "first_time"}),
+            json!({"retention_type": "first_ever"}),
             json!({"retention_type": "recurring", "timezone": "Asia/Kolkata", "cumulative": true}),
             json!({"retention_type": "first_time", "returning": {"event": "chat_message"}, "custom_brackets": [1, 3]}),
         ] {
             assert!(sets_loaded(&engine, with(plain.clone())), "{plain}");
         }
         for other in [
-            json!({"retention_type": "first_ever"}),
+            json!({"retention_type": "first_ever", "target": {"event": "chat_message",
+                   "properties": [{"key": "plan", "value": "pro", "operator": "eq", "type": "event"}]}}),
             json!({"retention_type": "first_time", "breakdown": {"property": "plan", "type": "event"}}),
             json!({"retention_type": "first_time", "properties": [{"key": "plan", "value": "pro", "operator": "eq", "type": "event"}]}),
             json!({"retention_type": "recurring", "minimum_occurrences": 2}),

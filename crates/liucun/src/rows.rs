@@ -100,6 +100,20 @@ const NOT_PERSONLESS: u64 = 1 << 63;
 /// In [`RootFacts::counted`]: an id of the root's person is in a merge.
 const MERGED: u64 = 1 << 62;
 
+/// Each of `segments` segments' chunks, from each chunk's segment (non-decreasing).
+fn segment_chunks(chunk_seg: &[usize], segments: usize) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = vec![0..0; segments];
+    for (k, &s) in chunk_seg.iter().enumerate() {
+        let r = &mut out[s];
+        if r.start == r.end {
+            *r = k..k + 1;
+        } else {
+            r.end = k + 1;
+        }
+    }
+    out
+}
+
 /// Builds the rows of `input`; `short(seg)` is the error for a segment with more rows than its runs cover, and
 /// `check` is called once per chunk (a deadline).
 pub(crate) fn dense_rows(
@@ -118,15 +132,7 @@ pub(crate) fn dense_rows(
         uuid,
     } = *input;
     // Each segment's chunks: chunk_seg is non-decreasing.
-    let mut seg_chunks: Vec<Range<usize>> = vec![0..0; rooted.len()];
-    for (k, &s) in chunk_seg.iter().enumerate() {
-        let r = &mut seg_chunks[s];
-        if r.start == r.end {
-            *r = k..k + 1;
-        } else {
-            r.end = k + 1;
-        }
-    }
+    let seg_chunks = segment_chunks(chunk_seg, rooted.len());
     let facts: Vec<RootFacts> = (0..bound)
         .into_par_iter()
         .map(|_| RootFacts {
@@ -343,15 +349,7 @@ pub(crate) fn dense_sets(
     let words = bound.div_ceil(64);
     // Each segment's chunks (chunk_seg is non-decreasing), then contiguous runs of segments with about equal rows,
     // one per part.
-    let mut seg_chunks: Vec<Range<usize>> = vec![0..0; rooted.len()];
-    for (k, &s) in chunk_seg.iter().enumerate() {
-        let r = &mut seg_chunks[s];
-        if r.start == r.end {
-            *r = k..k + 1;
-        } else {
-            r.end = k + 1;
-        }
-    }
+    let seg_chunks = segment_chunks(chunk_seg, rooted.len());
     let total: usize = chunks.iter().map(|c| c.ts.len()).sum();
     let per = total.div_ceil(sets.parts.max(1)).max(1);
     let mut groups: Vec<Range<usize>> = Vec::new();

@@ -171,7 +171,8 @@ pub struct EventTable {
     /// Where the events came from.
     pub data: DataProvenance,
     /// For a scan with [`Scan::periods`], the engine may load these sets instead of event rows: then every
-    /// per-event column is empty, and `n_persons` is the number of persons the sets hold.
+    /// per-event column is empty, and `n_persons` is the number of persons the sets are sized for (the engine may
+    /// number persons with gaps).
     pub sets: Option<PeriodSets>,
     /// The events grouped by person, built on first use and kept with the table, so warm reports reuse it.
     pub by_person: std::sync::OnceLock<kernels::activity::ByPerson>,

@@ -284,7 +284,11 @@ fn plan_with(mut params: RetentionParams, now_us: i64, limits: &Limits) -> Resul
                 && breakdown_kind == Some(PropertyKind::Event)
         }
         RetentionType::FirstTime => breakdown_kind == Some(PropertyKind::Event),
-        RetentionType::FirstEver => true,
+        // Without entity filters the earliest anchor is the earliest start event, which is first-time's rule
+        // (§6): no tie between simultaneous events changes a person's row.
+        RetentionType::FirstEver => {
+            !params.target.properties.is_empty() || breakdown_kind == Some(PropertyKind::Event)
+        }
     };
     Ok(Plan {
         params,
