@@ -456,16 +456,49 @@ pub(crate) fn segment_hours_chunk(
     runs: &[(u32, u32)],
     write: bool,
 ) -> Result<Option<HourRows>> {
-    if let Some(file) = store::ids::open_hours(hours_path, source) {
-        let mut chunk = HoursChunk::new(file.base_hour, file.len(), runs.len());
-        if file.visit(source, |e| chunk.push(&e, runs))
-            && let Some(out) = chunk.finish(file.names, runs)
-        {
-            return Ok(Some(out));
-        }
+    if let Some(out) =
+        store::ids::open_hours(hours_path, source).and_then(|f| file_chunk(f, source, runs))
+    {
+        return Ok(Some(out));
     }
     Ok(derive_kept_hours(segment, hours_path, source, runs, write)?
         .and_then(|h| hours_chunk(h, runs)))
+}
+
+/// A segment's kept activity by hour, checked against its runs (every entry names a run, each run's entries count
+/// its rows, every hour is an instant), for a reader that visits its entries itself; `None` when missing, stale or
+/// damaged.
+pub(crate) fn checked_hours(
+    hours_path: &std::path::Path,
+    source: &RunsSource<'_>,
+    runs: &[(u32, u32)],
+) -> Option<store::ids::HoursFile> {
+    let file = store::ids::open_hours(hours_path, source)?;
+    file.base_hour
+        .checked_add(255)
+        .and_then(|h| h.checked_mul(HOUR_US))?;
+    file.base_hour.checked_mul(HOUR_US)?;
+    let mut counted = vec![0u64; runs.len()];
+    let mut inside = true;
+    let sound = file.visit(source.rows, |e| match counted.get_mut(e.run as usize) {
+        Some(c) => *c += u64::from(e.count),
+        None => inside = false,
+    });
+    let whole = counted.iter().zip(runs).all(|(&c, r)| c == u64::from(r.1));
+    (sound && inside && whole).then_some(file)
+}
+
+/// [`hours_chunk`] of a file [`checked_hours`] accepted.
+pub(crate) fn file_chunk(
+    file: store::ids::HoursFile,
+    source: &RunsSource<'_>,
+    runs: &[(u32, u32)],
+) -> Option<HourRows> {
+    let mut chunk = HoursChunk::new(file.base_hour, file.len(), runs.len());
+    if !file.visit(source.rows, |e| chunk.push(&e, runs)) {
+        return None;
+    }
+    chunk.finish(file.names, runs)
 }
 
 /// The columns of [`hours_chunk`] as its entries arrive.

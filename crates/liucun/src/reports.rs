@@ -389,17 +389,30 @@ impl Engine {
                         || b > s.max_ts
                 })
         };
+        // Per-period person sets instead of rows, for a report they answer (Scan::periods): when dense ids give the
+        // persons and the sets are no bigger than the rows would be (decided once the rows are counted, below).
+        let period_scan = plan.periods.as_ref().filter(|_| {
+            dense.is_some()
+                && !plan.uuid
+                && !plan.event_properties
+                && plan.numeric.is_empty()
+                && !plan.payments
+                && plan.costs.is_none()
+        });
+        let bound = dense.as_ref().map_or(0, |d| d.bound());
+        // A segment's chunks, costs, runs of its hour rows, or (for sets) its activity-by-hour file itself.
         type Scanned = (
             Vec<ScanChunk>,
             Option<model::RowCosts>,
             Option<Vec<(u32, u32)>>,
+            Option<store::ids::HoursFile>,
         );
         let scanned: Vec<Result<Scanned>> = chosen
             .par_iter()
             .enumerate()
             .map(|(k, s)| match limits.check_time() {
                 // Past the deadline, the remaining segments are skipped and the report stops below.
-                Err(_) => Ok((Vec::new(), None, None)),
+                Err(_) => Ok((Vec::new(), None, None, None)),
                 Ok(()) => {
                     let path = dir.join(&s.file);
                     if let Some(d) = dense.as_ref().filter(|_| hour_grain && whole_hours(s)) {
@@ -409,10 +422,16 @@ impl Engine {
                             epoch: 0,
                         };
                         let (hours_path, write) = &hour_paths[k];
+                        if period_scan.is_some()
+                            && let Some(file) =
+                                crate::ids::checked_hours(hours_path, &source, &d.runs[k])
+                        {
+                            return Ok((Vec::new(), None, None, Some(file)));
+                        }
                         if let Some((chunk, runs)) = crate::ids::segment_hours_chunk(
                             &path, hours_path, &source, &d.runs[k], *write,
                         )? {
-                            return Ok((vec![chunk], None, Some(runs)));
+                            return Ok((vec![chunk], None, Some(runs), None));
                         }
                     }
                     let mut chunks = store::segment::scan(&path, want)?;
@@ -439,10 +458,23 @@ impl Engine {
                             *write,
                         )?),
                     };
-                    Ok((chunks, costs, None))
+                    Ok((chunks, costs, None, None))
                 }
             })
             .collect();
+        // Sets when all rows (chunks' and files' entries) pay for them; otherwise files become chunks.
+        let all_rows: usize = scanned
+            .iter()
+            .flatten()
+            .map(|(c, _, _, f)| {
+                c.iter().map(|c| c.ts.len()).sum::<usize>() + f.as_ref().map_or(0, |f| f.len())
+            })
+            .sum();
+        let set_parts = period_scan
+            .and_then(|ps| report::table::PeriodSets::parts(ps.starts.len(), bound, all_rows));
+        // Per segment read from its activity-by-hour file: the file.
+        let mut hour_files: Vec<Option<store::ids::HoursFile>> =
+            (0..chosen.len()).map(|_| None).collect();
         // Per segment read at hour grain, the runs of dense ids of its rows.
         let mut hour_runs: Vec<Option<Vec<(u32, u32)>>> = vec![None; chosen.len()];
         limits.check_time()?;
@@ -453,7 +485,21 @@ impl Engine {
         let mut cost_keys: Vec<model::CostKey> = Vec::new();
         let mut cost_ids = FxHashMap::default();
         for (k, c) in scanned.into_iter().enumerate() {
-            let (c, costs, runs) = c?;
+            let (mut c, costs, mut runs, file) = c?;
+            if let (Some(file), Some(d)) = (file, &dense) {
+                if set_parts.is_some() {
+                    hour_files[k] = Some(file);
+                } else {
+                    let source = store::ids::RunsSource {
+                        segment_digest: &chosen[k].digest_sum,
+                        rows: chosen[k].rows,
+                        epoch: 0,
+                    };
+                    let (chunk, rows) = crate::ids::file_chunk(file, &source, &d.runs[k])
+                        .ok_or_else(|| short_runs(&dir, chosen[k]))?;
+                    (c, runs) = (vec![chunk], Some(rows));
+                }
+            }
             hour_runs[k] = runs;
             let rows: usize = c.iter().map(|c| c.ts.len()).sum();
             let mut at = 0;
@@ -507,7 +553,6 @@ impl Engine {
         let mut person_of: Vec<u32> = Vec::new();
         let mut dict: Option<&store::segment::TextDict> = None;
         // With dense ids: each person's table number by its smallest dense id, and where each segment's runs are.
-        let bound = dense.as_ref().map_or(0, |d| d.bound());
         let mut person_of_root: Vec<u32> = Vec::new();
         let mut n_persons = 0usize;
         let mut cursor = RunCursor::default();
@@ -571,20 +616,16 @@ impl Engine {
                 (wanted, name_of)
             })
             .collect();
+        // The names of segments read from their activity-by-hour files are the table's too (notes name what was
+        // read).
+        for n in hour_files.iter().flatten().flat_map(|f| &f.names) {
+            if !names.contains_key(n) {
+                names.insert(n.clone(), table.names.len() as u32);
+                table.names.push(n.clone());
+            }
+        }
         // In parallel, facts are kept per dense id (16 bytes each): only when the rows outnumber the project's ids,
-        // so that they cost less than the table itself.
-        // Per-period person sets instead of rows, for a report they answer (Scan::periods): when dense ids give the
-        // persons and the sets are no bigger than the rows would be.
-        let period_scan = plan.periods.as_ref().filter(|_| {
-            dense.is_some()
-                && !plan.uuid
-                && !plan.event_properties
-                && plan.numeric.is_empty()
-                && !plan.payments
-                && plan.costs.is_none()
-        });
-        let set_parts = period_scan
-            .and_then(|ps| report::table::PeriodSets::parts(ps.starts.len(), bound, upper));
+        // so that they cost less than the table itself; always with sets.
         let parallel = set_parts.is_some()
             || (dense.is_some() && !plan.payments && plan.costs.is_none() && upper >= bound);
         if dense.is_some() && !parallel {
@@ -611,11 +652,45 @@ impl Engine {
             let by_name = ps.roles(&table.names);
             let roles: Vec<Vec<(bool, bool)>> = chunk_names
                 .iter()
-                .map(|(_, name_of)| name_of.iter().map(|&n| by_name[n as usize]).collect())
+                .map(|(wanted, name_of)| {
+                    name_of
+                        .iter()
+                        .zip(wanted)
+                        .map(|(&n, &w)| {
+                            if w {
+                                by_name[n as usize]
+                            } else {
+                                (false, false)
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let kept = |n: &String| {
+                names_kept
+                    .as_ref()
+                    .is_none_or(|e| e.binary_search(n).is_ok())
+            };
+            let files: Vec<Option<crate::rows::HourFileIn>> = hour_files
+                .into_iter()
+                .zip(&chosen)
+                .map(|(f, s)| {
+                    f.map(|file| crate::rows::HourFileIn {
+                        roles: ps
+                            .roles(&file.names)
+                            .into_iter()
+                            .zip(&file.names)
+                            .map(|(r, n)| if kept(n) { r } else { (false, false) })
+                            .collect(),
+                        rows: s.rows,
+                        file,
+                    })
+                })
                 .collect();
             let sets_in = crate::rows::SetsIn {
                 grid: &grid,
                 roles: &roles,
+                files: &files,
                 parts,
             };
             let d = crate::rows::dense_sets(&rows_in, &sets_in, short, check)?;

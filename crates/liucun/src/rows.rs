@@ -294,10 +294,22 @@ pub(crate) fn dense_rows(
 pub(crate) struct SetsIn<'a> {
     /// The periods.
     pub grid: &'a PeriodGrid,
-    /// Per chunk, per name of its dictionary: (a start event, a returning event).
+    /// Per chunk, per name of its dictionary: (a start event, a returning event), for the names the table keeps.
     pub roles: &'a [Vec<(bool, bool)>],
+    /// Per segment, its activity by hour when it is read from the file rather than from chunks (it then has none),
+    /// with the roles of the file's names and the segment's rows.
+    pub files: &'a [Option<HourFileIn>],
     /// How many parts to mark in (each with sets of its own).
     pub parts: usize,
+}
+
+/// A segment's activity-by-hour file as [`dense_sets`] reads it: entries name runs of the segment's own runs.
+pub(crate) struct HourFileIn {
+    pub file: store::ids::HoursFile,
+    /// Per name of the file: (a start event, a returning event).
+    pub roles: Vec<(bool, bool)>,
+    /// The segment's rows.
+    pub rows: u64,
 }
 
 /// The per-period sets of [`dense_sets`], over persons numbered by their roots (smallest dense ids), and what the
@@ -323,12 +335,100 @@ impl DenseSets {
     pub(crate) fn has(bits: &[u64], r: usize) -> bool {
         bits.get(r / 64).is_some_and(|w| w & (1 << (r % 64)) != 0)
     }
+
+    fn new(periods: usize, bound: usize) -> DenseSets {
+        let words = bound.div_ceil(64);
+        DenseSets {
+            sets: PeriodSets::new(periods, bound),
+            seen: vec![0; words],
+            not_personless: vec![0; words],
+            merged: vec![0; words],
+            ..DenseSets::default()
+        }
+    }
+}
+
+/// One part of [`dense_sets`] marking rows in order: the sets, and where the current run and root are.
+struct Marker<'a> {
+    out: DenseSets,
+    grid: &'a PeriodGrid,
+    as_of: i64,
+    range: Range<i64>,
+    /// The run last seen (`usize::MAX` at a segment's start).
+    seen_run: usize,
+    /// The root whose personless in-range events are being summed, and their sum.
+    sum_root: u32,
+    sum: u64,
+}
+
+/// One row for [`Marker::row`].
+struct Row {
+    root: u32,
+    /// The row's run in its segment, and whether that run's id is in a merge.
+    run: usize,
+    merged: bool,
+    ts: i64,
+    personless: bool,
+    weight: u64,
+    /// (a start event, a returning event), false for a name the table leaves out.
+    roles: (bool, bool),
+}
+
+impl Marker<'_> {
+    /// Starts a segment: its runs are its own.
+    fn segment(&mut self) {
+        self.seen_run = usize::MAX;
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        if self.sum > 0 {
+            self.out.personless_in_range.push((self.sum_root, self.sum));
+        }
+        (self.sum_root, self.sum) = (u32::MAX, 0);
+    }
+
+    #[inline]
+    fn row(&mut self, r: Row) {
+        let bit = |bits: &mut [u64], r: u32| bits[r as usize / 64] |= 1 << (r % 64);
+        if r.ts > self.as_of {
+            return;
+        }
+        if r.run != self.seen_run {
+            self.seen_run = r.run;
+            bit(&mut self.out.seen, r.root);
+            if r.merged {
+                bit(&mut self.out.merged, r.root);
+            }
+        }
+        if !r.personless {
+            bit(&mut self.out.not_personless, r.root);
+        }
+        if !self.range.contains(&r.ts) {
+            return;
+        }
+        self.out.in_range += r.weight;
+        if r.personless {
+            if r.root != self.sum_root {
+                self.flush();
+                self.sum_root = r.root;
+            }
+            self.sum += r.weight;
+        }
+        let (start, returning) = r.roles;
+        if start || returning {
+            self.out
+                .sets
+                .mark(r.root, self.grid.locate(r.ts), start, returning);
+        }
+    }
 }
 
 /// The per-period person sets of the rows [`dense_rows`] would write, with persons numbered by their roots instead of
 /// by first appearance (so no lookup per run into an array per person): each kept row marks its person in its
 /// period as a starter, a returner or both, by its name. Whole segments are read in parallel parts, each with sets
-/// and per-root bits of its own (all of them fit in cache), united at the end.
+/// and per-root bits of its own (all of them fit in cache), united at the end; a segment with an activity-by-hour
+/// file is read from the file's entries, with no chunk columns between.
 pub(crate) fn dense_sets(
     input: &RowsIn<'_>,
     sets: &SetsIn<'_>,
@@ -339,23 +439,28 @@ pub(crate) fn dense_sets(
         chunks,
         chunk_seg,
         rooted,
-        names,
         bound,
         as_of,
         ref range,
         ..
     } = *input;
     let periods = sets.grid.len();
-    let words = bound.div_ceil(64);
-    // Each segment's chunks (chunk_seg is non-decreasing), then contiguous runs of segments with about equal rows,
-    // one per part.
+    // Each segment's chunks, then contiguous runs of segments with about equal rows, one per part.
     let seg_chunks = segment_chunks(chunk_seg, rooted.len());
-    let total: usize = chunks.iter().map(|c| c.ts.len()).sum();
+    let seg_rows = |seg: usize| -> usize {
+        let file = sets.files.get(seg).and_then(Option::as_ref);
+        chunks[seg_chunks[seg].clone()]
+            .iter()
+            .map(|c| c.ts.len())
+            .sum::<usize>()
+            + file.map_or(0, |f| f.file.len())
+    };
+    let total: usize = (0..seg_chunks.len()).map(seg_rows).sum();
     let per = total.div_ceil(sets.parts.max(1)).max(1);
     let mut groups: Vec<Range<usize>> = Vec::new();
     let (mut from, mut rows) = (0, 0);
-    for (seg, ks) in seg_chunks.iter().enumerate() {
-        rows += chunks[ks.clone()].iter().map(|c| c.ts.len()).sum::<usize>();
+    for seg in 0..seg_chunks.len() {
+        rows += seg_rows(seg);
         if rows >= per {
             groups.push(from..seg + 1);
             (from, rows) = (seg + 1, 0);
@@ -364,72 +469,71 @@ pub(crate) fn dense_sets(
     if from < seg_chunks.len() || groups.is_empty() {
         groups.push(from..seg_chunks.len());
     }
-    let bit = |bits: &mut [u64], r: u32| bits[r as usize / 64] |= 1 << (r % 64);
     let parts: Vec<Result<DenseSets>> = groups
         .into_par_iter()
         .map(|segs| {
-            let mut out = DenseSets {
-                sets: PeriodSets::new(periods, bound),
-                seen: vec![0; words],
-                not_personless: vec![0; words],
-                merged: vec![0; words],
-                ..DenseSets::default()
+            let mut m = Marker {
+                out: DenseSets::new(periods, bound),
+                grid: sets.grid,
+                as_of,
+                range: range.clone(),
+                seen_run: usize::MAX,
+                sum_root: u32::MAX,
+                sum: 0,
             };
             for seg in segs {
+                check()?;
                 let (runs, merged_run) = &rooted[seg];
+                m.segment();
+                if let Some(f) = sets.files.get(seg).and_then(Option::as_ref) {
+                    let base = f.file.base_hour;
+                    let mut inside = true;
+                    let sound = f.file.visit(f.rows, |e| {
+                        let run = e.run as usize;
+                        let (Some(&(root, _)), Some(&merged), Some(&roles)) = (
+                            runs.get(run),
+                            merged_run.get(run),
+                            f.roles.get(e.name as usize),
+                        ) else {
+                            inside = false;
+                            return;
+                        };
+                        m.row(Row {
+                            root,
+                            run,
+                            merged,
+                            ts: (base + i64::from(e.hour)) * report::table::HOUR_US,
+                            personless: e.personless,
+                            weight: u64::from(e.count),
+                            roles,
+                        });
+                    });
+                    if !sound || !inside {
+                        return Err(short(seg));
+                    }
+                    continue;
+                }
                 let mut cursor = RunCursor::default();
                 cursor.enter(seg, runs);
-                // The run last seen, and the root whose personless in-range events are being summed.
-                let mut seen_run = usize::MAX;
-                let (mut sum_root, mut sum) = (u32::MAX, 0u64);
                 for k in seg_chunks[seg].clone() {
-                    check()?;
                     let c = &chunks[k];
-                    let wanted = &names[k].0;
                     let roles = &sets.roles[k];
                     for i in 0..c.ts.len() {
                         let root = cursor.next(runs).ok_or_else(|| short(seg))?;
-                        let t = c.ts[i];
-                        if t > as_of {
-                            continue;
-                        }
-                        if cursor.run != seen_run {
-                            seen_run = cursor.run;
-                            bit(&mut out.seen, root);
-                            if merged_run[cursor.run] {
-                                bit(&mut out.merged, root);
-                            }
-                        }
-                        let personless = c.personless[i];
-                        if !personless {
-                            bit(&mut out.not_personless, root);
-                        }
-                        if !range.contains(&t) {
-                            continue;
-                        }
-                        let weight = c.weight.get(i).map_or(1, |&w| u64::from(w));
-                        out.in_range += weight;
-                        if personless {
-                            if root != sum_root {
-                                if sum > 0 {
-                                    out.personless_in_range.push((sum_root, sum));
-                                }
-                                (sum_root, sum) = (root, 0);
-                            }
-                            sum += weight;
-                        }
-                        let key = c.name_key[i] as usize;
-                        let (start, returning) = roles[key];
-                        if wanted[key] && (start || returning) {
-                            out.sets.mark(root, sets.grid.locate(t), start, returning);
-                        }
+                        m.row(Row {
+                            root,
+                            run: cursor.run,
+                            merged: merged_run[cursor.run],
+                            ts: c.ts[i],
+                            personless: c.personless[i],
+                            weight: c.weight.get(i).map_or(1, |&w| u64::from(w)),
+                            roles: roles[c.name_key[i] as usize],
+                        });
                     }
                 }
-                if sum > 0 {
-                    out.personless_in_range.push((sum_root, sum));
-                }
             }
-            Ok(out)
+            m.flush();
+            Ok(m.out)
         })
         .collect();
     let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
@@ -440,10 +544,7 @@ pub(crate) fn dense_sets(
                 .map(|p| std::mem::take(&mut p.sets))
                 .collect(),
         ),
-        seen: vec![0; words],
-        not_personless: vec![0; words],
-        merged: vec![0; words],
-        ..DenseSets::default()
+        ..DenseSets::new(0, bound)
     };
     for p in parts {
         for (a, b) in [

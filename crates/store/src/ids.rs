@@ -371,11 +371,12 @@ pub fn write_hours(path: &Path, source: &RunsSource<'_>, hours: &Hours) -> Resul
 pub fn read_hours(path: &Path, source: &RunsSource<'_>) -> Option<Hours> {
     let file = open_hours(path, source)?;
     let mut entries = Vec::with_capacity(file.len());
-    file.visit(source, |e| entries.push(e)).then_some(Hours {
-        base_hour: file.base_hour,
-        names: file.names,
-        entries,
-    })
+    file.visit(source.rows, |e| entries.push(e))
+        .then_some(Hours {
+            base_hour: file.base_hour,
+            names: file.names,
+            entries,
+        })
 }
 
 /// An activity-by-hour file whose checksum, header and names are checked; its entries are read with
@@ -404,13 +405,13 @@ impl HoursFile {
     }
 
     /// Calls `visit` with each entry in file order, and says whether they were all sound: each counting at least
-    /// one event with a name in range, in run order, the counts adding up to `source.rows`. When not, what
-    /// `visit` saw must be thrown away.
-    pub fn visit(&self, source: &RunsSource<'_>, mut visit: impl FnMut(HourEntry)) -> bool {
+    /// one event with a name in range, in run order, the counts adding up to `rows` (the segment's). When not,
+    /// what `visit` saw must be thrown away.
+    pub fn visit(&self, rows: u64, mut visit: impl FnMut(HourEntry)) -> bool {
         let Some(data) = self.bytes.get(self.at..self.at + self.n * 8) else {
             return false;
         };
-        let (mut rows, mut last_run, names) = (0u64, 0u32, self.names.len());
+        let (mut counted, mut last_run, names) = (0u64, 0u32, self.names.len());
         for c in data.chunks_exact(8) {
             let e = HourEntry {
                 run: u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
@@ -423,10 +424,10 @@ impl HoursFile {
                 return false;
             }
             last_run = e.run;
-            rows += u64::from(e.count);
+            counted += u64::from(e.count);
             visit(e);
         }
-        rows == source.rows
+        counted == rows
     }
 }
 
