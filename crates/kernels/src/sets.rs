@@ -5,8 +5,8 @@
 //! more holds who had a start event before the window. A first-time cohort is then its period's starters minus
 //! everyone who started earlier, and a cell is the number of bits two bitsets share. Building the sets writes one
 //! bit per event into its period's set, which stays in cache while the events of one day are read; counting reads
-//! only the words of a cohort that hold a person (first-time cohorts are narrow: persons are numbered by first
-//! appearance). It applies when events, not persons, decide the work: no breakdown, one returning event per period
+//! only the words of a cohort that hold a person (first-time cohorts are narrow when persons are numbered in order of
+//! first appearance, as a table's are, or by dense ids, which the store hands out in order of first sight). It applies when events, not persons, decide the work: no breakdown, one returning event per period
 //! suffices, and the sets are no bigger than the event columns (two 8-byte words per period and 64 persons against
 //! 16 bytes per event, all parts' sets together).
 //!

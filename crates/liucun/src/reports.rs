@@ -470,7 +470,10 @@ impl Engine {
                 c.iter().map(|c| c.ts.len()).sum::<usize>() + f.as_ref().map_or(0, |f| f.len())
             })
             .sum();
+        // The per-id state beside the sets (roots' persons and flags, a few bytes per dense id) must not outweigh the
+        // rows either, as for the rows' own per-id facts.
         let set_parts = period_scan
+            .filter(|_| bound <= all_rows)
             .and_then(|ps| report::table::PeriodSets::parts(ps.starts.len(), bound, all_rows));
         // Per segment read from its activity-by-hour file: the file.
         let mut hour_files: Vec<Option<store::ids::HoursFile>> =
@@ -625,7 +628,7 @@ impl Engine {
             }
         }
         // In parallel, facts are kept per dense id (16 bytes each): only when the rows outnumber the project's ids,
-        // so that they cost less than the table itself; always with sets.
+        // so that they cost less than the table itself (sets ask the same).
         let parallel = set_parts.is_some()
             || (dense.is_some() && !plan.payments && plan.costs.is_none() && upper >= bound);
         if dense.is_some() && !parallel {
@@ -692,6 +695,7 @@ impl Engine {
                 roles: &roles,
                 files: &files,
                 parts,
+                personless_counts: plan.personless == report::params::Personless::Exclude,
             };
             let d = crate::rows::dense_sets(&rows_in, &sets_in, short, check)?;
             let has = crate::rows::DenseSets::has;

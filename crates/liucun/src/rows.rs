@@ -301,6 +301,8 @@ pub(crate) struct SetsIn<'a> {
     pub files: &'a [Option<HourFileIn>],
     /// How many parts to mark in (each with sets of its own).
     pub parts: usize,
+    /// Keep the counts of personless rows per root (only the personless rule reads them).
+    pub personless_counts: bool,
 }
 
 /// A segment's activity-by-hour file as [`dense_sets`] reads it: entries name runs of the segment's own runs.
@@ -359,6 +361,8 @@ struct Marker<'a> {
     /// The root whose personless in-range events are being summed, and their sum.
     sum_root: u32,
     sum: u64,
+    /// Keep those sums.
+    personless_counts: bool,
 }
 
 /// One row for [`Marker::row`].
@@ -408,7 +412,7 @@ impl Marker<'_> {
             return;
         }
         self.out.in_range += r.weight;
-        if r.personless {
+        if r.personless && self.personless_counts {
             if r.root != self.sum_root {
                 self.flush();
                 self.sum_root = r.root;
@@ -466,7 +470,11 @@ pub(crate) fn dense_sets(
             (from, rows) = (seg + 1, 0);
         }
     }
-    if from < seg_chunks.len() || groups.is_empty() {
+    // The segments left make one more part while there are fewer than asked for, else join the last.
+    let full = groups.len() >= sets.parts.max(1);
+    if let (true, Some(last)) = (full, groups.last_mut()) {
+        last.end = seg_chunks.len();
+    } else if from < seg_chunks.len() || groups.is_empty() {
         groups.push(from..seg_chunks.len());
     }
     let parts: Vec<Result<DenseSets>> = groups
@@ -480,6 +488,7 @@ pub(crate) fn dense_sets(
                 seen_run: usize::MAX,
                 sum_root: u32::MAX,
                 sum: 0,
+                personless_counts: sets.personless_counts,
             };
             for seg in segs {
                 check()?;

@@ -111,6 +111,11 @@ fn requests() -> Vec<(Kind, Value)> {
                         "timezone": "America/New_York", "target": {"event": "signup"}}),
             ),
         ));
+        // First-ever without entity filters reads no uuids: at hour grain, from per-period sets.
+        out.push((
+            Kind::Retention,
+            with(json!({"period": "day", "total_intervals": 7, "retention_type": "first_ever"})),
+        ));
         // Per-period sets (plain retention) read per event, with cumulative columns and with brackets.
         out.push((
             Kind::Retention,

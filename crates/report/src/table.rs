@@ -133,7 +133,8 @@ pub(crate) fn event_filter<'a>(
     Some(names)
 }
 
-/// One project's events, as the engine loaded them for a [`Scan`]: one entry per event in every per-event column.
+/// One project's events, as the engine loaded them for a [`Scan`]: one entry per event in every per-event column, or,
+/// for a scan with [`Scan::periods`], possibly per-period person sets instead ([`EventTable::sets`]).
 #[derive(Debug, Clone, Default)]
 pub struct EventTable {
     /// Project name.

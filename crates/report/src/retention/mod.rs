@@ -72,7 +72,7 @@ pub struct Plan {
     /// Person properties must be loaded (person filters or a person breakdown).
     pub needs_person_properties: bool,
     /// Event uuids must be loaded: only anchors that depend on which of two simultaneous events is first need them
-    /// (`first_ever`, and `first_time` broken down by an event property).
+    /// (`first_ever` with entity filters, and `first_time` or `first_ever` broken down by an event property).
     pub needs_uuid: bool,
 }
 
