@@ -6,9 +6,10 @@
 //! everyone who started earlier, and a cell is the number of bits two bitsets share. Building the sets writes one
 //! bit per event into its period's set, which stays in cache while the events of one day are read; counting reads
 //! only the words of a cohort that hold a person (first-time cohorts are narrow when persons are numbered in order of
-//! first appearance, as a table's are, or by dense ids, which the store hands out in order of first sight). It applies when events, not persons, decide the work: no breakdown, one returning event per period
-//! suffices, and the sets are no bigger than the event columns (two 8-byte words per period and 64 persons against
-//! 16 bytes per event, all parts' sets together).
+//! first appearance, as a table's are, or by dense ids, which the store hands out in order of first sight). It
+//! applies when events, not persons, decide the work: no breakdown, one returning event per period suffices, and the
+//! sets are no bigger than the event columns (two 8-byte words per period and 64 persons against 16 bytes per event,
+//! all parts' sets together).
 //!
 //! The sets are also a table of their own ([`PeriodSets`]): a caller that can mark each event's person and period
 //! without event columns (activity by hour, say) builds them directly and counts from them.
@@ -136,11 +137,6 @@ impl PeriodSets {
         self.periods
     }
 
-    /// Number of persons the sets hold.
-    pub fn persons(&self) -> usize {
-        self.persons
-    }
-
     /// Heap bytes held.
     pub fn bytes(&self) -> usize {
         (self.starts.len() + self.returns.len() + self.before.len()) * 8
@@ -149,7 +145,7 @@ impl PeriodSets {
     /// Records an event of `person` at `at`: a start event, a returning one, or both.
     ///
     /// # Panics
-    /// When `person` is not below [`PeriodSets::persons`] or `at` is past the periods (caller bugs).
+    /// When `person` is not below the persons the sets were made for, or `at` is past the periods (caller bugs).
     #[inline]
     pub fn mark(&mut self, person: u32, at: Locate, start: bool, returning: bool) {
         let p = person as usize;

@@ -593,18 +593,16 @@ impl Engine {
             table.costs.nano.reserve(upper);
         }
         // Per chunk: the scan's event-name filter per dictionary entry, and each entry's table number.
+        // Whether the scan's event-name filter keeps a name.
+        let kept = |n: &String| {
+            names_kept
+                .as_ref()
+                .is_none_or(|e| e.binary_search(n).is_ok())
+        };
         let chunk_names: Vec<(Vec<bool>, Vec<u32>)> = chunks
             .iter()
             .map(|c| {
-                let wanted = c
-                    .names
-                    .iter()
-                    .map(|n| {
-                        names_kept
-                            .as_ref()
-                            .is_none_or(|e| e.binary_search(n).is_ok())
-                    })
-                    .collect();
+                let wanted = c.names.iter().map(kept).collect();
                 let name_of = c
                     .names
                     .iter()
@@ -652,39 +650,21 @@ impl Engine {
         let mut dense_sets = None;
         if let (Some(ps), Some(parts)) = (period_scan, set_parts) {
             let grid = ps.grid();
-            let by_name = ps.roles(&table.names);
-            let roles: Vec<Vec<(bool, bool)>> = chunk_names
-                .iter()
-                .map(|(wanted, name_of)| {
-                    name_of
-                        .iter()
-                        .zip(wanted)
-                        .map(|(&n, &w)| {
-                            if w {
-                                by_name[n as usize]
-                            } else {
-                                (false, false)
-                            }
-                        })
-                        .collect()
-                })
-                .collect();
-            let kept = |n: &String| {
-                names_kept
-                    .as_ref()
-                    .is_none_or(|e| e.binary_search(n).is_ok())
+            // Each name's roles, none for a name the table leaves out.
+            let roles_of = |names: &[String]| -> Vec<(bool, bool)> {
+                ps.roles(names)
+                    .into_iter()
+                    .zip(names)
+                    .map(|(r, n)| if kept(n) { r } else { (false, false) })
+                    .collect()
             };
+            let roles: Vec<Vec<(bool, bool)>> = chunks.iter().map(|c| roles_of(&c.names)).collect();
             let files: Vec<Option<crate::rows::HourFileIn>> = hour_files
                 .into_iter()
                 .zip(&chosen)
                 .map(|(f, s)| {
                     f.map(|file| crate::rows::HourFileIn {
-                        roles: ps
-                            .roles(&file.names)
-                            .into_iter()
-                            .zip(&file.names)
-                            .map(|(r, n)| if kept(n) { r } else { (false, false) })
-                            .collect(),
+                        roles: roles_of(&file.names),
                         rows: s.rows,
                         file,
                     })
