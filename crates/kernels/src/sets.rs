@@ -69,6 +69,15 @@ pub(crate) fn in_parts(
     PeriodSets::union_all(built).counts_unchecked(cfg)
 }
 
+/// One of a period's two sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Who had a start event in the period.
+    Starts,
+    /// Who had a returning event in the period.
+    Returns,
+}
+
 /// Bitsets over persons for the periods of a grid: per period who had a start event in it and who had a returning
 /// event in it, and who had a start event before the first period. Persons are dense indexes below the number the
 /// sets were made for.
@@ -211,6 +220,102 @@ impl PeriodSets {
         out
     }
 
+    /// The number of persons in each period's set of `side`.
+    pub fn distinct(&self, side: Side) -> Vec<u64> {
+        let sets = self.side(side);
+        if self.words == 0 {
+            return vec![0; self.periods];
+        }
+        sets.par_chunks_exact(self.words)
+            .map(|set| set.iter().map(|w| u64::from(w.count_ones())).sum())
+            .collect()
+    }
+
+    /// Rolling distinct persons: for each period `d` in `first..periods`, the number of persons in the union of
+    /// `side`'s sets of periods `d + 1 - window ..= d` (from period 0 when that starts before it). A window of 0
+    /// counts as 1.
+    ///
+    /// Each union costs three word operations per word whatever the window's length: the periods are cut in blocks
+    /// of `window`, and a window's union is the union from its first period to the end of that block and from the
+    /// start of the next block to its last period, both kept as running unions.
+    pub fn rolling(&self, side: Side, window: usize, first: usize) -> Vec<u64> {
+        let (n, words, w) = (self.periods, self.words, window.max(1));
+        if w == 1 || words == 0 {
+            let mut all = self.distinct(side);
+            return all.split_off(first.min(n));
+        }
+        // Words per part: a part's running unions stay in the cache.
+        self.rolling_in_parts(side, w, first, 128)
+    }
+
+    /// [`PeriodSets::rolling`] for a window of at least 2, `part` words at a time.
+    fn rolling_in_parts(&self, side: Side, w: usize, first: usize, part: usize) -> Vec<u64> {
+        let (n, words) = (self.periods, self.words);
+        let shown = n.saturating_sub(first);
+        let sets = self.side(side);
+        let per = part.max(1);
+        (0..words.div_ceil(per))
+            .into_par_iter()
+            .map(|part| {
+                let (lo, hi) = (part * per, ((part + 1) * per).min(words));
+                let c = hi - lo;
+                let set = |k: usize| &sets[k * words + lo..k * words + hi];
+                // `ahead[k]`: the union from the start of k's block to k; `behind[k]`: from k to the block's end.
+                let mut ahead = vec![0u64; n * c];
+                let mut behind = vec![0u64; n * c];
+                for k in 0..n {
+                    let (done, row) = ahead.split_at_mut(k * c);
+                    let row = &mut row[..c];
+                    row.copy_from_slice(set(k));
+                    if k % w != 0 {
+                        for (a, &b) in row.iter_mut().zip(&done[(k - 1) * c..]) {
+                            *a |= b;
+                        }
+                    }
+                }
+                for k in (0..n).rev() {
+                    let (row, later) = behind.split_at_mut((k + 1) * c);
+                    let row = &mut row[k * c..];
+                    row.copy_from_slice(set(k));
+                    if k + 1 < n && (k + 1) % w != 0 {
+                        for (a, &b) in row.iter_mut().zip(&later[..c]) {
+                            *a |= b;
+                        }
+                    }
+                }
+                let mut out = vec![0u64; shown];
+                for (d, cell) in (first..n).zip(&mut out) {
+                    let to = &ahead[d * c..(d + 1) * c];
+                    *cell = match (d + 1).checked_sub(w) {
+                        // The window starts at or before period 0: `d` is in the first block.
+                        None | Some(0) => to.iter().map(|x| u64::from(x.count_ones())).sum(),
+                        Some(s) => to
+                            .iter()
+                            .zip(&behind[s * c..(s + 1) * c])
+                            .map(|(a, b)| u64::from((a | b).count_ones()))
+                            .sum(),
+                    };
+                }
+                out
+            })
+            .reduce(
+                || vec![0u64; shown],
+                |mut a, b| {
+                    for (a, b) in a.iter_mut().zip(b) {
+                        *a += b;
+                    }
+                    a
+                },
+            )
+    }
+
+    fn side(&self, side: Side) -> &[u64] {
+        match side {
+            Side::Starts => &self.starts,
+            Side::Returns => &self.returns,
+        }
+    }
+
     /// The retention counts (retention.md §8–§10, as the walk counts them person by person), or `None` when `cfg`
     /// is not one sets answer ([`PeriodSets::answers`]) or was made for other periods or persons.
     pub fn counts(&self, cfg: &RetentionConfig, periods: usize) -> Option<CohortCounts> {
@@ -315,4 +420,52 @@ fn shared(a: &[u64], b: &[u64]) -> u64 {
         .zip(b)
         .map(|(a, b)| u64::from((a & b).count_ones()))
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Distinct and rolling distinct persons from the sets, against a set of (period, person) pairs.
+        #[test]
+        fn rolling_counts_match_the_naive_count(
+            marks in proptest::collection::vec((0u32..400, 0usize..12, proptest::bool::ANY), 0..300),
+            periods in 1usize..12,
+            window in 0usize..14,
+            first in 0usize..13,
+            part in 1usize..4,
+        ) {
+            let mut sets = PeriodSets::new(periods, 400);
+            let mut active = std::collections::BTreeSet::new();
+            for &(p, k, start) in &marks {
+                if k < periods {
+                    sets.mark(p, Locate::In(k as u32), start, !start);
+                    active.insert((start, k, p));
+                }
+            }
+            for (side, start) in [(Side::Starts, true), (Side::Returns, false)] {
+                let naive = |lo: usize, hi: usize| {
+                    active
+                        .iter()
+                        .filter(|&&(s, k, _)| s == start && (lo..=hi).contains(&k))
+                        .map(|&(_, _, p)| p)
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len() as u64
+                };
+                let distinct: Vec<u64> = (0..periods).map(|k| naive(k, k)).collect();
+                proptest::prop_assert_eq!(sets.distinct(side), distinct);
+                let w = window.max(1);
+                let rolled: Vec<u64> = (first.min(periods)..periods)
+                    .map(|d| naive((d + 1).saturating_sub(w), d))
+                    .collect();
+                proptest::prop_assert_eq!(&sets.rolling(side, window, first), &rolled);
+                if w > 1 {
+                    proptest::prop_assert_eq!(&sets.rolling_in_parts(side, w, first, part), &rolled);
+                }
+            }
+        }
+    }
 }

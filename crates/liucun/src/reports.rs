@@ -1459,17 +1459,22 @@ mod period_sets {
 
     use crate::{Engine, EngineConfig, OpenMode};
 
-    /// Whether the table of `params`' retention report holds period sets rather than rows.
-    fn sets_loaded(engine: &Engine, params: serde_json::Value) -> bool {
-        let request = Request::from_json(report::Kind::Retention, &params).unwrap();
+    /// Whether the table of `params`' report of `kind` holds period sets rather than rows.
+    fn loads_sets(engine: &Engine, kind: report::Kind, params: serde_json::Value) -> bool {
+        let request = Request::from_json(kind, &params).unwrap();
         let scan = request.plan(0, &Limits::default()).unwrap().scan();
         let table = engine.cached_table("p", &scan, &Limits::default()).unwrap();
         assert_eq!(table.sets.is_some(), table.ts.is_empty());
         table.sets.is_some()
     }
 
+    /// Whether the table of `params`' retention report holds period sets rather than rows.
+    fn sets_loaded(engine: &Engine, params: serde_json::Value) -> bool {
+        loads_sets(engine, report::Kind::Retention, params)
+    }
+
     #[test]
-    fn plain_retention_reads_period_sets_and_the_rest_reads_rows() {
+    fn plain_retention_and_trends_read_period_sets_and_the_rest_reads_rows() {
         let tmp = tempfile::tempdir().unwrap();
         let engine = Engine::open(
             tmp.path(),
@@ -1525,6 +1530,36 @@ mod period_sets {
             json!({"retention_type": "first_time", "time_window_mode": "24h"}),
         ] {
             assert!(!sets_loaded(&engine, with(other.clone())), "{other}");
+        }
+        let trends = |extra: serde_json::Value| {
+            let mut p = json!({"projects": ["p"], "date_from": "2025-03-01", "date_to": "2025-03-20",
+                               "as_of": "2025-04-01T00:00:00Z", "interval": "day"});
+            for (k, v) in extra.as_object().unwrap() {
+                p[k] = v.clone();
+            }
+            loads_sets(&engine, report::Kind::Trends, p)
+        };
+        for plain in [
+            json!({"series": [{"math": "dau"}, {"math": "mau"}, {"math": "dau_mau"}]}),
+            json!({"series": [{"math": "wau", "entity": {"event": "chat_message"}}, {"math": "unique_persons"}],
+                   "timezone": "Asia/Kolkata"}),
+            json!({"series": [{"math": "unique_persons"}], "interval": "week"}),
+        ] {
+            assert!(trends(plain.clone()), "{plain}");
+        }
+        for other in [
+            // Event counts, property math, filters, breakdowns, a third list of names, `all` (found in the data).
+            json!({"series": [{"math": "dau"}, {"math": "total"}]}),
+            json!({"series": [{"math": "sum", "math_property": "tokens"}]}),
+            json!({"series": [{"math": "dau", "entity": {"event": "chat_message",
+                   "properties": [{"key": "plan", "value": "pro", "operator": "eq", "type": "event"}]}}]}),
+            json!({"series": [{"math": "dau"}], "properties": [{"key": "plan", "value": "pro", "operator": "eq", "type": "person"}]}),
+            json!({"series": [{"math": "dau"}], "breakdown": {"property": "plan", "type": "event"}}),
+            json!({"series": [{"math": "dau"}, {"math": "dau", "entity": {"event": "chat_message"}},
+                              {"math": "dau", "entity": {"event": "$pageview"}}]}),
+            json!({"series": [{"math": "dau"}], "date_from": "all"}),
+        ] {
+            assert!(!trends(other.clone()), "{other}");
         }
         // Without dense ids, rows.
         drop(engine);

@@ -147,6 +147,23 @@ fn requests() -> Vec<(Kind, Value)> {
             Kind::Trends,
             with(json!({"interval": "hour", "date_to": "2025-05-03", "series": [{"math": "unique_persons"}]})),
         ));
+        // Per-period sets (distinct and rolling persons): at hour grain, and read per event.
+        out.push((
+            Kind::Trends,
+            with(json!({"interval": "day", "series": [{"math": "dau"}, {"math": "mau"}, {"math": "dau_mau"}]})),
+        ));
+        out.push((
+            Kind::Trends,
+            with(
+                json!({"interval": "day", "timezone": "Asia/Kolkata", "personless": "include",
+                        "series": [{"math": "wau", "entity": {"event": ["chat_message", "signup"]}},
+                                   {"math": "unique_persons"}]}),
+            ),
+        ));
+        out.push((
+            Kind::Trends,
+            with(json!({"interval": "week", "series": [{"math": "unique_persons", "entity": {"event": "signup"}}]})),
+        ));
         out.push((Kind::Stickiness, with(json!({"interval": "day"}))));
         out.push((
             Kind::Stickiness,

@@ -240,7 +240,7 @@ impl ReportKind for Trends {
             events: None,
             personless: p.common.personless,
             hour_grain: hour_grain(plan, event_properties),
-            periods: None,
+            periods: period_scan(plan),
             costs: None,
         }
     }
@@ -271,6 +271,104 @@ fn hour_grain(plan: &Plan, event_properties: bool) -> bool {
             .from
             .and_then(|f| plan.window(f).ok())
             .is_some_and(|w| w.grid.aligned(crate::table::HOUR_US))
+}
+
+/// Per-period person sets answer a trends report when every series counts distinct persons (per period or over
+/// rolling days) of at most two different lists of names, with no filter and no breakdown, over a window known
+/// before the scan: one list's persons are the sets' starters, the other's their returners. `None` otherwise.
+pub fn period_scan(plan: &Plan) -> Option<crate::table::PeriodScan> {
+    use params::Math;
+    let p = &plan.params;
+    let c = &p.common;
+    let non_activity = c.non_activity_events(c.projects.first()?);
+    let plain = c.breakdown.is_none()
+        && p.series.iter().all(|s| {
+            s.math_property.is_none()
+                && s.entity.properties.is_empty()
+                && matches!(
+                    s.math,
+                    Math::UniquePersons | Math::Dau | Math::Wau | Math::Mau | Math::DauMau
+                )
+        })
+        && c.projects.iter().all(|project| {
+            c.global_filters(project).is_empty() && c.non_activity_events(project) == non_activity
+        });
+    if !plain {
+        return None;
+    }
+    let lists = set_lists(p);
+    if lists.len() > 2 {
+        return None;
+    }
+    let w = plan.window(plan.from?).ok()?;
+    Some(crate::table::PeriodScan {
+        starts: (0..w.grid.len()).map(|k| w.grid.start(k)).collect(),
+        end: w.grid.end(),
+        start_events: lists[0].clone(),
+        // With one list, nobody returns: marking reads the one role only.
+        returning_events: lists.get(1).cloned().unwrap_or(Some(Vec::new())),
+        non_activity,
+    })
+}
+
+/// A series' names as a set's list: sorted, without duplicates; `None` for any activity event.
+fn set_list(s: &Series) -> Option<Vec<String>> {
+    s.entity.event.names().map(|names| {
+        let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        names.sort();
+        names.dedup();
+        names
+    })
+}
+
+/// The different lists of names the series count, in the order they first appear.
+fn set_lists(p: &TrendsParams) -> Vec<Option<Vec<String>>> {
+    let mut lists = Vec::new();
+    for s in &p.series {
+        let list = set_list(s);
+        if !lists.contains(&list) {
+            lists.push(list);
+        }
+    }
+    lists
+}
+
+/// One project's counts from its table's period sets ([`period_scan`]): each series reads the starters when its
+/// names are the first list, the returners otherwise.
+fn set_counts(plan: &Plan, c: &Ctx<'_>, sets: &crate::table::PeriodSets) -> Result<ProjectCounts> {
+    let p = &plan.params;
+    let scan = period_scan(plan)
+        .filter(|ps| ps.starts.len() == c.n_read && sets.periods() == c.n_read)
+        .ok_or_else(|| {
+            Error::invalid(
+                "series",
+                "the table's period sets do not answer these parameters",
+            )
+        })?;
+    let series = p
+        .series
+        .iter()
+        .map(|s| {
+            let side = if set_list(s) == scan.start_events {
+                kernels::Side::Starts
+            } else {
+                kernels::Side::Returns
+            };
+            match s.math {
+                Math::UniquePersons => SeriesCounts::PerPeriod(sets.distinct(side)),
+                _ => SeriesCounts::Rolling(
+                    rolling_windows(s.math)
+                        .into_iter()
+                        .map(|w| sets.rolling(side, w as usize, c.first_shown))
+                        .collect(),
+                ),
+            }
+        })
+        .collect();
+    Ok(ProjectCounts {
+        groups: vec![(None, false)],
+        series,
+    })
 }
 
 impl Plan {
@@ -487,10 +585,15 @@ fn run_from(
     for (ti, t) in tables.iter().enumerate() {
         limits.check_time()?;
         let ctx = Ctx::new(plan, t, &w);
-        if let Some(given) = given.as_mut() {
-            let counts = given.get_mut(ti).map(std::mem::take).ok_or_else(|| {
+        // Counts another engine computed, or the engine's period sets.
+        let counts = match (given.as_mut(), &t.sets) {
+            (Some(given), _) => Some(given.get_mut(ti).map(std::mem::take).ok_or_else(|| {
                 Error::invalid("projects", "one set of counts per project is needed")
-            })?;
+            })?),
+            (None, Some(sets)) => Some(set_counts(plan, &ctx, sets)?),
+            (None, None) => None,
+        };
+        if let Some(counts) = counts {
             // Without a breakdown there is one group; with one, none when no value scored.
             if counts.series.len() != p.series.len()
                 || (p.common.breakdown.is_none() && counts.groups.len() != 1)
