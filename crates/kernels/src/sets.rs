@@ -309,6 +309,44 @@ impl PeriodSets {
             )
     }
 
+    /// How many persons are in exactly `i + 1` of `side`'s sets, for `i` in `0..periods` (stickiness over the
+    /// periods). Reads each set bit once.
+    pub fn histogram(&self, side: Side) -> Vec<u64> {
+        let (n, words) = (self.periods, self.words);
+        let sets = self.side(side);
+        // Words per part, each with a count per person of its own.
+        const PART: usize = 1024;
+        (0..words.div_ceil(PART))
+            .into_par_iter()
+            .map(|part| {
+                let (lo, hi) = (part * PART, ((part + 1) * PART).min(words));
+                let mut times = vec![0u32; (hi - lo) * 64];
+                for k in 0..n {
+                    for (j, &word) in sets[k * words + lo..k * words + hi].iter().enumerate() {
+                        let mut bits = word;
+                        while bits != 0 {
+                            times[j * 64 + bits.trailing_zeros() as usize] += 1;
+                            bits &= bits - 1;
+                        }
+                    }
+                }
+                let mut out = vec![0u64; n];
+                for t in times.into_iter().filter(|&t| t > 0) {
+                    out[t as usize - 1] += 1;
+                }
+                out
+            })
+            .reduce(
+                || vec![0u64; n],
+                |mut a, b| {
+                    for (a, b) in a.iter_mut().zip(b) {
+                        *a += b;
+                    }
+                    a
+                },
+            )
+    }
+
     fn side(&self, side: Side) -> &[u64] {
         match side {
             Side::Starts => &self.starts,
@@ -429,9 +467,10 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
 
-        /// Distinct and rolling distinct persons from the sets, against a set of (period, person) pairs.
+        /// Distinct persons, rolling distinct persons and the persons per number of sets, against a set of (period,
+        /// person) pairs.
         #[test]
-        fn rolling_counts_match_the_naive_count(
+        fn counts_match_the_naive_count(
             marks in proptest::collection::vec((0u32..400, 0usize..12, proptest::bool::ANY), 0..300),
             periods in 1usize..12,
             window in 0usize..14,
@@ -465,6 +504,17 @@ mod tests {
                 if w > 1 {
                     proptest::prop_assert_eq!(&sets.rolling_in_parts(side, w, first, part), &rolled);
                 }
+                let mut times = std::collections::BTreeMap::<u32, usize>::new();
+                for &(s, _, p) in &active {
+                    if s == start {
+                        *times.entry(p).or_default() += 1;
+                    }
+                }
+                let mut histogram = vec![0u64; periods];
+                for t in times.values() {
+                    histogram[t - 1] += 1;
+                }
+                proptest::prop_assert_eq!(sets.histogram(side), histogram);
             }
         }
     }

@@ -1561,6 +1561,21 @@ mod period_sets {
         ] {
             assert!(!trends(other.clone()), "{other}");
         }
+        let stickiness = |extra: serde_json::Value| {
+            let mut p = json!({"projects": ["p"], "date_from": "2025-03-01", "date_to": "2025-03-20",
+                               "as_of": "2025-04-01T00:00:00Z", "interval": "day"});
+            for (k, v) in extra.as_object().unwrap() {
+                p[k] = v.clone();
+            }
+            loads_sets(&engine, report::Kind::Stickiness, p)
+        };
+        assert!(stickiness(json!({})));
+        assert!(stickiness(
+            json!({"interval_count": 3, "series": {"event": "chat_message"}})
+        ));
+        assert!(!stickiness(
+            json!({"criteria": {"operator": "gte", "value": 2}})
+        ));
         // Without dense ids, rows.
         drop(engine);
         let config = EngineConfig {

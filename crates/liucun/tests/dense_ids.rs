@@ -167,6 +167,13 @@ fn requests() -> Vec<(Kind, Value)> {
         out.push((Kind::Stickiness, with(json!({"interval": "day"}))));
         out.push((
             Kind::Stickiness,
+            with(
+                json!({"interval": "day", "interval_count": 3, "timezone": "Asia/Kolkata",
+                        "series": {"event": ["chat_message", "signup"]}, "cumulative": true}),
+            ),
+        ));
+        out.push((
+            Kind::Stickiness,
             with(json!({"interval": "week", "timezone": "Asia/Shanghai"})),
         ));
         out.push((

@@ -230,7 +230,7 @@ impl ReportKind for Stickiness {
             hour_grain: ev.is_empty()
                 && plan.params.criteria.is_none()
                 && plan.window.grid.aligned(crate::table::HOUR_US),
-            periods: None,
+            periods: plan.period_scan(),
             costs: None,
         }
     }
@@ -260,6 +260,39 @@ impl Plan {
             .div_ceil(self.params.interval_count as usize)
     }
 
+    /// Per-period person sets answer this report when a bucket is active with any matching event and nothing
+    /// filters the events: one set per bucket (its periods from the first one's start), and a person's active
+    /// buckets are the sets that hold them.
+    pub fn period_scan(&self) -> Option<crate::table::PeriodScan> {
+        let c = &self.params.common;
+        let non_activity = c.non_activity_events(c.projects.first()?);
+        let plain = self.params.criteria.is_none()
+            && self.params.series.properties.is_empty()
+            && c.projects.iter().all(|project| {
+                c.global_filters(project).is_empty()
+                    && c.non_activity_events(project) == non_activity
+            });
+        let grid = &self.window.grid;
+        let (n, per) = (grid.len(), self.params.interval_count.max(1) as usize);
+        // Bucket b holds periods n - (b + 1) * per .. n - b * per (from period 0 for the earliest).
+        let starts = (0..self.buckets())
+            .rev()
+            .map(|b| grid.start(n.saturating_sub((b + 1) * per)))
+            .collect();
+        plain.then(|| crate::table::PeriodScan {
+            starts,
+            end: grid.end(),
+            start_events: self.params.series.event.names().map(|names| {
+                let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+                names.sort();
+                names.dedup();
+                names
+            }),
+            returning_events: Some(Vec::new()),
+            non_activity,
+        })
+    }
+
     /// Whether a bucket with `events` matching events (≥ 1) is active under `criteria`.
     pub fn rule(&self) -> CountRule {
         match self.params.criteria {
@@ -277,6 +310,19 @@ impl Plan {
 fn count(plan: &Plan, t: &EventTable) -> Result<Vec<u64>> {
     let p = &plan.params;
     let n_periods = plan.window.grid.len();
+    if let Some(sets) = &t.sets {
+        // The engine built the sets this plan's scan asked for, one per bucket.
+        return plan
+            .period_scan()
+            .filter(|_| sets.periods() == plan.buckets())
+            .map(|_| sets.histogram(kernels::Side::Starts))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "series",
+                    "the table's period sets do not answer these parameters",
+                )
+            });
+    }
     let keep = matching(
         t,
         &p.series,
