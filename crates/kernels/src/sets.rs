@@ -105,9 +105,9 @@ impl PeriodSets {
             words,
             periods,
             persons,
-            starts: vec![0; periods * words],
-            returns: vec![0; periods * words],
-            before: vec![0; words],
+            starts: written_zeros(periods * words),
+            returns: written_zeros(periods * words),
+            before: written_zeros(words),
         }
     }
 
@@ -176,6 +176,12 @@ impl PeriodSets {
             }
             Locate::After => {}
         }
+    }
+
+    /// Makes every period's returners its starters: for sets marked with start events only, when the start and the
+    /// returning events are the same.
+    pub fn returns_from_starts(&mut self) {
+        self.returns.copy_from_slice(&self.starts);
     }
 
     /// Takes the persons whose bits are set in `who` (a bitset over persons) out of every set.
@@ -450,6 +456,15 @@ impl PeriodSets {
         }
         out
     }
+}
+
+/// `n` zeros, written rather than taken from memory the system zeroes on first touch: marking reads a word before
+/// it writes it, and a first read of untouched memory maps a shared zero page that the write must then replace,
+/// a second fault per page with a flush of every thread's address cache.
+pub fn written_zeros(n: usize) -> Vec<u64> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, 0);
+    v
 }
 
 /// The number of bits set in both.

@@ -342,9 +342,9 @@ impl DenseSets {
         let words = bound.div_ceil(64);
         DenseSets {
             sets: PeriodSets::new(periods, bound),
-            seen: vec![0; words],
-            not_personless: vec![0; words],
-            merged: vec![0; words],
+            seen: report::table::written_zeros(words),
+            not_personless: report::table::written_zeros(words),
+            merged: report::table::written_zeros(words),
             ..DenseSets::default()
         }
     }
@@ -449,6 +449,15 @@ pub(crate) fn dense_sets(
         ..
     } = *input;
     let periods = sets.grid.len();
+    // When every name starts exactly when it returns (retention of any activity after any activity, say), only the
+    // starters are marked and the returners copied from them at the end: half the writes into sets.
+    let same = sets
+        .roles
+        .iter()
+        .flatten()
+        .chain(sets.files.iter().flatten().flat_map(|f| &f.roles))
+        .all(|&(s, r)| s == r);
+    let marked = |(s, r): (bool, bool)| (s, r && !same);
     // Each segment's chunks, then contiguous runs of segments with about equal rows, one per part.
     let seg_chunks = segment_chunks(chunk_seg, rooted.len());
     let seg_rows = |seg: usize| -> usize {
@@ -514,7 +523,7 @@ pub(crate) fn dense_sets(
                             ts: (base + i64::from(e.hour)) * report::table::HOUR_US,
                             personless: e.personless,
                             weight: u64::from(e.count),
-                            roles,
+                            roles: marked(roles),
                         });
                     });
                     if !sound || !inside {
@@ -536,7 +545,7 @@ pub(crate) fn dense_sets(
                             ts: c.ts[i],
                             personless: c.personless[i],
                             weight: c.weight.get(i).map_or(1, |&w| u64::from(w)),
-                            roles: roles[c.name_key[i] as usize],
+                            roles: marked(roles[c.name_key[i] as usize]),
                         });
                     }
                 }
@@ -555,6 +564,9 @@ pub(crate) fn dense_sets(
         ),
         ..DenseSets::new(0, bound)
     };
+    if same {
+        out.sets.returns_from_starts();
+    }
     for p in parts {
         for (a, b) in [
             (&mut out.seen, &p.seen),
