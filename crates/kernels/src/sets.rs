@@ -461,6 +461,7 @@ impl PeriodSets {
 /// `n` zeros, written rather than taken from memory the system zeroes on first touch: marking reads a word before
 /// it writes it, and a first read of untouched memory maps a shared zero page that the write must then replace,
 /// a second fault per page with a flush of every thread's address cache.
+#[allow(clippy::slow_vector_initialization)] // `vec![0; n]` is the untouched memory this avoids.
 pub fn written_zeros(n: usize) -> Vec<u64> {
     let mut v = Vec::with_capacity(n);
     v.resize(n, 0);
