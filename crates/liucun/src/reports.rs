@@ -678,14 +678,20 @@ impl Engine {
                 personless_counts: plan.personless == report::params::Personless::Exclude,
             };
             let d = crate::rows::dense_sets(&rows_in, &sets_in, short, check)?;
-            let has = crate::rows::DenseSets::has;
+            use crate::rows::Flag;
             n_persons = bound;
             person_of_root = (0..bound)
-                .map(|r| if has(&d.seen, r) { r as u32 } else { u32::MAX })
+                .map(|r| {
+                    if d.has(r, Flag::Seen) {
+                        r as u32
+                    } else {
+                        u32::MAX
+                    }
+                })
                 .collect();
-            merged = (0..bound).map(|r| has(&d.merged, r)).collect();
+            merged = (0..bound).map(|r| d.has(r, Flag::Merged)).collect();
             all_personless = (0..bound)
-                .map(|r| has(&d.seen, r) && !has(&d.not_personless, r))
+                .map(|r| d.has(r, Flag::Seen) && !d.has(r, Flag::NotPersonless))
                 .collect();
             dense_sets = Some(d);
         } else if parallel {

@@ -319,12 +319,10 @@ pub(crate) struct HourFileIn {
 #[derive(Debug, Default)]
 pub(crate) struct DenseSets {
     pub sets: PeriodSets,
-    /// Per root, a bit: it has a row up to `as_of`.
-    pub seen: Vec<u64>,
-    /// Per root, a bit: it has an event up to `as_of` that is not personless.
-    pub not_personless: Vec<u64>,
-    /// Per root, a bit: an id of its with a row up to `as_of` is in a merge.
-    pub merged: Vec<u64>,
+    /// Per 64 roots, three words side by side ([`Flag`]), so that a root's flags share one cache line: whether the
+    /// root has a row up to `as_of`, an event up to `as_of` that is not personless, and an id with a row up to
+    /// `as_of` in a merge.
+    flags: Vec<u64>,
     /// Events in the range read, each row weighing its count.
     pub in_range: u64,
     /// Personless rows in the range read: (root, events). Only a root whose every event is personless can be left
@@ -332,19 +330,34 @@ pub(crate) struct DenseSets {
     pub personless_in_range: Vec<(u32, u64)>,
 }
 
+/// What [`DenseSets`] knows of each root.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Flag {
+    /// It has a row up to `as_of`.
+    Seen = 0,
+    /// It has an event up to `as_of` that is not personless.
+    NotPersonless = 1,
+    /// An id of its with a row up to `as_of` is in a merge.
+    Merged = 2,
+}
+
 impl DenseSets {
-    /// Whether bit `r` of `bits` is set.
-    pub(crate) fn has(bits: &[u64], r: usize) -> bool {
-        bits.get(r / 64).is_some_and(|w| w & (1 << (r % 64)) != 0)
+    /// Whether root `r` has `flag`.
+    pub(crate) fn has(&self, r: usize, flag: Flag) -> bool {
+        self.flags
+            .get(r / 64 * 3 + flag as usize)
+            .is_some_and(|w| w & (1 << (r % 64)) != 0)
+    }
+
+    #[inline]
+    fn set(&mut self, r: u32, flag: Flag) {
+        self.flags[r as usize / 64 * 3 + flag as usize] |= 1 << (r % 64);
     }
 
     fn new(periods: usize, bound: usize) -> DenseSets {
-        let words = bound.div_ceil(64);
         DenseSets {
             sets: PeriodSets::new(periods, bound),
-            seen: report::table::written_zeros(words),
-            not_personless: report::table::written_zeros(words),
-            merged: report::table::written_zeros(words),
+            flags: report::table::written_zeros(bound.div_ceil(64) * 3),
             ..DenseSets::default()
         }
     }
@@ -394,19 +407,18 @@ impl Marker<'_> {
 
     #[inline]
     fn row(&mut self, r: Row) {
-        let bit = |bits: &mut [u64], r: u32| bits[r as usize / 64] |= 1 << (r % 64);
         if r.ts > self.as_of {
             return;
         }
         if r.run != self.seen_run {
             self.seen_run = r.run;
-            bit(&mut self.out.seen, r.root);
+            self.out.set(r.root, Flag::Seen);
             if r.merged {
-                bit(&mut self.out.merged, r.root);
+                self.out.set(r.root, Flag::Merged);
             }
         }
         if !r.personless {
-            bit(&mut self.out.not_personless, r.root);
+            self.out.set(r.root, Flag::NotPersonless);
         }
         if !self.range.contains(&r.ts) {
             return;
@@ -568,13 +580,10 @@ pub(crate) fn dense_sets(
         out.sets.returns_from_starts();
     }
     for p in parts {
-        for (a, b) in [
-            (&mut out.seen, &p.seen),
-            (&mut out.not_personless, &p.not_personless),
-            (&mut out.merged, &p.merged),
-        ] {
-            a.iter_mut().zip(b).for_each(|(a, b)| *a |= b);
-        }
+        out.flags
+            .iter_mut()
+            .zip(&p.flags)
+            .for_each(|(a, b)| *a |= b);
         out.in_range += p.in_range;
         out.personless_in_range.extend(p.personless_in_range);
     }
