@@ -250,8 +250,8 @@ impl PeriodSets {
             let mut all = self.distinct(side);
             return all.split_off(first.min(n));
         }
-        // Words per part: a part's running unions stay in the cache.
-        self.rolling_in_parts(side, w, first, 128)
+        // Words per part: a part's running unions (two words per period and word) stay in the cache, about 1 MB.
+        self.rolling_in_parts(side, w, first, ((1 << 16) / n.max(1)).clamp(1, 128))
     }
 
     /// [`PeriodSets::rolling`] for a window of at least 2, `part` words at a time.
