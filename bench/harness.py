@@ -311,6 +311,7 @@ def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer
     ap.add_argument("--cold-only", default="", help="peers timed cold only, without loading a warm table "
                     "(comma-separated; chDB's Memory table of 100M events does not fit in 23 GiB)")
     ap.add_argument("--cases", default="", help="run only these cases (comma-separated names; default all)")
+    days = pop_days()  # `--days D`: the data set of `liucun gen --days D`, taken out before the parse
     args = ap.parse_args()
     engines = [e for e in args.engines.split(",") if e]
     if args.cases:
@@ -320,7 +321,7 @@ def main(description: str, script: str, cases: list[Case], peers: dict[str, Peer
             raise SystemExit(f"unknown cases {sorted(unknown)}; the cases are {[c.name for c in cases]}")
         cases = [c for c in cases if c.name in chosen]
 
-    parquet, data_dir, project, meta = prepare(args.events, pop_days())
+    parquet, data_dir, project, meta = prepare(args.events, days)
     check_identity_shape(parquet)
     print(f"data: {meta['events']:,} events, project {project}, parquet {meta['parquet_bytes'] / 2**20:.0f} MiB; "
           f"import {meta['import_s']:.1f} s ({meta['import_events_per_s']:,.0f} events/s), "
