@@ -186,7 +186,10 @@ pub fn distinct_per_period(
 }
 
 /// The element-wise sum of equally long count arrays (`len` zeros for none).
-fn sum_parts<T: Copy + Default + std::ops::AddAssign>(parts: Vec<Vec<T>>, len: usize) -> Vec<T> {
+pub(crate) fn sum_parts<T: Copy + Default + std::ops::AddAssign>(
+    parts: Vec<Vec<T>>,
+    len: usize,
+) -> Vec<T> {
     let mut parts = parts.into_iter();
     let mut out = parts.next().unwrap_or_else(|| vec![T::default(); len]);
     for part in parts {

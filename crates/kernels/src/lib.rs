@@ -12,4 +12,4 @@ pub use grid::{Locate, PeriodGrid};
 pub use retention::{
     BucketMode, CohortCounts, Mode, RetentionColumns, RetentionConfig, retention, retention_24h,
 };
-pub use sets::{PeriodSets, Side, written_zeros};
+pub use sets::{PeriodSets, Side};

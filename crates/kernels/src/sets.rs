@@ -260,7 +260,7 @@ impl PeriodSets {
         let shown = n.saturating_sub(first);
         let sets = self.side(side);
         let per = part.max(1);
-        (0..words.div_ceil(per))
+        let parts = (0..words.div_ceil(per))
             .into_par_iter()
             .map(|part| {
                 let (lo, hi) = (part * per, ((part + 1) * per).min(words));
@@ -304,15 +304,8 @@ impl PeriodSets {
                 }
                 out
             })
-            .reduce(
-                || vec![0u64; shown],
-                |mut a, b| {
-                    for (a, b) in a.iter_mut().zip(b) {
-                        *a += b;
-                    }
-                    a
-                },
-            )
+            .collect::<Vec<_>>();
+        crate::activity::sum_parts(parts, shown)
     }
 
     /// How many persons are in exactly `i + 1` of `side`'s sets, for `i` in `0..periods` (stickiness over the
@@ -322,7 +315,7 @@ impl PeriodSets {
         let sets = self.side(side);
         // Words per part, each with a count per person of its own.
         const PART: usize = 1024;
-        (0..words.div_ceil(PART))
+        let parts = (0..words.div_ceil(PART))
             .into_par_iter()
             .map(|part| {
                 let (lo, hi) = (part * PART, ((part + 1) * PART).min(words));
@@ -342,15 +335,8 @@ impl PeriodSets {
                 }
                 out
             })
-            .reduce(
-                || vec![0u64; n],
-                |mut a, b| {
-                    for (a, b) in a.iter_mut().zip(b) {
-                        *a += b;
-                    }
-                    a
-                },
-            )
+            .collect::<Vec<_>>();
+        crate::activity::sum_parts(parts, n)
     }
 
     fn side(&self, side: Side) -> &[u64] {
@@ -462,7 +448,7 @@ impl PeriodSets {
 /// it writes it, and a first read of untouched memory maps a shared zero page that the write must then replace,
 /// a second fault per page with a flush of every thread's address cache.
 #[allow(clippy::slow_vector_initialization)] // `vec![0; n]` is the untouched memory this avoids.
-pub fn written_zeros(n: usize) -> Vec<u64> {
+fn written_zeros(n: usize) -> Vec<u64> {
     let mut v = Vec::with_capacity(n);
     v.resize(n, 0);
     v

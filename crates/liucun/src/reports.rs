@@ -1511,14 +1511,21 @@ mod period_sets {
         );
         engine.import_batch(batch).unwrap();
         engine.flush_and_derive().unwrap();
-        let with = |extra: serde_json::Value| {
+        // The shared range with a kind's own fields, `extra` overriding them.
+        let with_kind = |own: serde_json::Value, extra: serde_json::Value| {
             let mut p = json!({"projects": ["p"], "date_from": "2025-03-01", "date_to": "2025-03-20",
-                               "as_of": "2025-04-01T00:00:00Z", "period": "day", "total_intervals": 5});
-            for (k, v) in extra.as_object().unwrap() {
+                               "as_of": "2025-04-01T00:00:00Z"});
+            for (k, v) in own
+                .as_object()
+                .unwrap()
+                .iter()
+                .chain(extra.as_object().unwrap())
+            {
                 p[k] = v.clone();
             }
             p
         };
+        let with = |extra| with_kind(json!({"period": "day", "total_intervals": 5}), extra);
         for plain in [
             json!({"retention_type": "first_time"}),
             json!({"retention_type": "first_ever"}),
@@ -1537,12 +1544,8 @@ mod period_sets {
         ] {
             assert!(!sets_loaded(&engine, with(other.clone())), "{other}");
         }
-        let trends = |extra: serde_json::Value| {
-            let mut p = json!({"projects": ["p"], "date_from": "2025-03-01", "date_to": "2025-03-20",
-                               "as_of": "2025-04-01T00:00:00Z", "interval": "day"});
-            for (k, v) in extra.as_object().unwrap() {
-                p[k] = v.clone();
-            }
+        let trends = |extra| {
+            let p = with_kind(json!({"interval": "day"}), extra);
             loads_sets(&engine, report::Kind::Trends, p)
         };
         for plain in [
@@ -1567,12 +1570,8 @@ mod period_sets {
         ] {
             assert!(!trends(other.clone()), "{other}");
         }
-        let stickiness = |extra: serde_json::Value| {
-            let mut p = json!({"projects": ["p"], "date_from": "2025-03-01", "date_to": "2025-03-20",
-                               "as_of": "2025-04-01T00:00:00Z", "interval": "day"});
-            for (k, v) in extra.as_object().unwrap() {
-                p[k] = v.clone();
-            }
+        let stickiness = |extra| {
+            let p = with_kind(json!({"interval": "day"}), extra);
             loads_sets(&engine, report::Kind::Stickiness, p)
         };
         assert!(stickiness(json!({})));

@@ -357,7 +357,7 @@ impl DenseSets {
     fn new(periods: usize, bound: usize) -> DenseSets {
         DenseSets {
             sets: PeriodSets::new(periods, bound),
-            flags: report::table::written_zeros(bound.div_ceil(64) * 3),
+            flags: vec![0; bound.div_ceil(64) * 3],
             ..DenseSets::default()
         }
     }

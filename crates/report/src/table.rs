@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 use crate::numeric::Num;
 use crate::params::Personless;
 
-pub use kernels::{PeriodGrid, PeriodSets, written_zeros};
+pub use kernels::{PeriodGrid, PeriodSets};
 
 /// What a report needs loaded: which events (a time range cut at `as_of`) and which columns.
 ///
